@@ -1,0 +1,120 @@
+/** The config schema: the single source of truth for keys, defaults and types of edgeway's YAML. */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration string (`250ms`, `5s`, `1m`, `1h`) parsed to milliseconds. */
+export const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use e.g. 250ms, 5s, 1m, 1h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const port = z.number().int().min(0).max(65535);
+const hostPort = z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) });
+
+const tlsCert = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
+const tls = z.strictObject({
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  redirectHttpPort: port.optional(),
+  sni: z.array(tlsCert.extend({ hosts: z.array(z.string().min(1)).min(1) })).optional(),
+});
+
+const gateway = z.strictObject({
+  listen: hostPort.default({ host: '0.0.0.0', port: 8080 }),
+  tls: tls.optional(),
+  trustedProxies: z.array(z.string().min(1)).default([]),
+  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024), // 10 MiB
+  maxHeaderBytes: z.number().int().min(1024).default(16 * 1024), // 16 KiB, Node's default
+  admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9901) }).default({ host: '127.0.0.1', port: 9901 }),
+  shutdownTimeout: duration.default(10_000),
+});
+
+const issuer = z.strictObject({
+  issuer: z.string().min(1),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  jwksUri: z.url().optional(),
+});
+
+const auth = z.strictObject({
+  issuers: z.array(issuer).default([]),
+  algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1).default(['RS256', 'ES256', 'EdDSA']),
+  clockSkew: duration.default(30_000),
+});
+
+const instance = z.union([
+  z.url(),
+  z.strictObject({ url: z.url(), weight: z.number().int().min(1).default(1), capacity: z.number().int().min(1).default(100) }),
+]);
+
+const policy = z.enum(['round-robin', 'weighted', 'least-request', 'ring-hash']);
+
+const service = z.strictObject({
+  discovery: z.enum(['redis', 'static']).default('static'),
+  instances: z.array(instance).default([]),
+  loadBalancer: z.strictObject({ policy: policy.default('least-request'), hashOn: z.string().min(1).optional(), slowStart: duration.optional() }).default({ policy: 'least-request' }),
+  healthCheck: z.strictObject({
+    path: z.string().startsWith('/'),
+    interval: duration.default(5000),
+    timeout: duration.default(1000),
+    unhealthyThreshold: z.number().int().min(1).default(3),
+    healthyThreshold: z.number().int().min(1).default(2),
+  }).optional(),
+  outlierDetection: z.strictObject({
+    consecutive5xx: z.number().int().min(1).default(5),
+    baseEjectionTime: duration.default(30_000),
+    maxEjectionPercent: z.number().int().min(0).max(100).default(50),
+  }).optional(),
+  timeouts: z.strictObject({ connect: duration.default(1000), request: duration.default(15_000) }).default({ connect: 1000, request: 15_000 }),
+  retries: z.strictObject({
+    attempts: z.number().int().min(0).max(10).default(2),
+    on: z.array(z.enum(['connect-failure', 'reset', 'timeout', '502', '503', '504'])).default(['connect-failure', 'reset', '502', '503', '504']),
+    perTryTimeout: duration.optional(),
+    backoff: duration.default(25),
+  }).optional(),
+  circuitBreaker: z.strictObject({
+    maxConnections: z.number().int().min(1).default(1024),
+    maxPendingRequests: z.number().int().min(1).default(1024),
+  }).optional(),
+});
+
+const rateLimit = z.strictObject({
+  capacity: z.number().int().min(1),
+  refillPerSecond: z.number().positive(),
+  key: z.string().regex(/^(consumer|ip|route|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/, 'key must be consumer, ip, route or header:NAME').default('ip'),
+  onStoreFailure: z.enum(['local', 'open', 'closed']).default('local'),
+  mode: z.enum(['enforce', 'shadow']).default('enforce'),
+});
+
+const route = z.strictObject({
+  name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'route names use letters, digits, ".", "_" and "-"'),
+  match: z.strictObject({
+    host: z.string().min(1).optional(),
+    path: z.string().startsWith('/', 'path must start with "/"').default('/'),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, 'methods are upper-case tokens')).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+  }).default({ path: '/' }),
+  service: z.string().min(1),
+  stripPrefix: z.boolean().default(false),
+  auth: z.strictObject({ required: z.boolean().default(true), scopes: z.array(z.string().min(1)).default([]) }).optional(),
+  rateLimit: rateLimit.optional(),
+  split: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0).max(100) })).optional(),
+  timeouts: z.strictObject({ request: duration.optional() }).optional(),
+});
+
+/** The whole config document, after merging every file of a config folder. */
+export const configSchema = z.strictObject({
+  gateway: gateway.default(gateway.parse({})),
+  auth: auth.default(auth.parse({})),
+  services: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'service names use letters, digits, ".", "_" and "-"'), service).default({}),
+  routes: z.array(route).default([]),
+});
+
+/** Config as validated, with defaults applied and durations in milliseconds. */
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = Config['services'][string];
+export type RouteConfig = Config['routes'][number];
+export type RateLimitConfig = z.output<typeof rateLimit>;

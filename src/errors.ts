@@ -1,0 +1,46 @@
+/** The error catalogue: SPEC codes, their HTTP status, and the one JSON body every error answer uses. */
+
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  headers_too_large: 431,
+  rate_limited: 429,
+  bad_gateway: 502,
+  unavailable: 503,
+  gateway_timeout: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Headers an error answer adds, as [name, value] pairs. */
+export type ErrorHeaders = ReadonlyArray<readonly [string, string]>;
+
+/** A failure the gateway answers itself; stages throw it and one renderer turns it into the SPEC body. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: ErrorHeaders;
+
+  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.headers = headers;
+  }
+}
+
+/** The SPEC's error body: `{"error": {"code", "message", "requestId"}}`. */
+export function errorBody(code: ErrorCode, message: string, requestId: string): string {
+  return JSON.stringify({ error: { code, message, requestId } });
+}
+
+/** Maps anything thrown on the request path to a GatewayError, hiding internals of unexpected failures. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError('bad_gateway', 'the gateway failed to handle the request', [], { cause: err });
+}

@@ -1,0 +1,38 @@
+/** What one request carries through the stages: the raw Node request/response and what stages learn. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledRoute } from './route-table.js';
+
+/** The verified caller of an authenticated request. */
+export interface Principal {
+  readonly sub: string;
+  readonly scopes: readonly string[];
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** Per-request state. Stages read the compiled route and add to the mutable fields. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+  readonly route: CompiledRoute;
+  /** The normalised request path (dot-segments removed, unreserved percent-encodings decoded). */
+  readonly path: string;
+  /** The query including its leading "?", byte for byte as received, or "". */
+  readonly query: string;
+  /** The client address as trusted-proxy rules decide. */
+  readonly clientIp: string;
+  /** Set by the auth stage for an authenticated request. */
+  principal: Principal | undefined;
+  /** Extra response headers stages add (rate-limit headers, Server-Timing), applied to every answer. */
+  readonly responseHeaders: Array<[string, string]>;
+  /** Extra upstream request headers stages add (x-edgeway-sub, claim mappings). */
+  readonly upstreamHeaders: Array<[string, string]>;
+}
+
+/**
+ * A stage: runs before the request is forwarded. It throws a GatewayError to answer instead of the
+ * upstream, or returns to let the request go on.
+ */
+export type Stage = (ctx: RequestContext) => void | Promise<void>;

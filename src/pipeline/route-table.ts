@@ -1,0 +1,2 @@
+/** Placeholder replaced by the route table module. */
+export interface CompiledRoute { readonly name: string }
