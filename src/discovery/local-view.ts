@@ -1,0 +1,72 @@
+/** The registry's in-process view: frozen per-service lists rebuilt only on change, and change listeners. */
+import { sameRegistration, type InstanceRecord } from './instance.js';
+
+const EMPTY: readonly InstanceRecord[] = Object.freeze([]);
+const NO_SERVICES: readonly string[] = Object.freeze([]);
+
+/** Reports a listener that threw, so one bad listener cannot stop the others or the sync loop. */
+export type ListenerErrorHandler = (err: unknown) => void;
+
+/** Per-service frozen arrays that `list()` hands out as they are, so a lookup allocates nothing. */
+export class LocalView {
+  private readonly lists = new Map<string, readonly InstanceRecord[]>();
+  private serviceNames: readonly string[] = NO_SERVICES;
+  private readonly listeners = new Set<(service: string) => void>();
+
+  constructor(private readonly onListenerError: ListenerErrorHandler) {}
+
+  /** The instances of a service, sorted by id; the same array until the service changes. */
+  list(service: string): readonly InstanceRecord[] {
+    return this.lists.get(service) ?? EMPTY;
+  }
+
+  /** Services with at least one instance, sorted. */
+  services(): readonly string[] {
+    return this.serviceNames;
+  }
+
+  /** Adds a listener called with a service name after its instances changed; returns the unsubscribe. */
+  onChange(listener: (service: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Replaces the instances of a service. Listeners hear of it only when an instance came, went or changed;
+   * an expiry that merely moved (a heartbeat) refreshes the array silently.
+   */
+  replace(service: string, records: readonly InstanceRecord[]): void {
+    const before = this.list(service);
+    const after = [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const changed = before.length !== after.length || before.some((rec, i) => !sameRegistration(rec, after[i] as InstanceRecord));
+    const moved = changed || before.some((rec, i) => rec.expiresAt !== (after[i] as InstanceRecord).expiresAt);
+    if (!moved) return;
+    if (after.length === 0) this.lists.delete(service);
+    else this.lists.set(service, Object.freeze(after));
+    if (before.length === 0 || after.length === 0) this.serviceNames = Object.freeze([...this.lists.keys()].sort());
+    if (changed) this.emit(service);
+  }
+
+  /** Replaces every service at once (a full resync): services missing from `all` are emptied. */
+  replaceAll(all: ReadonlyMap<string, readonly InstanceRecord[]>): void {
+    for (const service of [...this.lists.keys()]) if (!all.has(service)) this.replace(service, EMPTY);
+    for (const [service, records] of all) this.replace(service, records);
+  }
+
+  /** Drops every listener (on close). */
+  clearListeners(): void {
+    this.listeners.clear();
+  }
+
+  private emit(service: string): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(service);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+}

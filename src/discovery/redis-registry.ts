@@ -1,0 +1,243 @@
+/** The shared registry: instances in Redis, a local view kept current by a pushed change feed and resyncs. */
+import type { StoreBackend } from '../store/backend.js';
+import { checkRegistration, checkTtl, NAME_PATTERN, type InstanceRecord, type InstanceRegistration } from './instance.js';
+import { LocalView } from './local-view.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+import { defineRegistryCommands, REGISTRY_CHANNEL, REGISTRY_KEYS, type RegistryCommands } from './registry-scripts.js';
+import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
+
+/** Options of a RedisRegistry; defaults meet the SPEC's "every gateway sees a change within 1 s". */
+export interface RedisRegistryOptions {
+  /** How often this gateway runs the expiry sweep, ms (each run removes and announces expired instances). */
+  readonly sweepIntervalMs?: number;
+  /** How often the whole registry is re-read, ms, backing up the change feed. */
+  readonly reconcileIntervalMs?: number;
+  /** Most instances one sweep removes (bounds how long the script holds Redis). */
+  readonly sweepLimit?: number;
+  readonly logger?: RegistryLogger;
+}
+
+const DEFAULTS = { sweepIntervalMs: 300, reconcileIntervalMs: 5000, sweepLimit: 500 } as const;
+
+type RedisBackend = Extract<StoreBackend, { kind: 'redis' }>;
+
+/** A Registry on Redis, shared by every gateway; see docs/discovery.md for the keys and scripts. */
+export class RedisRegistry implements Registry {
+  private readonly view: LocalView;
+  private readonly commands: RegistryCommands;
+  private readonly options: Required<Omit<RedisRegistryOptions, 'logger'>>;
+  private readonly logger: RegistryLogger;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly warnedMembers = new Set<string>();
+  private readonly pendingServices = new Set<string>();
+  private pendingFull = false;
+  private pump: Promise<void> = Promise.resolve();
+  private pumping = false;
+  private sweeping = false;
+  private started = false;
+  private subscribed = false;
+  private inSync = false;
+  private inOutage = false;
+  private lastSyncAt = 0;
+
+  constructor(private readonly backend: RedisBackend, options: RedisRegistryOptions = {}) {
+    this.logger = options.logger ?? consoleLogger;
+    this.options = {
+      sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
+      reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULTS.reconcileIntervalMs,
+      sweepLimit: options.sweepLimit ?? DEFAULTS.sweepLimit,
+    };
+    this.view = new LocalView((err) => this.logger.warn('registry: a change listener threw', err));
+    this.commands = defineRegistryCommands(backend.redis);
+  }
+
+  async register(rec: InstanceRegistration, ttlMs: number): Promise<void> {
+    const reg = checkRegistration(rec);
+    await this.commands.registryRegister(...REGISTRY_KEYS, reg.service, reg.id, encodeRecord(reg), checkTtl(ttlMs), REGISTRY_CHANNEL);
+    // Read back so this gateway sees its own write at once, without waiting for the feed.
+    await this.refresh(reg.service);
+  }
+
+  async deregister(service: string, id: string): Promise<boolean> {
+    const removed = await this.commands.registryDeregister(...REGISTRY_KEYS, service, id, REGISTRY_CHANNEL);
+    await this.refresh(service);
+    return removed === 1;
+  }
+
+  list(service: string): readonly InstanceRecord[] {
+    return this.view.list(service);
+  }
+
+  services(): readonly string[] {
+    return this.view.services();
+  }
+
+  onChange(listener: (service: string) => void): () => void {
+    return this.view.onChange(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const { redis, subscriber } = this.backend;
+    subscriber.on('message', this.onMessage);
+    for (const conn of [redis, subscriber]) {
+      conn.on('ready', this.onReady);
+      conn.on('close', this.onClose);
+      conn.on('error', this.onError);
+    }
+    this.every(this.options.sweepIntervalMs, () => this.sweep());
+    this.every(this.options.reconcileIntervalMs, () => {
+      if (this.connected()) this.schedule(true).catch(this.onError);
+    });
+    // Not connected yet: the 'ready' handler syncs, and ioredis 'error' events report a lasting outage.
+    if (this.connected()) await this.subscribeAndSync();
+  }
+
+  async close(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    const { redis, subscriber } = this.backend;
+    subscriber.off('message', this.onMessage);
+    for (const conn of [redis, subscriber]) {
+      conn.off('ready', this.onReady);
+      conn.off('close', this.onClose);
+      conn.off('error', this.onError);
+    }
+    this.view.clearListeners();
+    await this.pump;
+    // The subscriber connection belongs to the backend and may carry other channels: drop only ours.
+    if (subscriber.status === 'ready') await subscriber.unsubscribe(REGISTRY_CHANNEL).catch(this.onError);
+  }
+
+  status(): RegistryStatus {
+    const connected = this.connected();
+    return { backend: 'redis', connected, lastSyncAt: this.lastSyncAt, stale: !connected || !this.inSync };
+  }
+
+  private connected(): boolean {
+    return this.backend.redis.status === 'ready' && this.backend.subscriber.status === 'ready';
+  }
+
+  private every(ms: number, task: () => void): void {
+    const timer = setInterval(task, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private readonly onMessage = (channel: string, service: string): void => {
+    if (channel !== REGISTRY_CHANNEL || !NAME_PATTERN.test(service)) return;
+    this.refresh(service).catch(this.onError);
+  };
+
+  private readonly onReady = (): void => {
+    if (this.connected()) this.subscribeAndSync().catch(this.onError);
+  };
+
+  private readonly onClose = (): void => {
+    this.subscribed = this.subscribed && this.backend.subscriber.status === 'ready';
+    this.inSync = false;
+    this.outage(new Error('connection to Redis closed'));
+  };
+
+  private readonly onError = (err: unknown): void => {
+    this.outage(err);
+  };
+
+  /** Logs the first failure of an outage only; the end of the outage is logged by the next full sync. */
+  private outage(err: unknown): void {
+    if (this.inOutage || !this.started) return;
+    this.inOutage = true;
+    this.logger.warn('registry: Redis unreachable; serving the last known instances until it is back', err);
+  }
+
+  /** SUBSCRIBE first, then read everything: a change published in between is read, never missed. */
+  private async subscribeAndSync(): Promise<void> {
+    await this.backend.subscriber.subscribe(REGISTRY_CHANNEL);
+    this.subscribed = true;
+    await this.schedule(true);
+  }
+
+  private sweep(): void {
+    if (this.sweeping || !this.connected()) return;
+    this.sweeping = true;
+    this.commands
+      .registrySweep(...REGISTRY_KEYS, REGISTRY_CHANNEL, this.options.sweepLimit)
+      .catch(this.onError)
+      .finally(() => {
+        this.sweeping = false;
+      });
+  }
+
+  private refresh(service: string): Promise<void> {
+    this.pendingServices.add(service);
+    return this.schedule(false);
+  }
+
+  /**
+   * Runs reads one at a time so an older read never overwrites a newer one. The returned promise
+   * settles after every read pending at the time of the call has been applied.
+   */
+  private schedule(full: boolean): Promise<void> {
+    if (full) this.pendingFull = true;
+    if (!this.pumping) {
+      this.pumping = true;
+      this.pump = this.drain();
+    }
+    return this.pump;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.started && (this.pendingFull || this.pendingServices.size > 0)) {
+        if (this.pendingFull) {
+          this.pendingFull = false;
+          this.pendingServices.clear();
+          await this.syncAll();
+        } else {
+          const services = [...this.pendingServices];
+          this.pendingServices.clear();
+          const replies = await Promise.all(services.map((service) => this.commands.registryRead(...REGISTRY_KEYS, service)));
+          services.forEach((service, i) => this.view.replace(service, this.decode(replies[i] ?? []).get(service) ?? []));
+        }
+      }
+    } catch (err) {
+      // Whatever was pending is re-read in full once Redis answers again.
+      this.pendingFull = true;
+      this.inSync = false;
+      this.outage(err);
+    } finally {
+      // Cleared before the promise settles, so a caller arriving now starts a new pass.
+      this.pumping = false;
+    }
+  }
+
+  private async syncAll(): Promise<void> {
+    const reply = await this.commands.registryRead(...REGISTRY_KEYS, '');
+    this.view.replaceAll(this.decode(reply));
+    this.lastSyncAt = Date.now();
+    this.inSync = this.subscribed && this.connected();
+    if (this.inOutage && this.inSync) {
+      this.inOutage = false;
+      this.logger.info('registry: Redis reachable again; instances resynced');
+    }
+  }
+
+  /** Groups a registry-read.lua reply (member, JSON, expiresAt triples) by service, skipping malformed records. */
+  private decode(reply: string[]): Map<string, InstanceRecord[]> {
+    const byService = new Map<string, InstanceRecord[]>();
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const rec = decodeRecord(reply[i] as string, reply[i + 1] as string, Number(reply[i + 2]));
+      if (typeof rec === 'string') {
+        if (!this.warnedMembers.has(reply[i] as string)) this.logger.warn(`registry: skipping ${rec}`);
+        this.warnedMembers.add(reply[i] as string);
+        continue;
+      }
+      const list = byService.get(rec.service) ?? [];
+      list.push(rec);
+      byService.set(rec.service, list);
+    }
+    return byService;
+  }
+}

@@ -1,0 +1,73 @@
+/** The registry's Redis keys and Lua scripts (redis/registry-*.lua), defined once on any ioredis client. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RedisClient } from '../store/backend.js';
+
+/**
+ * Every registry key shares the hash tag `{registry}`, so each script touches a single Redis Cluster slot.
+ * Order matters: it is the KEYS order of every script.
+ */
+export const REGISTRY_KEYS = ['edgeway:{registry}:instances', 'edgeway:{registry}:expiry', 'edgeway:{registry}:index'] as const;
+
+/** The change feed: scripts PUBLISH a service name here whenever its instances change. */
+export const REGISTRY_CHANNEL = 'edgeway:{registry}:changes';
+
+const SCRIPTS = {
+  registryRegister: 'registry-register.lua',
+  registryDeregister: 'registry-deregister.lua',
+  registrySweep: 'registry-sweep.lua',
+  registryRead: 'registry-read.lua',
+} as const;
+
+type KeyArgs = typeof REGISTRY_KEYS;
+
+/** The commands defineRegistryCommands adds, as ioredis exposes them (keys first, then ARGV). */
+export interface RegistryCommands {
+  registryRegister(...args: [...KeyArgs, service: string, id: string, record: string, ttlMs: number, channel: string]): Promise<[number, number]>;
+  registryDeregister(...args: [...KeyArgs, service: string, id: string, channel: string]): Promise<number>;
+  registrySweep(...args: [...KeyArgs, channel: string, limit: number]): Promise<number>;
+  registryRead(...args: [...KeyArgs, service: string]): Promise<string[]>;
+}
+
+/** The folder holding the Lua files: `redis/` at the package root, found from src/ or dist/src/ alike. */
+function scriptDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'redis');
+    if (existsSync(join(candidate, SCRIPTS.registryRegister))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('registry: cannot find redis/registry-register.lua above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+let sources: Record<keyof typeof SCRIPTS, string> | undefined;
+
+/** The Lua source of each registry script, read from disk once. */
+export function registryScriptSources(): Readonly<Record<keyof typeof SCRIPTS, string>> {
+  if (sources === undefined) {
+    const dir = scriptDir();
+    const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
+    sources = {
+      registryRegister: read(SCRIPTS.registryRegister),
+      registryDeregister: read(SCRIPTS.registryDeregister),
+      registrySweep: read(SCRIPTS.registrySweep),
+      registryRead: read(SCRIPTS.registryRead),
+    };
+  }
+  return sources;
+}
+
+/**
+ * Defines the registry scripts on a client (idempotent) and returns it typed with them. ioredis sends
+ * EVALSHA and falls back to EVAL on NOSCRIPT, so a restarted, empty Redis needs no reloading step.
+ */
+export function defineRegistryCommands(client: RedisClient): RegistryCommands {
+  const lua = registryScriptSources();
+  for (const name of Object.keys(SCRIPTS) as Array<keyof typeof SCRIPTS>) {
+    if (typeof (client as unknown as Record<string, unknown>)[name] === 'function') continue;
+    client.defineCommand(name, { lua: lua[name], numberOfKeys: REGISTRY_KEYS.length, readOnly: name === 'registryRead' });
+  }
+  return client as unknown as RegistryCommands;
+}
