@@ -1,0 +1,52 @@
+/** The rate_limit stage: takes a token for the request's bucket, sets the RateLimit headers, answers 429. */
+import { GatewayError } from '../../errors.js';
+import type { RateLimitConfig } from '../../config/schema.js';
+import type { RequestContext, Stage } from '../../pipeline/context.js';
+import type { RateLimiter } from './limiter.js';
+import type { RateLimitCounters } from './counters.js';
+import { keyFunction } from './bucket-key.js';
+import { policyHeader, retryAfterSeconds, stateHeaders } from './headers.js';
+
+/** What the stage needs from the gateway: limiters that outlive reloads, and the shared counters. */
+export interface RateLimitStageDeps {
+  readonly limiters: { limiterFor(route: string, config: RateLimitConfig): RateLimiter };
+  readonly counters: RateLimitCounters;
+}
+
+/** The slice of a route the stage reads. */
+export interface RateLimitedRoute {
+  readonly name: string;
+  readonly rateLimit?: RateLimitConfig | undefined;
+}
+
+/**
+ * Returns the `rate_limit` stage for a route, or undefined when it has no `rateLimit` (no cost per
+ * request). The key function, policy header and limiter are fixed here, at build time.
+ * `mode: shadow` consumes and counts but never denies and never adds headers.
+ */
+export function buildRateLimitStage(route: RateLimitedRoute, deps: RateLimitStageDeps): Stage | undefined {
+  const config = route.rateLimit;
+  if (config === undefined) return undefined;
+  const routeName = route.name;
+  const keyOf = keyFunction(config.key);
+  const limiter = deps.limiters.limiterFor(routeName, config);
+  const policy = policyHeader(config);
+  const shadow = config.mode === 'shadow';
+  const { counters } = deps;
+
+  return async function rate_limit(ctx: RequestContext): Promise<void> {
+    const key = keyOf({ clientIp: ctx.clientIp, principal: ctx.principal, headers: ctx.req.headers });
+    const decision = await limiter.consume(`${routeName}:${key}`);
+    if (decision.source !== 'store') counters.count(routeName, 'fallback');
+    if (shadow) {
+      counters.count(routeName, decision.allowed ? 'allowed' : 'shadow_limited');
+      return;
+    }
+    counters.count(routeName, decision.allowed ? 'allowed' : 'limited');
+    ctx.responseHeaders.push(...stateHeaders(decision, policy));
+    if (!decision.allowed) {
+      const seconds = retryAfterSeconds(decision);
+      throw new GatewayError('rate_limited', `rate limit exceeded; retry in ${seconds} s`, [['Retry-After', String(seconds)]]);
+    }
+  };
+}
