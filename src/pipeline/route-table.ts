@@ -1,2 +1,89 @@
-/** Placeholder replaced by the route table module. */
-export interface CompiledRoute { readonly name: string }
+/** The route table: longest whole-segment prefix wins, tie to the route listed first; built once per config. */
+import type { RouteConfig } from '../config/schema.js';
+
+/** What a route matches on, precomputed from its config. */
+export interface RouteMatch {
+  /** Lower-case host without port, `*.example.com` wildcards kept as suffix; undefined = any host. */
+  readonly host: string | undefined;
+  readonly hostSuffix: string | undefined;
+  /** Path prefix without a trailing slash ("" for the root). */
+  readonly prefix: string;
+  readonly methods: ReadonlySet<string> | undefined;
+  /** [lower-case name, exact value] pairs that must all be present. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+}
+
+/** A compiled route as the request path sees it. */
+export interface CompiledRoute {
+  readonly name: string;
+  readonly index: number;
+  readonly config: RouteConfig;
+  readonly match: RouteMatch;
+}
+
+/** Precomputes a route's match from its config. */
+export function compileMatch(route: RouteConfig): RouteMatch {
+  const host = route.match.host?.toLowerCase();
+  const prefix = route.match.path.replace(/\/+$/, '');
+  return {
+    host: host?.startsWith('*.') ? undefined : host,
+    hostSuffix: host?.startsWith('*.') ? host.slice(1) : undefined,
+    prefix,
+    methods: route.match.methods ? new Set(route.match.methods) : undefined,
+    headers: Object.entries(route.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const),
+  };
+}
+
+/** The request facts a route is matched against. */
+export interface MatchInput {
+  /** Lower-case host without port. */
+  readonly host: string;
+  readonly path: string;
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+function matchesRest(route: RouteMatch, input: MatchInput): boolean {
+  if (route.host !== undefined && route.host !== input.host) return false;
+  if (route.hostSuffix !== undefined && !input.host.endsWith(route.hostSuffix)) return false;
+  if (route.methods !== undefined && !route.methods.has(input.method)) return false;
+  for (const [name, value] of route.headers) {
+    if (input.headers[name] !== value) return false;
+  }
+  return true;
+}
+
+/** Routes indexed by prefix, so a lookup costs one map probe per path segment. */
+export class RouteTable<R extends CompiledRoute> {
+  readonly routes: readonly R[];
+  private readonly byPrefix = new Map<string, R[]>();
+
+  constructor(routes: readonly R[]) {
+    this.routes = routes;
+    for (const route of routes) {
+      const list = this.byPrefix.get(route.match.prefix);
+      if (list) list.push(route);
+      else this.byPrefix.set(route.match.prefix, [route]);
+    }
+  }
+
+  /** The route for a normalised path, or undefined (404). */
+  find(input: MatchInput): R | undefined {
+    let candidate = input.path.endsWith('/') ? input.path.slice(0, -1) : input.path;
+    for (;;) {
+      const list = this.byPrefix.get(candidate);
+      if (list !== undefined) {
+        for (const route of list) if (matchesRest(route.match, input)) return route;
+      }
+      if (candidate === '') return undefined;
+      candidate = candidate.slice(0, candidate.lastIndexOf('/'));
+    }
+  }
+}
+
+/** The path the upstream receives: the normalised path, less the route prefix when stripPrefix is set. */
+export function upstreamPath(route: CompiledRoute, path: string): string {
+  if (!route.config.stripPrefix || route.match.prefix === '') return path;
+  const rest = path.slice(route.match.prefix.length);
+  return rest === '' ? '/' : rest;
+}

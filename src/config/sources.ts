@@ -1,0 +1,124 @@
+/** Reads one YAML file or a folder of them, merges them, and remembers where every key came from. */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, type Document, type Node } from 'yaml';
+import type { Diagnostic } from './diagnostic.js';
+
+interface ParsedFile {
+  readonly file: string;
+  readonly doc: Document;
+  readonly lines: LineCounter;
+}
+
+/** The merged raw config and a way back from a key path to the file and line that set it. */
+export interface ConfigSources {
+  readonly files: readonly string[];
+  readonly raw: Record<string, unknown>;
+  locate(path: ReadonlyArray<PropertyKey>): { file: string; line: number };
+}
+
+type LoadResult = { ok: true; sources: ConfigSources } | { ok: false; diagnostics: Diagnostic[] };
+
+const SINGLE_OWNER_SECTIONS = new Set(['gateway', 'auth', 'alerts']);
+
+function listYamlFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path)
+    .filter((name) => name.endsWith('.yaml') || name.endsWith('.yml'))
+    .sort()
+    .map((name) => join(path, name));
+}
+
+function lineOf(parsed: ParsedFile, path: ReadonlyArray<PropertyKey>): number {
+  // Walk down as far as the path exists, so a missing key points at its parent.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = parsed.doc.getIn(path.slice(0, depth), true) as Node | undefined;
+    if (node?.range) return parsed.lines.linePos(node.range[0]).line;
+  }
+  return 1;
+}
+
+/** Loads and merges config files; YAML syntax errors and merge conflicts come back as diagnostics. */
+export function loadSources(path: string, cwd = process.cwd()): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  let paths: string[];
+  try {
+    paths = listYamlFiles(path);
+  } catch (err) {
+    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot read config: ${(err as Error).message}` }] };
+  }
+  if (paths.length === 0) return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: 'no .yaml or .yml files in this folder' }] };
+
+  const parsed: ParsedFile[] = [];
+  for (const full of paths) {
+    const file = relative(cwd, full) || full;
+    const lines = new LineCounter();
+    const doc = parseDocument(readFileSync(full, 'utf8'), { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    for (const error of doc.errors) {
+      const line = error.linePos?.[0].line ?? 0;
+      diagnostics.push({ file, line, path: '', message: error.message.split('\n')[0] ?? error.message });
+    }
+    if (doc.contents !== null && !isMap(doc.contents)) diagnostics.push({ file, line: 1, path: '', message: 'a config file must be a mapping of sections' });
+    parsed.push({ file, doc, lines });
+  }
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
+
+  const raw: Record<string, unknown> = {};
+  const sectionOwner = new Map<string, ParsedFile>();
+  const serviceOwner = new Map<string, ParsedFile>();
+  const routeOwner: Array<{ parsed: ParsedFile; index: number }> = [];
+  const routes: unknown[] = [];
+
+  for (const p of parsed) {
+    const content = (p.doc.toJS() ?? {}) as Record<string, unknown>;
+    for (const [section, value] of Object.entries(content)) {
+      if (section === 'routes' && isSeq(p.doc.get('routes'))) {
+        (value as unknown[]).forEach((route, index) => {
+          routes.push(route);
+          routeOwner.push({ parsed: p, index });
+        });
+      } else if (section === 'services' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        const services = (raw.services ??= {}) as Record<string, unknown>;
+        for (const [name, service] of Object.entries(value)) {
+          const first = serviceOwner.get(name);
+          if (first) {
+            diagnostics.push({ file: p.file, line: lineOf(p, ['services', name]), path: `services.${name}`, message: `service "${name}" is also defined in ${first.file}` });
+            continue;
+          }
+          serviceOwner.set(name, p);
+          services[name] = service;
+        }
+      } else {
+        const first = sectionOwner.get(section);
+        if (first && SINGLE_OWNER_SECTIONS.has(section)) {
+          diagnostics.push({ file: p.file, line: lineOf(p, [section]), path: section, message: `section "${section}" is also defined in ${first.file}; keep it in one file` });
+          continue;
+        }
+        sectionOwner.set(section, p);
+        raw[section] = value;
+      }
+    }
+  }
+  if (routeOwner.length > 0) raw.routes = routes;
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
+
+  const fallback = parsed[0] as ParsedFile;
+  const locate = (keyPath: ReadonlyArray<PropertyKey>): { file: string; line: number } => {
+    const [section, second] = keyPath;
+    let owner: ParsedFile | undefined;
+    let local: PropertyKey[] = [...keyPath];
+    if (section === 'routes' && typeof second === 'number' && routeOwner[second]) {
+      const entry = routeOwner[second];
+      owner = entry.parsed;
+      local = ['routes', entry.index, ...keyPath.slice(2)];
+    } else if (section === 'services' && typeof second === 'string') {
+      owner = serviceOwner.get(second);
+    } else if (typeof section === 'string') {
+      owner = sectionOwner.get(section);
+    }
+    owner ??= fallback;
+    return { file: owner.file, line: lineOf(owner, local) };
+  };
+
+  return { ok: true, sources: { files: parsed.map((p) => p.file), raw, locate } };
+}

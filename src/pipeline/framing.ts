@@ -1,0 +1,27 @@
+/** Request framing checks (RFC 9112 6.1-6.3): ambiguous or oversized framing is refused before routing. */
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.js';
+
+const DIGITS = /^\d+$/;
+
+/**
+ * Refuses requests whose body length two parties could read differently (the root of request smuggling):
+ * Content-Length with Transfer-Encoding, repeated Content-Length, and any Transfer-Encoding but plain
+ * `chunked`. Bodies declared larger than `maxBodyBytes` get 413 without reading a byte.
+ */
+export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  if (te !== undefined) {
+    // RFC 9112 6.1: a sender must not send Content-Length with Transfer-Encoding; a gateway must not forward it.
+    if (cl !== undefined) throw new GatewayError('bad_request', 'Content-Length and Transfer-Encoding together are ambiguous');
+    if (te.toLowerCase() !== 'chunked') throw new GatewayError('bad_request', 'only Transfer-Encoding: chunked is accepted');
+  }
+  if (cl !== undefined) {
+    let count = 0;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 14 && (raw[i] as string).toLowerCase() === 'content-length') count++;
+    if (count > 1 || !DIGITS.test(cl)) throw new GatewayError('bad_request', 'invalid or repeated Content-Length');
+    if (Number(cl) > maxBodyBytes) throw new GatewayError('payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
+  }
+}

@@ -1,0 +1,111 @@
+/** The request path in one place: framing -> target -> route -> stages -> forward, errors to JSON. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { forward } from '../proxy/forward.js';
+import { upstreamRequestHeaders } from '../proxy/headers.js';
+import { resolveClient } from './client-ip.js';
+import type { RequestContext } from './context.js';
+import { checkFraming } from './framing.js';
+import { normalizePath } from './normalize-path.js';
+import { respondError } from './respond-error.js';
+import { upstreamPath } from './route-table.js';
+import type { RuntimeRoute, Snapshot } from './snapshot.js';
+import { requestIdFor } from './request-id.js';
+
+/** What happened to one request, for logs, metrics and traces. */
+export interface RequestOutcome {
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  readonly route: RuntimeRoute | undefined;
+  readonly status: number;
+  readonly startedAt: bigint;
+  readonly error: GatewayError | undefined;
+}
+
+/** Hooks the server wires to telemetry; the default does nothing. */
+export interface RequestObserver {
+  done(outcome: RequestOutcome): void;
+}
+
+function splitTarget(url: string, host: string): { path: string; query: string } {
+  let target = url;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    // RFC 9112 3.2.2: absolute-form. Its authority never picks an upstream; one that disagrees with Host is refused.
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new GatewayError('bad_request', 'invalid request target');
+    }
+    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname.toLowerCase() !== host) {
+      throw new GatewayError('bad_request', 'absolute-form request target does not match Host');
+    }
+    target = parsed.pathname + parsed.search;
+  }
+  const q = target.indexOf('?');
+  return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
+}
+
+function hostOf(req: IncomingMessage): string {
+  const raw = req.headers.host ?? '';
+  const end = raw.startsWith('[') ? raw.indexOf(']') + 1 : raw.indexOf(':');
+  return (end > 0 ? raw.slice(0, end) : raw).toLowerCase();
+}
+
+async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint): Promise<RuntimeRoute> {
+  checkFraming(req, snapshot.config.gateway.maxBodyBytes);
+  const host = hostOf(req);
+  const { path: rawPath, query } = splitTarget(req.url ?? '/', host);
+  const path = normalizePath(rawPath);
+  if (path === 'invalid_target' || path === 'invalid_percent_encoding') throw new GatewayError('bad_request', 'invalid request path');
+  const method = req.method ?? 'GET';
+  const route = snapshot.table.find({ host, path, method, headers: req.headers });
+  if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
+
+  const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
+  const ctx: RequestContext = {
+    req, res, requestId, startedAt, route, path, query,
+    clientIp: client.ip,
+    principal: undefined,
+    responseHeaders: [],
+    upstreamHeaders: [],
+  };
+  try {
+    for (const stage of route.stages) await stage(ctx);
+  } catch (err) {
+    throw Object.assign(toGatewayError(err), { responseHeaders: ctx.responseHeaders });
+  }
+  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
+    clientIp: client.ip,
+    forwardedFor: client.forwardedFor,
+    proto: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+    host: req.headers.host ?? '',
+    requestId,
+  }, ctx.upstreamHeaders);
+  try {
+    await forward(ctx, route.service, route.plan, headers, upstreamPath(route, path) + query);
+  } catch (err) {
+    throw Object.assign(toGatewayError(err), { responseHeaders: ctx.responseHeaders });
+  }
+  return route;
+}
+
+/** The public listener's request handler over the live snapshot (read once per request). */
+export function createRequestHandler(current: () => Snapshot, observer?: RequestObserver): (req: IncomingMessage, res: ServerResponse) => void {
+  return function handleRequest(req, res) {
+    const startedAt = process.hrtime.bigint();
+    const requestId = requestIdFor(req.headers['x-request-id']);
+    const snapshot = current();
+    run(req, res, snapshot, requestId, startedAt).then(
+      (route) => observer?.done({ req, requestId, route, status: res.statusCode, startedAt, error: undefined }),
+      (err: unknown) => {
+        const error = toGatewayError(err);
+        const extra = (err as { responseHeaders?: Array<[string, string]> }).responseHeaders ?? [];
+        respondError(res, error, requestId, extra);
+        // An unread request body would otherwise hold the connection; drain it so keep-alive survives.
+        if (!req.complete) req.resume();
+        observer?.done({ req, requestId, route: undefined, status: error.status, startedAt, error });
+      },
+    );
+  };
+}

@@ -1,0 +1,85 @@
+/** All header hygiene between client, gateway and upstream, in both directions. */
+import type { IncomingHttpHeaders } from 'node:http';
+
+// RFC 9110 7.6.1: hop-by-hop fields end at the gateway; `expect` is answered by the gateway itself and
+// `host` is set by the upstream client from the instance's authority.
+const REQUEST_DROP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate', 'expect', 'host', 'x-request-id',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'http2-settings',
+]);
+const RESPONSE_DROP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authenticate', 'x-request-id',
+]);
+
+/** Header names listed in a `Connection` header (RFC 9110 7.6.1), lower-cased; empty when there is none. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const tokens = new Set<string>();
+  for (const part of Array.isArray(value) ? value : [value]) {
+    for (const token of part.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '') tokens.add(name);
+    }
+  }
+  return tokens;
+}
+
+/** What the gateway adds to the request it forwards. */
+export interface ForwardedFacts {
+  readonly clientIp: string;
+  /** The X-Forwarded-For chain to send (client's believed chain plus the peer). */
+  readonly forwardedFor: string;
+  readonly proto: string;
+  readonly host: string;
+  readonly requestId: string;
+}
+
+/**
+ * The upstream request headers as a flat [name, value, ...] list: the client's headers less hop-by-hop
+ * ones, `x-edgeway-*` and forwarding headers, plus the gateway's own.
+ */
+export function upstreamRequestHeaders(
+  rawHeaders: readonly string[],
+  connection: string | string[] | undefined,
+  facts: ForwardedFacts,
+  extra: ReadonlyArray<readonly [string, string]>,
+): string[] {
+  const named = connectionTokens(connection);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower)) continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  out.push(
+    'x-forwarded-for', facts.forwardedFor,
+    'x-forwarded-proto', facts.proto,
+    'x-forwarded-host', facts.host,
+    'x-request-id', facts.requestId,
+  );
+  for (const [name, value] of extra) out.push(name, value);
+  return out;
+}
+
+/** The response headers for the client as a flat list: the upstream's less hop-by-hop ones, plus extras. */
+export function clientResponseHeaders(
+  upstream: IncomingHttpHeaders,
+  requestId: string,
+  extra: ReadonlyArray<readonly [string, string]>,
+): string[] {
+  const named = connectionTokens(upstream.connection);
+  const out: string[] = [];
+  for (const name in upstream) {
+    if (RESPONSE_DROP.has(name) || named?.has(name)) continue;
+    const value = upstream[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  out.push('x-request-id', requestId);
+  for (const [name, value] of extra) out.push(name, value);
+  return out;
+}
