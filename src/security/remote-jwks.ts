@@ -1,0 +1,122 @@
+/** A remote JWKS with stale-while-revalidate, stale-if-error and a refetch cool-down that bounds IdP load. */
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput, type CryptoKey } from 'jose';
+
+/** Tuning of a remote key set; every duration in milliseconds. */
+export interface RemoteKeySetOptions {
+  /** Keys older than this are refreshed in the background while still in use. Default 10 min. */
+  readonly maxAge?: number;
+  /** Minimum gap between two fetches (successful or not), whatever tokens arrive. Default 30 s. */
+  readonly cooldown?: number;
+  /** Per-fetch timeout. Default 5 s. */
+  readonly timeout?: number;
+  /** Injected clock (ms since epoch). */
+  readonly now?: () => number;
+  /** Called when a background refresh fails (the last good keys stay in use). */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** Largest JWKS document accepted, so a hostile endpoint cannot make the gateway buffer without limit. */
+const MAX_JWKS_BYTES = 512 * 1024;
+
+type Resolver = ReturnType<typeof createLocalJWKSet>;
+
+/** No key set has ever been fetched (the IdP is down or answers garbage): not the token's fault. */
+export class KeysUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    super(`the JWKS at ${url} could not be fetched`, { cause });
+    this.name = 'KeysUnavailableError';
+  }
+}
+
+/**
+ * jose's createRemoteJWKSet drops to an error as soon as its cache is older than cacheMaxAge and the
+ * IdP is down, and its cool-down only counts successful fetches, so a flood of unknown kids during an
+ * outage fetches on every token. This wrapper keeps jose's key selection (createLocalJWKSet) and owns
+ * the fetching: one fetch in flight at a time, at most one per cool-down, and the last good keys serve
+ * until a fetch succeeds.
+ */
+export class RemoteKeySet {
+  readonly #url: string;
+  readonly #maxAge: number;
+  readonly #cooldown: number;
+  readonly #timeout: number;
+  readonly #now: () => number;
+  readonly #onError: (err: unknown) => void;
+  #local: Resolver | undefined;
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #attemptedAt = Number.NEGATIVE_INFINITY;
+  #pending: Promise<void> | undefined;
+
+  constructor(url: string, options: RemoteKeySetOptions = {}) {
+    this.#url = new URL(url).href;
+    this.#maxAge = options.maxAge ?? 600_000;
+    this.#cooldown = options.cooldown ?? 30_000;
+    this.#timeout = options.timeout ?? 5_000;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  /** The jose key resolver for `jwtVerify`. */
+  readonly resolve = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> => {
+    if (this.#local === undefined) {
+      await this.#refresh().catch((err: unknown) => {
+        throw new KeysUnavailableError(this.#url, err);
+      });
+    } else if (this.#now() - this.#fetchedAt >= this.#maxAge && this.#mayFetch()) {
+      // Stale-while-revalidate: this token verifies with the cached keys while the refresh runs.
+      this.#refresh().catch(this.#onError);
+    }
+    const local = this.#local;
+    if (local === undefined) throw new errors.JWKSNoMatchingKey();
+    try {
+      return await local(header, token);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey) || !this.#mayFetch()) throw err;
+      // An unknown kid may be a key the IdP just rotated in: look once, then cool down.
+      await this.#refresh().catch(this.#onError);
+      return (this.#local ?? local)(header, token);
+    }
+  };
+
+  /** The cached key set, if any fetch has succeeded. */
+  jwks(): JSONWebKeySet | undefined {
+    return this.#local?.jwks();
+  }
+
+  #mayFetch(): boolean {
+    return this.#pending !== undefined || this.#now() - this.#attemptedAt >= this.#cooldown;
+  }
+
+  /** One fetch at a time; concurrent callers share it. Rejects when the fetch fails. */
+  #refresh(): Promise<void> {
+    if (this.#pending !== undefined) return this.#pending;
+    if (this.#now() - this.#attemptedAt < this.#cooldown) {
+      return Promise.reject(new Error('JWKS fetch cooling down after a failed attempt'));
+    }
+    this.#attemptedAt = this.#now();
+    const pending = this.#fetch().finally(() => {
+      this.#pending = undefined;
+    });
+    this.#pending = pending;
+    return pending;
+  }
+
+  async #fetch(): Promise<void> {
+    const response = await fetch(this.#url, {
+      method: 'GET',
+      // A JWKS redirect could point key trust anywhere; refuse to follow it.
+      redirect: 'manual',
+      headers: { accept: 'application/json, application/jwk-set+json' },
+      signal: AbortSignal.timeout(this.#timeout),
+    });
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new Error(`JWKS ${this.#url} answered ${response.status}`);
+    }
+    const text = await response.text();
+    if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
+    const local = createLocalJWKSet(JSON.parse(text) as JSONWebKeySet);
+    this.#local = local;
+    this.#fetchedAt = this.#now();
+  }
+}

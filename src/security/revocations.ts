@@ -1,0 +1,111 @@
+/** The revocation list: jtis revoked until their token expires, checked synchronously from a local copy. */
+import type { RedisClient, StoreBackend } from '../store/backend.js';
+import { defineScript, type ScriptCommand } from './redis-script.js';
+import { listen } from './channel.js';
+
+/** Redis key of the list and the channel its additions are pushed on. */
+export const REVOCATIONS_KEY = 'edgeway:{revocations}:set';
+export const REVOCATIONS_CHANNEL = 'edgeway:{revocations}:changes';
+
+/** What the gateway, the admin API and the CLI use; every backend passes one contract suite. */
+export interface RevocationList {
+  /** Revokes `jti` until `expiresAt` (ms since epoch), everywhere. */
+  revoke(jti: string, expiresAt: number): Promise<void>;
+  /** Whether `jti` is revoked, from this process's copy (no I/O on the request path). */
+  isRevoked(jti: string): boolean;
+  /** Calls `listener` for every revocation this process learns of, local or remote. */
+  onRevoked(listener: (jti: string) => void): void;
+  close(): Promise<void>;
+}
+
+/** The in-process copy both backends keep. */
+class LocalRevocations {
+  readonly #now: () => number;
+  readonly #revoked = new Map<string, number>();
+  readonly #listeners: Array<(jti: string) => void> = [];
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  isRevoked(jti: string): boolean {
+    const expiresAt = this.#revoked.get(jti);
+    return expiresAt !== undefined && expiresAt > this.#now();
+  }
+
+  onRevoked(listener: (jti: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  protected remember(jti: string, expiresAt: number): void {
+    const now = this.#now();
+    if (expiresAt <= now) return;
+    for (const [known, until] of this.#revoked) if (until <= now) this.#revoked.delete(known);
+    this.#revoked.set(jti, Math.max(expiresAt, this.#revoked.get(jti) ?? 0));
+    for (const listener of this.#listeners) listener(jti);
+  }
+}
+
+/** Memory mode: one process, so the local copy is the list. */
+export class MemoryRevocations extends LocalRevocations implements RevocationList {
+  async revoke(jti: string, expiresAt: number): Promise<void> {
+    this.remember(jti, expiresAt);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Redis mode: a sorted set shared by all gateways, pushed to each by pub/sub and fully re-read on reconnect. */
+export class RedisRevocations extends LocalRevocations implements RevocationList {
+  readonly #redis: RedisClient;
+  readonly #add: ScriptCommand;
+  readonly #onError: (err: unknown) => void;
+  #stop: (() => Promise<void>) | undefined;
+
+  private constructor(redis: RedisClient, now: () => number, onError: (err: unknown) => void) {
+    super(now);
+    this.#redis = redis;
+    this.#onError = onError;
+    this.#add = defineScript(redis, 'edgewayRevocationAdd', 'revocation-add.lua', 1);
+  }
+
+  /** Loads the whole list, then follows additions. */
+  static async open(redis: RedisClient, subscriber: RedisClient, now: () => number, onError: (err: unknown) => void): Promise<RedisRevocations> {
+    const list = new RedisRevocations(redis, now, onError);
+    list.#stop = await listen(subscriber, REVOCATIONS_CHANNEL, {
+      onMessage: (message) => list.#receive(message),
+      onReconnect: () => {
+        list.loadAll().catch(list.#onError);
+      },
+    });
+    await list.loadAll();
+    return list;
+  }
+
+  async revoke(jti: string, expiresAt: number): Promise<void> {
+    await this.#add(REVOCATIONS_KEY, jti, Math.ceil(expiresAt), REVOCATIONS_CHANNEL);
+    this.remember(jti, expiresAt);
+  }
+
+  /** Re-reads every unexpired entry: what was published while the subscriber was away is not lost. */
+  async loadAll(): Promise<void> {
+    const flat = await this.#redis.zrangebyscore(REVOCATIONS_KEY, '-inf', '+inf', 'WITHSCORES');
+    for (let i = 0; i + 1 < flat.length; i += 2) this.remember(flat[i] as string, Number(flat[i + 1]));
+  }
+
+  async close(): Promise<void> {
+    await this.#stop?.();
+  }
+
+  #receive(message: string): void {
+    const space = message.indexOf(' ');
+    const expiresAt = Number(message.slice(0, space));
+    if (space > 0 && Number.isFinite(expiresAt)) this.remember(message.slice(space + 1), expiresAt);
+  }
+}
+
+/** The revocation list of a backend. */
+export async function openRevocations(backend: StoreBackend, now: () => number = Date.now, onError: (err: unknown) => void = () => undefined): Promise<RevocationList> {
+  if (backend.kind === 'memory') return new MemoryRevocations(now);
+  return RedisRevocations.open(backend.redis, backend.subscriber, now, onError);
+}

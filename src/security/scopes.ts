@@ -1,0 +1,20 @@
+/** Scopes of a verified token and the route's all-of scope check. */
+import type { Principal } from '../pipeline/context.js';
+import { insufficientScope } from './auth-errors.js';
+
+/** Scopes from `scope` (RFC 8693 4.2: space-separated string) or `scp` (an array, as some IdPs send). */
+export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
+  const scope = claims['scope'];
+  if (typeof scope === 'string') return scope.split(' ').filter((s) => s.length > 0);
+  const scp = claims['scp'];
+  if (Array.isArray(scp)) return scp.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  if (typeof scp === 'string') return scp.split(' ').filter((s) => s.length > 0);
+  return [];
+}
+
+/** Throws 403 `insufficient_scope` (naming every required scope) unless the principal holds all of them. */
+export function checkScopes(principal: Principal, required: readonly string[]): void {
+  if (required.length === 0) return;
+  const held = new Set(principal.scopes);
+  if (required.some((scope) => !held.has(scope))) throw insufficientScope(required);
+}

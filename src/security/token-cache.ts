@@ -1,0 +1,75 @@
+/** A bounded LRU of verified tokens, keyed by the token's SHA-256, so a repeated token costs no signature check. */
+import { createHash } from 'node:crypto';
+import type { Principal } from '../pipeline/context.js';
+
+/** A verified token as cached: who it is, when it expires (ms since epoch) and its jti for revocation. */
+export interface CachedToken {
+  readonly principal: Principal;
+  readonly expiresAt: number;
+  readonly jti: string | undefined;
+}
+
+/** The cache key of a token: its SHA-256, so the cache never holds bearer credentials themselves. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** LRU over a Map (insertion order = recency); entries die with their token or on revocation. */
+export class TokenCache {
+  readonly #max: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, CachedToken>();
+  readonly #byJti = new Map<string, Set<string>>();
+
+  constructor(maxEntries = 10_000, now: () => number = Date.now) {
+    this.#max = maxEntries;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached verification of the token with this digest, unless expired. */
+  get(digest: string): CachedToken | undefined {
+    const entry = this.#entries.get(digest);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#delete(digest, entry);
+      return undefined;
+    }
+    this.#entries.delete(digest);
+    this.#entries.set(digest, entry);
+    return entry;
+  }
+
+  set(digest: string, entry: CachedToken): void {
+    const previous = this.#entries.get(digest);
+    if (previous !== undefined) this.#delete(digest, previous);
+    this.#entries.set(digest, entry);
+    if (entry.jti !== undefined) {
+      const digests = this.#byJti.get(entry.jti) ?? new Set<string>();
+      digests.add(digest);
+      this.#byJti.set(entry.jti, digests);
+    }
+    while (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#delete(oldest.value, this.#entries.get(oldest.value) as CachedToken);
+    }
+  }
+
+  /** Forgets every cached token with this jti (called when it is revoked). */
+  dropJti(jti: string): void {
+    for (const digest of this.#byJti.get(jti) ?? []) this.#entries.delete(digest);
+    this.#byJti.delete(jti);
+  }
+
+  #delete(digest: string, entry: CachedToken): void {
+    this.#entries.delete(digest);
+    if (entry.jti === undefined) return;
+    const digests = this.#byJti.get(entry.jti);
+    digests?.delete(digest);
+    if (digests?.size === 0) this.#byJti.delete(entry.jti);
+  }
+}
