@@ -1,0 +1,128 @@
+/** Active health checks: probe each endpoint over HTTP and mark it down or up after enough results in a row. */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { ServiceConfig } from '../config/schema.js';
+import type { Endpoint } from '../balancing/endpoint.js';
+
+/** A service's parsed `healthCheck` block (durations in ms). */
+export type HealthCheckConfig = NonNullable<ServiceConfig['healthCheck']>;
+
+/** Callbacks of a HealthChecker. */
+export interface HealthCheckerOptions {
+  /** Called when an endpoint's `healthy` flips (for logs, metrics and the dashboard). */
+  readonly onChange?: (endpoint: Endpoint, healthy: boolean) => void;
+}
+
+/** Per-endpoint probe state. */
+interface Probe {
+  timer: NodeJS.Timeout | undefined;
+  deadline: NodeJS.Timeout | undefined;
+  request: http.ClientRequest | undefined;
+  successes: number;
+  failures: number;
+}
+
+/**
+ * Probes `GET <origin><path>` of every endpoint: the first probe at once, then `interval` after the
+ * previous one finished, so at most one probe per endpoint is ever in flight. A 2xx within `timeout` is a
+ * pass; anything else (other status, refused, reset, timeout) a failure. `unhealthyThreshold` failures in
+ * a row mark the endpoint unhealthy, `healthyThreshold` passes in a row healthy again.
+ */
+export class HealthChecker {
+  private readonly probes = new Map<Endpoint, Probe>();
+  private running = false;
+
+  constructor(
+    private readonly config: HealthCheckConfig,
+    private readonly options: HealthCheckerOptions = {},
+  ) {}
+
+  /** Starts probing `endpoints`. */
+  start(endpoints: readonly Endpoint[]): void {
+    this.running = true;
+    this.update(endpoints);
+  }
+
+  /** Follows a change of the endpoint set: probes new endpoints, stops probing gone ones. */
+  update(endpoints: readonly Endpoint[]): void {
+    if (!this.running) return;
+    const wanted = new Set(endpoints);
+    for (const [endpoint, probe] of this.probes) {
+      if (wanted.has(endpoint)) continue;
+      cancel(probe);
+      this.probes.delete(endpoint);
+    }
+    for (const endpoint of endpoints) {
+      if (this.probes.has(endpoint)) continue;
+      const probe: Probe = { timer: undefined, deadline: undefined, request: undefined, successes: 0, failures: 0 };
+      this.probes.set(endpoint, probe);
+      this.probe(endpoint, probe);
+    }
+  }
+
+  /** Stops every timer and aborts probes in flight. */
+  stop(): void {
+    this.running = false;
+    for (const probe of this.probes.values()) cancel(probe);
+    this.probes.clear();
+  }
+
+  private probe(endpoint: Endpoint, probe: Probe): void {
+    probe.timer = undefined;
+    const url = new URL(this.config.path, endpoint.origin);
+    const client = url.protocol === 'https:' ? https : http;
+    let settled = false;
+    const settle = (passed: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(probe.deadline);
+      probe.deadline = undefined;
+      probe.request?.destroy();
+      probe.request = undefined;
+      // A probe cut short by stop() or removal reports nothing and schedules nothing.
+      if (this.probes.get(endpoint) !== probe) return;
+      this.count(endpoint, probe, passed);
+      probe.timer = setTimeout(() => this.probe(endpoint, probe), this.config.interval);
+      probe.timer.unref();
+    };
+    // The socket `timeout` option only bounds idleness; this bounds the whole exchange.
+    probe.deadline = setTimeout(() => settle(false), this.config.timeout);
+    probe.deadline.unref();
+    // agent: false gives each probe its own connection, so a probe also tests that connections are accepted.
+    const request = client.request(url, { method: 'GET', agent: false, headers: { 'user-agent': 'edgeway-health-check' } });
+    probe.request = request;
+    request.on('response', (response) => {
+      response.resume();
+      const status = response.statusCode ?? 0;
+      settle(status >= 200 && status < 300);
+    });
+    request.on('error', () => settle(false));
+    request.end();
+  }
+
+  private count(endpoint: Endpoint, probe: Probe, passed: boolean): void {
+    if (passed) {
+      probe.failures = 0;
+      probe.successes++;
+      if (!endpoint.healthy && probe.successes >= this.config.healthyThreshold) this.flip(endpoint, true);
+    } else {
+      probe.successes = 0;
+      probe.failures++;
+      if (endpoint.healthy && probe.failures >= this.config.unhealthyThreshold) this.flip(endpoint, false);
+    }
+  }
+
+  private flip(endpoint: Endpoint, healthy: boolean): void {
+    endpoint.healthy = healthy;
+    this.options.onChange?.(endpoint, healthy);
+  }
+}
+
+function cancel(probe: Probe): void {
+  clearTimeout(probe.timer);
+  clearTimeout(probe.deadline);
+  probe.timer = undefined;
+  probe.deadline = undefined;
+  probe.request?.destroy();
+  probe.request = undefined;
+}
