@@ -1,0 +1,78 @@
+/** The JSON access log (one line per request, written asynchronously) and the shared application logger. */
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/**
+ * Keys pino replaces with "[redacted]" wherever a caller logs them: bearer tokens, the admin secret,
+ * client secrets and cookies must never reach a log file even when an object is logged whole.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
+  'cookie', '*.cookie', 'headers.cookie', 'req.headers.cookie',
+  'token', '*.token', 'adminToken', '*.adminToken', 'secret', '*.secret', 'clientSecret', '*.clientSecret',
+  'password', '*.password', 'access_token', '*.access_token', 'client_secret', '*.client_secret',
+];
+
+const redact = { paths: [...REDACT_PATHS], censor: '[redacted]' };
+
+/** The application logger for warnings and lifecycle events (stderr, synchronous: rare and must survive a crash). */
+export const logger: Logger = pino({ name: 'edgeway', base: undefined, redact, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+
+/** What the pipeline knows about a finished request. */
+export interface AccessLogEntry {
+  requestId: string;
+  traceId: string;
+  route: string;
+  service: string | undefined;
+  instance: string | undefined;
+  method: string;
+  /** The request path; a query string is cut off here because it may carry secrets. */
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  /** Time spent waiting on the upstream (all attempts), or undefined when none was called. */
+  upstreamMs: number | undefined;
+  clientIp: string;
+  userAgent: string | undefined;
+}
+
+/** The access log of one gateway. */
+export interface AccessLog {
+  /** Queues one line; never blocks on the disk or a slow pipe. */
+  write(entry: AccessLogEntry): void;
+  /** Flushes buffered lines (call on shutdown). */
+  flush(): Promise<void>;
+}
+
+/** Options for {@link createAccessLog}. */
+export interface AccessLogOptions {
+  /** Where lines go; defaults to stdout through an asynchronous buffered SonicBoom. */
+  readonly destination?: DestinationStream;
+  /** Bytes buffered before a write to the destination; 0 writes each line at once. */
+  readonly minLength?: number;
+}
+
+/**
+ * Creates the access log. Lines are buffered (`minLength`, default 4 KiB) and written asynchronously
+ * (`sync: false`) so logging never stalls the event loop on the request path.
+ */
+export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
+  const boom = options.destination === undefined ? pino.destination({ dest: 1, sync: false, minLength: options.minLength ?? 4096 }) : undefined;
+  const destination = options.destination ?? (boom as DestinationStream);
+  const log = pino({ base: undefined, redact, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, destination);
+  return {
+    write(entry) {
+      const query = entry.path.indexOf('?');
+      if (query !== -1) entry.path = entry.path.slice(0, query);
+      log.info(entry);
+    },
+    flush() {
+      if (boom === undefined) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        // SonicBoom calls back with an error when nothing is open yet; there is then nothing to flush.
+        boom.flush(() => resolve());
+      });
+    },
+  };
+}

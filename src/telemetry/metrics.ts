@@ -1,0 +1,189 @@
+/** Prometheus series of one gateway, on its own registry, with label children cached for the request path. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
+export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted';
+
+/** A rate-limit decision (the `outcome` label of edgeway_rate_limit_decisions_total). */
+export type RateLimitOutcome = 'allowed' | 'rejected' | 'shadow_rejected';
+
+// Seconds. Gateway overhead is sub-millisecond; upstream calls span milliseconds to the timeout.
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+// Semconv http.request.method: anything outside the registered methods is reported as _OTHER, which also
+// keeps a client from minting label values.
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+type HistogramChild = ReturnType<Histogram<string>['labels']>;
+
+/** Per-route recorders, fetched once per route (or per compiled snapshot) and reused for every request. */
+export interface RouteMetrics {
+  /** Counts a finished request and observes its duration. */
+  request(method: string, status: number, seconds: number): void;
+  /** Counts a rate-limit decision on this route. */
+  rateLimit(outcome: RateLimitOutcome): void;
+}
+
+/** Per-instance recorders for upstream attempts. */
+export interface UpstreamMetrics {
+  /** Counts an attempt by outcome and observes its duration. */
+  attempt(outcome: UpstreamOutcome, seconds: number): void;
+}
+
+/**
+ * One gateway's metrics. Not the prom-client global registry, so two gateways in one process (tests,
+ * workers) never share or double-register series. Names and labels are documented in docs/metrics.md.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'route' | 'method' | 'status_class'>;
+  readonly #duration: Histogram<'route' | 'method' | 'status_class'>;
+  readonly #attempts: Counter<'service' | 'instance' | 'outcome'>;
+  readonly #upstreamDuration: Histogram<'service' | 'instance'>;
+  readonly #retries: Counter<'service'>;
+  readonly #rateLimit: Counter<'route' | 'outcome'>;
+  readonly #healthy: Gauge<'service' | 'instance'>;
+  readonly #inFlight: Gauge;
+  readonly #redisUp: Gauge;
+  readonly #reloads: Counter<'result'>;
+  readonly #routes = new Map<string, RouteMetrics>();
+  readonly #upstreams = new Map<string, UpstreamMetrics>();
+  readonly #retryChildren = new Map<string, CounterChild>();
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.#requests = new Counter({ name: 'edgeway_requests_total', help: 'Requests answered, by route, method and status class.', labelNames: ['route', 'method', 'status_class'], registers });
+    this.#duration = new Histogram({ name: 'edgeway_request_duration_seconds', help: 'Time from request arrival to the end of the response, in seconds.', labelNames: ['route', 'method', 'status_class'], buckets: DURATION_BUCKETS, registers });
+    this.#attempts = new Counter({ name: 'edgeway_upstream_attempts_total', help: 'Upstream attempts (every retry counts), by service, instance and outcome.', labelNames: ['service', 'instance', 'outcome'], registers });
+    this.#upstreamDuration = new Histogram({ name: 'edgeway_upstream_duration_seconds', help: 'Time of one upstream attempt until response headers or failure, in seconds.', labelNames: ['service', 'instance'], buckets: DURATION_BUCKETS, registers });
+    this.#retries = new Counter({ name: 'edgeway_retries_total', help: 'Upstream attempts beyond the first, by service.', labelNames: ['service'], registers });
+    this.#rateLimit = new Counter({ name: 'edgeway_rate_limit_decisions_total', help: 'Rate-limit decisions, by route and outcome (allowed, rejected, shadow_rejected).', labelNames: ['route', 'outcome'], registers });
+    this.#healthy = new Gauge({ name: 'edgeway_instance_healthy', help: '1 when the instance is healthy and eligible for traffic, else 0.', labelNames: ['service', 'instance'], registers });
+    this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
+    this.#redisUp = new Gauge({ name: 'edgeway_redis_up', help: '1 when the Redis store answers, 0 when it does not (absent on the in-memory store).', registers });
+    this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The recorders of one route; cached, so call it at build time and keep the result. */
+  route(name: string): RouteMetrics {
+    let cached = this.#routes.get(name);
+    if (cached === undefined) {
+      cached = this.#buildRoute(name);
+      this.#routes.set(name, cached);
+    }
+    return cached;
+  }
+
+  /** The recorders of one upstream instance; cached per (service, instance). */
+  upstream(service: string, instance: string): UpstreamMetrics {
+    const key = `${service}\u0000${instance}`;
+    let cached = this.#upstreams.get(key);
+    if (cached === undefined) {
+      const byOutcome = new Map<UpstreamOutcome, CounterChild>();
+      const duration = this.#upstreamDuration.labels(service, instance);
+      const attempts = this.#attempts;
+      cached = {
+        attempt(outcome, seconds) {
+          let child = byOutcome.get(outcome);
+          if (child === undefined) {
+            child = attempts.labels(service, instance, outcome);
+            byOutcome.set(outcome, child);
+          }
+          child.inc();
+          duration.observe(seconds);
+        },
+      };
+      this.#upstreams.set(key, cached);
+    }
+    return cached;
+  }
+
+  /** Counts one retry of a request to `service`. */
+  retry(service: string): void {
+    let child = this.#retryChildren.get(service);
+    if (child === undefined) {
+      child = this.#retries.labels(service);
+      this.#retryChildren.set(service, child);
+    }
+    child.inc();
+  }
+
+  /** Marks a request as started; pair with {@link requestEnded}. */
+  requestStarted(): void {
+    this.#inFlight.inc();
+  }
+
+  /** Marks a request as finished. */
+  requestEnded(): void {
+    this.#inFlight.dec();
+  }
+
+  /** Sets an instance's health gauge (called on discovery and health changes, not per request). */
+  setInstanceHealthy(service: string, instance: string, healthy: boolean): void {
+    this.#healthy.labels(service, instance).set(healthy ? 1 : 0);
+  }
+
+  /** Drops the series of a deregistered instance so /metrics does not keep reporting it. */
+  removeInstance(service: string, instance: string): void {
+    this.#healthy.remove(service, instance);
+    this.#upstreamDuration.remove(service, instance);
+    for (const outcome of ['success', 'http_error', 'timeout', 'connect_error', 'aborted'] satisfies UpstreamOutcome[]) {
+      this.#attempts.remove(service, instance, outcome);
+    }
+    this.#upstreams.delete(`${service}\u0000${instance}`);
+  }
+
+  /** Sets edgeway_redis_up. */
+  setRedisUp(up: boolean): void {
+    this.#redisUp.set(up ? 1 : 0);
+  }
+
+  /** Counts a configuration reload. */
+  configReload(result: 'success' | 'failure'): void {
+    this.#reloads.labels(result).inc();
+  }
+
+  /** The Prometheus text exposition for `GET /metrics`, with its content type. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  #buildRoute(route: string): RouteMetrics {
+    const requests = this.#requests;
+    const duration = this.#duration;
+    const rateLimit = this.#rateLimit;
+    // method -> [status class index 1..5] -> children; filled lazily, then allocation-free.
+    const byMethod = new Map<string, Array<[CounterChild, HistogramChild] | undefined>>();
+    const byOutcome = new Map<RateLimitOutcome, CounterChild>();
+    return {
+      request(method, status, seconds) {
+        const m = KNOWN_METHODS.has(method) ? method : '_OTHER';
+        let classes = byMethod.get(m);
+        if (classes === undefined) {
+          classes = new Array(6).fill(undefined);
+          byMethod.set(m, classes);
+        }
+        const index = Math.min(5, Math.max(1, Math.floor(status / 100)));
+        let children = classes[index];
+        if (children === undefined) {
+          const statusClass = STATUS_CLASSES[index] as string;
+          children = [requests.labels(route, m, statusClass), duration.labels(route, m, statusClass)];
+          classes[index] = children;
+        }
+        children[0].inc();
+        children[1].observe(seconds);
+      },
+      rateLimit(outcome) {
+        let child = byOutcome.get(outcome);
+        if (child === undefined) {
+          child = rateLimit.labels(route, outcome);
+          byOutcome.set(outcome, child);
+        }
+        child.inc();
+      },
+    };
+  }
+}

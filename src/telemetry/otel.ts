@@ -1,0 +1,79 @@
+/** Starts the OpenTelemetry Node SDK from the standard OTEL_* variables, tracing only, or nothing at all. */
+import { trace, propagation, context, type Tracer } from '@opentelemetry/api';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+
+/** The instrumentation scope name of every span edgeway creates. */
+export const TRACER_NAME = 'edgeway';
+
+/** What the rest of the gateway holds: whether spans are recorded, the tracer, and the flush-and-stop. */
+export interface Tracing {
+  /** False when no exporter is configured: no SDK runs and span helpers do (almost) nothing. */
+  readonly enabled: boolean;
+  readonly tracer: Tracer;
+  /** Flushes pending spans and unregisters the global providers (so a later start can register again). */
+  shutdown(): Promise<void>;
+}
+
+/** Options for {@link startTracing}; everything else comes from OTEL_* variables. */
+export interface TracingOptions {
+  /** Environment to decide from (defaults to process.env; the SDK itself always reads process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Export to this exporter synchronously instead of OTLP (tests pass an InMemorySpanExporter). */
+  readonly spanExporter?: SpanExporter;
+}
+
+const DISABLED: Tracing = Object.freeze({
+  enabled: false,
+  tracer: trace.getTracer(TRACER_NAME),
+  shutdown: async () => undefined,
+});
+
+/**
+ * True when the environment asks for trace export. The SDK's own default (no OTEL_TRACES_EXPORTER means
+ * "otlp to localhost:4318") would export into the void on every machine without a collector, so edgeway
+ * turns tracing on only when an endpoint or an explicit exporter is named.
+ */
+export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
+  if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return false;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (exporters.includes('none')) return false;
+  if (exporters.length > 0) return true;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
+}
+
+/**
+ * Starts tracing. Protocol (http/protobuf, http/json), sampler, resource attributes and batching follow
+ * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, OTEL_TRACES_SAMPLER[_ARG], OTEL_RESOURCE_ATTRIBUTES and
+ * OTEL_BSP_*; the service name is OTEL_SERVICE_NAME, else `edgeway`. No auto-instrumentation: the
+ * pipeline creates its spans itself. Metrics and logs stay off (Prometheus serves metrics).
+ */
+export function startTracing(options: TracingOptions = {}): Tracing {
+  const env = options.env ?? process.env;
+  if (options.spanExporter === undefined && !tracingRequested(env)) return DISABLED;
+  const sdk = new NodeSDK({
+    // Detected env attributes (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) merge over this default.
+    resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: TRACER_NAME })),
+    instrumentations: [],
+    metricReaders: [],
+    logRecordProcessors: [],
+    ...(options.spanExporter === undefined ? {} : { spanProcessors: [new SimpleSpanProcessor(options.spanExporter)] }),
+  });
+  sdk.start();
+  const tracer = trace.getTracer(TRACER_NAME);
+  let stopped: Promise<void> | undefined;
+  return {
+    enabled: true,
+    tracer,
+    shutdown: () => {
+      stopped ??= sdk.shutdown().finally(() => {
+        trace.disable();
+        propagation.disable();
+        context.disable();
+      });
+      return stopped;
+    },
+  };
+}

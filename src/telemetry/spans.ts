@@ -1,0 +1,201 @@
+/** The spans of one request: a SERVER span, child spans for gateway stages, one CLIENT span per upstream attempt. */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import {
+  INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace,
+  type Context, type Span, type TextMapSetter,
+} from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_URL_PATH, ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import type { Tracing } from './otel.js';
+
+/** Stage span names: they line up with the stage names and the metric names. */
+export type StageName = 'edgeway.auth' | 'edgeway.rate_limit' | 'edgeway.select_instance';
+
+/** The request's SERVER span and what its children and the access log need from it. */
+export interface ServerSpan {
+  readonly span: Span;
+  /** The context children start from (the server span inside the incoming trace). */
+  readonly context: Context;
+  readonly method: string;
+  /** Trace id for logs: the span's, or (tracing off) the incoming traceparent's, or "". */
+  readonly traceId: string;
+  /** The client's trace headers, forwarded unchanged when tracing is off. */
+  readonly incomingTraceparent: string | undefined;
+  readonly incomingTracestate: string | undefined;
+}
+
+/** One upstream attempt: its CLIENT span and the W3C headers that carry its context upstream. */
+export interface ClientSpan {
+  readonly span: Span;
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+}
+
+/** Verbosity: `stages: false` drops the stage child spans (server and client spans always exist). */
+export interface SpanOptions {
+  readonly stages: boolean;
+}
+
+/** A span that records nothing; handed out whenever tracing is off, never allocated per request. */
+export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+// W3C Trace Context 3.2: trace-id is the second field, 32 lowercase hex digits, not all zero.
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
+
+interface TraceHeaders { traceparent?: string; tracestate?: string }
+const headerSetter: TextMapSetter<TraceHeaders> = {
+  set(carrier, key, value) {
+    if (key === 'traceparent') carrier.traceparent = value;
+    else if (key === 'tracestate') carrier.tracestate = value;
+  },
+};
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function incomingTraceId(traceparent: string | undefined): string {
+  if (traceparent === undefined) return '';
+  const match = TRACEPARENT.exec(traceparent);
+  return match === null || /^0+$/.test(match[1] as string) ? '' : (match[1] as string);
+}
+
+function hostOnly(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Sets the span's status: CLIENT spans fail from 400, SERVER spans from 500 (semconv HTTP span status). */
+function finish(span: Span, status: number | undefined, error: unknown, failFrom: number): void {
+  if (span.isRecording()) {
+    if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (error !== undefined) {
+      const code = (error as { code?: unknown }).code;
+      span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : error instanceof Error ? error.name : 'error');
+      if (error instanceof Error) span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    } else if (status !== undefined && status >= failFrom) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  }
+  span.end();
+}
+
+/**
+ * Creates request spans. Built once per gateway; with tracing off every method returns shared no-op
+ * spans and skips all attribute work, so the request path pays a branch and one small object.
+ */
+export class SpanFactory {
+  readonly #tracing: Tracing;
+  readonly #stages: boolean;
+
+  constructor(tracing: Tracing, options: SpanOptions = { stages: true }) {
+    this.#tracing = tracing;
+    this.#stages = options.stages;
+  }
+
+  /**
+   * Starts the SERVER span named `METHOD route`, continuing an incoming W3C `traceparent`/`tracestate`.
+   * `clientAddress` is the address trusted-proxy rules decided (defaults to the socket's peer).
+   */
+  startServerSpan(req: IncomingMessage, routeName: string, method: string, clientAddress?: string): ServerSpan {
+    const incomingTraceparent = headerValue(req, 'traceparent');
+    const incomingTracestate = headerValue(req, 'tracestate');
+    if (!this.#tracing.enabled) {
+      return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId: incomingTraceId(incomingTraceparent), incomingTraceparent, incomingTracestate };
+    }
+    const parent = incomingTraceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = this.#tracing.tracer.startSpan(`${method} ${routeName}`, { kind: SpanKind.SERVER }, parent);
+    if (span.isRecording()) {
+      const url = req.url ?? '/';
+      const query = url.indexOf('?');
+      span.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
+      span.setAttribute(ATTR_HTTP_ROUTE, routeName);
+      span.setAttribute(ATTR_URL_PATH, query === -1 ? url : url.slice(0, query));
+      span.setAttribute(ATTR_URL_SCHEME, (req.socket as TLSSocket).encrypted === true ? 'https' : 'http');
+      const host = hostOnly(req.headers.host);
+      if (host !== undefined) span.setAttribute(ATTR_SERVER_ADDRESS, host);
+      const client = clientAddress ?? req.socket.remoteAddress;
+      if (client !== undefined) span.setAttribute(ATTR_CLIENT_ADDRESS, client);
+      const agent = req.headers['user-agent'];
+      if (agent !== undefined) span.setAttribute(ATTR_USER_AGENT_ORIGINAL, agent);
+    }
+    return {
+      span,
+      context: trace.setSpan(parent, span),
+      method,
+      traceId: span.spanContext().traceId,
+      incomingTraceparent,
+      incomingTracestate,
+    };
+  }
+
+  /**
+   * Runs a gateway stage inside a child span (or directly, when tracing or stage spans are off). The
+   * stage receives its span to record decisions on; an exception marks the span failed and is rethrown.
+   */
+  stageSpan<T>(parent: ServerSpan, name: StageName, fn: (span: Span) => T): T {
+    if (!this.#stages || !parent.span.isRecording()) return fn(NOOP_SPAN);
+    const span = this.#tracing.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, parent.context);
+    let result: T;
+    try {
+      result = fn(span);
+    } catch (err) {
+      finish(span, undefined, err, Infinity);
+      throw err;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value: unknown) => { span.end(); return value; },
+        (err: unknown) => { finish(span, undefined, err, Infinity); throw err; },
+      ) as T;
+    }
+    span.end();
+    return result;
+  }
+
+  /**
+   * Starts the CLIENT span of upstream attempt `attempt` (1 for the first try) and returns the
+   * `traceparent`/`tracestate` to send upstream: this span's context, or with tracing off the client's
+   * own headers unchanged.
+   */
+  startClientSpan(parent: ServerSpan, service: string, instance: string, attempt: number): ClientSpan {
+    if (!this.#tracing.enabled) {
+      return { span: NOOP_SPAN, traceparent: parent.incomingTraceparent, tracestate: parent.incomingTracestate };
+    }
+    const span = this.#tracing.tracer.startSpan(`${parent.method} ${service}`, { kind: SpanKind.CLIENT }, parent.context);
+    if (span.isRecording()) {
+      span.setAttribute(ATTR_HTTP_REQUEST_METHOD, parent.method);
+      span.setAttribute('edgeway.service', service);
+      span.setAttribute('edgeway.instance', instance);
+      // semconv: resend_count is set on retries only (0-based count of earlier sends).
+      if (attempt > 1) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, attempt - 1);
+    }
+    const headers: TraceHeaders = {};
+    propagation.inject(trace.setSpan(parent.context, span), headers, headerSetter);
+    return { span, traceparent: headers.traceparent, tracestate: headers.tracestate };
+  }
+
+  /** Ends an attempt's CLIENT span with the upstream status, or the error that ended the attempt. */
+  endClientSpan(client: ClientSpan, status: number | undefined, error?: unknown): void {
+    if (client.span !== NOOP_SPAN) finish(client.span, status, error, 400);
+  }
+
+  /** Ends the SERVER span with the status the client received, and the GatewayError if one answered. */
+  endServerSpan(server: ServerSpan, status: number, error?: unknown): void {
+    if (server.span !== NOOP_SPAN) finish(server.span, status, error, 500);
+  }
+}
+
+/** Records a decision (e.g. `edgeway.rate_limit.outcome`) on a span, skipping the work when not recording. */
+export function recordDecision(span: Span, key: string, value: string | number | boolean): void {
+  if (span.isRecording()) span.setAttribute(key, value);
+}
