@@ -71,7 +71,9 @@ const service = z.strictObject({
   timeouts: z.strictObject({ connect: duration.default(1000), request: duration.default(15_000) }).default({ connect: 1000, request: 15_000 }),
   retries: z.strictObject({
     attempts: z.number().int().min(0).max(10).default(2),
-    on: z.array(z.enum(['connect-failure', 'reset', 'timeout', '502', '503', '504'])).default(['connect-failure', 'reset', '502', '503', '504']),
+    // YAML reads a bare 502 as a number; both spellings mean the status.
+    on: z.array(z.union([z.enum(['connect-failure', 'reset', 'timeout', '502', '503', '504']), z.literal([502, 503, 504]).transform((n) => String(n) as '502' | '503' | '504')]))
+      .default(['connect-failure', 'reset', '502', '503', '504']),
     perTryTimeout: duration.optional(),
     backoff: duration.default(25),
   }).optional(),

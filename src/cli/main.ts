@@ -1,0 +1,48 @@
+/** The `edgeway` command: dispatches to one module per subcommand. */
+import { checkCommand } from './check.js';
+import { startCommand } from './start.js';
+import { UsageError } from './args.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  start: { run: startCommand, summary: 'run the gateway' },
+  check: { run: checkCommand, summary: 'validate config; exit 1 on any error' },
+};
+
+function help(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: edgeway <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'edgeway <command> --help' for a command's options.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`edgeway: unknown command "${name}"\n${help()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`edgeway ${name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`edgeway: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

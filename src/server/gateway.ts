@@ -1,0 +1,168 @@
+/** A running gateway: config snapshot, listeners, reload and graceful shutdown. */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
+import { loadConfig } from '../config/load.js';
+import { watchConfig } from '../config/watch.js';
+import { createAdminApp } from '../admin/app.js';
+import { isLoopbackHost } from '../admin/auth.js';
+import { createRequestHandler, type RequestObserver } from '../pipeline/handle-request.js';
+import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
+import { UpstreamPools } from '../proxy/upstream-client.js';
+import type { StoreBackend } from '../store/backend.js';
+import { closeBackend, connectBackend } from '../store/connect.js';
+import { createPublicServer } from './public-listener.js';
+
+/** How to run a gateway; CLI flags and environment resolved by the caller. */
+export interface GatewayOptions {
+  readonly configPath: string;
+  readonly port?: number;
+  readonly adminPort?: number;
+  readonly redisUrl?: string;
+  readonly adminToken?: string;
+  readonly dataDir: string;
+  readonly logger: Logger;
+  /** Watch the config for edits (default true). */
+  readonly watch?: boolean;
+}
+
+/** Thrown when the gateway cannot start; the CLI prints it and exits 1. */
+export class StartError extends Error {
+  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+/** A started gateway. */
+export class Gateway {
+  private snapshot: Snapshot;
+  private inFlight = 0;
+  private stopWatching: () => void = () => undefined;
+  private stopping = false;
+
+  private constructor(
+    private readonly options: GatewayOptions,
+    readonly backend: StoreBackend,
+    private readonly deps: SnapshotDeps,
+    initial: Snapshot,
+    readonly publicServer: Server,
+    readonly adminServer: Server,
+  ) {
+    this.snapshot = initial;
+  }
+
+  /** Loads config, connects the store, binds both listeners. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const loaded = loadConfig(options.configPath);
+    if (!loaded.ok) throw new StartError('invalid config', loaded.diagnostics);
+    const { config } = loaded;
+    const adminHost = config.gateway.admin.host;
+    if (!isLoopbackHost(adminHost) && !options.adminToken) {
+      throw new StartError(`admin listener on ${adminHost} is reachable off loopback: set EDGEWAY_ADMIN_TOKEN`);
+    }
+    const backend = connectBackend(options.redisUrl, options.dataDir);
+    if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
+    const deps: SnapshotDeps = { pools: new UpstreamPools() };
+    const snapshot = buildSnapshot(config, loaded.files, deps);
+
+    let gateway: Gateway | undefined;
+    const observer: RequestObserver = { done: () => gateway?.requestDone() };
+    const handler = createRequestHandler(() => (gateway as Gateway).snapshot, observer);
+    const publicServer = createPublicServer(new Hono(), (req, res) => {
+      (gateway as Gateway).inFlight++;
+      handler(req, res);
+    }, { maxHeaderBytes: config.gateway.maxHeaderBytes });
+
+    const adminApp = createAdminApp({
+      adminToken: options.adminToken,
+      routes: () => gateway?.routesView() ?? [],
+      ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind } }),
+      reload: () => (gateway as Gateway).reload(),
+    });
+    const adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: adminHost });
+    publicServer.listen(options.port ?? config.gateway.listen.port, config.gateway.listen.host);
+    try {
+      await Promise.all([once(publicServer, 'listening'), once(adminServer, 'listening')]);
+    } catch (err) {
+      publicServer.close();
+      adminServer.close();
+      await closeBackend(backend);
+      throw new StartError(`cannot listen: ${(err as Error).message}`);
+    }
+    gateway = new Gateway(options, backend, deps, snapshot, publicServer, adminServer as Server);
+    if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
+    return gateway;
+  }
+
+  /** The live snapshot. */
+  current(): Snapshot {
+    return this.snapshot;
+  }
+
+  /** The bound public port. */
+  get port(): number {
+    return (this.publicServer.address() as AddressInfo).port;
+  }
+
+  /** The bound admin port. */
+  get adminPort(): number {
+    return (this.adminServer.address() as AddressInfo).port;
+  }
+
+  private requestDone(): void {
+    this.inFlight--;
+  }
+
+  /** Re-reads the config; an invalid one is refused and the last good snapshot keeps serving. */
+  reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] } {
+    const loaded = loadConfig(this.options.configPath);
+    if (!loaded.ok) {
+      this.options.logger.warn({ errors: loaded.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
+      return loaded;
+    }
+    const previous = this.snapshot;
+    this.snapshot = buildSnapshot(loaded.config, loaded.files, this.deps);
+    retireSnapshot(previous);
+    this.options.logger.info({ routes: loaded.config.routes.length, files: loaded.files }, 'config reloaded');
+    return { ok: true };
+  }
+
+  /** Routes as the admin API shows them. */
+  routesView(): unknown {
+    return this.snapshot.table.routes.map((route) => ({
+      name: route.name,
+      match: route.config.match,
+      service: route.config.service,
+      stripPrefix: route.config.stripPrefix,
+      auth: route.config.auth ?? null,
+      rateLimit: route.config.rateLimit ?? null,
+      split: route.config.split ?? null,
+    }));
+  }
+
+  /** Stops accepting, drains in-flight requests for at most `gateway.shutdownTimeout`, then closes everything. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopWatching();
+    const closed = new Promise<void>((resolve) => this.publicServer.close(() => resolve()));
+    this.publicServer.closeIdleConnections();
+    const deadline = Date.now() + this.snapshot.config.gateway.shutdownTimeout;
+    while (this.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      this.publicServer.closeIdleConnections();
+    }
+    this.publicServer.closeAllConnections();
+    await closed;
+    this.adminServer.closeAllConnections();
+    await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));
+    retireSnapshot(this.snapshot);
+    await this.deps.pools.close();
+    await closeBackend(this.backend);
+  }
+}

@@ -1,0 +1,62 @@
+/** The public listener: the proxy for every route, plus edgeway's own public endpoints served by Hono. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
+
+/** Paths the public Hono app owns; everything else goes to the proxy. */
+export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/oauth/token']);
+
+/** Server-level limits from `gateway.*`. */
+export interface ListenerLimits {
+  readonly maxHeaderBytes: number;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** Writes a raw error answer on a socket the HTTP parser gave up on, then closes it. */
+export function rawErrorResponse(socket: Socket, code: ErrorCode, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = ERROR_STATUS[code];
+  const body = errorBody(code, message, '');
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * Creates the public HTTP server. Malformed requests (smuggling attempts, oversized headers) never reach a
+ * handler: the parser rejects them and `clientError` answers in the SPEC's JSON shape.
+ */
+export function createPublicServer(
+  app: Hono,
+  proxy: (req: IncomingMessage, res: ServerResponse) => void,
+  limits: ListenerLimits,
+  create: typeof createServer = createServer,
+): Server {
+  const appListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
+  const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: true }, (req, res) => {
+    if (PUBLIC_APP_PATHS.has(pathOf(req.url))) void appListener(req, res);
+    else proxy(req, res);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'HPE_HEADER_OVERFLOW') rawErrorResponse(socket, 'headers_too_large', 'request headers too large');
+    else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
+    else rawErrorResponse(socket, 'bad_request', 'malformed HTTP request');
+  });
+  // CONNECT would turn the gateway into a tunnel to anywhere: refused (RFC 9110 9.3.6 makes it optional).
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => rawErrorResponse(socket, 'method_not_allowed', 'CONNECT is not supported'));
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
