@@ -55,8 +55,8 @@ function checkName(what: string, value: unknown): string {
 function checkUrl(value: unknown): string {
   if (typeof value !== 'string' || value.length > MAX_URL_LENGTH || !URL.canParse(value)) fail('url must be an absolute URL');
   const url = new URL(value);
+  // WHATWG URL parsing refuses http(s) URLs without a host, so the scheme check also guarantees one.
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('url must use http or https');
-  if (url.hostname === '') fail('url must name a host');
   // Credentials in an upstream URL would be logged and shown on the dashboard.
   if (url.username !== '' || url.password !== '') fail('url must not carry credentials');
   return value;

@@ -1,0 +1,127 @@
+/** The registry contract on Redis, plus what only a shared registry does: push between gateways and outages. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { register } from '../../src/discovery/client.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { instance, registryContract, waitFor } from './registry.contract.js';
+import { captureLogger, startRedisRegistry } from './redis-fixture.js';
+
+let server: TestRedis;
+before(async () => {
+  server = await startRedis();
+});
+after(async () => {
+  await server.stop();
+});
+
+async function flush(): Promise<void> {
+  const client = server.client();
+  await client.flushall();
+  client.disconnect();
+}
+
+describe('RedisRegistry contract', () => {
+  registryContract(async () => {
+    await flush();
+    return startRedisRegistry(server);
+  });
+});
+
+describe('RedisRegistry between gateways', () => {
+  // Reconciliation is far away, so anything seen within the test came through the change feed.
+  const noReconcile = { reconcileIntervalMs: 600_000 };
+
+  test('a second gateway sees register, deregister and expiry within 1 s, pushed', async () => {
+    await flush();
+    const a = await startRedisRegistry(server, noReconcile);
+    const b = await startRedisRegistry(server, noReconcile);
+    try {
+      const changes: string[] = [];
+      b.registry.onChange((service) => changes.push(service));
+
+      await a.registry.register(instance(), 60_000);
+      assert.ok((await waitFor(() => b.registry.list('orders').length === 1, 1000, 'register on b')) < 1000);
+      assert.equal(b.registry.list('orders')[0]?.url, 'http://127.0.0.1:9001');
+
+      await a.registry.register(instance({ draining: true }), 60_000);
+      await waitFor(() => b.registry.list('orders')[0]?.draining === true, 1000, 'draining on b');
+
+      await a.registry.deregister('orders', 'a1');
+      await waitFor(() => b.registry.list('orders').length === 0, 1000, 'deregister on b');
+
+      await a.registry.register(instance({ id: 'short' }), 200);
+      await waitFor(() => b.registry.list('orders').length === 1, 1000, 'short-lived register on b');
+      const expiresAt = b.registry.list('orders')[0]?.expiresAt ?? 0;
+      await waitFor(() => b.registry.list('orders').length === 0, 2000, 'expiry on b');
+      assert.ok(Date.now() - expiresAt < 1000, `b saw the expiry ${Date.now() - expiresAt} ms late`);
+      assert.deepEqual(changes, ['orders', 'orders', 'orders', 'orders', 'orders']);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  test('a malformed record written by hand is skipped with one warning, the rest still served', async () => {
+    await flush();
+    const gw = await startRedisRegistry(server);
+    try {
+      await gw.registry.register(instance(), 60_000);
+      await gw.redis.hset('edgeway:{registry}:instances', 'orders/bad', '{"url": "ftp://x"}');
+      await gw.redis.zadd('edgeway:{registry}:expiry', Date.now() + 60_000, 'orders/bad');
+      await gw.redis.zadd('edgeway:{registry}:index', 0, 'orders/bad');
+      await gw.registry.register(instance({ id: 'a2' }), 60_000);
+      assert.deepEqual(gw.registry.list('orders').map((rec) => rec.id), ['a1', 'a2']);
+      await gw.registry.register(instance({ id: 'a3' }), 60_000);
+      const logger = gw.logger as ReturnType<typeof captureLogger>;
+      assert.equal(logger.warnings.filter((w) => w.includes('orders/bad')).length, 1);
+    } finally {
+      await gw.dispose();
+    }
+  });
+});
+
+describe('RedisRegistry through a Redis outage', () => {
+  test('serves the last known set while Redis is down, and resyncs as clients re-register on an empty restart', async () => {
+    await flush();
+    const logger = captureLogger();
+    const gw = await startRedisRegistry(server, { logger, reconcileIntervalMs: 1000 });
+    const quiet = captureLogger();
+    const client = await register({ redis: server.url, service: 'orders', id: 'c1', url: 'http://127.0.0.1:9101', ttlMs: 900, logger: quiet });
+    try {
+      await waitFor(() => gw.registry.list('orders').length === 1, 1000, 'client registration');
+      const known = gw.registry.list('orders');
+
+      await server.stop();
+      await waitFor(() => gw.registry.status().connected === false, 2000, 'disconnect noticed');
+      assert.equal(gw.registry.status().stale, true);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // past the TTL and a reconcile period
+      assert.equal(gw.registry.list('orders'), known);
+      assert.equal(logger.warnings.length, 1, `warnings: ${logger.warnings.join(' | ')}`);
+
+      await server.restart();
+      await waitFor(() => gw.registry.status().connected && !gw.registry.status().stale, 5000, 'reconnect and resync');
+      await waitFor(() => gw.registry.list('orders').length === 1, 5000, 'client heartbeat re-registering');
+      assert.equal(gw.registry.list('orders')[0]?.url, 'http://127.0.0.1:9101');
+      assert.ok(logger.infos.some((line) => line.includes('resynced')));
+      assert.equal(logger.warnings.length, 1);
+    } finally {
+      await client.stop();
+      await gw.dispose();
+    }
+  });
+
+  test('the client deregisters on stop, and a gateway hears it', async () => {
+    await flush();
+    const gw = await startRedisRegistry(server);
+    try {
+      const reg = await register({ redis: server.url, service: 'users', url: 'http://127.0.0.1:9201', meta: { version: '2' }, ttlMs: 5000 });
+      assert.match(reg.id, /^[A-Za-z0-9._:-]+$/);
+      await waitFor(() => gw.registry.list('users').length === 1, 1000, 'client registration');
+      assert.deepEqual(gw.registry.list('users')[0]?.meta, { version: '2' });
+      await reg.stop();
+      await waitFor(() => gw.registry.list('users').length === 0, 1000, 'client deregistration');
+    } finally {
+      await gw.dispose();
+    }
+  });
+});
