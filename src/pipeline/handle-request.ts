@@ -54,6 +54,8 @@ function hostOf(req: IncomingMessage): string {
 
 async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint): Promise<RuntimeRoute> {
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
+  // RFC 9112 3.2: a request without Host is answered 400 (here, in the SPEC's JSON shape rather than Node's).
+  if (req.headers.host === undefined && req.httpVersionMinor === 1) throw new GatewayError('bad_request', 'missing Host header');
   const host = hostOf(req);
   const { path: rawPath, query } = splitTarget(req.url ?? '/', host);
   const path = normalizePath(rawPath);

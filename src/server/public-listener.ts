@@ -45,7 +45,7 @@ export function createPublicServer(
   create: typeof createServer = createServer,
 ): Server {
   const appListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
-  const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: true }, (req, res) => {
+  const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
     if (PUBLIC_APP_PATHS.has(pathOf(req.url))) void appListener(req, res);
     else proxy(req, res);
   });

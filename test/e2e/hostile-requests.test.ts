@@ -1,0 +1,120 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
+import { rawRequest, statusOf } from '../helpers/raw-http.js';
+
+const SMUGGLED = 'GET /api/smuggled HTTP/1.1\r\nHost: a\r\n\r\n';
+
+const attacks: Array<{ name: string; data: string; status: number }> = [
+  {
+    name: 'Content-Length with Transfer-Encoding (CL.TE)',
+    data: `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+    status: 400,
+  },
+  {
+    name: 'two different Content-Length headers',
+    data: `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 44\r\n\r\nhello${SMUGGLED}`,
+    status: 400,
+  },
+  {
+    name: 'two equal Content-Length headers',
+    data: `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello`,
+    status: 400,
+  },
+  {
+    name: 'obfuscated Transfer-Encoding',
+    data: `POST /api/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+    status: 400,
+  },
+  {
+    name: 'Transfer-Encoding with another coding',
+    data: `POST /api/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: 'header folding (obs-fold)',
+    data: `GET /api/a HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: 'oversized headers',
+    data: `GET /api/a HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    status: 431,
+  },
+  {
+    name: 'absolute-form target naming another host',
+    data: `GET http://internal.admin:9901/admin/routes HTTP/1.1\r\nHost: a\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: 'CONNECT tunnel',
+    data: `CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n`,
+    status: 405,
+  },
+  {
+    name: 'missing Host',
+    data: `GET /api/a HTTP/1.1\r\n\r\n`,
+    status: 400,
+  },
+  {
+    name: 'broken percent-encoding in the path',
+    data: `GET /api/%zz HTTP/1.1\r\nHost: a\r\n\r\n`,
+    status: 400,
+  },
+];
+
+describe('hostile requests', () => {
+  let up: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    up = await startUpstream();
+    gw = await startGateway({
+      'c.yaml': serviceYaml('svc', [up.url]) + `routes:
+  - { name: api, match: { path: /api }, service: svc }
+  - { name: public, match: { path: /public }, service: svc }
+`,
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  for (const attack of attacks) {
+    test(`${attack.name} -> ${attack.status}, nothing smuggled upstream, others still served`, async () => {
+      up.seen.length = 0;
+      const reply = await rawRequest(gw.gateway.port, attack.data);
+      assert.equal(statusOf(reply), attack.status, reply.slice(0, 200));
+      assert.match(reply, /content-type: application\/json/i);
+      assert.match(reply, /"error":\{"code":"/);
+      assert.deepEqual(up.seen.map((s) => s.url).filter((u) => u.includes('smuggled')), []);
+      if (attack.status !== 431) assert.equal(up.seen.length, 0, 'the upstream saw nothing of a refused request');
+      const normal = await request(`${gw.url}/api/ok`);
+      assert.equal(normal.statusCode, 200);
+      await normal.body.dump();
+    });
+  }
+
+  test('path tricks never select a route the normalised path would not', async () => {
+    for (const path of ['/public/../api/x', '/public/%2e%2e/api/x', '//api/x', '/public/.%2e/api/x']) {
+      up.seen.length = 0;
+      const res = await request(`${gw.url}${path}`);
+      await res.body.dump();
+      assert.equal(res.statusCode, 200, path);
+      assert.equal(up.seen[0]?.url, '/api/x', path);
+    }
+    const encodedSlash = await request(`${gw.url}/public%2F..%2Fapi/x`);
+    assert.equal(encodedSlash.statusCode, 404, 'an encoded slash is no segment boundary');
+    await encodedSlash.body.dump();
+  });
+
+  test('an absolute-form target that agrees with Host is routed by its path only', async () => {
+    up.seen.length = 0;
+    const reply = await rawRequest(gw.gateway.port, 'GET http://a/api/abs?q=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(reply), 200);
+    assert.equal(up.seen[0]?.url, '/api/abs?q=1');
+  });
+});

@@ -1,0 +1,53 @@
+/** Starts an in-process gateway on a config the test writes, with free ports and a silent logger. */
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Gateway } from '../../src/server/gateway.js';
+
+/** A gateway under test and the folder holding its config. */
+export interface TestGateway {
+  readonly gateway: Gateway;
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly configDir: string;
+  /** Overwrites one config file (relative to the config folder). */
+  write(file: string, yaml: string): void;
+  stop(): Promise<void>;
+}
+
+/** Writes `files` into a fresh folder and starts a gateway on it (ports 0, no file watch unless asked). */
+export async function startGateway(
+  files: Record<string, string>,
+  options: { redisUrl?: string; watch?: boolean; adminToken?: string } = {},
+): Promise<TestGateway> {
+  const configDir = mkdtempSync(join(tmpdir(), 'edgeway-test-'));
+  const write = (file: string, yaml: string): void => writeFileSync(join(configDir, file), yaml);
+  for (const [file, yaml] of Object.entries(files)) write(file, yaml);
+  const gateway = await Gateway.start({
+    configPath: configDir,
+    port: 0,
+    adminPort: 0,
+    redisUrl: options.redisUrl,
+    adminToken: options.adminToken,
+    dataDir: join(configDir, '.data'),
+    logger: pino({ level: 'silent' }),
+    watch: options.watch ?? false,
+  });
+  return {
+    gateway,
+    url: `http://127.0.0.1:${gateway.port}`,
+    adminUrl: `http://127.0.0.1:${gateway.adminPort}`,
+    configDir,
+    write,
+    stop: async () => {
+      await gateway.stop();
+      rmSync(configDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A minimal config: one static service `svc` at `upstreams` and the given routes YAML. */
+export function serviceYaml(name: string, upstreams: readonly string[], extra = ''): string {
+  return `services:\n  ${name}:\n    instances: [${upstreams.join(', ')}]\n    loadBalancer: { policy: round-robin }\n${extra}`;
+}
