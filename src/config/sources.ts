@@ -1,7 +1,7 @@
 /** Reads one YAML file or a folder of them, merges them, and remembers where every key came from. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { Diagnostic } from './diagnostic.js';
 
 interface ParsedFile {
@@ -29,11 +29,26 @@ function listYamlFiles(path: string): string[] {
     .map((name) => join(path, name));
 }
 
+function keyLine(parsed: ParsedFile, path: ReadonlyArray<PropertyKey>): number | undefined {
+  const parent = path.length === 0 ? parsed.doc.contents : parsed.doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  if (isMap(parent)) {
+    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last));
+    const range = (pair?.key as Node | undefined)?.range;
+    if (range) return parsed.lines.linePos(range[0]).line;
+  }
+  if (isSeq(parent) && typeof last === 'number') {
+    const range = (parent.items[last] as Node | undefined)?.range;
+    if (range) return parsed.lines.linePos(range[0]).line;
+  }
+  return undefined;
+}
+
 function lineOf(parsed: ParsedFile, path: ReadonlyArray<PropertyKey>): number {
-  // Walk down as far as the path exists, so a missing key points at its parent.
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = parsed.doc.getIn(path.slice(0, depth), true) as Node | undefined;
-    if (node?.range) return parsed.lines.linePos(node.range[0]).line;
+  // Point at the key itself; for a missing key, walk up to the deepest one that exists.
+  for (let depth = path.length; depth > 0; depth--) {
+    const line = keyLine(parsed, path.slice(0, depth));
+    if (line !== undefined) return line;
   }
   return 1;
 }
@@ -55,7 +70,7 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
     const lines = new LineCounter();
     const doc = parseDocument(readFileSync(full, 'utf8'), { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     for (const error of doc.errors) {
-      const line = error.linePos?.[0].line ?? 0;
+      const line = lines.linePos(error.pos[0]).line;
       diagnostics.push({ file, line, path: '', message: error.message.split('\n')[0] ?? error.message });
     }
     if (doc.contents !== null && !isMap(doc.contents)) diagnostics.push({ file, line: 1, path: '', message: 'a config file must be a mapping of sections' });

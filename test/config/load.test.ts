@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { formatDiagnostic } from '../../src/config/diagnostic.js';
+
+function errorsOf(files: Record<string, string>): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeway-cfg-'));
+  try {
+    for (const [name, yaml] of Object.entries(files)) writeFileSync(join(dir, name), yaml);
+    const loaded = loadConfig(dir);
+    return loaded.ok ? [] : loaded.diagnostics.map((d) => formatDiagnostic({ ...d, file: d.file.slice(d.file.lastIndexOf('/') + 1) }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const SERVICE = 'services:\n  orders:\n    instances: [http://127.0.0.1:9001]\n';
+
+const cases: Array<{ name: string; files: Record<string, string>; errors: Array<string | RegExp> }> = [
+  {
+    name: 'unknown service names the route, file and line',
+    files: { 'a.yaml': SERVICE, 'b.yaml': 'routes:\n  - name: ok\n    service: orders\n  - name: typo\n    service: ordrs\n' },
+    errors: ['b.yaml:5: routes[1].service: unknown service "ordrs"'],
+  },
+  {
+    name: 'bad duration',
+    files: { 'a.yaml': SERVICE + '    timeouts: { connect: 5 seconds }\n' },
+    errors: [/^a\.yaml:4: services\.orders\.timeouts\.connect: /],
+  },
+  {
+    name: 'unknown key points at the key',
+    files: { 'a.yaml': SERVICE + 'routes:\n  - name: r\n    service: orders\n    stripprefix: true\n' },
+    errors: ['a.yaml:7: routes[0].stripprefix: unknown key'],
+  },
+  {
+    name: 'a service defined in two files',
+    files: { 'a.yaml': SERVICE, 'b.yaml': SERVICE },
+    errors: [/^b\.yaml:2: services\.orders: service "orders" is also defined in \S*a\.yaml$/],
+  },
+  {
+    name: 'YAML syntax error',
+    files: { 'a.yaml': 'services:\n  orders: [\n' },
+    errors: [/^a\.yaml:[23]: /],
+  },
+  {
+    name: 'ring-hash without hashOn, split over 100%, consumer key without auth',
+    files: {
+      'a.yaml': SERVICE + '    loadBalancer: { policy: ring-hash }\nroutes:\n  - name: r\n    service: orders\n    split: [{ service: orders, weight: 60 }, { service: orders, weight: 50 }]\n    rateLimit: { capacity: 1, refillPerSecond: 1, key: consumer }\n',
+    },
+    errors: [
+      'a.yaml:4: services.orders.loadBalancer.hashOn: ring-hash needs hashOn: header:NAME, ip or cookie:NAME',
+      'a.yaml:8: routes[0].split: split weights add up to 110%, more than 100',
+      'a.yaml:9: routes[0].rateLimit.key: key consumer needs auth.required on the route (the consumer is the token sub)',
+    ],
+  },
+];
+
+for (const c of cases) {
+  test(`config error: ${c.name}`, () => {
+    const errors = errorsOf(c.files);
+    assert.equal(errors.length, c.errors.length, errors.join('\n'));
+    c.errors.forEach((expected, i) => (typeof expected === 'string' ? assert.equal(errors[i], expected) : assert.match(errors[i] as string, expected)));
+  });
+}
+
+test('a valid folder merges services and routes from every file, in file order', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeway-cfg-'));
+  writeFileSync(join(dir, '10-services.yaml'), SERVICE);
+  writeFileSync(join(dir, '20-routes.yaml'), 'routes:\n  - { name: a, service: orders, match: { path: /a } }\n');
+  writeFileSync(join(dir, '30-more.yml'), 'routes:\n  - { name: b, service: orders, match: { path: /b } }\n');
+  const loaded = loadConfig(dir);
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(loaded.ok, true);
+  if (!loaded.ok) return;
+  assert.deepEqual(loaded.config.routes.map((r) => r.name), ['a', 'b']);
+  assert.equal(loaded.config.services.orders?.timeouts.connect, 1000);
+  assert.ok(Object.isFrozen(loaded.config.routes[0]));
+});
