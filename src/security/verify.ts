@@ -26,6 +26,8 @@ export interface VerifierDeps {
   readonly now?: () => number;
   /** Tuning of every remote JWKS (cool-down, max age, timeout); `now` is shared. */
   readonly remote?: Omit<RemoteKeySetOptions, 'now'>;
+  /** Supplies the key set of a jwksUri; pass a memoizing one so a config reload keeps fetched keys. */
+  readonly remoteKeySet?: (jwksUri: string) => RemoteKeySet;
 }
 
 type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => CryptoKey | Promise<CryptoKey>;
@@ -95,7 +97,7 @@ export class TokenVerifier {
 
   #resolverFor(issuer: string, jwksUri: string | undefined, deps: VerifierDeps): KeyResolver {
     if (jwksUri !== undefined) {
-      const remote = new RemoteKeySet(jwksUri, { ...deps.remote, now: this.#now });
+      const remote = deps.remoteKeySet?.(jwksUri) ?? new RemoteKeySet(jwksUri, { ...deps.remote, now: this.#now });
       return remote.resolve;
     }
     const ownKeys = deps.ownKeys;

@@ -1,0 +1,139 @@
+/** createSecurity: builds the security core once (keys, verifier, cache, revocations, clients, throttles) for the gateway and CLI. */
+import type { JSONWebKeySet } from 'jose';
+import type { Principal } from '../pipeline/context.js';
+import type { StoreBackend } from '../store/backend.js';
+import { GatewayError } from '../errors.js';
+import { invalidToken, missingToken, tooManyFailures } from './auth-errors.js';
+import { parseBearer } from './bearer.js';
+import { checkScopes } from './scopes.js';
+import { TokenCache, tokenDigest } from './token-cache.js';
+import { TokenVerifier, type AuthConfig } from './verify.js';
+import { RemoteKeySet, type RemoteKeySetOptions } from './remote-jwks.js';
+import { keyRecordStore, type SigningAlgorithm } from './key-records.js';
+import { SigningKeys } from './signing-keys.js';
+import { EDGEWAY_ISSUER, MAX_TOKEN_TTL_MS, TokenIssuer, type IssueRequest, type IssuedToken } from './tokens.js';
+import { openRevocations, type RevocationList } from './revocations.js';
+import { Clients } from './clients.js';
+import { FailureThrottle, invalidTokenThrottle } from './brute-force.js';
+import { handleTokenRequest, type OAuthTokenRequest, type OAuthTokenResponse } from './oauth-token.js';
+
+export { checkScopes } from './scopes.js';
+export { adminTokenChecker } from './admin-token.js';
+export { EDGEWAY_ISSUER, MAX_TOKEN_TTL_MS } from './tokens.js';
+export type { IssueRequest, IssuedToken } from './tokens.js';
+export type { OAuthTokenRequest, OAuthTokenResponse } from './oauth-token.js';
+export type { KeyInfo } from './signing-keys.js';
+export type { ClientInfo } from './clients.js';
+export type { AuthConfig } from './verify.js';
+
+/** Optional tuning; defaults suit production. */
+export interface SecurityOptions {
+  readonly now?: () => number;
+  /** Logs background failures (JWKS refresh, Redis reloads, throttle store errors). Never receives secrets. */
+  readonly onError?: (err: unknown) => void;
+  readonly signingAlgorithm?: SigningAlgorithm;
+  /** TTL of tokens issued by `POST /oauth/token`. Default 1 h. */
+  readonly oauthTokenTtlMs?: number;
+  readonly remoteJwks?: Omit<RemoteKeySetOptions, 'now' | 'onError'>;
+  readonly tokenCacheSize?: number;
+  /** Invalid tokens allowed per client IP per minute before 429. Default 20. */
+  readonly invalidTokensPerMinute?: number;
+}
+
+/** The one object the gateway, the admin API and the CLI use. */
+export interface Security {
+  /** Verifies the request's bearer token; throws 401 / 429 / 503 GatewayErrors. */
+  authenticate(authorization: string | undefined, clientIp: string): Promise<Principal>;
+  /** Throws 403 `insufficient_scope` unless every required scope is held. */
+  checkScopes(principal: Principal, required: readonly string[]): void;
+  /** Issues an edgeway token; `aud` defaults to the `edgeway` issuer entry's audience. RangeError on bad input. */
+  issueToken(request: IssueRequest): Promise<IssuedToken>;
+  /** Revokes `jti` everywhere until `expiresAt` (default: now + the longest token TTL). */
+  revoke(jti: string, expiresAt?: number): Promise<void>;
+  /** The public JWK Set served at `/.well-known/jwks.json`. */
+  jwks(): JSONWebKeySet;
+  /** Swaps in a new `auth` config (hot reload); fetched remote keys and the key ring are kept. */
+  reconfigure(auth: AuthConfig): void;
+  readonly keys: SigningKeys;
+  readonly clients: Clients;
+  readonly revocations: RevocationList;
+  /** `POST /oauth/token`. */
+  oauthToken(request: OAuthTokenRequest): Promise<OAuthTokenResponse>;
+  close(): Promise<void>;
+}
+
+/** Builds the security core on `backend`; call once per process and `close()` on shutdown. */
+export async function createSecurity(backend: StoreBackend, auth: AuthConfig, options: SecurityOptions = {}): Promise<Security> {
+  const now = options.now ?? Date.now;
+  const onError = options.onError ?? (() => undefined);
+  const keys = await SigningKeys.open(keyRecordStore(backend, now), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
+  const revocations = await openRevocations(backend, now, onError);
+  const clients = new Clients(backend, now);
+  const issuer = new TokenIssuer(keys, now);
+  const cache = new TokenCache(options.tokenCacheSize ?? 10_000, now);
+  revocations.onRevoked((jti) => cache.dropJti(jti));
+  const guard = invalidTokenThrottle(backend, { now, onError, ...(options.invalidTokensPerMinute !== undefined ? { failures: options.invalidTokensPerMinute } : {}) });
+  const oauthByClient = new FailureThrottle(backend, { name: 'oauth-client-failures', failures: 10, windowSec: 300, blockSec: 900, now, onError });
+  const oauthByIp = new FailureThrottle(backend, { name: 'oauth-ip-failures', failures: 30, windowSec: 300, blockSec: 900, now, onError });
+
+  const remoteSets = new Map<string, RemoteKeySet>();
+  const remoteKeySet = (uri: string): RemoteKeySet => {
+    const known = remoteSets.get(uri) ?? new RemoteKeySet(uri, { ...options.remoteJwks, now, onError });
+    remoteSets.set(uri, known);
+    return known;
+  };
+  let verifier = new TokenVerifier(auth, { ownKeys: keys, now, remoteKeySet });
+  let ownAudience = auth.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
+
+  const issueToken = (request: IssueRequest): Promise<IssuedToken> =>
+    issuer.issue(request.aud !== undefined || ownAudience === undefined ? request : { ...request, aud: ownAudience });
+
+  /** Counts an invalid token against the client IP; past the limit the answer becomes 429. */
+  const failed = async (err: GatewayError, clientIp: string): Promise<GatewayError> => {
+    const blockedMs = await guard.fail(clientIp);
+    return blockedMs > 0 ? tooManyFailures(blockedMs, 'too many invalid tokens from this address') : err;
+  };
+
+  return {
+    async authenticate(authorization, clientIp) {
+      const blockedMs = guard.blockedFor(clientIp);
+      if (blockedMs > 0) throw tooManyFailures(blockedMs, 'too many invalid tokens from this address');
+      let token: string | undefined;
+      try {
+        token = parseBearer(authorization);
+      } catch (err) {
+        throw await failed(err as GatewayError, clientIp);
+      }
+      if (token === undefined) throw missingToken();
+      const digest = tokenDigest(token);
+      let verified = cache.get(digest);
+      if (verified === undefined) {
+        try {
+          verified = await verifier.verify(token);
+        } catch (err) {
+          throw err instanceof GatewayError && err.code === 'unauthorized' ? await failed(err, clientIp) : err;
+        }
+        cache.set(digest, verified);
+      }
+      if (verified.jti !== undefined && revocations.isRevoked(verified.jti)) throw await failed(invalidToken('token revoked'), clientIp);
+      return verified.principal;
+    },
+    checkScopes,
+    issueToken,
+    revoke: (jti, expiresAt) => revocations.revoke(jti, expiresAt ?? now() + MAX_TOKEN_TTL_MS),
+    jwks: () => keys.jwks(),
+    reconfigure(next) {
+      verifier = new TokenVerifier(next, { ownKeys: keys, now, remoteKeySet });
+      ownAudience = next.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
+      cache.clear();
+    },
+    keys,
+    clients,
+    revocations,
+    oauthToken: (request) =>
+      handleTokenRequest({ clients, issue: issueToken, ttlMs: options.oauthTokenTtlMs ?? 3_600_000, byClient: oauthByClient, byIp: oauthByIp }, request),
+    async close() {
+      await Promise.all([keys.close(), revocations.close()]);
+    },
+  };
+}
