@@ -1,0 +1,123 @@
+/** Active health checks against real HTTP servers on 127.0.0.1. */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { Endpoint } from '../../src/balancing/endpoint.js';
+import { HealthChecker } from '../../src/discovery/health-check.js';
+
+/** A server whose /healthz answers the status `respond()` gives; counts probes and their concurrency. */
+async function healthServer(respond: () => number | 'hang') {
+  const stats = { probes: 0, inFlight: 0, peak: 0, paths: new Set<string>() };
+  const server: Server = createServer((req, res) => {
+    stats.probes++;
+    stats.inFlight++;
+    stats.peak = Math.max(stats.peak, stats.inFlight);
+    stats.paths.add(req.url ?? '');
+    res.on('close', () => stats.inFlight--);
+    const status = respond();
+    if (status === 'hang') return;
+    res.writeHead(status).end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    stats,
+    url: `http://127.0.0.1:${port}/base`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function endpointAt(url: string, id = 'a'): Endpoint {
+  return new Endpoint({ id, url, weight: 1, capacity: 10, draining: false });
+}
+
+/** Waits until `condition()` holds, polling every 10 ms, failing after `ms`. */
+async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const fast = { path: '/healthz', interval: 30, timeout: 200, unhealthyThreshold: 2, healthyThreshold: 3 };
+
+describe('HealthChecker', () => {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  test('marks an endpoint down after unhealthyThreshold failures and up after healthyThreshold passes', async () => {
+    let answer = 500;
+    const server = await healthServer(() => answer);
+    cleanups.push(server.close);
+    const endpoint = endpointAt(server.url);
+    const changes: Array<[string, boolean, number]> = [];
+    const checker = new HealthChecker(fast, { onChange: (e, healthy) => changes.push([e.id, healthy, server.stats.probes]) });
+    cleanups.push(() => checker.stop());
+    checker.start([endpoint]);
+    await until(() => !endpoint.healthy);
+    assert.deepEqual(changes, [['a', false, 2]], 'down after exactly 2 failed probes');
+    answer = 200;
+    const probesAtRecovery = server.stats.probes;
+    await until(() => endpoint.healthy);
+    assert.equal(changes.length, 2);
+    assert.equal(changes[1]![2] - probesAtRecovery, 3, 'up after exactly 3 passing probes');
+    assert.deepEqual([...server.stats.paths], ['/healthz'], 'probes the origin, not the base path');
+    checker.stop();
+  });
+
+  test('counts a probe that outlives its timeout as a failure, one probe in flight at a time', async () => {
+    const server = await healthServer(() => 'hang');
+    cleanups.push(server.close);
+    const endpoint = endpointAt(server.url);
+    const checker = new HealthChecker({ ...fast, timeout: 50, unhealthyThreshold: 3 });
+    cleanups.push(() => checker.stop());
+    checker.start([endpoint]);
+    await until(() => !endpoint.healthy);
+    assert.ok(server.stats.probes >= 3);
+    assert.equal(server.stats.peak, 1);
+    checker.stop();
+  });
+
+  test('counts a refused connection as a failure', async () => {
+    const server = await healthServer(() => 200);
+    const url = server.url;
+    await server.close();
+    const endpoint = endpointAt(url);
+    const checker = new HealthChecker(fast);
+    cleanups.push(() => checker.stop());
+    checker.start([endpoint]);
+    await until(() => !endpoint.healthy);
+    checker.stop();
+  });
+
+  test('follows update(): probes new endpoints and stops probing removed ones; stop() ends all probing', async () => {
+    const first = await healthServer(() => 200);
+    const second = await healthServer(() => 200);
+    cleanups.push(first.close, second.close);
+    const a = endpointAt(first.url, 'a');
+    const b = endpointAt(second.url, 'b');
+    const checker = new HealthChecker(fast);
+    cleanups.push(() => checker.stop());
+    checker.start([a]);
+    await until(() => first.stats.probes >= 2);
+    assert.equal(second.stats.probes, 0);
+    checker.update([b]);
+    await until(() => second.stats.probes >= 2);
+    const firstAfterRemoval = first.stats.probes;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(first.stats.probes, firstAfterRemoval, 'a removed endpoint is no longer probed');
+    checker.stop();
+    const secondAtStop = second.stats.probes;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A probe already on the wire at stop() may still arrive; nothing after it.
+    assert.ok(second.stats.probes <= secondAtStop + 1, 'stop() ends probing');
+  });
+});
