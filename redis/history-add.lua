@@ -2,7 +2,7 @@
 -- KEYS[1]  edgeway:{history:<route>}:<minute start, epoch ms>   (hash; one per route per minute)
 -- ARGV[1]  minute start, epoch milliseconds
 -- ARGV[2]  retention after the minute starts, milliseconds (90000000 = 25 h)
--- ARGV[3..] field, increment pairs: requests, e5 (5xx), e4 (4xx), l<i> (latency sketch bucket i)
+-- ARGV[3..] field, increment pairs: requests, e5 (5xx), e4 (4xx), rl (429), l<i> (latency sketch bucket i)
 -- Returns 1 when added, 0 when the minute is already past retention (by Redis TIME) and was dropped.
 -- TTL: the hash expires at minute start + retention (PEXPIREAT), so history stays bounded to ~24 h.
 local now = redis.call('TIME')

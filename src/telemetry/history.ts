@@ -2,7 +2,7 @@
 import type { RedisClient } from '../store/backend.js';
 import { defineScript, type ScriptCommand } from '../traffic/rate-limit/redis-script.js';
 import { LATENCY_BUCKETS, newSketch } from './latency-sketch.js';
-import { MINUTES, minutePoint, type Aggregate, type MinutePoint, type StatsCollector } from './stats.js';
+import { MINUTES, addRequest, minutePoint, type Aggregate, type MinutePoint, type StatsCollector } from './stats.js';
 import { logger } from './access-log.js';
 
 /** History kept after a minute starts: 25 h, so a full 24 h window is always complete. */
@@ -15,7 +15,7 @@ export function historyKey(route: string, minuteStart: number): string {
 }
 
 function emptyAggregate(): Aggregate {
-  return { requests: 0, errors5xx: 0, errors4xx: 0, latency: newSketch() };
+  return { requests: 0, errors5xx: 0, errors4xx: 0, rateLimited: 0, latency: newSketch() };
 }
 
 /**
@@ -46,10 +46,7 @@ export class RedisHistory {
         delta = emptyAggregate();
         byMinute.set(minute, delta);
       }
-      delta.requests++;
-      if (status >= 500) delta.errors5xx++;
-      else if (status >= 400) delta.errors4xx++;
-      delta.latency[bucket] = (delta.latency[bucket] as number) + 1;
+      addRequest(delta, status, bucket);
     });
   }
 
@@ -81,7 +78,7 @@ export class RedisHistory {
     const sends: Array<Promise<unknown>> = [];
     for (const [route, byMinute] of batch) {
       for (const [minute, delta] of byMinute) {
-        const args: Array<string | number> = [historyKey(route, minute), minute, HISTORY_RETENTION_MS, 'requests', delta.requests, 'e5', delta.errors5xx, 'e4', delta.errors4xx];
+        const args: Array<string | number> = [historyKey(route, minute), minute, HISTORY_RETENTION_MS, 'requests', delta.requests, 'e5', delta.errors5xx, 'e4', delta.errors4xx, 'rl', delta.rateLimited];
         for (let i = 0; i < LATENCY_BUCKETS; i++) if (delta.latency[i] !== 0) args.push(`l${i}`, delta.latency[i] as number);
         sends.push(this.#add(...args));
       }
@@ -112,6 +109,7 @@ export class RedisHistory {
           existing.requests += delta.requests;
           existing.errors5xx += delta.errors5xx;
           existing.errors4xx += delta.errors4xx;
+          existing.rateLimited += delta.rateLimited;
           for (let i = 0; i < LATENCY_BUCKETS; i++) existing.latency[i] = (existing.latency[i] as number) + (delta.latency[i] as number);
         }
       }
@@ -137,6 +135,7 @@ export class RedisHistory {
       aggregate.requests = Number(fields.requests);
       aggregate.errors5xx = Number(fields.e5 ?? 0);
       aggregate.errors4xx = Number(fields.e4 ?? 0);
+      aggregate.rateLimited = Number(fields.rl ?? 0);
       for (let b = 0; b < LATENCY_BUCKETS; b++) aggregate.latency[b] = Number(fields[`l${b}`] ?? 0);
       return minutePoint(start, aggregate);
     });

@@ -6,6 +6,8 @@ export interface Aggregate {
   requests: number;
   errors5xx: number;
   errors4xx: number;
+  /** 429 answers (rate-limit rejections; also counted in errors4xx). */
+  rateLimited: number;
   readonly latency: Uint32Array;
 }
 
@@ -18,6 +20,7 @@ export interface MinutePoint {
   readonly requests: number;
   readonly errors5xx: number;
   readonly errors4xx: number;
+  readonly rateLimited: number;
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
 }
@@ -65,7 +68,7 @@ const SECONDS = 60;
 const MINUTE_MS = 60_000;
 
 function newSlot(): Slot {
-  return { at: -1, requests: 0, errors5xx: 0, errors4xx: 0, latency: newSketch() };
+  return { at: -1, requests: 0, errors5xx: 0, errors4xx: 0, rateLimited: 0, latency: newSketch() };
 }
 
 /** Moves a ring slot to time `at`, clearing it when it still holds an older period. */
@@ -75,15 +78,18 @@ function claim(slot: Slot, at: number): Slot {
     slot.requests = 0;
     slot.errors5xx = 0;
     slot.errors4xx = 0;
+    slot.rateLimited = 0;
     slot.latency.fill(0);
   }
   return slot;
 }
 
-function add(slot: Aggregate, status: number, bucket: number): void {
+/** Adds one request (status, latency bucket) to an aggregate. */
+export function addRequest(slot: Aggregate, status: number, bucket: number): void {
   slot.requests++;
   if (status >= 500) slot.errors5xx++;
   else if (status >= 400) slot.errors4xx++;
+  if (status === 429) slot.rateLimited++;
   slot.latency[bucket] = (slot.latency[bucket] as number) + 1;
 }
 
@@ -160,8 +166,8 @@ export class StatsCollector {
     const second = Math.floor(now / 1000);
     const minute = Math.floor(now / MINUTE_MS);
     const bucket = bucketIndex(durationMs);
-    add(claim(ring.seconds[second % SECONDS] as Slot, second), status, bucket);
-    add(claim(ring.minutes[minute % MINUTES] as Slot, minute), status, bucket);
+    addRequest(claim(ring.seconds[second % SECONDS] as Slot, second), status, bucket);
+    addRequest(claim(ring.minutes[minute % MINUTES] as Slot, minute), status, bucket);
     this.#listener?.(ring.name, minute * MINUTE_MS, status, bucket);
     if (status >= 500 || durationMs >= this.#slowMs) {
       this.#recent[this.#recentNext] = { at: now, requestId, traceId, route: ring.name, status, durationMs };
@@ -213,12 +219,13 @@ export class StatsCollector {
 
 /** A minute point from an aggregate (or an empty one). */
 export function minutePoint(minute: number, aggregate: Aggregate | undefined): MinutePoint {
-  if (aggregate === undefined) return { minute, requests: 0, errors5xx: 0, errors4xx: 0, p50Ms: undefined, p99Ms: undefined };
+  if (aggregate === undefined) return { minute, requests: 0, errors5xx: 0, errors4xx: 0, rateLimited: 0, p50Ms: undefined, p99Ms: undefined };
   return {
     minute,
     requests: aggregate.requests,
     errors5xx: aggregate.errors5xx,
     errors4xx: aggregate.errors4xx,
+    rateLimited: aggregate.rateLimited,
     p50Ms: quantileMs(aggregate.latency, 0.5),
     p99Ms: quantileMs(aggregate.latency, 0.99),
   };

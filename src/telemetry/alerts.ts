@@ -1,0 +1,209 @@
+/** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
+import { z } from 'zod';
+import { duration } from '../config/schema.js';
+import { logger } from './access-log.js';
+import type { AlertStateStore } from './alert-state.js';
+import type { ServicesView } from './services-view.js';
+import type { StatsCollector } from './stats.js';
+import type { WebhookSender } from './webhook.js';
+
+const ruleName = z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'alert names use letters, digits, ".", "_" and "-"');
+
+const errorRatioRule = z.strictObject({
+  name: ruleName,
+  kind: z.literal('error-ratio'),
+  route: z.string().min(1),
+  /** 5xx responses / all responses over the trailing minute, 0..1. */
+  threshold: z.number().gt(0).max(1),
+  for: duration.default(60_000),
+  /** Fewer requests than this in the minute never fire (one failed request is not a 100 % outage). */
+  minRequests: z.number().int().positive().default(1),
+});
+const latencyRule = z.strictObject({
+  name: ruleName,
+  kind: z.literal('latency-p99'),
+  route: z.string().min(1),
+  thresholdMs: z.number().positive(),
+  for: duration.default(60_000),
+});
+const noHealthyRule = z.strictObject({
+  name: ruleName,
+  kind: z.literal('no-healthy-instance'),
+  service: z.string().min(1),
+  for: duration.default(0),
+});
+const redisDownRule = z.strictObject({ name: ruleName, kind: z.literal('redis-down'), for: duration.default(30_000) });
+
+/** The `alerts` config section: `{ rules: [...], webhooks: [urls] }`. Rule names must be unique. */
+export const alertsSchema = z.strictObject({
+  rules: z.array(z.discriminatedUnion('kind', [errorRatioRule, latencyRule, noHealthyRule, redisDownRule])).default([])
+    .superRefine((rules, ctx) => {
+      const seen = new Set<string>();
+      rules.forEach((rule, index) => {
+        if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate alert name "${rule.name}"` });
+        seen.add(rule.name);
+      });
+    }),
+  webhooks: z.array(z.url({ protocol: /^https?$/ })).default([]),
+}).default({ rules: [], webhooks: [] });
+
+/** The parsed `alerts` section. */
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+/** One parsed rule. */
+export type AlertRule = AlertsConfig['rules'][number];
+
+/** A firing alert as the dashboard lists it. */
+export interface ActiveAlert {
+  readonly rule: string;
+  readonly kind: AlertRule['kind'];
+  readonly subject: string;
+  /** The observed value when last evaluated (ratio, ms, healthy count, 0/1). */
+  readonly value: number;
+  readonly threshold: number;
+  /** When the condition started holding, epoch ms. */
+  readonly since: number;
+}
+
+/** What the rules read. */
+export interface AlertSources {
+  readonly stats: StatsCollector;
+  readonly servicesView?: ServicesView;
+  /** Whether Redis answers; absent on the in-memory store (redis-down rules then never fire). */
+  readonly redisUp?: () => boolean;
+}
+
+/** A rule's observation: whether its condition holds now, and the value behind it. */
+interface Observation { readonly breached: boolean; readonly value: number; readonly threshold: number; readonly subject: string }
+
+function observe(rule: AlertRule, sources: AlertSources): Observation {
+  switch (rule.kind) {
+    case 'error-ratio': {
+      const w = sources.stats.window(rule.route, 60);
+      return { breached: w.requests >= rule.minRequests && w.errorRatio >= rule.threshold, value: w.errorRatio, threshold: rule.threshold, subject: rule.route };
+    }
+    case 'latency-p99': {
+      const p99 = sources.stats.window(rule.route, 60).p99Ms ?? 0;
+      return { breached: p99 >= rule.thresholdMs, value: p99, threshold: rule.thresholdMs, subject: rule.route };
+    }
+    case 'no-healthy-instance': {
+      const service = sources.servicesView?.().find((s) => s.name === rule.service);
+      const healthy = service?.instances.filter((i) => i.healthy).length ?? 0;
+      return { breached: sources.servicesView !== undefined && healthy === 0, value: healthy, threshold: 1, subject: rule.service };
+    }
+    case 'redis-down': {
+      const up = sources.redisUp?.() ?? true;
+      return { breached: !up, value: up ? 1 : 0, threshold: 1, subject: 'redis' };
+    }
+  }
+}
+
+interface RuleState { pendingSince: number | undefined; firing: boolean; last: Observation | undefined }
+
+/** Options for {@link AlertEvaluator}. */
+export interface AlertEvaluatorOptions {
+  /** Shared state: RedisAlertState with Redis, MemoryAlertState otherwise. */
+  readonly store: AlertStateStore;
+  /** Local state for rules that cannot use the shared store (redis-down). */
+  readonly localStore: AlertStateStore;
+  readonly webhooks: WebhookSender;
+  readonly now?: () => number;
+  /** Evaluation period, milliseconds (default 5000). */
+  readonly intervalMs?: number;
+  /** This gateway's name in notifications (default: host name and pid, supplied by the caller). */
+  readonly gateway?: string;
+}
+
+/**
+ * Evaluates rules on a timer. A condition must hold for the rule's `for` before it fires. The shared
+ * store decides which gateway announces each change, so N gateways send one `firing` and one
+ * `resolved` per episode.
+ */
+export class AlertEvaluator {
+  readonly #rules: readonly AlertRule[];
+  readonly #sources: AlertSources;
+  readonly #options: AlertEvaluatorOptions;
+  readonly #now: () => number;
+  readonly #states = new Map<string, RuleState>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> = Promise.resolve();
+
+  constructor(config: AlertsConfig, sources: AlertSources, options: AlertEvaluatorOptions) {
+    this.#rules = config.rules;
+    this.#sources = sources;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    for (const rule of config.rules) this.#states.set(rule.name, { pendingSince: undefined, firing: false, last: undefined });
+  }
+
+  /** Starts periodic evaluation (unref'd). */
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.evaluate().catch((err: unknown) => logger.warn({ err }, 'alert evaluation failed'));
+    }, this.#options.intervalMs ?? 5000);
+    this.#timer.unref();
+  }
+
+  /** Stops evaluation and waits for a running pass. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** Runs one evaluation pass over every rule (passes never overlap). */
+  evaluate(): Promise<void> {
+    this.#running = this.#running.then(() => this.#evaluateAll());
+    return this.#running;
+  }
+
+  /** Alerts firing on this gateway, for the dashboard. */
+  active(): ActiveAlert[] {
+    const out: ActiveAlert[] = [];
+    for (const rule of this.#rules) {
+      const state = this.#states.get(rule.name);
+      if (state?.firing !== true || state.last === undefined) continue;
+      out.push({ rule: rule.name, kind: rule.kind, subject: state.last.subject, value: state.last.value, threshold: state.last.threshold, since: state.pendingSince ?? this.#now() });
+    }
+    return out;
+  }
+
+  async #evaluateAll(): Promise<void> {
+    for (const rule of this.#rules) {
+      try {
+        await this.#evaluateRule(rule, this.#states.get(rule.name) as RuleState);
+      } catch (err) {
+        // The shared store is unreachable: keep the local state so the change is retried next pass.
+        logger.warn({ err, rule: rule.name }, 'alert state change failed');
+      }
+    }
+  }
+
+  async #evaluateRule(rule: AlertRule, state: RuleState): Promise<void> {
+    const now = this.#now();
+    const seen = observe(rule, this.#sources);
+    state.last = seen;
+    if (seen.breached) state.pendingSince ??= now;
+    const shouldFire = seen.breached && now - (state.pendingSince as number) >= rule.for;
+    if (shouldFire === state.firing || (!seen.breached && !state.firing)) {
+      if (!seen.breached) state.pendingSince = undefined;
+      return;
+    }
+    const next = shouldFire ? 'firing' : 'resolved';
+    const store = rule.kind === 'redis-down' ? this.#options.localStore : this.#options.store;
+    const announce = await store.transition(rule.name, next);
+    const since = state.pendingSince ?? now;
+    state.firing = shouldFire;
+    if (!seen.breached) state.pendingSince = undefined;
+    const fields = { rule: rule.name, kind: rule.kind, subject: seen.subject, value: seen.value, threshold: seen.threshold };
+    if (next === 'firing') logger.warn(fields, 'alert firing');
+    else logger.info(fields, 'alert resolved');
+    if (!announce) return;
+    this.#options.webhooks.send({
+      status: next,
+      ...fields,
+      startsAt: new Date(since).toISOString(),
+      ...(next === 'resolved' ? { endsAt: new Date(now).toISOString() } : {}),
+      gateway: this.#options.gateway,
+    });
+  }
+}
