@@ -68,7 +68,7 @@ export class TokenVerifier {
     const claims = decodeOrNull(() => decodeJwt(token));
     if (header === null || claims === null) throw invalidToken('malformed token');
     const carried = KEY_BEARING_HEADERS.find((name) => name in header);
-    if (carried !== undefined) throw invalidToken(`the "${carried}" header is not accepted`);
+    if (carried !== undefined) throw invalidToken(`the ${carried} header is not accepted`);
     if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg)) throw invalidToken('algorithm not allowed');
     const issuer = typeof claims.iss === 'string' ? this.#issuers.get(claims.iss) : undefined;
     if (issuer === undefined || typeof claims.iss !== 'string') throw invalidToken('unknown issuer');
@@ -131,7 +131,7 @@ function describe(err: unknown): GatewayError {
     if (err.claim === 'nbf') return invalidToken('token not yet valid', err);
     if (err.claim === 'iss') return invalidToken('wrong issuer', err);
     if (err.claim === 'aud') return invalidToken('wrong audience', err);
-    return invalidToken(`invalid "${err.claim}" claim`, err);
+    return invalidToken(`${err.reason === 'missing' ? 'missing' : 'invalid'} ${err.claim} claim`, err);
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('signature verification failed', err);
   if (err instanceof errors.JWKSNoMatchingKey) return invalidToken('no key matches the token', err);
