@@ -1,5 +1,5 @@
 /** Starts the OpenTelemetry Node SDK from the standard OTEL_* variables, tracing only, or nothing at all. */
-import { trace, propagation, context, type Tracer } from '@opentelemetry/api';
+import { trace, propagation, context, ProxyTracerProvider, type Tracer } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -13,6 +13,8 @@ export interface Tracing {
   /** False when no exporter is configured: no SDK runs and span helpers do (almost) nothing. */
   readonly enabled: boolean;
   readonly tracer: Tracer;
+  /** Exports every ended span now (export waits for async resource detection, so tests call this). */
+  flush(): Promise<void>;
   /** Flushes pending spans and unregisters the global providers (so a later start can register again). */
   shutdown(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export interface TracingOptions {
 const DISABLED: Tracing = Object.freeze({
   enabled: false,
   tracer: trace.getTracer(TRACER_NAME),
+  flush: async () => undefined,
   shutdown: async () => undefined,
 });
 
@@ -67,6 +70,11 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   return {
     enabled: true,
     tracer,
+    flush: async () => {
+      const provider = trace.getTracerProvider();
+      const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+      await (delegate as { forceFlush?: () => Promise<void> }).forceFlush?.();
+    },
     shutdown: () => {
       stopped ??= sdk.shutdown().finally(() => {
         trace.disable();

@@ -1,0 +1,167 @@
+/** Request spans against an in-memory exporter: hierarchy, attributes, propagation, and the tracing-off path. */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { startTracing, type Tracing } from '../../src/telemetry/otel.js';
+import { SpanFactory, recordDecision, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
+
+type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
+
+/** Serves one handler on 127.0.0.1 and returns what it reports for a request with `headers`. */
+async function roundTrip(handler: Handler, headers: Record<string, string>): Promise<Record<string, string | undefined>> {
+  const server: Server = createServer((req, res) => {
+    handler(req).then((body) => res.end(JSON.stringify(body)), (err: unknown) => { res.statusCode = 500; res.end(String(err)); });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  try {
+    const req = request({ host: '127.0.0.1', port, path: '/orders/42?secret=1', headers: { 'user-agent': 'spans-test', ...headers } });
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    let text = '';
+    for await (const chunk of res) text += String(chunk);
+    assert.equal(res.statusCode, 200, text);
+    return JSON.parse(text) as Record<string, string | undefined>;
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function pipeline(factory: SpanFactory): Handler {
+  return async (req) => {
+    const server: ServerSpan = factory.startServerSpan(req, 'orders-read', 'GET');
+    factory.stageSpan(server, 'edgeway.auth', (span) => recordDecision(span, 'edgeway.auth.sub', 'client-1'));
+    await factory.stageSpan(server, 'edgeway.rate_limit', async (span) => recordDecision(span, 'edgeway.rate_limit.outcome', 'allowed'));
+    factory.stageSpan(server, 'edgeway.select_instance', () => 'i-1');
+    const first: ClientSpan = factory.startClientSpan(server, 'orders', 'i-1', 1);
+    factory.endClientSpan(first, 503);
+    const second = factory.startClientSpan(server, 'orders', 'i-2', 2);
+    factory.endClientSpan(second, 200);
+    factory.endServerSpan(server, 200);
+    return { traceId: server.traceId, first: first.traceparent, second: second.traceparent, tracestate: second.tracestate };
+  };
+}
+
+describe('request spans with tracing on', () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+  before(() => {
+    tracing = startTracing({ spanExporter: exporter });
+  });
+  after(async () => {
+    await tracing.shutdown();
+  });
+
+  test('a request makes a SERVER span with stage children and one CLIENT span per attempt', async () => {
+    exporter.reset();
+    const seen = await roundTrip(pipeline(new SpanFactory(tracing)), {});
+    await tracing.flush();
+    const spans = exporter.getFinishedSpans();
+    const byName = (name: string) => spans.filter((s) => s.name === name);
+    const [server] = byName('GET orders-read');
+    assert.ok(server);
+    assert.equal(server.kind, SpanKind.SERVER);
+    assert.equal(server.parentSpanContext, undefined);
+    assert.equal(server.attributes['http.request.method'], 'GET');
+    assert.equal(server.attributes['http.route'], 'orders-read');
+    assert.equal(server.attributes['url.path'], '/orders/42');
+    assert.equal(server.attributes['url.scheme'], 'http');
+    assert.equal(server.attributes['server.address'], '127.0.0.1');
+    assert.equal(server.attributes['client.address'], '127.0.0.1');
+    assert.equal(server.attributes['user_agent.original'], 'spans-test');
+    assert.equal(server.attributes['http.response.status_code'], 200);
+    assert.equal(seen.traceId, server.spanContext().traceId);
+
+    for (const name of ['edgeway.auth', 'edgeway.rate_limit', 'edgeway.select_instance']) {
+      const [stage] = byName(name);
+      assert.ok(stage, name);
+      assert.equal(stage.parentSpanContext?.spanId, server.spanContext().spanId, name);
+    }
+    assert.equal(byName('edgeway.rate_limit')[0]?.attributes['edgeway.rate_limit.outcome'], 'allowed');
+
+    const clients = byName('GET orders');
+    assert.equal(clients.length, 2);
+    for (const [index, client] of clients.entries()) {
+      assert.equal(client.kind, SpanKind.CLIENT);
+      assert.equal(client.parentSpanContext?.spanId, server.spanContext().spanId);
+      const ctx = client.spanContext();
+      assert.equal(index === 0 ? seen.first : seen.second, `00-${ctx.traceId}-${ctx.spanId}-01`);
+    }
+    assert.equal(clients[0]?.status.code, SpanStatusCode.ERROR);
+    assert.equal(clients[0]?.attributes['http.response.status_code'], 503);
+    assert.equal(clients[0]?.attributes['http.request.resend_count'], undefined);
+    assert.equal(clients[1]?.attributes['http.request.resend_count'], 1);
+    assert.equal(clients[1]?.attributes['edgeway.instance'], 'i-2');
+  });
+
+  test('an incoming traceparent is continued: same trace id, parent is the caller span', async () => {
+    exporter.reset();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const seen = await roundTrip(pipeline(new SpanFactory(tracing)), { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=abc' });
+    await tracing.flush();
+    const server = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER);
+    assert.equal(server?.spanContext().traceId, traceId);
+    assert.equal(server?.parentSpanContext?.spanId, '00f067aa0ba902b7');
+    assert.equal(seen.traceId, traceId);
+    assert.match(seen.second ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    assert.equal(seen.tracestate, 'vendor=abc');
+  });
+
+  test('stages: false drops stage spans but keeps server and client spans', async () => {
+    exporter.reset();
+    await roundTrip(pipeline(new SpanFactory(tracing, { stages: false })), {});
+    await tracing.flush();
+    const names = exporter.getFinishedSpans().map((s) => s.name).sort();
+    assert.deepEqual(names, ['GET orders', 'GET orders', 'GET orders-read']);
+  });
+
+  test('a failing stage marks its span as an error and rethrows', async () => {
+    exporter.reset();
+    const factory = new SpanFactory(tracing);
+    await roundTrip(async (req) => {
+      const server = factory.startServerSpan(req, 'orders-read', 'GET');
+      const failure = Object.assign(new Error('token expired'), { code: 'unauthorized' });
+      await assert.rejects(factory.stageSpan(server, 'edgeway.auth', async () => { throw failure; }), failure);
+      factory.endServerSpan(server, 401, failure);
+      return {};
+    }, {});
+    await tracing.flush();
+    const auth = exporter.getFinishedSpans().find((s) => s.name === 'edgeway.auth');
+    assert.equal(auth?.status.code, SpanStatusCode.ERROR);
+    assert.equal(auth?.attributes['error.type'], 'unauthorized');
+  });
+});
+
+describe('request spans with tracing off', () => {
+  test('no exporter configured means no SDK, and the client traceparent passes through unchanged', async () => {
+    const tracing = startTracing({ env: {} });
+    assert.equal(tracing.enabled, false);
+    const factory = new SpanFactory(tracing);
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const seen = await roundTrip(pipeline(factory), { traceparent: incoming, tracestate: 'v=1' });
+    assert.equal(seen.first, incoming);
+    assert.equal(seen.tracestate, 'v=1');
+    assert.equal(seen.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    const none = await roundTrip(pipeline(factory), {});
+    assert.equal(none.first, undefined);
+    assert.equal(none.traceId, '');
+  });
+
+  test('the environment decides whether tracing starts', async () => {
+    const { tracingRequested } = await import('../../src/telemetry/otel.js');
+    const cases: Array<[NodeJS.ProcessEnv, boolean]> = [
+      [{}, false],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }, true],
+      [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }, true],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_EXPORTER: 'none' }, false],
+      [{ OTEL_TRACES_EXPORTER: 'console' }, true],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }, false],
+    ];
+    for (const [env, expected] of cases) assert.equal(tracingRequested(env), expected, JSON.stringify(env));
+  });
+});
