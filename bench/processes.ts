@@ -1,0 +1,62 @@
+/** Starts the benchmark's processes (upstreams, proxies, gateways) pinned to CPUs, and stops them by PID. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+
+const started: ChildProcess[] = [];
+
+/** A free loopback port. */
+export async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as { port: number };
+  srv.close();
+  return port;
+}
+
+/** Spawns `node --import tsx script args` pinned to `cpu`, resolving once it prints `marker`. */
+export async function startNode(cpu: string, args: string[], marker: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  started.push(child);
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      if (out.includes(marker)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${out}`)));
+  });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return child;
+}
+
+/** Starts a benchmark upstream; `delayMs` makes it slow. */
+export async function startBenchUpstream(cpu: string, delayMs = 0): Promise<string> {
+  const port = await freePort();
+  await startNode(cpu, ['--import', 'tsx', 'bench/upstream.ts', String(port), String(delayMs)], 'ready');
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Writes a gateway config folder and starts `edgeway start` on it; returns the port and the process. */
+export async function startGatewayProcess(cpu: string, yaml: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
+  writeFileSync(join(dir, 'config.yaml'), yaml);
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = await startNode(cpu, ['bin/edgeway.js', 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort), ...extraArgs], 'edgeway listening', {
+    EDGEWAY_DATA_DIR: join(dir, '.data'),
+    EDGEWAY_ACCESS_LOG: 'off',
+    ...env,
+  });
+  return { port, adminPort, child };
+}
+
+/** Kills every process the benchmark started. */
+export function stopAll(): void {
+  for (const child of started) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
+}

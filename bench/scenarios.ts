@@ -1,0 +1,20 @@
+/** Scenarios beyond the proxy path (auth, rate limits, telemetry, discovery), each measured in the same run. */
+
+/** One thing to put load on; `pid` is the process whose CPU counts as the proxy's. */
+export interface Scenario {
+  readonly name: string;
+  readonly url: string;
+  readonly pid?: number;
+  readonly headers?: Record<string, string>;
+}
+
+/** What extra scenarios may build on. */
+export interface ScenarioContext {
+  readonly upstreams: readonly string[];
+  readonly proxyCpu: string;
+}
+
+/** Scenarios the feature areas add; empty until they register theirs. */
+export async function extraScenarios(_ctx: ScenarioContext): Promise<Scenario[]> {
+  return [];
+}
