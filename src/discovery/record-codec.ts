@@ -44,3 +44,23 @@ export function decodeRecord(member: string, json: string, expiresAt: number): I
     return `instance "${member}" is invalid: ${(err as Error).message}`;
   }
 }
+
+/**
+ * Groups a registry-read.lua reply (member, JSON, expiresAt triples) by service; a malformed record is
+ * handed to `skip` with its problem and left out.
+ */
+export function groupReadReply(reply: readonly string[], skip: (member: string, problem: string) => void): Map<string, InstanceRecord[]> {
+  const byService = new Map<string, InstanceRecord[]>();
+  for (let i = 0; i + 2 < reply.length; i += 3) {
+    const member = reply[i] as string;
+    const rec = decodeRecord(member, reply[i + 1] as string, Number(reply[i + 2]));
+    if (typeof rec === 'string') {
+      skip(member, rec);
+      continue;
+    }
+    const list = byService.get(rec.service) ?? [];
+    list.push(rec);
+    byService.set(rec.service, list);
+  }
+  return byService;
+}

@@ -2,7 +2,7 @@
 import type { StoreBackend } from '../store/backend.js';
 import { checkRegistration, checkTtl, NAME_PATTERN, type InstanceRecord, type InstanceRegistration } from './instance.js';
 import { LocalView } from './local-view.js';
-import { decodeRecord, encodeRecord } from './record-codec.js';
+import { encodeRecord, groupReadReply } from './record-codec.js';
 import { defineRegistryCommands, REGISTRY_CHANNEL, REGISTRY_KEYS, type RegistryCommands } from './registry-scripts.js';
 import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
 
@@ -14,10 +14,12 @@ export interface RedisRegistryOptions {
   readonly reconcileIntervalMs?: number;
   /** Most instances one sweep removes (bounds how long the script holds Redis). */
   readonly sweepLimit?: number;
+  /** How long start() waits for a connection still being set up to deliver the first full sync, ms. */
+  readonly startWaitMs?: number;
   readonly logger?: RegistryLogger;
 }
 
-const DEFAULTS = { sweepIntervalMs: 300, reconcileIntervalMs: 5000, sweepLimit: 500 } as const;
+const DEFAULTS = { sweepIntervalMs: 300, reconcileIntervalMs: 5000, sweepLimit: 500, startWaitMs: 5000 } as const;
 
 type RedisBackend = Extract<StoreBackend, { kind: 'redis' }>;
 
@@ -30,6 +32,7 @@ export class RedisRegistry implements Registry {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly warnedMembers = new Set<string>();
   private readonly pendingServices = new Set<string>();
+  private readonly syncWaiters = new Set<() => void>();
   private pendingFull = false;
   private pump: Promise<void> = Promise.resolve();
   private pumping = false;
@@ -46,6 +49,7 @@ export class RedisRegistry implements Registry {
       sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
       reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULTS.reconcileIntervalMs,
       sweepLimit: options.sweepLimit ?? DEFAULTS.sweepLimit,
+      startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
     };
     this.view = new LocalView((err) => this.logger.warn('registry: a change listener threw', err));
     this.commands = defineRegistryCommands(backend.redis);
@@ -90,8 +94,9 @@ export class RedisRegistry implements Registry {
     this.every(this.options.reconcileIntervalMs, () => {
       if (this.connected()) this.schedule(true).catch(this.onError);
     });
-    // Not connected yet: the 'ready' handler syncs, and ioredis 'error' events report a lasting outage.
     if (this.connected()) await this.subscribeAndSync();
+    // Still connecting: the 'ready' handler syncs; serve nothing rather than wait forever on a dead Redis.
+    else await this.firstSync(this.options.startWaitMs);
   }
 
   async close(): Promise<void> {
@@ -106,7 +111,7 @@ export class RedisRegistry implements Registry {
       conn.off('error', this.onError);
     }
     this.view.clearListeners();
-    await this.pump;
+    for (const wake of this.syncWaiters) wake();
     // The subscriber connection belongs to the backend and may carry other channels: drop only ours.
     if (subscriber.status === 'ready') await subscriber.unsubscribe(REGISTRY_CHANNEL).catch(this.onError);
   }
@@ -118,6 +123,19 @@ export class RedisRegistry implements Registry {
 
   private connected(): boolean {
     return this.backend.redis.status === 'ready' && this.backend.subscriber.status === 'ready';
+  }
+
+  /** Resolves after the next full sync, or after `ms` (stale then; ioredis 'error' events log why). */
+  private firstSync(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.syncWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.syncWaiters.add(done);
+    });
   }
 
   private every(ms: number, task: () => void): void {
@@ -218,26 +236,17 @@ export class RedisRegistry implements Registry {
     this.view.replaceAll(this.decode(reply));
     this.lastSyncAt = Date.now();
     this.inSync = this.subscribed && this.connected();
+    for (const wake of this.syncWaiters) wake();
     if (this.inOutage && this.inSync) {
       this.inOutage = false;
       this.logger.info('registry: Redis reachable again; instances resynced');
     }
   }
 
-  /** Groups a registry-read.lua reply (member, JSON, expiresAt triples) by service, skipping malformed records. */
   private decode(reply: string[]): Map<string, InstanceRecord[]> {
-    const byService = new Map<string, InstanceRecord[]>();
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      const rec = decodeRecord(reply[i] as string, reply[i + 1] as string, Number(reply[i + 2]));
-      if (typeof rec === 'string') {
-        if (!this.warnedMembers.has(reply[i] as string)) this.logger.warn(`registry: skipping ${rec}`);
-        this.warnedMembers.add(reply[i] as string);
-        continue;
-      }
-      const list = byService.get(rec.service) ?? [];
-      list.push(rec);
-      byService.set(rec.service, list);
-    }
-    return byService;
+    return groupReadReply(reply, (member, problem) => {
+      if (!this.warnedMembers.has(member)) this.logger.warn(`registry: skipping ${problem}`);
+      this.warnedMembers.add(member);
+    });
   }
 }

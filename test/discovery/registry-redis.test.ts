@@ -1,8 +1,10 @@
 /** The registry contract on Redis, plus what only a shared registry does: push between gateways and outages. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { register } from '../../src/discovery/client.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { RedisRegistry } from '../../src/discovery/redis-registry.js';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { instance, registryContract, waitFor } from './registry.contract.js';
 import { captureLogger, startRedisRegistry } from './redis-fixture.js';
 
@@ -80,7 +82,47 @@ describe('RedisRegistry between gateways', () => {
   });
 });
 
-describe('RedisRegistry through a Redis outage', () => {
+describe('RedisRegistry start', () => {
+  test('waits for connections still being set up and loads what is registered', async () => {
+    await flush();
+    const writer = await startRedisRegistry(server);
+    await writer.registry.register(instance(), 60_000);
+    const redis = new Redis(server.url);
+    const subscriber = new Redis(server.url);
+    const registry = new RedisRegistry({ kind: 'redis', redis, subscriber, dataDir: '' }, { logger: captureLogger() });
+    try {
+      await registry.start();
+      assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['a1']);
+      assert.equal(registry.status().stale, false);
+    } finally {
+      await registry.close();
+      redis.disconnect();
+      subscriber.disconnect();
+      await writer.dispose();
+    }
+  });
+
+  test('gives up waiting on an unreachable Redis after startWaitMs, stale, with one warning', async () => {
+    const port = await freePort();
+    const redis = new Redis({ port, host: '127.0.0.1' });
+    const subscriber = new Redis({ port, host: '127.0.0.1' });
+    const logger = captureLogger();
+    const registry = new RedisRegistry({ kind: 'redis', redis, subscriber, dataDir: '' }, { logger, startWaitMs: 300 });
+    try {
+      await registry.start();
+      assert.deepEqual(registry.status(), { backend: 'redis', connected: false, lastSyncAt: 0, stale: true });
+      assert.deepEqual(registry.list('orders'), []);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(logger.warnings.length, 1);
+    } finally {
+      await registry.close();
+      redis.disconnect();
+      subscriber.disconnect();
+    }
+  });
+});
+
+describe('RedisRegistry through a Redis outage, with the registration client', () => {
   test('serves the last known set while Redis is down, and resyncs as clients re-register on an empty restart', async () => {
     await flush();
     const logger = captureLogger();
@@ -108,6 +150,24 @@ describe('RedisRegistry through a Redis outage', () => {
       await client.stop();
       await gw.dispose();
     }
+  });
+
+  test('the client heartbeats keep its instance past the ttl', async () => {
+    await flush();
+    const gw = await startRedisRegistry(server);
+    const reg = await register({ redis: server.url, service: 'users', id: 'u1', url: 'http://127.0.0.1:9201', ttlMs: 450 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.deepEqual(gw.registry.list('users').map((rec) => rec.id), ['u1']);
+    } finally {
+      await reg.stop();
+      await gw.dispose();
+    }
+  });
+
+  test('the client rejects invalid options before touching Redis', async () => {
+    await assert.rejects(register({ redis: server.url, service: 'a/b', url: 'http://127.0.0.1:1' }), /service must/);
+    await assert.rejects(register({ redis: server.url, service: 'a', url: 'http://127.0.0.1:1', ttlMs: 0 }), /ttl must/);
   });
 
   test('the client deregisters on stop, and a gateway hears it', async () => {
