@@ -8,6 +8,8 @@ import type { RateLimiter } from '../../src/traffic/rate-limit/limiter.js';
 import type { BucketPolicy } from '../../src/traffic/rate-limit/token-bucket.js';
 import { MemoryRateLimiter } from '../../src/traffic/rate-limit/memory-limiter.js';
 import { RedisRateLimiter } from '../../src/traffic/rate-limit/redis-limiter.js';
+import { FailoverRateLimiter } from '../../src/traffic/rate-limit/failover-limiter.js';
+import { StoreHealth } from '../../src/traffic/rate-limit/store-health.js';
 
 type Make = (policy: BucketPolicy) => RateLimiter;
 
@@ -29,6 +31,16 @@ const implementations: Array<[string, Make]> = [
   ['MemoryRateLimiter', (policy) => new MemoryRateLimiter({ policy })],
   // A generous budget: the contract is about bucket semantics, not about a loaded CI machine's latency.
   ['RedisRateLimiter', (policy) => new RedisRateLimiter({ redis, policy, budgetMs: 2000 })],
+  [
+    'FailoverRateLimiter',
+    (policy) => new FailoverRateLimiter({
+      store: new RedisRateLimiter({ redis, policy, budgetMs: 2000 }),
+      policy,
+      onStoreFailure: 'closed',
+      health: new StoreHealth({ redis, logger: { warn: () => undefined, info: () => undefined } }),
+      liveGateways: () => 1,
+    }),
+  ],
 ];
 
 for (const [name, make] of implementations) {

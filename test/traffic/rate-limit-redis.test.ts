@@ -8,6 +8,10 @@ import { RedisRateLimiter } from '../../src/traffic/rate-limit/redis-limiter.js'
 import { createRateLimiterProvider, type RateLimiterProvider } from '../../src/traffic/rate-limit/provider.js';
 import type { RateLimiter } from '../../src/traffic/rate-limit/limiter.js';
 import type { RateLimitConfig } from '../../src/config/schema.js';
+import type { RequestContext } from '../../src/pipeline/context.js';
+import { GatewayError } from '../../src/errors.js';
+import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';
+import { RateLimitCounters } from '../../src/traffic/rate-limit/counters.js';
 
 let server: TestRedis;
 const connections: Redis[] = [];
@@ -124,6 +128,16 @@ describe('Redis outage and return', () => {
     assert.deepEqual([open.allowed, open.source], [true, 'open']);
     assert.deepEqual([closed.allowed, closed.source], [false, 'closed']);
     assert.ok(closed.retryAfterMs > 0);
+  });
+
+  test('a closed route answers 429, never 5xx, and the stage counts the fallback', async () => {
+    const counters = new RateLimitCounters();
+    const stage = buildRateLimitStage({ name: 'closed-route', rateLimit: { ...config, onStoreFailure: 'closed' } }, { limiters: gateways[0] as RateLimiterProvider, counters });
+    // The stage reads only the client address, principal and request headers.
+    const ctx = { clientIp: '10.9.0.1', principal: undefined, req: { headers: {} }, responseHeaders: [] } as unknown as RequestContext;
+    await assert.rejects(async () => stage?.(ctx), (err: unknown) => err instanceof GatewayError && err.status === 429 && err.headers.some(([h]) => h === 'Retry-After'));
+    assert.equal(counters.get('closed-route', 'fallback'), 1);
+    assert.equal(counters.get('closed-route', 'limited'), 1);
   });
 
   test('the outage is logged once per gateway, not once per request', () => {
