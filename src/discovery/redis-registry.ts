@@ -94,7 +94,7 @@ export class RedisRegistry implements Registry {
     this.every(this.options.reconcileIntervalMs, () => {
       if (this.connected()) this.schedule(true).catch(this.onError);
     });
-    if (this.connected()) await this.subscribeAndSync();
+    if (this.connected()) await this.subscribeAndSync().catch(this.onError);
     // Still connecting: the 'ready' handler syncs; serve nothing rather than wait forever on a dead Redis.
     else await this.firstSync(this.options.startWaitMs);
   }
