@@ -152,7 +152,8 @@ export class AlertEvaluator {
 
   /** Runs one evaluation pass over every rule (passes never overlap). */
   evaluate(): Promise<void> {
-    this.#running = this.#running.then(() => this.#evaluateAll());
+    const run = (): Promise<void> => this.#evaluateAll();
+    this.#running = this.#running.then(run, run);
     return this.#running;
   }
 

@@ -67,7 +67,9 @@ export class RedisHistory {
 
   /** Sends pending deltas. On failure they are put back (and merged with newer ones) for the next flush. */
   flush(): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#flushOnce());
+    // Chained so flushes never overlap; a failed flush must not poison the chain (its caller saw the error).
+    const run = (): Promise<void> => this.#flushOnce();
+    this.#flushing = this.#flushing.then(run, run);
     return this.#flushing;
   }
 

@@ -1,0 +1,49 @@
+/** Access log lines: one JSON object per request with ids, no query string, and never a credential. */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { REDACT_PATHS, createAccessLog, type AccessLogEntry } from '../../src/telemetry/access-log.js';
+
+function capture(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
+  const chunks: string[] = [];
+  const stream = new Writable({ write(chunk, _enc, done) { chunks.push(String(chunk)); done(); } });
+  return { stream, lines: () => chunks.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const entry = (): AccessLogEntry => ({
+  requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders-read', service: 'orders', instance: 'i-1',
+  method: 'GET', path: '/orders/42?access_token=s3cr3t', status: 200, bytesIn: 0, bytesOut: 512, durationMs: 12.5,
+  upstreamMs: 10.1, clientIp: '203.0.113.9', userAgent: 'curl/8',
+});
+
+describe('access log', () => {
+  test('a line carries request id, trace id and the documented fields, and no query string', () => {
+    const { stream, lines } = capture();
+    createAccessLog({ destination: stream }).write(entry());
+    const [line] = lines();
+    assert.ok(line);
+    for (const key of ['time', 'requestId', 'traceId', 'route', 'service', 'instance', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'upstreamMs', 'clientIp', 'userAgent']) {
+      assert.ok(key in line, key);
+    }
+    assert.equal(line.requestId, 'req-1');
+    assert.equal(line.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(line.path, '/orders/42');
+    assert.doesNotMatch(JSON.stringify(line), /s3cr3t/);
+  });
+
+  test('credentials logged by mistake are redacted, whatever the shape', () => {
+    const { stream, lines } = capture();
+    const log = pino({ redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, stream);
+    const bearer = 'Bearer eyJhbGciOiJFUzI1NiJ9.secret.sig';
+    log.info({ authorization: bearer, headers: { authorization: bearer, cookie: 'sid=1' }, req: { headers: { authorization: bearer } }, token: 'tok', adminToken: 'adm', client: { clientSecret: 'cs' } });
+    const text = JSON.stringify(lines());
+    for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 'sid=1', '"tok"', '"adm"', '"cs"']) assert.ok(!text.includes(secret), secret);
+    assert.match(text, /\[redacted\]/);
+  });
+
+  test('the default async destination flushes on demand', async () => {
+    const log = createAccessLog({ minLength: 0 });
+    await log.flush();
+  });
+});

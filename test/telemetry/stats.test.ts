@@ -1,0 +1,143 @@
+/** Rolling stats: percentiles within the sketch's error, minute and second windows, recent ring, Redis history. */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { StatsCollector, MINUTES } from '../../src/telemetry/stats.js';
+import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/latency-sketch.js';
+import { RedisHistory, historyKey } from '../../src/telemetry/history.js';
+import { Redis } from 'ioredis';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+
+const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+
+function clock(start = T0): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => { t += ms; } };
+}
+
+describe('latency sketch', () => {
+  const cases: Array<[string, number[], number, number]> = [
+    ['uniform 1..1000 ms, p50', Array.from({ length: 1000 }, (_, i) => i + 1), 0.5, 500],
+    ['uniform 1..1000 ms, p99', Array.from({ length: 1000 }, (_, i) => i + 1), 0.99, 990],
+    ['99 fast and 1 slow, p99 is fast', [...Array(99).fill(5), 2000], 0.99, 5],
+    ['98 fast and 2 slow, p99 is slow', [...Array(98).fill(5), 2000, 2000], 0.99, 2000],
+    ['sub-millisecond', Array(10).fill(0.1), 0.5, 0.25],
+  ];
+  for (const [name, values, q, expected] of cases) {
+    test(`${name} is within 13 %`, () => {
+      const sketch = newSketch();
+      for (const v of values) sketch[bucketIndex(v)] = (sketch[bucketIndex(v)] as number) + 1;
+      const got = quantileMs(sketch, q) as number;
+      assert.ok(Math.abs(got - expected) / expected <= 0.13, `${got} vs ${expected}`);
+    });
+  }
+  test('an empty sketch has no quantile', () => {
+    assert.equal(quantileMs(newSketch(), 0.5), undefined);
+  });
+});
+
+describe('stats collector', () => {
+  test('per-minute series counts requests, 5xx, 4xx and 429 and rolls over after 15 minutes', () => {
+    const c = clock();
+    const stats = new StatsCollector({ now: c.now });
+    const route = stats.route('orders-read');
+    route.record(200, 10, 'r1', 't1');
+    route.record(503, 20, 'r2', 't2');
+    route.record(429, 1, 'r3', 't3');
+    c.advance(60_000);
+    route.record(200, 30, 'r4', 't4');
+    let series = stats.minuteSeries('orders-read');
+    assert.equal(series.length, MINUTES);
+    assert.deepEqual(series.slice(-2).map((p) => [p.minute - T0, p.requests, p.errors5xx, p.errors4xx, p.rateLimited]), [[0, 3, 1, 1, 1], [60_000, 1, 0, 0, 0]]);
+    c.advance(MINUTES * 60_000);
+    route.record(200, 30, 'r5', 't5');
+    series = stats.minuteSeries('orders-read');
+    assert.equal(series.reduce((sum, p) => sum + p.requests, 0), 1, 'old minutes are gone, not aliased');
+  });
+
+  test('the trailing window and live rate only see recent seconds', () => {
+    const c = clock();
+    const stats = new StatsCollector({ now: c.now });
+    const route = stats.route('r');
+    for (let i = 0; i < 10; i++) route.record(i < 3 ? 500 : 200, 100, `r${i}`, '');
+    c.advance(1000);
+    assert.equal(stats.rate('r', 5), 2);
+    const w = stats.window('r', 60);
+    assert.equal(w.requests, 10);
+    assert.equal(w.errorRatio, 0.3);
+    assert.ok(Math.abs((w.p99Ms as number) - 100) <= 13);
+    c.advance(61_000);
+    assert.equal(stats.window('r', 60).requests, 0);
+    assert.equal(stats.rate('r', 5), 0);
+  });
+
+  test('recent keeps slow or failed requests, newest first, bounded', () => {
+    const c = clock();
+    const stats = new StatsCollector({ now: c.now, slowMs: 500, recentSize: 3 });
+    const route = stats.route('r');
+    route.record(200, 5, 'fast', '');
+    route.record(200, 800, 'slow', 'trace-slow');
+    route.record(502, 5, 'failed-1', '');
+    route.record(404, 5, 'not-found', '');
+    route.record(500, 5, 'failed-2', '');
+    route.record(500, 5, 'failed-3', '');
+    assert.deepEqual(stats.recent().map((r) => r.requestId), ['failed-3', 'failed-2', 'failed-1']);
+  });
+});
+
+describe('redis history', () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.stop();
+  });
+
+  test('two gateways flush into the same per-minute hashes; the merged series sums them, with a bounded TTL', async () => {
+    const now = Date.now();
+    const a = new StatsCollector();
+    const b = new StatsCollector();
+    const clientA = redis.client();
+    const clientB = redis.client();
+    try {
+      const historyA = new RedisHistory(clientA, a);
+      const historyB = new RedisHistory(clientB, b);
+      for (let i = 0; i < 5; i++) a.route('orders-read').record(200, 10, `a${i}`, '');
+      for (let i = 0; i < 3; i++) b.route('orders-read').record(i === 0 ? 503 : 200, 1000, `b${i}`, '');
+      await Promise.all([historyA.stop(), historyB.stop()]);
+      const series = await historyA.series('orders-read', now);
+      const last = series[series.length - 1];
+      assert.equal(last?.requests, 8);
+      assert.equal(last?.errors5xx, 1);
+      assert.ok(last?.p99Ms !== undefined && Math.abs(last.p99Ms - 1000) <= 130);
+      const minute = Math.floor(now / 60_000) * 60_000;
+      const ttl = await clientA.pttl(historyKey('orders-read', minute));
+      assert.ok(ttl > 24 * 3_600_000 && ttl <= 25 * 3_600_000, String(ttl));
+      await historyA.flush();
+      assert.equal((await historyA.series('orders-read', now)).at(-1)?.requests, 8, 'a flush with nothing pending adds nothing');
+    } finally {
+      clientA.disconnect();
+      clientB.disconnect();
+    }
+  });
+
+  test('deltas survive a Redis outage and are sent once it is back', async () => {
+    const stats = new StatsCollector();
+    // As the gateway connects (src/store/connect.ts): fail fast, reconnect in the background.
+    const client = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    client.on('error', () => undefined);
+    try {
+      const history = new RedisHistory(client, stats);
+      stats.route('payments').record(200, 5, 'p1', '');
+      await redis.stop();
+      await assert.rejects(history.flush());
+      await redis.restart();
+      while (client.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 20));
+      await history.flush();
+      const series = await history.series('payments', Date.now());
+      assert.equal(series.at(-1)?.requests, 1);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
