@@ -1,31 +1,61 @@
-/** Builds a service's runtime from its config: its instances, its balancer and its pooled client. */
+/** Builds a service's runtime from its config and the registry: endpoints, balancer, health and resilience. */
 import type { ServiceConfig } from '../config/schema.js';
+import type { Endpoint } from '../balancing/endpoint.js';
+import { syncEndpoints } from '../balancing/endpoint-set.js';
+import { createBalancer } from '../balancing/policies.js';
+import { HealthChecker } from '../discovery/health-check.js';
+import { staticInstances } from '../discovery/instance.js';
+import { OutlierDetector } from '../discovery/outlier-detection.js';
+import type { Registry } from '../discovery/registry.js';
 import type { UpstreamPools } from '../proxy/upstream-client.js';
-import type { ServiceRuntime, UpstreamTarget } from './service-runtime.js';
+import { CircuitBreaker } from '../traffic/circuit-breaker.js';
+import { RetryBudget } from '../traffic/retry-budget.js';
+import { compileRetryPolicy } from '../traffic/retry-policy.js';
+import type { ServiceRuntime } from './service-runtime.js';
 
-/** An upstream target parsed once from an instance URL. */
-export function targetFromUrl(id: string, url: string): UpstreamTarget {
-  const parsed = new URL(url);
-  return { id, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, '') };
+/** Long-lived state shared by every snapshot's runtime of a service. */
+export interface ServiceDeps {
+  readonly pools: UpstreamPools;
+  readonly registry: Registry;
+  /** Endpoints by service name, so balancing and health state survive a reload. */
+  readonly endpoints: Map<string, readonly Endpoint[]>;
+  readonly onHealthChange?: (service: string, endpoint: Endpoint, healthy: boolean) => void;
 }
 
-/** A static service: instances from config, picked round-robin. */
-export function buildStaticService(name: string, config: ServiceConfig, pools: UpstreamPools): ServiceRuntime {
-  const targets = config.instances.map((instance, i) => targetFromUrl(`${name}-${i}`, typeof instance === 'string' ? instance : instance.url));
+/** Builds the runtime of service `name`; its endpoints follow the registry (or static config) live. */
+export function buildService(name: string, config: ServiceConfig, deps: ServiceDeps): ServiceRuntime {
+  const fixed = config.discovery === 'static' ? staticInstances(name, config.instances) : undefined;
+  const balancer = createBalancer(config.loadBalancer, { random: Math.random });
   const poolOptions = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.circuitBreaker?.maxConnections ?? 1024 };
-  let next = 0;
+  const outlier = config.outlierDetection ? new OutlierDetector(config.outlierDetection) : undefined;
+  const health = config.healthCheck
+    ? new HealthChecker(config.healthCheck, { onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy) })
+    : undefined;
+
+  let endpoints: readonly Endpoint[] = [];
+  const refresh = (): void => {
+    endpoints = syncEndpoints(deps.endpoints.get(name) ?? [], fixed ?? deps.registry.list(name));
+    deps.endpoints.set(name, endpoints);
+    outlier?.update(endpoints);
+    health?.update(endpoints);
+  };
+  refresh();
+  health?.start(endpoints);
+  const unsubscribe = fixed ? () => undefined : deps.registry.onChange((service) => service === name && refresh());
+
   return {
     name,
     config,
-    pick(_ctx, exclude) {
-      for (let i = 0; i < targets.length; i++) {
-        const target = targets[next++ % targets.length] as UpstreamTarget;
-        if (!exclude.has(target)) return target;
-      }
-      return undefined;
+    retry: compileRetryPolicy(config.retries),
+    budget: new RetryBudget(),
+    breaker: config.circuitBreaker ? new CircuitBreaker(config.circuitBreaker) : undefined,
+    outlier,
+    endpoints: () => endpoints,
+    pick: (input, exclude) => balancer.pick(endpoints, input, exclude),
+    pool: (endpoint) => deps.pools.get(endpoint.origin, poolOptions),
+    close() {
+      unsubscribe();
+      health?.stop();
     },
-    pool: (target) => pools.get(target.origin, poolOptions),
-    begin: () => () => undefined,
-    close: () => undefined,
   };
 }

@@ -1,7 +1,8 @@
 /** The request path in one place: framing -> target -> route -> stages -> forward, errors to JSON. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { forward } from '../proxy/forward.js';
+import { forward, type AttemptObserver } from '../proxy/forward.js';
+import { requestPickInput } from '../balancing/pick-input.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from './context.js';
@@ -22,8 +23,9 @@ export interface RequestOutcome {
   readonly error: GatewayError | undefined;
 }
 
-/** Hooks the server wires to telemetry; the default does nothing. */
+/** Hooks the server wires to telemetry. */
 export interface RequestObserver {
+  readonly attempts?: AttemptObserver;
   done(outcome: RequestOutcome): void;
 }
 
@@ -52,7 +54,7 @@ function hostOf(req: IncomingMessage): string {
   return (end > 0 ? raw.slice(0, end) : raw).toLowerCase();
 }
 
-async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint): Promise<RuntimeRoute> {
+async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint, observer: RequestObserver | undefined): Promise<RuntimeRoute> {
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
   // RFC 9112 3.2: a request without Host is answered 400 (here, in the SPEC's JSON shape rather than Node's).
   if (req.headers.host === undefined && req.httpVersionMinor === 1) throw new GatewayError('bad_request', 'missing Host header');
@@ -85,7 +87,8 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     requestId,
   }, ctx.upstreamHeaders);
   try {
-    await forward(ctx, route.service, route.plan, headers, upstreamPath(route, path) + query);
+    const input = requestPickInput(req.headers, client.ip, Date.now());
+    await forward(ctx, route.pickService(), route.plan, headers, upstreamPath(route, path) + query, input, observer?.attempts);
   } catch (err) {
     throw Object.assign(toGatewayError(err), { responseHeaders: ctx.responseHeaders });
   }
@@ -93,20 +96,20 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
 }
 
 /** The public listener's request handler over the live snapshot (read once per request). */
-export function createRequestHandler(current: () => Snapshot, observer?: RequestObserver): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(current: () => Snapshot, observer: RequestObserver): (req: IncomingMessage, res: ServerResponse) => void {
   return function handleRequest(req, res) {
     const startedAt = process.hrtime.bigint();
     const requestId = requestIdFor(req.headers['x-request-id']);
     const snapshot = current();
-    run(req, res, snapshot, requestId, startedAt).then(
-      (route) => observer?.done({ req, requestId, route, status: res.statusCode, startedAt, error: undefined }),
+    run(req, res, snapshot, requestId, startedAt, observer).then(
+      (route) => observer.done({ req, requestId, route, status: res.statusCode, startedAt, error: undefined }),
       (err: unknown) => {
         const error = toGatewayError(err);
         const extra = (err as { responseHeaders?: Array<[string, string]> }).responseHeaders ?? [];
         respondError(res, error, requestId, extra);
         // An unread request body would otherwise hold the connection; drain it so keep-alive survives.
         if (!req.complete) req.resume();
-        observer?.done({ req, requestId, route: undefined, status: error.status, startedAt, error });
+        observer.done({ req, requestId, route: undefined, status: error.status, startedAt, error });
       },
     );
   };

@@ -1,32 +1,26 @@
-/** A service as the request path sees it: pick an upstream target, reach it through a pooled client. */
+/** A service as the request path sees it: its live endpoints, balancer, pools and resilience policies. */
 import type { Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
-import type { RequestContext } from './context.js';
+import type { Endpoint } from '../balancing/endpoint.js';
+import type { PickInput } from '../balancing/balancer.js';
+import type { OutlierDetector } from '../discovery/outlier-detection.js';
+import type { CircuitBreaker } from '../traffic/circuit-breaker.js';
+import type { RetryBudget } from '../traffic/retry-budget.js';
+import type { RetryPolicy } from '../traffic/retry-policy.js';
 
-/** One upstream instance the proxy can send an attempt to. */
-export interface UpstreamTarget {
-  readonly id: string;
-  readonly origin: string;
-  /** Path prefix of the instance URL without a trailing slash ("" for none). */
-  readonly basePath: string;
-}
-
-/** Outcome of one attempt, reported back so balancing and outlier detection can learn. */
-export interface AttemptReport {
-  readonly latencyMs: number;
-  readonly status: number | undefined;
-  readonly failure: string | undefined;
-}
-
-/** The runtime of one configured service. */
+/** The runtime of one configured service, rebuilt per snapshot; endpoint state survives reloads. */
 export interface ServiceRuntime {
   readonly name: string;
   readonly config: ServiceConfig;
-  /** Picks a target, never one in `exclude`; undefined when none is available (503). */
-  pick(ctx: RequestContext, exclude: ReadonlySet<UpstreamTarget>): UpstreamTarget | undefined;
-  pool(target: UpstreamTarget): Pool;
-  /** Called when an attempt starts; the returned function when it ends. */
-  begin(target: UpstreamTarget): (report: AttemptReport) => void;
-  /** Stops background work (health checks) when the snapshot is replaced. */
+  readonly retry: RetryPolicy;
+  readonly budget: RetryBudget;
+  readonly breaker: CircuitBreaker | undefined;
+  readonly outlier: OutlierDetector | undefined;
+  /** The current endpoints (registry or static config), as the balancer sees them. */
+  endpoints(): readonly Endpoint[];
+  /** Picks an available endpoint not in `exclude`; undefined when there is none (503). */
+  pick(input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined;
+  pool(endpoint: Endpoint): Pool;
+  /** Stops background work (health checks, registry subscription) when the snapshot is replaced. */
   close(): void;
 }

@@ -2,10 +2,13 @@
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { AttemptOutcome, Endpoint } from '../balancing/endpoint.js';
+import type { PickInput } from '../balancing/balancer.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { ServiceRuntime, UpstreamTarget } from '../pipeline/service-runtime.js';
-import { BodyLimit } from './body-limit.js';
+import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import { decideRetry, type FailureKind as RetryTrigger } from '../traffic/retry-policy.js';
+import { BodyLimit, payloadTooLarge } from './body-limit.js';
 import { clientResponseHeaders } from './headers.js';
 import { classifyUpstreamError, failureToError, type FailureKind } from './upstream-errors.js';
 
@@ -13,100 +16,159 @@ import { classifyUpstreamError, failureToError, type FailureKind } from './upstr
 export interface ForwardPlan {
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
-  /** Attempts beyond the first, and the conditions that allow one. */
-  readonly retries: number;
-  readonly retryOn: ReadonlySet<string>;
-  readonly backoffMs: number;
   readonly perTryTimeoutMs: number | undefined;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-function hasBody(ctx: RequestContext): boolean {
-  const { headers } = ctx.req;
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+/** Telemetry around each upstream attempt: extra headers to send (traceparent) and how it ended. */
+export interface AttemptObserver {
+  begin(ctx: RequestContext, service: ServiceRuntime, endpoint: Endpoint, attempt: number): AttemptTracker;
 }
 
+/** One attempt's telemetry. */
+export interface AttemptTracker {
+  /** Headers for this attempt only, as a flat [name, value, ...] list; empty when there are none. */
+  readonly headers: readonly string[];
+  end(status: number | undefined, failure: FailureKind | undefined, retried: boolean): void;
+}
+
+const OUTCOME: Record<FailureKind, AttemptOutcome> = {
+  'connect-failure': 'connect-failure',
+  reset: 'reset',
+  'invalid-response': 'reset',
+  timeout: 'timeout',
+  'client-aborted': 'cancelled',
+};
+const RETRY_TRIGGER: Record<FailureKind, RetryTrigger | undefined> = {
+  'connect-failure': 'connect-failure',
+  reset: 'reset',
+  'invalid-response': 'reset',
+  timeout: 'timeout',
+  'client-aborted': undefined,
+};
+
 function requestBody(ctx: RequestContext, plan: ForwardPlan): Readable | undefined {
-  if (!hasBody(ctx)) return undefined;
+  const { headers } = ctx.req;
+  if (headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0')) return undefined;
   // A declared length was already checked against the limit; only a chunked body needs counting.
-  if (ctx.req.headers['content-length'] !== undefined) return ctx.req;
+  if (headers['content-length'] !== undefined) return ctx.req;
   const limited = new BodyLimit(plan.maxBodyBytes);
   ctx.req.pipe(limited);
   return limited;
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
- * Forwards the request to `service` and relays the response. Retries go to a different instance, only
- * for idempotent methods (or with an Idempotency-Key) and only when no body has to be replayed.
+ * Forwards the request to `service` and relays the response. Each retry picks a different instance when
+ * there is one; retries follow the service's policy (idempotency, no body replay, Retry-After) and budget.
  */
 export async function forward(
   ctx: RequestContext,
   service: ServiceRuntime,
   plan: ForwardPlan,
-  headers: readonly string[],
+  headers: string[],
   path: string,
+  input: PickInput,
+  observer: AttemptObserver | undefined,
+): Promise<void> {
+  service.budget.recordRequest();
+  let release: (() => void) | undefined;
+  if (service.breaker) {
+    const admission = service.breaker.tryAcquire();
+    if (admission.kind === 'rejected') throw admission.error;
+    release = admission.kind === 'granted' ? admission.release : await admission.slot;
+  }
+  try {
+    await attempts(ctx, service, plan, headers, path, input, observer);
+  } finally {
+    release?.();
+  }
+}
+
+async function attempts(
+  ctx: RequestContext,
+  service: ServiceRuntime,
+  plan: ForwardPlan,
+  headers: string[],
+  path: string,
+  input: PickInput,
+  observer: AttemptObserver | undefined,
 ): Promise<void> {
   const body = requestBody(ctx, plan);
-  const method = ctx.req.method ?? 'GET';
-  const retryable = body === undefined && (IDEMPOTENT.has(method) || ctx.req.headers['idempotency-key'] !== undefined);
-  const tried = new Set<UpstreamTarget>();
+  const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
+  const tried = new Set<Endpoint>();
   const timeout = plan.perTryTimeoutMs ?? plan.requestTimeoutMs;
 
   for (let attempt = 0; ; attempt++) {
-    const target = service.pick(ctx, tried);
-    if (target === undefined) {
-      if (attempt === 0) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
-      throw new GatewayError('bad_gateway', `every instance of service "${service.name}" failed`);
-    }
-    tried.add(target);
-    const canRetry = retryable && attempt < plan.retries;
+    // A one-instance service may retry the same instance once nothing untried is left.
+    const endpoint = service.pick(input, tried) ?? (attempt > 0 ? service.pick(input) : undefined);
+    if (endpoint === undefined) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
+    tried.add(endpoint);
+    const tracker = observer?.begin(ctx, service, endpoint, attempt);
     const started = performance.now();
-    const end = service.begin(target);
+    endpoint.begin();
     let response: Dispatcher.ResponseData;
     try {
-      response = await service.pool(target).request({
-        path: target.basePath + path,
-        method: method as Dispatcher.HttpMethod,
-        headers: headers as string[],
+      response = await service.pool(endpoint).request({
+        path: endpoint.basePath + path,
+        method,
+        headers: tracker && tracker.headers.length > 0 ? [...headers, ...tracker.headers] : headers,
         body: body ?? null,
         headersTimeout: timeout,
         bodyTimeout: plan.requestTimeoutMs,
       });
     } catch (err) {
-      if (err instanceof GatewayError) {
-        end({ latencyMs: performance.now() - started, status: undefined, failure: 'client' });
-        throw err;
+      if (body instanceof BodyLimit && body.exceeded) {
+        endpoint.end(performance.now() - started, 'cancelled');
+        tracker?.end(undefined, 'client-aborted', false);
+        throw payloadTooLarge(plan.maxBodyBytes);
       }
-      if (body instanceof BodyLimit && body.exceeded) throw new GatewayError('payload_too_large', `request body exceeds ${plan.maxBodyBytes} bytes`);
-      const kind: FailureKind = classifyUpstreamError(err);
-      end({ latencyMs: performance.now() - started, status: undefined, failure: kind });
-      if (canRetry && plan.retryOn.has(kind)) {
-        await sleep(plan.backoffMs * Math.random());
+      const kind = classifyUpstreamError(err);
+      endpoint.end(performance.now() - started, OUTCOME[kind]);
+      service.outlier?.record(endpoint);
+      const trigger = RETRY_TRIGGER[kind];
+      const decision = trigger === undefined ? undefined : decideRetry(service.retry, {
+        method, hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined, retryNonIdempotent: false,
+        bodyBytesSent: body !== undefined, kind: trigger, retriesDone: attempt,
+      }, Math.random, Date.now());
+      const retry = decision?.retry === true && service.budget.tryAcquire();
+      tracker?.end(undefined, kind, retry);
+      if (retry) {
+        await sleep(decision.delayMs);
         continue;
       }
       throw failureToError(kind, service.name);
     }
     const status = response.statusCode;
-    if (canRetry && plan.retryOn.has(String(status))) {
-      end({ latencyMs: performance.now() - started, status, failure: undefined });
-      response.body.dump().catch(() => undefined);
-      await sleep(plan.backoffMs * Math.random());
-      continue;
+    if (service.retry.on.has(String(status))) {
+      const decision = decideRetry(service.retry, {
+        method, hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined, retryNonIdempotent: false,
+        bodyBytesSent: body !== undefined, kind: 'status', status, retryAfter: response.headers['retry-after'] as string | undefined, retriesDone: attempt,
+      }, Math.random, Date.now());
+      if (decision.retry && service.budget.tryAcquire()) {
+        endpoint.end(performance.now() - started, 'server-error');
+        service.outlier?.record(endpoint);
+        tracker?.end(status, undefined, true);
+        response.body.dump().catch(() => undefined);
+        await sleep(decision.delayMs);
+        continue;
+      }
     }
     ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
+    let outcome: AttemptOutcome = status >= 500 ? 'server-error' : 'success';
+    let failure: FailureKind | undefined;
     try {
       await pipeline(response.body, ctx.res);
     } catch (err) {
+      failure = classifyUpstreamError(err);
+      outcome = OUTCOME[failure];
       ctx.res.destroy();
-      end({ latencyMs: performance.now() - started, status, failure: classifyUpstreamError(err) });
-      return;
     }
-    end({ latencyMs: performance.now() - started, status, failure: undefined });
+    endpoint.end(performance.now() - started, outcome);
+    service.outlier?.record(endpoint);
+    tracker?.end(status, failure, false);
     return;
   }
 }

@@ -16,6 +16,8 @@ import { UpstreamPools } from '../proxy/upstream-client.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { createPublicServer } from './public-listener.js';
+import { createRegistry } from '../discovery/create-registry.js';
+import type { Registry } from '../discovery/registry.js';
 
 /** How to run a gateway; CLI flags and environment resolved by the caller. */
 export interface GatewayOptions {
@@ -38,6 +40,10 @@ export class StartError extends Error {
   }
 }
 
+function registryLogger(logger: Logger): { warn(message: string, detail?: unknown): void; info(message: string): void } {
+  return { warn: (message, detail) => logger.warn({ detail }, message), info: (message) => logger.info(message) };
+}
+
 /** A started gateway. */
 export class Gateway {
   private snapshot: Snapshot;
@@ -48,6 +54,7 @@ export class Gateway {
   private constructor(
     private readonly options: GatewayOptions,
     readonly backend: StoreBackend,
+    readonly registry: Registry,
     private readonly deps: SnapshotDeps,
     initial: Snapshot,
     readonly publicServer: Server,
@@ -67,7 +74,9 @@ export class Gateway {
     }
     const backend = connectBackend(options.redisUrl, options.dataDir);
     if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
-    const deps: SnapshotDeps = { pools: new UpstreamPools() };
+    const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
+    await registry.start();
+    const deps: SnapshotDeps = { pools: new UpstreamPools(), registry, endpoints: new Map() };
     const snapshot = buildSnapshot(config, loaded.files, deps);
 
     let gateway: Gateway | undefined;
@@ -91,10 +100,12 @@ export class Gateway {
     } catch (err) {
       publicServer.close();
       adminServer.close();
+      retireSnapshot(snapshot);
+      await registry.close();
       await closeBackend(backend);
       throw new StartError(`cannot listen: ${(err as Error).message}`);
     }
-    gateway = new Gateway(options, backend, deps, snapshot, publicServer, adminServer as Server);
+    gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, adminServer as Server);
     if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
     return gateway;
   }
@@ -163,6 +174,7 @@ export class Gateway {
     await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));
     retireSnapshot(this.snapshot);
     await this.deps.pools.close();
+    await this.registry.close();
     await closeBackend(this.backend);
   }
 }

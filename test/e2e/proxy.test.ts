@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
@@ -95,7 +96,7 @@ routes:
       for (let i = 0; i < 5; i++) yield Buffer.alloc(400, 120);
     }
     up.seen.length = 0;
-    const chunked = await request(`${gw.url}/api/b`, { method: 'POST', body: chunks() });
+    const chunked = await request(`${gw.url}/api/b`, { method: 'POST', body: Readable.from(chunks()) });
     assert.equal(chunked.statusCode, 413);
     await chunked.body.dump();
   });

@@ -32,6 +32,7 @@ async function waitForPing(port: number): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
     try {
       await probe.connect();
       await probe.ping();
