@@ -17,7 +17,8 @@ export class WebhookSender {
   readonly #timeoutMs: number;
   readonly #attempts: number;
   readonly #backoffMs: (retry: number) => number;
-  readonly #inFlight = new Set<Promise<void>>();
+  // One delivery chain per URL: a retried `firing` must not arrive after the episode's `resolved`.
+  readonly #tails = new Map<string, Promise<void>>();
 
   constructor(urls: readonly string[], options: WebhookOptions = {}) {
     this.#urls = urls;
@@ -26,21 +27,23 @@ export class WebhookSender {
     this.#backoffMs = options.backoffMs ?? ((retry) => 250 * 2 ** (retry - 1));
   }
 
-  /** Sends `body` to every URL in the background; failures are logged, never thrown. */
+  /** Queues `body` for every URL, in order per URL, in the background; failures are logged, never thrown. */
   send(body: unknown): void {
     const json = JSON.stringify(body);
     for (const url of this.#urls) {
-      const delivery = this.#deliver(url, json).catch((err: unknown) => {
+      const tail = (this.#tails.get(url) ?? Promise.resolve()).then(() => this.#deliver(url, json)).catch((err: unknown) => {
         logger.warn({ err, url }, 'alert webhook delivery failed');
       });
-      this.#inFlight.add(delivery);
-      void delivery.finally(() => this.#inFlight.delete(delivery));
+      this.#tails.set(url, tail);
+      void tail.then(() => {
+        if (this.#tails.get(url) === tail) this.#tails.delete(url);
+      });
     }
   }
 
-  /** Waits for deliveries in progress (shutdown, tests). */
+  /** Waits for queued deliveries (shutdown, tests). */
   async drain(): Promise<void> {
-    await Promise.all([...this.#inFlight]);
+    await Promise.all([...this.#tails.values()]);
   }
 
   async #deliver(url: string, json: string): Promise<void> {
