@@ -1,16 +1,9 @@
 /** The config schema: the single source of truth for keys, defaults and types of edgeway's YAML. */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { duration } from './duration.js';
+import { adaptiveConcurrencySchema } from '../traffic/adaptive-concurrency.js';
 
-/** A duration string (`250ms`, `5s`, `1m`, `1h`) parsed to milliseconds. */
-export const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use e.g. 250ms, 5s, 1m, 1h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+export { duration };
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) });
@@ -81,6 +74,7 @@ const service = z.strictObject({
     maxConnections: z.number().int().min(1).default(1024),
     maxPendingRequests: z.number().int().min(1).default(1024),
   }).optional(),
+  adaptiveConcurrency: adaptiveConcurrencySchema.optional(),
 });
 
 const rateLimit = z.strictObject({

@@ -8,6 +8,7 @@ import { staticInstances } from '../discovery/instance.js';
 import { OutlierDetector } from '../discovery/outlier-detection.js';
 import type { Registry } from '../discovery/registry.js';
 import type { UpstreamPools } from '../proxy/upstream-client.js';
+import { AdaptiveConcurrencyLimiter } from '../traffic/adaptive-concurrency.js';
 import { CircuitBreaker } from '../traffic/circuit-breaker.js';
 import { RetryBudget } from '../traffic/retry-budget.js';
 import { compileRetryPolicy } from '../traffic/retry-policy.js';
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   readonly registry: Registry;
   /** Endpoints by service name, so balancing and health state survive a reload. */
   readonly endpoints: Map<string, readonly Endpoint[]>;
+  /** Adaptive concurrency limiters by service and settings, so a reload keeps what they learned. */
+  readonly concurrencyLimiters: Map<string, AdaptiveConcurrencyLimiter>;
   readonly onHealthChange?: (service: string, endpoint: Endpoint, healthy: boolean) => void;
 }
 
@@ -31,6 +34,13 @@ export function buildService(name: string, config: ServiceConfig, deps: ServiceD
   const health = config.healthCheck
     ? new HealthChecker(config.healthCheck, { onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy) })
     : undefined;
+
+  let concurrency: AdaptiveConcurrencyLimiter | undefined;
+  if (config.adaptiveConcurrency) {
+    const key = `${name}|${JSON.stringify(config.adaptiveConcurrency)}`;
+    concurrency = deps.concurrencyLimiters.get(key) ?? new AdaptiveConcurrencyLimiter(config.adaptiveConcurrency);
+    deps.concurrencyLimiters.set(key, concurrency);
+  }
 
   let endpoints: readonly Endpoint[] = [];
   const refresh = (): void => {
@@ -50,6 +60,7 @@ export function buildService(name: string, config: ServiceConfig, deps: ServiceD
     budget: new RetryBudget(),
     breaker: config.circuitBreaker ? new CircuitBreaker(config.circuitBreaker) : undefined,
     outlier,
+    concurrency,
     endpoints: () => endpoints,
     pick: (input, exclude) => balancer.pick(endpoints, input, exclude),
     pool: (endpoint) => deps.pools.get(endpoint.origin, poolOptions),

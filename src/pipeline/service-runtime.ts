@@ -4,6 +4,7 @@ import type { ServiceConfig } from '../config/schema.js';
 import type { Endpoint } from '../balancing/endpoint.js';
 import type { PickInput } from '../balancing/balancer.js';
 import type { OutlierDetector } from '../discovery/outlier-detection.js';
+import type { AdaptiveConcurrencyLimiter } from '../traffic/adaptive-concurrency.js';
 import type { CircuitBreaker } from '../traffic/circuit-breaker.js';
 import type { RetryBudget } from '../traffic/retry-budget.js';
 import type { RetryPolicy } from '../traffic/retry-policy.js';
@@ -16,6 +17,8 @@ export interface ServiceRuntime {
   readonly budget: RetryBudget;
   readonly breaker: CircuitBreaker | undefined;
   readonly outlier: OutlierDetector | undefined;
+  /** Opt-in load shedding that follows the upstream's latency. */
+  readonly concurrency: AdaptiveConcurrencyLimiter | undefined;
   /** The current endpoints (registry or static config), as the balancer sees them. */
   endpoints(): readonly Endpoint[];
   /** Picks an available endpoint not in `exclude`; undefined when there is none (503). */

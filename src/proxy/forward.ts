@@ -7,6 +7,7 @@ import type { PickInput } from '../balancing/balancer.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
 import { decideRetry, type FailureKind as RetryTrigger } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
 import { clientResponseHeaders } from './headers.js';
@@ -74,6 +75,9 @@ export async function forward(
   observer: AttemptObserver | undefined,
 ): Promise<void> {
   service.budget.recordRequest();
+  const permit = service.concurrency?.tryAcquire();
+  if (service.concurrency && permit === undefined) throw concurrencyShedError(service.name);
+  const started = performance.now();
   let release: (() => void) | undefined;
   if (service.breaker) {
     const admission = service.breaker.tryAcquire();
@@ -84,6 +88,7 @@ export async function forward(
     await attempts(ctx, service, plan, headers, path, input, observer);
   } finally {
     release?.();
+    permit?.release(performance.now() - started);
   }
 }
 

@@ -17,6 +17,9 @@ import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { createPublicServer } from './public-listener.js';
 import { createRegistry } from '../discovery/create-registry.js';
+import { createRateLimiterProvider } from '../traffic/rate-limit/provider.js';
+import { RateLimitCounters } from '../traffic/rate-limit/counters.js';
+import { buildRateLimitStage } from '../traffic/rate-limit/stage.js';
 import type { Registry } from '../discovery/registry.js';
 
 /** How to run a gateway; CLI flags and environment resolved by the caller. */
@@ -50,6 +53,8 @@ export class Gateway {
   private inFlight = 0;
   private stopWatching: () => void = () => undefined;
   private stopping = false;
+  /** Parts to close on stop, before the registry and the store connections. */
+  private readonly closers: Array<() => Promise<void>> = [];
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -76,7 +81,16 @@ export class Gateway {
     if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
     const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
     await registry.start();
-    const deps: SnapshotDeps = { pools: new UpstreamPools(), registry, endpoints: new Map() };
+    const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
+    await rateLimiters.start();
+    const rateLimitCounters = new RateLimitCounters();
+    const deps: SnapshotDeps = {
+      pools: new UpstreamPools(),
+      registry,
+      endpoints: new Map(),
+      concurrencyLimiters: new Map(),
+      stageFactories: [(route) => buildRateLimitStage(route.config, { limiters: rateLimiters, counters: rateLimitCounters })],
+    };
     const snapshot = buildSnapshot(config, loaded.files, deps);
 
     let gateway: Gateway | undefined;
@@ -106,6 +120,7 @@ export class Gateway {
       throw new StartError(`cannot listen: ${(err as Error).message}`);
     }
     gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, adminServer as Server);
+    gateway.closers.push(() => rateLimiters.close());
     if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
     return gateway;
   }
@@ -174,6 +189,7 @@ export class Gateway {
     await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));
     retireSnapshot(this.snapshot);
     await this.deps.pools.close();
+    for (const close of this.closers) await close();
     await this.registry.close();
     await closeBackend(this.backend);
   }

@@ -1,6 +1,6 @@
 /** Adaptive concurrency: a gradient limiter that sheds load when upstream latency rises above its floor. */
 import { z } from 'zod';
-import { duration } from '../config/schema.js';
+import { duration } from '../config/duration.js';
 import { GatewayError } from '../errors.js';
 
 /**
