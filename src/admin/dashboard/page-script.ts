@@ -33,12 +33,15 @@ export const PAGE_SCRIPT = String.raw`
       '<title>max ' + esc(fmt(max)) + '</title><path class="area" d="' + area + '"/><polyline points="' + pts.join(' ') + '"/></svg>';
   }
 
+  // A rule's value in its own unit: a ratio as a percentage, a latency in ms, counts as they are.
+  const fmtValue = (kind, v) => (kind === 'error-ratio' ? fmtPct(v) : kind === 'latency-p99' ? fmtMs(v) : String(v));
+
   function renderAlerts(alerts) {
     $('alert-count').textContent = String(alerts.length);
     $('alerts').innerHTML = alerts.length === 0
       ? '<div class="ok-line">No active alerts</div>'
       : alerts.map((a) => '<div class="alert"><b>' + esc(a.rule) + '</b> <span class="muted">' + esc(a.kind) + '</span> on <b>' +
-          esc(a.subject) + '</b>: ' + esc(Number(a.value).toPrecision(3)) + ' (threshold ' + esc(a.threshold) + ') since ' + esc(fmtTime(a.since)) + '</div>').join('');
+          esc(a.subject) + '</b>: ' + esc(fmtValue(a.kind, a.value)) + ' (threshold ' + esc(fmtValue(a.kind, a.threshold)) + ') since ' + esc(fmtTime(a.since)) + '</div>').join('');
   }
 
   function renderRoutes(routes) {

@@ -40,6 +40,7 @@ svg.spark polyline { fill: none; stroke-width: 1.5; } svg.spark .area { stroke: 
 .c-rps polyline { stroke: var(--rps); } .c-rps .area { fill: var(--rps); }
 .c-err polyline { stroke: var(--bad); } .c-err .area { fill: var(--bad); }
 .c-lat polyline { stroke: var(--lat); } .c-lat .area { fill: var(--lat); }
+.scroll { max-height: 460px; overflow: auto; }
 .legend { color: var(--muted); font-size: 11px; margin-top: 6px; }
 @media (max-width: 1100px) { main { grid-template-columns: 1fr; } }
 `;
@@ -58,6 +59,7 @@ export function dashboardPage(options: DashboardPageOptions = {}): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edgeway · dashboard</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -71,8 +73,8 @@ export function dashboardPage(options: DashboardPageOptions = {}): string {
 </section>
 <section><h2>Services</h2><div id="services"></div></section>
 <section><h2>Recent slow or failed requests</h2>
-<table><thead><tr><th>time</th><th>route</th><th class="num">status</th><th class="num">duration</th><th>request id</th><th>trace id</th></tr></thead>
-<tbody id="recent"></tbody></table></section>
+<div class="scroll"><table><thead><tr><th>time</th><th>route</th><th class="num">status</th><th class="num">duration</th><th>request id</th><th>trace id</th></tr></thead>
+<tbody id="recent"></tbody></table></div></section>
 </main>
 <script>${script}</script>
 </body>
