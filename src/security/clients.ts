@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { RedisClient, StoreBackend } from '../store/backend.js';
 import { FileLock, readJsonFile, writeJsonFile } from './data-file.js';
+import { isScopeToken } from './scopes.js';
 import { hashSecret, newSecret, secretMatches, type SecretHash } from './client-secret.js';
 
 /** Redis hash of all clients: field = client id, value = JSON StoredClient. */
@@ -102,6 +103,8 @@ export class Clients {
   /** Registers a client and returns its secret, which is not stored and cannot be shown again. */
   async add(id: string, scopes: readonly string[]): Promise<{ id: string; secret: string }> {
     if (!CLIENT_ID.test(id)) throw new RangeError('client id must be 1 to 128 of A-Z a-z 0-9 . _ ~ -');
+    const bad = scopes.find((scope) => !isScopeToken(scope));
+    if (bad !== undefined) throw new RangeError(`invalid scope "${bad}"`);
     const secret = newSecret();
     const stored: StoredClient = { id, scopes: [...scopes], createdAt: this.#now(), secret: await hashSecret(secret) };
     if (!(await this.#records.insert(stored))) throw new RangeError(`client "${id}" already exists`);

@@ -113,6 +113,10 @@ export class RemoteKeySet {
       await response.body?.cancel();
       throw new Error(`JWKS ${this.#url} answered ${response.status}`);
     }
+    if (Number(response.headers.get('content-length') ?? 0) > MAX_JWKS_BYTES) {
+      await response.body?.cancel();
+      throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
+    }
     const text = await response.text();
     if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
     const local = createLocalJWKSet(JSON.parse(text) as JSONWebKeySet);

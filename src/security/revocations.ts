@@ -46,9 +46,15 @@ class LocalRevocations {
   }
 }
 
+/** Refuses ids that cannot be a jti edgeway or a sane IdP issued (bounds what the list stores). */
+export function checkJti(jti: string): void {
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) throw new RangeError('jti must be 1 to 256 characters');
+}
+
 /** Memory mode: one process, so the local copy is the list. */
 export class MemoryRevocations extends LocalRevocations implements RevocationList {
   async revoke(jti: string, expiresAt: number): Promise<void> {
+    checkJti(jti);
     this.remember(jti, expiresAt);
   }
 
@@ -83,6 +89,7 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
   }
 
   async revoke(jti: string, expiresAt: number): Promise<void> {
+    checkJti(jti);
     await this.#add(REVOCATIONS_KEY, jti, Math.ceil(expiresAt), REVOCATIONS_CHANNEL);
     this.remember(jti, expiresAt);
   }

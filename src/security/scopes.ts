@@ -2,6 +2,14 @@
 import type { Principal } from '../pipeline/context.js';
 import { insufficientScope } from './auth-errors.js';
 
+/** RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** Whether `scope` is a valid RFC 6749 scope token (no spaces, quotes or backslashes). */
+export function isScopeToken(scope: string): boolean {
+  return SCOPE_TOKEN.test(scope);
+}
+
 /** Scopes from `scope` (RFC 8693 4.2: space-separated string) or `scp` (an array, as some IdPs send). */
 export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
   const scope = claims['scope'];

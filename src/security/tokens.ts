@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { SigningKeys } from './signing-keys.js';
+import { isScopeToken } from './scopes.js';
 
 /** The issuer string of edgeway's own tokens, as `auth.issuers[].issuer` names it. */
 export const EDGEWAY_ISSUER = 'edgeway';
@@ -24,15 +25,12 @@ export interface IssuedToken {
   readonly expiresAt: number;
 }
 
-/** RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-
 /** Why an issue request is refused, or undefined when it is acceptable. */
 export function issueRequestProblem(request: IssueRequest): string | undefined {
   if (typeof request.sub !== 'string' || request.sub.length === 0 || request.sub.length > 256) return 'sub must be 1 to 256 characters';
   if (!Number.isInteger(request.ttlMs) || request.ttlMs < 1000) return 'ttl must be at least 1s';
   if (request.ttlMs > MAX_TOKEN_TTL_MS) return 'ttl must be at most 24h';
-  const bad = request.scopes.find((scope) => !SCOPE_TOKEN.test(scope));
+  const bad = request.scopes.find((scope) => !isScopeToken(scope));
   if (bad !== undefined) return `invalid scope "${bad}"`;
   return undefined;
 }

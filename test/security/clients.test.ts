@@ -58,6 +58,7 @@ for (const [name, backend] of [['memory', () => ({ kind: 'memory', dataDir: memo
       await clients.add('unique', []);
       await assert.rejects(clients.add('unique', []), /already exists/);
       await assert.rejects(clients.add('has space', []), /client id/);
+      await assert.rejects(clients.add('quoted', ['a"b']), /invalid scope/);
     });
 
     test('list shows ids and scopes, never secrets; remove deletes', async () => {

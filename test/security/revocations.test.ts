@@ -61,6 +61,13 @@ for (const [name, open] of implementations) {
       await list.close();
     });
 
+    test('refuses an empty or oversized jti', async () => {
+      const list = await open();
+      await assert.rejects(list.revoke('', Date.now() + 60_000), RangeError);
+      await assert.rejects(list.revoke('j'.repeat(257), Date.now() + 60_000), RangeError);
+      await list.close();
+    });
+
     test('tells listeners about each revocation', async () => {
       const list = await open();
       const heard: string[] = [];

@@ -182,6 +182,20 @@ describe('a request is accepted when', () => {
   });
 });
 
+describe('a config reload', () => {
+  test('applies new issuer rules to tokens verified before', async () => {
+    const token = `Bearer ${await idpToken()}`;
+    await security.authenticate(token, '192.0.2.1');
+    const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: IDP, audience: 'other-api', jwksUri: jwks.url }, { issuer: 'edgeway', audience: 'api' }] } });
+    security.reconfigure(auth);
+    try {
+      await assertRejected(token, invalid('wrong audience'));
+    } finally {
+      security.reconfigure(configSchema.parse({ auth: { issuers: [{ issuer: IDP, audience: 'api', jwksUri: jwks.url }, { issuer: 'edgeway', audience: 'api' }] } }).auth);
+    }
+  });
+});
+
 describe('scopes', () => {
   const principal = { sub: 'u', scopes: ['orders:read'], claims: {} };
 
