@@ -52,7 +52,11 @@ export class GatewayMetrics {
   readonly #upstreams = new Map<string, UpstreamMetrics>();
   readonly #retryChildren = new Map<string, CounterChild>();
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  /**
+   * `defaultMetrics` adds prom-client's Node process metrics (default true). `redisUp`, when given, is
+   * read at every scrape to set edgeway_redis_up (e.g. `() => redis.status === 'ready'`).
+   */
+  constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean } = {}) {
     const registers = [this.registry];
     this.#requests = new Counter({ name: 'edgeway_requests_total', help: 'Requests answered, by route, method and status class.', labelNames: ['route', 'method', 'status_class'], registers });
     this.#duration = new Histogram({ name: 'edgeway_request_duration_seconds', help: 'Time from request arrival to the end of the response, in seconds.', labelNames: ['route', 'method', 'status_class'], buckets: DURATION_BUCKETS, registers });
@@ -62,7 +66,13 @@ export class GatewayMetrics {
     this.#rateLimit = new Counter({ name: 'edgeway_rate_limit_decisions_total', help: 'Rate-limit decisions, by route and outcome (allowed, rejected, shadow_rejected).', labelNames: ['route', 'outcome'], registers });
     this.#healthy = new Gauge({ name: 'edgeway_instance_healthy', help: '1 when the instance is healthy and eligible for traffic, else 0.', labelNames: ['service', 'instance'], registers });
     this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
-    this.#redisUp = new Gauge({ name: 'edgeway_redis_up', help: '1 when the Redis store answers, 0 when it does not (absent on the in-memory store).', registers });
+    const probe = options.redisUp;
+    this.#redisUp = new Gauge({
+      name: 'edgeway_redis_up',
+      help: '1 when the Redis store is connected, 0 when it is not (absent on the in-memory store).',
+      registers,
+      ...(probe === undefined ? {} : { collect(this: Gauge) { this.set(probe() ? 1 : 0); } }),
+    });
     this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

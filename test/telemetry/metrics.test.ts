@@ -78,6 +78,14 @@ describe('gateway metrics', () => {
     assert.match(bodyA, /^nodejs_eventloop_lag_seconds /m);
   });
 
+  test('edgeway_redis_up follows the probe at every scrape', async () => {
+    let up = true;
+    const metrics = new GatewayMetrics({ defaultMetrics: false, redisUp: () => up });
+    assert.equal(parse((await metrics.exposition()).body).get('edgeway_redis_up'), 1);
+    up = false;
+    assert.equal(parse((await metrics.exposition()).body).get('edgeway_redis_up'), 0);
+  });
+
   test('a removed instance disappears from /metrics', async () => {
     const metrics = new GatewayMetrics({ defaultMetrics: false });
     metrics.setInstanceHealthy('orders', 'i-9', true);
