@@ -23,7 +23,7 @@ export async function startJwksServer(initial: JWK[]): Promise<JwksServer> {
   let keys = initial;
   let down = false;
   let requests = 0;
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer((_req, res) => {
     requests += 1;
     if (down) {
       res.writeHead(503).end();
