@@ -3,12 +3,12 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
+import { createServicesApi } from '../admin/services-api.js';
 import { isLoopbackHost } from '../admin/auth.js';
 import { createRequestHandler, type RequestObserver } from '../pipeline/handle-request.js';
 import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
@@ -17,6 +17,10 @@ import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { createPublicServer } from './public-listener.js';
 import { createRegistry } from '../discovery/create-registry.js';
+import { tokensApi } from '../admin/tokens-api.js';
+import { buildAuthStage } from '../security/auth-stage.js';
+import { createSecurity, type Security } from '../security/index.js';
+import { createPublicApp } from './public-app.js';
 import { createRateLimiterProvider } from '../traffic/rate-limit/provider.js';
 import { RateLimitCounters } from '../traffic/rate-limit/counters.js';
 import { buildRateLimitStage } from '../traffic/rate-limit/stage.js';
@@ -55,6 +59,7 @@ export class Gateway {
   private stopping = false;
   /** Parts to close on stop, before the registry and the store connections. */
   private readonly closers: Array<() => Promise<void>> = [];
+  private security: Security | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -81,6 +86,7 @@ export class Gateway {
     if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
     const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
     await registry.start();
+    const security = await createSecurity(backend, config.auth, { onError: (err) => options.logger.warn({ err }, 'security background task failed') });
     const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
     await rateLimiters.start();
     const rateLimitCounters = new RateLimitCounters();
@@ -89,14 +95,18 @@ export class Gateway {
       registry,
       endpoints: new Map(),
       concurrencyLimiters: new Map(),
-      stageFactories: [(route) => buildRateLimitStage(route.config, { limiters: rateLimiters, counters: rateLimitCounters })],
+      stageFactories: [
+        (route) => buildAuthStage(route.config, security),
+        (route) => buildRateLimitStage(route.config, { limiters: rateLimiters, counters: rateLimitCounters }),
+      ],
     };
     const snapshot = buildSnapshot(config, loaded.files, deps);
 
     let gateway: Gateway | undefined;
     const observer: RequestObserver = { done: () => gateway?.requestDone() };
     const handler = createRequestHandler(() => (gateway as Gateway).snapshot, observer);
-    const publicServer = createPublicServer(new Hono(), (req, res) => {
+    const publicApp = createPublicApp(security, () => (gateway as Gateway).snapshot.trustedProxies);
+    const publicServer = createPublicServer(publicApp, (req, res) => {
       (gateway as Gateway).inFlight++;
       handler(req, res);
     }, { maxHeaderBytes: config.gateway.maxHeaderBytes });
@@ -106,6 +116,7 @@ export class Gateway {
       routes: () => gateway?.routesView() ?? [],
       ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind } }),
       reload: () => (gateway as Gateway).reload(),
+      mounts: [['/admin/services', createServicesApi({ registry, services: () => gateway?.current().services ?? snapshot.services })]],
     });
     const adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: adminHost });
     publicServer.listen(options.port ?? config.gateway.listen.port, config.gateway.listen.host);
@@ -120,7 +131,8 @@ export class Gateway {
       throw new StartError(`cannot listen: ${(err as Error).message}`);
     }
     gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, adminServer as Server);
-    gateway.closers.push(() => rateLimiters.close());
+    gateway.closers.push(() => rateLimiters.close(), () => security.close());
+    gateway.security = security;
     if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
     return gateway;
   }
@@ -152,6 +164,7 @@ export class Gateway {
       return loaded;
     }
     const previous = this.snapshot;
+    this.security?.reconfigure(loaded.config.auth);
     this.snapshot = buildSnapshot(loaded.config, loaded.files, this.deps);
     retireSnapshot(previous);
     this.options.logger.info({ routes: loaded.config.routes.length, files: loaded.files }, 'config reloaded');

@@ -1,0 +1,150 @@
+/** Admin `/admin/services`: lists services with live instance state; registers, heartbeats and deregisters instances. */
+import { Hono, type Context } from 'hono';
+import type { Endpoint } from '../balancing/endpoint.js';
+import { parseDuration } from '../config/duration.js';
+import { GatewayError, errorBody, type ErrorCode } from '../errors.js';
+import { checkRegistration, checkTtl, type InstanceRecord } from '../discovery/instance.js';
+import type { Registry } from '../discovery/registry.js';
+import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+
+/** TTL of an admin registration without `ttl`, ms (SPEC: 30s). */
+export const DEFAULT_ADMIN_TTL_MS = 30_000;
+
+/** What the services API reads and writes. */
+export interface ServicesApiDeps {
+  readonly registry: Registry;
+  /** The configured services of the live snapshot. */
+  services(): ReadonlyMap<string, ServiceRuntime>;
+  readonly now?: () => number;
+}
+
+/** One instance as `GET /admin/services` shows it; run-time fields are null for services no route config uses. */
+export interface InstanceStatus {
+  readonly id: string;
+  readonly url: string;
+  readonly weight: number;
+  readonly capacity: number;
+  readonly meta: Readonly<Record<string, string>>;
+  readonly draining: boolean;
+  readonly healthy: boolean | null;
+  readonly ejected: boolean;
+  readonly inFlight: number;
+  /** Time-decayed average latency, ms; null before the first response. */
+  readonly latencyMs: number | null;
+  /** When the registration lapses without a heartbeat, ms since epoch; null for static instances. */
+  readonly expiresAt: number | null;
+}
+
+/** One service as `GET /admin/services` shows it. */
+export interface ServiceStatus {
+  readonly name: string;
+  /** True when the loaded config defines the service (routes can reach it). */
+  readonly configured: boolean;
+  readonly discovery: 'redis' | 'static' | null;
+  readonly instances: readonly InstanceStatus[];
+}
+
+function expiry(record: InstanceRecord | undefined): number | null {
+  return record === undefined || !Number.isFinite(record.expiresAt) ? null : record.expiresAt;
+}
+
+function fromEndpoint(endpoint: Endpoint, record: InstanceRecord | undefined, now: number): InstanceStatus {
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    weight: endpoint.weight,
+    capacity: endpoint.capacity,
+    meta: record?.meta ?? {},
+    draining: endpoint.draining,
+    healthy: endpoint.healthy,
+    ejected: endpoint.ejectedUntil > now,
+    inFlight: endpoint.inFlight,
+    latencyMs: endpoint.ewmaLatencyMs > 0 ? Math.round(endpoint.ewmaLatencyMs * 10) / 10 : null,
+    expiresAt: expiry(record),
+  };
+}
+
+function fromRecord(record: InstanceRecord): InstanceStatus {
+  const { id, url, weight, capacity, meta, draining } = record;
+  return { id, url, weight, capacity, meta, draining, healthy: null, ejected: false, inFlight: 0, latencyMs: null, expiresAt: expiry(record) };
+}
+
+/** Every configured service and every service with registered instances, sorted by name. */
+export function servicesStatus(deps: ServicesApiDeps): ServiceStatus[] {
+  const now = (deps.now ?? Date.now)();
+  const configured = deps.services();
+  const names = new Set([...configured.keys(), ...deps.registry.services()]);
+  return [...names].sort().map((name): ServiceStatus => {
+    const records = new Map(deps.registry.list(name).map((record) => [record.id, record]));
+    const runtime = configured.get(name);
+    if (runtime === undefined) {
+      return { name, configured: false, discovery: null, instances: [...records.values()].map(fromRecord) };
+    }
+    const instances = runtime.endpoints().map((endpoint) => fromEndpoint(endpoint, records.get(endpoint.id), now));
+    return { name, configured: true, discovery: runtime.config.discovery, instances };
+  });
+}
+
+function fail(c: Context, code: ErrorCode, message: string, status: 400 | 404 | 503): Response {
+  return c.body(errorBody(code, message, c.req.header('x-request-id') ?? ''), status, { 'content-type': 'application/json' });
+}
+
+/** The TTL of a PUT body: a duration string, default 30s. */
+function bodyTtl(ttl: unknown): number {
+  if (ttl === undefined) return DEFAULT_ADMIN_TTL_MS;
+  const ms = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
+  if (ms === undefined) throw new GatewayError('bad_request', 'ttl must be a duration such as 10s, 30s or 1m');
+  return checkTtl(ms);
+}
+
+const BODY_KEYS = new Set(['url', 'weight', 'capacity', 'meta', 'ttl', 'draining']);
+
+/** Builds the sub-app; mount it at `/admin/services` (the admin app applies auth to `/admin/*`). */
+export function createServicesApi(deps: ServicesApiDeps): Hono {
+  const app = new Hono();
+
+  app.get('/', (c) => c.json({ services: servicesStatus(deps) }));
+
+  app.put('/:service/instances/:id', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return fail(c, 'bad_request', 'the body must be a JSON object', 400);
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(c, 'bad_request', 'the body must be a JSON object', 400);
+    const fields = body as Record<string, unknown>;
+    const unknownKey = Object.keys(fields).find((key) => !BODY_KEYS.has(key));
+    if (unknownKey !== undefined) return fail(c, 'bad_request', `unknown field "${unknownKey}"`, 400);
+    let registration;
+    let ttlMs: number;
+    try {
+      registration = checkRegistration({ ...(fields as { url: string }), service: c.req.param('service'), id: c.req.param('id') });
+      ttlMs = bodyTtl(fields.ttl);
+    } catch (err) {
+      if (err instanceof GatewayError) return fail(c, 'bad_request', err.message, 400);
+      throw err;
+    }
+    try {
+      await deps.registry.register(registration, ttlMs);
+    } catch (err) {
+      return fail(c, 'unavailable', `the registry refused the registration: ${(err as Error).message}`, 503);
+    }
+    return c.json({ ...registration, ttlMs, expiresAt: (deps.now ?? Date.now)() + ttlMs });
+  });
+
+  app.delete('/:service/instances/:id', async (c) => {
+    const service = c.req.param('service');
+    const id = c.req.param('id');
+    let removed: boolean;
+    try {
+      removed = await deps.registry.deregister(service, id);
+    } catch (err) {
+      return fail(c, 'unavailable', `the registry refused the deregistration: ${(err as Error).message}`, 503);
+    }
+    if (!removed) return fail(c, 'not_found', `no instance ${id} of service ${service} is registered`, 404);
+    return c.body(null, 204);
+  });
+
+  return app;
+}
