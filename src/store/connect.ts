@@ -1,14 +1,17 @@
 /** Chooses the state backend: Redis when a URL is given, else the embedded in-memory store. */
 import { mkdirSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import type { StoreBackend } from './backend.js';
+import { createRedisClient, parseRedisUrl } from './redis-url.js';
 
-/** Connects to Redis (two connections: commands and subscriptions) or returns the memory backend. */
+/**
+ * Connects to Redis (two connections: commands and subscriptions) or returns the memory backend.
+ * The URL may name a standalone server, a Sentinel set or a Cluster (see redis-url.ts); a bad URL throws RedisUrlError.
+ */
 export function connectBackend(redisUrl: string | undefined, dataDir: string): StoreBackend {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (redisUrl === undefined || redisUrl === '') return { kind: 'memory', dataDir };
-  const options = { enableAutoPipelining: true, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (times: number) => Math.min(times * 100, 1000) };
-  return { kind: 'redis', redis: new Redis(redisUrl, options), subscriber: new Redis(redisUrl, options), dataDir };
+  const topology = parseRedisUrl(redisUrl);
+  return { kind: 'redis', redis: createRedisClient(topology), subscriber: createRedisClient(topology), dataDir };
 }
 
 /** Closes the backend's connections. */
