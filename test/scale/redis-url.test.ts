@@ -27,6 +27,8 @@ describe('parseRedisUrl', () => {
 
   test('an IPv6 host in brackets', () => {
     const t = parseRedisUrl('redis://[::1]:7000');
+    assert.equal(t.kind, 'standalone');
+    if (t.kind !== 'standalone') return;
     assert.equal(t.options.host, '::1');
     assert.equal(t.options.port, 7000);
   });
