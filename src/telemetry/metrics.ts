@@ -1,5 +1,6 @@
 /** Prometheus series of one gateway, on its own registry, with label children cached for the request path. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-series.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
 export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted';
@@ -16,7 +17,6 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT'
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
 /** Per-route recorders, fetched once per route (or per compiled snapshot) and reused for every request. */
 export interface RouteMetrics {
@@ -38,12 +38,13 @@ export interface UpstreamMetrics {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'route' | 'method' | 'status_class'>;
-  readonly #duration: Histogram<'route' | 'method' | 'status_class'>;
-  readonly #attempts: Counter<'service' | 'instance' | 'outcome'>;
-  readonly #upstreamDuration: Histogram<'service' | 'instance'>;
+  // Per-request series use cells resolved once (fast-series.ts); the rest are prom-client's own types.
+  readonly #requests: FastCounter;
+  readonly #duration: FastHistogram;
+  readonly #attempts: FastCounter;
+  readonly #upstreamDuration: FastHistogram;
+  readonly #rateLimit: FastCounter;
   readonly #retries: Counter<'service'>;
-  readonly #rateLimit: Counter<'route' | 'outcome'>;
   readonly #healthy: Gauge<'service' | 'instance'>;
   readonly #inFlight: Gauge;
   readonly #redisUp: Gauge;
@@ -58,12 +59,13 @@ export class GatewayMetrics {
    */
   constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean } = {}) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'edgeway_requests_total', help: 'Requests answered, by route, method and status class.', labelNames: ['route', 'method', 'status_class'], registers });
-    this.#duration = new Histogram({ name: 'edgeway_request_duration_seconds', help: 'Time from request arrival to the end of the response, in seconds.', labelNames: ['route', 'method', 'status_class'], buckets: DURATION_BUCKETS, registers });
-    this.#attempts = new Counter({ name: 'edgeway_upstream_attempts_total', help: 'Upstream attempts (every retry counts), by service, instance and outcome.', labelNames: ['service', 'instance', 'outcome'], registers });
-    this.#upstreamDuration = new Histogram({ name: 'edgeway_upstream_duration_seconds', help: 'Time of one upstream attempt until response headers or failure, in seconds.', labelNames: ['service', 'instance'], buckets: DURATION_BUCKETS, registers });
+    const r = this.registry;
+    this.#requests = new FastCounter('edgeway_requests_total', 'Requests answered, by route, method and status class.', ['route', 'method', 'status_class'], r);
+    this.#duration = new FastHistogram('edgeway_request_duration_seconds', 'Time from request arrival to the end of the response, in seconds.', ['route', 'method', 'status_class'], DURATION_BUCKETS, r);
+    this.#attempts = new FastCounter('edgeway_upstream_attempts_total', 'Upstream attempts (every retry counts), by service, instance and outcome.', ['service', 'instance', 'outcome'], r);
+    this.#upstreamDuration = new FastHistogram('edgeway_upstream_duration_seconds', 'Time of one upstream attempt until response headers or failure, in seconds.', ['service', 'instance'], DURATION_BUCKETS, r);
+    this.#rateLimit = new FastCounter('edgeway_rate_limit_decisions_total', 'Rate-limit decisions, by route and outcome (allowed, rejected, shadow_rejected).', ['route', 'outcome'], r);
     this.#retries = new Counter({ name: 'edgeway_retries_total', help: 'Upstream attempts beyond the first, by service.', labelNames: ['service'], registers });
-    this.#rateLimit = new Counter({ name: 'edgeway_rate_limit_decisions_total', help: 'Rate-limit decisions, by route and outcome (allowed, rejected, shadow_rejected).', labelNames: ['route', 'outcome'], registers });
     this.#healthy = new Gauge({ name: 'edgeway_instance_healthy', help: '1 when the instance is healthy and eligible for traffic, else 0.', labelNames: ['service', 'instance'], registers });
     this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
     const probe = options.redisUp;
@@ -92,14 +94,14 @@ export class GatewayMetrics {
     const key = `${service}\u0000${instance}`;
     let cached = this.#upstreams.get(key);
     if (cached === undefined) {
-      const byOutcome = new Map<UpstreamOutcome, CounterChild>();
-      const duration = this.#upstreamDuration.labels(service, instance);
+      const byOutcome = new Map<UpstreamOutcome, CounterCell>();
+      const duration = this.#upstreamDuration.cell(service, instance);
       const attempts = this.#attempts;
       cached = {
         attempt(outcome, seconds) {
           let child = byOutcome.get(outcome);
           if (child === undefined) {
-            child = attempts.labels(service, instance, outcome);
+            child = attempts.cell(service, instance, outcome);
             byOutcome.set(outcome, child);
           }
           child.inc();
@@ -166,8 +168,8 @@ export class GatewayMetrics {
     const duration = this.#duration;
     const rateLimit = this.#rateLimit;
     // method -> [status class index 1..5] -> children; filled lazily, then allocation-free.
-    const byMethod = new Map<string, Array<[CounterChild, HistogramChild] | undefined>>();
-    const byOutcome = new Map<RateLimitOutcome, CounterChild>();
+    const byMethod = new Map<string, Array<[CounterCell, HistogramCell] | undefined>>();
+    const byOutcome = new Map<RateLimitOutcome, CounterCell>();
     return {
       request(method, status, seconds) {
         const m = KNOWN_METHODS.has(method) ? method : '_OTHER';
@@ -180,7 +182,7 @@ export class GatewayMetrics {
         let children = classes[index];
         if (children === undefined) {
           const statusClass = STATUS_CLASSES[index] as string;
-          children = [requests.labels(route, m, statusClass), duration.labels(route, m, statusClass)];
+          children = [requests.cell(route, m, statusClass), duration.cell(route, m, statusClass)];
           classes[index] = children;
         }
         children[0].inc();
@@ -189,7 +191,7 @@ export class GatewayMetrics {
       rateLimit(outcome) {
         let child = byOutcome.get(outcome);
         if (child === undefined) {
-          child = rateLimit.labels(route, outcome);
+          child = rateLimit.cell(route, outcome);
           byOutcome.set(outcome, child);
         }
         child.inc();
