@@ -116,7 +116,10 @@ export class Gateway {
       routes: () => gateway?.routesView() ?? [],
       ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind } }),
       reload: () => (gateway as Gateway).reload(),
-      mounts: [['/admin/services', createServicesApi({ registry, services: () => gateway?.current().services ?? snapshot.services })]],
+      mounts: [
+        ['/admin/services', createServicesApi({ registry, services: () => gateway?.current().services ?? snapshot.services })],
+        ['/admin/tokens', tokensApi(security)],
+      ],
     });
     const adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: adminHost });
     publicServer.listen(options.port ?? config.gateway.listen.port, config.gateway.listen.host);

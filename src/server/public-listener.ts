@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
@@ -39,7 +40,7 @@ function pathOf(url: string | undefined): string {
  * handler: the parser rejects them and `clientError` answers in the SPEC's JSON shape.
  */
 export function createPublicServer(
-  app: Hono,
+  app: Hono<{ Bindings: HttpBindings }>,
   proxy: (req: IncomingMessage, res: ServerResponse) => void,
   limits: ListenerLimits,
   create: typeof createServer = createServer,

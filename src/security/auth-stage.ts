@@ -1,0 +1,22 @@
+/** The `auth` stage: verifies the bearer token, checks the route's scopes, tells the upstream who called. */
+import type { RouteConfig } from '../config/schema.js';
+import type { Stage } from '../pipeline/context.js';
+import type { Security } from './index.js';
+
+/**
+ * Builds the stage for a route with `auth`, or undefined when the route has none. With `required: false`
+ * an absent token passes anonymously, but a presented one must still be valid.
+ */
+export function buildAuthStage(route: RouteConfig, security: Security): Stage | undefined {
+  const auth = route.auth;
+  if (auth === undefined) return undefined;
+  const { required, scopes } = auth;
+  return async function authenticate(ctx) {
+    const header = ctx.req.headers.authorization;
+    if (!required && header === undefined) return;
+    const principal = await security.authenticate(header, ctx.clientIp);
+    security.checkScopes(principal, scopes);
+    ctx.principal = principal;
+    ctx.upstreamHeaders.push(['x-edgeway-sub', principal.sub], ['x-edgeway-scopes', principal.scopes.join(' ')]);
+  };
+}
