@@ -1,6 +1,9 @@
 /** The `edgeway` command: dispatches to one module per subcommand. */
 import { checkCommand } from './check.js';
 import { startCommand } from './start.js';
+import { registerCommand } from './register.js';
+import { servicesCommand } from './services.js';
+import { demoCommand } from './demo.js';
 import { UsageError } from './args.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -8,6 +11,9 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   start: { run: startCommand, summary: 'run the gateway' },
   check: { run: checkCommand, summary: 'validate config; exit 1 on any error' },
+  demo: { run: demoCommand, summary: 'run the gateway with two demo upstreams and print curl lines' },
+  register: { run: registerCommand, summary: 'register an instance and heartbeat until stopped' },
+  services: { run: servicesCommand, summary: 'list services and instances with health, weight, in-flight and latency' },
 };
 
 function help(): string {
