@@ -111,14 +111,16 @@ export function summarize(aggregates: Iterable<Aggregate>): WindowSummary {
 /** Listener for every recorded request (the Redis history flusher subscribes). */
 export type RecordListener = (route: string, minute: number, status: number, bucket: number) => void;
 
+type RecordInto = (ring: RouteRing, status: number, durationMs: number, requestId: string, traceId: string) => void;
+
 class RouteRing implements RouteStats {
   readonly minutes: Slot[] = Array.from({ length: MINUTES }, newSlot);
   readonly seconds: Slot[] = Array.from({ length: SECONDS }, newSlot);
 
-  constructor(readonly name: string, private readonly owner: StatsCollector) {}
+  constructor(readonly name: string, private readonly into: RecordInto) {}
 
   record(status: number, durationMs: number, requestId: string, traceId: string): void {
-    this.owner.recordInto(this, status, durationMs, requestId, traceId);
+    this.into(this, status, durationMs, requestId, traceId);
   }
 }
 
@@ -133,6 +135,19 @@ export class StatsCollector {
   #recentNext = 0;
   readonly #routes = new Map<string, RouteRing>();
   #listener: RecordListener | undefined;
+  readonly #recordInto: RecordInto = (ring, status, durationMs, requestId, traceId) => {
+    const now = this.#now();
+    const second = Math.floor(now / 1000);
+    const minute = Math.floor(now / MINUTE_MS);
+    const bucket = bucketIndex(durationMs);
+    addRequest(claim(ring.seconds[second % SECONDS] as Slot, second), status, bucket);
+    addRequest(claim(ring.minutes[minute % MINUTES] as Slot, minute), status, bucket);
+    this.#listener?.(ring.name, minute * MINUTE_MS, status, bucket);
+    if (status >= 500 || durationMs >= this.#slowMs) {
+      this.#recent[this.#recentNext] = { at: now, requestId, traceId, route: ring.name, status, durationMs };
+      this.#recentNext = (this.#recentNext + 1) % this.#recent.length;
+    }
+  };
 
   constructor(options: StatsOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -144,7 +159,7 @@ export class StatsCollector {
   route(name: string): RouteStats {
     let ring = this.#routes.get(name);
     if (ring === undefined) {
-      ring = new RouteRing(name, this);
+      ring = new RouteRing(name, this.#recordInto);
       this.#routes.set(name, ring);
     }
     return ring;
@@ -158,21 +173,6 @@ export class StatsCollector {
   /** Subscribes the single record listener (the Redis history flusher). */
   onRecord(listener: RecordListener | undefined): void {
     this.#listener = listener;
-  }
-
-  /** @internal Called by a route's recorder. */
-  recordInto(ring: RouteRing, status: number, durationMs: number, requestId: string, traceId: string): void {
-    const now = this.#now();
-    const second = Math.floor(now / 1000);
-    const minute = Math.floor(now / MINUTE_MS);
-    const bucket = bucketIndex(durationMs);
-    addRequest(claim(ring.seconds[second % SECONDS] as Slot, second), status, bucket);
-    addRequest(claim(ring.minutes[minute % MINUTES] as Slot, minute), status, bucket);
-    this.#listener?.(ring.name, minute * MINUTE_MS, status, bucket);
-    if (status >= 500 || durationMs >= this.#slowMs) {
-      this.#recent[this.#recentNext] = { at: now, requestId, traceId, route: ring.name, status, durationMs };
-      this.#recentNext = (this.#recentNext + 1) % this.#recent.length;
-    }
   }
 
   /** A route's summary over the trailing `seconds` (<= 60), including the current second. */
