@@ -1,12 +1,17 @@
-/** `edgeway start`: runs the gateway until SIGINT/SIGTERM, then drains and exits 0. */
+/** `edgeway start`: runs the gateway until SIGINT/SIGTERM, then drains and exits 0; `--workers N` runs N of them under node:cluster. */
+import cluster from 'node:cluster';
 import { formatDiagnostic } from '../config/diagnostic.js';
+import { loadConfig } from '../config/load.js';
 import { Gateway, StartError } from '../server/gateway.js';
+import { runWorker, workerIndex } from '../server/cluster-worker.js';
+import { parseWorkerCount, runPrimary } from '../server/workers.js';
+import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
 import { logger } from '../telemetry/access-log.js';
-import { configPath, dataDir, parseCommand, portFlag, redisUrl, type CommandSpec } from './args.js';
+import { configPath, dataDir, parseCommand, portFlag, redisUrl, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
-  usage: 'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N]',
-  summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance).',
+  usage: 'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N|auto]',
+  summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP restarts them one at a time.',
   options: {
     config: { type: 'string' },
     port: { type: 'string' },
@@ -16,17 +21,36 @@ const spec: CommandSpec = {
   },
 };
 
-/** Runs the command; resolves with the exit code once the gateway has stopped. */
+/** Margin on top of the config's shutdownTimeout before the primary kills a worker that has not drained, ms. */
+const STOP_MARGIN_MS = 5000;
+
+/** Runs the command; resolves with the exit code once the gateway (or every worker) has stopped. */
 export async function startCommand(argv: string[]): Promise<number> {
   const flags = parseCommand(spec, argv);
   if (flags === undefined) return 0;
+  const url = redisUrl(flags.redis);
+  if (url !== undefined) {
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      if (!(err instanceof RedisUrlError)) throw err;
+      process.stderr.write(`edgeway: ${err.message}\n`);
+      return 1;
+    }
+  }
+  const workers = typeof flags.workers === 'string' ? parseWorkerCount(flags.workers) : 1;
+  if (workers === undefined) throw new UsageError('--workers must be a number from 1 to 64, or auto');
+  if (cluster.isPrimary && workers > 1) return startPrimary(flags, workers, url);
+
+  const index = workerIndex();
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
       configPath: configPath(flags.config),
       port: portFlag(flags.port, 'port'),
-      adminPort: portFlag(flags['admin-port'], 'admin-port'),
-      redisUrl: redisUrl(flags.redis),
+      // Under --workers only worker 1 serves the admin port; the others bind an ephemeral one (see workers.ts).
+      adminPort: index === undefined || index === 1 ? portFlag(flags['admin-port'], 'admin-port') : 0,
+      redisUrl: url,
       adminToken: process.env.EDGEWAY_ADMIN_TOKEN || undefined,
       dataDir: dataDir(),
       logger,
@@ -39,6 +63,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (index !== undefined) return runWorker(gateway, index === 1, logger.child({ worker: index }));
   logger.info({ port: gateway.port, adminPort: gateway.adminPort, store: gateway.backend.kind }, 'edgeway listening');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -48,4 +73,19 @@ export async function startCommand(argv: string[]): Promise<number> {
   await gateway.stop();
   logger.info('stopped');
   return 0;
+}
+
+/** Checks what the workers would need (Redis, a valid config) before forking any. */
+async function startPrimary(flags: Record<string, string | boolean | undefined>, workers: number, url: string | undefined): Promise<number> {
+  if (url === undefined) {
+    process.stderr.write(`edgeway: --workers ${workers} needs a shared store: the embedded in-memory store serves one process only. Pass --redis URL (or set REDIS_URL), or run with --workers 1.\n`);
+    return 1;
+  }
+  const loaded = loadConfig(configPath(flags.config));
+  if (!loaded.ok) {
+    for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    process.stderr.write('edgeway: invalid config\n');
+    return 1;
+  }
+  return runPrimary({ count: workers, stopTimeoutMs: loaded.config.gateway.shutdownTimeout + STOP_MARGIN_MS, logger: logger.child({ primary: process.pid }) });
 }
