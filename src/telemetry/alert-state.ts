@@ -1,6 +1,6 @@
 /** Where alert episodes are deduplicated: a Lua compare-and-set in Redis (all gateways) or a local map. */
 import type { RedisClient } from '../store/backend.js';
-import { defineScript, type ScriptCommand } from '../traffic/rate-limit/redis-script.js';
+import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 
 /** An alert rule's shared state. */
 export type AlertState = 'firing' | 'resolved';

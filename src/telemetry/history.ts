@@ -1,6 +1,6 @@
 /** Shared per-minute history in Redis: every gateway flushes its deltas, the dashboard reads the merged sums. */
 import type { RedisClient } from '../store/backend.js';
-import { defineScript, type ScriptCommand } from '../traffic/rate-limit/redis-script.js';
+import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 import { LATENCY_BUCKETS, newSketch } from './latency-sketch.js';
 import { MINUTES, addRequest, minutePoint, type Aggregate, type MinutePoint, type StatsCollector } from './stats.js';
 import { logger } from './access-log.js';
