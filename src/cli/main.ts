@@ -4,6 +4,9 @@ import { startCommand } from './start.js';
 import { registerCommand } from './register.js';
 import { servicesCommand } from './services.js';
 import { demoCommand } from './demo.js';
+import { tokenCommand } from './token.js';
+import { keysCommand } from './keys.js';
+import { clientsCommand } from './clients.js';
 import { UsageError } from './args.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -14,6 +17,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   demo: { run: demoCommand, summary: 'run the gateway with two demo upstreams and print curl lines' },
   register: { run: registerCommand, summary: 'register an instance and heartbeat until stopped' },
   services: { run: servicesCommand, summary: 'list services and instances with health, weight, in-flight and latency' },
+  token: { run: tokenCommand, summary: 'issue a signed JWT (token issue) or revoke one everywhere (token revoke)' },
+  keys: { run: keysCommand, summary: 'list or rotate the signing keys' },
+  clients: { run: clientsCommand, summary: 'add, list or remove OAuth2 client-credentials clients' },
 };
 
 function help(): string {
