@@ -1,8 +1,6 @@
 /** The registry's Redis keys and Lua scripts (redis/registry-*.lua), defined once on any ioredis client. */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RedisClient } from '../store/backend.js';
+import { readScript } from '../store/lua-script.js';
 
 /**
  * Every registry key shares the hash tag `{registry}`, so each script touches a single Redis Cluster slot.
@@ -30,32 +28,16 @@ export interface RegistryCommands {
   registryRead(...args: [...KeyArgs, service: string]): Promise<string[]>;
 }
 
-/** The folder holding the Lua files: `redis/` at the package root, found from src/ or dist/src/ alike. */
-function scriptDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'redis');
-    if (existsSync(join(candidate, SCRIPTS.registryRegister))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('registry: cannot find redis/registry-register.lua above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
-
 let sources: Record<keyof typeof SCRIPTS, string> | undefined;
 
 /** The Lua source of each registry script, read from disk once. */
 export function registryScriptSources(): Readonly<Record<keyof typeof SCRIPTS, string>> {
-  if (sources === undefined) {
-    const dir = scriptDir();
-    const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
-    sources = {
-      registryRegister: read(SCRIPTS.registryRegister),
-      registryDeregister: read(SCRIPTS.registryDeregister),
-      registrySweep: read(SCRIPTS.registrySweep),
-      registryRead: read(SCRIPTS.registryRead),
-    };
-  }
+  sources ??= {
+    registryRegister: readScript(SCRIPTS.registryRegister),
+    registryDeregister: readScript(SCRIPTS.registryDeregister),
+    registrySweep: readScript(SCRIPTS.registrySweep),
+    registryRead: readScript(SCRIPTS.registryRead),
+  };
   return sources;
 }
 

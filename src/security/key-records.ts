@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import type { StoreBackend, RedisClient } from '../store/backend.js';
 import { FileLock, readJsonFile, writeJsonFile } from './data-file.js';
-import { defineScript, type ScriptCommand } from './redis-script.js';
+import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 import { listen } from './channel.js';
 
 /** The signing algorithms edgeway issues with. */
@@ -51,7 +51,7 @@ interface StoredRedisRecord {
 class RedisKeyRecords implements KeyRecordStore {
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
-  readonly #rotate: ScriptCommand;
+  readonly #rotate: ScriptCommand<unknown>;
   #stop: (() => Promise<void>) | undefined;
 
   constructor(redis: RedisClient, subscriber: RedisClient) {

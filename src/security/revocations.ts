@@ -1,6 +1,6 @@
 /** The revocation list: jtis revoked until their token expires, checked synchronously from a local copy. */
 import type { RedisClient, StoreBackend } from '../store/backend.js';
-import { defineScript, type ScriptCommand } from './redis-script.js';
+import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 import { listen } from './channel.js';
 
 /** Redis key of the list and the channel its additions are pushed on. */
@@ -64,7 +64,7 @@ export class MemoryRevocations extends LocalRevocations implements RevocationLis
 /** Redis mode: a sorted set shared by all gateways, pushed to each by pub/sub and fully re-read on reconnect. */
 export class RedisRevocations extends LocalRevocations implements RevocationList {
   readonly #redis: RedisClient;
-  readonly #add: ScriptCommand;
+  readonly #add: ScriptCommand<unknown>;
   readonly #onError: (err: unknown) => void;
   #stop: (() => Promise<void>) | undefined;
 

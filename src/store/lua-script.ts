@@ -1,13 +1,13 @@
-/** Loads a redis/*.lua script and registers it on a connection with ioredis defineCommand. */
+/** The one loader of redis/*.lua scripts: reads a file once and defines it on a connection (ioredis defineCommand). */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RedisClient } from '../../store/backend.js';
+import type { RedisClient } from './backend.js';
 
 const cache = new Map<string, string>();
 
 /** Finds redis/<file> above this module, so it resolves from src/ (tsx) and from dist/src/ (built). */
-function readScript(file: string): string {
+export function readScript(file: string): string {
   const cached = cache.get(file);
   if (cached !== undefined) return cached;
   let dir = dirname(fileURLToPath(import.meta.url));

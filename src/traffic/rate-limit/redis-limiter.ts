@@ -2,7 +2,7 @@
 import type { RedisClient } from '../../store/backend.js';
 import type { Decision, RateLimiter } from './limiter.js';
 import type { BucketPolicy } from './token-bucket.js';
-import { defineScript, type ScriptCommand } from './redis-script.js';
+import { defineScript, type ScriptCommand } from '../../store/lua-script.js';
 import { withDeadline } from './deadline.js';
 
 type BucketReply = [allowed: number, remaining: number, retryAfterMs: number, resetMs: number];
