@@ -57,6 +57,8 @@ describe('alerts', () => {
     assert.equal(dup.success, false);
     assert.match(JSON.stringify(dup.error?.issues), /duplicate alert name \\"a\\"/);
     assert.equal(alertsSchema.safeParse({ rules: [{ name: 'x', kind: 'cpu-high' }] }).success, false);
+    const badFor = alertsSchema.safeParse({ rules: [{ name: 'r', kind: 'redis-down', for: '5 minutes' }] });
+    assert.match(JSON.stringify(badFor.error?.issues), /invalid duration \\"5 minutes\\"/);
     assert.equal(alertsSchema.safeParse({ webhooks: ['ftp://example.com/'] }).success, false);
   });
 
