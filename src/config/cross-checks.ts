@@ -1,4 +1,7 @@
 /** Checks that span keys (references, duplicates, combinations) after the schema has passed. */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from './schema.js';
 
 /** One cross-field problem, at a key path of the merged config. */
@@ -8,6 +11,46 @@ export interface CrossIssue {
 }
 
 const HASH_ON = /^(ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/;
+
+/** Reads and parses one PEM file (relative paths resolve against the working directory), or records why not. */
+function readPem<T>(file: string, parse: (pem: Buffer) => T, path: ReadonlyArray<PropertyKey>, issues: CrossIssue[]): T | undefined {
+  try {
+    return parse(readFileSync(resolve(file)));
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    issues.push({ path, message: `cannot use ${file}: ${reason}` });
+    return undefined;
+  }
+}
+
+/** A certificate and its private key: both or neither, both parse, and the key belongs to the certificate. */
+function checkPemPair(pair: { cert?: string; key?: string }, at: ReadonlyArray<PropertyKey>, issues: CrossIssue[]): void {
+  const { cert, key } = pair;
+  if (cert === undefined || key === undefined) {
+    if (cert !== key) issues.push({ path: at, message: `${String(at[at.length - 1])} needs both cert and key` });
+    return;
+  }
+  const certificate = readPem(cert, (pem) => new X509Certificate(pem), [...at, 'cert'], issues);
+  const privateKey: KeyObject | undefined = readPem(key, (pem) => createPrivateKey(pem), [...at, 'key'], issues);
+  if (certificate && privateKey && !certificate.checkPrivateKey(privateKey)) {
+    issues.push({ path: [...at, 'key'], message: `the key in ${key} does not belong to the certificate in ${cert}` });
+  }
+}
+
+function checkTls(config: Config, issues: CrossIssue[]): void {
+  const tls = config.gateway.tls;
+  if (tls !== undefined) {
+    checkPemPair(tls, ['gateway', 'tls'], issues);
+    if (tls.cert === undefined && tls.key === undefined && (tls.sni ?? []).length === 0) issues.push({ path: ['gateway', 'tls'], message: 'tls needs cert and key, or at least one sni entry' });
+    tls.sni?.forEach((entry, i) => checkPemPair(entry, ['gateway', 'tls', 'sni', i], issues));
+  }
+  for (const [name, service] of Object.entries(config.services)) {
+    const upstreamTls = service.upstreamTls;
+    if (upstreamTls === undefined) continue;
+    if (upstreamTls.ca !== undefined) readPem(upstreamTls.ca, (pem) => new X509Certificate(pem), ['services', name, 'upstreamTls', 'ca'], issues);
+    checkPemPair(upstreamTls, ['services', name, 'upstreamTls'], issues);
+  }
+}
 
 function checkServices(config: Config, issues: CrossIssue[]): void {
   for (const [name, service] of Object.entries(config.services)) {
@@ -63,9 +106,7 @@ function checkRoutes(config: Config, issues: CrossIssue[]): void {
 /** Every cross-field problem of a schema-valid config, in document order. */
 export function crossCheck(config: Config): CrossIssue[] {
   const issues: CrossIssue[] = [];
-  if (config.gateway.tls && (config.gateway.tls.cert === undefined) !== (config.gateway.tls.key === undefined)) {
-    issues.push({ path: ['gateway', 'tls'], message: 'tls needs both cert and key' });
-  }
+  checkTls(config, issues);
   config.auth.issuers.forEach((issuer, i) => {
     if (issuer.jwksUri === undefined && issuer.issuer !== 'edgeway') {
       issues.push({ path: ['auth', 'issuers', i, 'jwksUri'], message: 'an external issuer needs jwksUri (only the issuer "edgeway" uses edgeway\'s own keys)' });

@@ -75,6 +75,14 @@ const service = z.strictObject({
     maxPendingRequests: z.number().int().min(1).default(1024),
   }).optional(),
   adaptiveConcurrency: adaptiveConcurrencySchema.optional(),
+  // PEM paths for https instances: the CA to trust, a client certificate for mTLS, the name to verify.
+  upstreamTls: z.strictObject({
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    serverName: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().optional(),
+  }).optional(),
 });
 
 const rateLimit = z.strictObject({

@@ -1,11 +1,14 @@
 /** Keep-alive connection pools to upstream origins, shared across config reloads. */
 import { Pool } from 'undici';
+import { upstreamConnectOptions, upstreamTlsKey, type UpstreamTlsConfig } from './upstream-tls.js';
 
 /** Pool settings that come from a service's config. */
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
   /** Upper bound on connections per origin (circuitBreaker.maxConnections). */
   readonly maxConnections: number;
+  /** CA, client certificate and server name for https origins (`upstreamTls`). */
+  readonly tls?: UpstreamTlsConfig;
 }
 
 /** The pools of one gateway process, keyed by origin and settings, so a reload keeps warm connections. */
@@ -14,12 +17,15 @@ export class UpstreamPools {
 
   /** The pool for an origin (`http://host:port`), created on first use. */
   get(origin: string, options: PoolOptions): Pool {
-    const key = `${origin}|${options.connectTimeoutMs}|${options.maxConnections}`;
+    const key = `${origin}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
       pool = new Pool(origin, {
         connections: options.maxConnections,
-        connectTimeout: options.connectTimeoutMs,
+        connect: {
+          timeout: options.connectTimeoutMs,
+          ...(options.tls !== undefined && origin.startsWith('https:') ? upstreamConnectOptions(options.tls) : {}),
+        },
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 60_000,
         pipelining: 1,

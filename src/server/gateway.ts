@@ -16,6 +16,7 @@ import { UpstreamPools } from '../proxy/upstream-client.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { createPublicServer } from './public-listener.js';
+import { TlsTerminator } from './tls.js';
 import { createRegistry } from '../discovery/create-registry.js';
 import { tokensApi } from '../admin/tokens-api.js';
 import { buildAuthStage } from '../security/auth-stage.js';
@@ -60,6 +61,8 @@ export class Gateway {
   /** Parts to close on stop, before the registry and the store connections. */
   private readonly closers: Array<() => Promise<void>> = [];
   private security: Security | undefined;
+  /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
+  tls: TlsTerminator | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -81,6 +84,12 @@ export class Gateway {
     const adminHost = config.gateway.admin.host;
     if (!isLoopbackHost(adminHost) && !options.adminToken) {
       throw new StartError(`admin listener on ${adminHost} is reachable off loopback: set EDGEWAY_ADMIN_TOKEN`);
+    }
+    let tls: TlsTerminator | undefined;
+    try {
+      tls = config.gateway.tls ? new TlsTerminator(config.gateway.tls, options.logger) : undefined;
+    } catch (err) {
+      throw new StartError((err as Error).message);
     }
     const backend = connectBackend(options.redisUrl, options.dataDir);
     if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
@@ -109,7 +118,7 @@ export class Gateway {
     const publicServer = createPublicServer(publicApp, (req, res) => {
       (gateway as Gateway).inFlight++;
       handler(req, res);
-    }, { maxHeaderBytes: config.gateway.maxHeaderBytes });
+    }, { maxHeaderBytes: config.gateway.maxHeaderBytes }, tls?.createServer);
 
     const adminApp = createAdminApp({
       adminToken: options.adminToken,
@@ -136,6 +145,14 @@ export class Gateway {
     gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, adminServer as Server);
     gateway.closers.push(() => rateLimiters.close(), () => security.close());
     gateway.security = security;
+    if (tls !== undefined) {
+      gateway.tls = tls;
+      gateway.closers.push(() => tls.close());
+      await tls.start(config.gateway.listen.host, gateway.port).catch(async (err: Error) => {
+        await gateway?.stop();
+        throw new StartError(`cannot listen for the https redirect: ${err.message}`);
+      });
+    }
     if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
     return gateway;
   }

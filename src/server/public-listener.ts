@@ -1,5 +1,5 @@
 /** The public listener: the proxy for every route, plus edgeway's own public endpoints served by Hono. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -8,6 +8,9 @@ import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
 export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/oauth/token']);
+
+/** Makes the server: `http.createServer`, or `https.createServer` with the TLS options spread in. */
+export type CreateServer = (options: ServerOptions, listener: RequestListener) => Server;
 
 /** Server-level limits from `gateway.*`. */
 export interface ListenerLimits {
@@ -43,7 +46,7 @@ export function createPublicServer(
   app: Hono<{ Bindings: HttpBindings }>,
   proxy: (req: IncomingMessage, res: ServerResponse) => void,
   limits: ListenerLimits,
-  create: typeof createServer = createServer,
+  create: CreateServer = createServer,
 ): Server {
   const appListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
   const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
