@@ -1,6 +1,7 @@
 /** Scenarios beyond the proxy path (auth, rate limits, telemetry, discovery), each measured in the same run. */
 
 import { authScenarios } from './auth-scenarios.js';
+import { discoveryScenarios } from './discovery-scenarios.js';
 
 /** One thing to put load on; `pid` is the process whose CPU counts as the proxy's. */
 export interface Scenario {
@@ -18,5 +19,5 @@ export interface ScenarioContext {
 
 /** Scenarios the feature areas add; empty until they register theirs. */
 export async function extraScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
-  return [...(await authScenarios(ctx))];
+  return [...(await authScenarios(ctx)), ...(await discoveryScenarios(ctx))];
 }
