@@ -17,7 +17,7 @@ function peerCommonName(port: number, ca: string, servername: string): Promise<s
     const socket = connect({ host: '127.0.0.1', port, servername, ca, checkServerIdentity: () => undefined }, () => {
       const cn = socket.getPeerCertificate().subject.CN;
       socket.destroy();
-      resolve(Array.isArray(cn) ? cn.join(',') : cn);
+      resolve(Array.isArray(cn) ? cn.join(',') : (cn ?? ''));
     });
     socket.on('error', reject);
   });
