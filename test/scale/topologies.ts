@@ -6,7 +6,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 
 const run = promisify(execFile);
 
@@ -157,9 +156,4 @@ export async function startSentinel(): Promise<TestSentinel> {
 async function currentMaster(sentinelPort: number): Promise<number> {
   const reply = (await redisCli(sentinelPort, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')).trim().split('\n');
   return Number(reply[1]);
-}
-
-/** A plain client on one port, for assertions. */
-export function nodeClient(port: number): Redis {
-  return new Redis({ host: '127.0.0.1', port, lazyConnect: false });
 }
