@@ -44,3 +44,9 @@ export async function errorMessage(response: Response): Promise<string> {
   }
   return `${response.status}: ${text.slice(0, 200) || response.statusText}`;
 }
+
+/** Why a request did not reach the gateway: fetch's own message ("fetch failed") hides the cause. */
+export function unreachable(err: unknown): string {
+  const cause = (err as { cause?: { message?: string } }).cause;
+  return cause?.message ?? (err as Error).message;
+}

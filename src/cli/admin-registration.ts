@@ -1,7 +1,7 @@
 /** Registers an instance through a gateway's admin API and heartbeats it (re-PUT) until stopped; used without Redis. */
 import type { RegistryLogger } from '../discovery/registry.js';
 import type { Registration } from '../discovery/client.js';
-import { errorMessage, type AdminClient } from './admin-client.js';
+import { errorMessage, unreachable, type AdminClient } from './admin-client.js';
 
 /** What to register: the PUT body of `/admin/services/{service}/instances/{id}` plus its path. */
 export interface AdminRegistrationOptions {
@@ -39,7 +39,7 @@ export async function registerViaAdmin(options: AdminRegistrationOptions): Promi
         failing = false;
       })
       .catch((err: unknown) => {
-        if (!failing) options.logger.warn(`heartbeat of ${options.service}/${options.id} failed; retrying every ${Math.round(options.ttlMs / 3)} ms`, (err as Error).message);
+        if (!failing) options.logger.warn(`heartbeat of ${options.service}/${options.id} failed; retrying every ${Math.round(options.ttlMs / 3)} ms`, unreachable(err));
         failing = true;
       });
   };
@@ -55,7 +55,7 @@ export async function registerViaAdmin(options: AdminRegistrationOptions): Promi
       if (!response.ok && response.status !== 404) throw new Error(await errorMessage(response));
       await response.body?.cancel();
     } catch (err) {
-      options.logger.warn(`deregistering ${options.service}/${options.id} failed; it expires within ${options.ttlMs} ms`, (err as Error).message);
+      options.logger.warn(`deregistering ${options.service}/${options.id} failed; it expires within ${options.ttlMs} ms`, unreachable(err));
     }
   };
   return { id: options.id, stop: () => (stopped ??= stop()) };

@@ -121,11 +121,15 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
   const admin = `http://127.0.0.1:${gateway.adminPort}`;
   const children = DEMO_INSTANCES.map((name) => spawnUpstream(name, admin));
-  const ready = await Promise.race([registered(gateway), signal.then(() => false)]);
-  if (ready) process.stdout.write(banner(`http://127.0.0.1:${gateway.port}`, admin, await demoToken(admin)));
-  else process.stderr.write('edgeway demo: the demo upstreams did not register; stopping\n');
-  if (ready) await signal;
+  let interrupted = false;
+  const ready = await Promise.race([registered(gateway), signal.then(() => (interrupted = true) && false)]);
+  if (ready) {
+    process.stdout.write(banner(`http://127.0.0.1:${gateway.port}`, admin, await demoToken(admin)));
+    await signal;
+  } else if (!interrupted) {
+    process.stderr.write('edgeway demo: the demo upstreams did not register; stopping\n');
+  }
   await Promise.all(children.map(stopChild));
   await gateway.stop();
-  return ready ? 0 : 1;
+  return ready || interrupted ? 0 : 1;
 }

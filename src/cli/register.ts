@@ -6,7 +6,7 @@ import { register, DEFAULT_TTL_MS, type Registration } from '../discovery/client
 import { checkRegistration, checkTtl } from '../discovery/instance.js';
 import type { RegistryLogger } from '../discovery/registry.js';
 import { GatewayError } from '../errors.js';
-import { adminClient, adminUrl } from './admin-client.js';
+import { adminClient, adminUrl, unreachable } from './admin-client.js';
 import { registerViaAdmin } from './admin-registration.js';
 import { parseCommand, redisUrl, UsageError, type CommandSpec } from './args.js';
 
@@ -98,7 +98,7 @@ export async function registerCommand(argv: string[]): Promise<number> {
         ? await register({ ...input, redis, ttlMs, logger: stderrLogger })
         : await registerViaAdmin({ ...input, admin: adminClient(adminUrl(flags.admin)), ttlMs, logger: stderrLogger });
   } catch (err) {
-    process.stderr.write(`edgeway register: cannot register ${input.service}/${input.id} at ${where}: ${(err as Error).message}\n`);
+    process.stderr.write(`edgeway register: cannot register ${input.service}/${input.id} at ${where}: ${unreachable(err)}\n`);
     return 1;
   }
   process.stdout.write(`registered ${input.service}/${registration.id} -> ${input.url} (ttl ${ttlMs} ms) at ${where}\n`);

@@ -1,6 +1,6 @@
 /** `edgeway services`: prints the services and instances a gateway sees, from its admin API. */
 import type { InstanceStatus, ServiceStatus } from '../admin/services-api.js';
-import { adminClient, adminUrl, errorMessage } from './admin-client.js';
+import { adminClient, adminUrl, errorMessage, unreachable } from './admin-client.js';
 import { parseCommand, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -46,7 +46,7 @@ export async function servicesCommand(argv: string[]): Promise<number> {
   try {
     response = await admin.request('GET', '/admin/services');
   } catch (err) {
-    process.stderr.write(`edgeway services: cannot reach ${admin.baseUrl}: ${(err as Error).message}\n`);
+    process.stderr.write(`edgeway services: cannot reach ${admin.baseUrl}: ${unreachable(err)}\n`);
     return 1;
   }
   if (!response.ok) {
