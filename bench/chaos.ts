@@ -91,11 +91,12 @@ async function drive(redis: TestRedis, dir: string, env: NodeJS.ProcessEnv, cli:
   };
   await timeUntil(() => everywhere(async (g) => (await instances(g)).length === 3));
 
-  const issued = JSON.parse(await cli('token', 'issue', '--sub', 'chaos', '--scope', 'read', '--ttl', '10m', '--json')) as { token: string; jti: string };
-  const bearer = { authorization: `Bearer ${issued.token}` };
+  const issue = async (): Promise<{ token: string; jti: string }> => JSON.parse(await cli('token', 'issue', '--sub', 'chaos', '--scope', 'read', '--ttl', '10m', '--json')) as { token: string; jti: string };
+  const early = await issue();
+  const earlyStatus = await Promise.all(gateways.map((g) => status(`${g.url}/secure`, { authorization: `Bearer ${early.token}` })));
 
   // Load: CONCURRENCY loops, a quarter on the rate-limited route, alternating gateways.
-  const counts = { sent: 0, answered: 0, byCode: new Map<number, number>(), getFailures: [] as number[], limitedOk: 0, limitedDemand: 0 };
+  const counts = { sent: 0, answered: 0, byCode: new Map<number, number>(), getFailures: [] as number[], limitedOk: [] as number[], limitedDemand: 0 };
   const startedAt = performance.now();
   const deadline = startedAt + SECONDS * 1000;
   const loops = Array.from({ length: CONCURRENCY }, async (_, worker) => {
@@ -108,12 +109,14 @@ async function drive(redis: TestRedis, dir: string, env: NodeJS.ProcessEnv, cli:
       counts.byCode.set(code, (counts.byCode.get(code) ?? 0) + 1);
       if (limited) {
         counts.limitedDemand++;
-        if (code === 200) counts.limitedOk++;
+        if (code === 200) counts.limitedOk.push(performance.now() - startedAt);
       } else if (code !== 200) counts.getFailures.push(Math.round((performance.now() - startedAt) / 100) / 10);
     }
   });
 
   const notices: Array<{ event: string; at: string; noticeMs: number }> = [];
+  const notes: string[] = [];
+  let redisDownAt = Number.NaN;
   const at = async (fraction: number): Promise<string> => {
     await sleep(Math.max(0, startedAt + fraction * SECONDS * 1000 - performance.now()));
     return `${Math.round((performance.now() - startedAt) / 100) / 10}s`;
@@ -126,10 +129,13 @@ async function drive(redis: TestRedis, dir: string, env: NodeJS.ProcessEnv, cli:
     notices.push({ event: 'kill upstream u0 (server + its heartbeat)', at: when, noticeMs: await timeUntil(() => everywhere(async (g) => !(await instances(g)).some((i) => i.id === 'u0' && i.healthy !== false && !i.ejected))) });
 
     when = await at(0.3);
+    redisDownAt = performance.now() - startedAt;
     await redis.stop();
     await sleep(2000);
     await redis.restart();
     notices.push({ event: 'Redis down 2 s, restarted empty: live instances listed again', at: when, noticeMs: await timeUntil(() => everywhere(async (g) => (await instances(g)).filter((i) => i.id !== 'u0').length === 2)) });
+    const afterRestart = await Promise.all(gateways.map((g) => status(`${g.url}/secure`, { authorization: `Bearer ${early.token}` })));
+    notes.push(`a token issued before the Redis restart answered ${earlyStatus.join('/')} before and ${afterRestart.join('/')} after it`);
 
     when = await at(0.5);
     appendFileSync(join(dir, 'config.yaml'), '  - { name: reloaded, match: { path: /reloaded }, service: api }\n');
@@ -141,6 +147,8 @@ async function drive(redis: TestRedis, dir: string, env: NodeJS.ProcessEnv, cli:
     notices.push({ event: `keys rotate (${rotated}): served in /.well-known/jwks.json`, at: when, noticeMs: await timeUntil(() => everywhere(async (g) => (await (await fetch(`${g.url}/.well-known/jwks.json`)).text()).includes(rotated))) });
 
     when = await at(0.8);
+    const issued = await issue();
+    const bearer = { authorization: `Bearer ${issued.token}` };
     const before = await Promise.all(gateways.map((g) => status(`${g.url}/secure`, bearer)));
     await cli('token', 'revoke', '--jti', issued.jti);
     notices.push({ event: `token revoke (was ${before.join('/')} before): 401 everywhere`, at: when, noticeMs: await timeUntil(() => everywhere(async (g) => (await status(`${g.url}/secure`, bearer)) === 401)) });
@@ -149,11 +157,16 @@ async function drive(redis: TestRedis, dir: string, env: NodeJS.ProcessEnv, cli:
   await Promise.all([...loops, events]);
   const elapsed = (performance.now() - startedAt) / 1000;
   const ideal = Math.min(counts.limitedDemand, LIMIT.capacity + LIMIT.refillPerSecond * elapsed);
+  const allowed = counts.limitedOk.length;
+  const allowedBeforeOutage = counts.limitedOk.filter((t) => t < redisDownAt).length;
+  const idealBeforeOutage = LIMIT.capacity + (LIMIT.refillPerSecond * redisDownAt) / 1000;
   process.stdout.write(`\nedgeway chaos: ${elapsed.toFixed(1)} s, ${CONCURRENCY} concurrent loops over 2 gateways, 3 upstreams, 1 Redis (2 cores shared with the load generator)\n`);
   process.stdout.write(`requests sent ${counts.sent}, answered ${counts.answered} (${counts.sent - counts.answered} without an answer)\n`);
   process.stdout.write(`by status: ${[...counts.byCode].sort((a, b) => a[0] - b[0]).map(([c, n]) => `${c === 0 ? 'no answer' : c}: ${n}`).join(', ')}\n`);
   process.stdout.write(`GETs on /api that failed: ${counts.getFailures.length}${counts.getFailures.length > 0 ? ` (at ${[...new Set(counts.getFailures)].slice(0, 20).join('s, ')}s)` : ''}\n`);
-  process.stdout.write(`rate limit /limited: allowed ${counts.limitedOk} of ${counts.limitedDemand}; ideal ${Math.round(ideal)} (capacity ${LIMIT.capacity} + ${LIMIT.refillPerSecond}/s); error ${(((counts.limitedOk - ideal) / ideal) * 100).toFixed(1)}%\n`);
+  const pct = (got: number, want: number): string => `${(((got - want) / want) * 100).toFixed(1)}%`;
+  process.stdout.write(`rate limit /limited: allowed ${allowed} of ${counts.limitedDemand}; ideal ${Math.round(ideal)} (capacity ${LIMIT.capacity} + ${LIMIT.refillPerSecond}/s); error ${pct(allowed, ideal)}; before the Redis outage ${allowedBeforeOutage} vs ${Math.round(idealBeforeOutage)} (${pct(allowedBeforeOutage, idealBeforeOutage)})\n`);
+  for (const note of notes) process.stdout.write(`note: ${note}\n`);
   for (const n of notices) process.stdout.write(`  ${n.at.padStart(6)}  ${n.event}: noticed in ${Number.isNaN(n.noticeMs) ? 'NOT within 30 s' : `${n.noticeMs} ms`}\n`);
 }
 
