@@ -6,7 +6,7 @@ import { configSchema } from '../config/schema.js';
 import { createSecurity, type AuthConfig, type Security } from '../security/index.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
-import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
+import { parseRedisUrl, redact, RedisUrlError } from '../store/redis-url.js';
 import { configPath, dataDir, redisUrl } from './args.js';
 
 /** Flags every security command takes. */
@@ -55,12 +55,18 @@ export async function openSecurityContext(flags: Record<string, string | boolean
     }
   }
   const backend = connectBackend(url, dataDir());
+  // A one-shot command reports an unreachable Redis once, as its failure, not as a stream of error events.
+  let lastRedisError: Error | undefined;
+  if (backend.kind === 'redis') {
+    for (const connection of [backend.redis, backend.subscriber]) connection.on('error', (err: Error) => (lastRedisError = err));
+  }
   let security: Security;
   try {
     security = await createSecurity(backend, auth, { onError: (err) => process.stderr.write(`edgeway: ${(err as Error).message}\n`) });
   } catch (err) {
     await closeBackend(backend);
-    throw err;
+    if (url === undefined) throw err;
+    throw new ContextError(`cannot use Redis at ${redact(url)}: ${(lastRedisError ?? (err as Error)).message}`);
   }
   return {
     security,

@@ -51,12 +51,15 @@ describe('security CLI in embedded mode', () => {
   });
 
   test('every command has --help; token revoke explains the admin API fallback', async () => {
-    for (const args of [['token', 'issue'], ['token', 'revoke'], ['keys', 'list'], ['keys', 'rotate'], ['clients', 'add'], ['clients', 'list'], ['clients', 'remove']]) {
-      const { code, stdout } = await cli([...args, '--help']);
-      assert.equal(code, 0, args.join(' '));
-      assert.match(stdout, new RegExp(`^edgeway ${args.join(' ')}`), args.join(' '));
-    }
-    const { stdout } = await cli(['token', 'revoke', '--help']);
+    const commands = [['token', 'issue'], ['token', 'revoke'], ['keys', 'list'], ['keys', 'rotate'], ['clients', 'add'], ['clients', 'list'], ['clients', 'remove']];
+    // Concurrent: each child spends most of its time loading the TypeScript sources.
+    const results = await Promise.all(commands.map((args) => cli([...args, '--help'])));
+    results.forEach(({ code, stdout }, i) => {
+      const name = (commands[i] as string[]).join(' ');
+      assert.equal(code, 0, name);
+      assert.match(stdout, new RegExp(`^edgeway ${name}`), name);
+    });
+    const { stdout } = results[1] as { stdout: string };
     assert.match(stdout, /admin API/);
     assert.match(stdout, /EDGEWAY_ADMIN_TOKEN/);
     assert.match(stdout, /127\.0\.0\.1:9901/);
@@ -81,6 +84,14 @@ describe('security CLI in embedded mode', () => {
     const noSub = await cli(['token', 'issue', '--scope', 'x']);
     assert.equal(noSub.code, 2);
     assert.match(noSub.stderr, /--sub is required/);
+  });
+
+  test('an unreachable Redis is one clean error (password redacted), exit 1', async () => {
+    const { code, stderr } = await cli(['keys', 'list', '--redis', 'redis://user:hunter2@127.0.0.1:1']);
+    assert.equal(code, 1);
+    assert.match(stderr, /^edgeway keys list: cannot use Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
+    assert.ok(!stderr.includes('hunter2'));
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
   });
 
   test('token revoke without Redis goes through the local gateway admin API', async () => {
