@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import type { Endpoint } from '../balancing/endpoint.js';
 import { parseDuration } from '../config/duration.js';
 import { GatewayError, errorBody, type ErrorCode } from '../errors.js';
-import { checkRegistration, checkTtl, type InstanceRecord } from '../discovery/instance.js';
+import { checkRegistration, checkTtl, type InstanceRecord, type InstanceRegistration } from '../discovery/instance.js';
 import type { Registry } from '../discovery/registry.js';
 import type { ServiceRuntime } from '../pipeline/service-runtime.js';
 
@@ -116,7 +116,7 @@ export function createServicesApi(deps: ServicesApiDeps): Hono {
     const fields = body as Record<string, unknown>;
     const unknownKey = Object.keys(fields).find((key) => !BODY_KEYS.has(key));
     if (unknownKey !== undefined) return fail(c, 'bad_request', `unknown field "${unknownKey}"`, 400);
-    let registration;
+    let registration: InstanceRegistration;
     let ttlMs: number;
     try {
       registration = checkRegistration({ ...(fields as { url: string }), service: c.req.param('service'), id: c.req.param('id') });

@@ -122,7 +122,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const admin = `http://127.0.0.1:${gateway.adminPort}`;
   const children = DEMO_INSTANCES.map((name) => spawnUpstream(name, admin));
   let interrupted = false;
-  const ready = await Promise.race([registered(gateway), signal.then(() => (interrupted = true) && false)]);
+  const early = signal.then(() => {
+    interrupted = true;
+    return false;
+  });
+  const ready = await Promise.race([registered(gateway), early]);
   if (ready) {
     process.stdout.write(banner(`http://127.0.0.1:${gateway.port}`, admin, await demoToken(admin)));
     await signal;
