@@ -2,6 +2,7 @@
 
 import { authScenarios } from './auth-scenarios.js';
 import { discoveryScenarios } from './discovery-scenarios.js';
+import { workersScenarios } from './workers-scenario.js';
 
 /** One thing to put load on; `pid` is the process whose CPU counts as the proxy's. */
 export interface Scenario {
@@ -19,5 +20,5 @@ export interface ScenarioContext {
 
 /** Scenarios the feature areas add; empty until they register theirs. */
 export async function extraScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
-  return [...(await authScenarios(ctx)), ...(await discoveryScenarios(ctx))];
+  return [...(await authScenarios(ctx)), ...(await discoveryScenarios(ctx)), ...(await workersScenarios(ctx))];
 }
