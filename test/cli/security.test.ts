@@ -77,11 +77,10 @@ describe('security CLI in embedded mode', () => {
   });
 
   test('token issue refuses bad input with exit 1 or 2 and prints no token', async () => {
-    const tooLong = await cli(['token', 'issue', '--sub', 'a', '--ttl', '48h']);
+    const [tooLong, noSub] = await Promise.all([cli(['token', 'issue', '--sub', 'a', '--ttl', '48h']), cli(['token', 'issue', '--scope', 'x'])]);
     assert.equal(tooLong.code, 1);
     assert.match(tooLong.stderr, /24h/);
     assert.equal(tooLong.stdout, '');
-    const noSub = await cli(['token', 'issue', '--scope', 'x']);
     assert.equal(noSub.code, 2);
     assert.match(noSub.stderr, /--sub is required/);
   });
@@ -111,10 +110,9 @@ describe('security CLI in embedded mode', () => {
     assert.equal(added.code, 0);
     const secret = /client_secret: (\S+)/.exec(added.stdout)?.[1];
     assert.ok(secret !== undefined && secret.length >= 32, added.stdout);
-    const listed = await cli(['clients', 'list']);
+    const [listed, json] = await Promise.all([cli(['clients', 'list']), cli(['clients', 'list', '--json'])]);
     assert.match(listed.stdout, /reporting\s+\S+\s+orders:read/);
     assert.ok(!listed.stdout.includes(secret));
-    const json = await cli(['clients', 'list', '--json']);
     assert.deepEqual((JSON.parse(json.stdout) as Array<Record<string, unknown>>).map((c) => Object.keys(c).sort()), [['createdAt', 'id', 'scopes']]);
     assert.ok(!readFileSync(join(gw.configDir, '.data', 'clients.json'), 'utf8').includes(secret), 'the secret is stored in clear');
     const again = await cli(['clients', 'add', '--id', 'reporting', '--scope', 'orders:read']);
