@@ -45,6 +45,13 @@ class Processes {
   readonly dir = mkdtempSync(join(tmpdir(), 'edgeway-topology-'));
   readonly children = new Map<number, ChildProcess>();
 
+  constructor() {
+    // A crashed test process must not leave servers behind: kill them (sync) as the process exits.
+    process.once('exit', () => {
+      for (const child of this.children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+  }
+
   async spawn(args: string[], port: number): Promise<ChildProcess> {
     const child = spawn('redis-server', args, { stdio: 'ignore', cwd: this.dir });
     this.children.set(port, child);
