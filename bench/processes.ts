@@ -50,7 +50,6 @@ export async function startGatewayProcess(cpu: string, yaml: string, env: NodeJS
   const [port, adminPort] = [await freePort(), await freePort()];
   const child = await startNode(cpu, ['bin/edgeway.js', 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort), ...extraArgs], 'edgeway listening', {
     EDGEWAY_DATA_DIR: join(dir, '.data'),
-    EDGEWAY_ACCESS_LOG: 'off',
     ...env,
   });
   return { port, adminPort, child };

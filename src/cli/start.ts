@@ -56,6 +56,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       logger,
     });
   } catch (err) {
+    // A worker that cannot start must exit (the open IPC channel would keep it alive) so the primary sees the failure.
+    if (cluster.isWorker) process.disconnect();
     if (err instanceof StartError) {
       for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
       process.stderr.write(`edgeway: ${err.message}\n`);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { adaptiveConcurrencySchema } from '../traffic/adaptive-concurrency.js';
+import { alertsSchema } from '../telemetry/alerts.js';
 
 export { duration };
 
@@ -115,6 +116,11 @@ export const configSchema = z.strictObject({
   auth: auth.default(auth.parse({})),
   services: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'service names use letters, digits, ".", "_" and "-"'), service).default({}),
   routes: z.array(route).default([]),
+  alerts: alertsSchema,
+  telemetry: z.strictObject({
+    /** Child spans for auth, rate limit and instance selection; off for high-volume sites. */
+    stageSpans: z.boolean().default(true),
+  }).default({ stageSpans: true }),
 });
 
 /** Config as validated, with defaults applied and durations in milliseconds. */

@@ -1,6 +1,7 @@
 /** What one request carries through the stages: the raw Node request/response and what stages learn. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute } from './route-table.js';
+import type { ServerSpan } from '../telemetry/spans.js';
 
 /** The verified caller of an authenticated request. */
 export interface Principal {
@@ -29,6 +30,12 @@ export interface RequestContext {
   readonly responseHeaders: Array<[string, string]>;
   /** Extra upstream request headers stages add (x-edgeway-sub, claim mappings). */
   readonly upstreamHeaders: Array<[string, string]>;
+  /** The request's SERVER span (a no-op span when tracing is off). */
+  readonly trace: ServerSpan;
+  /** The service and instance of the last upstream attempt, and the time spent on all attempts (ms). */
+  service: string | undefined;
+  instance: string | undefined;
+  upstreamMs: number;
 }
 
 /**

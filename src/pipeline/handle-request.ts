@@ -1,32 +1,50 @@
 /** The request path in one place: framing -> target -> route -> stages -> forward, errors to JSON. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestPickInput } from '../balancing/pick-input.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { forward, type AttemptObserver } from '../proxy/forward.js';
-import { requestPickInput } from '../balancing/pick-input.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
+import type { ServerSpan } from '../telemetry/spans.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from './context.js';
 import { checkFraming } from './framing.js';
 import { normalizePath } from './normalize-path.js';
 import { respondError } from './respond-error.js';
+import { requestIdFor } from './request-id.js';
 import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
-import { requestIdFor } from './request-id.js';
 
 /** What happened to one request, for logs, metrics and traces. */
 export interface RequestOutcome {
   readonly req: IncomingMessage;
+  readonly res: ServerResponse;
   readonly requestId: string;
+  /** The matched route; undefined when the request was refused before routing (400, 404). */
   readonly route: RuntimeRoute | undefined;
+  readonly ctx: RequestContext | undefined;
+  readonly trace: ServerSpan;
+  readonly clientIp: string;
+  readonly path: string;
   readonly status: number;
   readonly startedAt: bigint;
   readonly error: GatewayError | undefined;
 }
 
-/** Hooks the server wires to telemetry. */
+/** Telemetry hooks around a request. */
 export interface RequestObserver {
-  readonly attempts?: AttemptObserver;
+  /** Starts the SERVER span once the route is known (`routeName` undefined for unrouted requests). */
+  start(req: IncomingMessage, routeName: string | undefined, clientIp: string): ServerSpan;
+  readonly attempts: AttemptObserver;
   done(outcome: RequestOutcome): void;
+}
+
+/** Mutable facts gathered while a request is handled, kept for the outcome even when it fails. */
+interface Progress {
+  route: RuntimeRoute | undefined;
+  ctx: RequestContext | undefined;
+  trace: ServerSpan | undefined;
+  clientIp: string;
+  path: string;
 }
 
 function splitTarget(url: string, host: string): { path: string; query: string } {
@@ -54,7 +72,9 @@ function hostOf(req: IncomingMessage): string {
   return (end > 0 ? raw.slice(0, end) : raw).toLowerCase();
 }
 
-async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint, observer: RequestObserver | undefined): Promise<RuntimeRoute> {
+async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint, observer: RequestObserver, progress: Progress): Promise<void> {
+  const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
+  progress.clientIp = client.ip;
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
   // RFC 9112 3.2: a request without Host is answered 400 (here, in the SPEC's JSON shape rather than Node's).
   if (req.headers.host === undefined && req.httpVersionMinor === 1) throw new GatewayError('bad_request', 'missing Host header');
@@ -62,23 +82,25 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   const { path: rawPath, query } = splitTarget(req.url ?? '/', host);
   const path = normalizePath(rawPath);
   if (path === 'invalid_target' || path === 'invalid_percent_encoding') throw new GatewayError('bad_request', 'invalid request path');
-  const method = req.method ?? 'GET';
-  const route = snapshot.table.find({ host, path, method, headers: req.headers });
+  progress.path = path;
+  const route = snapshot.table.find({ host, path, method: req.method ?? 'GET', headers: req.headers });
   if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
+  progress.route = route;
+  const trace = observer.start(req, route.name, client.ip);
+  progress.trace = trace;
 
-  const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
   const ctx: RequestContext = {
-    req, res, requestId, startedAt, route, path, query,
+    req, res, requestId, startedAt, route, path, query, trace,
     clientIp: client.ip,
     principal: undefined,
     responseHeaders: [],
     upstreamHeaders: [],
+    service: undefined,
+    instance: undefined,
+    upstreamMs: 0,
   };
-  try {
-    for (const stage of route.stages) await stage(ctx);
-  } catch (err) {
-    throw Object.assign(toGatewayError(err), { responseHeaders: ctx.responseHeaders });
-  }
+  progress.ctx = ctx;
+  for (const stage of route.stages) await stage(ctx);
   const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
     clientIp: client.ip,
     forwardedFor: client.forwardedFor,
@@ -86,13 +108,8 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     host: req.headers.host ?? '',
     requestId,
   }, ctx.upstreamHeaders);
-  try {
-    const input = requestPickInput(req.headers, client.ip, Date.now());
-    await forward(ctx, route.pickService(), route.plan, headers, upstreamPath(route, path) + query, input, observer?.attempts);
-  } catch (err) {
-    throw Object.assign(toGatewayError(err), { responseHeaders: ctx.responseHeaders });
-  }
-  return route;
+  const input = requestPickInput(req.headers, client.ip, Date.now());
+  await forward(ctx, route.pickService(), route.plan, headers, upstreamPath(route, path) + query, input, observer.attempts);
 }
 
 /** The public listener's request handler over the live snapshot (read once per request). */
@@ -100,16 +117,19 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
   return function handleRequest(req, res) {
     const startedAt = process.hrtime.bigint();
     const requestId = requestIdFor(req.headers['x-request-id']);
-    const snapshot = current();
-    run(req, res, snapshot, requestId, startedAt, observer).then(
-      (route) => observer.done({ req, requestId, route, status: res.statusCode, startedAt, error: undefined }),
+    const progress: Progress = { route: undefined, ctx: undefined, trace: undefined, clientIp: '', path: '' };
+    const finish = (status: number, error: GatewayError | undefined): void => {
+      const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);
+      observer.done({ req, res, requestId, route: progress.route, ctx: progress.ctx, trace, clientIp: progress.clientIp, path: progress.path, status, startedAt, error });
+    };
+    run(req, res, current(), requestId, startedAt, observer, progress).then(
+      () => finish(res.statusCode, undefined),
       (err: unknown) => {
         const error = toGatewayError(err);
-        const extra = (err as { responseHeaders?: Array<[string, string]> }).responseHeaders ?? [];
-        respondError(res, error, requestId, extra);
+        respondError(res, error, requestId, progress.ctx?.responseHeaders);
         // An unread request body would otherwise hold the connection; drain it so keep-alive survives.
         if (!req.complete) req.resume();
-        observer.done({ req, requestId, route: undefined, status: error.status, startedAt, error });
+        finish(error.status, error);
       },
     );
   };

@@ -20,8 +20,9 @@ export interface ForwardPlan {
   readonly perTryTimeoutMs: number | undefined;
 }
 
-/** Telemetry around each upstream attempt: extra headers to send (traceparent) and how it ended. */
+/** Telemetry around instance selection and each upstream attempt. */
 export interface AttemptObserver {
+  select(ctx: RequestContext, pick: () => Endpoint | undefined): Endpoint | undefined;
   begin(ctx: RequestContext, service: ServiceRuntime, endpoint: Endpoint, attempt: number): AttemptTracker;
 }
 
@@ -72,7 +73,7 @@ export async function forward(
   headers: string[],
   path: string,
   input: PickInput,
-  observer: AttemptObserver | undefined,
+  observer: AttemptObserver,
 ): Promise<void> {
   service.budget.recordRequest();
   const permit = service.concurrency?.tryAcquire();
@@ -99,7 +100,7 @@ async function attempts(
   headers: string[],
   path: string,
   input: PickInput,
-  observer: AttemptObserver | undefined,
+  observer: AttemptObserver,
 ): Promise<void> {
   const body = requestBody(ctx, plan);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
@@ -108,10 +109,10 @@ async function attempts(
 
   for (let attempt = 0; ; attempt++) {
     // A one-instance service may retry the same instance once nothing untried is left.
-    const endpoint = service.pick(input, tried) ?? (attempt > 0 ? service.pick(input) : undefined);
+    const endpoint = observer.select(ctx, () => service.pick(input, tried) ?? (attempt > 0 ? service.pick(input) : undefined));
     if (endpoint === undefined) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
     tried.add(endpoint);
-    const tracker = observer?.begin(ctx, service, endpoint, attempt);
+    const tracker = observer.begin(ctx, service, endpoint, attempt);
     const started = performance.now();
     endpoint.begin();
     let response: Dispatcher.ResponseData;
@@ -119,7 +120,7 @@ async function attempts(
       response = await service.pool(endpoint).request({
         path: endpoint.basePath + path,
         method,
-        headers: tracker && tracker.headers.length > 0 ? [...headers, ...tracker.headers] : headers,
+        headers: tracker.headers.length > 0 ? [...headers, ...tracker.headers] : headers,
         body: body ?? null,
         headersTimeout: timeout,
         bodyTimeout: plan.requestTimeoutMs,
@@ -127,7 +128,7 @@ async function attempts(
     } catch (err) {
       if (body instanceof BodyLimit && body.exceeded) {
         endpoint.end(performance.now() - started, 'cancelled');
-        tracker?.end(undefined, 'client-aborted', false);
+        tracker.end(undefined, 'client-aborted', false);
         throw payloadTooLarge(plan.maxBodyBytes);
       }
       const kind = classifyUpstreamError(err);
@@ -139,7 +140,7 @@ async function attempts(
         bodyBytesSent: body !== undefined, kind: trigger, retriesDone: attempt,
       }, Math.random, Date.now());
       const retry = decision?.retry === true && service.budget.tryAcquire();
-      tracker?.end(undefined, kind, retry);
+      tracker.end(undefined, kind, retry);
       if (retry) {
         await sleep(decision.delayMs);
         continue;
@@ -155,7 +156,7 @@ async function attempts(
       if (decision.retry && service.budget.tryAcquire()) {
         endpoint.end(performance.now() - started, 'server-error');
         service.outlier?.record(endpoint);
-        tracker?.end(status, undefined, true);
+        tracker.end(status, undefined, true);
         response.body.dump().catch(() => undefined);
         await sleep(decision.delayMs);
         continue;
@@ -173,7 +174,7 @@ async function attempts(
     }
     endpoint.end(performance.now() - started, outcome);
     service.outlier?.record(endpoint);
-    tracker?.end(status, failure, false);
+    tracker.end(status, failure, false);
     return;
   }
 }

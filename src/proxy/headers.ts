@@ -7,6 +7,8 @@ const REQUEST_DROP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
   'proxy-authorization', 'proxy-authenticate', 'expect', 'host', 'x-request-id',
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'http2-settings',
+  // Trace context is re-sent per attempt: the CLIENT span's (or, with tracing off, the client's own).
+  'traceparent', 'tracestate',
 ]);
 const RESPONSE_DROP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',

@@ -23,7 +23,12 @@ import { buildAuthStage } from '../security/auth-stage.js';
 import { createSecurity, type Security } from '../security/index.js';
 import { createPublicApp } from './public-app.js';
 import { createRateLimiterProvider } from '../traffic/rate-limit/provider.js';
-import { RateLimitCounters } from '../traffic/rate-limit/counters.js';
+import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
+import { createTelemetry, type Telemetry } from '../telemetry/telemetry.js';
+import type { AccessLogOptions } from '../telemetry/access-log.js';
+import { requestObserver } from '../telemetry/request-observer.js';
+import type { ServicesView } from '../telemetry/services-view.js';
+import { telemetryApi, viewServices } from '../admin/telemetry-api.js';
 import { buildRateLimitStage } from '../traffic/rate-limit/stage.js';
 import type { Registry } from '../discovery/registry.js';
 
@@ -36,6 +41,8 @@ export interface GatewayOptions {
   readonly adminToken?: string;
   readonly dataDir: string;
   readonly logger: Logger;
+  /** Where access-log lines go (default: stdout, buffered). */
+  readonly accessLog?: AccessLogOptions;
   /** Watch the config for edits (default true). */
   readonly watch?: boolean;
 }
@@ -61,6 +68,7 @@ export class Gateway {
   /** Parts to close on stop, before the registry and the store connections. */
   private readonly closers: Array<() => Promise<void>> = [];
   private security: Security | undefined;
+  private telemetry: Telemetry | undefined;
   /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
   tls: TlsTerminator | undefined;
 
@@ -98,21 +106,39 @@ export class Gateway {
     const security = await createSecurity(backend, config.auth, { onError: (err) => options.logger.warn({ err }, 'security background task failed') });
     const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
     await rateLimiters.start();
-    const rateLimitCounters = new RateLimitCounters();
+    let gateway: Gateway | undefined;
+    const servicesView: ServicesView = () => viewServices((gateway?.snapshot ?? snapshot).services);
+    const telemetry = createTelemetry({
+      backend,
+      alerts: config.alerts,
+      servicesView,
+      spans: { stages: config.telemetry.stageSpans },
+      ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
+    });
+    const rateLimitMetrics = { count: (route: string, outcome: RateLimitOutcome) => telemetry.forRoute(route).metrics.rateLimit(outcome) };
     const deps: SnapshotDeps = {
       pools: new UpstreamPools(),
       registry,
       endpoints: new Map(),
       concurrencyLimiters: new Map(),
-      stageFactories: [
-        (route) => buildAuthStage(route.config, security),
-        (route) => buildRateLimitStage(route.config, { limiters: rateLimiters, counters: rateLimitCounters }),
+      spans: telemetry.spans,
+      onHealthChange: (service, endpoint, healthy) => telemetry.metrics.setInstanceHealthy(service, endpoint.id, healthy),
+      stageKinds: [
+        { span: 'edgeway.auth', build: (route) => buildAuthStage(route.config, security) },
+        { span: 'edgeway.rate_limit', build: (route) => buildRateLimitStage(route.config, { limiters: rateLimiters, counters: rateLimitMetrics }) },
       ],
     };
     const snapshot = buildSnapshot(config, loaded.files, deps);
 
-    let gateway: Gateway | undefined;
-    const observer: RequestObserver = { done: () => gateway?.requestDone() };
+    const telemetryObserver = requestObserver(telemetry);
+    const observer: RequestObserver = {
+      start: telemetryObserver.start,
+      attempts: telemetryObserver.attempts,
+      done(outcome) {
+        gateway?.requestDone();
+        telemetryObserver.done(outcome);
+      },
+    };
     const handler = createRequestHandler(() => (gateway as Gateway).snapshot, observer);
     const publicApp = createPublicApp(security, () => (gateway as Gateway).snapshot.trustedProxies);
     const publicServer = createPublicServer(publicApp, (req, res) => {
@@ -128,6 +154,7 @@ export class Gateway {
       mounts: [
         ['/admin/services', createServicesApi({ registry, services: () => gateway?.current().services ?? snapshot.services })],
         ['/admin/tokens', tokensApi(security)],
+        ['/', telemetryApi(telemetry, servicesView, () => (gateway?.snapshot ?? snapshot).table.routes.map((route) => route.name))],
       ],
     });
     const adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: adminHost });
@@ -143,7 +170,9 @@ export class Gateway {
       throw new StartError(`cannot listen: ${(err as Error).message}`);
     }
     gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, adminServer as Server);
-    gateway.closers.push(() => rateLimiters.close(), () => security.close());
+    gateway.closers.push(() => rateLimiters.close(), () => security.close(), () => telemetry.shutdown());
+    gateway.telemetry = telemetry;
+    telemetry.start();
     gateway.security = security;
     if (tls !== undefined) {
       gateway.tls = tls;
@@ -181,8 +210,10 @@ export class Gateway {
     const loaded = loadConfig(this.options.configPath);
     if (!loaded.ok) {
       this.options.logger.warn({ errors: loaded.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
+      this.telemetry?.metrics.configReload('failure');
       return loaded;
     }
+    this.telemetry?.metrics.configReload('success');
     const previous = this.snapshot;
     this.security?.reconfigure(loaded.config.auth);
     this.snapshot = buildSnapshot(loaded.config, loaded.files, this.deps);

@@ -1,22 +1,11 @@
 /** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { duration } from '../config/duration.js';
 import { logger } from './access-log.js';
 import type { AlertStateStore } from './alert-state.js';
 import type { ServicesView } from './services-view.js';
 import type { StatsCollector } from './stats.js';
 import type { WebhookSender } from './webhook.js';
-
-// The same duration type as config/schema.ts, built here from duration.ts: schema.ts imports this module,
-// so importing schema.ts back would be an import cycle that reads `duration` before it is initialised.
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use e.g. 250ms, 5s, 1m, 1h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const ruleName = z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'alert names use letters, digits, ".", "_" and "-"');
 

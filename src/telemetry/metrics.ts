@@ -6,7 +6,8 @@ import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from
 export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted';
 
 /** A rate-limit decision (the `outcome` label of edgeway_rate_limit_decisions_total). */
-export type RateLimitOutcome = 'allowed' | 'rejected' | 'shadow_rejected';
+export type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
+import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
 
 // Seconds. Gateway overhead is sub-millisecond; upstream calls span milliseconds to the timeout.
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -64,7 +65,7 @@ export class GatewayMetrics {
     this.#duration = new FastHistogram('edgeway_request_duration_seconds', 'Time from request arrival to the end of the response, in seconds.', ['route', 'method', 'status_class'], DURATION_BUCKETS, r);
     this.#attempts = new FastCounter('edgeway_upstream_attempts_total', 'Upstream attempts (every retry counts), by service, instance and outcome.', ['service', 'instance', 'outcome'], r);
     this.#upstreamDuration = new FastHistogram('edgeway_upstream_duration_seconds', 'Time of one upstream attempt until response headers or failure, in seconds.', ['service', 'instance'], DURATION_BUCKETS, r);
-    this.#rateLimit = new FastCounter('edgeway_rate_limit_decisions_total', 'Rate-limit decisions, by route and outcome (allowed, rejected, shadow_rejected).', ['route', 'outcome'], r);
+    this.#rateLimit = new FastCounter('edgeway_rate_limit_decisions_total', 'Rate-limit decisions, by route and outcome (allowed, limited, shadow_limited; fallback also counts a decision made without the shared store).', ['route', 'outcome'], r);
     this.#retries = new Counter({ name: 'edgeway_retries_total', help: 'Upstream attempts beyond the first, by service.', labelNames: ['service'], registers });
     this.#healthy = new Gauge({ name: 'edgeway_instance_healthy', help: '1 when the instance is healthy and eligible for traffic, else 0.', labelNames: ['service', 'instance'], registers });
     this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });

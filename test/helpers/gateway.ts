@@ -11,6 +11,8 @@ export interface TestGateway {
   readonly url: string;
   readonly adminUrl: string;
   readonly configDir: string;
+  /** Access-log lines written so far (JSON). */
+  readonly accessLines: string[];
   /** Overwrites one config file (relative to the config folder). */
   write(file: string, yaml: string): void;
   stop(): Promise<void>;
@@ -24,6 +26,7 @@ export async function startGateway(
   const configDir = mkdtempSync(join(tmpdir(), 'edgeway-test-'));
   const write = (file: string, yaml: string): void => writeFileSync(join(configDir, file), yaml);
   for (const [file, yaml] of Object.entries(files)) write(file, yaml);
+  const accessLines: string[] = [];
   const gateway = await Gateway.start({
     configPath: configDir,
     port: 0,
@@ -32,6 +35,7 @@ export async function startGateway(
     adminToken: options.adminToken,
     dataDir: join(configDir, '.data'),
     logger: pino({ level: 'silent' }),
+    accessLog: { destination: { write: (line: string) => void accessLines.push(line) }, minLength: 0 },
     watch: options.watch ?? false,
   });
   return {
@@ -39,6 +43,7 @@ export async function startGateway(
     url: `http://127.0.0.1:${gateway.port}`,
     adminUrl: `http://127.0.0.1:${gateway.adminPort}`,
     configDir,
+    accessLines,
     write,
     stop: async () => {
       await gateway.stop();

@@ -24,8 +24,8 @@ describe('gateway metrics', () => {
     orders.request('GET', 503, 1.5);
     orders.request('BREW', 418, 0.001);
     orders.rateLimit('allowed');
-    orders.rateLimit('rejected');
-    orders.rateLimit('rejected');
+    orders.rateLimit('limited');
+    orders.rateLimit('limited');
     const upstream = metrics.upstream('orders', 'i-1');
     upstream.attempt('http_error', 0.3);
     upstream.attempt('success', 0.01);
@@ -50,7 +50,7 @@ describe('gateway metrics', () => {
       ['edgeway_request_duration_seconds_bucket{le="0.005",route="orders-read",method="GET",status_class="2xx"}', 1],
       ['edgeway_request_duration_seconds_bucket{le="+Inf",route="orders-read",method="GET",status_class="5xx"}', 1],
       ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="allowed"}', 1],
-      ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="rejected"}', 2],
+      ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="limited"}', 2],
       ['edgeway_upstream_attempts_total{service="orders",instance="i-1",outcome="http_error"}', 1],
       ['edgeway_upstream_attempts_total{service="orders",instance="i-1",outcome="success"}', 1],
       ['edgeway_upstream_duration_seconds_count{service="orders",instance="i-1"}', 2],

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { GatewayError, errorBody } from '../../src/errors.js';
+import { NOOP_SPAN } from '../../src/telemetry/spans.js';
 import type { RequestContext, Stage } from '../../src/pipeline/context.js';
 import type { RateLimitConfig } from '../../src/config/schema.js';
 import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';
@@ -39,6 +41,8 @@ before(async () => {
       clientIp: String(req.headers['x-test-ip'] ?? '127.0.0.1'),
       principal: typeof sub === 'string' ? { sub, scopes: [], claims: {} } : undefined,
       responseHeaders: [], upstreamHeaders: [],
+      trace: { span: NOOP_SPAN, context: ROOT_CONTEXT, method: 'GET', traceId: '', incomingTraceparent: undefined, incomingTracestate: undefined },
+      service: undefined, instance: undefined, upstreamMs: 0,
     };
     Promise.resolve((stages.get(name) as Stage)(ctx)).then(
       () => {

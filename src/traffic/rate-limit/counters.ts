@@ -10,8 +10,13 @@ export interface RateLimitCount {
   readonly value: number;
 }
 
-/** Monotonic counts; the metrics module reads snapshot() at scrape time. */
-export class RateLimitCounters {
+/** Where the stage reports each decision (the gateway passes its Prometheus metrics). */
+export interface RateLimitRecorder {
+  count(route: string, outcome: RateLimitOutcome): void;
+}
+
+/** Monotonic counts kept in memory: a recorder tests can read back. */
+export class RateLimitCounters implements RateLimitRecorder {
   readonly #byRoute = new Map<string, Record<RateLimitOutcome, number>>();
 
   count(route: string, outcome: RateLimitOutcome): void {
@@ -28,7 +33,7 @@ export class RateLimitCounters {
     return this.#byRoute.get(route)?.[outcome] ?? 0;
   }
 
-  /** Every non-zero count, for a Prometheus collect callback. */
+  /** Every non-zero count. */
   snapshot(): RateLimitCount[] {
     const out: RateLimitCount[] = [];
     for (const [route, counts] of this.#byRoute) {

@@ -3,14 +3,14 @@ import { GatewayError } from '../../errors.js';
 import type { RateLimitConfig } from '../../config/schema.js';
 import type { RequestContext, Stage } from '../../pipeline/context.js';
 import type { RateLimiter } from './limiter.js';
-import type { RateLimitCounters } from './counters.js';
+import type { RateLimitRecorder } from './counters.js';
 import { keyFunction } from './bucket-key.js';
 import { policyHeader, retryAfterSeconds, stateHeaders } from './headers.js';
 
 /** What the stage needs from the gateway: limiters that outlive reloads, and the shared counters. */
 export interface RateLimitStageDeps {
   readonly limiters: { limiterFor(route: string, config: RateLimitConfig): RateLimiter };
-  readonly counters: RateLimitCounters;
+  readonly counters: RateLimitRecorder;
 }
 
 /** The slice of a route the stage reads. */

@@ -1,0 +1,83 @@
+/** Connects the request path to telemetry: spans per request and attempt, metrics, stats and the access log. */
+import type { Endpoint } from '../balancing/endpoint.js';
+import type { RequestObserver } from '../pipeline/handle-request.js';
+import type { AttemptObserver, AttemptTracker } from '../proxy/forward.js';
+import type { FailureKind } from '../proxy/upstream-errors.js';
+import type { UpstreamOutcome } from './metrics.js';
+import type { Telemetry } from './telemetry.js';
+
+const UNROUTED = '(unrouted)';
+
+const OUTCOME: Record<FailureKind, UpstreamOutcome> = {
+  'connect-failure': 'connect_error',
+  reset: 'connect_error',
+  'invalid-response': 'http_error',
+  timeout: 'timeout',
+  'client-aborted': 'aborted',
+};
+
+function attemptObserver(telemetry: Telemetry): AttemptObserver {
+  const { spans, metrics } = telemetry;
+  return {
+    select(ctx, pick) {
+      return spans.stageSpan(ctx.trace, 'edgeway.select_instance', (span) => {
+        const endpoint: Endpoint | undefined = pick();
+        if (endpoint !== undefined && span.isRecording()) span.setAttribute('edgeway.instance', endpoint.id);
+        return endpoint;
+      });
+    },
+    begin(ctx, service, endpoint, attempt): AttemptTracker {
+      const client = spans.startClientSpan(ctx.trace, service.name, endpoint.id, attempt + 1);
+      const headers: string[] = [];
+      if (client.traceparent !== undefined) headers.push('traceparent', client.traceparent);
+      if (client.tracestate !== undefined) headers.push('tracestate', client.tracestate);
+      const started = performance.now();
+      ctx.service = service.name;
+      ctx.instance = endpoint.id;
+      return {
+        headers,
+        end(status, failure, retried) {
+          const ms = performance.now() - started;
+          ctx.upstreamMs += ms;
+          const outcome: UpstreamOutcome = failure !== undefined ? OUTCOME[failure] : retried || (status !== undefined && status >= 500) ? 'http_error' : 'success';
+          metrics.upstream(service.name, endpoint.id).attempt(outcome, ms / 1000);
+          if (retried) metrics.retry(service.name);
+          spans.endClientSpan(client, status, failure);
+        },
+      };
+    },
+  };
+}
+
+/** The gateway's RequestObserver over its telemetry. */
+export function requestObserver(telemetry: Telemetry): RequestObserver {
+  const { spans, metrics } = telemetry;
+  return {
+    start(req, routeName, clientIp) {
+      metrics.requestStarted();
+      return spans.startServerSpan(req, routeName ?? UNROUTED, req.method ?? 'GET', clientIp);
+    },
+    attempts: attemptObserver(telemetry),
+    done(outcome) {
+      metrics.requestEnded();
+      const { req, res, ctx } = outcome;
+      const durationMs = Number(process.hrtime.bigint() - outcome.startedAt) / 1e6;
+      telemetry.finish(telemetry.forRoute(outcome.route?.name ?? UNROUTED), outcome.trace, {
+        requestId: outcome.requestId,
+        traceId: outcome.trace.traceId ?? '',
+        route: outcome.route?.name ?? UNROUTED,
+        service: ctx?.service,
+        instance: ctx?.instance,
+        method: req.method ?? 'GET',
+        path: outcome.path,
+        status: outcome.status,
+        bytesIn: Number(req.headers['content-length'] ?? 0) || 0,
+        bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
+        durationMs,
+        upstreamMs: ctx?.service === undefined ? undefined : ctx.upstreamMs,
+        clientIp: outcome.clientIp,
+        userAgent: req.headers['user-agent'],
+      }, outcome.error);
+    },
+  };
+}
