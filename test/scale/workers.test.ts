@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -105,6 +105,22 @@ describe('edgeway start --workers 2', () => {
     assert.equal((restarted.match(/"msg":"worker listening"/g) ?? []).length, 2, restarted);
     assert.ok(statuses.length > 20, `only ${statuses.length} requests`);
     assert.deepEqual(statuses.filter((s) => s !== 200), [], `${statuses.length} requests`);
+  });
+
+  test('a SIGHUP while the config is invalid keeps the running workers serving', async () => {
+    const config = join(dir, 'config.yaml');
+    const good = readFileSync(config, 'utf8');
+    const before = gw.output().length;
+    writeFileSync(config, 'routes: [{ name: broken }]\n');
+    try {
+      process.kill(gw.child.pid as number, 'SIGHUP');
+      await waitFor('the rolling restart to give up', async () => gw.output().slice(before).includes('rolling restart done'), 60_000);
+      assert.equal((gw.output().slice(before).match(/keeping the old one/g) ?? []).length, 2);
+      const statuses = await Promise.all(Array.from({ length: 10 }, () => get(`${url}/x`)));
+      assert.deepEqual(new Set(statuses), new Set([200]));
+    } finally {
+      writeFileSync(config, good);
+    }
   });
 
   test('SIGTERM drains every worker and the primary exits 0', async () => {
