@@ -26,6 +26,7 @@ import { createRateLimiterProvider } from '../traffic/rate-limit/provider.js';
 import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
 import { createTelemetry, type Telemetry } from '../telemetry/telemetry.js';
 import type { AccessLogOptions } from '../telemetry/access-log.js';
+import type { TracingOptions } from '../telemetry/otel.js';
 import { requestObserver } from '../telemetry/request-observer.js';
 import type { ServicesView } from '../telemetry/services-view.js';
 import { telemetryApi, viewServices } from '../admin/telemetry-api.js';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   readonly adminToken?: string;
   readonly dataDir: string;
   readonly logger: Logger;
+  /** Trace export settings (default: from the OTEL_* environment). */
+  readonly tracing?: TracingOptions;
   /** Where access-log lines go (default: stdout, buffered). */
   readonly accessLog?: AccessLogOptions;
   /** Watch the config for edits (default true). */
@@ -114,6 +117,7 @@ export class Gateway {
       servicesView,
       spans: { stages: config.telemetry.stageSpans },
       ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
+      ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
     });
     const rateLimitMetrics = { count: (route: string, outcome: RateLimitOutcome) => telemetry.forRoute(route).metrics.rateLimit(outcome) };
     const deps: SnapshotDeps = {

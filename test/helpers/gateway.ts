@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Gateway } from '../../src/server/gateway.js';
+import type { TracingOptions } from '../../src/telemetry/otel.js';
 
 /** A gateway under test and the folder holding its config. */
 export interface TestGateway {
@@ -21,7 +22,7 @@ export interface TestGateway {
 /** Writes `files` into a fresh folder and starts a gateway on it (ports 0, no file watch unless asked). */
 export async function startGateway(
   files: Record<string, string>,
-  options: { redisUrl?: string; watch?: boolean; adminToken?: string } = {},
+  options: { redisUrl?: string; watch?: boolean; adminToken?: string; tracing?: TracingOptions } = {},
 ): Promise<TestGateway> {
   const configDir = mkdtempSync(join(tmpdir(), 'edgeway-test-'));
   const write = (file: string, yaml: string): void => writeFileSync(join(configDir, file), yaml);
@@ -37,6 +38,7 @@ export async function startGateway(
     logger: pino({ level: 'silent' }),
     accessLog: { destination: { write: (line: string) => void accessLines.push(line) }, minLength: 0 },
     watch: options.watch ?? false,
+    ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   });
   return {
     gateway,
