@@ -51,8 +51,9 @@ describe('Redis Sentinel failover', () => {
     upstream = await startUpstream();
     client = createRedisClient(parseRedisUrl(sentinel.url));
     client.on('error', () => undefined);
-    // Heartbeats every second re-send the whole record, so the promoted replica has it even if replication lagged.
-    registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, ttlMs: 3000, logger: { warn: () => undefined, info: () => undefined } });
+    // The default TTL (10 s) outlasts the failover, so the instance does not expire while heartbeats fail; each
+    // heartbeat re-sends the whole record, so the promoted replica has it even if replication lagged.
+    registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, logger: { warn: () => undefined, info: () => undefined } });
     gateway = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: sentinel.url });
     await waitFor('the instance to reach the gateway', async () => (await fetch(`${gateway.url}/orders`)).status === 200, 5000);
   });
