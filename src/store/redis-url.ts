@@ -132,7 +132,8 @@ export function parseRedisUrl(url: string): RedisTopology {
   // Redis Cluster has one database only, so a /db path is a mistake rather than something to ignore.
   if (segments.length > 0) throw new RedisUrlError(`bad path "${path}" (a Cluster has no database number)`);
   parseQuery(query, []);
-  const { retryStrategy: _perNode, ...perNode } = COMMON;
+  // ioredis' Cluster retries through clusterRetryStrategy; a per-node retryStrategy is not accepted there.
+  const { retryStrategy: _clusterRetriesInstead, ...perNode } = COMMON;
   return {
     kind,
     nodes,

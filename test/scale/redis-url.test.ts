@@ -54,6 +54,18 @@ describe('parseRedisUrl', () => {
     assert.equal(t.options.redisOptions?.password, 'pw');
   });
 
+  test('rediss+sentinel and rediss+cluster turn TLS on for every connection', () => {
+    const s = parseRedisUrl('rediss+sentinel://s1/m');
+    assert.equal(s.kind, 'sentinel');
+    if (s.kind !== 'sentinel') return;
+    assert.deepEqual(s.options.tls, {});
+    assert.equal(s.options.enableTLSForSentinelMode, true);
+    const c = parseRedisUrl('rediss+cluster://h1:7000');
+    assert.equal(c.kind, 'cluster');
+    if (c.kind !== 'cluster') return;
+    assert.deepEqual(c.options.redisOptions?.tls, {});
+  });
+
   const bad: Array<[string, RegExp]> = [
     ['http://h:1', /unknown scheme "http:"/],
     ['redis://', /no host/],
