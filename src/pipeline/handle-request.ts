@@ -109,7 +109,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     requestId,
   }, ctx.upstreamHeaders);
   const input = requestPickInput(req.headers, client.ip, Date.now());
-  await forward(ctx, route.pickService(), route.plan, headers, upstreamPath(route, path) + query, input, observer.attempts);
+  await forward({ ctx, service: route.pickService(), plan: route.plan, headers, path: upstreamPath(route, path) + query, input, observer: observer.attempts });
 }
 
 /** The public listener's request handler over the live snapshot (read once per request). */

@@ -62,50 +62,54 @@ function sleep(ms: number): Promise<void> {
   return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Everything one forwarded request needs, resolved by the request handler. */
+export interface ForwardRequest {
+  readonly ctx: RequestContext;
+  readonly service: ServiceRuntime;
+  readonly plan: ForwardPlan;
+  /** Upstream request headers as a flat [name, value, ...] list. */
+  readonly headers: string[];
+  /** Path and query to send, before the instance's base path. */
+  readonly path: string;
+  readonly input: PickInput;
+  readonly observer: AttemptObserver;
+}
+
 /**
- * Forwards the request to `service` and relays the response. Each retry picks a different instance when
- * there is one; retries follow the service's policy (idempotency, no body replay, Retry-After) and budget.
+ * Forwards the request and relays the response. Each retry picks a different instance when there is one;
+ * retries follow the service's policy (idempotency, no body replay, Retry-After) and budget.
  */
-export async function forward(
-  ctx: RequestContext,
-  service: ServiceRuntime,
-  plan: ForwardPlan,
-  headers: string[],
-  path: string,
-  input: PickInput,
-  observer: AttemptObserver,
-): Promise<void> {
+export async function forward(request: ForwardRequest): Promise<void> {
+  const { service } = request;
   service.budget.recordRequest();
-  const permit = service.concurrency?.tryAcquire();
-  if (service.concurrency && permit === undefined) throw concurrencyShedError(service.name);
-  const started = performance.now();
   let release: (() => void) | undefined;
   if (service.breaker) {
     const admission = service.breaker.tryAcquire();
     if (admission.kind === 'rejected') throw admission.error;
     release = admission.kind === 'granted' ? admission.release : await admission.slot;
   }
+  const permit = service.concurrency?.tryAcquire();
+  const started = performance.now();
   try {
-    await attempts(ctx, service, plan, headers, path, input, observer);
+    if (service.concurrency && permit === undefined) throw concurrencyShedError(service.name);
+    await attempts(request);
   } finally {
-    release?.();
     permit?.release(performance.now() - started);
+    release?.();
   }
 }
 
-async function attempts(
-  ctx: RequestContext,
-  service: ServiceRuntime,
-  plan: ForwardPlan,
-  headers: string[],
-  path: string,
-  input: PickInput,
-  observer: AttemptObserver,
-): Promise<void> {
+async function attempts({ ctx, service, plan, headers, path, input, observer }: ForwardRequest): Promise<void> {
   const body = requestBody(ctx, plan);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
   const tried = new Set<Endpoint>();
   const timeout = plan.perTryTimeoutMs ?? plan.requestTimeoutMs;
+  const facts = {
+    method,
+    hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined,
+    retryNonIdempotent: false,
+    bodyBytesSent: body !== undefined,
+  };
 
   for (let attempt = 0; ; attempt++) {
     // A one-instance service may retry the same instance once nothing untried is left.
@@ -135,10 +139,7 @@ async function attempts(
       endpoint.end(performance.now() - started, OUTCOME[kind]);
       service.outlier?.record(endpoint);
       const trigger = RETRY_TRIGGER[kind];
-      const decision = trigger === undefined ? undefined : decideRetry(service.retry, {
-        method, hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined, retryNonIdempotent: false,
-        bodyBytesSent: body !== undefined, kind: trigger, retriesDone: attempt,
-      }, Math.random, Date.now());
+      const decision = trigger === undefined ? undefined : decideRetry(service.retry, { ...facts, kind: trigger, retriesDone: attempt }, Math.random, Date.now());
       const retry = decision?.retry === true && service.budget.tryAcquire();
       tracker.end(undefined, kind, retry);
       if (retry) {
@@ -149,10 +150,8 @@ async function attempts(
     }
     const status = response.statusCode;
     if (service.retry.on.has(String(status))) {
-      const decision = decideRetry(service.retry, {
-        method, hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined, retryNonIdempotent: false,
-        bodyBytesSent: body !== undefined, kind: 'status', status, retryAfter: response.headers['retry-after'] as string | undefined, retriesDone: attempt,
-      }, Math.random, Date.now());
+      const retryAfter = response.headers['retry-after'] as string | undefined;
+      const decision = decideRetry(service.retry, { ...facts, kind: 'status', status, retryAfter, retriesDone: attempt }, Math.random, Date.now());
       if (decision.retry && service.budget.tryAcquire()) {
         endpoint.end(performance.now() - started, 'server-error');
         service.outlier?.record(endpoint);
