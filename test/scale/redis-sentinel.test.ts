@@ -76,24 +76,26 @@ describe('Redis Sentinel failover', () => {
       }
     };
     const loops = [loop('/orders'), loop('/limited'), loop('/orders')];
-    await new Promise((r) => setTimeout(r, 500));
+    // Counts of samples, not wall time: the machine is shared, so a fixed pause may see few requests.
+    await waitFor('traffic before the kill', async () => samples.length >= 20);
 
     const oldMaster = await sentinel.currentMasterPort();
     const killedAt = Date.now();
     await sentinel.killMaster();
     await waitFor('Sentinel to promote the replica', async () => (await sentinel.currentMasterPort()) === sentinel.replicaPort, 20_000);
     const promotedAt = Date.now();
-    await new Promise((r) => setTimeout(r, RECONNECT_GRACE_MS + 1500));
+    const settled = promotedAt + RECONNECT_GRACE_MS;
+    await waitFor('traffic after the failover window', async () => samples.filter((s) => s.at > settled).length >= 20, 30_000);
     running = false;
     await Promise.all(loops);
 
     assert.equal(oldMaster, sentinel.masterPort);
     const before = samples.filter((s) => s.at < killedAt);
-    const during = samples.filter((s) => s.at >= killedAt && s.at <= promotedAt + RECONNECT_GRACE_MS);
-    const afterwards = samples.filter((s) => s.at > promotedAt + RECONNECT_GRACE_MS);
+    const during = samples.filter((s) => s.at >= killedAt && s.at <= settled);
+    const afterwards = samples.filter((s) => s.at > settled);
     const failed = (list: Sample[]): Sample[] => list.filter((s) => s.status !== 200);
     t.diagnostic(`failover took ${promotedAt - killedAt} ms; requests before/during/after: ${before.length}/${during.length}/${afterwards.length}; non-200 during: ${failed(during).length} ${JSON.stringify(countBy(failed(during)))}`);
-    assert.ok(before.length > 10 && afterwards.length > 10, 'the loop kept running');
+    assert.ok(before.length >= 20 && afterwards.length >= 20, 'the loop kept running');
     assert.deepEqual(failed(before), []);
     assert.deepEqual(failed(afterwards), [], 'no failure after the failover window');
     // The instance was still alive, so even during the window a 5xx would be the store leaking into the request path.
