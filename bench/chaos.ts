@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, startNode, stopAll } from './processes.js';
+import { compiled, freePort, startNode, stopAll } from './processes.js';
 import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 
 const run = promisify(execFile);
@@ -74,7 +74,7 @@ async function drive(redis: TestRedis, dir: string, env: NodeJS.ProcessEnv, cli:
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const server = await startNode(CPUS, ['--import', 'tsx', 'bench/upstream.ts', String(port), '0'], 'ready');
+    const server = await startNode(CPUS, [compiled('bench/upstream.ts'), String(port), '0'], 'ready');
     const registrar = await startNode(CPUS, ['bin/edgeway.js', 'register', '--service', 'api', '--id', `u${i}`, '--url', url, '--ttl', '3s'], 'registered', env);
     upstreams.push({ url, server, registrar });
   }

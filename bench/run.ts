@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
-import { freePort, startBenchUpstream, startGatewayProcess, startNode, stopAll } from './processes.js';
+import { compiled, freePort, startBenchUpstream, startGatewayProcess, startNode, stopAll } from './processes.js';
 import { extraScenarios, type Scenario } from './scenarios.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
@@ -39,7 +39,7 @@ async function measure(scenario: Scenario): Promise<Row> {
 async function main(): Promise<void> {
   const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
   const refPort = await freePort();
-  const ref = await startNode(PROXY_CPU, ['--import', 'tsx', 'bench/reference-proxy.ts', String(refPort), ...upstreams], 'ready');
+  const ref = await startNode(PROXY_CPU, [compiled('bench/reference-proxy.ts'), String(refPort), ...upstreams], 'ready');
   const gw = await startGatewayProcess(PROXY_CPU, `services:
   bench:
     instances: [${upstreams.join(', ')}]

@@ -1,5 +1,4 @@
 /** The terminal stage: sends the request upstream (one attempt per pick, retrying where safe) and streams the answer back. */
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AttemptOutcome, Endpoint } from '../balancing/endpoint.js';
@@ -11,6 +10,7 @@ import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
 import { decideRetry, type FailureKind as RetryTrigger } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
 import { clientResponseHeaders } from './headers.js';
+import { relay } from './relay.js';
 import { classifyUpstreamError, failureToError, type FailureKind } from './upstream-errors.js';
 
 /** Per-route forwarding settings, computed at config load. */
@@ -162,15 +162,8 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
       }
     }
     ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
-    let outcome: AttemptOutcome = status >= 500 ? 'server-error' : 'success';
-    let failure: FailureKind | undefined;
-    try {
-      await pipeline(response.body, ctx.res);
-    } catch (err) {
-      failure = classifyUpstreamError(err);
-      outcome = OUTCOME[failure];
-      ctx.res.destroy();
-    }
+    const failure = await relay(response.body, ctx.res);
+    const outcome: AttemptOutcome = failure !== undefined ? OUTCOME[failure] : status >= 500 ? 'server-error' : 'success';
     endpoint.end(performance.now() - started, outcome);
     service.outlier?.record(endpoint);
     tracker.end(status, failure, false);

@@ -1,0 +1,37 @@
+/** Streams an upstream response body to the client with backpressure, and says how it ended. */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { classifyUpstreamError, type FailureKind } from './upstream-errors.js';
+
+/**
+ * Pipes `body` into `res`; resolves with undefined when the client got everything, else the failure.
+ * Hand-rolled rather than `stream.pipeline`, which allocates an AbortController (and a DOMException on
+ * completion) per call: ~7% of the proxy path's CPU.
+ */
+export function relay(body: Readable, res: ServerResponse): Promise<FailureKind | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (failure: FailureKind | undefined): void => {
+      if (settled) return;
+      settled = true;
+      body.off('error', onError);
+      res.off('finish', onFinish);
+      res.off('close', onClose);
+      resolve(failure);
+    };
+    const onError = (err: unknown): void => {
+      res.destroy();
+      settle(classifyUpstreamError(err));
+    };
+    const onFinish = (): void => settle(undefined);
+    const onClose = (): void => {
+      if (res.writableFinished) return settle(undefined);
+      body.destroy();
+      settle('client-aborted');
+    };
+    body.once('error', onError);
+    res.once('finish', onFinish);
+    res.once('close', onClose);
+    body.pipe(res);
+  });
+}
