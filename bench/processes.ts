@@ -61,7 +61,8 @@ export async function startGatewayProcess(cpu: string, yaml: string, env: NodeJS
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
   const [port, adminPort] = [await freePort(), await freePort()];
-  const child = await startNode(cpu, [compiled('src/cli/main.ts'), 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort), ...extraArgs], 'edgeway listening', {
+  // The same young-generation size as `npm start` and the Docker image.
+  const child = await startNode(cpu, ['--max-semi-space-size=4', compiled('src/cli/main.ts'), 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort), ...extraArgs], 'edgeway listening', {
     EDGEWAY_DATA_DIR: join(dir, '.data'),
     ...env,
   });
