@@ -1,7 +1,7 @@
 /** The embeddable registration client (`edgeway/registry`): register an instance, heartbeat it, deregister on stop. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import { createRedisClient, parseRedisUrl } from '../store/redis-url.js';
 import type { RedisClient } from '../store/backend.js';
 import { checkRegistration, checkTtl } from './instance.js';
 import { encodeRecord } from './record-codec.js';
@@ -49,7 +49,7 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   const reg = checkRegistration({ ...options, id: options.id ?? defaultId() });
   const ttlMs = checkTtl(options.ttlMs ?? DEFAULT_TTL_MS);
   const logger = options.logger ?? consoleLogger;
-  const owned = typeof options.redis === 'string' ? new Redis(options.redis) : undefined;
+  const owned = typeof options.redis === 'string' ? createRedisClient(parseRedisUrl(options.redis)) : undefined;
   const client = owned ?? (options.redis as RedisClient);
   const commands = defineRegistryCommands(client);
   const record = encodeRecord(reg);

@@ -2,7 +2,7 @@
 import type { StoreBackend } from '../store/backend.js';
 import { checkRegistration, checkTtl, NAME_PATTERN, type InstanceRecord, type InstanceRegistration } from './instance.js';
 import { LocalView } from './local-view.js';
-import { encodeRecord, groupReadReply } from './record-codec.js';
+import { encodeRecord, groupReadReply, memberOf } from './record-codec.js';
 import { defineRegistryCommands, REGISTRY_CHANNEL, REGISTRY_KEYS, type RegistryCommands } from './registry-scripts.js';
 import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
 
@@ -33,6 +33,8 @@ export class RedisRegistry implements Registry {
   private readonly warnedMembers = new Set<string>();
   private readonly pendingServices = new Set<string>();
   private readonly syncWaiters = new Set<() => void>();
+  /** Instances kept through an empty resync after an outage, by member, until they re-register or expire. */
+  private readonly retained = new Map<string, InstanceRecord>();
   private pendingFull = false;
   private pump: Promise<void> = Promise.resolve();
   private pumping = false;
@@ -63,6 +65,7 @@ export class RedisRegistry implements Registry {
   }
 
   async deregister(service: string, id: string): Promise<boolean> {
+    this.retained.delete(memberOf(service, id));
     const removed = await this.commands.registryDeregister(...REGISTRY_KEYS, service, id, REGISTRY_CHANNEL);
     await this.refresh(service);
     return removed === 1;
@@ -217,7 +220,10 @@ export class RedisRegistry implements Registry {
           const services = [...this.pendingServices];
           this.pendingServices.clear();
           const replies = await Promise.all(services.map((service) => this.commands.registryRead(...REGISTRY_KEYS, service)));
-          services.forEach((service, i) => this.view.replace(service, this.decode(replies[i] ?? []).get(service) ?? []));
+          services.forEach((service, i) => {
+            const fresh = this.withRetained(this.decode(replies[i] ?? []), Date.now(), service);
+            this.view.replace(service, fresh.get(service) ?? []);
+          });
         }
       }
     } catch (err) {
@@ -233,7 +239,10 @@ export class RedisRegistry implements Registry {
 
   private async syncAll(): Promise<void> {
     const reply = await this.commands.registryRead(...REGISTRY_KEYS, '');
-    this.view.replaceAll(this.decode(reply));
+    const fresh = this.decode(reply);
+    const now = Date.now();
+    if (this.inOutage) this.retainUnexpired(fresh, now);
+    this.view.replaceAll(this.withRetained(fresh, now));
     this.lastSyncAt = Date.now();
     this.inSync = this.subscribed && this.connected();
     for (const wake of this.syncWaiters) wake();
@@ -241,6 +250,33 @@ export class RedisRegistry implements Registry {
       this.inOutage = false;
       this.logger.info('registry: Redis reachable again; instances resynced');
     }
+  }
+
+  /**
+   * After an outage Redis may come back empty (restarted without persistence). Instances the view still
+   * holds whose TTL has not run out are kept until they re-register on their next heartbeat or expire,
+   * instead of being dropped for the seconds in between.
+   */
+  private retainUnexpired(fresh: ReadonlyMap<string, readonly InstanceRecord[]>, now: number): void {
+    for (const service of this.view.services()) {
+      for (const rec of this.view.list(service)) {
+        if (rec.expiresAt > now && !fresh.get(service)?.some((r) => r.id === rec.id)) this.retained.set(memberOf(service, rec.id), rec);
+      }
+    }
+  }
+
+  /** `fresh` plus the retained instances it lacks (of `only` when given); drops retained ones that came back or expired. */
+  private withRetained(fresh: Map<string, InstanceRecord[]>, now: number, only?: string): Map<string, InstanceRecord[]> {
+    for (const [key, rec] of this.retained) {
+      if (only !== undefined && rec.service !== only) continue;
+      const list = fresh.get(rec.service) ?? [];
+      if (rec.expiresAt <= now || list.some((r) => r.id === rec.id)) {
+        this.retained.delete(key);
+        continue;
+      }
+      fresh.set(rec.service, [...list, rec]);
+    }
+    return fresh;
   }
 
   private decode(reply: string[]): Map<string, InstanceRecord[]> {

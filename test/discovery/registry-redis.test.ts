@@ -152,6 +152,24 @@ describe('RedisRegistry through a Redis outage, with the registration client', (
     }
   });
 
+  test('an empty restart forgets no instance whose TTL has not run out', async () => {
+    await flush();
+    const gw = await startRedisRegistry(server, { logger: captureLogger(), reconcileIntervalMs: 500 });
+    try {
+      await gw.registry.register({ service: 'pay', id: 'p1', url: 'http://127.0.0.1:9301', weight: 1, capacity: 100, meta: {}, draining: false }, 4000);
+      await waitFor(() => gw.registry.list('pay').length === 1, 1000, 'registration');
+      await server.stop();
+      await waitFor(() => gw.registry.status().connected === false, 2000, 'disconnect noticed');
+      await server.restart();
+      await waitFor(() => gw.registry.status().connected && !gw.registry.status().stale, 5000, 'reconnect and resync');
+      await new Promise((resolve) => setTimeout(resolve, 1200)); // two reconciliations of the empty Redis
+      assert.deepEqual(gw.registry.list('pay').map((rec) => rec.id), ['p1'], 'kept while its TTL runs');
+      await waitFor(() => gw.registry.list('pay').length === 0, 5000, 'dropped once its TTL has passed without a heartbeat');
+    } finally {
+      await gw.dispose();
+    }
+  });
+
   test('the client heartbeats keep its instance past the ttl', async () => {
     await flush();
     const gw = await startRedisRegistry(server);
