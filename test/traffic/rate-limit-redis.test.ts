@@ -109,7 +109,11 @@ describe('Redis outage and return', () => {
 
   test('with Redis killed, decisions come from local buckets sized to this gateway share', async () => {
     await limiterOf(0).consume('outage:warm');
+    // A bucket drained through the shared store stays drained in the local fallback.
+    for (let i = 0; i < config.capacity; i++) await limiterOf(0).consume('outage:drained');
     await server.stop();
+    const drained = await Promise.all(Array.from({ length: config.capacity }, () => limiterOf(0).consume('outage:drained')));
+    assert.ok(drained.filter((d) => d.allowed).length <= 1, 'at most a refilled token passes a bucket the shared store had emptied');
     const burst = await Promise.all(Array.from({ length: 10 * config.capacity }, () => limiterOf(0).consume('outage:k')));
     const admitted = burst.filter((d) => d.allowed).length;
     // The first decision may still wait out its budget; every one of them is answered, none throws.

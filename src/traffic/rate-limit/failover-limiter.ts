@@ -36,7 +36,11 @@ export class FailoverRateLimiter implements RateLimiter {
     const { store, health } = this.#options;
     if (!health.degraded) {
       try {
-        return await store.consume(bucketKey, cost);
+        const decision = await store.consume(bucketKey, cost);
+        // The local bucket follows this gateway's share of the shared one, so a fallback continues from
+        // the shared level instead of a full local bucket (which over-admitted by ~35% under load).
+        if (this.#options.onStoreFailure === 'local') this.#localLimiter().setLevel(bucketKey, decision.remaining / this.#localShare);
+        return decision;
       } catch (err) {
         health.reportFailure(err);
       }

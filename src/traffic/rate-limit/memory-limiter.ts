@@ -60,6 +60,15 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   /** Drops full buckets at most once per second, so a request pays for the sweep rarely. */
+  /** Sets a bucket's level (tokens now), e.g. to follow a shared bucket this one stands in for. */
+  setLevel(bucketKey: string, tokens: number): void {
+    const now = this.#clock();
+    const level = Math.min(this.#policy.capacity, Math.max(0, tokens));
+    const fullIn = ((this.#policy.capacity - level) / this.#policy.refillPerSecond) * 1000;
+    if (fullIn <= 0) this.#buckets.delete(bucketKey);
+    else this.#buckets.set(bucketKey, { state: { tokens: level, atMs: now }, fullAt: now + fullIn });
+  }
+
   #sweep(now: number): void {
     if (now < this.#nextSweep) return;
     this.#nextSweep = now + 1000;
