@@ -73,7 +73,7 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
   const cache = new TokenCache(options.tokenCacheSize ?? 10_000, now);
   revocations.onRevoked((jti) => cache.dropJti(jti));
   const guard = invalidTokenThrottle(backend, { now, onError, ...(options.invalidTokensPerMinute !== undefined ? { failures: options.invalidTokensPerMinute } : {}) });
-  const oauthByClient = new FailureThrottle(backend, { name: 'oauth-client-failures', failures: 10, windowSec: 300, blockSec: 900, now, onError });
+  const oauthByClient = new FailureThrottle(backend, { name: 'oauth-client-ip-failures', failures: 10, windowSec: 300, blockSec: 900, now, onError });
   const oauthByIp = new FailureThrottle(backend, { name: 'oauth-ip-failures', failures: 30, windowSec: 300, blockSec: 900, now, onError });
 
   const remoteSets = new Map<string, RemoteKeySet>();

@@ -26,8 +26,9 @@ export interface OAuthTokenDeps {
   /** TTL of the tokens this endpoint issues, ms. */
   readonly ttlMs: number;
   readonly audience?: string | readonly string[];
-  /** Failed attempts per client id and per client IP. */
+  /** Failed attempts per (client id, client IP) pair; see clientKey. */
   readonly byClient: FailureThrottle;
+  /** Failed attempts per client IP, whatever the client id. */
   readonly byIp: FailureThrottle;
 }
 
@@ -47,6 +48,16 @@ function oauthError(status: number, error: OAuthError, description: string, extr
 
 function throttled(ms: number): OAuthTokenResponse {
   return oauthError(429, 'temporarily_unavailable', 'too many failed attempts', [['retry-after', String(Math.max(1, Math.ceil(ms / 1000)))]]);
+}
+
+/**
+ * The per-client throttle's key: the client id from one IP. Keyed by the id alone, anyone knowing an id
+ * could lock its owner out by failing on purpose; paired with the IP, guessing stays bounded per IP and
+ * the owner, calling from an address that did not fail, keeps access. The IP comes first and holds no
+ * space, so no two pairs share a key.
+ */
+function clientKey(id: string, ip: string): string {
+  return `${ip} ${id}`;
 }
 
 /** RFC 6749 2.3.1: Basic credentials whose id and secret are each form-urlencoded. */
@@ -92,11 +103,12 @@ export async function handleTokenRequest(deps: OAuthTokenDeps, request: OAuthTok
     return oauthError(401, 'invalid_client', 'client authentication is required', [BASIC_CHALLENGE]);
   }
 
-  const clientBlock = deps.byClient.blockedFor(credentials.id);
+  const key = clientKey(credentials.id, request.clientIp);
+  const clientBlock = deps.byClient.blockedFor(key);
   if (clientBlock > 0) return throttled(clientBlock);
   const client = await deps.clients.verify(credentials.id, credentials.secret);
   if (client === undefined) {
-    const blocked = Math.max(await deps.byIp.fail(request.clientIp), await deps.byClient.fail(credentials.id));
+    const blocked = Math.max(await deps.byIp.fail(request.clientIp), await deps.byClient.fail(key));
     if (blocked > 0) return throttled(blocked);
     return oauthError(401, 'invalid_client', 'client authentication failed', [BASIC_CHALLENGE]);
   }

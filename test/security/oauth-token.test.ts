@@ -80,14 +80,24 @@ describe('the client-credentials grant', () => {
 });
 
 describe('failure throttling', () => {
-  test('a client id with too many failures is refused with 429, even with the right secret', async () => {
+  test('a client id failing too often from one IP is refused with 429 there, even with the right secret, but not elsewhere', async () => {
     const { secret: own } = await security.clients.add('victim', ['a']);
-    let last: OAuthTokenResponse | undefined;
-    for (let i = 0; i < 11; i += 1) last = await post('grant_type=client_credentials', basic('victim', `guess-${i}`), FORM, `198.51.100.${i}`);
-    assert.equal(last?.status, 429);
-    const blocked = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.200');
+    const attempts: number[] = [];
+    for (let i = 0; i < 11; i += 1) attempts.push((await post('grant_type=client_credentials', basic('victim', `guess-${i}`), FORM, '198.51.100.1')).status);
+    assert.deepEqual(attempts, [...Array<number>(10).fill(401), 429], '10 failures are answered 401, the 11th 429');
+    const blocked = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1');
     assertError(blocked, 429, 'temporarily_unavailable');
     assert.ok(Number(header(blocked, 'retry-after')) > 0);
+    const owner = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.2');
+    assert.equal(owner.status, 200, owner.body);
+    assert.equal(typeof JSON.parse(owner.body).access_token, 'string');
+    assertError(await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1'), 429, 'temporarily_unavailable');
+  });
+
+  test('guesses spread over many IPs are each bounded per IP and never lock the owner out', async () => {
+    const { secret: own } = await security.clients.add('spread', ['a']);
+    for (let i = 0; i < 12; i += 1) assertError(await post('grant_type=client_credentials', basic('spread', `guess-${i}`), FORM, `198.51.101.${i}`), 401, 'invalid_client');
+    assert.equal((await post('grant_type=client_credentials', basic('spread', own), FORM, '198.51.101.200')).status, 200);
   });
 
   test('an IP with too many failures is refused with 429 before any check', async () => {
