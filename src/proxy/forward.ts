@@ -55,7 +55,20 @@ function requestBody(ctx: RequestContext, plan: ForwardPlan): Readable | undefin
   if (headers['content-length'] !== undefined) return ctx.req;
   const limited = new BodyLimit(plan.maxBodyBytes);
   ctx.req.pipe(limited);
+  // pipe() does not pass on a client that vanished or sent a broken chunk: without this the upstream
+  // attempt would wait for the rest of the body forever, holding its in-flight and breaker slots.
+  ctx.req.once('close', () => {
+    if (!ctx.req.complete) limited.destroy(new ClientAbort());
+  });
   return limited;
+}
+
+/** The client stopped sending its request body part-way. */
+class ClientAbort extends Error {
+  constructor() {
+    super('the client aborted the request body');
+    this.name = 'ClientAbort';
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -135,7 +148,7 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         tracker.end(undefined, 'client-aborted', false);
         throw payloadTooLarge(plan.maxBodyBytes);
       }
-      const kind = classifyUpstreamError(err);
+      const kind: FailureKind = ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);
       endpoint.end(performance.now() - started, OUTCOME[kind]);
       service.outlier?.record(endpoint);
       const trigger = RETRY_TRIGGER[kind];

@@ -35,10 +35,10 @@ export class UpstreamPools {
     return pool;
   }
 
-  /** Closes every pool after in-flight requests finish. */
-  async close(): Promise<void> {
+  /** Closes every pool after in-flight requests finish, or at once (aborting them) when `abort` is set. */
+  async close(abort = false): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.allSettled(pools.map((pool) => pool.close()));
+    await Promise.allSettled(pools.map((pool) => (abort ? pool.destroy() : pool.close())));
   }
 }

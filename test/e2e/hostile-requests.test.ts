@@ -118,3 +118,36 @@ describe('hostile requests', () => {
     assert.equal(up.seen[0]?.url, '/api/abs?q=1');
   });
 });
+
+describe('request bodies that break off', () => {
+  let up: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    up = await startUpstream();
+    gw = await startGateway({
+      'c.yaml': serviceYaml('svc', [up.url], '    circuitBreaker: { maxConnections: 2, maxPendingRequests: 1 }\n') + 'routes:\n  - { name: api, match: { path: /api }, service: svc }\n',
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  const inFlight = (): number => gw.gateway.current().services.get('svc')?.endpoints().reduce((n, e) => n + e.inFlight, 0) ?? -1;
+
+  for (const [name, data] of [
+    ['a broken chunk', 'POST /api/up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n'],
+    ['a client that vanishes mid-body', 'POST /api/up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'],
+  ] as const) {
+    test(`${name} frees its upstream attempt, so the circuit breaker never fills up`, async () => {
+      for (let i = 0; i < 4; i++) await rawRequest(gw.gateway.port, data, 100);
+      const deadline = Date.now() + 2000;
+      while (inFlight() !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(inFlight(), 0);
+      const res = await request(`${gw.url}/api/ok`);
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    });
+  }
+});
