@@ -14,10 +14,15 @@ export function missingToken(): GatewayError {
   return new GatewayError('unauthorized', 'a bearer token is required', [['www-authenticate', `Bearer realm="${REALM}"`]]);
 }
 
-/** 401 `invalid_token` with a short reason in `error_description`. */
+/** The exact challenge SPEC names for a bad token. */
+const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+/**
+ * 401 `invalid_token`. The challenge is exactly the SPEC's, with no `error_description` (RFC 6750 3 makes it
+ * optional); the short reason goes into the error body's message instead.
+ */
 export function invalidToken(description: string, cause?: unknown): GatewayError {
-  const challenge = `Bearer error="invalid_token", error_description="${quoted(description)}"`;
-  return new GatewayError('unauthorized', `invalid token: ${description}`, [['www-authenticate', challenge]], { cause });
+  return new GatewayError('unauthorized', `invalid token: ${description}`, [['www-authenticate', INVALID_TOKEN_CHALLENGE]], { cause });
 }
 
 /** 403 `insufficient_scope` naming every scope the route requires (RFC 6750 3.1). */

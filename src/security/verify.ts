@@ -120,7 +120,7 @@ function decodeOrNull<T>(decode: () => T): T | null {
   }
 }
 
-/** Maps a jose failure to the 401 the client gets; the reason goes into `error_description`. */
+/** Maps a jose failure to the 401 the client gets; the reason goes into the error body's message. */
 function describe(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof KeysUnavailableError) {
