@@ -1,4 +1,5 @@
 /** The spans of one request: a SERVER span, child spans for gateway stages, one CLIENT span per upstream attempt. */
+import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -21,10 +22,11 @@ export interface ServerSpan {
   /** The context children start from (the server span inside the incoming trace). */
   readonly context: Context;
   readonly method: string;
-  /** Trace id for logs: the span's, or (tracing off) the incoming traceparent's, or "". */
+  /** Trace id for logs and upstream headers: the span's, or (tracing off) the incoming one or a new random one. */
   readonly traceId: string;
-  /** The client's trace headers, forwarded unchanged when tracing is off. */
+  /** The client's `traceparent` when valid (W3C Trace Context), else undefined. */
   readonly incomingTraceparent: string | undefined;
+  /** The client's `tracestate`, kept only alongside a valid `traceparent`. */
   readonly incomingTracestate: string | undefined;
 }
 
@@ -43,8 +45,44 @@ export interface SpanOptions {
 /** A span that records nothing; handed out whenever tracing is off, never allocated per request. */
 export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
-// W3C Trace Context 3.2: trace-id is the second field, 32 lowercase hex digits, not all zero.
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
+// W3C Trace Context 3.2: version-traceid-parentid-flags, lowercase hex; a later version may append
+// fields after another dash, version 00 may not, and version ff is invalid.
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(?:-|$)/;
+const ZERO_TRACE_ID = '00000000000000000000000000000000';
+const ZERO_SPAN_ID = '0000000000000000';
+
+/** Returns `bytes` random bytes as lowercase hex; injectable so tests are deterministic. */
+export type RandomHex = (bytes: number) => string;
+
+// One randomFillSync per 4 KiB instead of one per id: about 250 trace ids or 500 span ids per refill.
+const pool = Buffer.allocUnsafe(4096);
+let poolOffset = pool.length;
+
+/** Fast non-blocking random hex from a pooled CSPRNG buffer (the default {@link RandomHex}). */
+export function pooledRandomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return hex;
+}
+
+/** A random id that is not all zeros (W3C Trace Context 3.2.2.3 and 3.2.2.4 forbid those). */
+function randomId(random: RandomHex, bytes: number, zero: string): string {
+  let id = random(bytes);
+  while (id === zero) id = random(bytes);
+  return id;
+}
+
+/** The traceparent if W3C-valid (format, version not ff, version 00 exactly 55 chars, ids not all zero). */
+function validTraceparent(value: string | undefined): string | undefined {
+  if (value === undefined || !TRACEPARENT.test(value)) return undefined;
+  if (value.startsWith('ff') || (value.startsWith('00') && value.length !== 55)) return undefined;
+  if (value.slice(3, 35) === ZERO_TRACE_ID || value.slice(36, 52) === ZERO_SPAN_ID) return undefined;
+  return value;
+}
 
 interface TraceHeaders { traceparent?: string; tracestate?: string }
 const headerSetter: TextMapSetter<TraceHeaders> = {
@@ -57,12 +95,6 @@ const headerSetter: TextMapSetter<TraceHeaders> = {
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function incomingTraceId(traceparent: string | undefined): string {
-  if (traceparent === undefined) return '';
-  const match = TRACEPARENT.exec(traceparent);
-  return match === null || /^0+$/.test(match[1] as string) ? '' : (match[1] as string);
 }
 
 function hostOnly(host: string | undefined): string | undefined {
@@ -91,15 +123,19 @@ function finish(span: Span, status: number | undefined, error: unknown, failFrom
 
 /**
  * Creates request spans. Built once per gateway; with tracing off every method returns shared no-op
- * spans and skips all attribute work, so the request path pays a branch and one small object.
+ * spans and skips all attribute work, yet still propagates a W3C trace (incoming or new) upstream, so
+ * the request path pays a branch, one small object and a few random bytes.
  */
 export class SpanFactory {
   readonly #tracing: Tracing;
   readonly #stages: boolean;
+  readonly #random: RandomHex;
 
-  constructor(tracing: Tracing, options: SpanOptions = { stages: true }) {
+  /** `random` supplies trace and span ids when tracing is off (default {@link pooledRandomHex}). */
+  constructor(tracing: Tracing, options: SpanOptions = { stages: true }, random: RandomHex = pooledRandomHex) {
     this.#tracing = tracing;
     this.#stages = options.stages;
+    this.#random = random;
   }
 
   /**
@@ -107,10 +143,12 @@ export class SpanFactory {
    * `clientAddress` is the address trusted-proxy rules decided (defaults to the socket's peer).
    */
   startServerSpan(req: IncomingMessage, routeName: string, method: string, clientAddress?: string): ServerSpan {
-    const incomingTraceparent = headerValue(req, 'traceparent');
-    const incomingTracestate = headerValue(req, 'tracestate');
+    const incomingTraceparent = validTraceparent(headerValue(req, 'traceparent'));
+    // W3C Trace Context 3.3: tracestate means nothing without a valid traceparent.
+    const incomingTracestate = incomingTraceparent === undefined ? undefined : headerValue(req, 'tracestate');
     if (!this.#tracing.enabled) {
-      return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId: incomingTraceId(incomingTraceparent), incomingTraceparent, incomingTracestate };
+      const traceId = incomingTraceparent === undefined ? randomId(this.#random, 16, ZERO_TRACE_ID) : incomingTraceparent.slice(3, 35);
+      return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId, incomingTraceparent, incomingTracestate };
     }
     const parent = incomingTraceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
     const span = this.#tracing.tracer.startSpan(`${method} ${routeName}`, { kind: SpanKind.SERVER }, parent);
@@ -164,12 +202,15 @@ export class SpanFactory {
 
   /**
    * Starts the CLIENT span of upstream attempt `attempt` (1 for the first try) and returns the
-   * `traceparent`/`tracestate` to send upstream: this span's context, or with tracing off the client's
-   * own headers unchanged.
+   * `traceparent`/`tracestate` to send upstream: this span's context, or with tracing off the request's
+   * trace id with a new span id (the unrecorded client span) and the client's flags (else 00: nothing
+   * is sampled), sent as version 00, and the client's tracestate unchanged.
    */
   startClientSpan(parent: ServerSpan, service: string, instance: string, attempt: number): ClientSpan {
     if (!this.#tracing.enabled) {
-      return { span: NOOP_SPAN, traceparent: parent.incomingTraceparent, tracestate: parent.incomingTracestate };
+      const flags = parent.incomingTraceparent === undefined ? '00' : parent.incomingTraceparent.slice(53, 55);
+      const traceparent = `00-${parent.traceId}-${randomId(this.#random, 8, ZERO_SPAN_ID)}-${flags}`;
+      return { span: NOOP_SPAN, traceparent, tracestate: parent.incomingTracestate };
     }
     const span = this.#tracing.tracer.startSpan(`${parent.method} ${service}`, { kind: SpanKind.CLIENT }, parent.context);
     if (span.isRecording()) {

@@ -138,18 +138,67 @@ describe('request spans with tracing on', () => {
 });
 
 describe('request spans with tracing off', () => {
-  test('no exporter configured means no SDK, and the client traceparent passes through unchanged', async () => {
+  test('no exporter configured means no SDK, yet a request without a traceparent gets a new trace sent upstream', async () => {
     const tracing = startTracing({ env: {} });
     assert.equal(tracing.enabled, false);
-    const factory = new SpanFactory(tracing);
-    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const seen = await roundTrip(pipeline(factory), { traceparent: incoming, tracestate: 'v=1' });
-    assert.equal(seen.first, incoming);
+    const seen = await roundTrip(pipeline(new SpanFactory(tracing)), {});
+    assert.match(seen.traceId ?? '', /^[0-9a-f]{32}$/);
+    assert.notEqual(seen.traceId, '0'.repeat(32));
+    assert.match(seen.first ?? '', new RegExp(`^00-${seen.traceId}-[0-9a-f]{16}-00$`));
+    assert.match(seen.second ?? '', new RegExp(`^00-${seen.traceId}-[0-9a-f]{16}-00$`));
+    assert.notEqual(seen.first, seen.second, 'each attempt has its own span id');
+    assert.equal(seen.tracestate, undefined);
+    const other = await roundTrip(pipeline(new SpanFactory(tracing)), {});
+    assert.notEqual(other.traceId, seen.traceId, 'every request starts its own trace');
+  });
+
+  test('tracing off keeps the incoming trace id and flags with a new span id, and passes tracestate on', async () => {
+    const factory = new SpanFactory(startTracing({ env: {} }));
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const seen = await roundTrip(pipeline(factory), { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'v=1' });
+    assert.equal(seen.traceId, traceId);
+    assert.match(seen.first ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    assert.notEqual(seen.first, `00-${traceId}-00f067aa0ba902b7-01`, 'the client span id replaces the caller span id');
     assert.equal(seen.tracestate, 'v=1');
-    assert.equal(seen.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
-    const none = await roundTrip(pipeline(factory), {});
-    assert.equal(none.first, undefined);
-    assert.equal(none.traceId, '');
+    const unsampled = await roundTrip(pipeline(factory), { traceparent: `00-${traceId}-00f067aa0ba902b7-00` });
+    assert.match(unsampled.first ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+  });
+
+  test('tracing off treats a malformed incoming traceparent as absent, and drops its tracestate', async () => {
+    const factory = new SpanFactory(startTracing({ env: {} }));
+    const malformed = [
+      'garbage',
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `00-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01`,
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
+    ];
+    for (const traceparent of malformed) {
+      const seen = await roundTrip(pipeline(factory), { traceparent, tracestate: 'v=1' });
+      assert.notEqual(seen.traceId, '4bf92f3577b34da6a3ce929d0e0e4736', traceparent);
+      assert.match(seen.first ?? '', new RegExp(`^00-${seen.traceId}-[0-9a-f]{16}-00$`), traceparent);
+      assert.equal(seen.tracestate, undefined, traceparent);
+    }
+  });
+
+  test('ids come from the injected random source and are never all zeros', async () => {
+    const draws = ['0'.repeat(32), 'a'.repeat(32), '0'.repeat(16), 'b'.repeat(16)];
+    const factory = new SpanFactory(startTracing({ env: {} }), { stages: true }, () => draws.shift() ?? 'c'.repeat(16));
+    await roundTrip(async (req) => {
+      const server = factory.startServerSpan(req, 'orders-read', 'GET');
+      assert.equal(server.traceId, 'a'.repeat(32));
+      assert.equal(factory.startClientSpan(server, 'orders', 'i-1', 1).traceparent, `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`);
+      return {};
+    }, {});
+  });
+
+  test('a later traceparent version with extra fields is accepted and sent on as version 00', async () => {
+    const factory = new SpanFactory(startTracing({ env: {} }));
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const seen = await roundTrip(pipeline(factory), { traceparent: `01-${traceId}-00f067aa0ba902b7-01-future` });
+    assert.equal(seen.traceId, traceId);
+    assert.match(seen.first ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
   });
 
   test('the environment decides whether tracing starts', async () => {
