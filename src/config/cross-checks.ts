@@ -77,22 +77,45 @@ function checkServices(config: Config, issues: CrossIssue[]): void {
   }
 }
 
-function checkRoutes(config: Config, issues: CrossIssue[]): void {
-  const names = new Map<string, number>();
-  const hasIssuers = config.auth.issuers.length > 0;
-  config.routes.forEach((route, i) => {
-    const first = names.get(route.name);
-    if (first !== undefined) issues.push({ path: ['routes', i, 'name'], message: `duplicate route name "${route.name}" (also routes[${first}])` });
-    else names.set(route.name, i);
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
 
-    if (!(route.service in config.services)) {
+/**
+ * Broken references (unknown services, duplicate route names), read from the raw merged document so they
+ * are reported alongside schema errors rather than only after those are fixed.
+ */
+export function referenceIssues(raw: unknown): CrossIssue[] {
+  const issues: CrossIssue[] = [];
+  const doc = record(raw);
+  const services = record(doc?.services) ?? {};
+  const routes = Array.isArray(doc?.routes) ? (doc.routes as unknown[]) : [];
+  const names = new Map<string, number>();
+  routes.forEach((entry, i) => {
+    const route = record(entry);
+    if (route === undefined) return;
+    if (typeof route.name === 'string') {
+      const first = names.get(route.name);
+      if (first !== undefined) issues.push({ path: ['routes', i, 'name'], message: `duplicate route name "${route.name}" (also routes[${first}])` });
+      else names.set(route.name, i);
+    }
+    if (typeof route.service === 'string' && !(route.service in services)) {
       issues.push({ path: ['routes', i, 'service'], message: `unknown service "${route.service}"` });
     }
-    let splitTotal = 0;
-    route.split?.forEach((part, j) => {
-      splitTotal += part.weight;
-      if (!(part.service in config.services)) issues.push({ path: ['routes', i, 'split', j, 'service'], message: `unknown service "${part.service}"` });
-    });
+    if (Array.isArray(route.split)) {
+      route.split.forEach((part, j) => {
+        const target = record(part)?.service;
+        if (typeof target === 'string' && !(target in services)) issues.push({ path: ['routes', i, 'split', j, 'service'], message: `unknown service "${target}"` });
+      });
+    }
+  });
+  return issues;
+}
+
+function checkRoutes(config: Config, issues: CrossIssue[]): void {
+  const hasIssuers = config.auth.issuers.length > 0;
+  config.routes.forEach((route, i) => {
+    const splitTotal = route.split?.reduce((sum, part) => sum + part.weight, 0) ?? 0;
     if (splitTotal > 100) issues.push({ path: ['routes', i, 'split'], message: `split weights add up to ${splitTotal}%, more than 100` });
     if (route.auth?.required && !hasIssuers) {
       issues.push({ path: ['routes', i, 'auth'], message: 'auth is required but auth.issuers is empty' });
@@ -113,6 +136,7 @@ export function crossCheck(config: Config): CrossIssue[] {
     }
   });
   checkServices(config, issues);
+  issues.push(...referenceIssues(config));
   checkRoutes(config, issues);
   return issues;
 }

@@ -1,6 +1,6 @@
 /** Loads, validates and cross-checks config: the one path shared by `edgeway check`, start-up and reload. */
 import { configSchema, type Config } from './schema.js';
-import { crossCheck } from './cross-checks.js';
+import { crossCheck, referenceIssues } from './cross-checks.js';
 import { formatKeyPath, type Diagnostic } from './diagnostic.js';
 import { loadSources } from './sources.js';
 
@@ -32,6 +32,10 @@ export function loadConfig(path: string): LoadedConfig {
         : [{ path: issue.path, message: issue.message }];
       return located.map(({ path, message }) => ({ ...sources.locate(path), path: formatKeyPath(path), message }));
     });
+    // Broken references are reported in the same pass, so one `edgeway check` lists every error it can.
+    for (const issue of referenceIssues(sources.raw)) {
+      diagnostics.push({ ...sources.locate(issue.path), path: formatKeyPath(issue.path), message: issue.message });
+    }
     return { ok: false, diagnostics };
   }
   const issues = crossCheck(parsed.data);

@@ -39,6 +39,8 @@ export class TrustedProxies {
 export interface ClientAddress {
   readonly ip: string;
   readonly forwardedFor: string;
+  /** The peer is a trusted proxy, so its X-Forwarded-Proto and X-Forwarded-Host are believed too. */
+  readonly trustedPeer: boolean;
 }
 
 function unmapped(address: string): string {
@@ -51,7 +53,8 @@ function unmapped(address: string): string {
  */
 export function resolveClient(peerAddress: string | undefined, xff: string | string[] | undefined, trusted: TrustedProxies): ClientAddress {
   const peer = unmapped(peerAddress ?? '');
-  if (xff === undefined || !trusted.has(peer)) return { ip: peer, forwardedFor: peer };
+  const trustedPeer = trusted.has(peer);
+  if (xff === undefined || !trustedPeer) return { ip: peer, forwardedFor: peer, trustedPeer };
   const chain = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((part) => part.trim()).filter((part) => part !== '');
   let ip = peer;
   for (let i = chain.length - 1; i >= 0; i--) {
@@ -60,5 +63,5 @@ export function resolveClient(peerAddress: string | undefined, xff: string | str
     ip = hop;
     if (!trusted.has(hop)) break;
   }
-  return { ip, forwardedFor: chain.length > 0 ? `${chain.join(', ')}, ${peer}` : peer };
+  return { ip, forwardedFor: chain.length > 0 ? `${chain.join(', ')}, ${peer}` : peer, trustedPeer };
 }

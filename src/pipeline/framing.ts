@@ -7,7 +7,7 @@ const DIGITS = /^\d+$/;
 /**
  * Refuses requests whose body length two parties could read differently (the root of request smuggling):
  * Content-Length with Transfer-Encoding, repeated Content-Length, and any Transfer-Encoding but plain
- * `chunked`. Bodies declared larger than `maxBodyBytes` get 413 without reading a byte.
+ * `chunked`, and more than one Host. Bodies declared larger than `maxBodyBytes` get 413 without reading a byte.
  */
 export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
   const te = req.headers['transfer-encoding'];
@@ -17,11 +17,19 @@ export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
     if (cl !== undefined) throw new GatewayError('bad_request', 'Content-Length and Transfer-Encoding together are ambiguous');
     if (te.toLowerCase() !== 'chunked') throw new GatewayError('bad_request', 'only Transfer-Encoding: chunked is accepted');
   }
+  // Node keeps the first of repeated Host headers and joins repeated Content-Length ones; both are refused.
+  let hosts = 0;
+  let lengths = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
+  }
+  // RFC 9112 3.2: more than one Host field is a 400.
+  if (hosts > 1) throw new GatewayError('bad_request', 'more than one Host header');
   if (cl !== undefined) {
-    let count = 0;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 14 && (raw[i] as string).toLowerCase() === 'content-length') count++;
-    if (count > 1 || !DIGITS.test(cl)) throw new GatewayError('bad_request', 'invalid or repeated Content-Length');
+    if (lengths > 1 || !DIGITS.test(cl)) throw new GatewayError('bad_request', 'invalid or repeated Content-Length');
     if (Number(cl) > maxBodyBytes) throw new GatewayError('payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
   }
 }

@@ -10,7 +10,7 @@ import type { RequestContext } from './context.js';
 import { checkFraming } from './framing.js';
 import { normalizePath } from './normalize-path.js';
 import { respondError } from './respond-error.js';
-import { requestIdFor } from './request-id.js';
+import { resolveRequestId } from '../telemetry/request-id.js';
 import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
 
@@ -66,6 +66,14 @@ function splitTarget(url: string, host: string): { path: string; query: string }
   return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
 }
 
+/** The first entry of a possibly repeated, comma-joined header (the one the outermost proxy wrote). */
+function firstValue(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined) return undefined;
+  const first = text.split(',')[0]?.trim();
+  return first === '' ? undefined : first;
+}
+
 function hostOf(req: IncomingMessage): string {
   const raw = req.headers.host ?? '';
   const end = raw.startsWith('[') ? raw.indexOf(']') + 1 : raw.indexOf(':');
@@ -104,8 +112,8 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
     clientIp: client.ip,
     forwardedFor: client.forwardedFor,
-    proto: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-    host: req.headers.host ?? '',
+    proto: (client.trustedPeer ? firstValue(req.headers['x-forwarded-proto']) : undefined) ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
+    host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host ?? '',
     requestId,
   }, ctx.upstreamHeaders);
   const input = requestPickInput(req.headers, client.ip, Date.now());
@@ -116,7 +124,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
 export function createRequestHandler(current: () => Snapshot, observer: RequestObserver): (req: IncomingMessage, res: ServerResponse) => void {
   return function handleRequest(req, res) {
     const startedAt = process.hrtime.bigint();
-    const requestId = requestIdFor(req.headers['x-request-id']);
+    const requestId = resolveRequestId(req.headers['x-request-id']);
     const progress: Progress = { route: undefined, ctx: undefined, trace: undefined, clientIp: '', path: '' };
     const finish = (status: number, error: GatewayError | undefined): void => {
       const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);

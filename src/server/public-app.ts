@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import type { Security } from '../security/index.js';
 import { resolveClient, type TrustedProxies } from '../pipeline/client-ip.js';
+import { resolveRequestId } from '../telemetry/request-id.js';
 
 // A form with a client id, secret and scope list is tiny; anything larger is not a token request.
 const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
@@ -10,6 +11,11 @@ const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
 /** The public app; `trusted` reads the live snapshot's trusted proxies for the client IP. */
 export function createPublicApp(security: Security, trusted: () => TrustedProxies): Hono<{ Bindings: HttpBindings }> {
   const app = new Hono<{ Bindings: HttpBindings }>();
+  // SPEC: every response carries x-request-id, edgeway's own endpoints too.
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('x-request-id', resolveRequestId(c.req.header('x-request-id')));
+  });
 
   app.get('/.well-known/jwks.json', (c) =>
     c.json(security.jwks(), 200, { 'cache-control': 'public, max-age=300, stale-while-revalidate=60' }),

@@ -5,6 +5,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
+import { resolveRequestId } from '../telemetry/request-id.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
 export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/oauth/token']);
@@ -26,9 +27,11 @@ export function rawErrorResponse(socket: Socket, code: ErrorCode, message: strin
     return;
   }
   const status = ERROR_STATUS[code];
-  const body = errorBody(code, message, '');
+  // The request never parsed, so no client id can be trusted: always a fresh one.
+  const requestId = resolveRequestId(undefined);
+  const body = errorBody(code, message, requestId);
   socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 

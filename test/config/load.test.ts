@@ -79,3 +79,16 @@ test('a valid folder merges services and routes from every file, in file order',
   assert.equal(loaded.config.services.orders?.timeouts.connect, 1000);
   assert.ok(Object.isFrozen(loaded.config.routes[0]));
 });
+
+test('broken references are listed together with schema errors, not only after they are fixed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeway-cfg-'));
+  writeFileSync(join(dir, 'a.yaml'), SERVICE + '    timeouts: { connect: soon }\nroutes:\n  - { name: x, service: ordrs }\n  - { name: x, service: orders }\n');
+  const loaded = loadConfig(dir);
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(loaded.ok, false);
+  if (loaded.ok) return;
+  const errors = loaded.diagnostics.map((d) => `${d.line}: ${d.path}: ${d.message}`);
+  assert.ok(errors.some((e) => e.startsWith('4: services.orders.timeouts.connect: invalid duration')), errors.join('\n'));
+  assert.ok(errors.includes('6: routes[0].service: unknown service "ordrs"'), errors.join('\n'));
+  assert.ok(errors.includes('7: routes[1].name: duplicate route name "x" (also routes[0])'), errors.join('\n'));
+});

@@ -59,6 +59,11 @@ const attacks: Array<{ name: string; data: string; status: number }> = [
     status: 400,
   },
   {
+    name: 'two Host headers',
+    data: `GET /api/a HTTP/1.1\r\nHost: a\r\nHost: evil.example\r\n\r\n`,
+    status: 400,
+  },
+  {
     name: 'broken percent-encoding in the path',
     data: `GET /api/%zz HTTP/1.1\r\nHost: a\r\n\r\n`,
     status: 400,
@@ -90,6 +95,9 @@ describe('hostile requests', () => {
       assert.equal(statusOf(reply), attack.status, reply.slice(0, 200));
       assert.match(reply, /content-type: application\/json/i);
       assert.match(reply, /"error":\{"code":"/);
+      const id = /x-request-id: ([^\r]+)\r\n/i.exec(reply)?.[1];
+      assert.ok(id, 'every answer carries x-request-id');
+      assert.ok(reply.includes(`"requestId":"${id}"`), 'the body names the same request id');
       assert.deepEqual(up.seen.map((s) => s.url).filter((u) => u.includes('smuggled')), []);
       if (attack.status !== 431) assert.equal(up.seen.length, 0, 'the upstream saw nothing of a refused request');
       const normal = await request(`${gw.url}/api/ok`);

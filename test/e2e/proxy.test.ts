@@ -113,6 +113,21 @@ routes:
     }
   });
 
+  test('behind a trusted proxy, its X-Forwarded-For chain, proto and host are believed', async () => {
+    const g = await startGateway({ 'c.yaml': serviceYaml('svc', [up.url]) + 'gateway: { trustedProxies: [127.0.0.1/32] }\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n' });
+    try {
+      up.seen.length = 0;
+      const res = await request(`${g.url}/t`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' } });
+      await res.body.dump();
+      const seen = up.seen[0]?.headers ?? {};
+      assert.equal(seen['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+      assert.equal(seen['x-forwarded-proto'], 'https');
+      assert.equal(seen['x-forwarded-host'], 'api.example.com');
+    } finally {
+      await g.stop();
+    }
+  });
+
   test('an upstream that sends garbage is a 502', async () => {
     const junk = createServer((socket) => socket.end('NOT HTTP AT ALL\r\n\r\n'));
     junk.listen(0, '127.0.0.1');
