@@ -1,6 +1,7 @@
 /** Prometheus series of one gateway, on its own registry, with label children cached for the request path. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-series.js';
+import type { ServicesView } from './services-view.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
 export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted';
@@ -56,18 +57,34 @@ export class GatewayMetrics {
 
   /**
    * `defaultMetrics` adds prom-client's Node process metrics (default true). `redisUp`, when given, is
-   * read at every scrape to set edgeway_redis_up (e.g. `() => redis.status === 'ready'`).
+   * read at every scrape to set edgeway_redis_up (e.g. `() => redis.status === 'ready'`). `services`,
+   * when given, is read at every scrape to set edgeway_instance_healthy for every known instance, so
+   * static instances that never changed health are reported too and departed ones drop out.
    */
-  constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean; services?: ServicesView } = {}) {
     const registers = [this.registry];
     const r = this.registry;
-    this.#requests = new FastCounter('edgeway_requests_total', 'Requests answered, by route, method and status class.', ['route', 'method', 'status_class'], r);
-    this.#duration = new FastHistogram('edgeway_request_duration_seconds', 'Time from request arrival to the end of the response, in seconds.', ['route', 'method', 'status_class'], DURATION_BUCKETS, r);
+    this.#requests = new FastCounter('edgeway_requests_total', 'Requests answered, by route, method, status and status class.', ['route', 'method', 'status', 'status_class'], r);
+    this.#duration = new FastHistogram('edgeway_request_duration_seconds', 'Time from request arrival to the end of the response, in seconds.', ['route', 'method', 'status', 'status_class'], DURATION_BUCKETS, r);
     this.#attempts = new FastCounter('edgeway_upstream_attempts_total', 'Upstream attempts (every retry counts), by service, instance and outcome.', ['service', 'instance', 'outcome'], r);
     this.#upstreamDuration = new FastHistogram('edgeway_upstream_duration_seconds', 'Time of one upstream attempt until response headers or failure, in seconds.', ['service', 'instance'], DURATION_BUCKETS, r);
     this.#rateLimit = new FastCounter('edgeway_rate_limit_decisions_total', 'Rate-limit decisions, by route and outcome (allowed, limited, shadow_limited; fallback also counts a decision made without the shared store).', ['route', 'outcome'], r);
     this.#retries = new Counter({ name: 'edgeway_retries_total', help: 'Upstream attempts beyond the first, by service.', labelNames: ['service'], registers });
-    this.#healthy = new Gauge({ name: 'edgeway_instance_healthy', help: '1 when the instance is healthy and eligible for traffic, else 0.', labelNames: ['service', 'instance'], registers });
+    const services = options.services;
+    this.#healthy = new Gauge({
+      name: 'edgeway_instance_healthy',
+      help: '1 when the instance is healthy and eligible for traffic, else 0.',
+      labelNames: ['service', 'instance'],
+      registers,
+      ...(services === undefined ? {} : {
+        collect(this: Gauge<'service' | 'instance'>) {
+          this.reset();
+          for (const service of services()) {
+            for (const instance of service.instances) this.labels(service.name, instance.id).set(instance.healthy ? 1 : 0);
+          }
+        },
+      }),
+    });
     this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
     const probe = options.redisUp;
     this.#redisUp = new Gauge({
@@ -134,7 +151,7 @@ export class GatewayMetrics {
     this.#inFlight.dec();
   }
 
-  /** Sets an instance's health gauge (called on discovery and health changes, not per request). */
+  /** Sets an instance's health gauge on a change; with a `services` view the scrape reads it instead. */
   setInstanceHealthy(service: string, instance: string, healthy: boolean): void {
     this.#healthy.labels(service, instance).set(healthy ? 1 : 0);
   }
@@ -168,23 +185,23 @@ export class GatewayMetrics {
     const requests = this.#requests;
     const duration = this.#duration;
     const rateLimit = this.#rateLimit;
-    // method -> [status class index 1..5] -> children; filled lazily, then allocation-free.
-    const byMethod = new Map<string, Array<[CounterCell, HistogramCell] | undefined>>();
+    // method -> status -> children; filled lazily, then a request costs two map lookups and no allocation.
+    const byMethod = new Map<string, Map<number, [CounterCell, HistogramCell]>>();
     const byOutcome = new Map<RateLimitOutcome, CounterCell>();
     return {
       request(method, status, seconds) {
         const m = KNOWN_METHODS.has(method) ? method : '_OTHER';
-        let classes = byMethod.get(m);
-        if (classes === undefined) {
-          classes = new Array(6).fill(undefined);
-          byMethod.set(m, classes);
+        let statuses = byMethod.get(m);
+        if (statuses === undefined) {
+          statuses = new Map();
+          byMethod.set(m, statuses);
         }
-        const index = Math.min(5, Math.max(1, Math.floor(status / 100)));
-        let children = classes[index];
+        let children = statuses.get(status);
         if (children === undefined) {
-          const statusClass = STATUS_CLASSES[index] as string;
-          children = [requests.cell(route, m, statusClass), duration.cell(route, m, statusClass)];
-          classes[index] = children;
+          const code = String(status);
+          const statusClass = STATUS_CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100)))] as string;
+          children = [requests.cell(route, m, code, statusClass), duration.cell(route, m, code, statusClass)];
+          statuses.set(status, children);
         }
         children[0].inc();
         children[1].observe(seconds);

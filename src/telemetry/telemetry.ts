@@ -61,7 +61,10 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const tracing = startTracing(options.tracing);
   const spans = new SpanFactory(tracing, options.spans);
   const redisUp = backend.kind === 'redis' ? () => backend.redis.status === 'ready' : undefined;
-  const metrics = new GatewayMetrics(redisUp === undefined ? {} : { redisUp });
+  const metrics = new GatewayMetrics({
+    ...(redisUp === undefined ? {} : { redisUp }),
+    ...(options.servicesView === undefined ? {} : { services: options.servicesView }),
+  });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
   const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats) : undefined;

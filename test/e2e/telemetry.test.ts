@@ -67,7 +67,7 @@ describe('telemetry through the gateway', () => {
   test('/metrics exposes request, upstream and rate-limit series', async () => {
     const res = await request(`${gw.adminUrl}/metrics`);
     const text = await res.body.text();
-    assert.match(text, /edgeway_requests_total\{route="orders-read",method="GET",status_class="2xx"\} [1-9]/);
+    assert.match(text, /edgeway_requests_total\{route="orders-read",method="GET",status="200",status_class="2xx"\} [1-9]/);
     assert.match(text, /edgeway_upstream_attempts_total\{service="flaky",instance="[^"]+",outcome="connect_error"\} [1-9]/);
     assert.match(text, /edgeway_rate_limit_decisions_total\{route="orders-read",outcome="allowed"\} [1-9]/);
     assert.match(text, /edgeway_retries_total\{service="flaky"\} [1-9]/);

@@ -2,6 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayMetrics } from '../../src/telemetry/metrics.js';
+import type { InstanceView, ServiceView } from '../../src/telemetry/services-view.js';
 
 /** Parses exposition text into `name{labels}` -> value. */
 function parse(text: string): Map<string, number> {
@@ -20,6 +21,7 @@ describe('gateway metrics', () => {
     const orders = metrics.route('orders-read');
     assert.equal(metrics.route('orders-read'), orders, 'route recorders are cached');
     orders.request('GET', 200, 0.004);
+    orders.request('GET', 200, 0.03);
     orders.request('GET', 204, 0.02);
     orders.request('GET', 503, 1.5);
     orders.request('BREW', 418, 0.001);
@@ -43,12 +45,14 @@ describe('gateway metrics', () => {
     assert.match(contentType, /^text\/plain/);
     const s = parse(body);
     const cases: Array<[string, number]> = [
-      ['edgeway_requests_total{route="orders-read",method="GET",status_class="2xx"}', 2],
-      ['edgeway_requests_total{route="orders-read",method="GET",status_class="5xx"}', 1],
-      ['edgeway_requests_total{route="orders-read",method="_OTHER",status_class="4xx"}', 1],
-      ['edgeway_request_duration_seconds_count{route="orders-read",method="GET",status_class="2xx"}', 2],
-      ['edgeway_request_duration_seconds_bucket{le="0.005",route="orders-read",method="GET",status_class="2xx"}', 1],
-      ['edgeway_request_duration_seconds_bucket{le="+Inf",route="orders-read",method="GET",status_class="5xx"}', 1],
+      ['edgeway_requests_total{route="orders-read",method="GET",status="200",status_class="2xx"}', 2],
+      ['edgeway_requests_total{route="orders-read",method="GET",status="204",status_class="2xx"}', 1],
+      ['edgeway_requests_total{route="orders-read",method="GET",status="503",status_class="5xx"}', 1],
+      ['edgeway_requests_total{route="orders-read",method="_OTHER",status="418",status_class="4xx"}', 1],
+      ['edgeway_request_duration_seconds_count{route="orders-read",method="GET",status="200",status_class="2xx"}', 2],
+      ['edgeway_request_duration_seconds_count{route="orders-read",method="GET",status="204",status_class="2xx"}', 1],
+      ['edgeway_request_duration_seconds_bucket{le="0.005",route="orders-read",method="GET",status="200",status_class="2xx"}', 1],
+      ['edgeway_request_duration_seconds_bucket{le="+Inf",route="orders-read",method="GET",status="503",status_class="5xx"}', 1],
       ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="allowed"}', 1],
       ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="limited"}', 2],
       ['edgeway_upstream_attempts_total{service="orders",instance="i-1",outcome="http_error"}', 1],
@@ -63,7 +67,7 @@ describe('gateway metrics', () => {
       ['edgeway_config_reloads_total{result="failure"}', 1],
     ];
     for (const [series, value] of cases) assert.equal(s.get(series), value, series);
-    assert.equal(Math.round((s.get('edgeway_request_duration_seconds_sum{route="orders-read",method="GET",status_class="2xx"}') ?? 0) * 1000), 24);
+    assert.equal(Math.round((s.get('edgeway_request_duration_seconds_sum{route="orders-read",method="GET",status="200",status_class="2xx"}') ?? 0) * 1000), 34);
   });
 
   test('two gateways in one process keep separate registries, and default Node metrics are included', async () => {
@@ -72,8 +76,8 @@ describe('gateway metrics', () => {
     a.route('r').request('GET', 200, 0.01);
     const bodyA = (await a.exposition()).body;
     const bodyB = (await b.exposition()).body;
-    assert.equal(parse(bodyA).get('edgeway_requests_total{route="r",method="GET",status_class="2xx"}'), 1);
-    assert.equal(parse(bodyB).has('edgeway_requests_total{route="r",method="GET",status_class="2xx"}'), false);
+    assert.equal(parse(bodyA).get('edgeway_requests_total{route="r",method="GET",status="200",status_class="2xx"}'), 1);
+    assert.equal(parse(bodyB).has('edgeway_requests_total{route="r",method="GET",status="200",status_class="2xx"}'), false);
     assert.match(bodyA, /^process_cpu_user_seconds_total /m);
     assert.match(bodyA, /^nodejs_eventloop_lag_seconds /m);
   });
@@ -92,5 +96,22 @@ describe('gateway metrics', () => {
     metrics.upstream('orders', 'i-9').attempt('timeout', 2);
     metrics.removeInstance('orders', 'i-9');
     assert.doesNotMatch((await metrics.exposition()).body, /i-9/);
+  });
+
+  test('with a services view, every known instance reports its health at scrape, static ones included', async () => {
+    const instance = (id: string, healthy: boolean): InstanceView => ({ id, url: `http://127.0.0.1/${id}`, healthy, weight: 1, inFlight: 0, latencyMs: undefined });
+    let services: ServiceView[] = [
+      { name: 'orders', instances: [instance('static-1', true), instance('static-2', false)] },
+      { name: 'users', instances: [instance('u-1', true)] },
+    ];
+    const metrics = new GatewayMetrics({ defaultMetrics: false, services: () => services });
+    let s = parse((await metrics.exposition()).body);
+    assert.equal(s.get('edgeway_instance_healthy{service="orders",instance="static-1"}'), 1);
+    assert.equal(s.get('edgeway_instance_healthy{service="orders",instance="static-2"}'), 0);
+    assert.equal(s.get('edgeway_instance_healthy{service="users",instance="u-1"}'), 1);
+    services = [{ name: 'orders', instances: [instance('static-1', false)] }];
+    s = parse((await metrics.exposition()).body);
+    assert.equal(s.get('edgeway_instance_healthy{service="orders",instance="static-1"}'), 0);
+    assert.equal(s.has('edgeway_instance_healthy{service="users",instance="u-1"}'), false, 'a departed instance drops out');
   });
 });

@@ -54,7 +54,7 @@ describe('telemetry bundle', () => {
           path: '/orders/1', status: 502, bytesIn: 0, bytesOut: 90, durationMs: 31, upstreamMs: 30, clientIp: '127.0.0.1', userAgent: undefined,
         });
         const body = (await telemetry.metrics.exposition()).body;
-        assert.match(body, /edgeway_requests_total\{route="orders-read",method="GET",status_class="5xx"\} 1/);
+        assert.match(body, /edgeway_requests_total\{route="orders-read",method="GET",status="502",status_class="5xx"\} 1/);
         assert.equal(telemetry.stats.window('orders-read', 60).errors5xx, 1);
         assert.equal(telemetry.stats.recent()[0]?.requestId, 'rid-1');
         assert.equal(lines.length, 1);
