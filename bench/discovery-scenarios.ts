@@ -14,7 +14,7 @@ const FAST_MS = 2;
 const SLOW_MS = FAST_MS * 5;
 
 /** REDIS_URL, else a throwaway redis-server killed when the bench exits. */
-async function benchRedis(): Promise<string> {
+export async function benchRedis(): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL;
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });

@@ -2,6 +2,7 @@
 
 import { authScenarios } from './auth-scenarios.js';
 import { discoveryScenarios } from './discovery-scenarios.js';
+import { trafficTelemetryScenarios } from './traffic-telemetry-scenarios.js';
 import { workersScenarios } from './workers-scenario.js';
 
 /** One thing to put load on; `pid` is the process whose CPU counts as the proxy's. */
@@ -18,7 +19,7 @@ export interface ScenarioContext {
   readonly proxyCpu: string;
 }
 
-/** Scenarios the feature areas add; empty until they register theirs. */
+/** Scenarios the feature areas add. */
 export async function extraScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
-  return [...(await authScenarios(ctx)), ...(await discoveryScenarios(ctx)), ...(await workersScenarios(ctx))];
+  return [...(await authScenarios(ctx)), ...(await discoveryScenarios(ctx)), ...(await trafficTelemetryScenarios(ctx)), ...(await workersScenarios(ctx))];
 }

@@ -1,0 +1,55 @@
+/**
+ * Rate-limit and telemetry scenarios for `npm run bench`, each paired with its baseline in the same gateway
+ * process: a rate-limited route whose limit is never reached vs the same route unlimited (target >= 0.85x),
+ * and tracing at 100% exported over OTLP to a local receiver vs tracing off (target >= 0.85x).
+ */
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { benchRedis } from './discovery-scenarios.js';
+import { startGatewayProcess } from './processes.js';
+import type { Scenario, ScenarioContext } from './scenarios.js';
+
+function config(upstreams: readonly string[]): string {
+  return `services:
+  bench:
+    instances: [${upstreams.join(', ')}]
+    loadBalancer: { policy: round-robin }
+routes:
+  - { name: open, match: { path: /open }, service: bench, stripPrefix: true }
+  - name: limited
+    match: { path: /limited }
+    service: bench
+    stripPrefix: true
+    rateLimit: { capacity: 1000000000, refillPerSecond: 1000000000, key: route }
+`;
+}
+
+/** An OTLP/HTTP receiver on loopback that accepts and counts trace exports. */
+async function otlpReceiver(): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** The scenarios; every gateway here runs on Redis and is pinned to the proxy CPU. */
+export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
+  const redis = await benchRedis();
+  const limits = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {}, ['--redis', redis]);
+  const traced = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {
+    OTEL_EXPORTER_OTLP_ENDPOINT: await otlpReceiver(),
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_TRACES_SAMPLER: 'always_on',
+  }, ['--redis', redis]);
+  const at = (port: number, path: string): string => `http://127.0.0.1:${port}${path}/item`;
+  return [
+    { name: 'rate limit: unlimited route', url: at(limits.port, '/open'), pid: limits.child.pid },
+    { name: 'rate limit: limited, never hit', url: at(limits.port, '/limited'), pid: limits.child.pid },
+    { name: 'telemetry: off', url: at(limits.port, '/open'), pid: limits.child.pid },
+    { name: 'telemetry: traces 100% + OTLP', url: at(traced.port, '/open'), pid: traced.child.pid },
+  ];
+}
