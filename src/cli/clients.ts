@@ -28,6 +28,12 @@ function idFlag(flags: Record<string, string | boolean | undefined>, usage: stri
   return flags.id;
 }
 
+/** SPEC's usage lists `--scope "a b"`, so it must be given; an explicit `--scope ""` adds a client with no scopes. */
+function scopeFlag(flags: Record<string, string | boolean | undefined>): string[] {
+  if (typeof flags.scope !== 'string') throw new UsageError(`--scope is required (--scope "" for none)\nusage: ${addSpec.usage}`);
+  return scopeList(flags.scope);
+}
+
 /** The table `clients list` prints. */
 export function formatClients(clients: readonly ClientInfo[]): string {
   const rows = [['ID', 'CREATED', 'SCOPES'], ...clients.map((c) => [c.id, new Date(c.createdAt).toISOString(), c.scopes.join(' ')])];
@@ -39,8 +45,9 @@ async function add(argv: string[]): Promise<number> {
   const flags = parseCommand(addSpec, argv);
   if (flags === undefined) return 0;
   const id = idFlag(flags, addSpec.usage);
+  const scopes = scopeFlag(flags);
   return withSecurity('clients add', flags, async ({ security }) => {
-    const { secret } = await security.clients.add(id, scopeList(flags.scope));
+    const { secret } = await security.clients.add(id, scopes);
     process.stdout.write(flags.json === true ? `${JSON.stringify({ id, secret })}\n` : `client_id:     ${id}\nclient_secret: ${secret}\nThe secret is shown only this once; store it now.\n`);
     return 0;
   });

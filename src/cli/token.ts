@@ -25,15 +25,22 @@ function required(flags: Record<string, string | boolean | undefined>, name: str
   return value;
 }
 
+/** SPEC's usage lists `--scope "a b"`, so it must be given; an explicit `--scope ""` issues a scope-less token. */
+function scopeFlag(flags: Record<string, string | boolean | undefined>): string[] {
+  if (typeof flags.scope !== 'string') throw new UsageError(`--scope is required (--scope "" for none)\nusage: ${issueSpec.usage}`);
+  return scopeList(flags.scope);
+}
+
 async function issue(argv: string[]): Promise<number> {
   const flags = parseCommand(issueSpec, argv);
   if (flags === undefined) return 0;
   const sub = required(flags, 'sub', issueSpec.usage);
+  const scopeNames = scopeFlag(flags);
   const ttlMs = parseDuration(typeof flags.ttl === 'string' ? flags.ttl : '1h');
   if (ttlMs === undefined) throw new UsageError('--ttl must be a duration such as 15m or 1h');
   const aud = typeof flags.aud === 'string' ? flags.aud : undefined;
   return withSecurity('token issue', flags, async ({ security }) => {
-    const issued = await security.issueToken({ sub, scopes: scopeList(flags.scope), ttlMs, ...(aud === undefined ? {} : { aud }) });
+    const issued = await security.issueToken({ sub, scopes: scopeNames, ttlMs, ...(aud === undefined ? {} : { aud }) });
     const out = flags.json === true ? JSON.stringify({ token: issued.token, jti: issued.jti, expiresAt: new Date(issued.expiresAt).toISOString() }) : issued.token;
     process.stdout.write(`${out}\n`);
     return 0;

@@ -77,12 +77,37 @@ describe('security CLI in embedded mode', () => {
   });
 
   test('token issue refuses bad input with exit 1 or 2 and prints no token', async () => {
-    const [tooLong, noSub] = await Promise.all([cli(['token', 'issue', '--sub', 'a', '--ttl', '48h']), cli(['token', 'issue', '--scope', 'x'])]);
+    const [tooLong, noSub, noScope] = await Promise.all([
+      cli(['token', 'issue', '--sub', 'a', '--scope', 'x', '--ttl', '48h']),
+      cli(['token', 'issue', '--scope', 'x']),
+      cli(['token', 'issue', '--sub', 'a']),
+    ]);
     assert.equal(tooLong.code, 1);
     assert.match(tooLong.stderr, /24h/);
     assert.equal(tooLong.stdout, '');
     assert.equal(noSub.code, 2);
     assert.match(noSub.stderr, /--sub is required/);
+    assert.equal(noScope.code, 2);
+    assert.match(noScope.stderr, /--scope is required/);
+    assert.match(noScope.stderr, /usage: edgeway token issue --sub ID --scope "a b"/);
+    assert.equal(noScope.stdout, '');
+  });
+
+  test('token issue --scope "" issues a token without scopes', async () => {
+    const { code, stdout } = await cli(['token', 'issue', '--sub', 'dave', '--scope', '']);
+    assert.equal(code, 0);
+    const { payload } = await jwtVerify(stdout.trim(), createLocalJWKSet(await jwks()), { issuer: 'edgeway', audience: 'api' });
+    assert.equal(payload.sub, 'dave');
+    assert.equal(payload.scope, '');
+  });
+
+  test('clients add without --scope exits 2 with the usage and adds nothing', async () => {
+    const missing = await cli(['clients', 'add', '--id', 'svc1']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--scope is required/);
+    assert.match(missing.stderr, /usage: edgeway clients add --id ID --scope "a b"/);
+    assert.equal(missing.stdout, '');
+    assert.ok(!(await cli(['clients', 'list'])).stdout.includes('svc1'));
   });
 
   test('an unreachable Redis is one clean error (password redacted), exit 1', async () => {
