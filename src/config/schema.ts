@@ -120,7 +120,9 @@ export const configSchema = z.strictObject({
   telemetry: z.strictObject({
     /** Child spans for auth, rate limit and instance selection; off for high-volume sites. */
     stageSpans: z.boolean().default(true),
-  }).default({ stageSpans: true }),
+    /** Opt-in Server-Timing response header (time spent in the gateway and waiting on the upstream). */
+    serverTiming: z.boolean().default(false),
+  }).default({ stageSpans: true, serverTiming: false }),
 });
 
 /** Config as validated, with defaults applied and durations in milliseconds. */

@@ -37,6 +37,7 @@ function forwardPlan(config: Config, route: Config['routes'][number]): ForwardPl
     requestTimeoutMs: route.timeouts?.request ?? service.timeouts.request,
     maxBodyBytes: config.gateway.maxBodyBytes,
     perTryTimeoutMs: service.retries?.perTryTimeout,
+    serverTiming: config.telemetry.serverTiming,
   };
 }
 

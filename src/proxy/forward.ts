@@ -18,6 +18,8 @@ export interface ForwardPlan {
   readonly requestTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly perTryTimeoutMs: number | undefined;
+  /** Add a Server-Timing header: time in the gateway before the final attempt, and waiting on the upstream. */
+  readonly serverTiming: boolean;
 }
 
 /** Telemetry around instance selection and each upstream attempt. */
@@ -173,6 +175,10 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         await sleep(decision.delayMs);
         continue;
       }
+    }
+    if (plan.serverTiming) {
+      const gatewayMs = Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 - (performance.now() - started);
+      ctx.responseHeaders.push(['server-timing', `edgeway;dur=${gatewayMs.toFixed(2)}, upstream;dur=${(performance.now() - started).toFixed(2)}`]);
     }
     ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
     const failure = await relay(response.body, ctx.res);

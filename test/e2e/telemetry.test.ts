@@ -87,6 +87,20 @@ describe('telemetry through the gateway', () => {
     assert.ok(!gw.accessLines.join('').includes('abc.def.ghi'));
   });
 
+  test('Server-Timing is opt-in: absent by default, gateway and upstream durations when switched on', async () => {
+    const off = await request(`${gw.url}/orders/1`);
+    await off.body.dump();
+    assert.equal(off.headers['server-timing'], undefined);
+    const g = await startGateway({ 'c.yaml': serviceYaml('svc', [up.url]) + 'telemetry: { serverTiming: true }\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n' });
+    try {
+      const on = await request(`${g.url}/x`);
+      await on.body.dump();
+      assert.match(String(on.headers['server-timing']), /^edgeway;dur=\d+\.\d\d, upstream;dur=\d+\.\d\d$/);
+    } finally {
+      await g.stop();
+    }
+  });
+
   test('the dashboard page and its stats endpoint are on the admin listener only', async () => {
     const page = await request(`${gw.adminUrl}/`);
     assert.equal(page.statusCode, 200);
