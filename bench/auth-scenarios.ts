@@ -14,7 +14,7 @@ import { createSecurity } from '../src/security/index.js';
 import { configSchema } from '../src/config/schema.js';
 import { connectBackend } from '../src/store/connect.js';
 import { cpuSeconds, drive, LOAD_TOOL } from './load.js';
-import { startBenchUpstream, startGatewayProcess, stopAll } from './processes.js';
+import { startBenchUpstream, runAndExit, startGatewayProcess } from './processes.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
 
 const run = promisify(execFile);
@@ -137,15 +137,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1]?.endsWith('auth-scenarios.ts')) {
-  main().then(
-    () => {
-      stopAll();
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      stopAll();
-      process.exit(1);
-    },
-  );
+  runAndExit(main);
 }

@@ -73,3 +73,18 @@ export async function startGatewayProcess(cpu: string, yaml: string, env: NodeJS
 export function stopAll(): void {
   for (const child of started) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
 }
+
+/** Runs a bench entry point, stops every process it started, and exits 0 or 1. */
+export function runAndExit(main: () => Promise<void>): void {
+  main().then(
+    () => {
+      stopAll();
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      stopAll();
+      process.exit(1);
+    },
+  );
+}

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
-import { compiled, freePort, startBenchUpstream, startGatewayProcess, startNode, stopAll } from './processes.js';
+import { compiled, freePort, startBenchUpstream, startGatewayProcess, runAndExit, startNode } from './processes.js';
 import { extraScenarios, type Scenario } from './scenarios.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
@@ -76,14 +76,4 @@ routes:
   if (gw.child.pid !== undefined) console.log(`\nedgeway RSS after the run: ${rssMb(gw.child.pid).toFixed(0)} MB`);
 }
 
-main().then(
-  () => {
-    stopAll();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    stopAll();
-    process.exit(1);
-  },
-);
+runAndExit(main);

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { drive } from './load.js';
-import { freePort, startBenchUpstream, startGatewayProcess, stopAll } from './processes.js';
+import { freePort, startBenchUpstream, runAndExit, startGatewayProcess } from './processes.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
 
 /** Every CPU: workers are not pinned (taskset to all cores is the same as no pinning). */
@@ -59,15 +59,5 @@ async function standalone(): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  standalone().then(
-    () => {
-      stopAll();
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      stopAll();
-      process.exit(1);
-    },
-  );
+  runAndExit(standalone);
 }
