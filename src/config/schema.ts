@@ -104,7 +104,12 @@ const route = z.strictObject({
   }).default({ path: '/' }),
   service: z.string().min(1),
   stripPrefix: z.boolean().default(false),
-  auth: z.strictObject({ required: z.boolean().default(true), scopes: z.array(z.string().min(1)).default([]) }).optional(),
+  auth: z.strictObject({
+    required: z.boolean().default(true),
+    scopes: z.array(z.string().min(1)).default([]),
+    /** Token claims sent upstream as headers; names must start with x-edgeway- so client copies are always stripped. */
+    claimHeaders: z.record(z.string().regex(/^x-edgeway-[a-z0-9-]+$/, 'claim header names are lower-case and start with x-edgeway-'), z.string().min(1)).default({}),
+  }).optional(),
   rateLimit: rateLimit.optional(),
   split: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0).max(100) })).optional(),
   timeouts: z.strictObject({ request: duration.optional() }).optional(),

@@ -81,7 +81,7 @@ auth:
   algorithms: [RS256, ES256]
   clockSkew: 30s
 ${serviceYaml('svc', [upstream.url])}routes:
-  - { name: orders, match: { path: /orders }, service: svc, auth: { required: true, scopes: [orders:read, orders:write] } }
+  - { name: orders, match: { path: /orders }, service: svc, auth: { required: true, scopes: [orders:read, orders:write], claimHeaders: { x-edgeway-tenant: tenant } } }
 `;
     first = await startGateway({ 'c.yaml': config }, { redisUrl: redis.url });
     second = await startGateway({ 'c.yaml': config }, { redisUrl: redis.url });
@@ -200,6 +200,18 @@ ${serviceYaml('svc', [upstream.url])}routes:
     assert.deepEqual(values('x-edgeway-sub'), ['carol']);
     assert.deepEqual(values('x-edgeway-scopes'), [`${SCOPES} extra`]);
     assert.deepEqual(values('x-edgeway-other'), []);
+  });
+
+  test('claimHeaders send a claim upstream, stripped of CR/LF and bounded, and a client copy never passes', async () => {
+    const res = await call(await idpToken({ tenant: 'acme\r\nx-injected: 1' }), first, { 'x-edgeway-tenant': 'evil' });
+    assert.equal(res.status, 200);
+    const seen = upstream.seen.at(-1)?.rawHeaders ?? [];
+    const values = (name: string) => seen.filter((_, i) => i % 2 === 1 && seen[i - 1]?.toLowerCase() === name);
+    assert.deepEqual(values('x-edgeway-tenant'), ['acmex-injected: 1']);
+    assert.deepEqual(values('x-injected'), []);
+    await call(await idpToken({ tenant: 't'.repeat(1000) }));
+    const long = (upstream.seen.at(-1)?.headers['x-edgeway-tenant'] as string | undefined) ?? '';
+    assert.equal(long.length, 256);
   });
 
   test('keys rotate (CLI): tokens signed before and after both verify on the running gateways', async () => {
