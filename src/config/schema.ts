@@ -113,6 +113,8 @@ const route = z.strictObject({
   rateLimit: rateLimit.optional(),
   split: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0).max(100) })).optional(),
   timeouts: z.strictObject({ request: duration.optional() }).optional(),
+  /** Retry POST/PATCH too (only when no body was streamed): for routes whose upstream deduplicates. */
+  retryNonIdempotent: z.boolean().default(false),
 });
 
 /** The whole config document, after merging every file of a config folder. */

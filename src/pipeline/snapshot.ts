@@ -38,6 +38,7 @@ function forwardPlan(config: Config, route: Config['routes'][number]): ForwardPl
     maxBodyBytes: config.gateway.maxBodyBytes,
     perTryTimeoutMs: service.retries?.perTryTimeout,
     serverTiming: config.telemetry.serverTiming,
+    retryNonIdempotent: route.retryNonIdempotent,
   };
 }
 

@@ -20,6 +20,8 @@ export interface ForwardPlan {
   readonly perTryTimeoutMs: number | undefined;
   /** Add a Server-Timing header: time in the gateway before the final attempt, and waiting on the upstream. */
   readonly serverTiming: boolean;
+  /** The route opted in to retrying non-idempotent methods. */
+  readonly retryNonIdempotent: boolean;
 }
 
 /** Telemetry around instance selection and each upstream attempt. */
@@ -122,7 +124,7 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
   const facts = {
     method,
     hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined,
-    retryNonIdempotent: false,
+    retryNonIdempotent: plan.retryNonIdempotent,
     bodyBytesSent: body !== undefined,
   };
 

@@ -128,6 +128,33 @@ routes:
     }
   });
 
+  test('a POST is not retried unless its route opts in; a GET is retried on another instance', async () => {
+    const bad = await startUpstream((_req, res) => res.writeHead(503).end('busy'));
+    const svc = (name: string) => serviceYaml(name, [bad.url, up.url], '    retries: { attempts: 1, backoff: 1ms }\n').replace('services:\n', '');
+    const g = await startGateway({
+      'c.yaml': `services:\n${svc('a')}${svc('b')}${svc('c')}routes:
+  - { name: a, match: { path: /a }, service: a }
+  - { name: b, match: { path: /b }, service: b, retryNonIdempotent: true }
+  - { name: c, match: { path: /c }, service: c }
+`,
+    });
+    try {
+      const status = async (path: string, method: 'GET' | 'POST') => {
+        const res = await request(`${g.url}${path}`, { method });
+        await res.body.dump();
+        return res.statusCode;
+      };
+      assert.equal(await status('/a', 'POST'), 503, 'the first instance answered 503 and the POST was not retried');
+      assert.equal(bad.seen.length, 1);
+      assert.equal(await status('/b', 'POST'), 200, 'opted in: retried on the other instance');
+      assert.equal(await status('/c', 'GET'), 200);
+      assert.equal(bad.seen.length, 3);
+    } finally {
+      await g.stop();
+      await bad.close();
+    }
+  });
+
   test('an upstream that sends garbage is a 502', async () => {
     const junk = createServer((socket) => socket.end('NOT HTTP AT ALL\r\n\r\n'));
     junk.listen(0, '127.0.0.1');
