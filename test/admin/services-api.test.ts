@@ -1,21 +1,11 @@
 /** Admin services API against real gateways on a real Redis: PUT registers and routes, DELETE and TTL remove, bad bodies 400. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const CONFIG = `
-services:
-  orders:
-    discovery: redis
-    loadBalancer: { policy: round-robin }
-routes:
-  - name: orders
-    match: { path: /orders }
-    service: orders
-    stripPrefix: true
-`;
+const CONFIG = discoveredOrdersYaml({ stripPrefix: true });
 
 /** Polls `check` every 20 ms until it returns true; resolves with the elapsed ms or rejects after `timeoutMs`. */
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {

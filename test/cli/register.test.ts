@@ -1,21 +1,12 @@
 /** `edgeway register` and `edgeway services` as child processes against real gateways, a real Redis and its restart. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { runCli, status, until } from './cli-process.js';
 
-const CONFIG = `
-services:
-  orders:
-    discovery: redis
-    loadBalancer: { policy: round-robin }
-routes:
-  - name: orders
-    match: { path: /orders }
-    service: orders
-`;
+const CONFIG = discoveredOrdersYaml();
 
 describe('edgeway register on Redis', () => {
   let redis: TestRedis;

@@ -58,3 +58,14 @@ export async function startGateway(
 export function serviceYaml(name: string, upstreams: readonly string[], extra = ''): string {
   return `services:\n  ${name}:\n    instances: [${upstreams.join(', ')}]\n    loadBalancer: { policy: round-robin }\n${extra}`;
 }
+
+/** A `discovery: redis` service `orders` (round-robin) behind route `orders` on /orders, plus `extraRoutes` YAML. */
+export function discoveredOrdersYaml(options: { stripPrefix?: boolean; extraRoutes?: string } = {}): string {
+  return `services:
+  orders:
+    discovery: redis
+    loadBalancer: { policy: round-robin }
+routes:
+  - { name: orders, match: { path: /orders }, service: orders, stripPrefix: ${options.stripPrefix ?? false} }
+${options.extraRoutes ?? ''}`;
+}

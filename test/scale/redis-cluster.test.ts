@@ -4,24 +4,11 @@ import assert from 'node:assert/strict';
 import { register, type Registration } from '../../src/discovery/client.js';
 import type { RedisClient } from '../../src/store/backend.js';
 import { createRedisClient, parseRedisUrl } from '../../src/store/redis-url.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startCluster, waitFor, type TestCluster } from './topologies.js';
 
-const CONFIG = `
-services:
-  orders:
-    discovery: redis
-    loadBalancer: { policy: round-robin }
-routes:
-  - name: orders
-    match: { path: /orders }
-    service: orders
-  - name: limited
-    match: { path: /limited }
-    service: orders
-    rateLimit: { capacity: 5, refillPerSecond: 0.01, key: route, onStoreFailure: closed }
-`;
+const CONFIG = discoveredOrdersYaml({ extraRoutes: '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 5, refillPerSecond: 0.01, key: route, onStoreFailure: closed } }\n' });
 
 describe('Redis Cluster (3 masters)', () => {
   let cluster: TestCluster;
