@@ -153,7 +153,8 @@ export class Gateway {
     const adminApp = createAdminApp({
       adminToken: options.adminToken,
       routes: () => gateway?.routesView() ?? [],
-      ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind } }),
+      // Ready while Redis is away too (routing goes on from the last known set); the detail says so.
+      ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind, registry: registry.status() } }),
       reload: () => (gateway as Gateway).reload(),
       mounts: [
         ['/admin/services', createServicesApi({ registry, services: () => gateway?.current().services ?? snapshot.services })],
@@ -169,6 +170,7 @@ export class Gateway {
       publicServer.close();
       adminServer.close();
       retireSnapshot(snapshot);
+      await Promise.allSettled([rateLimiters.close(), security.close(), telemetry.shutdown(), tls?.close()]);
       await registry.close();
       await closeBackend(backend);
       throw new StartError(`cannot listen: ${(err as Error).message}`);
