@@ -32,7 +32,8 @@ export async function freePort(): Promise<number> {
 
 /** Spawns `node --import tsx script args` pinned to `cpu`, resolving once it prints `marker`. */
 export async function startNode(cpu: string, args: string[], marker: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Its own process group, so stopAll also reaches what it forks (cluster workers).
+  const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
   started.push(child);
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -71,7 +72,15 @@ export async function startGatewayProcess(cpu: string, yaml: string, env: NodeJS
 
 /** Kills every process the benchmark started. */
 export function stopAll(): void {
-  for (const child of started) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
+  for (const child of started) {
+    if (child.exitCode === null && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
+  }
 }
 
 /** Runs a bench entry point, stops every process it started, and exits 0 or 1. */
