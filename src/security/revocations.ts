@@ -41,8 +41,10 @@ class LocalRevocations {
     const now = this.#now();
     if (expiresAt <= now) return;
     for (const [known, until] of this.#revoked) if (until <= now) this.#revoked.delete(known);
-    this.#revoked.set(jti, Math.max(expiresAt, this.#revoked.get(jti) ?? 0));
-    for (const listener of this.#listeners) listener(jti);
+    const known = this.#revoked.get(jti);
+    this.#revoked.set(jti, Math.max(expiresAt, known ?? 0));
+    // Listeners hear of a revocation once, whether the local call, the pushed message or a reload comes first.
+    if (known === undefined) for (const listener of this.#listeners) listener(jti);
   }
 }
 
