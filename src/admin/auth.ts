@@ -1,8 +1,8 @@
 /** Admin API protection: a bearer token required whenever the admin listener is reachable off loopback. */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { MiddlewareHandler } from 'hono';
 import { errorBody } from '../errors.js';
+import { adminTokenChecker } from '../security/admin-token.js';
 
 /** Whether a listen host only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {
@@ -10,17 +10,11 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Constant-time bearer check; comparing digests hides the token's length too. */
+/** The admin bearer check as Hono middleware (constant-time comparison in security/admin-token). */
 export function adminAuth(token: string): MiddlewareHandler {
-  const expected = digest(token);
+  const isAdmin = adminTokenChecker(token);
   return async function adminBearer(c, next) {
-    const header = c.req.header('authorization') ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (presented === '' || !timingSafeEqual(digest(presented), expected)) {
+    if (!isAdmin(c.req.header('authorization'))) {
       return c.body(errorBody('unauthorized', 'admin API needs Authorization: Bearer $EDGEWAY_ADMIN_TOKEN', ''), 401, {
         'content-type': 'application/json',
         'www-authenticate': 'Bearer realm="edgeway-admin"',

@@ -2,22 +2,24 @@
 import { Hono } from 'hono';
 import { createStatsEndpoint } from './dashboard/stats-endpoint.js';
 import { dashboardPage } from './dashboard/page.js';
-import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import type { ServiceStatus } from './services-api.js';
 import type { ServiceView, ServicesView } from '../telemetry/services-view.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 
-/** The dashboard's and alerts' view of live services and their endpoints. */
-export function viewServices(services: ReadonlyMap<string, ServiceRuntime>): ServiceView[] {
-  const now = Date.now();
-  return [...services.values()].map((service) => ({
+/**
+ * The dashboard's, alerts' and metrics' view of the configured services, derived from the admin API's
+ * status: an instance counts as healthy when a pick could choose it (healthy, not ejected, not draining).
+ */
+export function viewServices(statuses: readonly ServiceStatus[]): ServiceView[] {
+  return statuses.filter((service) => service.configured).map((service) => ({
     name: service.name,
-    instances: service.endpoints().map((endpoint) => ({
-      id: endpoint.id,
-      url: endpoint.url,
-      healthy: endpoint.available(now),
-      weight: endpoint.weight,
-      inFlight: endpoint.inFlight,
-      latencyMs: endpoint.ewmaLatencyMs > 0 ? endpoint.ewmaLatencyMs : undefined,
+    instances: service.instances.map((instance) => ({
+      id: instance.id,
+      url: instance.url,
+      healthy: instance.healthy !== false && !instance.ejected && !instance.draining,
+      weight: instance.weight,
+      inFlight: instance.inFlight,
+      latencyMs: instance.latencyMs ?? undefined,
     })),
   }));
 }

@@ -1,17 +1,12 @@
 /** Registers an instance through a gateway's admin API and heartbeats it (re-PUT) until stopped; used without Redis. */
 import type { RegistryLogger } from '../discovery/registry.js';
 import type { Registration } from '../discovery/client.js';
+import type { RegistrationInput } from '../discovery/instance.js';
 import { errorMessage, unreachable, type AdminClient } from './admin-client.js';
 
 /** What to register: the PUT body of `/admin/services/{service}/instances/{id}` plus its path. */
-export interface AdminRegistrationOptions {
+export interface AdminRegistrationOptions extends Omit<RegistrationInput, 'draining'> {
   readonly admin: AdminClient;
-  readonly service: string;
-  readonly id: string;
-  readonly url: string;
-  readonly weight?: number | undefined;
-  readonly capacity?: number | undefined;
-  readonly meta?: Readonly<Record<string, string>> | undefined;
   readonly ttlMs: number;
   readonly logger: RegistryLogger;
 }

@@ -8,10 +8,11 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
-import { createServicesApi } from '../admin/services-api.js';
+import { createServicesApi, servicesStatus } from '../admin/services-api.js';
 import { isLoopbackHost } from '../admin/auth.js';
 import { createRequestHandler, type RequestObserver } from '../pipeline/handle-request.js';
 import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
+import type { ServiceRuntime } from '../pipeline/service-runtime.js';
 import { UpstreamPools } from '../proxy/upstream-client.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
@@ -110,7 +111,8 @@ export class Gateway {
     const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
     await rateLimiters.start();
     let gateway: Gateway | undefined;
-    const servicesView: ServicesView = () => viewServices((gateway?.snapshot ?? snapshot).services);
+    const liveServices = (): ReadonlyMap<string, ServiceRuntime> => (gateway?.snapshot ?? snapshot).services;
+    const servicesView: ServicesView = () => viewServices(servicesStatus({ registry, services: liveServices }));
     const telemetry = createTelemetry({
       backend,
       alerts: config.alerts,
@@ -157,7 +159,7 @@ export class Gateway {
       ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind, registry: registry.status() } }),
       reload: () => (gateway as Gateway).reload(),
       mounts: [
-        ['/admin/services', createServicesApi({ registry, services: () => gateway?.current().services ?? snapshot.services })],
+        ['/admin/services', createServicesApi({ registry, services: liveServices })],
         ['/admin/tokens', tokensApi(security)],
         ['/', telemetryApi(telemetry, servicesView, () => (gateway?.snapshot ?? snapshot).table.routes.map((route) => route.name))],
       ],

@@ -4,18 +4,9 @@ import assert from 'node:assert/strict';
 import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const CONFIG = discoveredOrdersYaml({ stripPrefix: true });
-
-/** Polls `check` every 20 ms until it returns true; resolves with the elapsed ms or rejects after `timeoutMs`. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - started;
-}
 
 async function status(url: string): Promise<number> {
   const response = await fetch(url);
@@ -56,7 +47,7 @@ describe('admin /admin/services', () => {
     assert.equal(response.status, 200);
     const body = (await response.json()) as { id: string; url: string; weight: number; ttlMs: number };
     assert.deepEqual([body.id, body.url, body.weight, body.ttlMs], ['i1', upstream.url, 2, 30_000]);
-    await until(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'the gateway to route to i1');
+    await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'the gateway to route to i1');
     assert.equal(upstream.seen.at(-1)?.url, '/1');
 
     const list = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as { services: Array<{ name: string; configured: boolean; discovery: string; instances: Array<Record<string, unknown>> }> };
@@ -77,16 +68,16 @@ describe('admin /admin/services', () => {
   test('a registration on one gateway is pushed to a second gateway on the same Redis within 1 s', async () => {
     const response = await put(gw, 'orders', 'i1', { url: upstream.url });
     assert.equal(response.status, 200);
-    await until(async () => (await status(`${other.url}/orders/x`)) === 200, 1000, 'the second gateway to route');
+    await waitFor(async () => (await status(`${other.url}/orders/x`)) === 200, 1000, 'the second gateway to route');
     assert.ok((await fetch(`${other.adminUrl}/admin/services`).then((r) => r.text())).includes('"i1"'));
   });
 
   test('a DELETE removes the instance (503 unavailable after) and a second DELETE is 404', async () => {
     assert.equal((await put(gw, 'orders', 'i1', { url: upstream.url })).status, 200);
-    await until(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'routing');
+    await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'routing');
     const removed = await fetch(`${gw.adminUrl}/admin/services/orders/instances/i1`, { method: 'DELETE' });
     assert.equal(removed.status, 204);
-    await until(async () => (await status(`${gw.url}/orders/1`)) === 503 && (await status(`${other.url}/orders/1`)) === 503, 1000, 'both gateways to drop i1');
+    await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 503 && (await status(`${other.url}/orders/1`)) === 503, 1000, 'both gateways to drop i1');
     const answer = await fetch(`${gw.url}/orders/1`);
     assert.equal(answer.headers.get('content-type'), 'application/json');
     assert.equal(((await answer.json()) as { error: { code: string } }).error.code, 'unavailable');
@@ -97,8 +88,8 @@ describe('admin /admin/services', () => {
 
   test('an instance that is not re-PUT drops out after its TTL', async () => {
     assert.equal((await put(gw, 'orders', 'short', { url: upstream.url, ttl: '1s' })).status, 200);
-    await until(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'routing');
-    const gone = await until(async () => (await status(`${gw.url}/orders/1`)) === 503, 5000, 'the TTL to expire');
+    await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'routing');
+    const gone = await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 503, 5000, 'the TTL to expire');
     assert.ok(gone >= 500, `dropped after ${gone} ms, before its 1 s TTL could have passed`);
     const list = await fetch(`${gw.adminUrl}/admin/services`).then((r) => r.text());
     assert.ok(!list.includes('"short"'));

@@ -50,16 +50,6 @@ export function runCli(args: readonly string[], env: Record<string, string | und
   };
 }
 
-/** Polls `check` every 20 ms; resolves with the elapsed ms, rejects after `timeoutMs`. */
-export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!(await check().catch(() => false))) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - started;
-}
-
 /** The status of a GET, body discarded. */
 export async function status(url: string): Promise<number> {
   const response = await fetch(url);

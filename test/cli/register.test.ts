@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { runCli, status, until } from './cli-process.js';
+import { runCli, status } from './cli-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const CONFIG = discoveredOrdersYaml();
 
@@ -28,7 +29,7 @@ describe('edgeway register on Redis', () => {
     const cli = runCli(['register', '--service', 'orders', '--url', upstream.url, '--id', 'r1', '--weight', '3', '--meta', 'zone=eu', '--ttl', '5s', '--redis', redis.url]);
     try {
       await cli.waitFor('registered orders/r1');
-      await until(async () => (await status(`${gw.url}/orders`)) === 200, 2000, 'routing to r1');
+      await waitFor(async () => (await status(`${gw.url}/orders`)) === 200, 2000, 'routing to r1');
       const services = runCli(['services', '--admin', gw.adminUrl]);
       assert.equal(await services.exited(), 0, services.stderr());
       const row = services.stdout().split('\n').find((line) => line.includes('r1'));
@@ -41,7 +42,7 @@ describe('edgeway register on Redis', () => {
       assert.equal(await cli.exited(), 0, cli.stderr());
       assert.match(cli.stdout(), /deregistered orders\/r1 \(SIGTERM\)/);
       // The process exits only after its DEL went through; every gateway hears of it through the push.
-      await until(async () => (await status(`${gw.url}/orders`)) === 503, 1000, 'the gateway to drop r1 within 1 s');
+      await waitFor(async () => (await status(`${gw.url}/orders`)) === 503, 1000, 'the gateway to drop r1 within 1 s');
       assert.ok(Date.now() - signalled < 3000, 'deregistered promptly after SIGTERM');
     } finally {
       await cli.kill();
@@ -52,7 +53,7 @@ describe('edgeway register on Redis', () => {
     const cli = runCli(['register', '--service', 'orders', '--url', upstream.url, '--id', 'r2', '--ttl', '3s', '--redis', redis.url]);
     try {
       await cli.waitFor('registered orders/r2');
-      await until(async () => (await status(`${gw.url}/orders`)) === 200, 2000, 'routing to r2');
+      await waitFor(async () => (await status(`${gw.url}/orders`)) === 200, 2000, 'routing to r2');
       await redis.stop();
       // Longer than the TTL: a gateway that expired instances on its own clock would answer 503 here.
       for (let i = 0; i < 8; i++) {
@@ -62,15 +63,15 @@ describe('edgeway register on Redis', () => {
       await redis.restart();
       const probe = redis.client();
       try {
-        await until(async () => (await probe.hget('edgeway:{registry}:instances', 'orders/r2')) !== null, 10_000, 'the heartbeat to re-register r2');
+        await waitFor(async () => (await probe.hget('edgeway:{registry}:instances', 'orders/r2')) !== null, 10_000, 'the heartbeat to re-register r2');
       } finally {
         probe.disconnect();
       }
       // A gateway started after the restart knows only what Redis holds now.
       const fresh = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: redis.url });
       try {
-        await until(async () => (await status(`${fresh.url}/orders`)) === 200, 3000, 'a fresh gateway to route to r2');
-        await until(async () => (await fetch(`${gw.adminUrl}/admin/services`).then((r) => r.text())).includes('"r2"'), 3000, 'the old gateway to resync');
+        await waitFor(async () => (await status(`${fresh.url}/orders`)) === 200, 3000, 'a fresh gateway to route to r2');
+        await waitFor(async () => (await fetch(`${gw.adminUrl}/admin/services`).then((r) => r.text())).includes('"r2"'), 3000, 'the old gateway to resync');
         assert.equal(await status(`${gw.url}/orders`), 200);
       } finally {
         await fresh.stop();

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Endpoint } from '../../src/balancing/endpoint.js';
 import { HealthChecker } from '../../src/discovery/health-check.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** A server whose /healthz answers the status `respond()` gives; counts probes and their concurrency. */
 async function healthServer(respond: () => number | 'hang') {
@@ -36,15 +37,6 @@ function endpointAt(url: string, id = 'a'): Endpoint {
   return new Endpoint({ id, url, weight: 1, capacity: 10, draining: false });
 }
 
-/** Waits until `condition()` holds, polling every 10 ms, failing after `ms`. */
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const fast = { path: '/healthz', interval: 30, timeout: 200, unhealthyThreshold: 2, healthyThreshold: 3 };
 
 describe('HealthChecker', () => {
@@ -62,11 +54,11 @@ describe('HealthChecker', () => {
     const checker = new HealthChecker(fast, { onChange: (e, healthy) => changes.push([e.id, healthy, server.stats.probes]) });
     cleanups.push(() => checker.stop());
     checker.start([endpoint]);
-    await until(() => !endpoint.healthy);
+    await waitFor(() => !endpoint.healthy, 5000, 'the health state');
     assert.deepEqual(changes, [['a', false, 2]], 'down after exactly 2 failed probes');
     answer = 200;
     const probesAtRecovery = server.stats.probes;
-    await until(() => endpoint.healthy);
+    await waitFor(() => endpoint.healthy, 5000, 'the health state');
     assert.equal(changes.length, 2);
     assert.equal(changes[1]![2] - probesAtRecovery, 3, 'up after exactly 3 passing probes');
     assert.deepEqual([...server.stats.paths], ['/healthz'], 'probes the origin, not the base path');
@@ -80,7 +72,7 @@ describe('HealthChecker', () => {
     const checker = new HealthChecker({ ...fast, timeout: 50, unhealthyThreshold: 3 });
     cleanups.push(() => checker.stop());
     checker.start([endpoint]);
-    await until(() => !endpoint.healthy);
+    await waitFor(() => !endpoint.healthy, 5000, 'the health state');
     assert.ok(server.stats.probes >= 3);
     assert.equal(server.stats.peak, 1);
     checker.stop();
@@ -94,7 +86,7 @@ describe('HealthChecker', () => {
     const checker = new HealthChecker(fast);
     cleanups.push(() => checker.stop());
     checker.start([endpoint]);
-    await until(() => !endpoint.healthy);
+    await waitFor(() => !endpoint.healthy, 5000, 'the health state');
     checker.stop();
   });
 
@@ -107,10 +99,10 @@ describe('HealthChecker', () => {
     const checker = new HealthChecker(fast);
     cleanups.push(() => checker.stop());
     checker.start([a]);
-    await until(() => first.stats.probes >= 2);
+    await waitFor(() => first.stats.probes >= 2, 5000, 'the health state');
     assert.equal(second.stats.probes, 0);
     checker.update([b]);
-    await until(() => second.stats.probes >= 2);
+    await waitFor(() => second.stats.probes >= 2, 5000, 'the health state');
     const firstAfterRemoval = first.stats.probes;
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(first.stats.probes, firstAfterRemoval, 'a removed endpoint is no longer probed');

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { waitFor } from './registry.contract.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startRedisRegistry } from './redis-fixture.js';
 
 const run = promisify(execFile);

@@ -5,8 +5,9 @@ import { Redis } from 'ioredis';
 import { register } from '../../src/discovery/client.js';
 import { RedisRegistry } from '../../src/discovery/redis-registry.js';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { instance, registryContract, waitFor } from './registry.contract.js';
+import { instance, registryContract } from './registry.contract.js';
 import { captureLogger, startRedisRegistry } from './redis-fixture.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let server: TestRedis;
 before(async () => {

@@ -5,21 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from '../../src/discovery/registry.js';
 import type { InstanceRegistration } from '../../src/discovery/instance.js';
 import { GatewayError } from '../../src/errors.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** A started registry on a clean store, and how to dispose of it. */
 export interface RegistryFixture {
   readonly registry: Registry;
   dispose(): Promise<void>;
-}
-
-/** Polls `check` every 20 ms until it returns true or `timeoutMs` passes; returns the time it took. */
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - start;
 }
 
 /** A registration with the given overrides. */

@@ -3,19 +3,12 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function statusOf(url: string): Promise<number> {
   const res = await request(url);
   await res.body.dump();
   return res.statusCode;
-}
-
-async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('live reload', () => {
@@ -40,7 +33,7 @@ describe('live reload', () => {
   test('an edited file is picked up by the watcher', async () => {
     assert.equal(await statusOf(`${gw.url}/a`), 200);
     gw.write('routes.yaml', 'routes:\n  - { name: a, match: { path: /a }, service: svc }\n  - { name: b, match: { path: /b }, service: svc }\n');
-    await eventually(async () => (await statusOf(`${gw.url}/b`)) === 200);
+    await waitFor(async () => (await statusOf(`${gw.url}/b`)) === 200, 3000, 'the watcher to pick up the edit');
   });
 
   test('an invalid edit is refused with the check errors and the last good config keeps serving', async () => {

@@ -71,6 +71,7 @@ describe('telemetry through the gateway', () => {
     assert.match(text, /edgeway_upstream_attempts_total\{service="flaky",instance="[^"]+",outcome="connect_error"\} [1-9]/);
     assert.match(text, /edgeway_rate_limit_decisions_total\{route="orders-read",outcome="allowed"\} [1-9]/);
     assert.match(text, /edgeway_retries_total\{service="flaky"\} [1-9]/);
+    assert.match(text, /edgeway_instance_healthy\{service="svc",instance="[^"]+"\} 1/, 'a static instance reports its health');
   });
 
   test('one access-log line per request with request id and trace id, never the Authorization value', async () => {

@@ -9,6 +9,7 @@ import { connect } from 'node:tls';
 import { createCa, type CertFiles, type TestCa } from '../helpers/certs.js';
 import { serviceYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The subject CN of the certificate the gateway presents for `servername` on a fresh connection. */
 function peerCommonName(port: number, ca: string, servername: string): Promise<string> {
@@ -39,15 +40,6 @@ function get(port: number, agent: Agent, path = '/'): Promise<Answer> {
     req.on('error', reject);
     req.end();
   });
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
 }
 
 describe('HTTPS listener', () => {
@@ -119,8 +111,7 @@ describe('HTTPS listener', () => {
 
     writeFileSync(defaultPair.certPath, replacement.cert);
     writeFileSync(defaultPair.keyPath, replacement.key);
-    const renewed = await waitFor(async () => (await peerCommonName(port, ca.cert, 'other.test')) === 'gateway-renewed.test', 10_000);
-    assert.ok(renewed, 'a new connection should get the replaced certificate');
+    await waitFor(async () => (await peerCommonName(port, ca.cert, 'other.test')) === 'gateway-renewed.test', 10_000, 'a new connection to get the replaced certificate', 100);
     assert.equal(await peerCommonName(port, ca.cert, 'alpha.test'), 'alpha.test');
 
     const second = await get(port, agent);

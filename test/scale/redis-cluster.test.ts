@@ -6,7 +6,8 @@ import type { RedisClient } from '../../src/store/backend.js';
 import { createRedisClient, parseRedisUrl } from '../../src/store/redis-url.js';
 import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { startCluster, waitFor, type TestCluster } from './topologies.js';
+import { startCluster, type TestCluster } from './topologies.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const CONFIG = discoveredOrdersYaml({ extraRoutes: '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 5, refillPerSecond: 0.01, key: route, onStoreFailure: closed } }\n' });
 
@@ -41,7 +42,7 @@ describe('Redis Cluster (3 masters)', () => {
 
   test('both gateways route to the instance registered through the cluster', async () => {
     for (const g of gateways) {
-      await waitFor('the instance to reach the gateway', async () => (await fetch(`${g.url}/orders/7`)).status === 200, 5000);
+      await waitFor(async () => (await fetch(`${g.url}/orders/7`)).status === 200, 5000, 'the instance to reach the gateway', 100);
       const res = await fetch(`${g.url}/orders/7`);
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { url: string }).url, '/orders/7');
@@ -51,10 +52,10 @@ describe('Redis Cluster (3 masters)', () => {
   test('a deregistration reaches both gateways: no instance left means 503', async () => {
     await registration.stop();
     for (const g of gateways) {
-      await waitFor('the deregistration to reach the gateway', async () => (await fetch(`${g.url}/orders/1`)).status === 503, 5000);
+      await waitFor(async () => (await fetch(`${g.url}/orders/1`)).status === 503, 5000, 'the deregistration to reach the gateway', 100);
     }
     registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, ttlMs: 10_000 });
-    for (const g of gateways) await waitFor('the instance to come back', async () => (await fetch(`${g.url}/orders/1`)).status === 200, 5000);
+    for (const g of gateways) await waitFor(async () => (await fetch(`${g.url}/orders/1`)).status === 200, 5000, 'the instance to come back', 100);
   });
 
   test('one bucket shared by both gateways: 8 requests split over two gateways, 5 allowed', async () => {

@@ -6,7 +6,8 @@ import type { RedisClient } from '../../src/store/backend.js';
 import { createRedisClient, parseRedisUrl } from '../../src/store/redis-url.js';
 import { startGateway, type TestGateway, discoveredOrdersYaml } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { startSentinel, waitFor, type TestSentinel } from './topologies.js';
+import { startSentinel, type TestSentinel } from './topologies.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const CONFIG = discoveredOrdersYaml({ extraRoutes: '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 100000, refillPerSecond: 1000, key: ip, onStoreFailure: local } }\n' });
 
@@ -42,7 +43,7 @@ describe('Redis Sentinel failover', () => {
     // heartbeat re-sends the whole record, so the promoted replica has it even if replication lagged.
     registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, logger: { warn: () => undefined, info: () => undefined } });
     gateway = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: sentinel.url });
-    await waitFor('the instance to reach the gateway', async () => (await fetch(`${gateway.url}/orders`)).status === 200, 5000);
+    await waitFor(async () => (await fetch(`${gateway.url}/orders`)).status === 200, 5000, 'the instance to reach the gateway', 100);
   });
 
   after(async () => {
@@ -64,15 +65,15 @@ describe('Redis Sentinel failover', () => {
     };
     const loops = [loop('/orders'), loop('/limited'), loop('/orders')];
     // Counts of samples, not wall time: the machine is shared, so a fixed pause may see few requests.
-    await waitFor('traffic before the kill', async () => samples.length >= 20);
+    await waitFor(async () => samples.length >= 20, 20_000, 'traffic before the kill', 100);
 
     const oldMaster = await sentinel.currentMasterPort();
     const killedAt = Date.now();
     await sentinel.killMaster();
-    await waitFor('Sentinel to promote the replica', async () => (await sentinel.currentMasterPort()) === sentinel.replicaPort, 20_000);
+    await waitFor(async () => (await sentinel.currentMasterPort()) === sentinel.replicaPort, 20_000, 'Sentinel to promote the replica', 100);
     const promotedAt = Date.now();
     const settled = promotedAt + RECONNECT_GRACE_MS;
-    await waitFor('traffic after the failover window', async () => samples.filter((s) => s.at > settled).length >= 20, 30_000);
+    await waitFor(async () => samples.filter((s) => s.at > settled).length >= 20, 30_000, 'traffic after the failover window', 100);
     running = false;
     await Promise.all(loops);
 
@@ -91,6 +92,6 @@ describe('Redis Sentinel failover', () => {
     // A gateway that starts now knows only what the promoted master holds: the instance must be there.
     late = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: sentinel.url });
     const fresh = late;
-    await waitFor('the new gateway to see the instance', async () => (await fetch(`${fresh.url}/orders`)).status === 200, 5000);
+    await waitFor(async () => (await fetch(`${fresh.url}/orders`)).status === 200, 5000, 'the new gateway to see the instance', 100);
   });
 });

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 
@@ -23,16 +24,6 @@ export async function freeClusterPort(): Promise<number> {
     const port = 20000 + Math.floor(Math.random() * 20000);
     if (port !== 6379 && (await portIsFree(port)) && (await portIsFree(port + 10000))) return port;
   }
-}
-
-/** Polls `check` every 100 ms until it returns true, or throws after `ms`. */
-export async function waitFor(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function redisCli(port: number, ...args: string[]): Promise<string> {
@@ -55,7 +46,7 @@ class Processes {
   async spawn(args: string[], port: number): Promise<ChildProcess> {
     const child = spawn('redis-server', args, { stdio: 'ignore', cwd: this.dir });
     this.children.set(port, child);
-    await waitFor(`redis-server on ${port}`, async () => (await redisCli(port, 'PING')).trim() === 'PONG', 5000);
+    await waitFor(async () => (await redisCli(port, 'PING')).trim() === 'PONG', 5000, `redis-server on ${port}`, 100);
     return child;
   }
 
@@ -95,7 +86,7 @@ export async function startCluster(): Promise<TestCluster> {
       await procs.spawn(['--port', String(port), ...BASE, '--cluster-enabled', 'yes', '--cluster-config-file', join(procs.dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000'], port);
     }
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-    for (const port of ports) await waitFor(`cluster_state:ok on ${port}`, async () => (await redisCli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'));
+    for (const port of ports) await waitFor(async () => (await redisCli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), 20_000, `cluster_state:ok on ${port}`, 100);
   } catch (err) {
     await procs.stopAll();
     throw err;
@@ -124,7 +115,7 @@ export async function startSentinel(): Promise<TestSentinel> {
   try {
     await procs.spawn(['--port', String(masterPort), ...BASE], masterPort);
     await procs.spawn(['--port', String(replicaPort), ...BASE, '--replicaof', '127.0.0.1', String(masterPort)], replicaPort);
-    await waitFor('replica in sync', async () => (await redisCli(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'));
+    await waitFor(async () => (await redisCli(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'), 20_000, 'replica in sync', 100);
     for (const port of sentinelPorts) {
       const conf = join(procs.dir, `sentinel-${port}.conf`);
       writeFileSync(conf, [
@@ -138,11 +129,11 @@ export async function startSentinel(): Promise<TestSentinel> {
     }
     // A failover needs a majority of sentinels that know each other and the replica (hello messages, every 2 s).
     for (const port of sentinelPorts) {
-      await waitFor(`sentinel ${port} sees its peers and the replica`, async () => {
+      await waitFor(async () => {
         const peers = await redisCli(port, 'SENTINEL', 'SENTINELS', 'mymaster');
         const replicas = await redisCli(port, 'SENTINEL', 'REPLICAS', 'mymaster');
         return (peers.match(/^name$/gm) ?? []).length === 2 && replicas.includes(String(replicaPort));
-      });
+      }, 20_000, `sentinel ${port} sees its peers and the replica`, 100);
     }
   } catch (err) {
     await procs.stopAll();

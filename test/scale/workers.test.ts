@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { waitFor } from './topologies.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'edgeway.js');
 
@@ -62,7 +62,7 @@ describe('edgeway start --workers 2', () => {
     url = `http://127.0.0.1:${port}`;
     adminUrl = `http://127.0.0.1:${adminPort}`;
     gw = startEdgeway(['--config', dir, '--port', String(port), '--admin-port', String(adminPort), '--redis', redis.url, '--workers', '2'], { EDGEWAY_DATA_DIR: join(dir, '.data'), EDGEWAY_ACCESS_LOG: 'off' });
-    await waitFor('edgeway listening', async () => gw.output().includes('"msg":"edgeway listening"'), 30_000);
+    await waitFor(async () => gw.output().includes('"msg":"edgeway listening"'), 30_000, 'edgeway listening', 100);
   });
 
   after(async () => {
@@ -97,7 +97,7 @@ describe('edgeway start --workers 2', () => {
     })();
     await new Promise((r) => setTimeout(r, 300));
     process.kill(gw.child.pid as number, 'SIGHUP');
-    await waitFor('the rolling restart to finish', async () => gw.output().slice(before).includes('rolling restart done'), 60_000);
+    await waitFor(async () => gw.output().slice(before).includes('rolling restart done'), 60_000, 'the rolling restart to finish', 100);
     await new Promise((r) => setTimeout(r, 300));
     running = false;
     await loop;
@@ -114,7 +114,7 @@ describe('edgeway start --workers 2', () => {
     writeFileSync(config, 'routes: [{ name: broken }]\n');
     try {
       process.kill(gw.child.pid as number, 'SIGHUP');
-      await waitFor('the rolling restart to give up', async () => gw.output().slice(before).includes('rolling restart done'), 60_000);
+      await waitFor(async () => gw.output().slice(before).includes('rolling restart done'), 60_000, 'the rolling restart to give up', 100);
       assert.equal((gw.output().slice(before).match(/keeping the old one/g) ?? []).length, 2);
       const statuses = await Promise.all(Array.from({ length: 10 }, () => get(`${url}/x`)));
       assert.deepEqual(new Set(statuses), new Set([200]));

@@ -79,12 +79,3 @@ export function redisBackend(port: number, dataDir: string): { backend: StoreBac
   };
 }
 
-/** Polls `check` every 20 ms until it holds or `ms` pass; returns whether it held. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

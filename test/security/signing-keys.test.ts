@@ -9,7 +9,8 @@ import { SigningKeys } from '../../src/security/signing-keys.js';
 import { TokenIssuer } from '../../src/security/tokens.js';
 import { TokenVerifier } from '../../src/security/verify.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { eventually, redisBackend, tempDir } from './fixtures.js';
+import { redisBackend, tempDir } from './fixtures.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const HOUR = 3_600_000;
 const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] } });
@@ -100,7 +101,7 @@ describe('signing keys on Redis', () => {
     const oldToken = await tokenFrom(keysA, Date.now);
 
     const rotated = await keysA.rotate();
-    assert.ok(await eventually(() => keysB.current().kid === rotated.kid, 1000), 'B sees the new key within 1 s');
+    await waitFor(() => keysB.current().kid === rotated.kid, 1000, 'B to see the new key');
     const verifierB = new TokenVerifier(auth, { ownKeys: keysB });
     assert.equal((await verifierB.verify(await tokenFrom(keysA, Date.now))).principal.sub, 'svc');
     assert.equal((await verifierB.verify(oldToken)).principal.sub, 'svc');
