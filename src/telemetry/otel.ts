@@ -3,8 +3,9 @@ import { trace, propagation, context, ProxyTracerProvider, type Tracer } from '@
 import { createRequire } from 'node:module';
 import type { NodeSDK as NodeSDKType } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { EncodingSpanProcessor, batchLimitsFromEnv, otlpHttpProtobufExporter } from './otlp-span-processor.js';
 
 /** The instrumentation scope name of every span edgeway creates. */
 export const TRACER_NAME = 'edgeway';
@@ -49,6 +50,23 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
+ * True when the environment's trace exporter is OTLP over http/protobuf alone (the OTLP default), which
+ * edgeway sends through its {@link EncodingSpanProcessor}; any other choice is left to the SDK.
+ */
+export function otlpProtobufOnly(env: NodeJS.ProcessEnv): boolean {
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (exporters.length > 1 || (exporters.length === 1 && exporters[0] !== 'otlp')) return false;
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
+  return protocol === '' || protocol === 'http/protobuf';
+}
+
+function spanProcessors(options: TracingOptions, env: NodeJS.ProcessEnv): { spanProcessors?: SpanProcessor[] } {
+  if (options.spanExporter !== undefined) return { spanProcessors: [new SimpleSpanProcessor(options.spanExporter)] };
+  if (otlpProtobufOnly(env)) return { spanProcessors: [new EncodingSpanProcessor(otlpHttpProtobufExporter(), batchLimitsFromEnv(env))] };
+  return {};
+}
+
+/**
  * Starts tracing. Protocol (http/protobuf, http/json), sampler, resource attributes and batching follow
  * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, OTEL_TRACES_SAMPLER[_ARG], OTEL_RESOURCE_ATTRIBUTES and
  * OTEL_BSP_*; the service name is OTEL_SERVICE_NAME, else `edgeway`. No auto-instrumentation: the
@@ -68,7 +86,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     contextManager: null as unknown as undefined,
     metricReaders: [],
     logRecordProcessors: [],
-    ...(options.spanExporter === undefined ? {} : { spanProcessors: [new SimpleSpanProcessor(options.spanExporter)] }),
+    ...spanProcessors(options, env),
   });
   sdk.start();
   const tracer = trace.getTracer(TRACER_NAME);
