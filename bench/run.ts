@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
 import { compiled, freePort, startBenchUpstream, startGatewayProcess, runAndExit, startNode } from './processes.js';
 import { extraScenarios, type Scenario } from './scenarios.js';
+import { measurePaired } from './paired.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
 const seconds = Number(values.duration);
@@ -51,7 +52,7 @@ routes:
     { name: 'upstream direct', url: `${upstreams[0]}/item` },
     { name: 'reference proxy', url: `http://127.0.0.1:${refPort}/item`, pid: ref.pid },
     { name: 'edgeway proxy path', url: `http://127.0.0.1:${gw.port}/bench/item`, pid: gw.child.pid },
-    ...(await extraScenarios({ upstreams, proxyCpu: PROXY_CPU })),
+    ...(await extraScenarios({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU })),
   ].filter((s) => values.only === undefined || s.name.includes(values.only) || s.name === 'reference proxy');
 
   const rows = new Map<string, Row[]>(scenarios.map((s) => [s.name, []]));
@@ -72,6 +73,12 @@ routes:
     const ratio = ref0 && Number.isFinite(s.perCore) ? (s.perCore / ref0.perCore).toFixed(2) : '-';
     const p99Ratio = ref0 ? (s.p99 / ref0.p99).toFixed(2) : '-';
     console.log(`${s.name.padEnd(34)}${pad(s.rps.toFixed(0), 9)}${pad(s.p50.toFixed(2), 9)}${pad(s.p99.toFixed(2), 9)}${pad(Number.isFinite(s.cpu) ? s.cpu.toFixed(2) : '-', 7)}${pad(Number.isFinite(s.perCore) ? s.perCore.toFixed(0) : '-', 12)}${pad(ratio, 12)}${pad(p99Ratio, 11)}${pad(String(s.errors), 8)}`);
+  }
+  for (const s of scenarios) {
+    const baseline = scenarios.find((b) => b.name === s.pairedWith);
+    if (baseline === undefined) continue;
+    const paired = await measurePaired(s, baseline, runs, seconds, connections, OTHER_CPU);
+    console.log(`\npaired (loaded together on CPU ${PROXY_CPU}): "${s.name}" vs "${baseline.name}": ${paired.perCpu.toFixed(2)}x per CPU, ${paired.rps.toFixed(2)}x req/s (rounds per CPU: ${paired.rounds.map((r) => r.toFixed(2)).join(' ')})`);
   }
   if (gw.child.pid !== undefined) console.log(`\nedgeway RSS after the run: ${rssMb(gw.child.pid).toFixed(0)} MB`);
 }

@@ -11,12 +11,16 @@ export interface Scenario {
   readonly url: string;
   readonly pid?: number;
   readonly headers?: Record<string, string>;
+  /** Also measured loaded together with this scenario (by name), see paired.ts. */
+  readonly pairedWith?: string;
 }
 
 /** What extra scenarios may build on. */
 export interface ScenarioContext {
   readonly upstreams: readonly string[];
   readonly proxyCpu: string;
+  /** Where load generators, upstreams and other helpers run. */
+  readonly otherCpu: string;
 }
 
 /** Scenarios the feature areas add. */

@@ -3,10 +3,8 @@
  * process: a rate-limited route whose limit is never reached vs the same route unlimited (target >= 0.85x),
  * and tracing at 100% exported over OTLP to a local receiver vs tracing off (target >= 0.85x).
  */
-import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { benchRedis } from './discovery-scenarios.js';
-import { startGatewayProcess } from './processes.js';
+import { compiled, freePort, startGatewayProcess, startNode } from './processes.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
 
 function config(upstreams: readonly string[]): string {
@@ -24,16 +22,11 @@ routes:
 `;
 }
 
-/** An OTLP/HTTP receiver on loopback that accepts and counts trace exports. */
-async function otlpReceiver(): Promise<string> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  server.unref();
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+/** An OTLP/HTTP receiver in its own process on the helpers' CPU, so receiving costs the gateway's CPU nothing. */
+async function otlpReceiver(cpu: string): Promise<string> {
+  const port = await freePort();
+  await startNode(cpu, [compiled('bench/otlp-receiver.ts'), String(port)], 'ready');
+  return `http://127.0.0.1:${port}`;
 }
 
 /** The scenarios; every gateway here runs on Redis and is pinned to the proxy CPU. */
@@ -41,7 +34,7 @@ export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<S
   const redis = await benchRedis();
   const limits = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {}, ['--redis', redis]);
   const traced = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {
-    OTEL_EXPORTER_OTLP_ENDPOINT: await otlpReceiver(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: await otlpReceiver(ctx.otherCpu),
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     OTEL_TRACES_SAMPLER: 'always_on',
   }, ['--redis', redis]);
@@ -50,6 +43,6 @@ export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<S
     { name: 'rate limit: unlimited route', url: at(limits.port, '/open'), pid: limits.child.pid },
     { name: 'rate limit: limited, never hit', url: at(limits.port, '/limited'), pid: limits.child.pid },
     { name: 'telemetry: off', url: at(limits.port, '/open'), pid: limits.child.pid },
-    { name: 'telemetry: traces 100% + OTLP', url: at(traced.port, '/open'), pid: traced.child.pid },
+    { name: 'telemetry: traces 100% + OTLP', url: at(traced.port, '/open'), pid: traced.child.pid, pairedWith: 'telemetry: off' },
   ];
 }

@@ -42,7 +42,7 @@ async function standalone(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const upstreams = [await startBenchUpstream(ALL_CPUS), await startBenchUpstream(ALL_CPUS)];
-  const [one, two] = await workersScenarios({ upstreams, proxyCpu: ALL_CPUS }) as [Scenario, Scenario];
+  const [one, two] = await workersScenarios({ upstreams, proxyCpu: ALL_CPUS, otherCpu: ALL_CPUS }) as [Scenario, Scenario];
   await drive(one.url, 1, 50, ALL_CPUS);
   await drive(two.url, 1, 50, ALL_CPUS);
   const rps = { one: [] as number[], two: [] as number[] };
