@@ -36,6 +36,11 @@ const DISABLED: Tracing = Object.freeze({
   shutdown: async () => undefined,
 });
 
+/** The OTEL_TRACES_EXPORTER list (empty when unset). */
+function traceExporters(env: NodeJS.ProcessEnv): string[] {
+  return (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
 /**
  * True when the environment asks for trace export. The SDK's own default (no OTEL_TRACES_EXPORTER means
  * "otlp to localhost:4318") would export into the void on every machine without a collector, so edgeway
@@ -43,7 +48,7 @@ const DISABLED: Tracing = Object.freeze({
  */
 export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return false;
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const exporters = traceExporters(env);
   if (exporters.includes('none')) return false;
   if (exporters.length > 0) return true;
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
@@ -54,7 +59,7 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
  * edgeway sends through its {@link EncodingSpanProcessor}; any other choice is left to the SDK.
  */
 export function otlpProtobufOnly(env: NodeJS.ProcessEnv): boolean {
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const exporters = traceExporters(env);
   if (exporters.length > 1 || (exporters.length === 1 && exporters[0] !== 'otlp')) return false;
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
   return protocol === '' || protocol === 'http/protobuf';

@@ -213,4 +213,18 @@ describe('request spans with tracing off', () => {
     ];
     for (const [env, expected] of cases) assert.equal(tracingRequested(env), expected, JSON.stringify(env));
   });
+
+  test('only OTLP over http/protobuf alone goes through the encoding processor; other exporters stay with the SDK', async () => {
+    const { otlpProtobufOnly } = await import('../../src/telemetry/otel.js');
+    const cases: Array<[NodeJS.ProcessEnv, boolean]> = [
+      [{}, true],
+      [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, true],
+      [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, false],
+      [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, true],
+      [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, false],
+      [{ OTEL_TRACES_EXPORTER: 'otlp,console' }, false],
+      [{ OTEL_TRACES_EXPORTER: 'zipkin' }, false],
+    ];
+    for (const [env, expected] of cases) assert.equal(otlpProtobufOnly(env), expected, JSON.stringify(env));
+  });
 });
