@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
   INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace,
-  type Attributes, type Context, type Span,
+  type Context, type Span,
 } from '@opentelemetry/api';
 import {
   ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_RESEND_COUNT,
@@ -43,7 +43,8 @@ export interface SpanOptions {
 }
 
 // Attributes are set after start, not passed in these options: the SDK sanitises start attributes twice and
-// copies them a third time (~25% of span creation), and no OTEL_TRACES_SAMPLER sampler reads them.
+// copies them a third time (~25% of span creation), no OTEL_TRACES_SAMPLER sampler reads them, and an
+// unsampled span then costs no attribute work at all.
 const SERVER = { kind: SpanKind.SERVER };
 const CLIENT = { kind: SpanKind.CLIENT };
 const INTERNAL = { kind: SpanKind.INTERNAL };
@@ -102,6 +103,22 @@ function hostOnly(host: string | undefined): string | undefined {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
+/** The SERVER span's HTTP semantic-convention attributes (only called for recording spans). */
+function describeServerSpan(span: Span, req: IncomingMessage, routeName: string, method: string, clientAddress: string | undefined): void {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  span.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
+  span.setAttribute(ATTR_HTTP_ROUTE, routeName);
+  span.setAttribute(ATTR_URL_PATH, query === -1 ? url : url.slice(0, query));
+  span.setAttribute(ATTR_URL_SCHEME, (req.socket as TLSSocket).encrypted === true ? 'https' : 'http');
+  const host = hostOnly(req.headers.host);
+  if (host !== undefined) span.setAttribute(ATTR_SERVER_ADDRESS, host);
+  const client = clientAddress ?? req.socket.remoteAddress;
+  if (client !== undefined) span.setAttribute(ATTR_CLIENT_ADDRESS, client);
+  const agent = req.headers['user-agent'];
+  if (agent !== undefined) span.setAttribute(ATTR_USER_AGENT_ORIGINAL, agent);
+}
+
 /** Sets the span's status: CLIENT spans fail from 400, SERVER spans from 500 (semconv HTTP span status). */
 function finish(span: Span, status: number | undefined, error: unknown, failFrom: number): void {
   if (span.isRecording()) {
@@ -149,22 +166,9 @@ export class SpanFactory {
       return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId, incomingTraceparent, incomingTracestate };
     }
     const parent = incomingTraceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const attributes: Attributes = {
-      [ATTR_HTTP_REQUEST_METHOD]: method,
-      [ATTR_HTTP_ROUTE]: routeName,
-      [ATTR_URL_PATH]: query === -1 ? url : url.slice(0, query),
-      [ATTR_URL_SCHEME]: (req.socket as TLSSocket).encrypted === true ? 'https' : 'http',
-    };
-    const host = hostOnly(req.headers.host);
-    if (host !== undefined) attributes[ATTR_SERVER_ADDRESS] = host;
-    const client = clientAddress ?? req.socket.remoteAddress;
-    if (client !== undefined) attributes[ATTR_CLIENT_ADDRESS] = client;
-    const agent = req.headers['user-agent'];
-    if (agent !== undefined) attributes[ATTR_USER_AGENT_ORIGINAL] = agent;
     const span = this.#tracing.tracer.startSpan(`${method} ${routeName}`, SERVER, parent);
-    span.setAttributes(attributes);
+    // Unsampled spans (OTEL_TRACES_SAMPLER ratios) skip the attribute work entirely.
+    if (span.isRecording()) describeServerSpan(span, req, routeName, method, clientAddress);
     return {
       span,
       context: trace.setSpan(parent, span),
@@ -211,11 +215,14 @@ export class SpanFactory {
       const traceparent = `00-${parent.traceId}-${randomId(this.#random, 8, ZERO_SPAN_ID)}-${flags}`;
       return { span: NOOP_SPAN, traceparent, tracestate: parent.incomingTracestate };
     }
-    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: parent.method, 'edgeway.service': service, 'edgeway.instance': instance };
-    // semconv: resend_count is set on retries only (0-based count of earlier sends).
-    if (attempt > 1) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = attempt - 1;
     const span = this.#tracing.tracer.startSpan(`${parent.method} ${service}`, CLIENT, parent.context);
-    span.setAttributes(attributes);
+    if (span.isRecording()) {
+      span.setAttribute(ATTR_HTTP_REQUEST_METHOD, parent.method);
+      span.setAttribute('edgeway.service', service);
+      span.setAttribute('edgeway.instance', instance);
+      // semconv: resend_count is set on retries only (0-based count of earlier sends).
+      if (attempt > 1) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, attempt - 1);
+    }
     // W3C Trace Context 3.2, written directly: the global propagator would allocate a context per attempt.
     const sc = span.spanContext();
     const traceparent = `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & 1 ? '01' : '00'}`;
