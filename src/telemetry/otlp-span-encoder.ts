@@ -269,9 +269,8 @@ function event(w: ProtoWriter, e: TimedEvent): void {
   w.end(start);
 }
 
-function link(w: ProtoWriter, l: Link): void {
-  const start = w.begin();
-  const ctx = l.context;
+/** trace_id, span_id and trace_state: fields 1 to 3 of both Span and Span.Link. */
+function contextFields(w: ProtoWriter, ctx: SpanContext): void {
   w.tag(1, LEN);
   w.hexBytes(ctx.traceId);
   w.tag(2, LEN);
@@ -281,6 +280,12 @@ function link(w: ProtoWriter, l: Link): void {
     w.tag(3, LEN);
     w.string(traceState);
   }
+}
+
+function link(w: ProtoWriter, l: Link): void {
+  const start = w.begin();
+  const ctx = l.context;
+  contextFields(w, ctx);
   if (l.attributes) attributes(w, l.attributes, 4);
   w.tag(5, VARINT);
   w.varint(l.droppedAttributesCount || 0);
@@ -299,15 +304,7 @@ function span(w: ProtoWriter, s: ReadableSpan): void {
   w.tag(2, LEN);
   const start = w.begin();
   const ctx = s.spanContext();
-  w.tag(1, LEN);
-  w.hexBytes(ctx.traceId);
-  w.tag(2, LEN);
-  w.hexBytes(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, LEN);
-    w.string(traceState);
-  }
+  contextFields(w, ctx);
   const parent = s.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, LEN);
