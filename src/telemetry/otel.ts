@@ -61,7 +61,8 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
 export function otlpProtobufOnly(env: NodeJS.ProcessEnv): boolean {
   const exporters = traceExporters(env);
   if (exporters.length > 1 || (exporters.length === 1 && exporters[0] !== 'otlp')) return false;
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
+  // Empty values count as unset, as the SDK reads them.
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || '';
   return protocol === '' || protocol === 'http/protobuf';
 }
 

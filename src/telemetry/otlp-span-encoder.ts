@@ -384,12 +384,15 @@ interface ScopeGroup {
  */
 export class SpanBatch {
   readonly #groups = new Map<Resource, Map<InstrumentationScope, ScopeGroup>>();
+  /** Emptied writers of earlier batches, reused so that groups still appear in first-span order. */
+  readonly #freeWriters: ProtoWriter[] = [];
   #count = 0;
 
   get count(): number {
     return this.#count;
   }
 
+  /** Encodes one span; if it cannot be encoded, throws and leaves the batch as it was. */
   add(s: ReadableSpan): void {
     let scopes = this.#groups.get(s.resource);
     if (scopes === undefined) {
@@ -398,22 +401,29 @@ export class SpanBatch {
     }
     let group = scopes.get(s.instrumentationScope);
     if (group === undefined) {
-      group = { scope: s.instrumentationScope, spans: new ProtoWriter(64 * 1024) };
+      group = { scope: s.instrumentationScope, spans: this.#freeWriters.pop() ?? new ProtoWriter(64 * 1024) };
       scopes.set(s.instrumentationScope, group);
     }
-    span(group.spans, s);
+    const mark = group.spans.pos;
+    try {
+      span(group.spans, s);
+    } catch (err) {
+      group.spans.pos = mark;
+      throw err;
+    }
     this.#count++;
   }
 
-  /** Empties the batch for reuse; buffers from {@link encode} stay valid. */
+  /** Empties the batch for reuse, keeping a few buffers; buffers from {@link encode} stay valid. */
   clear(): void {
-    let groups = 0;
     for (const scopes of this.#groups.values()) {
-      for (const group of scopes.values()) group.spans.reset();
-      groups += scopes.size;
+      for (const group of scopes.values()) {
+        group.spans.reset();
+        // Normally one resource and one scope (edgeway's tracer); more is not worth keeping buffers for.
+        if (this.#freeWriters.length < 2) this.#freeWriters.push(group.spans);
+      }
     }
-    // Normally one resource and one scope (edgeway's tracer); anything more is not worth keeping buffers for.
-    if (groups > 1) this.#groups.clear();
+    this.#groups.clear();
     this.#count = 0;
   }
 
@@ -442,6 +452,7 @@ export class SpanBatch {
     for (const [resource, scopes] of this.#groups) {
       const resourceBody = resourceMessage(resource);
       const resourceSchema = schemaUrl(resource.schemaUrl);
+      // A group whose only span failed to encode is empty; the official serializer would not have it.
       const scopeBodies = [...scopes.values()].filter((group) => group.spans.pos > 0).map((group) => {
         const scope = scopeMessage(group.scope);
         const spans = group.spans.result();

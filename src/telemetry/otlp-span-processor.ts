@@ -89,7 +89,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
     this.#limits = limits;
   }
 
-  /** Spans dropped so far because maxQueueSize spans were already held. */
+  /** Spans dropped so far: maxQueueSize spans were already held, or the span could not be encoded. */
   get dropped(): number {
     return this.#dropped;
   }
@@ -115,8 +115,17 @@ export class EncodingSpanProcessor implements SpanProcessor {
 
   /** Sends the open batch; resolves when the exporter has answered (success or not; failures go to the error handler). */
   #encodeEnded(): void {
-    for (const span of this.#ended) this.#batch.add(span);
-    this.#ended.length = 0;
+    const ended = this.#ended.splice(0);
+    for (const span of ended) {
+      try {
+        this.#batch.add(span);
+      } catch (err) {
+        // One span the encoder cannot take (an SDK-invalid value) is lost alone, never the batch or the caller.
+        this.#held--;
+        this.#dropped++;
+        globalErrorHandler(err as Error);
+      }
+    }
   }
 
   #send(): Promise<void> {

@@ -82,6 +82,27 @@ describe('OTLP span encoder', () => {
     assert.deepEqual(encode(spans()), official(spans()));
   });
 
+  test('a reused batch orders groups by first span again, and a span that fails to encode leaves the batch intact', () => {
+    const { tracer, spans } = recorder();
+    tracer('first').startSpan('a').end();
+    tracer('second').startSpan('b').end();
+    tracer('first').startSpan('c').end();
+    const [a, b, c] = spans() as [ReadableSpan, ReadableSpan, ReadableSpan];
+    const batch = new SpanBatch();
+    batch.add(a);
+    batch.encode();
+    batch.clear();
+    batch.add(b);
+    const broken = tracer('edgeway').startSpan('broken');
+    broken.updateName(undefined as unknown as string);
+    broken.end();
+    const invalid = spans()[3] as ReadableSpan;
+    assert.throws(() => batch.add(invalid));
+    batch.add(c);
+    assert.equal(batch.count, 2);
+    assert.deepEqual(batch.encode(), official([b, c]));
+  });
+
   test('a batch of 600 spans (lengths past two varint bytes) encodes byte for byte', () => {
     const { tracer, spans } = recorder();
     const t = tracer('edgeway');

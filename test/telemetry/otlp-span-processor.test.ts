@@ -104,6 +104,21 @@ describe('encoding span processor', () => {
     await provider.shutdown();
   });
 
+  test('a span that cannot be encoded is dropped alone: its end() does not throw and the other spans are exported', async () => {
+    receiver.posts.length = 0;
+    const { processor, provider } = setup({ maxExportBatchSize: 512, maxQueueSize: 2048, scheduledDelayMillis: 60_000 });
+    const tracer = provider.getTracer('edgeway');
+    const broken = tracer.startSpan('broken');
+    broken.updateName(undefined as unknown as string);
+    assert.doesNotThrow(() => broken.end());
+    for (let i = 0; i < 40; i++) tracer.startSpan(`fine-${i}`).end();
+    await processor.forceFlush();
+    assert.equal(processor.dropped, 1);
+    assert.equal(receiver.posts.length, 1);
+    assert.ok(receiver.posts[0]?.body.includes(Buffer.from('fine-39')));
+    await provider.shutdown();
+  });
+
   test('OTEL_BSP_* limits: SDK defaults, valid overrides, invalid values ignored, batch never above the queue', () => {
     assert.deepEqual(batchLimitsFromEnv({}), { maxExportBatchSize: 512, maxQueueSize: 2048, scheduledDelayMillis: 5000 });
     assert.deepEqual(batchLimitsFromEnv({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '64', OTEL_BSP_MAX_QUEUE_SIZE: '256', OTEL_BSP_SCHEDULE_DELAY: '200' }), { maxExportBatchSize: 64, maxQueueSize: 256, scheduledDelayMillis: 200 });

@@ -222,6 +222,7 @@ describe('request spans with tracing off', () => {
       [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, false],
       [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, true],
       [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, false],
+      [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ' ', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, false],
       [{ OTEL_TRACES_EXPORTER: 'otlp,console' }, false],
       [{ OTEL_TRACES_EXPORTER: 'zipkin' }, false],
     ];
