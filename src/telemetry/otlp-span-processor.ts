@@ -1,5 +1,5 @@
 /**
- * A batching span processor for OTLP over http/protobuf that encodes each span the moment it ends. The
+ * A batching span processor for OTLP over http/protobuf that encodes spans as they end (a few dozen at a time). The
  * SDK's BatchSpanProcessor holds up to a batch of live span objects until export; at gateway request
  * rates they outlive young-generation collections and get promoted, which cost more than creating them.
  * Here a pending batch is bytes, and OpenTelemetry's own OTLP/HTTP export delegate sends it (endpoint,
@@ -113,7 +113,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
     }
   }
 
-  /** Sends the open batch; resolves when the exporter has answered (success or not; failures go to the error handler). */
+  /** Moves the ended spans into the open batch as bytes. */
   #encodeEnded(): void {
     const ended = this.#ended.splice(0);
     for (const span of ended) {
@@ -128,6 +128,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
     }
   }
 
+  /** Sends the open batch; resolves when the exporter has answered (success or not; failures go to the error handler). */
   #send(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
