@@ -16,6 +16,7 @@ import { connectBackend } from '../src/store/connect.js';
 import { cpuSeconds, drive, LOAD_TOOL } from './load.js';
 import { startBenchUpstream, runAndExit, startGatewayProcess } from './processes.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
+import { median } from './median.js';
 
 const run = promisify(execFile);
 const SCOPES = ['bench:read'];
@@ -121,7 +122,6 @@ async function main(): Promise<void> {
     rows.cached.push({ ...cached, p99: `${cached.p99Ms.toFixed(2)}ms` });
     rows.distinct.push(await cpuOf(() => driveDistinct(`${base}/secure/item`, tokenFiles[round] as string, seconds, connections, '1')));
   }
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
   const summary = Object.fromEntries(Object.entries(rows).map(([name, list]) => {
     const rps = median(list.map((r) => r.rps));
     const cpu = median(list.map((r) => r.cpu));

@@ -5,6 +5,7 @@
  * what the configuration costs. An A/A pairing (one config twice) measured 0.96-1.04, median 1.01.
  */
 import { cpuSeconds, drive } from './load.js';
+import { median } from './median.js';
 import type { Scenario } from './scenarios.js';
 
 /** Medians over the rounds of the scenario-to-baseline ratios. */
@@ -12,11 +13,6 @@ export interface PairedResult {
   readonly perCpu: number;
   readonly rps: number;
   readonly rounds: readonly number[];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /** Runs `rounds` rounds of `seconds` with half the connections on each side; both scenarios need a pid. */

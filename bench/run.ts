@@ -9,6 +9,7 @@ import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js'
 import { compiled, freePort, startBenchUpstream, startGatewayProcess, runAndExit, startNode } from './processes.js';
 import { extraScenarios, type Scenario } from './scenarios.js';
 import { measurePaired } from './paired.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
 const seconds = Number(values.duration);
@@ -21,11 +22,6 @@ const OTHER_CPU = '1';
 interface Row extends LoadResult {
   readonly cpuShare: number;
   readonly perCore: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 async function measure(scenario: Scenario): Promise<Row> {

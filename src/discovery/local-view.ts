@@ -1,5 +1,6 @@
 /** The registry's in-process view: frozen per-service lists rebuilt only on change, and change listeners. */
 import { sameRegistration, type InstanceRecord } from './instance.js';
+import type { RegistryLogger } from './registry.js';
 
 const EMPTY: readonly InstanceRecord[] = Object.freeze([]);
 const NO_SERVICES: readonly string[] = Object.freeze([]);
@@ -68,5 +69,26 @@ export class LocalView {
         this.onListenerError(err);
       }
     }
+  }
+}
+
+/** The read side both registries share: lists, services and change listeners served from their LocalView. */
+export abstract class LocalViewRegistry {
+  protected readonly view: LocalView;
+
+  constructor(logger: RegistryLogger) {
+    this.view = new LocalView((err) => logger.warn('registry: a change listener threw', err));
+  }
+
+  list(service: string): readonly InstanceRecord[] {
+    return this.view.list(service);
+  }
+
+  services(): readonly string[] {
+    return this.view.services();
+  }
+
+  onChange(listener: (service: string) => void): () => void {
+    return this.view.onChange(listener);
   }
 }

@@ -1,6 +1,6 @@
 /** The embedded registry for a single gateway process: instances in memory, expired by a sweep timer. */
 import { checkRegistration, checkTtl, type InstanceRecord, type InstanceRegistration } from './instance.js';
-import { LocalView } from './local-view.js';
+import { LocalViewRegistry } from './local-view.js';
 import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
 
 /** Options of a MemoryRegistry; the defaults suit production, tests inject a clock. */
@@ -15,18 +15,16 @@ export interface MemoryRegistryOptions {
 const DEFAULT_SWEEP_INTERVAL_MS = 250;
 
 /** A Registry held in this process only; nothing is shared with other gateways. */
-export class MemoryRegistry implements Registry {
+export class MemoryRegistry extends LocalViewRegistry implements Registry {
   private readonly records = new Map<string, Map<string, InstanceRecord>>();
-  private readonly view: LocalView;
   private readonly now: () => number;
   private readonly sweepIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryRegistryOptions = {}) {
-    const logger = options.logger ?? consoleLogger;
+    super(options.logger ?? consoleLogger);
     this.now = options.now ?? Date.now;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    this.view = new LocalView((err) => logger.warn('registry: a change listener threw', err));
   }
 
   async register(rec: InstanceRegistration, ttlMs: number): Promise<void> {
@@ -42,18 +40,6 @@ export class MemoryRegistry implements Registry {
     const removed = this.records.get(service)?.delete(id) ?? false;
     if (removed) this.publish(service);
     return removed;
-  }
-
-  list(service: string): readonly InstanceRecord[] {
-    return this.view.list(service);
-  }
-
-  services(): readonly string[] {
-    return this.view.services();
-  }
-
-  onChange(listener: (service: string) => void): () => void {
-    return this.view.onChange(listener);
   }
 
   async start(): Promise<void> {

@@ -1,7 +1,7 @@
 /** The shared registry: instances in Redis, a local view kept current by a pushed change feed and resyncs. */
 import type { StoreBackend } from '../store/backend.js';
 import { checkRegistration, checkTtl, NAME_PATTERN, type InstanceRecord, type InstanceRegistration } from './instance.js';
-import { LocalView } from './local-view.js';
+import { LocalViewRegistry } from './local-view.js';
 import { encodeRecord, groupReadReply, memberOf } from './record-codec.js';
 import { defineRegistryCommands, REGISTRY_CHANNEL, REGISTRY_KEYS, type RegistryCommands } from './registry-scripts.js';
 import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
@@ -24,8 +24,7 @@ const DEFAULTS = { sweepIntervalMs: 300, reconcileIntervalMs: 5000, sweepLimit: 
 type RedisBackend = Extract<StoreBackend, { kind: 'redis' }>;
 
 /** A Registry on Redis, shared by every gateway; see docs/discovery.md for the keys and scripts. */
-export class RedisRegistry implements Registry {
-  private readonly view: LocalView;
+export class RedisRegistry extends LocalViewRegistry implements Registry {
   private readonly commands: RegistryCommands;
   private readonly options: Required<Omit<RedisRegistryOptions, 'logger'>>;
   private readonly logger: RegistryLogger;
@@ -46,14 +45,15 @@ export class RedisRegistry implements Registry {
   private lastSyncAt = 0;
 
   constructor(private readonly backend: RedisBackend, options: RedisRegistryOptions = {}) {
-    this.logger = options.logger ?? consoleLogger;
+    const logger = options.logger ?? consoleLogger;
+    super(logger);
+    this.logger = logger;
     this.options = {
       sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
       reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULTS.reconcileIntervalMs,
       sweepLimit: options.sweepLimit ?? DEFAULTS.sweepLimit,
       startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
     };
-    this.view = new LocalView((err) => this.logger.warn('registry: a change listener threw', err));
     this.commands = defineRegistryCommands(backend.redis);
   }
 
@@ -69,18 +69,6 @@ export class RedisRegistry implements Registry {
     const removed = await this.commands.registryDeregister(...REGISTRY_KEYS, service, id, REGISTRY_CHANNEL);
     await this.refresh(service);
     return removed === 1;
-  }
-
-  list(service: string): readonly InstanceRecord[] {
-    return this.view.list(service);
-  }
-
-  services(): readonly string[] {
-    return this.view.services();
-  }
-
-  onChange(listener: (service: string) => void): () => void {
-    return this.view.onChange(listener);
   }
 
   async start(): Promise<void> {
