@@ -7,6 +7,7 @@ import { runWorker, workerIndex } from '../server/cluster-worker.js';
 import { parseWorkerCount, runPrimary } from '../server/workers.js';
 import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
 import { logger } from '../telemetry/access-log.js';
+import { guardProcess } from '../telemetry/process-guard.js';
 import { configPath, dataDir, parseCommand, portFlag, redisUrl, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -38,6 +39,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  guardProcess(logger);
   const workers = typeof flags.workers === 'string' ? parseWorkerCount(flags.workers) : 1;
   if (workers === undefined) throw new UsageError('--workers must be a number from 1 to 64, or auto');
   if (cluster.isPrimary && workers > 1) return startPrimary(flags, workers, url);

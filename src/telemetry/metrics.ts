@@ -1,6 +1,7 @@
 /** Prometheus series of one gateway, on its own registry, with label children cached for the request path. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-series.js';
+import { processErrors } from './process-guard.js';
 import type { ServicesView } from './services-view.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
@@ -94,6 +95,15 @@ export class GatewayMetrics {
       ...(probe === undefined ? {} : { collect(this: Gauge) { this.set(probe() ? 1 : 0); } }),
     });
     this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
+    new Counter({
+      name: 'edgeway_process_errors_total',
+      help: 'Errors that no handler caught and reached the process level (logged; the gateway kept serving).',
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(processErrors.count);
+      },
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
