@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   bad_gateway: 502,
   unavailable: 503,
   gateway_timeout: 504,
+  internal_error: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

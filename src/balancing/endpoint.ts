@@ -1,6 +1,9 @@
 /** One upstream instance at run time: shared by the balancer, health checks, outlier detection and the proxy. */
 
-/** How one upstream attempt ended, as the proxy reports it to `Endpoint.end`. */
+/**
+ * How one upstream attempt ended: the one vocabulary the proxy, `Endpoint.end`, retries and telemetry
+ * share. Failure names match `retries.on` where the two overlap.
+ */
 export type AttemptOutcome =
   /** Any response that is not a 5xx (4xx is the client's fault, not the instance's). */
   | 'success'
@@ -9,8 +12,20 @@ export type AttemptOutcome =
   | 'connect-failure'
   | 'reset'
   | 'timeout'
+  /** The instance answered with something that is not HTTP (retried as a `reset`). */
+  | 'invalid-response'
   /** The client went away first: says nothing about the instance, so neither latency nor failures move. */
-  | 'cancelled';
+  | 'client-aborted'
+  /** Edgeway failed before a byte reached the instance (e.g. a header value it cannot send): not the instance's fault either. */
+  | 'gateway-error';
+
+/** The outcomes of an attempt that got no response to pass on. */
+export type FailureKind = Exclude<AttemptOutcome, 'success' | 'server-error'>;
+
+/** False for outcomes that are not the instance's doing: they move neither its latency, its failure run nor its ejection. */
+export function saysAboutInstance(outcome: AttemptOutcome): boolean {
+  return outcome !== 'client-aborted' && outcome !== 'gateway-error';
+}
 
 /** The registry's description of an instance (an `InstanceRecord` fits). */
 export interface EndpointSpec {
@@ -96,7 +111,7 @@ export class Endpoint {
   /** Marks a request as finished after `latencyMs`, feeding the latency average and the failure count. */
   end(latencyMs: number, outcome: AttemptOutcome, now: number = this.clock()): void {
     if (this.inFlight > 0) this.inFlight--;
-    if (outcome === 'cancelled') return;
+    if (!saysAboutInstance(outcome)) return;
     this.consecutiveFailures = outcome === 'success' ? 0 : this.consecutiveFailures + 1;
     this.sample(latencyMs, now);
   }

@@ -1,17 +1,17 @@
 /** The terminal stage: sends the request upstream (one attempt per pick, retrying where safe) and streams the answer back. */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { AttemptOutcome, Endpoint } from '../balancing/endpoint.js';
+import { type AttemptOutcome, type Endpoint, type FailureKind, saysAboutInstance } from '../balancing/endpoint.js';
 import type { PickInput } from '../balancing/balancer.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { ServiceRuntime } from '../pipeline/service-runtime.js';
 import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
-import { decideRetry, type FailureKind as RetryTrigger } from '../traffic/retry-policy.js';
+import { decideRetry } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
 import { clientResponseHeaders } from './headers.js';
 import { relay } from './relay.js';
-import { classifyUpstreamError, failureToError, type FailureKind } from './upstream-errors.js';
+import { classifyUpstreamError, failureToError } from './upstream-errors.js';
 
 /** Per-route forwarding settings, computed at config load. */
 export interface ForwardPlan {
@@ -36,21 +36,6 @@ export interface AttemptTracker {
   readonly headers: readonly string[];
   end(status: number | undefined, failure: FailureKind | undefined, retried: boolean): void;
 }
-
-const OUTCOME: Record<FailureKind, AttemptOutcome> = {
-  'connect-failure': 'connect-failure',
-  reset: 'reset',
-  'invalid-response': 'reset',
-  timeout: 'timeout',
-  'client-aborted': 'cancelled',
-};
-const RETRY_TRIGGER: Record<FailureKind, RetryTrigger | undefined> = {
-  'connect-failure': 'connect-failure',
-  reset: 'reset',
-  'invalid-response': 'reset',
-  timeout: 'timeout',
-  'client-aborted': undefined,
-};
 
 function requestBody(ctx: RequestContext, plan: ForwardPlan): Readable | undefined {
   const { headers } = ctx.req;
@@ -148,22 +133,21 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
       });
     } catch (err) {
       if (body instanceof BodyLimit && body.exceeded) {
-        endpoint.end(performance.now() - started, 'cancelled');
+        endpoint.end(performance.now() - started, 'client-aborted');
         tracker.end(undefined, 'client-aborted', false);
         throw payloadTooLarge(plan.maxBodyBytes);
       }
       const kind: FailureKind = ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);
-      endpoint.end(performance.now() - started, OUTCOME[kind]);
-      service.outlier?.record(endpoint);
-      const trigger = RETRY_TRIGGER[kind];
-      const decision = trigger === undefined ? undefined : decideRetry(service.retry, { ...facts, kind: trigger, retriesDone: attempt }, Math.random, Date.now());
-      const retry = decision?.retry === true && service.budget.tryAcquire();
+      endpoint.end(performance.now() - started, kind);
+      if (saysAboutInstance(kind)) service.outlier?.record(endpoint);
+      const decision = decideRetry(service.retry, { ...facts, kind, retriesDone: attempt }, Math.random, Date.now());
+      const retry = decision.retry && service.budget.tryAcquire();
       tracker.end(undefined, kind, retry);
       if (retry) {
         await sleep(decision.delayMs);
         continue;
       }
-      throw failureToError(kind, service.name);
+      throw failureToError(kind, service.name, err);
     }
     const status = response.statusCode;
     if (service.retry.on.has(String(status))) {
@@ -184,9 +168,9 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
     }
     ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
     const failure = await relay(response.body, ctx.res);
-    const outcome: AttemptOutcome = failure !== undefined ? OUTCOME[failure] : status >= 500 ? 'server-error' : 'success';
+    const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
     endpoint.end(performance.now() - started, outcome);
-    service.outlier?.record(endpoint);
+    if (saysAboutInstance(outcome)) service.outlier?.record(endpoint);
     tracker.end(status, failure, false);
     return;
   }

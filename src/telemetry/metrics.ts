@@ -5,7 +5,7 @@ import { processErrors } from './process-guard.js';
 import type { ServicesView } from './services-view.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
-export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted';
+export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted' | 'gateway_error';
 
 /** A rate-limit decision (the `outcome` label of edgeway_rate_limit_decisions_total). */
 export type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
@@ -170,7 +170,7 @@ export class GatewayMetrics {
   removeInstance(service: string, instance: string): void {
     this.#healthy.remove(service, instance);
     this.#upstreamDuration.remove(service, instance);
-    for (const outcome of ['success', 'http_error', 'timeout', 'connect_error', 'aborted'] satisfies UpstreamOutcome[]) {
+    for (const outcome of ['success', 'http_error', 'timeout', 'connect_error', 'aborted', 'gateway_error'] satisfies UpstreamOutcome[]) {
       this.#attempts.remove(service, instance, outcome);
     }
     this.#upstreams.delete(`${service}\u0000${instance}`);

@@ -1,8 +1,7 @@
 /** Connects the request path to telemetry: spans per request and attempt, metrics, stats and the access log. */
-import type { Endpoint } from '../balancing/endpoint.js';
+import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
 import type { RequestObserver } from '../pipeline/handle-request.js';
 import type { AttemptObserver, AttemptTracker } from '../proxy/forward.js';
-import type { FailureKind } from '../proxy/upstream-errors.js';
 import type { UpstreamOutcome } from './metrics.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -14,6 +13,7 @@ const OUTCOME: Record<FailureKind, UpstreamOutcome> = {
   'invalid-response': 'http_error',
   timeout: 'timeout',
   'client-aborted': 'aborted',
+  'gateway-error': 'gateway_error',
 };
 
 function attemptObserver(telemetry: Telemetry): AttemptObserver {

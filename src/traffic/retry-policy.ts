@@ -1,11 +1,9 @@
 /** Retry classification and backoff: whether a failed upstream attempt may be tried again, and when. */
+import type { FailureKind } from '../balancing/endpoint.js';
 import type { ServiceConfig } from '../config/schema.js';
 
 /** A service's parsed `retries` block. */
 export type RetriesConfig = NonNullable<ServiceConfig['retries']>;
-
-/** How an attempt failed: no connection, connection dropped, no answer in time, or an answer with a status. */
-export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'status';
 
 /** A service's retry policy, compiled once from config. */
 export interface RetryPolicy {
@@ -60,7 +58,8 @@ export interface FailedAttempt {
   readonly retryNonIdempotent: boolean;
   /** Some request body bytes already went upstream: a streamed body cannot be replayed. */
   readonly bodyBytesSent: boolean;
-  readonly kind: FailureKind;
+  /** How the attempt failed, or "status" for an answer whose status is in `retries.on`. */
+  readonly kind: FailureKind | 'status';
   /** The upstream status when `kind` is "status". */
   readonly status?: number | undefined;
   /** The upstream's `Retry-After` header, if it sent one. */
@@ -81,8 +80,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** Decides whether a failed attempt is retried and after how long; `now` (ms) reads HTTP-date Retry-After. */
 export function decideRetry(policy: RetryPolicy, attempt: FailedAttempt, random: () => number, now: number): RetryDecision {
   if (attempt.retriesDone >= policy.retries) return { retry: false, reason: 'attempts-exhausted' };
-  const trigger = attempt.kind === 'status' ? String(attempt.status) : attempt.kind;
-  if (!policy.on.has(trigger)) return { retry: false, reason: 'not-retryable' };
+  const trigger = retryTrigger(attempt);
+  if (trigger === undefined || !policy.on.has(trigger)) return { retry: false, reason: 'not-retryable' };
   if (attempt.bodyBytesSent) return { retry: false, reason: 'body-sent' };
   // A connect failure never reached the upstream, so even a POST is safe to send again (nginx does the same).
   const safe = attempt.kind === 'connect-failure' || IDEMPOTENT.has(attempt.method) || attempt.hasIdempotencyKey || attempt.retryNonIdempotent;
@@ -92,6 +91,23 @@ export function decideRetry(policy: RetryPolicy, attempt: FailedAttempt, random:
   if (header === undefined) return { retry: true, delayMs: backoff };
   if (header > policy.maxRetryAfterMs) return { retry: false, reason: 'retry-after-too-long' };
   return { retry: true, delayMs: Math.max(header, backoff) };
+}
+
+/** The `retries.on` entry that covers a failure; undefined for failures that are never retried. */
+function retryTrigger(attempt: FailedAttempt): string | undefined {
+  switch (attempt.kind) {
+    case 'status':
+      return String(attempt.status);
+    // An answer that is not HTTP broke the exchange just as a reset does.
+    case 'invalid-response':
+      return 'reset';
+    // The client is gone, or edgeway could not send the request: another instance would fare no better.
+    case 'client-aborted':
+    case 'gateway-error':
+      return undefined;
+    default:
+      return attempt.kind;
+  }
 }
 
 /** Full-jitter backoff (AWS architecture blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base x 2^n)). */

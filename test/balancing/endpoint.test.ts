@@ -36,8 +36,8 @@ describe('Endpoint', () => {
     endpoint.begin();
     endpoint.end(5, 'success');
     assert.equal(endpoint.inFlight, 1);
-    endpoint.end(5, 'cancelled');
-    endpoint.end(5, 'cancelled');
+    endpoint.end(5, 'client-aborted');
+    endpoint.end(5, 'client-aborted');
     assert.equal(endpoint.inFlight, 0);
   });
 
@@ -50,7 +50,7 @@ describe('Endpoint', () => {
     assert.ok(Math.abs(endpoint.ewmaLatencyMs - (100 / Math.E + 200 * (1 - 1 / Math.E))) < 1e-9);
     endpoint.end(10, 'success', 11_000);
     assert.ok(endpoint.ewmaLatencyMs < 11, 'a sample after a long quiet spell replaces the average');
-    endpoint.end(10_000, 'cancelled', 11_001);
+    endpoint.end(10_000, 'client-aborted', 11_001);
     assert.ok(endpoint.ewmaLatencyMs < 11, 'a cancelled request says nothing about latency');
   });
 
@@ -58,8 +58,9 @@ describe('Endpoint', () => {
     const endpoint = new Endpoint(spec);
     for (const outcome of ['server-error', 'connect-failure', 'reset', 'timeout'] as const) endpoint.end(1, outcome);
     assert.equal(endpoint.consecutiveFailures, 4);
-    endpoint.end(1, 'cancelled');
-    assert.equal(endpoint.consecutiveFailures, 4);
+    endpoint.end(1, 'client-aborted');
+    endpoint.end(1, 'gateway-error');
+    assert.equal(endpoint.consecutiveFailures, 4, 'neither the client leaving nor edgeway failing is the instance\'s fault');
     endpoint.end(1, 'success');
     assert.equal(endpoint.consecutiveFailures, 0);
   });

@@ -36,7 +36,7 @@ describe('OutlierDetector', () => {
 
   test('does not eject when a success breaks the run', () => {
     const { attempt, ejections } = setup();
-    const outcomes: AttemptOutcome[] = ['server-error', 'server-error', 'success', 'server-error', 'server-error', 'cancelled'];
+    const outcomes: AttemptOutcome[] = ['server-error', 'server-error', 'success', 'server-error', 'server-error', 'client-aborted'];
     for (const outcome of outcomes) attempt(1, outcome);
     assert.equal(ejections.length, 0);
   });
