@@ -15,6 +15,17 @@ const RESPONSE_DROP = new Set([
   'proxy-authenticate', 'x-request-id',
 ]);
 
+/**
+ * True for a client header that a CGI-style stack (WSGI, PHP, Rack) would read as one edgeway owns: those
+ * map `-` to `_`, so `X_Edgeway_Sub` arrives as HTTP_X_EDGEWAY_SUB, the very variable `x-edgeway-sub`
+ * becomes. Names without a dash (host, traceparent) have no such second spelling.
+ */
+function aliasesOwnedName(lower: string): boolean {
+  if (!lower.includes('_')) return false;
+  const dashed = lower.replaceAll('_', '-');
+  return REQUEST_DROP.has(dashed) || dashed.startsWith('x-edgeway-') || dashed.startsWith('x-forwarded-');
+}
+
 /** Header names listed in a `Connection` header (RFC 9110 7.6.1), lower-cased; empty when there is none. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
@@ -40,7 +51,7 @@ export interface ForwardedFacts {
 
 /**
  * The upstream request headers as a flat [name, value, ...] list: the client's headers less hop-by-hop
- * ones, `x-edgeway-*` and forwarding headers, plus the gateway's own.
+ * ones, `x-edgeway-*`, forwarding headers and underscore spellings of any of these, plus the gateway's own.
  */
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
@@ -53,7 +64,7 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
-    if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower)) continue;
+    if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || aliasesOwnedName(lower)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(
