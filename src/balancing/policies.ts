@@ -1,6 +1,6 @@
 /** Every balancing policy by config name; the map's type makes a missing policy a compile error. */
+import { parseHashOn } from '../config/hash-on.js';
 import type { Balancer, BalancerDeps, LoadBalancerConfig, Policy } from './balancer.js';
-import { parseHashOn } from './hash-on.js';
 import { leastRequest } from './least-request.js';
 import { ringHash } from './ring-hash.js';
 import { roundRobin } from './round-robin.js';

@@ -1,7 +1,8 @@
 /** Ring-hash: consistent hashing of a request key onto a ring of virtual nodes, for sticky routing. */
+import type { HashOn } from '../config/hash-on.js';
 import { eligible, type Balancer, type BalancerDeps, type PickInput } from './balancer.js';
 import type { Endpoint } from './endpoint.js';
-import { hashKey, type HashOn } from './hash-on.js';
+import { hashKey } from './hash-on.js';
 
 /** Virtual nodes per unit of weight (ketama uses 160): enough that each endpoint's share is within ~10%. */
 const POINTS_PER_WEIGHT = 160;

@@ -2,6 +2,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseHashOn } from './hash-on.js';
 import type { Config } from './schema.js';
 
 /** One cross-field problem, at a key path of the merged config. */
@@ -9,8 +10,6 @@ export interface CrossIssue {
   readonly path: ReadonlyArray<PropertyKey>;
   readonly message: string;
 }
-
-const HASH_ON = /^(ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/;
 
 /** Reads and parses one PEM file (relative paths resolve against the working directory), or records why not. */
 function readPem<T>(file: string, parse: (pem: Buffer) => T, path: ReadonlyArray<PropertyKey>, issues: CrossIssue[]): T | undefined {
@@ -64,9 +63,8 @@ function checkServices(config: Config, issues: CrossIssue[]): void {
     if (policy === 'ring-hash' && hashOn === undefined) {
       issues.push({ path: ['services', name, 'loadBalancer', 'hashOn'], message: 'ring-hash needs hashOn: header:NAME, ip or cookie:NAME' });
     }
-    if (hashOn !== undefined && !HASH_ON.test(hashOn)) {
-      issues.push({ path: ['services', name, 'loadBalancer', 'hashOn'], message: `invalid hashOn "${hashOn}" (use header:NAME, ip or cookie:NAME)` });
-    }
+    const parsed = parseHashOn(hashOn);
+    if (!parsed.ok) issues.push({ path: ['services', name, 'loadBalancer', 'hashOn'], message: parsed.message });
     if (hashOn !== undefined && policy !== 'ring-hash') {
       issues.push({ path: ['services', name, 'loadBalancer', 'hashOn'], message: `hashOn only applies to policy ring-hash, not ${policy}` });
     }

@@ -1,6 +1,7 @@
 /** The config schema: the single source of truth for keys, defaults and types of edgeway's YAML. */
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { TOKEN_PATTERN } from './http-token.js';
 import { adaptiveConcurrencySchema } from '../traffic/adaptive-concurrency.js';
 import { alertsSchema } from '../telemetry/alerts.js';
 
@@ -89,7 +90,7 @@ const service = z.strictObject({
 const rateLimit = z.strictObject({
   capacity: z.number().int().min(1),
   refillPerSecond: z.number().positive(),
-  key: z.string().regex(/^(consumer|ip|route|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/, 'key must be consumer, ip, route or header:NAME').default('ip'),
+  key: z.string().regex(new RegExp(`^(consumer|ip|route|header:${TOKEN_PATTERN})$`), 'key must be consumer, ip, route or header:NAME').default('ip'),
   onStoreFailure: z.enum(['local', 'open', 'closed']).default('local'),
   mode: z.enum(['enforce', 'shadow']).default('enforce'),
 });

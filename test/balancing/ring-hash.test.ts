@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Endpoint } from '../../src/balancing/endpoint.js';
-import { parseHashOn } from '../../src/balancing/hash-on.js';
 import { createBalancer } from '../../src/balancing/policies.js';
+import { parseHashOn } from '../../src/config/hash-on.js';
 import { makeEndpoints, pickInput, seededRandom, testClock } from './fixtures.js';
 
 const KEYS = Array.from({ length: 5000 }, (_, i) => `user-${i}`);
