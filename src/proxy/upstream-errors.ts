@@ -14,9 +14,12 @@ const GATEWAY_SIDE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'U
 /** The kind of an error thrown by undici for one upstream attempt. */
 export function classifyUpstreamError(err: unknown): FailureKind {
   const code = (err as { code?: unknown } | null)?.code;
-  // Socket, TLS and protocol errors all carry a string code; one without came from edgeway's own code.
-  if (typeof code !== 'string') return (err as Error | null)?.name === 'AbortError' ? 'client-aborted' : 'gateway-error';
-  if (code === 'UND_ERR_ABORTED' || (err as Error).name === 'AbortError') return 'client-aborted';
+  const name = (err as Error | null)?.name;
+  if (code === 'UND_ERR_ABORTED' || name === 'AbortError') return 'client-aborted';
+  // undici's parser error leaves `code` unset when llhttp has no name for the fault.
+  if (name === 'HTTPParserError') return 'invalid-response';
+  // Socket, TLS and undici errors all carry a string code; one without came from edgeway's own code.
+  if (typeof code !== 'string') return 'gateway-error';
   if (GATEWAY_SIDE.has(code)) return 'gateway-error';
   if (CONNECT_FAILURES.has(code)) return 'connect-failure';
   if (TIMEOUTS.has(code)) return 'timeout';
