@@ -2,6 +2,7 @@
 import type { FailureKind } from '../balancing/endpoint.js';
 import { GatewayError } from '../errors.js';
 
+/** The failure vocabulary, defined with `AttemptOutcome`; re-exported for the proxy's modules. */
 export type { FailureKind };
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT']);

@@ -105,7 +105,9 @@ function retryTrigger(attempt: FailedAttempt): string | undefined {
     case 'client-aborted':
     case 'gateway-error':
       return undefined;
-    default:
+    case 'connect-failure':
+    case 'reset':
+    case 'timeout':
       return attempt.kind;
   }
 }
