@@ -50,7 +50,6 @@ export class GatewayMetrics {
   readonly #retries: Counter<'service'>;
   readonly #healthy: Gauge<'service' | 'instance'>;
   readonly #inFlight: Gauge;
-  readonly #redisUp: Gauge;
   readonly #reloads: Counter<'result'>;
   readonly #routes = new Map<string, RouteMetrics>();
   readonly #upstreams = new Map<string, UpstreamMetrics>();
@@ -88,12 +87,16 @@ export class GatewayMetrics {
     });
     this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
     const probe = options.redisUp;
-    this.#redisUp = new Gauge({
-      name: 'edgeway_redis_up',
-      help: '1 when the Redis store is connected, 0 when it is not (absent on the in-memory store).',
-      registers,
-      ...(probe === undefined ? {} : { collect(this: Gauge) { this.set(probe() ? 1 : 0); } }),
-    });
+    // Registered only with a probe: an unlabelled gauge is exported as 0 from its creation, and an
+    // `edgeway_redis_up == 0` alert must not fire on a gateway that has no Redis at all.
+    if (probe !== undefined) {
+      new Gauge({
+        name: 'edgeway_redis_up',
+        help: '1 when the Redis store is connected, 0 when it is not (absent on the in-memory store).',
+        registers,
+        collect(this: Gauge) { this.set(probe() ? 1 : 0); },
+      });
+    }
     this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
     new Counter({
       name: 'edgeway_process_errors_total',
@@ -174,11 +177,6 @@ export class GatewayMetrics {
       this.#attempts.remove(service, instance, outcome);
     }
     this.#upstreams.delete(`${service}\u0000${instance}`);
-  }
-
-  /** Sets edgeway_redis_up. */
-  setRedisUp(up: boolean): void {
-    this.#redisUp.set(up ? 1 : 0);
   }
 
   /** Counts a configuration reload. */

@@ -62,6 +62,7 @@ describe('telemetry bundle', () => {
         assert.doesNotMatch(lines[0] as string, /secret-token/);
         assert.equal(telemetry.history === undefined, kind === 'memory');
         if (kind === 'redis') assert.match(body, /edgeway_redis_up 1/);
+        else assert.doesNotMatch(body, /edgeway_redis_up/, 'no Redis, no series');
       } finally {
         await telemetry.shutdown();
         if (telemetry.history !== undefined) assert.equal((await telemetry.history.series('orders-read', Date.now())).at(-1)?.requests, 1);
