@@ -27,7 +27,7 @@ export function buildStages(route: CompiledRoute, config: Config, deps: StageDep
     if (stage === undefined) continue;
     const { spans } = deps;
     const name = kind.span;
-    stages.push((ctx) => spans.stageSpan(ctx.trace, name, () => stage(ctx)));
+    stages.push((ctx) => spans.runStage(name, stage, ctx));
   }
   return stages;
 }

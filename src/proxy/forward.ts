@@ -27,7 +27,8 @@ export interface ForwardPlan {
 /** Telemetry around instance selection and each upstream attempt. */
 export interface AttemptObserver {
   select(ctx: RequestContext, pick: () => Endpoint | undefined): Endpoint | undefined;
-  begin(ctx: RequestContext, service: ServiceRuntime, endpoint: Endpoint, attempt: number): AttemptTracker;
+  /** `path` is what the attempt requests after the instance's base path (query included). */
+  begin(ctx: RequestContext, service: ServiceRuntime, endpoint: Endpoint, attempt: number, path: string): AttemptTracker;
 }
 
 /** One attempt's telemetry. */
@@ -118,7 +119,7 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
     const endpoint = observer.select(ctx, () => service.pick(input, tried) ?? (attempt > 0 ? service.pick(input) : undefined));
     if (endpoint === undefined) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
     tried.add(endpoint);
-    const tracker = observer.begin(ctx, service, endpoint, attempt);
+    const tracker = observer.begin(ctx, service, endpoint, attempt, path);
     const started = performance.now();
     endpoint.begin();
     let response: Dispatcher.ResponseData;

@@ -3,7 +3,9 @@ import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
 import type { RequestObserver } from '../pipeline/handle-request.js';
 import type { AttemptObserver, AttemptTracker } from '../proxy/forward.js';
 import type { UpstreamOutcome } from './metrics.js';
+import { upstreamTarget, type UpstreamTarget } from './spans.js';
 import type { Telemetry } from './telemetry.js';
+import { bytesReadSinceLast, bytesWrittenSinceLast } from './wire-bytes.js';
 
 const UNROUTED = '(unrouted)';
 
@@ -18,6 +20,16 @@ const OUTCOME: Record<FailureKind, UpstreamOutcome> = {
 
 function attemptObserver(telemetry: Telemetry): AttemptObserver {
   const { spans, metrics } = telemetry;
+  // An instance's CLIENT span attributes, parsed from its URL once (weakly held: departed instances go).
+  const targets = new WeakMap<Endpoint, UpstreamTarget>();
+  const targetOf = (endpoint: Endpoint): UpstreamTarget => {
+    let target = targets.get(endpoint);
+    if (target === undefined) {
+      target = upstreamTarget(endpoint.id, endpoint.url);
+      targets.set(endpoint, target);
+    }
+    return target;
+  };
   return {
     select(ctx, pick) {
       return spans.stageSpan(ctx.trace, 'edgeway.select_instance', (span) => {
@@ -26,14 +38,15 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
         return endpoint;
       });
     },
-    begin(ctx, service, endpoint, attempt): AttemptTracker {
-      const client = spans.startClientSpan(ctx.trace, service.name, endpoint.id, attempt + 1);
+    begin(ctx, service, endpoint, attempt, path): AttemptTracker {
+      const client = spans.startClientSpan(ctx.trace, service.name, targetOf(endpoint), path, attempt + 1);
       const headers: string[] = [];
       if (client.traceparent !== undefined) headers.push('traceparent', client.traceparent);
       if (client.tracestate !== undefined) headers.push('tracestate', client.tracestate);
       const started = performance.now();
       ctx.service = service.name;
       ctx.instance = endpoint.id;
+      ctx.trace.attempts++;
       return {
         headers,
         end(status, failure, retried) {
@@ -42,6 +55,7 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
           const outcome: UpstreamOutcome = failure !== undefined ? OUTCOME[failure] : retried || (status !== undefined && status >= 500) ? 'http_error' : 'success';
           metrics.upstream(service.name, endpoint.id).attempt(outcome, ms / 1000);
           if (retried) metrics.retry(service.name);
+          if (failure !== undefined) ctx.trace.upstreamFailure = failure;
           spans.endClientSpan(client, status, failure);
         },
       };
@@ -60,8 +74,9 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
     attempts: attemptObserver(telemetry),
     done(outcome) {
       metrics.requestEnded();
-      const { req, res, ctx } = outcome;
+      const { req, ctx } = outcome;
       const durationMs = Number(process.hrtime.bigint() - outcome.startedAt) / 1e6;
+      const { trace, error } = outcome;
       telemetry.finish(telemetry.forRoute(outcome.route?.name ?? UNROUTED), outcome.trace, {
         requestId: outcome.requestId,
         traceId: outcome.trace.traceId ?? '',
@@ -71,13 +86,19 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
         method: req.method ?? 'GET',
         path: outcome.path,
         status: outcome.status,
-        bytesIn: Number(req.headers['content-length'] ?? 0) || 0,
-        bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
+        // The socket's counters see every byte, whatever the framing: a chunked request body or a streamed
+        // response has no content-length to read.
+        bytesIn: bytesReadSinceLast(req.socket),
+        bytesOut: bytesWrittenSinceLast(req.socket),
         durationMs,
         upstreamMs: ctx?.service === undefined ? undefined : ctx.upstreamMs,
         clientIp: outcome.clientIp,
         userAgent: req.headers['user-agent'],
-      }, outcome.error);
+        sub: ctx?.principal?.sub,
+        attempts: trace.attempts,
+        reason: error === undefined ? undefined : trace.upstreamFailure,
+        error: error?.message,
+      }, error);
     },
   };
 }

@@ -8,13 +8,15 @@ import {
 } from '@opentelemetry/api';
 import {
   ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_RESEND_COUNT,
-  ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_ADDRESS, ATTR_URL_PATH, ATTR_URL_SCHEME,
-  ATTR_USER_AGENT_ORIGINAL,
+  ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PROTOCOL_VERSION, ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_QUERY, ATTR_URL_SCHEME, ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
+import type { RequestContext, Stage } from '../pipeline/context.js';
+import type { FailureKind } from '../proxy/upstream-errors.js';
 import type { Tracing } from './otel.js';
+import { describeStage, type StageName } from './stage-attributes.js';
 
-/** Stage span names: they line up with the stage names and the metric names. */
-export type StageName = 'edgeway.auth' | 'edgeway.rate_limit' | 'edgeway.select_instance';
+export type { StageName } from './stage-attributes.js';
 
 /** The request's SERVER span and what its children and the access log need from it. */
 export interface ServerSpan {
@@ -28,6 +30,29 @@ export interface ServerSpan {
   readonly incomingTraceparent: string | undefined;
   /** The client's `tracestate`, kept only alongside a valid `traceparent`. */
   readonly incomingTracestate: string | undefined;
+  /** Upstream attempts made so far, for the access log. */
+  attempts: number;
+  /** How the last failed upstream attempt failed, for the access log. */
+  upstreamFailure: FailureKind | undefined;
+}
+
+/** Where upstream attempts to one instance go, as CLIENT span attributes need it; built once per instance. */
+export interface UpstreamTarget {
+  readonly instance: string;
+  /** `server.address`: the instance's host name or IP (IPv6 without brackets). */
+  readonly address: string;
+  /** `server.port`: explicit, or the scheme's default. */
+  readonly port: number;
+  /** `scheme://host:port` and the instance's base path, which `url.full` continues with the request path. */
+  readonly base: string;
+}
+
+/** The CLIENT span attributes of an instance registered at `url`. */
+export function upstreamTarget(instance: string, url: string): UpstreamTarget {
+  const parsed = new URL(url);
+  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
+  const address = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  return { instance, address, port, base: parsed.origin + parsed.pathname.replace(/\/+$/, '') };
 }
 
 /** One upstream attempt: its CLIENT span and the W3C headers that carry its context upstream. */
@@ -96,44 +121,54 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function hostOnly(host: string | undefined): string | undefined {
-  if (host === undefined) return undefined;
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
+// semconv url.query and url.full: the values of these keys are replaced by REDACTED (the conventions' list,
+// plus RFC 6750 2.3's access_token, a bearer token sent in the query).
+const SENSITIVE_QUERY_VALUES = /([?&](?:AWSAccessKeyId|Signature|sig|X-Goog-Signature|access_token)=)[^&#]*/g;
+
+/** `target` (a path with an optional query) with sensitive query values redacted. */
+function redactQuery(target: string): string {
+  return target.includes('=') ? target.replace(SENSITIVE_QUERY_VALUES, '$1REDACTED') : target;
+}
+
+/** The host and port of a Host header value (RFC 9110 7.2); the IPv6 brackets stay off the address. */
+function splitHost(host: string): { address: string; port: string } {
+  const end = host.startsWith('[') ? host.indexOf(']') + 1 : 0;
+  const colon = host.indexOf(':', end);
+  const name = colon === -1 ? host : host.slice(0, colon);
+  return { address: end > 0 ? name.slice(1, end - 1) : name, port: colon === -1 ? '' : host.slice(colon + 1) };
 }
 
 /** The SERVER span's HTTP semantic-convention attributes (only called for recording spans). */
 function describeServerSpan(span: Span, req: IncomingMessage, routeName: string, method: string, clientAddress: string | undefined): void {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
+  const https = (req.socket as TLSSocket).encrypted === true;
   span.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
   span.setAttribute(ATTR_HTTP_ROUTE, routeName);
   span.setAttribute(ATTR_URL_PATH, query === -1 ? url : url.slice(0, query));
-  span.setAttribute(ATTR_URL_SCHEME, (req.socket as TLSSocket).encrypted === true ? 'https' : 'http');
-  const host = hostOnly(req.headers.host);
-  if (host !== undefined) span.setAttribute(ATTR_SERVER_ADDRESS, host);
+  if (query !== -1 && query < url.length - 1) span.setAttribute(ATTR_URL_QUERY, redactQuery(url.slice(query)).slice(1));
+  span.setAttribute(ATTR_URL_SCHEME, https ? 'https' : 'http');
+  span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, req.httpVersion);
+  // semconv: server.address and server.port come from Host; without a port there, the scheme's default.
+  if (req.headers.host !== undefined) {
+    const { address, port } = splitHost(req.headers.host);
+    span.setAttribute(ATTR_SERVER_ADDRESS, address);
+    span.setAttribute(ATTR_SERVER_PORT, port === '' ? (https ? 443 : 80) : Number(port));
+  } else if (req.socket.localPort !== undefined) {
+    span.setAttribute(ATTR_SERVER_PORT, req.socket.localPort);
+  }
   const client = clientAddress ?? req.socket.remoteAddress;
   if (client !== undefined) span.setAttribute(ATTR_CLIENT_ADDRESS, client);
   const agent = req.headers['user-agent'];
   if (agent !== undefined) span.setAttribute(ATTR_USER_AGENT_ORIGINAL, agent);
 }
 
-/** Sets the span's status: CLIENT spans fail from 400, SERVER spans from 500 (semconv HTTP span status). */
-function finish(span: Span, status: number | undefined, error: unknown, failFrom: number): void {
-  if (span.isRecording()) {
-    if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-    if (error !== undefined) {
-      const code = (error as { code?: unknown }).code;
-      span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : error instanceof Error ? error.name : 'error');
-      if (error instanceof Error) span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-    } else if (status !== undefined && status >= failFrom) {
-      span.setAttribute(ATTR_ERROR_TYPE, String(status));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-    }
-  }
-  span.end();
+/** Marks a stage span failed by an unexpected exception (an answer the stage chose is no failure). */
+function failStage(span: Span, error: unknown): void {
+  const code = (error as { code?: unknown } | null)?.code;
+  span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : error instanceof Error ? error.name : '_OTHER');
+  if (error instanceof Error) span.recordException(error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }
 
 /**
@@ -163,7 +198,7 @@ export class SpanFactory {
     const incomingTracestate = incomingTraceparent === undefined ? undefined : headerValue(req, 'tracestate');
     if (!this.#tracing.enabled) {
       const traceId = incomingTraceparent === undefined ? randomId(this.#random, 16, ZERO_TRACE_ID) : incomingTraceparent.slice(3, 35);
-      return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId, incomingTraceparent, incomingTracestate };
+      return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId, incomingTraceparent, incomingTracestate, attempts: 0, upstreamFailure: undefined };
     }
     const parent = incomingTraceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
     const span = this.#tracing.tracer.startSpan(`${method} ${routeName}`, SERVER, parent);
@@ -176,6 +211,8 @@ export class SpanFactory {
       traceId: span.spanContext().traceId,
       incomingTraceparent,
       incomingTracestate,
+      attempts: 0,
+      upstreamFailure: undefined,
     };
   }
 
@@ -190,17 +227,43 @@ export class SpanFactory {
     try {
       result = fn(span);
     } catch (err) {
-      finish(span, undefined, err, Infinity);
+      failStage(span, err);
+      span.end();
       throw err;
     }
     if (result instanceof Promise) {
       return result.then(
         (value: unknown) => { span.end(); return value; },
-        (err: unknown) => { finish(span, undefined, err, Infinity); throw err; },
+        (err: unknown) => { failStage(span, err); span.end(); throw err; },
       ) as T;
     }
     span.end();
     return result;
+  }
+
+  /**
+   * Runs a route stage inside its span (or directly, when tracing or stage spans are off), and when the
+   * stage is done describes on the span what it decided, read from the request context: the builder
+   * wraps every stage, so no stage writes span attributes of its own.
+   */
+  runStage(name: StageName, stage: Stage, ctx: RequestContext): void | Promise<void> {
+    if (!this.#stages || !ctx.trace.span.isRecording()) return stage(ctx);
+    const span = this.#tracing.tracer.startSpan(name, INTERNAL, ctx.trace.context);
+    let result: void | Promise<void>;
+    try {
+      result = stage(ctx);
+    } catch (err) {
+      endStage(span, name, ctx, err);
+      throw err;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        () => endStage(span, name, ctx, undefined),
+        (err: unknown) => { endStage(span, name, ctx, err); throw err; },
+      );
+    }
+    endStage(span, name, ctx, undefined);
+    return undefined;
   }
 
   /**
@@ -209,7 +272,7 @@ export class SpanFactory {
    * trace id with a new span id (the unrecorded client span) and the client's flags (else 00: nothing
    * is sampled), sent as version 00, and the client's tracestate unchanged.
    */
-  startClientSpan(parent: ServerSpan, service: string, instance: string, attempt: number): ClientSpan {
+  startClientSpan(parent: ServerSpan, service: string, target: UpstreamTarget, path: string, attempt: number): ClientSpan {
     if (!this.#tracing.enabled) {
       const flags = parent.incomingTraceparent === undefined ? '00' : parent.incomingTraceparent.slice(53, 55);
       const traceparent = `00-${parent.traceId}-${randomId(this.#random, 8, ZERO_SPAN_ID)}-${flags}`;
@@ -218,8 +281,11 @@ export class SpanFactory {
     const span = this.#tracing.tracer.startSpan(`${parent.method} ${service}`, CLIENT, parent.context);
     if (span.isRecording()) {
       span.setAttribute(ATTR_HTTP_REQUEST_METHOD, parent.method);
+      span.setAttribute(ATTR_SERVER_ADDRESS, target.address);
+      span.setAttribute(ATTR_SERVER_PORT, target.port);
+      span.setAttribute(ATTR_URL_FULL, target.base + redactQuery(path));
       span.setAttribute('edgeway.service', service);
-      span.setAttribute('edgeway.instance', instance);
+      span.setAttribute('edgeway.instance', target.instance);
       // semconv: resend_count is set on retries only (0-based count of earlier sends).
       if (attempt > 1) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, attempt - 1);
     }
@@ -229,15 +295,51 @@ export class SpanFactory {
     return { span, traceparent, tracestate: sc.traceState?.serialize() ?? parent.incomingTracestate };
   }
 
-  /** Ends an attempt's CLIENT span with the upstream status, or the error that ended the attempt. */
-  endClientSpan(client: ClientSpan, status: number | undefined, error?: unknown): void {
-    if (client.span !== NOOP_SPAN) finish(client.span, status, error, 400);
+  /**
+   * Ends an attempt's CLIENT span with the upstream status, or how the attempt failed. semconv HTTP span
+   * status: a CLIENT span fails from 400; `error.type` is the status code, or the failure kind (low
+   * cardinality: `connect-failure`, `reset`, `timeout`, `invalid-response`, `client-aborted`).
+   */
+  endClientSpan(client: ClientSpan, status: number | undefined, failure?: FailureKind): void {
+    const { span } = client;
+    if (span === NOOP_SPAN) return;
+    if (span.isRecording()) {
+      if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (failure !== undefined) {
+        span.setAttribute(ATTR_ERROR_TYPE, failure);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      } else if (status !== undefined && status >= 400) {
+        span.setAttribute(ATTR_ERROR_TYPE, String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+    }
+    span.end();
   }
 
-  /** Ends the SERVER span with the status the client received, and the GatewayError if one answered. */
-  endServerSpan(server: ServerSpan, status: number, error?: unknown): void {
-    if (server.span !== NOOP_SPAN) finish(server.span, status, error, 500);
+  /**
+   * Ends the SERVER span with the status the client received and the error edgeway answered with, if any.
+   * semconv HTTP span status: a SERVER span fails only from 500 (`error.type` = the status code); a 4xx is
+   * the client's doing and stays UNSET. An exception event is recorded only for an unexpected cause.
+   */
+  endServerSpan(server: ServerSpan, status: number, error?: Error): void {
+    const { span } = server;
+    if (span === NOOP_SPAN) return;
+    if (span.isRecording()) {
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (status >= 500) {
+        span.setAttribute(ATTR_ERROR_TYPE, String(status));
+        span.setStatus(error === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message: error.message });
+        if (error?.cause instanceof Error) span.recordException(error.cause);
+      }
+    }
+    span.end();
   }
+}
+
+/** Describes what a stage decided on its span, marks an unexpected exception, and ends the span. */
+function endStage(span: Span, name: StageName, ctx: RequestContext, error: unknown): void {
+  if (!describeStage(span, name, ctx, error)) failStage(span, error);
+  span.end();
 }
 
 /** Records a decision (e.g. `edgeway.rate_limit.outcome`) on a span, skipping the work when not recording. */

@@ -48,7 +48,7 @@ export interface Telemetry {
    * Records a finished request everywhere at once: metrics, rolling stats, the SERVER span's end and
    * the access log line. `error` is the GatewayError that answered, if any.
    */
-  finish(route: RouteTelemetry, server: ServerSpan, entry: AccessLogEntry, error?: unknown): void;
+  finish(route: RouteTelemetry, server: ServerSpan, entry: AccessLogEntry, error?: Error): void;
   /** Starts the history flush and alert evaluation timers. */
   start(): void;
   /** Stops timers, flushes history, webhooks, the access log and pending spans. */

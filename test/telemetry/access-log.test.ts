@@ -14,7 +14,7 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
 const entry = (): AccessLogEntry => ({
   requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders-read', service: 'orders', instance: 'i-1',
   method: 'GET', path: '/orders/42?access_token=s3cr3t', status: 200, bytesIn: 0, bytesOut: 512, durationMs: 12.5,
-  upstreamMs: 10.1, clientIp: '203.0.113.9', userAgent: 'curl/8',
+  upstreamMs: 10.1, clientIp: '203.0.113.9', userAgent: 'curl/8', sub: 'client-7', attempts: 1, reason: undefined, error: undefined,
 });
 
 describe('access log', () => {

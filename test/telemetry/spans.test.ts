@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startTracing, type Tracing } from '../../src/telemetry/otel.js';
-import { SpanFactory, recordDecision, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
+import { GatewayError } from '../../src/errors.js';
+import { SpanFactory, recordDecision, upstreamTarget, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
 
 type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
 
@@ -38,9 +39,9 @@ function pipeline(factory: SpanFactory): Handler {
     factory.stageSpan(server, 'edgeway.auth', (span) => recordDecision(span, 'edgeway.auth.sub', 'client-1'));
     await factory.stageSpan(server, 'edgeway.rate_limit', async (span) => recordDecision(span, 'edgeway.rate_limit.outcome', 'allowed'));
     factory.stageSpan(server, 'edgeway.select_instance', () => 'i-1');
-    const first: ClientSpan = factory.startClientSpan(server, 'orders', 'i-1', 1);
+    const first: ClientSpan = factory.startClientSpan(server, 'orders', upstreamTarget('i-1', 'http://10.0.0.7:9001/base/'), '/orders/42?sig=abc&x=1', 1);
     factory.endClientSpan(first, 503);
-    const second = factory.startClientSpan(server, 'orders', 'i-2', 2);
+    const second = factory.startClientSpan(server, 'orders', upstreamTarget('i-2', 'https://[::1]/'), '/orders/42', 2);
     factory.endClientSpan(second, 200);
     factory.endServerSpan(server, 200);
     return { traceId: server.traceId, first: first.traceparent, second: second.traceparent, tracestate: second.tracestate };
@@ -75,6 +76,9 @@ describe('request spans with tracing on', () => {
     assert.equal(server.attributes['client.address'], '127.0.0.1');
     assert.equal(server.attributes['user_agent.original'], 'spans-test');
     assert.equal(server.attributes['http.response.status_code'], 200);
+    assert.equal(server.attributes['url.query'], 'secret=1');
+    assert.equal(typeof server.attributes['server.port'], 'number', 'the port of the Host header');
+    assert.equal(server.attributes['network.protocol.version'], '1.1');
     assert.equal(seen.traceId, server.spanContext().traceId);
 
     for (const name of ['edgeway.auth', 'edgeway.rate_limit', 'edgeway.select_instance']) {
@@ -97,6 +101,51 @@ describe('request spans with tracing on', () => {
     assert.equal(clients[0]?.attributes['http.request.resend_count'], undefined);
     assert.equal(clients[1]?.attributes['http.request.resend_count'], 1);
     assert.equal(clients[1]?.attributes['edgeway.instance'], 'i-2');
+    assert.deepEqual(
+      clients.map((c) => [c.attributes['server.address'], c.attributes['server.port'], c.attributes['url.full']]),
+      [['10.0.0.7', 9001, 'http://10.0.0.7:9001/base/orders/42?sig=REDACTED&x=1'], ['::1', 443, 'https://[::1]/orders/42']],
+      'semconv HTTP client: server.address, server.port and url.full, signature values redacted',
+    );
+  });
+
+  test('SERVER span status follows semconv: a 4xx stays UNSET with no exception event, a 5xx is ERROR with error.type = status', async () => {
+    exporter.reset();
+    const factory = new SpanFactory(tracing);
+    await roundTrip(async (req) => {
+      factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 401, new GatewayError('unauthorized', 'invalid token: expired'));
+      factory.endServerSpan(factory.startServerSpan(req, 'unrouted', 'GET'), 404, new GatewayError('not_found', 'no route matches this request'));
+      factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 502, new GatewayError('bad_gateway', 'upstream service "orders" refused the connection'));
+      const bug = new GatewayError('bad_gateway', 'the gateway failed to handle the request', [], { cause: new TypeError('x is undefined') });
+      factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 502, bug);
+      return {};
+    }, {});
+    await tracing.flush();
+    const spans = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
+    assert.deepEqual(
+      spans.map((s) => [s.attributes['http.response.status_code'], s.status.code, s.attributes['error.type'], s.events.map((e) => e.name)]),
+      [
+        [401, SpanStatusCode.UNSET, undefined, []],
+        [404, SpanStatusCode.UNSET, undefined, []],
+        [502, SpanStatusCode.ERROR, '502', []],
+        [502, SpanStatusCode.ERROR, '502', ['exception']],
+      ],
+    );
+    assert.equal(spans[2]?.status.message, 'upstream service "orders" refused the connection');
+  });
+
+  test('a CLIENT span of a refused connection carries the failure kind as error.type', async () => {
+    exporter.reset();
+    const factory = new SpanFactory(tracing);
+    await roundTrip(async (req) => {
+      const server = factory.startServerSpan(req, 'orders-read', 'GET');
+      factory.endClientSpan(factory.startClientSpan(server, 'orders', upstreamTarget('i-1', 'http://127.0.0.1:1'), '/', 1), undefined, 'connect-failure');
+      factory.endServerSpan(server, 502);
+      return {};
+    }, {});
+    await tracing.flush();
+    const client = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.CLIENT);
+    assert.equal(client?.status.code, SpanStatusCode.ERROR);
+    assert.equal(client?.attributes['error.type'], 'connect-failure');
   });
 
   test('an incoming traceparent is continued: same trace id, parent is the caller span', async () => {
@@ -188,7 +237,7 @@ describe('request spans with tracing off', () => {
     await roundTrip(async (req) => {
       const server = factory.startServerSpan(req, 'orders-read', 'GET');
       assert.equal(server.traceId, 'a'.repeat(32));
-      assert.equal(factory.startClientSpan(server, 'orders', 'i-1', 1).traceparent, `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`);
+      assert.equal(factory.startClientSpan(server, 'orders', upstreamTarget('i-1', 'http://127.0.0.1:9001'), '/', 1).traceparent, `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`);
       return {};
     }, {});
   });

@@ -52,6 +52,7 @@ describe('telemetry bundle', () => {
         telemetry.finish(route, server, {
           requestId: 'rid-1', traceId: server.traceId, route: route.name, service: 'orders', instance: 'i-1', method: 'GET',
           path: '/orders/1', status: 502, bytesIn: 0, bytesOut: 90, durationMs: 31, upstreamMs: 30, clientIp: '127.0.0.1', userAgent: undefined,
+          sub: undefined, attempts: 1, reason: 'connect-failure', error: 'upstream service "orders" refused the connection',
         });
         const body = (await telemetry.metrics.exposition()).body;
         assert.match(body, /edgeway_requests_total\{route="orders-read",method="GET",status="502",status_class="5xx"\} 1/);

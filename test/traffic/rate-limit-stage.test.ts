@@ -41,7 +41,7 @@ before(async () => {
       clientIp: String(req.headers['x-test-ip'] ?? '127.0.0.1'),
       principal: typeof sub === 'string' ? { sub, scopes: [], claims: {} } : undefined,
       responseHeaders: [], upstreamHeaders: [],
-      trace: { span: NOOP_SPAN, context: ROOT_CONTEXT, method: 'GET', traceId: '', incomingTraceparent: undefined, incomingTracestate: undefined },
+      trace: { span: NOOP_SPAN, context: ROOT_CONTEXT, method: 'GET', traceId: '', incomingTraceparent: undefined, incomingTracestate: undefined, attempts: 0, upstreamFailure: undefined },
       service: undefined, instance: undefined, upstreamMs: 0,
     };
     Promise.resolve((stages.get(name) as Stage)(ctx)).then(
