@@ -152,8 +152,10 @@ function describeServerSpan(span: Span, req: IncomingMessage, routeName: string,
   // semconv: server.address and server.port come from Host; without a port there, the scheme's default.
   if (req.headers.host !== undefined) {
     const { address, port } = splitHost(req.headers.host);
+    const number = port === '' ? (https ? 443 : 80) : Number(port);
     span.setAttribute(ATTR_SERVER_ADDRESS, address);
-    span.setAttribute(ATTR_SERVER_PORT, port === '' ? (https ? 443 : 80) : Number(port));
+    // Host is the client's text: a port that is no port is left out rather than exported as NaN.
+    if (Number.isInteger(number) && number >= 0 && number <= 65535) span.setAttribute(ATTR_SERVER_PORT, number);
   } else if (req.socket.localPort !== undefined) {
     span.setAttribute(ATTR_SERVER_PORT, req.socket.localPort);
   }

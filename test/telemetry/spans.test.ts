@@ -133,6 +133,27 @@ describe('request spans with tracing on', () => {
     assert.equal(spans[2]?.status.message, 'upstream service "orders" refused the connection');
   });
 
+  test('server.address and server.port come from Host, with the scheme default port and no port from a malformed one', async () => {
+    const factory = new SpanFactory(tracing);
+    const cases: Array<[string, string, number | undefined]> = [
+      ['api.example.com', 'api.example.com', 80],
+      ['api.example.com:8443', 'api.example.com', 8443],
+      ['[::1]:9000', '::1', 9000],
+      ['[::1]', '::1', 80],
+      ['api.example.com:abc', 'api.example.com', undefined],
+    ];
+    for (const [host, address, port] of cases) {
+      exporter.reset();
+      await roundTrip(async (req) => {
+        factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 200);
+        return {};
+      }, { host });
+      await tracing.flush();
+      const server = exporter.getFinishedSpans()[0];
+      assert.deepEqual([server?.attributes['server.address'], server?.attributes['server.port']], [address, port], host);
+    }
+  });
+
   test('a CLIENT span of a refused connection carries the failure kind as error.type', async () => {
     exporter.reset();
     const factory = new SpanFactory(tracing);
