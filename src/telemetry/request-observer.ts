@@ -3,7 +3,6 @@ import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
 import type { RequestObserver } from '../pipeline/handle-request.js';
 import type { AttemptObserver, AttemptTracker } from '../proxy/forward.js';
 import type { UpstreamOutcome } from './metrics.js';
-import { upstreamTarget, type UpstreamTarget } from './spans.js';
 import type { Telemetry } from './telemetry.js';
 import { bytesReadSinceLast, bytesWrittenSinceLast } from './wire-bytes.js';
 
@@ -20,16 +19,6 @@ const OUTCOME: Record<FailureKind, UpstreamOutcome> = {
 
 function attemptObserver(telemetry: Telemetry): AttemptObserver {
   const { spans, metrics } = telemetry;
-  // An instance's CLIENT span attributes, parsed from its URL once (weakly held: departed instances go).
-  const targets = new WeakMap<Endpoint, UpstreamTarget>();
-  const targetOf = (endpoint: Endpoint): UpstreamTarget => {
-    let target = targets.get(endpoint);
-    if (target === undefined) {
-      target = upstreamTarget(endpoint.id, endpoint.url);
-      targets.set(endpoint, target);
-    }
-    return target;
-  };
   return {
     select(ctx, pick) {
       return spans.stageSpan(ctx.trace, 'edgeway.select_instance', (span) => {
@@ -39,7 +28,7 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
       });
     },
     begin(ctx, service, endpoint, attempt, path): AttemptTracker {
-      const client = spans.startClientSpan(ctx.trace, service.name, targetOf(endpoint), path, attempt + 1);
+      const client = spans.startClientSpan(ctx.trace, service.name, endpoint, path, attempt + 1);
       const headers: string[] = [];
       if (client.traceparent !== undefined) headers.push('traceparent', client.traceparent);
       if (client.tracestate !== undefined) headers.push('tracestate', client.tracestate);

@@ -36,9 +36,15 @@ export interface ServerSpan {
   upstreamFailure: FailureKind | undefined;
 }
 
+/** An upstream instance as CLIENT spans need it (an `Endpoint` fits). */
+export interface UpstreamInstance {
+  readonly id: string;
+  /** The instance's base URL as registered. */
+  readonly url: string;
+}
+
 /** Where upstream attempts to one instance go, as CLIENT span attributes need it; built once per instance. */
-export interface UpstreamTarget {
-  readonly instance: string;
+interface UpstreamTarget {
   /** `server.address`: the instance's host name or IP (IPv6 without brackets). */
   readonly address: string;
   /** `server.port`: explicit, or the scheme's default. */
@@ -48,11 +54,11 @@ export interface UpstreamTarget {
 }
 
 /** The CLIENT span attributes of an instance registered at `url`. */
-export function upstreamTarget(instance: string, url: string): UpstreamTarget {
+function upstreamTarget(url: string): UpstreamTarget {
   const parsed = new URL(url);
   const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
   const address = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
-  return { instance, address, port, base: parsed.origin + parsed.pathname.replace(/\/+$/, '') };
+  return { address, port, base: parsed.origin + parsed.pathname.replace(/\/+$/, '') };
 }
 
 /** One upstream attempt: its CLIENT span and the W3C headers that carry its context upstream. */
@@ -182,6 +188,8 @@ export class SpanFactory {
   readonly #tracing: Tracing;
   readonly #stages: boolean;
   readonly #random: RandomHex;
+  /** Each instance's CLIENT span attributes, parsed from its URL once (weakly held: departed instances go). */
+  readonly #targets = new WeakMap<UpstreamInstance, UpstreamTarget>();
 
   /** `random` supplies trace and span ids when tracing is off (default {@link pooledRandomHex}). */
   constructor(tracing: Tracing, options: SpanOptions = { stages: true }, random: RandomHex = pooledRandomHex) {
@@ -274,7 +282,7 @@ export class SpanFactory {
    * trace id with a new span id (the unrecorded client span) and the client's flags (else 00: nothing
    * is sampled), sent as version 00, and the client's tracestate unchanged.
    */
-  startClientSpan(parent: ServerSpan, service: string, target: UpstreamTarget, path: string, attempt: number): ClientSpan {
+  startClientSpan(parent: ServerSpan, service: string, instance: UpstreamInstance, path: string, attempt: number): ClientSpan {
     if (!this.#tracing.enabled) {
       const flags = parent.incomingTraceparent === undefined ? '00' : parent.incomingTraceparent.slice(53, 55);
       const traceparent = `00-${parent.traceId}-${randomId(this.#random, 8, ZERO_SPAN_ID)}-${flags}`;
@@ -282,12 +290,17 @@ export class SpanFactory {
     }
     const span = this.#tracing.tracer.startSpan(`${parent.method} ${service}`, CLIENT, parent.context);
     if (span.isRecording()) {
+      let target = this.#targets.get(instance);
+      if (target === undefined) {
+        target = upstreamTarget(instance.url);
+        this.#targets.set(instance, target);
+      }
       span.setAttribute(ATTR_HTTP_REQUEST_METHOD, parent.method);
       span.setAttribute(ATTR_SERVER_ADDRESS, target.address);
       span.setAttribute(ATTR_SERVER_PORT, target.port);
       span.setAttribute(ATTR_URL_FULL, target.base + redactQuery(path));
       span.setAttribute('edgeway.service', service);
-      span.setAttribute('edgeway.instance', target.instance);
+      span.setAttribute('edgeway.instance', instance.id);
       // semconv: resend_count is set on retries only (0-based count of earlier sends).
       if (attempt > 1) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, attempt - 1);
     }

@@ -29,6 +29,10 @@ describe('access log', () => {
     assert.equal(line.requestId, 'req-1');
     assert.equal(line.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(line.path, '/orders/42');
+    assert.equal(line.level, 'info', 'the level is a word, not pino\'s 30');
+    assert.equal(line.sub, 'client-7');
+    assert.equal(line.attempts, 1);
+    assert.ok(!('reason' in line) && !('error' in line), 'undefined fields are left out');
     assert.doesNotMatch(JSON.stringify(line), /s3cr3t/);
   });
 

@@ -8,7 +8,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startTracing, type Tracing } from '../../src/telemetry/otel.js';
 import { GatewayError } from '../../src/errors.js';
-import { SpanFactory, recordDecision, upstreamTarget, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
+import { SpanFactory, recordDecision, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
 
 type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
 
@@ -39,9 +39,9 @@ function pipeline(factory: SpanFactory): Handler {
     factory.stageSpan(server, 'edgeway.auth', (span) => recordDecision(span, 'edgeway.auth.sub', 'client-1'));
     await factory.stageSpan(server, 'edgeway.rate_limit', async (span) => recordDecision(span, 'edgeway.rate_limit.outcome', 'allowed'));
     factory.stageSpan(server, 'edgeway.select_instance', () => 'i-1');
-    const first: ClientSpan = factory.startClientSpan(server, 'orders', upstreamTarget('i-1', 'http://10.0.0.7:9001/base/'), '/orders/42?sig=abc&x=1', 1);
+    const first: ClientSpan = factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://10.0.0.7:9001/base/' }, '/orders/42?sig=abc&x=1', 1);
     factory.endClientSpan(first, 503);
-    const second = factory.startClientSpan(server, 'orders', upstreamTarget('i-2', 'https://[::1]/'), '/orders/42', 2);
+    const second = factory.startClientSpan(server, 'orders', { id: 'i-2', url: 'https://[::1]/' }, '/orders/42', 2);
     factory.endClientSpan(second, 200);
     factory.endServerSpan(server, 200);
     return { traceId: server.traceId, first: first.traceparent, second: second.traceparent, tracestate: second.tracestate };
@@ -159,7 +159,7 @@ describe('request spans with tracing on', () => {
     const factory = new SpanFactory(tracing);
     await roundTrip(async (req) => {
       const server = factory.startServerSpan(req, 'orders-read', 'GET');
-      factory.endClientSpan(factory.startClientSpan(server, 'orders', upstreamTarget('i-1', 'http://127.0.0.1:1'), '/', 1), undefined, 'connect-failure');
+      factory.endClientSpan(factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://127.0.0.1:1' }, '/', 1), undefined, 'connect-failure');
       factory.endServerSpan(server, 502);
       return {};
     }, {});
@@ -258,7 +258,7 @@ describe('request spans with tracing off', () => {
     await roundTrip(async (req) => {
       const server = factory.startServerSpan(req, 'orders-read', 'GET');
       assert.equal(server.traceId, 'a'.repeat(32));
-      assert.equal(factory.startClientSpan(server, 'orders', upstreamTarget('i-1', 'http://127.0.0.1:9001'), '/', 1).traceparent, `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`);
+      assert.equal(factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://127.0.0.1:9001' }, '/', 1).traceparent, `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`);
       return {};
     }, {});
   });
