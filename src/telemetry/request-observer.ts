@@ -77,7 +77,7 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
         status: outcome.status,
         // The socket's counters see every byte, whatever the framing: a chunked request body or a streamed
         // response has no content-length to read.
-        bytesIn: bytesReadSinceLast(req.socket),
+        bytesIn: bytesReadSinceLast(req),
         bytesOut: bytesWrittenSinceLast(req.socket),
         durationMs,
         upstreamMs: ctx?.service === undefined ? undefined : ctx.upstreamMs,

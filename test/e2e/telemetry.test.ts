@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -180,6 +181,30 @@ routes:
     // Wire bytes: the body plus the head and chunk framing (a few hundred bytes here).
     assert.ok(Number(line.bytesIn) >= 5000 && Number(line.bytesIn) < 5000 + 1024, `bytesIn ${String(line.bytesIn)}`);
     assert.ok(Number(line.bytesOut) >= 30_000 && Number(line.bytesOut) < 30_000 + 1024, `bytesOut ${String(line.bytesOut)}`);
+  });
+
+  test('a body still arriving after an early answer is not counted towards the next request on the connection', async () => {
+    const socket = connect(gw.gateway.port, '127.0.0.1');
+    let reply = '';
+    socket.on('data', (data: Buffer) => (reply += data.toString('latin1')));
+    const answers = async (count: number): Promise<boolean> => {
+      const deadline = Date.now() + 5000;
+      while ((reply.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0) < count && !socket.destroyed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return (reply.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0) >= count;
+    };
+    try {
+      await once(socket, 'connect');
+      socket.write('POST /private HTTP/1.1\r\nHost: gw\r\nContent-Length: 50000\r\nx-request-id: early-1\r\n\r\n' + 'a'.repeat(10));
+      assert.ok(await answers(1), 'the 401 comes before the body is complete');
+      socket.write('b'.repeat(49_990) + 'GET /private HTTP/1.1\r\nHost: gw\r\nx-request-id: early-2\r\n\r\n');
+      // A gateway that closes the connection after an early answer leaves no next request to miscount.
+      if (!(await answers(2))) return;
+      assert.ok(Number((await lineOf('early-1')).bytesIn) < 1024);
+      const next = Number((await lineOf('early-2')).bytesIn);
+      assert.ok(next > 0 && next < 1024, `the next request's bytesIn ${next}`);
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('a 502 line carries the failure reason and the attempts; spans follow the HTTP conventions', async () => {
