@@ -78,7 +78,7 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
         // The socket's counters see every byte, whatever the framing: a chunked request body or a streamed
         // response has no content-length to read.
         bytesIn: bytesReadSinceLast(req),
-        bytesOut: bytesWrittenSinceLast(req.socket),
+        bytesOut: bytesWrittenSinceLast(req),
         durationMs,
         upstreamMs: ctx?.service === undefined ? undefined : ctx.upstreamMs,
         clientIp: outcome.clientIp,

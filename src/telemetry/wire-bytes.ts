@@ -18,7 +18,9 @@ interface MarkedSocket extends Socket {
  * the request that just finished (a pipelined request read ahead counts towards the earlier one).
  */
 export function bytesReadSinceLast(req: IncomingMessage): number {
-  const socket = req.socket as MarkedSocket;
+  const socket = req.socket as MarkedSocket | null;
+  // Node lets go of the socket of a request whose connection closed: its exchange is not counted.
+  if (socket === null) return 0;
   const total = socket.bytesRead;
   const bytes = total - (socket[READ] ?? 0);
   socket[READ] = total;
@@ -38,11 +40,12 @@ function skipRestOfBody(req: IncomingMessage, socket: MarkedSocket): void {
   req.once('end', () => { socket[READ] = (socket[READ] ?? 0) + rest; });
 }
 
-/** Bytes written to `socket` since the last call for it: the status line, headers and body of the response. */
-export function bytesWrittenSinceLast(socket: Socket): number {
-  const marked = socket as MarkedSocket;
+/** Bytes written to the request's socket since the last call for it: the status line, headers and body of the response. */
+export function bytesWrittenSinceLast(req: IncomingMessage): number {
+  const socket = req.socket as MarkedSocket | null;
+  if (socket === null) return 0;
   const total = socket.bytesWritten;
-  const bytes = total - (marked[WRITTEN] ?? 0);
-  marked[WRITTEN] = total;
+  const bytes = total - (socket[WRITTEN] ?? 0);
+  socket[WRITTEN] = total;
   return bytes;
 }
