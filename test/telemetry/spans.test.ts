@@ -8,6 +8,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startTracing, type Tracing } from '../../src/telemetry/otel.js';
 import { GatewayError } from '../../src/errors.js';
+import type { RequestContext, Stage } from '../../src/pipeline/context.js';
 import { SpanFactory, recordDecision, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
 
 type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
@@ -204,6 +205,72 @@ describe('request spans with tracing on', () => {
     const auth = exporter.getFinishedSpans().find((s) => s.name === 'edgeway.auth');
     assert.equal(auth?.status.code, SpanStatusCode.ERROR);
     assert.equal(auth?.attributes['error.type'], 'unauthorized');
+  });
+});
+
+describe('stage spans describe what the stage decided', () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+  before(() => {
+    tracing = startTracing({ spanExporter: exporter });
+  });
+  after(async () => {
+    await tracing.shutdown();
+  });
+
+  /** Runs `stage` as `name` for a request on a route with `rateLimit`, and returns its finished span. */
+  async function run(name: 'edgeway.auth' | 'edgeway.rate_limit', stage: Stage, rateLimit?: object) {
+    exporter.reset();
+    const factory = new SpanFactory(tracing);
+    await roundTrip(async (req) => {
+      const trace = factory.startServerSpan(req, 'orders-read', 'GET');
+      const ctx = {
+        req, trace, route: { config: { rateLimit } }, principal: undefined, responseHeaders: [], upstreamHeaders: [],
+      } as unknown as RequestContext;
+      await (async () => factory.runStage(name, stage, ctx))().catch(() => undefined);
+      factory.endServerSpan(trace, 200);
+      return {};
+    }, {});
+    await tracing.flush();
+    const span = exporter.getFinishedSpans().find((s) => s.name === name);
+    assert.ok(span, name);
+    return span;
+  }
+
+  test('a stage that answers 4xx made a decision: UNSET, no exception event; one that throws unexpectedly failed', async () => {
+    const forbidden = await run('edgeway.auth', () => { throw new GatewayError('forbidden', 'the token lacks a required scope'); });
+    assert.deepEqual([forbidden.status.code, forbidden.events, forbidden.attributes['edgeway.auth.outcome']], [SpanStatusCode.UNSET, [], 'forbidden']);
+    const broken = await run('edgeway.auth', async () => { throw new TypeError('claims is undefined'); });
+    assert.equal(broken.status.code, SpanStatusCode.ERROR);
+    assert.equal(broken.attributes['error.type'], 'TypeError');
+    assert.deepEqual(broken.events.map((e) => e.name), ['exception']);
+    assert.equal(broken.attributes['edgeway.auth.outcome'], undefined);
+  });
+
+  test('an authenticated caller is described by its issuer; an optional-auth request without a token is anonymous', async () => {
+    const authenticated = await run('edgeway.auth', (ctx) => { ctx.principal = { sub: 'c-1', scopes: [], claims: { iss: 'https://idp.example.com/' } }; });
+    assert.equal(authenticated.attributes['edgeway.auth.outcome'], 'authenticated');
+    assert.equal(authenticated.attributes['edgeway.auth.issuer'], 'https://idp.example.com/');
+    assert.equal(JSON.stringify(authenticated.attributes).includes('c-1'), false, 'never the subject');
+    const anonymous = await run('edgeway.auth', () => undefined);
+    assert.equal(anonymous.attributes['edgeway.auth.outcome'], 'anonymous');
+  });
+
+  test('rate_limit: the key kind and mode always, the outcome and remaining for an enforced limit', async () => {
+    const limited = await run('edgeway.rate_limit', (ctx) => {
+      ctx.responseHeaders.push(['RateLimit-Limit', '5'], ['RateLimit-Remaining', '0']);
+      throw new GatewayError('rate_limited', 'rate limit exceeded; retry in 1 s');
+    }, { key: 'header:x-tenant', mode: 'enforce' });
+    assert.deepEqual(
+      ['key', 'mode', 'outcome', 'remaining'].map((k) => limited.attributes[`edgeway.rate_limit.${k}`]),
+      ['header:x-tenant', 'enforce', 'limited', 0],
+    );
+    assert.equal(limited.status.code, SpanStatusCode.UNSET);
+    const shadow = await run('edgeway.rate_limit', () => undefined, { key: 'ip', mode: 'shadow' });
+    assert.deepEqual(
+      ['key', 'mode', 'outcome', 'remaining'].map((k) => shadow.attributes[`edgeway.rate_limit.${k}`]),
+      ['ip', 'shadow', undefined, undefined],
+    );
   });
 });
 
