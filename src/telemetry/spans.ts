@@ -313,7 +313,7 @@ export class SpanFactory {
   /**
    * Ends an attempt's CLIENT span with the upstream status, or how the attempt failed. semconv HTTP span
    * status: a CLIENT span fails from 400; `error.type` is the status code, or the failure kind (low
-   * cardinality: `connect-failure`, `reset`, `timeout`, `invalid-response`, `client-aborted`).
+   * cardinality: `connect-failure`, `reset`, `timeout`, `invalid-response`, `client-aborted`, `gateway-error`).
    */
   endClientSpan(client: ClientSpan, status: number | undefined, failure?: FailureKind): void {
     const { span } = client;
