@@ -93,11 +93,16 @@ export async function forward(request: ForwardRequest): Promise<void> {
   }
   const permit = service.concurrency?.tryAcquire();
   const started = performance.now();
+  let upstreamAnswered = true;
   try {
     if (service.concurrency && permit === undefined) throw concurrencyShedError(service.name);
     await attempts(request);
+  } catch (err) {
+    // A request edgeway could not send never reached the upstream: its near-zero time is no latency sample.
+    if (err instanceof GatewayError && err.code === 'internal_error') upstreamAnswered = false;
+    throw err;
   } finally {
-    permit?.release(performance.now() - started);
+    permit?.release(upstreamAnswered ? performance.now() - started : undefined);
     release?.();
   }
 }

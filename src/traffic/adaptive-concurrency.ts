@@ -28,9 +28,12 @@ export interface AdaptiveConcurrencyDeps {
   readonly random?: () => number;
 }
 
-/** A slot taken by tryAcquire; release it exactly once with the request's upstream latency. */
+/**
+ * A slot taken by tryAcquire; release it exactly once with the request's upstream latency, or with
+ * undefined when the upstream was never reached (the slot is freed, no latency is sampled).
+ */
 export interface ConcurrencyPermit {
-  release(latencyMs: number): void;
+  release(latencyMs: number | undefined): void;
 }
 
 // minRttInterval is jittered by up to this fraction, so a fleet does not re-measure in lockstep.
@@ -104,12 +107,12 @@ export class AdaptiveConcurrencyLimiter {
     const epoch = this.#epoch;
     let released = false;
     return {
-      release: (latencyMs: number) => {
+      release: (latencyMs: number | undefined) => {
         if (released) return;
         released = true;
         this.#inflight -= 1;
         // A request begun before the current window says nothing about it.
-        if (epoch === this.#epoch) this.#record(latencyMs);
+        if (latencyMs !== undefined && epoch === this.#epoch) this.#record(latencyMs);
       },
     };
   }

@@ -52,6 +52,15 @@ describe('AdaptiveConcurrencyLimiter', () => {
     assert.equal(limiter.limit, 20);
   });
 
+  test('a permit released without a latency frees its slot but is no min-RTT sample', () => {
+    const { limiter, measure } = harness();
+    for (let i = 0; i < config.minRttSamples * 2; i += 1) limiter.tryAcquire()?.release(undefined);
+    assert.equal(limiter.minRtt, undefined, 'requests that never reached the upstream measure nothing');
+    assert.equal(limiter.limit, 3, 'and every slot came back');
+    measure(10);
+    assert.equal(limiter.minRtt, 10);
+  });
+
   test('sheds when latency jumps and recovers when it falls back', () => {
     const { limiter, interval, measure } = harness();
     measure(10);
