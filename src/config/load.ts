@@ -17,8 +17,19 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Reads config from a YAML file or folder and validates it in two layers: schema, then cross-field. */
+/**
+ * Reads config from a YAML file or folder and validates it in two layers: schema, then cross-field.
+ * Never throws: whatever goes wrong (even a parser's stack overflow on absurd nesting) is a diagnostic.
+ */
 export function loadConfig(path: string): LoadedConfig {
+  try {
+    return validate(path);
+  } catch (err) {
+    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` }] };
+  }
+}
+
+function validate(path: string): LoadedConfig {
   const loaded = loadSources(path);
   if (!loaded.ok) return loaded;
   const { sources } = loaded;

@@ -1,11 +1,17 @@
 /** The config schema: the single source of truth for keys, defaults and types of edgeway's YAML. */
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { httpUrlProblem } from './http-url.js';
 import { TOKEN_PATTERN } from './http-token.js';
 import { adaptiveConcurrencySchema } from '../traffic/adaptive-concurrency.js';
 import { alertsSchema } from '../telemetry/alerts.js';
 
 export { duration };
+
+const httpUrl = z.string().superRefine((value, ctx) => {
+  const problem = httpUrlProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) });
@@ -31,7 +37,7 @@ const gateway = z.strictObject({
 const issuer = z.strictObject({
   issuer: z.string().min(1),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  jwksUri: z.url().optional(),
+  jwksUri: httpUrl.optional(),
 });
 
 const auth = z.strictObject({
@@ -41,8 +47,8 @@ const auth = z.strictObject({
 });
 
 const instance = z.union([
-  z.url(),
-  z.strictObject({ url: z.url(), weight: z.number().int().min(1).default(1), capacity: z.number().int().min(1).default(100) }),
+  httpUrl,
+  z.strictObject({ url: httpUrl, weight: z.number().int().min(1).default(1), capacity: z.number().int().min(1).default(100) }),
 ]);
 
 const policy = z.enum(['round-robin', 'weighted', 'least-request', 'ring-hash']);

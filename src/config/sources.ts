@@ -1,8 +1,20 @@
 /** Reads one YAML file or a folder of them, merges them, and remembers where every key came from. */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import type { Diagnostic } from './diagnostic.js';
+import { readConfigFile } from './read-file.js';
+
+/**
+ * Alias expansions per file, weighted by the aliases inside each anchor (the `yaml` package's
+ * `maxAliasCount`): stops "billion laughs" documents while an anchor reused on hundreds of routes passes.
+ */
+export const MAX_ALIAS_COUNT = 1000;
+/**
+ * Values per file once aliases are expanded: the schema walks every alias as a copy, so one large anchor
+ * reused many times costs as much as the copies would.
+ */
+export const MAX_EXPANDED_VALUES = 1_000_000;
 
 interface ParsedFile {
   readonly file: string;
@@ -27,6 +39,50 @@ function listYamlFiles(path: string): string[] {
     .filter((name) => name.endsWith('.yaml') || name.endsWith('.yml'))
     .sort()
     .map((name) => join(path, name));
+}
+
+/** True when `value`, walked as a tree (every shared alias counted again), has more than `limit` values. */
+function expandsBeyond(value: unknown, limit: number): boolean {
+  const stack: unknown[] = [value];
+  let count = 0;
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (++count > limit) return true;
+    if (next === null || typeof next !== 'object') continue;
+    for (const child of Array.isArray(next) ? next : Object.values(next)) stack.push(child);
+  }
+  return false;
+}
+
+/**
+ * Offsets of keys repeated within one mapping. The `yaml` package's own `uniqueKeys` compares every key
+ * with every other (seconds for a mapping of 20,000 keys); a set per mapping is linear.
+ */
+function duplicateKeyOffsets(doc: Document): number[] {
+  const offsets: number[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue;
+        if (seen.has(key.value)) offsets.push(key.range?.[0] ?? 0);
+        seen.add(key.value);
+      }
+    },
+  });
+  return offsets;
+}
+
+/** The file's plain data, or why it cannot be used (alias limits, unresolved aliases). */
+function toData(parsed: ParsedFile): { ok: true; data: unknown } | { ok: false; message: string } {
+  let data: unknown;
+  try {
+    data = parsed.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    return { ok: false, message: `${(err as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions per file)` };
+  }
+  if (expandsBeyond(data, MAX_EXPANDED_VALUES)) return { ok: false, message: `aliases expand to more than ${MAX_EXPANDED_VALUES} values` };
+  return { ok: true, data };
 }
 
 function keyLine(parsed: ParsedFile, path: ReadonlyArray<PropertyKey>): number | undefined {
@@ -67,12 +123,18 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
   const parsed: ParsedFile[] = [];
   for (const full of paths) {
     const file = relative(cwd, full) || full;
+    const read = readConfigFile(full);
+    if (!read.ok) {
+      diagnostics.push({ file, line: 0, path: '', message: read.message });
+      continue;
+    }
     const lines = new LineCounter();
-    const doc = parseDocument(readFileSync(full, 'utf8'), { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(read.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
     for (const error of doc.errors) {
       const line = lines.linePos(error.pos[0]).line;
       diagnostics.push({ file, line, path: '', message: error.message.split('\n')[0] ?? error.message });
     }
+    for (const offset of duplicateKeyOffsets(doc)) diagnostics.push({ file, line: lines.linePos(offset).line, path: '', message: 'Map keys must be unique' });
     if (doc.contents !== null && !isMap(doc.contents)) diagnostics.push({ file, line: 1, path: '', message: 'a config file must be a mapping of sections' });
     parsed.push({ file, doc, lines });
   }
@@ -84,8 +146,15 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
   const routeOwner: Array<{ parsed: ParsedFile; index: number }> = [];
   const routes: unknown[] = [];
 
+  const contents = new Map<ParsedFile, Record<string, unknown>>();
   for (const p of parsed) {
-    const content = (p.doc.toJS() ?? {}) as Record<string, unknown>;
+    const data = toData(p);
+    if (data.ok) contents.set(p, (data.data ?? {}) as Record<string, unknown>);
+    else diagnostics.push({ file: p.file, line: 0, path: '', message: data.message });
+  }
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
+
+  for (const [p, content] of contents) {
     for (const [section, value] of Object.entries(content)) {
       if (section === 'routes' && isSeq(p.doc.get('routes'))) {
         (value as unknown[]).forEach((route, index) => {

@@ -1,5 +1,6 @@
 /** What the registry knows about one upstream instance, and the checks a registration must pass. */
 import { GatewayError } from '../errors.js';
+import { httpUrlProblem } from '../config/http-url.js';
 
 /** One instance of a service as the registry serves it. */
 export interface InstanceRecord {
@@ -53,12 +54,9 @@ function checkName(what: string, value: unknown): string {
 }
 
 function checkUrl(value: unknown): string {
-  if (typeof value !== 'string' || value.length > MAX_URL_LENGTH || !URL.canParse(value)) fail('url must be an absolute URL');
-  const url = new URL(value);
-  // WHATWG URL parsing refuses http(s) URLs without a host, so the scheme check also guarantees one.
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('url must use http or https');
-  // Credentials in an upstream URL would be logged and shown on the dashboard.
-  if (url.username !== '' || url.password !== '') fail('url must not carry credentials');
+  if (typeof value !== 'string' || value.length > MAX_URL_LENGTH) fail('url must be an absolute URL');
+  const problem = httpUrlProblem(value);
+  if (problem !== undefined) fail(problem);
   return value;
 }
 

@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
+import { MAX_CONFIG_FILE_BYTES } from '../../src/config/read-file.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -54,5 +57,94 @@ describe('live reload', () => {
     await reply.body.dump();
     assert.equal((await inFlight).statusCode, 200);
     assert.equal(await statusOf(`${gw.url}/b`), 404);
+  });
+});
+
+/** The bounds the loader applies; the hostile edits below each cross one. */
+const ALIAS_BOMB = Array.from({ length: 10 }, (_, i) => (i === 0 ? 'x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]' : `x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`)).join('\n');
+
+describe('hostile config edits are refused, never fatal', () => {
+  let up: Upstream;
+  let gw: TestGateway;
+  const ROUTES = 'routes:\n  - { name: a, match: { path: /a }, service: svc }\n';
+
+  async function reloadFailures(): Promise<number> {
+    const res = await request(`${gw.adminUrl}/metrics`);
+    const text = await res.body.text();
+    return Number(/edgeway_config_reloads_total\{result="failure"\} (\d+)/.exec(text)?.[1] ?? 0);
+  }
+
+  before(async () => {
+    up = await startUpstream();
+    gw = await startGateway({ 'services.yaml': serviceYaml('svc', [up.url]), 'routes.yaml': ROUTES }, { watch: true });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  const cases: Array<{ name: string; edit: () => void; undo: () => void; error: RegExp }> = [
+    {
+      name: 'a YAML alias bomb',
+      edit: () => gw.write('bomb.yaml', ALIAS_BOMB),
+      undo: () => rmSync(join(gw.configDir, 'bomb.yaml')),
+      error: /bomb\.yaml: Excessive alias count .*at most 1000 alias expansions per file/,
+    },
+    {
+      name: 'a symbolic link loop in the config folder',
+      edit: () => symlinkSync(join(gw.configDir, 'loop.yaml'), join(gw.configDir, 'loop.yaml')),
+      undo: () => rmSync(join(gw.configDir, 'loop.yaml')),
+      error: /loop\.yaml: cannot read config: a symbolic link loop$/,
+    },
+    {
+      name: 'a symbolic link to /dev/zero',
+      edit: () => symlinkSync('/dev/zero', join(gw.configDir, 'zero.yaml')),
+      undo: () => rmSync(join(gw.configDir, 'zero.yaml')),
+      error: /zero\.yaml: cannot read config: not a regular file$/,
+    },
+    {
+      name: 'a file over the size limit',
+      edit: () => gw.write('big.yaml', `# ${'x'.repeat(MAX_CONFIG_FILE_BYTES)}\n`),
+      undo: () => rmSync(join(gw.configDir, 'big.yaml')),
+      error: /big\.yaml: larger than 1048576 bytes/,
+    },
+    {
+      name: 'a static instance URL with credentials',
+      edit: () => gw.write('services.yaml', serviceYaml('svc', [up.url.replace('//', '//user:secret@')])),
+      undo: () => gw.write('services.yaml', serviceYaml('svc', [up.url])),
+      error: /services\.yaml:3: services\.svc\.instances\[0\]: url must not carry credentials \(user:password@\)$/,
+    },
+  ];
+
+  for (const c of cases) {
+    test(`${c.name}: the watcher refuses it, reload reports why, /a keeps answering 200`, async () => {
+      const failures = await reloadFailures();
+      c.edit();
+      try {
+        await waitFor(async () => (await reloadFailures()) > failures, 3000, 'the watcher to refuse the edit');
+        const reply = await request(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
+        assert.equal(reply.statusCode, 400);
+        const body = (await reply.body.json()) as { errors: string[] };
+        assert.ok(body.errors.some((e) => c.error.test(e)), body.errors.join('\n'));
+        assert.equal(await statusOf(`${gw.url}/a`), 200);
+      } finally {
+        c.undo();
+      }
+      const reply = await request(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
+      assert.equal(reply.statusCode, 200);
+      await reply.body.dump();
+    });
+  }
+
+  test('one anchor reused on 200 routes (more than yaml\'s default of 100 aliases) loads', async () => {
+    const routes = Array.from({ length: 200 }, (_, i) =>
+      i === 0
+        ? '  - { name: r0, match: { path: /r0 }, service: svc, rateLimit: &rl { capacity: 100, refillPerSecond: 10 }, timeouts: &t { request: 5s } }'
+        : `  - { name: r${i}, match: { path: /r${i} }, service: svc, rateLimit: *rl, timeouts: *t }`);
+    gw.write('routes.yaml', `${ROUTES}${routes.join('\n')}\n`);
+    const reply = await request(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
+    const body = await reply.body.text();
+    assert.equal(reply.statusCode, 200, body);
+    assert.equal(await statusOf(`${gw.url}/r199`), 200);
   });
 });
