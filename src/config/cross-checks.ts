@@ -68,10 +68,6 @@ function checkServices(config: Config, issues: CrossIssue[]): void {
     if (hashOn !== undefined && policy !== 'ring-hash') {
       issues.push({ path: ['services', name, 'loadBalancer', 'hashOn'], message: `hashOn only applies to policy ring-hash, not ${policy}` });
     }
-    const hc = service.healthCheck;
-    if (hc && hc.timeout >= hc.interval) {
-      issues.push({ path: ['services', name, 'healthCheck', 'timeout'], message: 'timeout must be shorter than interval' });
-    }
   }
 }
 

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { Endpoint } from '../../src/balancing/endpoint.js';
 import { HealthChecker } from '../../src/discovery/health-check.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { serviceYaml, startGateway } from '../helpers/gateway.js';
 
 /** A server whose /healthz answers the status `respond()` gives; counts probes and their concurrency. */
 async function healthServer(respond: () => number | 'hang') {
@@ -111,5 +112,45 @@ describe('HealthChecker', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     // A probe already on the wire at stop() may still arrive; nothing after it.
     assert.ok(second.stats.probes <= secondAtStop + 1, 'stop() ends probing');
+  });
+});
+
+/** A /healthz that answers 200 only after `delayMs`; counts probes and the most ever in flight at once. */
+async function slowHealthServer(delayMs: number) {
+  const stats = { probes: 0, inFlight: 0, peak: 0 };
+  const server: Server = createServer((_req, res) => {
+    stats.probes++;
+    stats.peak = Math.max(stats.peak, ++stats.inFlight);
+    res.on('close', () => stats.inFlight--);
+    setTimeout(() => res.writeHead(200).end('ok'), delayMs).unref();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = (): Promise<void> => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  return { stats, url: `http://127.0.0.1:${port}`, close };
+}
+
+describe('a health check whose timeout is longer than its interval', () => {
+  test('is accepted by the config and probes a slow instance one probe at a time, through reloads', async () => {
+    const server = await slowHealthServer(80);
+    const yaml = serviceYaml('svc', [server.url], '    healthCheck: { path: /healthz, interval: 10ms, timeout: 2s, unhealthyThreshold: 1 }\n');
+    const gw = await startGateway({ 'services.yaml': yaml, 'routes.yaml': 'routes:\n  - { name: a, service: svc }\n' });
+    try {
+      await waitFor(() => server.stats.probes >= 3, 5000, 'three probes');
+      for (let i = 0; i < 3; i++) {
+        const reload = gw.gateway.reload();
+        assert.equal(reload.ok, true);
+        const seen = server.stats.probes;
+        await waitFor(() => server.stats.probes >= seen + 2, 5000, 'two more probes after the reload');
+      }
+      assert.equal(server.stats.peak, 1, 'never two probes of one instance at once');
+      assert.equal(gw.gateway.current().services.get('svc')?.endpoints()[0]?.healthy, true, 'a slow probe within its timeout passes');
+    } finally {
+      await gw.stop();
+      await server.close();
+    }
   });
 });
