@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { duration } from './duration.js';
 import { httpUrlProblem } from './http-url.js';
 import { TOKEN_PATTERN } from './http-token.js';
-import { adaptiveConcurrencySchema } from '../traffic/adaptive-concurrency.js';
-import { alertsSchema } from '../telemetry/alerts.js';
+import { adaptiveConcurrencySchema } from './adaptive-concurrency-schema.js';
+import { alertsSchema } from './alerts-schema.js';
 
 export { duration };
 

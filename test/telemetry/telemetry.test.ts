@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { createTelemetry } from '../../src/telemetry/telemetry.js';
-import { alertsSchema } from '../../src/telemetry/alerts.js';
+import { alertsSchema } from '../../src/config/alerts-schema.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 /** Captures a real IncomingMessage carrying `headers`. */

@@ -1,9 +1,9 @@
 /** The gradient concurrency limiter driven by an injected clock and synthetic latencies. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { adaptiveConcurrencySchema } from '../../src/config/adaptive-concurrency-schema.js';
 import {
   AdaptiveConcurrencyLimiter,
-  adaptiveConcurrencySchema,
   concurrencyShedError,
   type ConcurrencyPermit,
 } from '../../src/traffic/adaptive-concurrency.js';
