@@ -2,7 +2,7 @@
 import { configSchema, type Config } from './schema.js';
 import { crossCheck, referenceIssues } from './cross-checks.js';
 import { formatKeyPath, type Diagnostic } from './diagnostic.js';
-import { loadSources } from './sources.js';
+import { loadSources, type ConfigSources } from './sources.js';
 
 /** A valid config (deep-frozen) with the files it came from, or every problem found. */
 export type LoadedConfig =
@@ -17,19 +17,52 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/**
- * Reads config from a YAML file or folder and validates it in two layers: schema, then cross-field.
- * Never throws: whatever goes wrong (even a parser's stack overflow on absurd nesting) is a diagnostic.
- */
-export function loadConfig(path: string): LoadedConfig {
-  try {
-    return validate(path);
-  } catch (err) {
-    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` }] };
+/** A config compiled into runtime objects, with the config and files it came from, or every problem found. */
+export type Compiled<T> =
+  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly compiled: T }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+/** Thrown by a compiler for a config value it cannot use; `loadAndCompile` reports it at its key path. */
+export class CompileIssue extends Error {
+  constructor(readonly path: ReadonlyArray<PropertyKey>, message: string) {
+    super(message);
+    this.name = 'CompileIssue';
   }
 }
 
-function validate(path: string): LoadedConfig {
+/**
+ * The one path of `edgeway check`, start-up and reload: reads, validates (schema, then cross-field) and
+ * compiles, so a reload reports exactly what `check` prints. Never throws: whatever goes wrong (even a
+ * parser's stack overflow on absurd nesting, or a compiler's bug) is a diagnostic.
+ */
+export function loadAndCompile<T>(path: string, compile: (config: Config, files: readonly string[]) => T): Compiled<T> {
+  let validated: Validated;
+  try {
+    validated = validate(path);
+  } catch (err) {
+    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` }] };
+  }
+  if (!validated.ok) return validated;
+  const { config, files, locate } = validated;
+  try {
+    return { ok: true, config, files, compiled: compile(config, files) };
+  } catch (err) {
+    if (err instanceof CompileIssue) return { ok: false, diagnostics: [{ ...locate(err.path), path: formatKeyPath(err.path), message: err.message }] };
+    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };
+  }
+}
+
+/** Reads and validates config without compiling it (start-up compiles once its long-lived parts exist). */
+export function loadConfig(path: string): LoadedConfig {
+  const loaded = loadAndCompile(path, () => undefined);
+  return loaded.ok ? { ok: true, config: loaded.config, files: loaded.files } : loaded;
+}
+
+type Validated =
+  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly locate: ConfigSources['locate'] }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+function validate(path: string): Validated {
   const loaded = loadSources(path);
   if (!loaded.ok) return loaded;
   const { sources } = loaded;
@@ -57,5 +90,5 @@ function validate(path: string): LoadedConfig {
     });
     return { ok: false, diagnostics };
   }
-  return { ok: true, config: deepFreeze(parsed.data), files: sources.files };
+  return { ok: true, config: deepFreeze(parsed.data), files: sources.files, locate: sources.locate };
 }

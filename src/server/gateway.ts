@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { loadAndCompile, loadConfig } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
 import { createServicesApi, servicesStatus } from '../admin/services-api.js';
@@ -215,31 +215,19 @@ export class Gateway {
 
   /** Re-reads the config; an invalid one is refused and the last good snapshot keeps serving. */
   reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] } {
-    const compiled = this.compile();
+    const compiled = loadAndCompile(this.options.configPath, (config, files) => buildSnapshot(config, files, this.deps));
     if (!compiled.ok) {
       this.options.logger.warn({ errors: compiled.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
       this.telemetry?.metrics.configReload('failure');
       return compiled;
     }
-    const { loaded, next } = compiled;
     this.telemetry?.metrics.configReload('success');
     const previous = this.snapshot;
-    this.security?.reconfigure(loaded.config.auth);
-    this.snapshot = next;
+    this.security?.reconfigure(compiled.config.auth);
+    this.snapshot = compiled.compiled;
     retireSnapshot(previous);
-    this.options.logger.info({ routes: loaded.config.routes.length, files: loaded.files }, 'config reloaded');
+    this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
     return { ok: true };
-  }
-
-  /** Loads and compiles the config; a config that passed the checks but cannot be compiled is refused too, never fatal. */
-  private compile(): { ok: true; loaded: LoadedConfig & { ok: true }; next: Snapshot } | { ok: false; diagnostics: readonly Diagnostic[] } {
-    const loaded = loadConfig(this.options.configPath);
-    if (!loaded.ok) return loaded;
-    try {
-      return { ok: true, loaded, next: buildSnapshot(loaded.config, loaded.files, this.deps) };
-    } catch (err) {
-      return { ok: false, diagnostics: [{ file: this.options.configPath, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };
-    }
   }
 
   /** Routes as the admin API shows them. */

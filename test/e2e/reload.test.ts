@@ -114,6 +114,12 @@ describe('hostile config edits are refused, never fatal', () => {
       undo: () => gw.write('services.yaml', serviceYaml('svc', [up.url])),
       error: /services\.yaml:3: services\.svc\.instances\[0\]: url must not carry credentials \(user:password@\)$/,
     },
+    {
+      name: 'a trusted proxy that passes the schema but not the compiler',
+      edit: () => gw.write('gateway.yaml', 'gateway:\n  trustedProxies: [nonsense/99]\n'),
+      undo: () => rmSync(join(gw.configDir, 'gateway.yaml')),
+      error: /: cannot compile config: Invalid socket address$/,
+    },
   ];
 
   for (const c of cases) {
