@@ -1,9 +1,7 @@
 /** `edgeway check`: validates config and prints each error with file, line and key path. */
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { TrustedProxies } from '../pipeline/client-ip.js';
-import { compileMatch } from '../pipeline/route-table.js';
+import { precompile } from '../pipeline/precompile.js';
 import { configPath, parseCommand, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -12,21 +10,12 @@ const spec: CommandSpec = {
   options: { config: { type: 'string' } },
 };
 
-/**
- * The snapshot's compilers that need no running parts (store, registry, listeners), run as start-up and
- * reload run them, so `check` refuses what they would refuse, with the same message.
- */
-function compileOffline(config: Config): void {
-  new TrustedProxies(config.gateway.trustedProxies);
-  for (const route of config.routes) compileMatch(route);
-}
-
 /** Runs the command; returns the exit code. */
 export async function checkCommand(argv: string[]): Promise<number> {
   const flags = parseCommand(spec, argv);
   if (flags === undefined) return 0;
   const path = configPath(flags.config);
-  const loaded = loadAndCompile(path, compileOffline);
+  const loaded = loadAndCompile(path, precompile);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write(`${loaded.diagnostics.length} error(s) in ${path}\n`);

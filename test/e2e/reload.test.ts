@@ -118,7 +118,7 @@ describe('hostile config edits are refused, never fatal', () => {
       name: 'a trusted proxy that passes the schema but not the compiler',
       edit: () => gw.write('gateway.yaml', 'gateway:\n  trustedProxies: [nonsense/99]\n'),
       undo: () => rmSync(join(gw.configDir, 'gateway.yaml')),
-      error: /: cannot compile config: Invalid socket address$/,
+      error: /gateway\.yaml:2: gateway\.trustedProxies\[0\]: "nonsense\/99" is not an IP address or CIDR/,
     },
   ];
 
