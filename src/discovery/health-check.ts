@@ -18,13 +18,22 @@ interface Probe {
   timer: NodeJS.Timeout | undefined;
   deadline: NodeJS.Timeout | undefined;
   request: http.ClientRequest | undefined;
+  /** Ends this probe's claim on its endpoint (see `onTheWire`). */
+  release: (() => void) | undefined;
   successes: number;
   failures: number;
 }
 
 /**
+ * The probe of each endpoint on the wire, across checkers: a reload builds the new snapshot's checker
+ * before the old one stops, and its first probe waits for the old one's instead of overlapping it.
+ */
+const onTheWire = new WeakMap<Endpoint, Promise<void>>();
+
+/**
  * Probes `GET <origin><path>` of every endpoint: the first probe at once, then `interval` after the
- * previous one finished, so at most one probe per endpoint is ever in flight. A 2xx within `timeout` is a
+ * previous one finished, so at most one probe per endpoint is ever in flight, even when `timeout` is longer
+ * than `interval` or two checkers (old and new snapshot) share the endpoint. A 2xx within `timeout` is a
  * pass; anything else (other status, refused, reset, timeout) a failure. `unhealthyThreshold` failures in
  * a row mark the endpoint unhealthy, `healthyThreshold` passes in a row healthy again.
  */
@@ -54,7 +63,7 @@ export class HealthChecker {
     }
     for (const endpoint of endpoints) {
       if (this.probes.has(endpoint)) continue;
-      const probe: Probe = { timer: undefined, deadline: undefined, request: undefined, successes: 0, failures: 0 };
+      const probe: Probe = { timer: undefined, deadline: undefined, request: undefined, release: undefined, successes: 0, failures: 0 };
       this.probes.set(endpoint, probe);
       this.probe(endpoint, probe);
     }
@@ -69,6 +78,14 @@ export class HealthChecker {
 
   private probe(endpoint: Endpoint, probe: Probe): void {
     probe.timer = undefined;
+    const busy = onTheWire.get(endpoint);
+    if (busy !== undefined) {
+      void busy.then(() => {
+        if (this.probes.get(endpoint) === probe) this.probe(endpoint, probe);
+      });
+      return;
+    }
+    probe.release = claim(endpoint);
     const url = new URL(this.config.path, endpoint.origin);
     const client = url.protocol === 'https:' ? https : http;
     let settled = false;
@@ -79,6 +96,8 @@ export class HealthChecker {
       probe.deadline = undefined;
       probe.request?.destroy();
       probe.request = undefined;
+      probe.release?.();
+      probe.release = undefined;
       // A probe cut short by stop() or removal reports nothing and schedules nothing.
       if (this.probes.get(endpoint) !== probe) return;
       this.count(endpoint, probe, passed);
@@ -125,4 +144,17 @@ function cancel(probe: Probe): void {
   probe.deadline = undefined;
   probe.request?.destroy();
   probe.request = undefined;
+  probe.release?.();
+  probe.release = undefined;
+}
+
+/** Marks a probe of `endpoint` as on the wire; the returned function ends the mark and wakes a waiting probe. */
+function claim(endpoint: Endpoint): () => void {
+  let release: () => void = () => undefined;
+  const wire = new Promise<void>((resolve) => (release = resolve));
+  onTheWire.set(endpoint, wire);
+  return () => {
+    if (onTheWire.get(endpoint) === wire) onTheWire.delete(endpoint);
+    release();
+  };
 }

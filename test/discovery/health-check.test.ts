@@ -134,6 +134,29 @@ async function slowHealthServer(delayMs: number) {
 }
 
 describe('a health check whose timeout is longer than its interval', () => {
+  test('a second checker of the same endpoint (a reload\'s new snapshot) waits for the first one\'s probe', async () => {
+    const server = await slowHealthServer(80);
+    const endpoint = endpointAt(server.url);
+    const config = { path: '/healthz', interval: 5, timeout: 2000, unhealthyThreshold: 1, healthyThreshold: 1 };
+    const old = new HealthChecker(config);
+    const next = new HealthChecker(config);
+    try {
+      old.start([endpoint]);
+      await waitFor(() => server.stats.inFlight === 1, 5000, 'the first probe on the wire');
+      next.start([endpoint]);
+      await waitFor(() => server.stats.probes >= 6, 5000, 'six probes from both checkers');
+      assert.equal(server.stats.peak, 1, 'never two probes of one instance at once');
+      old.stop();
+      const seen = server.stats.probes;
+      await waitFor(() => server.stats.probes >= seen + 2, 5000, 'the new checker probing alone');
+      assert.equal(server.stats.peak, 1);
+    } finally {
+      old.stop();
+      next.stop();
+      await server.close();
+    }
+  });
+
   test('is accepted by the config and probes a slow instance one probe at a time, through reloads', async () => {
     const server = await slowHealthServer(80);
     const yaml = serviceYaml('svc', [server.url], '    healthCheck: { path: /healthz, interval: 10ms, timeout: 2s, unhealthyThreshold: 1 }\n');
