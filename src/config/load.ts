@@ -19,7 +19,7 @@ function deepFreeze<T>(value: T): T {
 
 /** A config compiled into runtime objects, with the config and files it came from, or every problem found. */
 export type Compiled<T> =
-  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly compiled: T }
+  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly output: T }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 /** Thrown by a compiler for a config value it cannot use; `loadAndCompile` reports it at its key path. */
@@ -45,7 +45,7 @@ export function loadAndCompile<T>(path: string, compile: (config: Config, files:
   if (!validated.ok) return validated;
   const { config, files, locate } = validated;
   try {
-    return { ok: true, config, files, compiled: compile(config, files) };
+    return { ok: true, config, files, output: compile(config, files) };
   } catch (err) {
     if (err instanceof CompileIssue) return { ok: false, diagnostics: [{ ...locate(err.path), path: formatKeyPath(err.path), message: err.message }] };
     return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };

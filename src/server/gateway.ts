@@ -228,7 +228,7 @@ export class Gateway {
     this.telemetry?.metrics.configReload('success');
     const previous = this.snapshot;
     this.security?.reconfigure(compiled.config.auth);
-    this.snapshot = compiled.compiled;
+    this.snapshot = compiled.output;
     retireSnapshot(previous);
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
     return { ok: true };
