@@ -1,7 +1,7 @@
 /** `edgeway check`: validates config and prints each error with file, line and key path. */
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
-import { precompile } from '../pipeline/precompile.js';
+import { checkOnly } from '../pipeline/compile-checks.js';
 import { configPath, parseCommand, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
@@ -15,7 +15,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const flags = parseCommand(spec, argv);
   if (flags === undefined) return 0;
   const path = configPath(flags.config);
-  const loaded = loadAndCompile(path, precompile);
+  const loaded = loadAndCompile(path, checkOnly);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write(`${loaded.diagnostics.length} error(s) in ${path}\n`);

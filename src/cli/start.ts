@@ -2,7 +2,7 @@
 import cluster from 'node:cluster';
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
-import { precompile } from '../pipeline/precompile.js';
+import { checkOnly } from '../pipeline/compile-checks.js';
 import { Gateway, StartError } from '../server/gateway.js';
 import { runWorker, workerIndex } from '../server/cluster-worker.js';
 import { parseWorkerCount, runPrimary } from '../server/workers.js';
@@ -86,7 +86,7 @@ async function startPrimary(flags: Record<string, string | boolean | undefined>,
     process.stderr.write(`edgeway: --workers ${workers} needs a shared store: the embedded in-memory store serves one process only. Pass --redis URL (or set REDIS_URL), or run with --workers 1.\n`);
     return 1;
   }
-  const loaded = loadAndCompile(configPath(flags.config), precompile);
+  const loaded = loadAndCompile(configPath(flags.config), checkOnly);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write('edgeway: invalid config\n');

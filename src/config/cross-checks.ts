@@ -109,8 +109,6 @@ export function referenceIssues(raw: unknown): CrossIssue[] {
 function checkRoutes(config: Config, issues: CrossIssue[]): void {
   const hasIssuers = config.auth.issuers.length > 0;
   config.routes.forEach((route, i) => {
-    const splitTotal = route.split?.reduce((sum, part) => sum + part.weight, 0) ?? 0;
-    if (splitTotal > 100) issues.push({ path: ['routes', i, 'split'], message: `split weights add up to ${splitTotal}%, more than 100` });
     if (route.auth?.required && !hasIssuers) {
       issues.push({ path: ['routes', i, 'auth'], message: 'auth is required but auth.issuers is empty' });
     }

@@ -1,8 +1,8 @@
 /** Loads, validates and cross-checks config: the one path shared by `edgeway check`, start-up and reload. */
 import { configSchema, type Config } from './schema.js';
-import { crossCheck, referenceIssues } from './cross-checks.js';
+import { crossCheck, referenceIssues, type CrossIssue } from './cross-checks.js';
 import { formatKeyPath, type Diagnostic } from './diagnostic.js';
-import { loadSources, type ConfigSources } from './sources.js';
+import { loadSources } from './sources.js';
 
 /** A valid config (deep-frozen) with the files it came from, or every problem found. */
 export type LoadedConfig =
@@ -22,47 +22,42 @@ export type Compiled<T> =
   | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly output: T }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
-/** Thrown by a compiler for a config value it cannot use; `loadAndCompile` reports it at its key path. */
-export class CompileIssue extends Error {
-  constructor(readonly path: ReadonlyArray<PropertyKey>, message: string) {
-    super(message);
-    this.name = 'CompileIssue';
-  }
+/** How a caller turns a valid config into runtime objects (the compilers live above config/). */
+export interface ConfigCompiler<T> {
+  /** Problems found by the runtime's own compilers, reported in one pass with the cross-field checks. */
+  readonly check: (config: Config) => readonly CrossIssue[];
+  /** Builds the runtime objects from a config that passed every check. */
+  readonly build: (config: Config, files: readonly string[]) => T;
 }
 
 /**
- * The one path of `edgeway check`, start-up and reload: reads, validates (schema, then cross-field) and
- * compiles, so a reload reports exactly what `check` prints. Never throws: whatever goes wrong (even a
- * parser's stack overflow on absurd nesting, or a compiler's bug) is a diagnostic.
+ * The one path of `edgeway check`, start-up and reload: reads, validates (schema, cross-field checks and
+ * the compilers' checks) and builds, so a reload reports exactly what `check` prints. Never throws:
+ * whatever goes wrong (even a parser's stack overflow on absurd nesting, or a compiler's bug) is a diagnostic.
  */
-export function loadAndCompile<T>(path: string, compile: (config: Config, files: readonly string[]) => T): Compiled<T> {
-  let validated: Validated;
+export function loadAndCompile<T>(path: string, compiler: ConfigCompiler<T>): Compiled<T> {
+  let validated: LoadedConfig;
   try {
-    validated = validate(path);
+    validated = validate(path, compiler.check);
   } catch (err) {
     return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` }] };
   }
   if (!validated.ok) return validated;
-  const { config, files, locate } = validated;
+  const { config, files } = validated;
   try {
-    return { ok: true, config, files, output: compile(config, files) };
+    return { ok: true, config, files, output: compiler.build(config, files) };
   } catch (err) {
-    if (err instanceof CompileIssue) return { ok: false, diagnostics: [{ ...locate(err.path), path: formatKeyPath(err.path), message: err.message }] };
     return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };
   }
 }
 
-/** Reads and validates config without compiling it (start-up compiles once its long-lived parts exist). */
+/** Reads and validates config without the compilers' checks (for commands that only read a section). */
 export function loadConfig(path: string): LoadedConfig {
-  const loaded = loadAndCompile(path, () => undefined);
+  const loaded = loadAndCompile(path, { check: () => [], build: () => undefined });
   return loaded.ok ? { ok: true, config: loaded.config, files: loaded.files } : loaded;
 }
 
-type Validated =
-  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly locate: ConfigSources['locate'] }
-  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
-
-function validate(path: string): Validated {
+function validate(path: string, compilerCheck: ConfigCompiler<unknown>['check']): LoadedConfig {
   const loaded = loadSources(path);
   if (!loaded.ok) return loaded;
   const { sources } = loaded;
@@ -82,13 +77,17 @@ function validate(path: string): Validated {
     }
     return { ok: false, diagnostics };
   }
-  const issues = crossCheck(parsed.data);
+  const config = deepFreeze(parsed.data);
+  const issues = [...crossCheck(config), ...compilerCheck(config)];
   if (issues.length > 0) {
     const diagnostics = issues.map((issue) => {
       const { file, line } = sources.locate(issue.path);
       return { file, line, path: formatKeyPath(issue.path), message: issue.message };
     });
+    // Document order, whichever layer found the problem.
+    const fileOrder = new Map(sources.files.map((file, i) => [file, i]));
+    diagnostics.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line);
     return { ok: false, diagnostics };
   }
-  return { ok: true, config: deepFreeze(parsed.data), files: sources.files, locate: sources.locate };
+  return { ok: true, config, files: sources.files };
 }

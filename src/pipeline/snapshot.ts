@@ -51,7 +51,7 @@ function servicePicker(route: Config['routes'][number], services: ReadonlyMap<st
   return () => services.get(picker.pick(Math.random)) ?? own;
 }
 
-/** Compiles a validated config; throws only on programming errors (config problems were caught by loadConfig). */
+/** Compiles a validated config; throws only on programming errors (config problems were caught by loadAndCompile). */
 export function buildSnapshot(config: Config, files: readonly string[], deps: SnapshotDeps): Snapshot {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, serviceConfig] of Object.entries(config.services)) {

@@ -11,7 +11,7 @@ import { createAdminApp } from '../admin/app.js';
 import { createServicesApi, servicesStatus } from '../admin/services-api.js';
 import { isLoopbackHost } from '../admin/auth.js';
 import { createRequestHandler, type RequestObserver } from '../pipeline/handle-request.js';
-import { precompile } from '../pipeline/precompile.js';
+import { checkOnly, compileChecks } from '../pipeline/compile-checks.js';
 import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
 import type { ServiceRuntime } from '../pipeline/service-runtime.js';
 import { UpstreamPools } from '../proxy/upstream-client.js';
@@ -91,7 +91,7 @@ export class Gateway {
 
   /** Loads config, connects the store, binds both listeners. */
   static async start(options: GatewayOptions): Promise<Gateway> {
-    const loaded = loadAndCompile(options.configPath, precompile);
+    const loaded = loadAndCompile(options.configPath, checkOnly);
     if (!loaded.ok) throw new StartError('invalid config', loaded.diagnostics);
     const { config } = loaded;
     const adminHost = config.gateway.admin.host;
@@ -216,9 +216,9 @@ export class Gateway {
 
   /** Re-reads the config; an invalid one is refused and the last good snapshot keeps serving. */
   reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] } {
-    const compiled = loadAndCompile(this.options.configPath, (config, files) => {
-      precompile(config);
-      return buildSnapshot(config, files, this.deps);
+    const compiled = loadAndCompile(this.options.configPath, {
+      check: compileChecks,
+      build: (config, files) => buildSnapshot(config, files, this.deps),
     });
     if (!compiled.ok) {
       this.options.logger.warn({ errors: compiled.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');

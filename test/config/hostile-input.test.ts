@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
+import { loadAndCompile } from '../../src/config/load.js';
+import { checkOnly } from '../../src/pipeline/compile-checks.js';
 import { formatDiagnostic } from '../../src/config/diagnostic.js';
 import { MAX_CONFIG_FILE_BYTES } from '../../src/config/read-file.js';
 import { runCli } from '../cli/cli-process.js';
@@ -25,7 +26,7 @@ function withFolder<T>(setup: (dir: string) => void, use: (dir: string) => T): T
 
 function errorsOf(setup: (dir: string) => void): string[] {
   return withFolder(setup, (dir) => {
-    const loaded = loadConfig(dir);
+    const loaded = loadAndCompile(dir, checkOnly);
     return loaded.ok ? [] : loaded.diagnostics.map((d) => formatDiagnostic({ ...d, file: d.file.slice(d.file.lastIndexOf('/') + 1) }));
   });
 }

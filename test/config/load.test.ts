@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
+import { loadAndCompile } from '../../src/config/load.js';
+import { checkOnly } from '../../src/pipeline/compile-checks.js';
 import { formatDiagnostic } from '../../src/config/diagnostic.js';
 
 function errorsOf(files: Record<string, string>): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-cfg-'));
   try {
     for (const [name, yaml] of Object.entries(files)) writeFileSync(join(dir, name), yaml);
-    const loaded = loadConfig(dir);
+    const loaded = loadAndCompile(dir, checkOnly);
     return loaded.ok ? [] : loaded.diagnostics.map((d) => formatDiagnostic({ ...d, file: d.file.slice(d.file.lastIndexOf('/') + 1) }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -52,7 +53,7 @@ const cases: Array<{ name: string; files: Record<string, string>; errors: Array<
     },
     errors: [
       'a.yaml:4: services.orders.loadBalancer.hashOn: ring-hash needs hashOn: header:NAME, ip or cookie:NAME',
-      'a.yaml:8: routes[0].split: split weights add up to 110%, more than 100',
+      'a.yaml:8: routes[0].split: split weights add up to 110%, more than 100%',
       'a.yaml:9: routes[0].rateLimit.key: key consumer needs auth.required on the route (the consumer is the token sub)',
     ],
   },
@@ -71,7 +72,7 @@ test('a valid folder merges services and routes from every file, in file order',
   writeFileSync(join(dir, '10-services.yaml'), SERVICE);
   writeFileSync(join(dir, '20-routes.yaml'), 'routes:\n  - { name: a, service: orders, match: { path: /a } }\n');
   writeFileSync(join(dir, '30-more.yml'), 'routes:\n  - { name: b, service: orders, match: { path: /b } }\n');
-  const loaded = loadConfig(dir);
+  const loaded = loadAndCompile(dir, checkOnly);
   rmSync(dir, { recursive: true, force: true });
   assert.equal(loaded.ok, true);
   if (!loaded.ok) return;
@@ -83,7 +84,7 @@ test('a valid folder merges services and routes from every file, in file order',
 test('broken references are listed together with schema errors, not only after they are fixed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-cfg-'));
   writeFileSync(join(dir, 'a.yaml'), SERVICE + '    timeouts: { connect: soon }\nroutes:\n  - { name: x, service: ordrs }\n  - { name: x, service: orders }\n');
-  const loaded = loadConfig(dir);
+  const loaded = loadAndCompile(dir, checkOnly);
   rmSync(dir, { recursive: true, force: true });
   assert.equal(loaded.ok, false);
   if (loaded.ok) return;
