@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import pino from 'pino';
 import { MAX_CONFIG_FILE_BYTES } from '../../src/config/read-file.js';
+import { runCli } from '../cli/cli-process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -153,4 +155,27 @@ describe('hostile config edits are refused, never fatal', () => {
     assert.equal(reply.statusCode, 200, body);
     assert.equal(await statusOf(`${gw.url}/r199`), 200);
   });
+});
+
+test('a refused reload logs exactly the lines edgeway check prints for the same folder', async () => {
+  const up = await startUpstream();
+  const logLines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) });
+  const gw = await startGateway({ 'services.yaml': serviceYaml('svc', [up.url]), 'routes.yaml': 'routes:\n  - { name: a, service: svc }\n' }, { logger });
+  try {
+    // A cross-field error and two that only the runtime's compilers find, in two files.
+    gw.write('gateway.yaml', 'gateway:\n  trustedProxies: [10.0.0.0/8, nonsense/99]\n');
+    gw.write('routes.yaml', 'routes:\n  - { name: a, service: svc, split: [{ service: svc, weight: 60 }, { service: svc, weight: 50 }] }\n  - { name: b, service: nope }\n');
+    assert.equal(gw.gateway.reload().ok, false);
+    const logged = (JSON.parse(logLines.at(-1) as string) as { errors: string[] }).errors;
+    const check = runCli(['check', '--config', gw.configDir]);
+    assert.equal(await check.exited(), 1);
+    const printed = check.stderr().trim().split('\n').slice(0, -1);
+    assert.equal(printed.length, 3, check.stderr());
+    assert.deepEqual(logged, printed);
+    assert.equal(await statusOf(`${gw.url}/a`), 200);
+  } finally {
+    await gw.stop();
+    await up.close();
+  }
 });

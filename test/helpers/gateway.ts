@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Gateway } from '../../src/server/gateway.js';
 import type { TracingOptions } from '../../src/telemetry/otel.js';
 
@@ -22,7 +22,7 @@ export interface TestGateway {
 /** Writes `files` into a fresh folder and starts a gateway on it (ports 0, no file watch unless asked). */
 export async function startGateway(
   files: Record<string, string>,
-  options: { redisUrl?: string; watch?: boolean; adminToken?: string; tracing?: TracingOptions } = {},
+  options: { redisUrl?: string; watch?: boolean; adminToken?: string; tracing?: TracingOptions; logger?: Logger } = {},
 ): Promise<TestGateway> {
   const configDir = mkdtempSync(join(tmpdir(), 'edgeway-test-'));
   const write = (file: string, yaml: string): void => writeFileSync(join(configDir, file), yaml);
@@ -35,7 +35,7 @@ export async function startGateway(
     redisUrl: options.redisUrl,
     adminToken: options.adminToken,
     dataDir: join(configDir, '.data'),
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     accessLog: { destination: { write: (line: string) => void accessLines.push(line) }, minLength: 0 },
     watch: options.watch ?? false,
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
