@@ -13,7 +13,7 @@ import { configPath, dataDir, parseCommand, portFlag, redisUrl, UsageError, type
 
 const spec: CommandSpec = {
   usage: 'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N|auto]',
-  summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP restarts them one at a time.',
+  summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP reloads the config and TLS certificates (under --workers: restarts the workers one at a time).',
   options: {
     config: { type: 'string' },
     port: { type: 'string' },
@@ -70,10 +70,17 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
   if (index !== undefined) return runWorker(gateway, index === 1, logger.child({ worker: index }));
   logger.info({ port: gateway.port, adminPort: gateway.adminPort, store: gateway.backend.kind }, 'edgeway listening');
+  // SIGHUP's default action ends the process; operators send it to reload, as with nginx or HAProxy.
+  const onHangup = (): void => {
+    logger.info('SIGHUP: reloading the config and TLS certificates');
+    gateway.hangup();
+  };
+  process.on('SIGHUP', onHangup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  process.off('SIGHUP', onHangup);
   logger.info({ signal }, 'draining');
   await gateway.stop();
   logger.info('stopped');

@@ -1,12 +1,8 @@
 /** One gateway worker under `--workers`: reports ready, relays admin reloads, drains on the primary's word or a signal. */
 import cluster from 'node:cluster';
-import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Gateway } from './gateway.js';
 import { WORKER_INDEX_ENV, type ParentMessage, type WorkerMessage } from './cluster-messages.js';
-
-/** How long a leaving worker keeps connections the primary just handed it, before the gateway closes idle ones, ms. */
-const HANDOFF_GRACE_MS = 500;
 
 /** This worker's slot (1..N), or undefined outside a `--workers` cluster. */
 export function workerIndex(): number | undefined {
@@ -48,11 +44,8 @@ export async function runWorker(gateway: Gateway, relayReloads: boolean, logger:
   send({ type: 'ready', port: gateway.port, adminPort: gateway.adminPort });
   const reason = await done;
   logger.info({ reason, pid: process.pid }, 'worker draining');
-  // Leave the cluster's round-robin first: net-level close stops new hand-offs without http's closeIdleConnections(),
-  // which would also reset a connection handed over a moment ago whose request has not arrived yet. After the
-  // grace those requests are in flight, and gateway.stop() drains them.
-  NetServer.prototype.close.call(gateway.publicServer);
-  await new Promise((resolve) => setTimeout(resolve, HANDOFF_GRACE_MS));
+  // gateway.stop() leaves the round-robin first, then closes each connection between requests: one handed over
+  // a moment ago gets its request answered (with Connection: close) like any other.
   await gateway.stop();
   cluster.worker?.disconnect();
   return 0;

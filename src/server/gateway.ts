@@ -18,6 +18,7 @@ import { UpstreamPools } from '../proxy/upstream-client.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { createPublicServer } from './public-listener.js';
+import type { ConnectionDrain } from './connection-drain.js';
 import { TlsTerminator } from './tls.js';
 import { createRegistry } from '../discovery/create-registry.js';
 import { tokensApi } from '../admin/tokens-api.js';
@@ -84,6 +85,7 @@ export class Gateway {
     private readonly deps: SnapshotDeps,
     initial: Snapshot,
     readonly publicServer: Server,
+    private readonly connections: ConnectionDrain,
     readonly adminServer: Server,
   ) {
     this.snapshot = initial;
@@ -148,7 +150,7 @@ export class Gateway {
     };
     const handler = createRequestHandler(() => (gateway as Gateway).snapshot, observer);
     const publicApp = createPublicApp(security, () => (gateway as Gateway).snapshot.trustedProxies);
-    const publicServer = createPublicServer(publicApp, (req, res) => {
+    const { server: publicServer, connections } = createPublicServer(publicApp, (req, res) => {
       (gateway as Gateway).inFlight++;
       handler(req, res);
     }, { maxHeaderBytes: config.gateway.maxHeaderBytes }, tls?.createServer);
@@ -178,7 +180,7 @@ export class Gateway {
       await closeBackend(backend);
       throw new StartError(`cannot listen: ${(err as Error).message}`);
     }
-    gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, adminServer as Server);
+    gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, connections, adminServer as Server);
     gateway.closers.push(() => rateLimiters.close(), () => security.close(), () => telemetry.shutdown());
     gateway.telemetry = telemetry;
     telemetry.start();
@@ -234,6 +236,12 @@ export class Gateway {
     return { ok: true };
   }
 
+  /** SIGHUP: re-reads the config and the TLS certificates; a broken one is refused and the last good one keeps serving. */
+  hangup(): void {
+    this.reload();
+    this.tls?.reload();
+  }
+
   /** Routes as the admin API shows them. */
   routesView(): unknown {
     return this.snapshot.table.routes.map((route) => ({
@@ -252,13 +260,8 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     this.stopWatching();
-    const closed = new Promise<void>((resolve) => this.publicServer.close(() => resolve()));
-    this.publicServer.closeIdleConnections();
-    const deadline = Date.now() + this.snapshot.config.gateway.shutdownTimeout;
-    while (this.inFlight > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      this.publicServer.closeIdleConnections();
-    }
+    const closed = once(this.publicServer, 'close');
+    await this.connections.drain(this.snapshot.config.gateway.shutdownTimeout);
     this.publicServer.closeAllConnections();
     await closed;
     this.adminServer.closeAllConnections();

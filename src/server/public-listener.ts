@@ -6,6 +6,7 @@ import type { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
+import { ConnectionDrain } from './connection-drain.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
 export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/oauth/token']);
@@ -41,21 +42,36 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** The public server and the tracker that drains its connections on shutdown. */
+export interface PublicListener {
+  readonly server: Server;
+  readonly connections: ConnectionDrain;
+}
+
 /**
  * Creates the public HTTP server. Malformed requests (smuggling attempts, oversized headers) never reach a
- * handler: the parser rejects them and `clientError` answers in the SPEC's JSON shape.
+ * handler: the parser rejects them and `clientError` answers in the SPEC's JSON shape. `Expect: 100-continue`
+ * is left to the handler: the proxy answers `100 Continue` only once the route's stages passed.
  */
 export function createPublicServer(
   app: Hono<{ Bindings: HttpBindings }>,
   proxy: (req: IncomingMessage, res: ServerResponse) => void,
   limits: ListenerLimits,
   create: CreateServer = createServer,
-): Server {
+): PublicListener {
   const appListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
-  const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false }, (req, res) => {
-    if (PUBLIC_APP_PATHS.has(pathOf(req.url))) void appListener(req, res);
-    else proxy(req, res);
-  });
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    connections.request(req, res);
+    if (PUBLIC_APP_PATHS.has(pathOf(req.url))) {
+      // edgeway's own endpoints have no stages to pass first (RFC 9110 10.1.1).
+      if (req.headers.expect !== undefined) res.writeContinue();
+      void appListener(req, res);
+    } else proxy(req, res);
+  };
+  const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false }, listener);
+  const connections = new ConnectionDrain(server);
+  // Without a listener Node answers 100 Continue itself, before auth or the body limit had their say.
+  server.on('checkContinue', listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'HPE_HEADER_OVERFLOW') rawErrorResponse(socket, 'headers_too_large', 'request headers too large');
     else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
@@ -65,5 +81,5 @@ export function createPublicServer(
   server.on('connect', (_req: IncomingMessage, socket: Socket) => rawErrorResponse(socket, 'method_not_allowed', 'CONNECT is not supported'));
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  return server;
+  return { server, connections };
 }

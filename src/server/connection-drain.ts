@@ -1,0 +1,78 @@
+/** Graceful close of the public listener: keep-alive connections end between requests, never under one. */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+
+/**
+ * How long a connection must sit idle, while draining, before it is closed, ms. A client that sends its next
+ * request within this time gets an answer with `Connection: close` instead of a reset: closing a keep-alive
+ * connection at the moment its client reuses it loses that request (RFC 9112 9.6 leaves the retry to the
+ * client, and most clients do not retry).
+ */
+export const DRAIN_IDLE_MS = 200;
+
+const CURRENT = Symbol('edgeway.currentResponse');
+
+/** A connection and the response of its latest request (undefined until the first request arrives). */
+type Tracked = Socket & { [CURRENT]?: ServerResponse };
+
+function idle(socket: Tracked): boolean {
+  const res = socket[CURRENT];
+  return res === undefined || res.writableFinished;
+}
+
+/**
+ * Tracks the connections of one HTTP/1.1 server so a shutdown can close each between two requests: once
+ * draining, every response carries `Connection: close` (RFC 9112 9.6), and a connection is closed only after
+ * it stayed idle for {@link DRAIN_IDLE_MS} with no new request.
+ */
+export class ConnectionDrain {
+  readonly #sockets = new Set<Tracked>();
+  #draining = false;
+
+  constructor(private readonly server: Server) {
+    // An HTTPS server hands requests the TLS socket, which 'secureConnection' carries ('connection' has the TCP one).
+    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Tracked) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Call first for every request: remembers it on its connection and, while draining, makes it the last one. */
+  request(req: IncomingMessage, res: ServerResponse): void {
+    (req.socket as Tracked)[CURRENT] = res;
+    if (this.#draining) res.setHeader('connection', 'close');
+  }
+
+  /** True once {@link drain} began. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Stops accepting connections and closes the open ones between requests; resolves when none is left or
+   * `timeoutMs` passed (the caller then cuts what remains).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    // net.Server's close: http.Server.close() would also cut every idle keep-alive connection at once.
+    NetServer.prototype.close.call(this.server);
+    for (const socket of this.#sockets) {
+      const res = socket[CURRENT];
+      if (res !== undefined && !res.headersSent) res.setHeader('connection', 'close');
+    }
+    const deadline = Date.now() + timeoutMs;
+    // A connection idle at two sweeps in a row with the same latest response had no request in between.
+    let idleAtLastSweep = new Map<Tracked, ServerResponse | undefined>();
+    while (this.#sockets.size > 0 && Date.now() < deadline) {
+      const idleNow = new Map<Tracked, ServerResponse | undefined>();
+      for (const socket of this.#sockets) {
+        if (!idle(socket) || socket.writableEnded) continue;
+        if (idleAtLastSweep.has(socket) && idleAtLastSweep.get(socket) === socket[CURRENT]) socket.end();
+        else idleNow.set(socket, socket[CURRENT]);
+      }
+      idleAtLastSweep = idleNow;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_IDLE_MS, Math.max(0, deadline - Date.now()))));
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/** A steady loop of keep-alive clients, each sending its next request as soon as the last one answered. */
+import { Agent, request } from 'node:http';
+
+/** What the clients saw. */
+export interface LoadTally {
+  /** Requests answered 200. */
+  ok: number;
+  /** Connection attempts refused (nothing listens any more): a clean "go elsewhere", not a lost request. */
+  refused: number;
+  /** Everything else: other statuses, resets, hang-ups, truncated bodies. */
+  readonly failures: string[];
+}
+
+/** A running load; `stop()` ends every loop and returns the tally. */
+export interface KeepAliveLoad {
+  readonly tally: LoadTally;
+  stop(): Promise<LoadTally>;
+}
+
+function once(agent: Agent, url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve(`body: ${err.code ?? err.message}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+}
+
+/**
+ * Starts `clients` loops, each on its own keep-alive connection. A client whose connection is refused stops
+ * (the gateway is gone); every other failure is recorded.
+ */
+export function keepAliveLoad(url: string, clients: number): KeepAliveLoad {
+  const tally: LoadTally = { ok: 0, refused: 0, failures: [] };
+  let running = true;
+  const loops = Array.from({ length: clients }, async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      while (running) {
+        const result = await once(agent, url);
+        if (result === 200) tally.ok++;
+        else if (result === 'ECONNREFUSED') {
+          tally.refused++;
+          return;
+        } else tally.failures.push(String(result));
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+  return {
+    tally,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return tally;
+    },
+  };
+}
