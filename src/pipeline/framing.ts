@@ -4,18 +4,33 @@ import { GatewayError } from '../errors.js';
 
 const DIGITS = /^\d+$/;
 
+/** Framing that cannot be trusted leaves the rest of the connection unreadable, so the answer closes it. */
+const CLOSE: ReadonlyArray<readonly [string, string]> = [['connection', 'close']];
+
+function faulty(message: string): GatewayError {
+  return new GatewayError('bad_request', message, CLOSE);
+}
+
+/** RFC 9110 10.1.1: the client waits for `100 Continue` before it sends the body (HTTP/1.0 has no 1xx answers). */
+export function expectsContinue(req: IncomingMessage): boolean {
+  return req.httpVersionMinor === 1 && req.headers.expect?.toLowerCase() === '100-continue';
+}
+
 /**
  * Refuses requests whose body length two parties could read differently (the root of request smuggling):
- * Content-Length with Transfer-Encoding, repeated Content-Length, and any Transfer-Encoding but plain
- * `chunked`, and more than one Host. Bodies declared larger than `maxBodyBytes` get 413 without reading a byte.
+ * Content-Length with Transfer-Encoding, repeated Content-Length, any Transfer-Encoding but plain `chunked`,
+ * Transfer-Encoding in HTTP/1.0, and more than one Host. Bodies declared larger than `maxBodyBytes` get 413
+ * without reading a byte.
  */
 export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
   if (te !== undefined) {
+    // RFC 9112 6.1: HTTP/1.0 has no transfer codings; such a message's framing is faulty whatever else it says.
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) throw faulty('Transfer-Encoding in an HTTP/1.0 request');
     // RFC 9112 6.1: a sender must not send Content-Length with Transfer-Encoding; a gateway must not forward it.
-    if (cl !== undefined) throw new GatewayError('bad_request', 'Content-Length and Transfer-Encoding together are ambiguous');
-    if (te.toLowerCase() !== 'chunked') throw new GatewayError('bad_request', 'only Transfer-Encoding: chunked is accepted');
+    if (cl !== undefined) throw faulty('Content-Length and Transfer-Encoding together are ambiguous');
+    if (te.toLowerCase() !== 'chunked') throw faulty('only Transfer-Encoding: chunked is accepted');
   }
   // Node keeps the first of repeated Host headers and joins repeated Content-Length ones; both are refused.
   let hosts = 0;
@@ -29,7 +44,7 @@ export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
   // RFC 9112 3.2: more than one Host field is a 400.
   if (hosts > 1) throw new GatewayError('bad_request', 'more than one Host header');
   if (cl !== undefined) {
-    if (lengths > 1 || !DIGITS.test(cl)) throw new GatewayError('bad_request', 'invalid or repeated Content-Length');
+    if (lengths > 1 || !DIGITS.test(cl)) throw faulty('invalid or repeated Content-Length');
     if (Number(cl) > maxBodyBytes) throw new GatewayError('payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
   }
 }

@@ -7,7 +7,7 @@ import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { ServerSpan } from '../telemetry/spans.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from './context.js';
-import { checkFraming } from './framing.js';
+import { checkFraming, expectsContinue } from './framing.js';
 import { normalizePath } from './normalize-path.js';
 import { respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
@@ -37,6 +37,9 @@ export interface RequestObserver {
   readonly attempts: AttemptObserver;
   done(outcome: RequestOutcome): void;
 }
+
+/** RFC 9110 15.5.6: a 405 lists what the resource does allow. */
+const TRACE_REFUSED: ReadonlyArray<readonly [string, string]> = [['allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS']];
 
 /** Mutable facts gathered while a request is handled, kept for the outcome even when it fails. */
 interface Progress {
@@ -91,7 +94,11 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   const path = normalizePath(rawPath);
   if (path === 'invalid_target' || path === 'invalid_percent_encoding') throw new GatewayError('bad_request', 'invalid request path');
   progress.path = path;
-  const route = snapshot.table.find({ host, path, method: req.method ?? 'GET', headers: req.headers });
+  const method = req.method ?? 'GET';
+  const route = snapshot.table.find({ host, path, method, headers: req.headers });
+  // RFC 9110 9.3.8: TRACE echoes the request back, credentials included (cross-site tracing); only a route
+  // that names it in match.methods (and so matched it by name) forwards it.
+  if (method === 'TRACE' && route?.config.match.methods === undefined) throw new GatewayError('method_not_allowed', 'TRACE is not allowed', TRACE_REFUSED);
   if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
   progress.route = route;
   const trace = observer.start(req, route.name, client.ip);
@@ -109,6 +116,8 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   };
   progress.ctx = ctx;
   for (const stage of route.stages) await stage(ctx);
+  // Only now is the body wanted: a client refused by a stage (401, 413, 429) never sends it.
+  if (expectsContinue(req)) res.writeContinue();
   const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
     clientIp: client.ip,
     forwardedFor: client.forwardedFor,
@@ -134,9 +143,10 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
       () => finish(res.statusCode, undefined),
       (err: unknown) => {
         const error = toGatewayError(err);
+        // The unread body of a refused request could be any size (a 413's is too large by definition): rather
+        // than read it to keep the connection, the answer closes the connection (RFC 9112 9.6).
+        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         respondError(res, error, requestId, progress.ctx?.responseHeaders);
-        // An unread request body would otherwise hold the connection; drain it so keep-alive survives.
-        if (!req.complete) req.resume();
         finish(error.status, error);
       },
     );

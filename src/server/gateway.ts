@@ -18,7 +18,7 @@ import { UpstreamPools } from '../proxy/upstream-client.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { createPublicServer } from './public-listener.js';
-import type { ConnectionDrain } from './connection-drain.js';
+import type { Connections } from './connections.js';
 import { TlsTerminator } from './tls.js';
 import { createRegistry } from '../discovery/create-registry.js';
 import { tokensApi } from '../admin/tokens-api.js';
@@ -85,7 +85,7 @@ export class Gateway {
     private readonly deps: SnapshotDeps,
     initial: Snapshot,
     readonly publicServer: Server,
-    private readonly connections: ConnectionDrain,
+    private readonly connections: Connections,
     readonly adminServer: Server,
   ) {
     this.snapshot = initial;

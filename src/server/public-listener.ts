@@ -6,7 +6,8 @@ import type { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
-import { ConnectionDrain } from './connection-drain.js';
+import { expectsContinue } from '../pipeline/framing.js';
+import { Connections } from './connections.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
 export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/oauth/token']);
@@ -42,10 +43,10 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-/** The public server and the tracker that drains its connections on shutdown. */
+/** The public server and the tracker of its connections (request order, drain on shutdown). */
 export interface PublicListener {
   readonly server: Server;
-  readonly connections: ConnectionDrain;
+  readonly connections: Connections;
 }
 
 /**
@@ -60,16 +61,16 @@ export function createPublicServer(
   create: CreateServer = createServer,
 ): PublicListener {
   const appListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    connections.request(req, res);
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
     if (PUBLIC_APP_PATHS.has(pathOf(req.url))) {
       // edgeway's own endpoints have no stages to pass first (RFC 9110 10.1.1).
-      if (req.headers.expect !== undefined) res.writeContinue();
+      if (expectsContinue(req)) res.writeContinue();
       void appListener(req, res);
     } else proxy(req, res);
   };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => connections.request(req, res, route);
   const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false }, listener);
-  const connections = new ConnectionDrain(server);
+  const connections = new Connections(server);
   // Without a listener Node answers 100 Continue itself, before auth or the body limit had their say.
   server.on('checkContinue', listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

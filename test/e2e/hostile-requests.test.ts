@@ -3,7 +3,24 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
-import { rawRequest, statusOf } from '../helpers/raw-http.js';
+import { connect } from 'node:net';
+import { rawRequest, responseCount, statusOf } from '../helpers/raw-http.js';
+
+/** Sends `head`, and `body` only once the server said 100 Continue; resolves with everything read until the server closes. */
+function continued(port: number, head: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
+    let reply = '';
+    socket.on('data', (chunk: Buffer) => {
+      const first = reply === '';
+      reply += chunk.toString('latin1');
+      if (first && reply.startsWith('HTTP/1.1 100 ')) socket.write(body);
+    });
+    socket.on('end', () => resolve(reply));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer: ${reply}`)));
+  });
+}
 
 const SMUGGLED = 'GET /api/smuggled HTTP/1.1\r\nHost: a\r\n\r\n';
 
@@ -64,6 +81,16 @@ const attacks: Array<{ name: string; data: string; status: number }> = [
     status: 400,
   },
   {
+    name: 'Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1)',
+    data: `POST /api/a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+    status: 400,
+  },
+  {
+    name: 'TRACE on a route that does not list it',
+    data: `TRACE /api/a HTTP/1.1\r\nHost: a\r\nCookie: session=secret\r\n\r\n`,
+    status: 405,
+  },
+  {
     name: 'broken percent-encoding in the path',
     data: `GET /api/%zz HTTP/1.1\r\nHost: a\r\n\r\n`,
     status: 400,
@@ -77,9 +104,13 @@ describe('hostile requests', () => {
   before(async () => {
     up = await startUpstream();
     gw = await startGateway({
-      'c.yaml': serviceYaml('svc', [up.url]) + `routes:
+      'c.yaml': serviceYaml('svc', [up.url]) + `auth:
+  issuers: [{ issuer: edgeway, audience: api }]
+routes:
   - { name: api, match: { path: /api }, service: svc }
   - { name: public, match: { path: /public }, service: svc }
+  - { name: private, match: { path: /private }, service: svc, auth: { required: true } }
+  - { name: traced, match: { path: /traced, methods: [GET, TRACE] }, service: svc }
 `,
     });
   });
@@ -117,6 +148,45 @@ describe('hostile requests', () => {
     const encodedSlash = await request(`${gw.url}/public%2F..%2Fapi/x`);
     assert.equal(encodedSlash.statusCode, 404, 'an encoded slash is no segment boundary');
     await encodedSlash.body.dump();
+  });
+
+  test('refused framing closes the connection: what follows on it is never read as a request', async () => {
+    const reply = await rawRequest(gw.gateway.port, `POST /api/a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`, 2000);
+    assert.equal(responseCount(reply), 1, reply);
+    assert.match(reply, /\r\nconnection: close\r\n/i);
+  });
+
+  test('TRACE is refused with 405 and Allow unless the route lists it in match.methods', async () => {
+    const refused = await rawRequest(gw.gateway.port, 'TRACE /api/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(refused), 405);
+    assert.match(refused, /"code":"method_not_allowed"/);
+    assert.match(refused, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
+    assert.equal(statusOf(await rawRequest(gw.gateway.port, 'TRACE /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')), 405);
+    up.seen.length = 0;
+    const allowed = await rawRequest(gw.gateway.port, 'TRACE /traced/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(allowed), 200);
+    assert.equal(up.seen[0]?.method, 'TRACE');
+  });
+
+  test('Expect: 100-continue is answered only after the stages passed', async () => {
+    const head = (path: string, length: number): string => `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+    // The client waits for 100 before sending the body; refused requests get their final answer instead.
+    for (const [path, length, status] of [['/private/a', 5, 401], ['/api/a', 2 ** 30, 413]] as const) {
+      const reply = await rawRequest(gw.gateway.port, head(path, length));
+      assert.equal(statusOf(reply), status, reply.slice(0, 200));
+    }
+    up.seen.length = 0;
+    const passed = await continued(gw.gateway.port, head('/api/a', 5), 'hello');
+    assert.match(passed, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    assert.equal(up.seen[0]?.body.toString(), 'hello');
+  });
+
+  test('a body over maxBodyBytes gets 413 and a closed connection, not a read of the whole body', async () => {
+    const started = Date.now();
+    const reply = await rawRequest(gw.gateway.port, `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: ${2 ** 30}\r\n\r\n${'x'.repeat(64 * 1024)}`, 5000);
+    assert.equal(statusOf(reply), 413);
+    assert.match(reply, /\r\nconnection: close\r\n/i);
+    assert.ok(Date.now() - started < 4000, 'the gateway closed the connection instead of waiting for the rest of the body');
   });
 
   test('an absolute-form target that agrees with Host is routed by its path only', async () => {

@@ -1,4 +1,4 @@
-/** Graceful close of the public listener: keep-alive connections end between requests, never under one. */
+/** The public listener's connections: pipelined requests answered in order, and a drain that ends each between requests. */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
@@ -22,11 +22,12 @@ function idle(socket: Tracked): boolean {
 }
 
 /**
- * Tracks the connections of one HTTP/1.1 server so a shutdown can close each between two requests: once
+ * Tracks the connections of one HTTP/1.1 server. A request pipelined behind another waits for it, and is
+ * dropped if that answer closed the connection. A shutdown closes each connection between two requests: once
  * draining, every response carries `Connection: close` (RFC 9112 9.6), and a connection is closed only after
  * it stayed idle for {@link DRAIN_IDLE_MS} with no new request.
  */
-export class ConnectionDrain {
+export class Connections {
   readonly #sockets = new Set<Tracked>();
   #draining = false;
 
@@ -38,10 +39,21 @@ export class ConnectionDrain {
     });
   }
 
-  /** Call first for every request: remembers it on its connection and, while draining, makes it the last one. */
-  request(req: IncomingMessage, res: ServerResponse): void {
-    (req.socket as Tracked)[CURRENT] = res;
+  /** Hands every request to `handle` in the order it arrived on its connection; while draining, as the last one. */
+  request(req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const socket = req.socket as Tracked;
+    const previous = socket[CURRENT];
+    socket[CURRENT] = res;
     if (this.#draining) res.setHeader('connection', 'close');
+    if (previous === undefined || previous.writableFinished) {
+      handle(req, res);
+      return;
+    }
+    // RFC 9112 9.3.2: pipelined requests are answered in order. One queued behind an answer that closed the
+    // connection (faulty framing, a refused body) was sent after bytes nobody can frame: it is never handled.
+    previous.once('close', () => {
+      if (!socket.destroyed && !socket.writableEnded) handle(req, res);
+    });
   }
 
   /** True once {@link drain} began. */
