@@ -24,15 +24,20 @@ export function viewServices(statuses: readonly ServiceStatus[]): ServiceView[] 
   }));
 }
 
-/** Mounted at the admin root; `/admin/stats` sits behind the admin token like the rest of `/admin/*`. */
-export function telemetryApi(telemetry: Telemetry, servicesView: ServicesView, routeNames: () => readonly string[]): Hono {
+/** Mounted at the admin root; `/admin/stats` sits behind the admin token like the rest of `/admin/*`. `exposition` renders `/metrics`. */
+export function telemetryApi(
+  telemetry: Telemetry,
+  servicesView: ServicesView,
+  routeNames: () => readonly string[],
+  exposition: () => Promise<{ contentType: string; body: string }> = () => telemetry.metrics.exposition(),
+): Hono {
   const app = new Hono();
   const page = dashboardPage();
   const stats = createStatsEndpoint({ stats: telemetry.stats, history: telemetry.history, servicesView, alerts: telemetry.alerts, routeNames });
 
   app.get('/', (c) => c.html(page));
   app.get('/metrics', async (c) => {
-    const { contentType, body } = await telemetry.metrics.exposition();
+    const { contentType, body } = await exposition();
     return c.body(body, 200, { 'content-type': contentType });
   });
   app.get('/admin/stats', async (c) => c.json(await stats(), 200, { 'cache-control': 'no-store' }));

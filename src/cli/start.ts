@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
 import { Gateway, StartError } from '../server/gateway.js';
-import { runWorker, workerIndex } from '../server/cluster-worker.js';
+import { runWorker, workerHooks, workerIndex } from '../server/cluster-worker.js';
 import { parseWorkerCount, runPrimary } from '../server/workers.js';
 import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
 import { logger } from '../telemetry/access-log.js';
@@ -46,6 +46,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (cluster.isPrimary && workers > 1) return startPrimary(flags, workers, url);
 
   const index = workerIndex();
+  const hooks = index === undefined ? undefined : workerHooks(index);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
@@ -57,6 +58,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       adminToken: process.env.EDGEWAY_ADMIN_TOKEN || undefined,
       dataDir: dataDir(),
       logger,
+      ...hooks?.options,
     });
   } catch (err) {
     // A worker that cannot start must exit (the open IPC channel would keep it alive) so the primary sees the failure.
@@ -68,7 +70,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (index !== undefined) return runWorker(gateway, index === 1, logger.child({ worker: index }));
+  if (hooks !== undefined) return runWorker(gateway, hooks.metrics, logger.child({ worker: index }));
   logger.info({ port: gateway.port, adminPort: gateway.adminPort, store: gateway.backend.kind }, 'edgeway listening');
   // SIGHUP's default action ends the process; operators send it to reload, as with nginx or HAProxy.
   const onHangup = (): void => {

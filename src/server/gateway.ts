@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
+import type { Registry as PromRegistry } from 'prom-client';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
@@ -51,6 +52,10 @@ export interface GatewayOptions {
   readonly accessLog?: AccessLogOptions;
   /** Watch the config for edits (default true). */
   readonly watch?: boolean;
+  /** Called after each successful reload (`--workers`: worker 1 relays it to the others). */
+  readonly onReloaded?: () => void;
+  /** What `GET /metrics` answers (default: this process's metrics; `--workers`: every worker's together). */
+  readonly metricsExposition?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /** Thrown when the gateway cannot start; the CLI prints it and exits 1. */
@@ -164,7 +169,7 @@ export class Gateway {
       mounts: [
         ['/admin/services', createServicesApi({ registry, services: liveServices })],
         ['/admin/tokens', tokensApi(security)],
-        ['/', telemetryApi(telemetry, servicesView, () => (gateway?.snapshot ?? snapshot).table.routes.map((route) => route.name))],
+        ['/', telemetryApi(telemetry, servicesView, () => (gateway?.snapshot ?? snapshot).table.routes.map((route) => route.name), options.metricsExposition)],
       ],
     });
     const adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: adminHost });
@@ -202,6 +207,11 @@ export class Gateway {
     return this.snapshot;
   }
 
+  /** This process's Prometheus registry. */
+  get metricsRegistry(): PromRegistry {
+    return (this.telemetry as Telemetry).metrics.registry;
+  }
+
   /** The bound public port. */
   get port(): number {
     return (this.publicServer.address() as AddressInfo).port;
@@ -233,6 +243,7 @@ export class Gateway {
     this.snapshot = compiled.output;
     retireSnapshot(previous);
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
+    this.options.onReloaded?.();
     return { ok: true };
   }
 

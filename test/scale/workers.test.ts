@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { keepAliveLoad } from '../helpers/keep-alive-load.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'edgeway.js');
 
@@ -88,6 +89,39 @@ describe('edgeway start --workers 2', () => {
     assert.equal(await get(`${adminUrl}/healthz`), 200);
   });
 
+  test('/metrics on the admin port counts the requests of every worker', async () => {
+    const routeCount = async (): Promise<{ requests: number; redisUp: string | undefined }> => {
+      const text = await new Promise<string>((resolve, reject) => {
+        request(`${adminUrl}/metrics`, { agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(body));
+        }).on('error', reject).end();
+      });
+      const requests = [...text.matchAll(/^edgeway_requests_total\{route="all",[^}]*status="200"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      return { requests, redisUp: /^edgeway_redis_up (\S+)$/m.exec(text)?.[1] };
+    };
+    const before = await routeCount();
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => get(`${url}/counted`)));
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    const after = await routeCount();
+    assert.equal(after.requests - before.requests, 20, 'both workers\' requests are in the scrape');
+    assert.equal(after.redisUp, '1', 'a gauge of shared state is not summed over workers');
+  });
+
+  test('SIGHUP under a loop of keep-alive clients: the rolling restart loses no request', async () => {
+    const before = gw.output().length;
+    const load = keepAliveLoad(`${url}/kept`, 8);
+    await waitFor(async () => load.tally.ok > 100, 10_000, 'the load to run', 20);
+    process.kill(gw.child.pid as number, 'SIGHUP');
+    await waitFor(async () => gw.output().slice(before).includes('rolling restart done'), 60_000, 'the rolling restart to finish', 100);
+    const okAtRestart = load.tally.ok;
+    await waitFor(async () => load.tally.ok > okAtRestart + 100, 10_000, 'requests to the new workers', 20);
+    const tally = await load.stop();
+    assert.deepEqual(tally.failures, [], `${tally.ok} answered`);
+    assert.equal(tally.refused, 0);
+  });
+
   test('SIGHUP restarts the workers one at a time without losing a request of a steady loop', async () => {
     const before = gw.output().length;
     const statuses: number[] = [];
@@ -123,13 +157,18 @@ describe('edgeway start --workers 2', () => {
     }
   });
 
-  test('SIGTERM drains every worker and the primary exits 0', async () => {
+  test('SIGTERM drains every worker under a loop of keep-alive clients, losing no request, and the primary exits 0', async () => {
+    const load = keepAliveLoad(`${url}/kept`, 8);
+    await waitFor(async () => load.tally.ok > 100, 10_000, 'the load to run', 20);
     const exited = once(gw.child, 'exit');
     process.kill(gw.child.pid as number, 'SIGTERM');
     const timer = setTimeout(() => gw.child.kill('SIGKILL'), 20_000);
     const [code] = await exited;
     clearTimeout(timer);
+    const tally = await load.stop();
     assert.equal(code, 0, gw.output());
+    assert.deepEqual(tally.failures, [], `${tally.ok} answered`);
+    assert.equal(tally.refused, 8);
     assert.equal(await get(`${url}/x`), 0, 'nothing listens any more');
   });
 
