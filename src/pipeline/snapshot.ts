@@ -62,7 +62,7 @@ export function buildSnapshot(config: Config, files: readonly string[], deps: Sn
     return {
       ...compiled,
       pickService: servicePicker(route, services),
-      stages: buildStages(compiled, config, deps),
+      stages: buildStages(compiled, deps),
       plan: forwardPlan(config, route),
     };
   });

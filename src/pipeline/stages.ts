@@ -1,33 +1,39 @@
 /** The one place that fixes stage order: every route runs its stages in this order, then the proxy. */
-import type { Config } from '../config/schema.js';
+import { buildAuthStage } from '../security/auth-stage.js';
+import type { Security } from '../security/index.js';
 import type { SpanFactory, StageName } from '../telemetry/spans.js';
+import { buildRateLimitStage, type RateLimitStageDeps } from '../traffic/rate-limit/stage.js';
 import type { Stage } from './context.js';
 import type { CompiledRoute } from './route-table.js';
 
-/** Builds a stage for a route, or undefined when the route does not use it (costing nothing per request). */
-export type StageFactory = (route: CompiledRoute, config: Config) => Stage | undefined;
-
-/** A stage kind: its span name and its factory. */
-export interface StageKind {
-  readonly span: StageName;
-  readonly build: StageFactory;
-}
-
-/** Shared objects stages are built from, in the order they run. */
+/** Shared objects stages are built from, outliving reloads; a new stage adds what it needs here. */
 export interface StageDeps {
-  readonly stageKinds: readonly StageKind[];
   readonly spans: SpanFactory;
+  readonly security: Security;
+  readonly rateLimit: RateLimitStageDeps;
 }
+
+/** Builds a stage for a route, or undefined when the route does not use it (costing nothing per request). */
+export type StageFactory = (route: CompiledRoute, deps: StageDeps) => Stage | undefined;
+
+/** A stage's name: its span is `edgeway.<name>`, so a new stage also names its span in telemetry/spans.ts. */
+export type StageKey = StageName extends `edgeway.${infer Key}` ? Key : never;
+
+/** The stages in the order they run. A new stage (CORS, IP rules, API keys, plugins, ...) joins by adding one entry. */
+export const STAGES: ReadonlyArray<readonly [StageKey, StageFactory]> = [
+  ['auth', (route, deps) => buildAuthStage(route.config, deps.security)],
+  ['rate_limit', (route, deps) => buildRateLimitStage(route.config, deps.rateLimit)],
+];
 
 /** The route's stages in order, each wrapped in its span; a route that uses none gets an empty list. */
-export function buildStages(route: CompiledRoute, config: Config, deps: StageDeps): Stage[] {
+export function buildStages(route: CompiledRoute, deps: StageDeps): Stage[] {
   const stages: Stage[] = [];
-  for (const kind of deps.stageKinds) {
-    const stage = kind.build(route, config);
+  const { spans } = deps;
+  for (const [key, build] of STAGES) {
+    const stage = build(route, deps);
     if (stage === undefined) continue;
-    const { spans } = deps;
-    const name = kind.span;
-    stages.push((ctx) => spans.runStage(name, stage, ctx));
+    const span: StageName = `edgeway.${key}`;
+    stages.push((ctx) => spans.runStage(span, stage, ctx));
   }
   return stages;
 }

@@ -1,215 +1,128 @@
-/** A running gateway: config snapshot, listeners, reload and graceful shutdown. */
+/** A running gateway: its listeners over the assembled parts, reload and graceful shutdown. */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import type { Logger } from 'pino';
 import type { Registry as PromRegistry } from 'prom-client';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
-import { createServicesApi, servicesStatus } from '../admin/services-api.js';
-import { isLoopbackHost } from '../admin/auth.js';
-import { createRequestHandler, type RequestObserver } from '../pipeline/handle-request.js';
-import { checkOnly, compileChecks } from '../pipeline/compile-checks.js';
-import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
-import type { ServiceRuntime } from '../pipeline/service-runtime.js';
-import { UpstreamPools } from '../proxy/upstream-client.js';
-import type { StoreBackend } from '../store/backend.js';
-import { closeBackend, connectBackend } from '../store/connect.js';
-import { createPublicServer } from './public-listener.js';
-import type { Connections } from './connections.js';
-import { TlsTerminator } from './tls.js';
-import { createRegistry } from '../discovery/create-registry.js';
+import { createServicesApi } from '../admin/services-api.js';
 import { tokensApi } from '../admin/tokens-api.js';
-import { buildAuthStage } from '../security/auth-stage.js';
-import { createSecurity, type Security } from '../security/index.js';
-import { createPublicApp } from './public-app.js';
-import { createRateLimiterProvider } from '../traffic/rate-limit/provider.js';
-import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
-import { createTelemetry, type Telemetry } from '../telemetry/telemetry.js';
-import type { AccessLogOptions } from '../telemetry/access-log.js';
-import type { TracingOptions } from '../telemetry/otel.js';
-import { requestObserver } from '../telemetry/request-observer.js';
-import type { ServicesView } from '../telemetry/services-view.js';
-import { telemetryApi, viewServices } from '../admin/telemetry-api.js';
-import { buildRateLimitStage } from '../traffic/rate-limit/stage.js';
+import { telemetryApi } from '../admin/telemetry-api.js';
+import { createRequestHandler, type RequestObserver } from '../pipeline/handle-request.js';
+import { compileChecks } from '../pipeline/compile-checks.js';
+import { buildSnapshot, type Snapshot } from '../pipeline/snapshot.js';
 import type { Registry } from '../discovery/registry.js';
+import type { StoreBackend } from '../store/backend.js';
+import { requestObserver } from '../telemetry/request-observer.js';
+import { assemble, StartError, type GatewayOptions, type GatewayParts } from './assemble.js';
+import type { Connections } from './connections.js';
+import { createPublicApp } from './public-app.js';
+import { createPublicServer } from './public-listener.js';
+import type { TlsTerminator } from './tls.js';
 
-/** How to run a gateway; CLI flags and environment resolved by the caller. */
-export interface GatewayOptions {
-  readonly configPath: string;
-  readonly port?: number;
-  readonly adminPort?: number;
-  readonly redisUrl?: string;
-  readonly adminToken?: string;
-  readonly dataDir: string;
-  readonly logger: Logger;
-  /** Trace export settings (default: from the OTEL_* environment). */
-  readonly tracing?: TracingOptions;
-  /** Where access-log lines go (default: stdout, buffered). */
-  readonly accessLog?: AccessLogOptions;
-  /** Watch the config for edits (default true). */
-  readonly watch?: boolean;
-  /** Called after each successful reload (`--workers`: worker 1 relays it to the others). */
-  readonly onReloaded?: () => void;
-  /** What `GET /metrics` answers (default: this process's metrics; `--workers`: every worker's together). */
-  readonly metricsExposition?: () => Promise<{ contentType: string; body: string }>;
-}
-
-/** Thrown when the gateway cannot start; the CLI prints it and exits 1. */
-export class StartError extends Error {
-  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
-    super(message);
-    this.name = 'StartError';
-  }
-}
-
-function registryLogger(logger: Logger): { warn(message: string, detail?: unknown): void; info(message: string): void } {
-  return { warn: (message, detail) => logger.warn({ detail }, message), info: (message) => logger.info(message) };
-}
+export { StartError, type GatewayOptions } from './assemble.js';
 
 /** A started gateway. */
 export class Gateway {
-  private snapshot: Snapshot;
-  private inFlight = 0;
-  private stopWatching: () => void = () => undefined;
-  private stopping = false;
-  /** Parts to close on stop, before the registry and the store connections. */
-  private readonly closers: Array<() => Promise<void>> = [];
-  private security: Security | undefined;
-  private telemetry: Telemetry | undefined;
-  /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
-  tls: TlsTerminator | undefined;
+  readonly publicServer: Server;
+  readonly adminServer: Server;
+  readonly #connections: Connections;
+  #inFlight = 0;
+  #serving = false;
+  #stopping = false;
+  #stopWatching: () => void = () => undefined;
 
-  private constructor(
-    private readonly options: GatewayOptions,
-    readonly backend: StoreBackend,
-    readonly registry: Registry,
-    private readonly deps: SnapshotDeps,
-    initial: Snapshot,
-    readonly publicServer: Server,
-    private readonly connections: Connections,
-    readonly adminServer: Server,
-  ) {
-    this.snapshot = initial;
-  }
-
-  /** Loads config, connects the store, binds both listeners. */
-  static async start(options: GatewayOptions): Promise<Gateway> {
-    const loaded = loadAndCompile(options.configPath, checkOnly);
-    if (!loaded.ok) throw new StartError('invalid config', loaded.diagnostics);
-    const { config } = loaded;
-    const adminHost = config.gateway.admin.host;
-    if (!isLoopbackHost(adminHost) && !options.adminToken) {
-      throw new StartError(`admin listener on ${adminHost} is reachable off loopback: set EDGEWAY_ADMIN_TOKEN`);
-    }
-    let tls: TlsTerminator | undefined;
-    try {
-      tls = config.gateway.tls ? new TlsTerminator(config.gateway.tls, options.logger) : undefined;
-    } catch (err) {
-      throw new StartError((err as Error).message);
-    }
-    const backend = connectBackend(options.redisUrl, options.dataDir);
-    if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
-    const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
-    await registry.start();
-    const security = await createSecurity(backend, config.auth, { onError: (err) => options.logger.warn({ err }, 'security background task failed') });
-    const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
-    await rateLimiters.start();
-    let gateway: Gateway | undefined;
-    const liveServices = (): ReadonlyMap<string, ServiceRuntime> => (gateway?.snapshot ?? snapshot).services;
-    const servicesView: ServicesView = () => viewServices(servicesStatus({ registry, services: liveServices }));
-    const telemetry = createTelemetry({
-      backend,
-      alerts: config.alerts,
-      servicesView,
-      spans: { stages: config.telemetry.stageSpans },
-      ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
-      ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
-    });
-    const rateLimitMetrics = { count: (route: string, outcome: RateLimitOutcome) => telemetry.forRoute(route).metrics.rateLimit(outcome) };
-    const deps: SnapshotDeps = {
-      pools: new UpstreamPools(),
-      registry,
-      endpoints: new Map(),
-      concurrencyLimiters: new Map(),
-      spans: telemetry.spans,
-      onHealthChange: (service, endpoint, healthy) => telemetry.metrics.setInstanceHealthy(service, endpoint.id, healthy),
-      stageKinds: [
-        { span: 'edgeway.auth', build: (route) => buildAuthStage(route.config, security) },
-        { span: 'edgeway.rate_limit', build: (route) => buildRateLimitStage(route.config, { limiters: rateLimiters, counters: rateLimitMetrics }) },
-      ],
-    };
-    const snapshot = buildSnapshot(config, loaded.files, deps);
-
+  private constructor(private readonly options: GatewayOptions, private readonly parts: GatewayParts) {
+    const { config, live, registry, security, telemetry, tls } = parts;
     const telemetryObserver = requestObserver(telemetry);
     const observer: RequestObserver = {
       start: telemetryObserver.start,
       attempts: telemetryObserver.attempts,
-      done(outcome) {
-        gateway?.requestDone();
+      done: (outcome) => {
+        this.#inFlight--;
         telemetryObserver.done(outcome);
       },
     };
-    const handler = createRequestHandler(() => (gateway as Gateway).snapshot, observer);
-    const publicApp = createPublicApp(security, () => (gateway as Gateway).snapshot.trustedProxies);
-    const { server: publicServer, connections } = createPublicServer(publicApp, (req, res) => {
-      (gateway as Gateway).inFlight++;
+    const handler = createRequestHandler(() => live.current, observer);
+    const publicApp = createPublicApp(security, () => live.current.trustedProxies);
+    const listener = createPublicServer(publicApp, (req, res) => {
+      this.#inFlight++;
       handler(req, res);
     }, { maxHeaderBytes: config.gateway.maxHeaderBytes }, tls?.createServer);
-
+    this.publicServer = listener.server;
+    this.#connections = listener.connections;
     const adminApp = createAdminApp({
       adminToken: options.adminToken,
-      routes: () => gateway?.routesView() ?? [],
+      routes: () => this.routesView(),
       // Ready while Redis is away too (routing goes on from the last known set); the detail says so.
-      ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind, registry: registry.status() } }),
-      reload: () => (gateway as Gateway).reload(),
+      ready: () => ({ ready: this.#serving, detail: { store: parts.backend.kind, registry: registry.status() } }),
+      reload: () => this.reload(),
       mounts: [
-        ['/admin/services', createServicesApi({ registry, services: liveServices })],
+        ['/admin/services', createServicesApi({ registry, services: parts.services })],
         ['/admin/tokens', tokensApi(security)],
-        ['/', telemetryApi(telemetry, servicesView, () => (gateway?.snapshot ?? snapshot).table.routes.map((route) => route.name), options.metricsExposition)],
+        ['/', telemetryApi(telemetry, parts.servicesView, () => live.current.table.routes.map((route) => route.name), options.metricsExposition)],
       ],
     });
-    const adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: adminHost });
-    publicServer.listen(options.port ?? config.gateway.listen.port, config.gateway.listen.host);
+    this.adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: config.gateway.admin.host }) as Server;
+  }
+
+  /** Loads config, connects the store, binds both listeners. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const parts = await assemble(options);
+    const gateway = new Gateway(options, parts);
+    await gateway.listen();
+    return gateway;
+  }
+
+  /** Binds the listeners, then starts what runs in the background (telemetry, the TLS redirect, the config watch). */
+  private async listen(): Promise<void> {
+    const { config, tls } = this.parts;
+    this.publicServer.listen(this.options.port ?? config.gateway.listen.port, config.gateway.listen.host);
     try {
-      await Promise.all([once(publicServer, 'listening'), once(adminServer, 'listening')]);
+      await Promise.all([once(this.publicServer, 'listening'), once(this.adminServer, 'listening')]);
     } catch (err) {
-      publicServer.close();
-      adminServer.close();
-      retireSnapshot(snapshot);
-      await Promise.allSettled([rateLimiters.close(), security.close(), telemetry.shutdown(), tls?.close()]);
-      await registry.close();
-      await closeBackend(backend);
+      this.publicServer.close();
+      this.adminServer.close();
+      await this.parts.close(false);
       throw new StartError(`cannot listen: ${(err as Error).message}`);
     }
-    gateway = new Gateway(options, backend, registry, deps, snapshot, publicServer, connections, adminServer as Server);
-    gateway.closers.push(() => rateLimiters.close(), () => security.close(), () => telemetry.shutdown());
-    gateway.telemetry = telemetry;
-    telemetry.start();
-    gateway.security = security;
+    this.#serving = true;
+    this.parts.telemetry.start();
     if (tls !== undefined) {
-      gateway.tls = tls;
-      gateway.closers.push(() => tls.close());
-      await tls.start(config.gateway.listen.host, gateway.port).catch(async (err: Error) => {
-        await gateway?.stop();
+      await tls.start(config.gateway.listen.host, this.port).catch(async (err: Error) => {
+        await this.stop();
         throw new StartError(`cannot listen for the https redirect: ${err.message}`);
       });
     }
-    if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
-    return gateway;
+    if (this.options.watch !== false) this.#stopWatching = watchConfig(this.options.configPath, () => this.reload());
   }
 
   /** The live snapshot. */
   current(): Snapshot {
-    return this.snapshot;
+    return this.parts.live.current;
+  }
+
+  /** The store the gateway runs on. */
+  get backend(): StoreBackend {
+    return this.parts.backend;
+  }
+
+  /** The discovery registry. */
+  get registry(): Registry {
+    return this.parts.registry;
+  }
+
+  /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
+  get tls(): TlsTerminator | undefined {
+    return this.parts.tls;
   }
 
   /** This process's Prometheus registry. */
   get metricsRegistry(): PromRegistry {
-    return (this.telemetry as Telemetry).metrics.registry;
+    return this.parts.telemetry.metrics.registry;
   }
 
   /** The bound public port. */
@@ -222,26 +135,21 @@ export class Gateway {
     return (this.adminServer.address() as AddressInfo).port;
   }
 
-  private requestDone(): void {
-    this.inFlight--;
-  }
-
   /** Re-reads the config; an invalid one is refused and the last good snapshot keeps serving. */
   reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] } {
+    const { telemetry, security, live, deps } = this.parts;
     const compiled = loadAndCompile(this.options.configPath, {
       check: compileChecks,
-      build: (config, files) => buildSnapshot(config, files, this.deps),
+      build: (config, files) => buildSnapshot(config, files, deps),
     });
     if (!compiled.ok) {
       this.options.logger.warn({ errors: compiled.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
-      this.telemetry?.metrics.configReload('failure');
+      telemetry.metrics.configReload('failure');
       return compiled;
     }
-    this.telemetry?.metrics.configReload('success');
-    const previous = this.snapshot;
-    this.security?.reconfigure(compiled.config.auth);
-    this.snapshot = compiled.output;
-    retireSnapshot(previous);
+    telemetry.metrics.configReload('success');
+    security.reconfigure(compiled.config.auth);
+    live.replace(compiled.output);
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
     this.options.onReloaded?.();
     return { ok: true };
@@ -250,12 +158,12 @@ export class Gateway {
   /** SIGHUP: re-reads the config and the TLS certificates; a broken one is refused and the last good one keeps serving. */
   hangup(): void {
     this.reload();
-    this.tls?.reload();
+    this.parts.tls?.reload();
   }
 
   /** Routes as the admin API shows them. */
   routesView(): unknown {
-    return this.snapshot.table.routes.map((route) => ({
+    return this.parts.live.current.table.routes.map((route) => ({
       name: route.name,
       match: route.config.match,
       service: route.config.service,
@@ -268,20 +176,17 @@ export class Gateway {
 
   /** Stops accepting, drains in-flight requests for at most `gateway.shutdownTimeout`, then closes everything. */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.stopWatching();
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#serving = false;
+    this.#stopWatching();
     const closed = once(this.publicServer, 'close');
-    await this.connections.drain(this.snapshot.config.gateway.shutdownTimeout);
+    await this.#connections.drain(this.parts.live.current.config.gateway.shutdownTimeout);
     this.publicServer.closeAllConnections();
     await closed;
     this.adminServer.closeAllConnections();
     await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));
-    retireSnapshot(this.snapshot);
     // Whatever still runs after the drain deadline is cut off rather than waited for.
-    await this.deps.pools.close(this.inFlight > 0);
-    for (const close of this.closers) await close();
-    await this.registry.close();
-    await closeBackend(this.backend);
+    await this.parts.close(this.#inFlight > 0);
   }
 }

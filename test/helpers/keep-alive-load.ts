@@ -5,7 +5,11 @@ import { Agent, request } from 'node:http';
 export interface LoadTally {
   /** Requests answered 200. */
   ok: number;
-  /** Connection attempts refused (nothing listens any more): a clean "go elsewhere", not a lost request. */
+  /**
+   * New connections refused or reset before any answer (nothing listens any more; under node:cluster the
+   * primary resets connections still queued for hand-off when the last worker leaves): the gateway never read
+   * the request, so the client may send it elsewhere. A reset on a reused keep-alive connection is a failure.
+   */
   refused: number;
   /** Everything else: other statuses, resets, hang-ups, truncated bodies. */
   readonly failures: string[];
@@ -17,21 +21,23 @@ export interface KeepAliveLoad {
   stop(): Promise<LoadTally>;
 }
 
-function once(agent: Agent, url: string): Promise<number | string> {
+type Result = number | { readonly code: string; readonly reused: boolean };
+
+function once(agent: Agent, url: string): Promise<Result> {
   return new Promise((resolve) => {
     const req = request(url, { agent, timeout: 10_000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve(`body: ${err.code ?? err.message}`));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve({ code: `body ${err.code ?? err.message}`, reused: true }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ code: err.code ?? err.message, reused: req.reusedSocket }));
     req.end();
   });
 }
 
 /**
- * Starts `clients` loops, each on its own keep-alive connection. A client whose connection is refused stops
+ * Starts `clients` loops, each on its own keep-alive connection. A client whose new connection is refused stops
  * (the gateway is gone); every other failure is recorded.
  */
 export function keepAliveLoad(url: string, clients: number): KeepAliveLoad {
@@ -43,10 +49,11 @@ export function keepAliveLoad(url: string, clients: number): KeepAliveLoad {
       while (running) {
         const result = await once(agent, url);
         if (result === 200) tally.ok++;
-        else if (result === 'ECONNREFUSED') {
+        else if (typeof result === 'number') tally.failures.push(`status ${result}`);
+        else if (!result.reused && (result.code === 'ECONNREFUSED' || result.code === 'ECONNRESET')) {
           tally.refused++;
           return;
-        } else tally.failures.push(String(result));
+        } else tally.failures.push(`${result.code}${result.reused ? ' on a reused connection' : ''}`);
       }
     } finally {
       agent.destroy();
