@@ -56,11 +56,6 @@ export class Connections {
     });
   }
 
-  /** True once {@link drain} began. */
-  get draining(): boolean {
-    return this.#draining;
-  }
-
   /**
    * Stops accepting connections and closes the open ones between requests; resolves when none is left or
    * `timeoutMs` passed (the caller then cuts what remains).
