@@ -11,9 +11,23 @@ function faulty(message: string): GatewayError {
   return new GatewayError('bad_request', message, CLOSE);
 }
 
+/** An unread body up to this size is read and dropped after an error answer, so the connection serves the next request. */
+const DISCARD_LIMIT_BYTES = 64 * 1024; // 64 KiB
+
 /** RFC 9110 10.1.1: the client waits for `100 Continue` before it sends the body (HTTP/1.0 has no 1xx answers). */
 export function expectsContinue(req: IncomingMessage): boolean {
   return req.httpVersionMinor === 1 && req.headers.expect?.toLowerCase() === '100-continue';
+}
+
+/**
+ * Whether the unread body of a refused request is worth reading to keep the connection: a small declared
+ * length. A larger or chunked one (a 413's is too large by definition), or one the client holds back until
+ * `100 Continue`, is never read: the answer closes the connection instead (RFC 9112 9.6).
+ */
+export function discardableBody(req: IncomingMessage): boolean {
+  if (expectsContinue(req) || req.headers['transfer-encoding'] !== undefined) return false;
+  const cl = req.headers['content-length'];
+  return cl === undefined || Number(cl) <= DISCARD_LIMIT_BYTES;
 }
 
 /**

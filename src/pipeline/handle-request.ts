@@ -7,7 +7,7 @@ import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { ServerSpan } from '../telemetry/spans.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from './context.js';
-import { checkFraming, expectsContinue } from './framing.js';
+import { checkFraming, discardableBody, expectsContinue } from './framing.js';
 import { normalizePath } from './normalize-path.js';
 import { respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
@@ -143,10 +143,12 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
       () => finish(res.statusCode, undefined),
       (err: unknown) => {
         const error = toGatewayError(err);
-        // The unread body of a refused request could be any size (a 413's is too large by definition): rather
-        // than read it to keep the connection, the answer closes the connection (RFC 9112 9.6).
-        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+        const unread = !req.complete;
+        const discard = unread && discardableBody(req);
+        if (unread && !discard && !res.headersSent) res.setHeader('connection', 'close');
         respondError(res, error, requestId, progress.ctx?.responseHeaders);
+        // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
+        if (discard) req.resume();
         finish(error.status, error);
       },
     );

@@ -181,6 +181,11 @@ routes:
     assert.equal(up.seen[0]?.body.toString(), 'hello');
   });
 
+  test('a refused request with a small declared body keeps its connection: the body is read and dropped', async () => {
+    const reply = await rawRequest(gw.gateway.port, 'POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(responseCount(reply), 2, reply);
+  });
+
   test('a body over maxBodyBytes gets 413 and a closed connection, not a read of the whole body', async () => {
     const started = Date.now();
     const reply = await rawRequest(gw.gateway.port, `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: ${2 ** 30}\r\n\r\n${'x'.repeat(64 * 1024)}`, 5000);
