@@ -131,6 +131,14 @@ describe('HTTPS listener', () => {
     agent.destroy();
   });
 
+  test('a hang-up (SIGHUP) reloads the certificates at once, before the file watch would', async () => {
+    const renewed = ca.issue('gateway-hangup.test', { dns: ['gateway.test'], ip: ['127.0.0.1'] });
+    writeFileSync(defaultPair.certPath, renewed.cert);
+    writeFileSync(defaultPair.keyPath, renewed.key);
+    gw.gateway.hangup();
+    assert.equal(await peerCommonName(gw.gateway.port, ca.cert, 'other.test'), 'gateway-hangup.test');
+  });
+
   test('the redirect listener answers 308 with the https location and never reaches the upstream', async () => {
     const seenBefore = upstream.seen.length;
     const redirectPort = gw.gateway.tls?.redirectPort;

@@ -23,7 +23,7 @@ export interface KeepAliveLoad {
 
 type Result = number | { readonly code: string; readonly reused: boolean };
 
-function once(agent: Agent, url: string): Promise<Result> {
+function send(agent: Agent, url: string): Promise<Result> {
   return new Promise((resolve) => {
     const req = request(url, { agent, timeout: 10_000 }, (res) => {
       res.resume();
@@ -47,7 +47,7 @@ export function keepAliveLoad(url: string, clients: number): KeepAliveLoad {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       while (running) {
-        const result = await once(agent, url);
+        const result = await send(agent, url);
         if (result === 200) tally.ok++;
         else if (typeof result === 'number') tally.failures.push(`status ${result}`);
         else if (!result.reused && (result.code === 'ECONNREFUSED' || result.code === 'ECONNRESET')) {
