@@ -155,6 +155,8 @@ export class Gateway {
 
     const adminApp = createAdminApp({
       adminToken: options.adminToken,
+      listenHost: adminHost,
+      onUnexpectedError: (err) => options.logger.error({ err }, 'admin request failed'),
       routes: () => gateway?.routesView() ?? [],
       // Ready while Redis is away too (routing goes on from the last known set); the detail says so.
       ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind, registry: registry.status() } }),
