@@ -17,6 +17,8 @@ export interface ServicesApiDeps {
   readonly registry: Registry;
   /** The configured services of the live snapshot. */
   services(): ReadonlyMap<string, ServiceRuntime>;
+  /** Why an instance URL may not be registered (it points at edgeway itself, or outside `discovery.allowedNetworks`). */
+  refusal(url: string): string | undefined;
   readonly now?: () => number;
 }
 
@@ -72,7 +74,7 @@ function fromRecord(record: InstanceRecord): InstanceStatus {
 }
 
 /** Every configured service and every service with registered instances, sorted by name. */
-export function servicesStatus(deps: ServicesApiDeps): ServiceStatus[] {
+export function servicesStatus(deps: Pick<ServicesApiDeps, 'registry' | 'services' | 'now'>): ServiceStatus[] {
   const now = (deps.now ?? Date.now)();
   const configured = deps.services();
   const names = new Set([...configured.keys(), ...deps.registry.services()]);
@@ -107,6 +109,8 @@ export function createServicesApi(deps: ServicesApiDeps): Hono {
     const { ttl, ...fields } = await readJson(c, registrationBody);
     const registration = checkRegistration({ ...fields, service: c.req.param('service'), id: c.req.param('id') });
     const ttlMs = checkTtl(ttl);
+    const refused = deps.refusal(registration.url);
+    if (refused !== undefined) throw new GatewayError('forbidden', `registration refused: ${refused}`);
     try {
       await deps.registry.register(registration, ttlMs);
     } catch (err) {

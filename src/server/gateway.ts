@@ -34,6 +34,7 @@ import type { ServicesView } from '../telemetry/services-view.js';
 import { telemetryApi, viewServices } from '../admin/telemetry-api.js';
 import { buildRateLimitStage } from '../traffic/rate-limit/stage.js';
 import type { Registry } from '../discovery/registry.js';
+import { InstancePolicy } from '../discovery/instance-policy.js';
 
 /** How to run a gateway; CLI flags and environment resolved by the caller. */
 export interface GatewayOptions {
@@ -76,6 +77,8 @@ export class Gateway {
   private telemetry: Telemetry | undefined;
   /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
   tls: TlsTerminator | undefined;
+  /** Which instance addresses registrations may use; rebuilt once the ports are bound and on each reload. */
+  private instancePolicy: InstancePolicy | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -107,6 +110,11 @@ export class Gateway {
     const backend = connectBackend(options.redisUrl, options.dataDir);
     if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
     const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
+    const configuredPolicy = new InstancePolicy({
+      allowedNetworks: config.discovery.allowedNetworks,
+      ownPorts: [options.port ?? config.gateway.listen.port, options.adminPort ?? config.gateway.admin.port, config.gateway.tls?.redirectHttpPort ?? 0],
+    });
+    registry.restrict(configuredPolicy);
     await registry.start();
     const security = await createSecurity(backend, config.auth, { onError: (err) => options.logger.warn({ err }, 'security background task failed') });
     const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
@@ -162,7 +170,7 @@ export class Gateway {
       ready: () => ({ ready: gateway !== undefined && !gateway.stopping, detail: { store: backend.kind, registry: registry.status() } }),
       reload: () => (gateway as Gateway).reload(),
       mounts: [
-        ['/admin/services', createServicesApi({ registry, services: liveServices })],
+        ['/admin/services', createServicesApi({ registry, services: liveServices, refusal: (url) => (gateway?.instancePolicy ?? configuredPolicy).refusal(url) })],
         ['/admin/tokens', tokensApi(security)],
         ['/', telemetryApi(telemetry, servicesView, () => (gateway?.snapshot ?? snapshot).table.routes.map((route) => route.name))],
       ],
@@ -193,6 +201,7 @@ export class Gateway {
         throw new StartError(`cannot listen for the https redirect: ${err.message}`);
       });
     }
+    gateway.restrictInstances();
     if (options.watch !== false) gateway.stopWatching = watchConfig(options.configPath, () => gateway?.reload());
     return gateway;
   }
@@ -210,6 +219,18 @@ export class Gateway {
   /** The bound admin port. */
   get adminPort(): number {
     return (this.adminServer.address() as AddressInfo).port;
+  }
+
+  /** Every port this gateway listens on, as configured and as bound: no instance may point at one. */
+  private ownPorts(): number[] {
+    const { listen, admin, tls } = this.snapshot.config.gateway;
+    return [this.port, this.adminPort, this.tls?.redirectPort ?? 0, listen.port, admin.port, tls?.redirectHttpPort ?? 0, this.options.port ?? 0, this.options.adminPort ?? 0];
+  }
+
+  /** Applies `discovery.allowedNetworks` and the bound ports to the admin API and the registry's view. */
+  private restrictInstances(): void {
+    this.instancePolicy = new InstancePolicy({ allowedNetworks: this.snapshot.config.discovery.allowedNetworks, ownPorts: this.ownPorts() });
+    this.registry.restrict(this.instancePolicy);
   }
 
   private requestDone(): void {
@@ -232,6 +253,7 @@ export class Gateway {
     this.security?.reconfigure(compiled.config.auth);
     this.snapshot = compiled.output;
     retireSnapshot(previous);
+    this.restrictInstances();
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
     return { ok: true };
   }
