@@ -155,7 +155,7 @@ export class Gateway {
       },
     };
     const handler = createRequestHandler(() => (gateway as Gateway).snapshot, observer);
-    const publicApp = createPublicApp(security, () => (gateway as Gateway).snapshot.trustedProxies);
+    const publicApp = createPublicApp(security, () => (gateway as Gateway).snapshot.trustedProxies, (err) => options.logger.error({ err }, 'public endpoint failed'));
     const publicServer = createPublicServer(publicApp, (req, res) => {
       (gateway as Gateway).inFlight++;
       handler(req, res);

@@ -13,8 +13,11 @@ const MAX_TOKEN_REQUEST_BYTES = 16 * 1024;
 
 type PublicEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
 
-/** The public app; `trusted` reads the live snapshot's trusted proxies for the client IP. */
-export function createPublicApp(security: Security, trusted: () => TrustedProxies): Hono<PublicEnv> {
+/**
+ * The public app; `trusted` reads the live snapshot's trusted proxies for the client IP, and
+ * `onUnexpectedError` hears of failures the answer (a bare 500 internal_error) hides.
+ */
+export function createPublicApp(security: Security, trusted: () => TrustedProxies, onUnexpectedError: (err: unknown) => void): Hono<PublicEnv> {
   const app = new Hono<PublicEnv>();
   // SPEC: every response carries x-request-id, edgeway's own endpoints too, and error bodies repeat it.
   app.use('*', async function requestId(c, next) {
@@ -55,6 +58,10 @@ export function createPublicApp(security: Security, trusted: () => TrustedProxie
   app.all('*', (c) => {
     const allow = c.req.path === '/oauth/token' ? 'POST' : 'GET, HEAD';
     return errorResponse(new GatewayError('method_not_allowed', `${c.req.method} is not allowed here (Allow: ${allow})`, [['allow', allow]]), c.get('requestId'));
+  });
+  app.onError((err, c) => {
+    onUnexpectedError(err);
+    return errorResponse(new GatewayError('internal_error', 'the gateway failed to handle the request'), c.get('requestId'));
   });
   return app;
 }
