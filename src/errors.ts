@@ -26,13 +26,16 @@ export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly headers: ErrorHeaders;
+  /** Fields the body carries beside `error` (the admin reload's list of config errors). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> }) {
     super(message, options);
     this.name = 'GatewayError';
     this.code = code;
     this.status = ERROR_STATUS[code];
     this.headers = headers;
+    this.details = options?.details;
   }
 }
 
@@ -53,7 +56,7 @@ export interface RenderedError {
  * `x-request-id` header, `extra` headers (a route's response headers) and then the error's own.
  */
 export function renderError(err: GatewayError, requestId: string, extra: ErrorHeaders = []): RenderedError {
-  const body = errorBody(err.code, err.message, requestId);
+  const body = err.details === undefined ? errorBody(err.code, err.message, requestId) : JSON.stringify({ ...err.details, error: { code: err.code, message: err.message, requestId } });
   const headers: Array<readonly [string, string]> = [
     ['content-type', 'application/json'],
     ['content-length', String(Buffer.byteLength(body))],

@@ -61,7 +61,8 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
   app.post('/admin/reload', (c) => {
     const result = deps.reload();
     if (result.ok) return c.json({ status: 'reloaded' });
-    return c.json({ status: 'rejected', errors: result.diagnostics.map(formatDiagnostic) }, 400);
+    const errors = result.diagnostics.map(formatDiagnostic);
+    throw new GatewayError('bad_request', `config rejected, still serving the last good one: ${errors.length} error(s)`, [], { details: { status: 'rejected', errors } });
   });
   for (const [path, sub] of deps.mounts ?? []) app.route(path, sub);
   app.notFound((c) => errorResponse(new GatewayError('not_found', 'no such admin endpoint'), c.get('requestId')));

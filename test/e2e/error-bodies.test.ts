@@ -79,6 +79,19 @@ describe('error answers carry the response\'s request id', () => {
     });
   }
 
+  test('admin: a rejected reload is 400 bad_request in the SPEC shape and still lists the check errors', async () => {
+    gw.write('c.yaml', 'routes:\n  - { name: a, service: nope }\n');
+    try {
+      const answer = await exchange(gw.gateway.adminPort, 'POST', '/admin/reload');
+      assertSpecError(answer, 400, 'bad_request');
+      const body = JSON.parse(answer.body) as { status: string; errors: string[] };
+      assert.equal(body.status, 'rejected');
+      assert.match(body.errors[0] ?? '', /routes\[0\]\.service: unknown service "nope"$/);
+    } finally {
+      gw.write('c.yaml', 'routes: []\n');
+    }
+  });
+
   test('admin: the 401 keeps its WWW-Authenticate challenge', async () => {
     const answer = await exchange(guarded.gateway.adminPort, 'GET', '/admin/routes');
     assert.equal(answer.headers['www-authenticate'], 'Bearer realm="edgeway-admin"');
