@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   headers_too_large: 431,
   rate_limited: 429,
   bad_gateway: 502,
@@ -25,19 +26,46 @@ export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly headers: ErrorHeaders;
+  /** Fields the body carries beside `error` (the admin reload's list of config errors). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> }) {
     super(message, options);
     this.name = 'GatewayError';
     this.code = code;
     this.status = ERROR_STATUS[code];
     this.headers = headers;
+    this.details = options?.details;
   }
 }
 
 /** The SPEC's error body: `{"error": {"code", "message", "requestId"}}`. */
 export function errorBody(code: ErrorCode, message: string, requestId: string): string {
   return JSON.stringify({ error: { code, message, requestId } });
+}
+
+/** An error answer ready for any writer: status, header pairs and the JSON body. */
+export interface RenderedError {
+  readonly status: number;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: string;
+}
+
+/**
+ * The one renderer of error answers, on every listener: the SPEC body, `requestId` equal to the
+ * `x-request-id` header, `extra` headers (a route's response headers) and then the error's own.
+ */
+export function renderError(err: GatewayError, requestId: string, extra: ErrorHeaders = []): RenderedError {
+  const body = err.details === undefined ? errorBody(err.code, err.message, requestId) : JSON.stringify({ ...err.details, error: { code: err.code, message: err.message, requestId } });
+  const headers: Array<readonly [string, string]> = [
+    ['content-type', 'application/json'],
+    ['content-length', String(Buffer.byteLength(body))],
+    ['cache-control', 'no-store'],
+    ['x-request-id', requestId],
+    ...extra,
+    ...err.headers,
+  ];
+  return { status: err.status, headers, body };
 }
 
 /** Maps anything thrown on the request path to a GatewayError, hiding internals of unexpected failures. */

@@ -1,7 +1,7 @@
 /** Admin API protection: a bearer token required whenever the admin listener is reachable off loopback. */
 import { isIP } from 'node:net';
 import type { MiddlewareHandler } from 'hono';
-import { errorBody } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { adminTokenChecker } from '../security/admin-token.js';
 
 /** Whether a listen host only accepts connections from this machine. */
@@ -15,10 +15,7 @@ export function adminAuth(token: string): MiddlewareHandler {
   const isAdmin = adminTokenChecker(token);
   return async function adminBearer(c, next) {
     if (!isAdmin(c.req.header('authorization'))) {
-      return c.body(errorBody('unauthorized', 'admin API needs Authorization: Bearer $EDGEWAY_ADMIN_TOKEN', ''), 401, {
-        'content-type': 'application/json',
-        'www-authenticate': 'Bearer realm="edgeway-admin"',
-      });
+      throw new GatewayError('unauthorized', 'admin API needs Authorization: Bearer $EDGEWAY_ADMIN_TOKEN', [['www-authenticate', 'Bearer realm="edgeway-admin"']]);
     }
     await next();
   };

@@ -1,11 +1,13 @@
 /** Admin `/admin/services`: lists services with live instance state; registers, heartbeats and deregisters instances. */
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
+import { z } from 'zod';
 import type { Endpoint } from '../balancing/endpoint.js';
-import { parseDuration } from '../config/duration.js';
-import { GatewayError, errorBody, type ErrorCode } from '../errors.js';
-import { checkRegistration, checkTtl, type InstanceRecord, type InstanceRegistration } from '../discovery/instance.js';
+import { duration } from '../config/duration.js';
+import { GatewayError } from '../errors.js';
+import { checkRegistration, checkTtl, type InstanceRecord } from '../discovery/instance.js';
 import type { Registry } from '../discovery/registry.js';
 import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import { readJson } from './json-body.js';
 
 /** TTL of an admin registration without `ttl`, ms (SPEC: 30s). */
 export const DEFAULT_ADMIN_TTL_MS = 30_000;
@@ -15,6 +17,8 @@ export interface ServicesApiDeps {
   readonly registry: Registry;
   /** The configured services of the live snapshot. */
   services(): ReadonlyMap<string, ServiceRuntime>;
+  /** Why an instance URL may not be registered (it points at edgeway itself, or outside `discovery.allowedNetworks`). */
+  refusal(url: string): string | undefined;
   readonly now?: () => number;
 }
 
@@ -70,7 +74,7 @@ function fromRecord(record: InstanceRecord): InstanceStatus {
 }
 
 /** Every configured service and every service with registered instances, sorted by name. */
-export function servicesStatus(deps: ServicesApiDeps): ServiceStatus[] {
+export function servicesStatus(deps: Pick<ServicesApiDeps, 'registry' | 'services' | 'now'>): ServiceStatus[] {
   const now = (deps.now ?? Date.now)();
   const configured = deps.services();
   const names = new Set([...configured.keys(), ...deps.registry.services()]);
@@ -85,19 +89,15 @@ export function servicesStatus(deps: ServicesApiDeps): ServiceStatus[] {
   });
 }
 
-function fail(c: Context, code: ErrorCode, message: string, status: 400 | 404 | 503): Response {
-  return c.body(errorBody(code, message, c.req.header('x-request-id') ?? ''), status, { 'content-type': 'application/json' });
-}
-
-/** The TTL of a PUT body: a duration string, default 30s. */
-function bodyTtl(ttl: unknown): number {
-  if (ttl === undefined) return DEFAULT_ADMIN_TTL_MS;
-  const ms = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
-  if (ms === undefined) throw new GatewayError('bad_request', 'ttl must be a duration such as 10s, 30s or 1m');
-  return checkTtl(ms);
-}
-
-const BODY_KEYS = new Set(['url', 'weight', 'capacity', 'meta', 'ttl', 'draining']);
+/** The PUT body (SPEC: `{url, weight?, capacity?, meta?, ttl?}`); discovery/instance checks the values it shares with Redis records. */
+const registrationBody = z.strictObject({
+  url: z.string(),
+  weight: z.number().optional(),
+  capacity: z.number().optional(),
+  meta: z.record(z.string(), z.string()).optional(),
+  ttl: duration.default(DEFAULT_ADMIN_TTL_MS),
+  draining: z.boolean().optional(),
+});
 
 /** Builds the sub-app; mount it at `/admin/services` (the admin app applies auth to `/admin/*`). */
 export function createServicesApi(deps: ServicesApiDeps): Hono {
@@ -106,29 +106,15 @@ export function createServicesApi(deps: ServicesApiDeps): Hono {
   app.get('/', (c) => c.json({ services: servicesStatus(deps) }));
 
   app.put('/:service/instances/:id', async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return fail(c, 'bad_request', 'the body must be a JSON object', 400);
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(c, 'bad_request', 'the body must be a JSON object', 400);
-    const fields = body as Record<string, unknown>;
-    const unknownKey = Object.keys(fields).find((key) => !BODY_KEYS.has(key));
-    if (unknownKey !== undefined) return fail(c, 'bad_request', `unknown field "${unknownKey}"`, 400);
-    let registration: InstanceRegistration;
-    let ttlMs: number;
-    try {
-      registration = checkRegistration({ ...(fields as { url: string }), service: c.req.param('service'), id: c.req.param('id') });
-      ttlMs = bodyTtl(fields.ttl);
-    } catch (err) {
-      if (err instanceof GatewayError) return fail(c, 'bad_request', err.message, 400);
-      throw err;
-    }
+    const { ttl, ...fields } = await readJson(c, registrationBody);
+    const registration = checkRegistration({ ...fields, service: c.req.param('service'), id: c.req.param('id') });
+    const ttlMs = checkTtl(ttl);
+    const refused = deps.refusal(registration.url);
+    if (refused !== undefined) throw new GatewayError('forbidden', `registration refused: ${refused}`);
     try {
       await deps.registry.register(registration, ttlMs);
     } catch (err) {
-      return fail(c, 'unavailable', `the registry refused the registration: ${(err as Error).message}`, 503);
+      throw new GatewayError('unavailable', `the registry refused the registration: ${(err as Error).message}`, [], { cause: err });
     }
     return c.json({ ...registration, ttlMs, expiresAt: (deps.now ?? Date.now)() + ttlMs });
   });
@@ -140,9 +126,9 @@ export function createServicesApi(deps: ServicesApiDeps): Hono {
     try {
       removed = await deps.registry.deregister(service, id);
     } catch (err) {
-      return fail(c, 'unavailable', `the registry refused the deregistration: ${(err as Error).message}`, 503);
+      throw new GatewayError('unavailable', `the registry refused the deregistration: ${(err as Error).message}`, [], { cause: err });
     }
-    if (!removed) return fail(c, 'not_found', `no instance ${id} of service ${service} is registered`, 404);
+    if (!removed) throw new GatewayError('not_found', `no instance ${id} of service ${service} is registered`);
     return c.body(null, 204);
   });
 

@@ -124,12 +124,16 @@ const route = z.strictObject({
   retryNonIdempotent: z.boolean().default(false),
 });
 
+const cidr = z.string().refine((value) => z.cidrv4().safeParse(value).success || z.cidrv6().safeParse(value).success, 'entries are CIDRs such as 10.0.0.0/8 or fd00::/8');
+
 /** The whole config document, after merging every file of a config folder. */
 export const configSchema = z.strictObject({
   gateway: gateway.default(gateway.parse({})),
   auth: auth.default(auth.parse({})),
   services: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'service names use letters, digits, ".", "_" and "-"'), service).default({}),
   routes: z.array(route).default([]),
+  /** Registered (not static) instances must have an address in one of these networks; unset: any address. */
+  discovery: z.strictObject({ allowedNetworks: z.array(cidr).min(1).optional() }).default({}),
   alerts: alertsSchema,
   telemetry: z.strictObject({
     /** Child spans for auth, rate limit and instance selection; off for high-volume sites. */

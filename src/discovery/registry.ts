@@ -1,5 +1,6 @@
 /** The service registry interface every discovery backend implements (memory for one process, Redis for many). */
 import type { InstanceRecord, InstanceRegistration } from './instance.js';
+import type { InstancePolicy } from './instance-policy.js';
 
 /** Where a registry stands with its backend. */
 export interface RegistryStatus {
@@ -33,6 +34,11 @@ export interface Registry {
   services(): readonly string[];
   /** Calls `listener` with a service name after its instances came, went or changed; returns the unsubscribe. */
   onChange(listener: (service: string) => void): () => void;
+  /**
+   * Lists only instances `policy` admits, from now on and at once for those held (refused ones are
+   * logged, and listed again should a later policy admit them).
+   */
+  restrict(policy: InstancePolicy): void;
   /** Loads the current state and starts background work (expiry sweep, change feed, reconciliation). */
   start(): Promise<void>;
   /** Stops background work; connections passed in stay open (their owner closes them). */

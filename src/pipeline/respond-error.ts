@@ -1,30 +1,36 @@
-/** Writes the SPEC's JSON error answer; the only place an error becomes bytes on the wire. */
+/** Writes the SPEC's JSON error answer, rendered by `renderError`, to a Node response, a fetch Response or a raw socket. */
 import type { ServerResponse } from 'node:http';
-import { errorBody, type GatewayError } from '../errors.js';
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import { renderError, type ErrorHeaders, type GatewayError } from '../errors.js';
 
 /**
  * Answers `err` unless headers already went out, in which case the response is cut short so the client
  * sees a truncated body rather than a wrong one.
  */
-export function respondError(
-  res: ServerResponse,
-  err: GatewayError,
-  requestId: string,
-  extra: ReadonlyArray<readonly [string, string]> = [],
-): void {
+export function respondError(res: ServerResponse, err: GatewayError, requestId: string, extra: ErrorHeaders = []): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = errorBody(err.code, err.message, requestId);
-  const headers: string[] = [
-    'content-type', 'application/json',
-    'content-length', String(Buffer.byteLength(body)),
-    'cache-control', 'no-store',
-    'x-request-id', requestId,
-  ];
-  for (const [name, value] of extra) headers.push(name, value);
-  for (const [name, value] of err.headers) headers.push(name, value);
-  res.writeHead(err.status, headers);
+  const { status, headers, body } = renderError(err, requestId, extra);
+  res.writeHead(status, headers.flat());
   res.end(body);
+}
+
+/** The error answer as a fetch Response, for edgeway's Hono apps (admin API, public endpoints). */
+export function errorResponse(err: GatewayError, requestId: string, extra: ErrorHeaders = []): Response {
+  const { status, headers, body } = renderError(err, requestId, extra);
+  return new Response(body, { status, headers: headers as Array<[string, string]> });
+}
+
+/** Writes the error answer on a socket the HTTP parser gave up on, then closes it. */
+export function respondErrorOnSocket(socket: Socket, err: GatewayError, requestId: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, headers, body } = renderError(err, requestId, [['connection', 'close']]);
+  const head = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${head}\r\n${body}`);
 }

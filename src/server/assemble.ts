@@ -8,6 +8,7 @@ import { servicesStatus } from '../admin/services-api.js';
 import { viewServices } from '../admin/telemetry-api.js';
 import { createRegistry } from '../discovery/create-registry.js';
 import type { Registry } from '../discovery/registry.js';
+import { InstancePolicy } from '../discovery/instance-policy.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
 import type { ServiceRuntime } from '../pipeline/service-runtime.js';
 import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
@@ -112,6 +113,13 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   const backend = connectBackend(options.redisUrl, options.dataDir);
   if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
   const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
+  // Refused from the first record on; the gateway narrows it again once its ports are bound.
+  registry.restrict(
+    new InstancePolicy({
+      allowedNetworks: config.discovery.allowedNetworks,
+      ownPorts: [options.port ?? config.gateway.listen.port, options.adminPort ?? config.gateway.admin.port, config.gateway.tls?.redirectHttpPort ?? 0],
+    }),
+  );
   await registry.start();
   const security = await createSecurity(backend, config.auth, { onError: (err) => options.logger.warn({ err }, 'security background task failed') });
   const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });

@@ -15,6 +15,7 @@ import { createRequestHandler, type RequestObserver } from '../pipeline/handle-r
 import { compileChecks } from '../pipeline/compile-checks.js';
 import { buildSnapshot, type Snapshot } from '../pipeline/snapshot.js';
 import type { Registry } from '../discovery/registry.js';
+import { InstancePolicy } from '../discovery/instance-policy.js';
 import type { StoreBackend } from '../store/backend.js';
 import { requestObserver } from '../telemetry/request-observer.js';
 import { assemble, StartError, type GatewayOptions, type GatewayParts } from './assemble.js';
@@ -34,6 +35,8 @@ export class Gateway {
   #serving = false;
   #stopping = false;
   #stopWatching: () => void = () => undefined;
+  /** Which instance addresses registrations may use; rebuilt once the ports are bound and on each reload. */
+  #instancePolicy: InstancePolicy | undefined;
 
   private constructor(private readonly options: GatewayOptions, private readonly parts: GatewayParts) {
     const { config, live, registry, security, telemetry, tls } = parts;
@@ -47,7 +50,7 @@ export class Gateway {
       },
     };
     const handler = createRequestHandler(() => live.current, observer);
-    const publicApp = createPublicApp(security, () => live.current.trustedProxies);
+    const publicApp = createPublicApp(security, () => live.current.trustedProxies, (err) => options.logger.error({ err }, 'public endpoint failed'));
     const listener = createPublicServer(publicApp, (req, res) => {
       this.#inFlight++;
       handler(req, res);
@@ -56,12 +59,14 @@ export class Gateway {
     this.#connections = listener.connections;
     const adminApp = createAdminApp({
       adminToken: options.adminToken,
+      listenHost: config.gateway.admin.host,
+      onUnexpectedError: (err) => options.logger.error({ err }, 'admin request failed'),
       routes: () => this.routesView(),
       // Ready while Redis is away too (routing goes on from the last known set); the detail says so.
       ready: () => ({ ready: this.#serving, detail: { store: parts.backend.kind, registry: registry.status() } }),
       reload: () => this.reload(),
       mounts: [
-        ['/admin/services', createServicesApi({ registry, services: parts.services })],
+        ['/admin/services', createServicesApi({ registry, services: parts.services, refusal: (url) => this.#instancePolicy?.refusal(url) })],
         ['/admin/tokens', tokensApi(security)],
         ['/', telemetryApi(telemetry, parts.servicesView, () => live.current.table.routes.map((route) => route.name), options.metricsExposition)],
       ],
@@ -97,6 +102,7 @@ export class Gateway {
         throw new StartError(`cannot listen for the https redirect: ${err.message}`);
       });
     }
+    this.#restrictInstances();
     if (this.options.watch !== false) this.#stopWatching = watchConfig(this.options.configPath, () => this.reload());
   }
 
@@ -135,6 +141,19 @@ export class Gateway {
     return (this.adminServer.address() as AddressInfo).port;
   }
 
+  /** Every port this gateway listens on, as configured and as bound: no instance may point at one. */
+  #ownPorts(): number[] {
+    const { listen, admin, tls } = this.parts.live.current.config.gateway;
+    const { port, adminPort } = this.options;
+    return [this.port, this.adminPort, this.parts.tls?.redirectPort ?? 0, listen.port, admin.port, tls?.redirectHttpPort ?? 0, port ?? 0, adminPort ?? 0];
+  }
+
+  /** Applies `discovery.allowedNetworks` and the bound ports to the admin API and the registry's view. */
+  #restrictInstances(): void {
+    this.#instancePolicy = new InstancePolicy({ allowedNetworks: this.parts.live.current.config.discovery.allowedNetworks, ownPorts: this.#ownPorts() });
+    this.parts.registry.restrict(this.#instancePolicy);
+  }
+
   /** Re-reads the config; an invalid one is refused and the last good snapshot keeps serving. */
   reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] } {
     const { telemetry, security, live, deps } = this.parts;
@@ -150,6 +169,7 @@ export class Gateway {
     telemetry.metrics.configReload('success');
     security.reconfigure(compiled.config.auth);
     live.replace(compiled.output);
+    this.#restrictInstances();
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
     this.options.onReloaded?.();
     return { ok: true };

@@ -2,9 +2,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import type { Hono } from 'hono';
-import type { HttpBindings } from '@hono/node-server';
-import { errorBody, type ErrorCode, ERROR_STATUS } from '../errors.js';
+import { GatewayError, type ErrorCode } from '../errors.js';
+import { respondErrorOnSocket } from '../pipeline/respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
 import { expectsContinue } from '../pipeline/framing.js';
 import { Connections } from './connections.js';
@@ -20,21 +19,9 @@ export interface ListenerLimits {
   readonly maxHeaderBytes: number;
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
-
-/** Writes a raw error answer on a socket the HTTP parser gave up on, then closes it. */
-export function rawErrorResponse(socket: Socket, code: ErrorCode, message: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status = ERROR_STATUS[code];
-  // The request never parsed, so no client id can be trusted: always a fresh one.
-  const requestId = resolveRequestId(undefined);
-  const body = errorBody(code, message, requestId);
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-  );
+/** Answers a request the HTTP parser gave up on; it never parsed, so no client id is trusted: always a fresh one. */
+function rawError(socket: Socket, code: ErrorCode, message: string): void {
+  respondErrorOnSocket(socket, new GatewayError(code, message), resolveRequestId(undefined));
 }
 
 function pathOf(url: string | undefined): string {
@@ -55,7 +42,7 @@ export interface PublicListener {
  * is left to the handler: the proxy answers `100 Continue` only once the route's stages passed.
  */
 export function createPublicServer(
-  app: Hono<{ Bindings: HttpBindings }>,
+  app: { readonly fetch: Parameters<typeof getRequestListener>[0] },
   proxy: (req: IncomingMessage, res: ServerResponse) => void,
   limits: ListenerLimits,
   create: CreateServer = createServer,
@@ -74,12 +61,12 @@ export function createPublicServer(
   // Without a listener Node answers 100 Continue itself, before auth or the body limit had their say.
   server.on('checkContinue', listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'HPE_HEADER_OVERFLOW') rawErrorResponse(socket, 'headers_too_large', 'request headers too large');
+    if (err.code === 'HPE_HEADER_OVERFLOW') rawError(socket, 'headers_too_large', 'request headers too large');
     else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
-    else rawErrorResponse(socket, 'bad_request', 'malformed HTTP request');
+    else rawError(socket, 'bad_request', 'malformed HTTP request');
   });
   // CONNECT would turn the gateway into a tunnel to anywhere: refused (RFC 9110 9.3.6 makes it optional).
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => rawErrorResponse(socket, 'method_not_allowed', 'CONNECT is not supported'));
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => rawError(socket, 'method_not_allowed', 'CONNECT is not supported'));
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return { server, connections };

@@ -1,7 +1,9 @@
 /** The plain-HTTP listener of `gateway.tls.redirectHttpPort`: answers every request with a redirect to HTTPS. */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { errorBody } from '../errors.js';
+import { GatewayError } from '../errors.js';
+import { respondError } from '../pipeline/respond-error.js';
+import { resolveRequestId } from '../telemetry/request-id.js';
 
 // reg-name / IPv4 or a bracketed IPv6 literal, then an optional port (RFC 9110 7.2, RFC 3986 3.2.2).
 const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
@@ -31,15 +33,15 @@ export function redirectLocation(host: string | undefined, target: string | unde
  */
 export function createRedirectServer(httpsPort: () => number): Server {
   const server = createServer({ requireHostHeader: false }, (req, res) => {
+    const requestId = resolveRequestId(req.headers['x-request-id']);
     const location = redirectLocation(req.headers.host, req.url, httpsPort());
+    // The body is never read; closing the connection keeps an unread upload from lingering on the socket.
     if (location === undefined) {
-      const body = errorBody('bad_request', 'a Host header and an origin-form target are needed to redirect to https', '');
-      res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
-      res.end(body);
+      const err = new GatewayError('bad_request', 'a Host header and an origin-form target are needed to redirect to https');
+      respondError(res, err, requestId, [['connection', 'close']]);
       return;
     }
-    // The body is never read; closing the connection keeps an unread upload from lingering on the socket.
-    res.writeHead(308, { location, 'content-length': '0', connection: 'close' });
+    res.writeHead(308, { location, 'content-length': '0', connection: 'close', 'x-request-id': requestId });
     res.end();
   });
   server.on('clientError', (_err, socket) => socket.destroy());

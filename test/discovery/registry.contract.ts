@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from '../../src/discovery/registry.js';
 import type { InstanceRegistration } from '../../src/discovery/instance.js';
 import { GatewayError } from '../../src/errors.js';
+import { InstancePolicy } from '../../src/discovery/instance-policy.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** A started registry on a clean store, and how to dispose of it. */
@@ -135,6 +136,21 @@ export function registryContract(make: () => Promise<RegistryFixture>): void {
       assert.deepEqual(registry.services(), []);
     });
   }
+
+  withRegistry('restrict() keeps refused instances out of the view, on later registrations too, until a policy admits them', async (registry) => {
+    const changes: string[] = [];
+    registry.onChange((service) => changes.push(service));
+    await registry.register(instance({ id: 'own', url: 'http://127.0.0.1:9901' }), 5000);
+    await registry.register(instance({ id: 'other', url: 'http://127.0.0.1:9001' }), 5000);
+    registry.restrict(new InstancePolicy({ ownPorts: [9901], localAddresses: [] }));
+    assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['other']);
+    await registry.register(instance({ id: 'own2', url: 'http://localhost:9901/' }), 5000);
+    await registry.register(instance({ id: 'other', url: 'http://127.0.0.1:9001' }), 5000);
+    assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['other']);
+    registry.restrict(new InstancePolicy({ ownPorts: [], localAddresses: [] }));
+    assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['other', 'own', 'own2']);
+    assert.deepEqual(changes, ['orders', 'orders', 'orders', 'orders']);
+  });
 
   withRegistry('status reports a connected, fresh registry after start', async (registry) => {
     const status = registry.status();
