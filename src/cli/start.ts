@@ -9,17 +9,17 @@ import { parseWorkerCount, runPrimary } from '../server/workers.js';
 import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
 import { logger } from '../telemetry/access-log.js';
 import { guardProcess } from '../telemetry/process-guard.js';
-import { configPath, dataDir, parseCommand, portFlag, redisUrl, UsageError, type CommandSpec } from './args.js';
+import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, REDIS_OPTION, redisUrl, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
   usage: 'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N|auto]',
   summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP restarts them one at a time.',
   options: {
-    config: { type: 'string' },
-    port: { type: 'string' },
-    'admin-port': { type: 'string' },
-    redis: { type: 'string' },
-    workers: { type: 'string' },
+    config: CONFIG_OPTION,
+    port: { type: 'string', value: 'N', help: 'public listener port', default: 'gateway.listen.port of the config (8080)' },
+    'admin-port': { type: 'string', value: 'N', help: 'admin listener port', default: 'gateway.admin.port of the config (9901)' },
+    redis: REDIS_OPTION,
+    workers: { type: 'string', value: 'N|auto', help: 'gateway processes sharing the port (auto: one per CPU; needs Redis)', default: '1' },
   },
 };
 

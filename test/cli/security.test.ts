@@ -113,7 +113,7 @@ describe('security CLI in embedded mode', () => {
   test('an unreachable Redis is one clean error (password redacted), exit 1', async () => {
     const { code, stderr } = await cli(['keys', 'list', '--redis', 'redis://user:hunter2@127.0.0.1:1']);
     assert.equal(code, 1);
-    assert.match(stderr, /^edgeway keys list: cannot use Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
+    assert.match(stderr, /^edgeway: cannot use Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
     assert.ok(!stderr.includes('hunter2'));
     assert.equal(stderr.trim().split('\n').length, 1, stderr);
   });
