@@ -15,10 +15,17 @@ export interface AdminDeps {
   readonly mounts?: ReadonlyArray<readonly [string, Hono]>;
 }
 
-/** Builds the admin app; `/admin/*` sits behind the bearer check when a token is set. */
+/**
+ * Builds the admin app. With a token set, `/admin/*` and `/metrics` sit behind the bearer check; the probes
+ * (`/healthz`, `/readyz`) stay open for the kubelet, and the dashboard page is a shell whose data is `/admin/stats`.
+ */
 export function createAdminApp(deps: AdminDeps): Hono {
   const app = new Hono();
-  if (deps.adminToken !== undefined) app.use('/admin/*', adminAuth(deps.adminToken));
+  if (deps.adminToken !== undefined) {
+    const bearer = adminAuth(deps.adminToken);
+    app.use('/admin/*', bearer);
+    app.use('/metrics', bearer);
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
