@@ -71,7 +71,7 @@ async function revoke(argv: string[]): Promise<number> {
     response = await admin.request('POST', `/admin/tokens/${encodeURIComponent(jti)}/revoke`);
   } catch (err) {
     if (!(err instanceof AdminUnreachableError)) throw err;
-    throw new CommandError(`no Redis configured, so the revocation goes through the gateway's admin API, which is unreachable: ${err.message}`);
+    throw new CommandError(`no Redis configured (--redis, REDIS_URL) and cannot reach the gateway's admin API: ${err.message}`);
   }
   if (!response.ok) throw new CommandError(`${admin.baseUrl} answered ${await errorMessage(response)}`);
   process.stdout.write(`revoked ${jti} (via ${admin.baseUrl})\n`);
