@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gateway, StartError } from '../server/gateway.js';
 import { formatDiagnostic } from '../config/diagnostic.js';
-import { logger } from '../telemetry/access-log.js';
+import { createAppLogger } from '../telemetry/access-log.js';
 import { adminClient } from './admin-client.js';
 import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, printMessage, REDIS_OPTION, redisUrl, type CommandSpec } from './args.js';
 import { demoUpstreamCommand } from './demo-upstream.js';
@@ -22,6 +22,8 @@ const spec: CommandSpec = {
     redis: REDIS_OPTION,
   },
 };
+
+const logger = createAppLogger();
 
 /** The example config's discovered service and its routes. */
 const DEMO_SERVICE = 'echo';

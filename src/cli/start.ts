@@ -7,7 +7,7 @@ import { Gateway, StartError } from '../server/gateway.js';
 import { runWorker, workerIndex } from '../server/cluster-worker.js';
 import { parseWorkerCount, runPrimary } from '../server/workers.js';
 import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
-import { logger } from '../telemetry/access-log.js';
+import { createAppLogger } from '../telemetry/access-log.js';
 import { guardProcess } from '../telemetry/process-guard.js';
 import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, REDIS_OPTION, redisUrl, UsageError, type CommandSpec } from './args.js';
 
@@ -22,6 +22,8 @@ const spec: CommandSpec = {
     workers: { type: 'string', value: 'N|auto', help: 'gateway processes sharing the port (auto: one per CPU; needs Redis)', default: '1' },
   },
 };
+
+const logger = createAppLogger();
 
 /** Margin on top of the config's shutdownTimeout before the primary kills a worker that has not drained, ms. */
 const STOP_MARGIN_MS = 5000;

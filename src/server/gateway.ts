@@ -116,6 +116,7 @@ export class Gateway {
     const servicesView: ServicesView = () => viewServices(servicesStatus({ registry, services: liveServices }));
     const telemetry = createTelemetry({
       backend,
+      logger: options.logger,
       alerts: config.alerts,
       servicesView,
       spans: { stages: config.telemetry.stageSpans },
