@@ -28,7 +28,7 @@ test('edgeway --version prints the package version', async () => {
   assert.deepEqual(short, long);
 });
 
-test('every --help option line has a description and its default (or says it is required)', async () => {
+test('every --help option line has a description and its default (or says it is required)', { timeout: 300_000 }, async () => {
   const results = await runAll(COMMANDS.map((argv) => [...argv, '--help']));
   results.forEach(({ code, stdout }, i) => {
     const name = (COMMANDS[i] as string[]).join(' ');
@@ -43,7 +43,7 @@ test('every --help option line has a description and its default (or says it is 
   });
 });
 
-test('every error message starts with "edgeway: " on stderr, whatever failed', async () => {
+test('every error message starts with "edgeway: " on stderr, whatever failed', { timeout: 300_000 }, async () => {
   const closed = await freePort();
   const failing: Array<[string[], number, RegExp]> = [
     [['frobnicate'], 2, /^edgeway: unknown command "frobnicate"/],

@@ -16,7 +16,7 @@ function quickstart(): string {
   return section.slice(start, section.indexOf('```', start));
 }
 
-test('the README quickstart runs top to bottom in one shell: the echo route and the token route answer', { timeout: 120_000 }, async () => {
+test('the README quickstart runs top to bottom in one shell: the echo route and the token route answer', { timeout: 300_000 }, async () => {
   const [lines, ports] = [quickstart().split('\n'), { '8080': await freePort(), '9901': await freePort(), '9001': await freePort() }];
   assert.equal(lines[0], 'npm ci', 'the block starts with the install (skipped here: node_modules is in place)');
   const moved = (text: string): string => text.replace(/\b(8080|9901|9001)\b/g, (port) => String(ports[port as keyof typeof ports]));
