@@ -29,7 +29,10 @@ export interface AdminDeps {
 
 type AdminEnv = { Variables: { requestId: string } };
 
-/** Builds the admin app; `/admin/*` sits behind the bearer check when a token is set. */
+/**
+ * Builds the admin app. With a token set, `/admin/*` and `/metrics` sit behind the bearer check; the probes
+ * (`/healthz`, `/readyz`) stay open for the kubelet, and the dashboard page is a shell whose data is `/admin/stats`.
+ */
 export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   // SPEC: every response carries x-request-id, and an error body's requestId equals it.
@@ -40,7 +43,11 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
     c.res.headers.set('x-request-id', id);
   });
   app.use('*', browserGuard(deps.listenHost));
-  if (deps.adminToken !== undefined) app.use('/admin/*', adminAuth(deps.adminToken));
+  if (deps.adminToken !== undefined) {
+    const bearer = adminAuth(deps.adminToken);
+    app.use('/admin/*', bearer);
+    app.use('/metrics', bearer);
+  }
   app.use(
     '*',
     bodyLimit({

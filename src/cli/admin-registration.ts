@@ -2,7 +2,7 @@
 import type { RegistryLogger } from '../discovery/registry.js';
 import type { Registration } from '../discovery/client.js';
 import type { RegistrationInput } from '../discovery/instance.js';
-import { errorMessage, unreachable, type AdminClient } from './admin-client.js';
+import { errorMessage, type AdminClient } from './admin-client.js';
 
 /** What to register: the PUT body of `/admin/services/{service}/instances/{id}` plus its path. */
 export interface AdminRegistrationOptions extends Omit<RegistrationInput, 'draining'> {
@@ -34,7 +34,7 @@ export async function registerViaAdmin(options: AdminRegistrationOptions): Promi
         failing = false;
       })
       .catch((err: unknown) => {
-        if (!failing) options.logger.warn(`heartbeat of ${options.service}/${options.id} failed; retrying every ${Math.round(options.ttlMs / 3)} ms`, unreachable(err));
+        if (!failing) options.logger.warn(`heartbeat of ${options.service}/${options.id} failed; retrying every ${Math.round(options.ttlMs / 3)} ms`, (err as Error).message);
         failing = true;
       });
   };
@@ -50,7 +50,7 @@ export async function registerViaAdmin(options: AdminRegistrationOptions): Promi
       if (!response.ok && response.status !== 404) throw new Error(await errorMessage(response));
       await response.body?.cancel();
     } catch (err) {
-      options.logger.warn(`deregistering ${options.service}/${options.id} failed; it expires within ${options.ttlMs} ms`, unreachable(err));
+      options.logger.warn(`deregistering ${options.service}/${options.id} failed; it expires within ${options.ttlMs} ms`, (err as Error).message);
     }
   };
   return { id: options.id, stop: () => (stopped ??= stop()) };

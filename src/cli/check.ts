@@ -2,12 +2,12 @@
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
-import { configPath, parseCommand, type CommandSpec } from './args.js';
+import { CONFIG_OPTION, configPath, parseCommand, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
   usage: 'edgeway check [--config PATH]',
   summary: 'Validates the config (a YAML file or a folder of them). Exit 0 when valid, 1 on any error.',
-  options: { config: { type: 'string' } },
+  options: { config: CONFIG_OPTION },
 };
 
 /** Runs the command; returns the exit code. */
@@ -18,7 +18,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const loaded = loadAndCompile(path, checkOnly);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    process.stderr.write(`${loaded.diagnostics.length} error(s) in ${path}\n`);
+    process.stderr.write(`edgeway: ${loaded.diagnostics.length} error(s) in ${path}\n`);
     return 1;
   }
   process.stdout.write(`config OK: ${loaded.files.join(', ')} (${loaded.config.routes.length} routes, ${Object.keys(loaded.config.services).length} services)\n`);

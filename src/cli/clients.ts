@@ -1,24 +1,26 @@
 /** `edgeway clients add|list|remove`: OAuth2 client-credentials clients; the secret is printed once and only its hash stored. */
 import type { ClientInfo } from '../security/index.js';
-import { parseCommand, UsageError, type CommandSpec } from './args.js';
+import { JSON_OPTION, parseCommand, printMessage, UsageError, type CommandSpec, type OptionSpec } from './args.js';
 import { scopeList, SECURITY_HELP, SECURITY_OPTIONS, withSecurity } from './security-context.js';
+
+const ID_OPTION: OptionSpec = { type: 'string', value: 'ID', help: 'the client id (client_id of the token request)', required: true };
 
 const addSpec: CommandSpec = {
   usage: 'edgeway clients add --id ID --scope "a b" [--json] [--config PATH] [--redis URL]',
   summary: `Registers a client for POST /oauth/token and prints its secret once; only a hash of it is stored, so it cannot be shown again. ${SECURITY_HELP}`,
-  options: { id: { type: 'string' }, scope: { type: 'string' }, json: { type: 'boolean' }, ...SECURITY_OPTIONS },
+  options: { id: ID_OPTION, scope: { type: 'string', value: 'SCOPES', help: 'space-separated scopes the client may request ("" for none)', required: true }, json: JSON_OPTION, ...SECURITY_OPTIONS },
 };
 
 const listSpec: CommandSpec = {
   usage: 'edgeway clients list [--json] [--config PATH] [--redis URL]',
   summary: `Lists clients with their scopes (never their secrets). ${SECURITY_HELP}`,
-  options: { json: { type: 'boolean' }, ...SECURITY_OPTIONS },
+  options: { json: JSON_OPTION, ...SECURITY_OPTIONS },
 };
 
 const removeSpec: CommandSpec = {
   usage: 'edgeway clients remove --id ID [--config PATH] [--redis URL]',
   summary: `Removes a client; tokens it already holds stay valid until they expire (revoke them with edgeway token revoke). ${SECURITY_HELP}`,
-  options: { id: { type: 'string' }, ...SECURITY_OPTIONS },
+  options: { id: ID_OPTION, ...SECURITY_OPTIONS },
 };
 
 const USAGE = `usage: ${addSpec.usage}\n       ${listSpec.usage}\n       ${removeSpec.usage}`;
@@ -46,7 +48,7 @@ async function add(argv: string[]): Promise<number> {
   if (flags === undefined) return 0;
   const id = idFlag(flags, addSpec.usage);
   const scopes = scopeFlag(flags);
-  return withSecurity('clients add', flags, async ({ security }) => {
+  return withSecurity(flags, async ({ security }) => {
     const { secret } = await security.clients.add(id, scopes);
     process.stdout.write(flags.json === true ? `${JSON.stringify({ id, secret })}\n` : `client_id:     ${id}\nclient_secret: ${secret}\nThe secret is shown only this once; store it now.\n`);
     return 0;
@@ -56,7 +58,7 @@ async function add(argv: string[]): Promise<number> {
 async function list(argv: string[]): Promise<number> {
   const flags = parseCommand(listSpec, argv);
   if (flags === undefined) return 0;
-  return withSecurity('clients list', flags, async ({ security }) => {
+  return withSecurity(flags, async ({ security }) => {
     const clients = await security.clients.list();
     process.stdout.write(flags.json === true ? `${JSON.stringify(clients)}\n` : formatClients(clients));
     return 0;
@@ -67,9 +69,9 @@ async function remove(argv: string[]): Promise<number> {
   const flags = parseCommand(removeSpec, argv);
   if (flags === undefined) return 0;
   const id = idFlag(flags, removeSpec.usage);
-  return withSecurity('clients remove', flags, async ({ security }) => {
+  return withSecurity(flags, async ({ security }) => {
     if (!(await security.clients.remove(id))) {
-      process.stderr.write(`edgeway clients remove: no client "${id}"\n`);
+      printMessage(`no client "${id}"`);
       return 1;
     }
     process.stdout.write(`removed ${id}\n`);

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { adminClient } from './admin-client.js';
+import { printMessage } from './args.js';
 import { registerViaAdmin } from './admin-registration.js';
 import { stderrLogger, untilSignal } from './register.js';
 
@@ -47,7 +48,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       process.exitCode = 0;
     },
     (err: unknown) => {
-      process.stderr.write(`demo upstream: ${(err as Error).message}\n`);
+      printMessage(`demo upstream: ${(err as Error).message}`);
       process.exitCode = 1;
     },
   );

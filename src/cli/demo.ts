@@ -6,17 +6,24 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gateway, StartError } from '../server/gateway.js';
 import { formatDiagnostic } from '../config/diagnostic.js';
-import { logger } from '../telemetry/access-log.js';
+import { createAppLogger } from '../telemetry/access-log.js';
 import { adminClient } from './admin-client.js';
-import { configPath, dataDir, parseCommand, portFlag, redisUrl, type CommandSpec } from './args.js';
+import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, printMessage, REDIS_OPTION, redisUrl, type CommandSpec } from './args.js';
 import { demoUpstreamCommand } from './demo-upstream.js';
 import { untilSignal } from './register.js';
 
 const spec: CommandSpec = {
   usage: 'edgeway demo [--config PATH] [--port N] [--admin-port N] [--redis URL]',
   summary: 'Starts the gateway on the example config (routes/) with two demo upstream instances of service "echo" that register themselves, prints a token and curl lines; Ctrl-C stops everything.',
-  options: { config: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, redis: { type: 'string' } },
+  options: {
+    config: { ...CONFIG_OPTION, default: '$EDGEWAY_CONFIG, else the example routes/' },
+    port: { type: 'string', value: 'N', help: 'public listener port', default: 'gateway.listen.port of the config (8080)' },
+    'admin-port': { type: 'string', value: 'N', help: 'admin listener port', default: 'gateway.admin.port of the config (9901)' },
+    redis: REDIS_OPTION,
+  },
 };
+
+const logger = createAppLogger();
 
 /** The example config's discovered service and its routes. */
 const DEMO_SERVICE = 'echo';
@@ -116,7 +123,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof StartError)) throw err;
     for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    process.stderr.write(`edgeway demo: ${err.message}\n`);
+    printMessage(err.message);
     return 1;
   }
   const admin = `http://127.0.0.1:${gateway.adminPort}`;
@@ -131,7 +138,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     process.stdout.write(banner(`http://127.0.0.1:${gateway.port}`, admin, await demoToken(admin)));
     await signal;
   } else if (!interrupted) {
-    process.stderr.write('edgeway demo: the demo upstreams did not register; stopping\n');
+    printMessage('the demo upstreams did not register; stopping');
   }
   await Promise.all(children.map(stopChild));
   await gateway.stop();

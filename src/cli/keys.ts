@@ -1,12 +1,12 @@
 /** `edgeway keys list` / `edgeway keys rotate`: edgeway's signing keys, shared with the gateways through the store. */
 import type { KeyInfo } from '../security/index.js';
-import { parseCommand, UsageError, type CommandSpec } from './args.js';
+import { JSON_OPTION, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { SECURITY_HELP, SECURITY_OPTIONS, withSecurity } from './security-context.js';
 
 const listSpec: CommandSpec = {
   usage: 'edgeway keys list [--json] [--config PATH] [--redis URL]',
   summary: `Lists the signing keys that still verify, newest first (public information only). ${SECURITY_HELP}`,
-  options: { json: { type: 'boolean' }, ...SECURITY_OPTIONS },
+  options: { json: JSON_OPTION, ...SECURITY_OPTIONS },
 };
 
 const rotateSpec: CommandSpec = {
@@ -34,7 +34,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
   if (action === 'list') {
     const flags = parseCommand(listSpec, rest);
     if (flags === undefined) return 0;
-    return withSecurity('keys list', flags, async ({ security }) => {
+    return withSecurity(flags, async ({ security }) => {
       const keys = security.keys.list();
       process.stdout.write(flags.json === true ? `${JSON.stringify(keys)}\n` : formatKeys(keys));
       return 0;
@@ -43,7 +43,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
   if (action === 'rotate') {
     const flags = parseCommand(rotateSpec, rest);
     if (flags === undefined) return 0;
-    return withSecurity('keys rotate', flags, async ({ security }) => {
+    return withSecurity(flags, async ({ security }) => {
       const key = await security.keys.rotate();
       process.stdout.write(`new current key ${key.kid} (${key.alg})\n`);
       return 0;

@@ -7,7 +7,8 @@ import { demoCommand } from './demo.js';
 import { tokenCommand } from './token.js';
 import { keysCommand } from './keys.js';
 import { clientsCommand } from './clients.js';
-import { UsageError } from './args.js';
+import { CommandError, printMessage, UsageError } from './args.js';
+import { packageVersion } from './version.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -24,7 +25,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
 
 function help(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: edgeway <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'edgeway <command> --help' for a command's options.\n`;
+  return `usage: edgeway <command> [options]\n       edgeway --version\n\nCommands:\n${lines.join('\n')}\n\nRun 'edgeway <command> --help' for a command's options.\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -33,17 +34,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(help());
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`edgeway ${packageVersion()}\n`);
+    return 0;
+  }
   const command = COMMANDS[name];
   if (command === undefined) {
-    process.stderr.write(`edgeway: unknown command "${name}"\n${help()}`);
+    printMessage(`unknown command "${name}"\n${help()}`);
     return 2;
   }
   try {
     return await command.run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`edgeway ${name}: ${err.message}\n`);
-      return 2;
+    if (err instanceof UsageError || err instanceof CommandError) {
+      printMessage(err.message);
+      return err instanceof UsageError ? 2 : 1;
     }
     throw err;
   }
@@ -54,7 +59,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`edgeway: ${(err as Error).stack ?? String(err)}\n`);
+    printMessage((err as Error).stack ?? String(err));
     process.exitCode = 1;
   },
 );

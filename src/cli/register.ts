@@ -6,32 +6,34 @@ import { register, DEFAULT_TTL_MS, type Registration } from '../discovery/client
 import { checkRegistration, checkTtl } from '../discovery/instance.js';
 import type { RegistryLogger } from '../discovery/registry.js';
 import { GatewayError } from '../errors.js';
-import { adminClient, adminUrl, unreachable } from './admin-client.js';
+import { redact } from '../store/redis-url.js';
+import { adminClient, adminUrl } from './admin-client.js';
 import { registerViaAdmin } from './admin-registration.js';
-import { parseCommand, redisUrl, UsageError, type CommandSpec } from './args.js';
+import { ADMIN_OPTION, CONFIG_OPTION, parseCommand, printMessage, REDIS_OPTION, redisUrl, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
-  usage: 'edgeway register --service NAME --url URL [--id ID] [--weight N] [--capacity N] [--meta k=v]... [--ttl 10s] [--redis URL | --admin URL]',
+  usage: 'edgeway register --service NAME --url URL [--id ID] [--weight N] [--capacity N] [--meta k=v]... [--ttl 10s] [--redis URL | --admin URL] [--config PATH]',
   summary:
     'Registers an instance and heartbeats it every ttl/3 until stopped; deregisters on SIGINT/SIGTERM. With --redis or REDIS_URL it writes the ' +
-    'Redis registry; otherwise it uses the admin API of a local gateway (--admin, default http://127.0.0.1:9901, token from EDGEWAY_ADMIN_TOKEN).',
+    "Redis registry; otherwise it uses the admin API of a local gateway (--admin, else gateway.admin of the config).",
   options: {
-    service: { type: 'string' },
-    url: { type: 'string' },
-    id: { type: 'string' },
-    weight: { type: 'string' },
-    capacity: { type: 'string' },
-    meta: { type: 'string', multiple: true },
-    ttl: { type: 'string' },
-    redis: { type: 'string' },
-    admin: { type: 'string' },
+    service: { type: 'string', value: 'NAME', help: 'the service the instance belongs to', required: true },
+    url: { type: 'string', value: 'URL', help: 'where the gateway sends requests, e.g. http://10.0.0.5:8080', required: true },
+    id: { type: 'string', value: 'ID', help: 'instance id, unique within the service', default: '<hostname>-<pid>-<random>' },
+    weight: { type: 'string', value: 'N', help: 'relative share for the weighted and ring-hash balancers', default: '1' },
+    capacity: { type: 'string', value: 'N', help: 'requests the instance handles at once, for least-request', default: '100' },
+    meta: { type: 'string', value: 'k=v', multiple: true, help: 'metadata, repeatable', default: 'none' },
+    ttl: { type: 'string', value: 'DURATION', help: 'the instance drops out this long after its last heartbeat', default: '10s' },
+    redis: REDIS_OPTION,
+    admin: ADMIN_OPTION,
+    config: CONFIG_OPTION,
   },
 };
 
 /** Logs registry trouble on stderr; stdout stays for the one "registered" line scripts wait for. */
 export const stderrLogger: RegistryLogger = {
-  warn: (message, detail) => process.stderr.write(`edgeway: ${message}${detail === undefined ? '' : ` (${detail instanceof Error ? detail.message : String(detail)})`}\n`),
-  info: (message) => process.stderr.write(`edgeway: ${message}\n`),
+  warn: (message, detail) => printMessage(`${message}${detail === undefined ? '' : ` (${detail instanceof Error ? detail.message : String(detail)})`}`),
+  info: (message) => printMessage(message),
 };
 
 /** "<hostname>-<pid>-<random>", as the embeddable client names instances. */
@@ -89,16 +91,18 @@ export async function registerCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const redis = redisUrl(flags.redis);
-  const where = redis ?? adminUrl(flags.admin);
+  const admin = redis === undefined ? adminClient(adminUrl(flags)) : undefined;
+  // A Redis URL may carry a password: it is never printed.
+  const where = admin?.baseUrl ?? redact(redis as string);
   const signal = untilSignal();
   let registration: Registration;
   try {
     registration =
-      redis !== undefined
-        ? await register({ ...input, redis, ttlMs, logger: stderrLogger })
-        : await registerViaAdmin({ ...input, admin: adminClient(adminUrl(flags.admin)), ttlMs, logger: stderrLogger });
+      admin === undefined
+        ? await register({ ...input, redis: redis as string, ttlMs, logger: stderrLogger })
+        : await registerViaAdmin({ ...input, admin, ttlMs, logger: stderrLogger });
   } catch (err) {
-    process.stderr.write(`edgeway register: cannot register ${input.service}/${input.id} at ${where}: ${unreachable(err)}\n`);
+    printMessage(`cannot register ${input.service}/${input.id} at ${where}: ${(err as Error).message}`);
     return 1;
   }
   process.stdout.write(`registered ${input.service}/${registration.id} -> ${input.url} (ttl ${ttlMs} ms) at ${where}\n`);

@@ -1,19 +1,13 @@
 /** Opens the store and the security core for one CLI command (token, keys, clients), and closes them after. */
-import { existsSync } from 'node:fs';
-import { formatDiagnostic } from '../config/diagnostic.js';
-import { loadConfig } from '../config/load.js';
-import { configSchema } from '../config/schema.js';
-import { createSecurity, type AuthConfig, type Security } from '../security/index.js';
+import { createSecurity, type Security } from '../security/index.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { parseRedisUrl, redact, RedisUrlError } from '../store/redis-url.js';
-import { configPath, dataDir, redisUrl } from './args.js';
+import { CommandError, CONFIG_OPTION, dataDir, printMessage, REDIS_OPTION, redisUrl, type OptionSpec } from './args.js';
+import { commandConfig } from './command-config.js';
 
 /** Flags every security command takes. */
-export const SECURITY_OPTIONS = {
-  config: { type: 'string' },
-  redis: { type: 'string' },
-} as const;
+export const SECURITY_OPTIONS: Readonly<Record<'config' | 'redis', OptionSpec>> = { config: CONFIG_OPTION, redis: REDIS_OPTION };
 
 /** Where the settings come from, for the --help text of every security command. */
 export const SECURITY_HELP =
@@ -26,31 +20,15 @@ export interface SecurityContext {
   close(): Promise<void>;
 }
 
-/** Thrown when the command cannot open its context; the message is ready to print. */
-export class ContextError extends Error {}
-
-/**
- * The auth section: from the config when it exists, else the defaults. A missing default `routes/` folder is
- * not an error (`keys list` needs no routes), but an explicitly named config must load cleanly.
- */
-function authConfig(flag: unknown): AuthConfig {
-  const path = configPath(flag);
-  const named = typeof flag === 'string' || process.env.EDGEWAY_CONFIG !== undefined;
-  if (!named && !existsSync(path)) return configSchema.parse({}).auth;
-  const loaded = loadConfig(path);
-  if (!loaded.ok) throw new ContextError(`${loaded.diagnostics.map(formatDiagnostic).join('\n')}\ninvalid config at ${path}`);
-  return loaded.config.auth;
-}
-
 /** Opens the context the flags point at. */
 export async function openSecurityContext(flags: Record<string, string | boolean | undefined>): Promise<SecurityContext> {
-  const auth = authConfig(flags.config);
+  const auth = commandConfig(flags.config).auth;
   const url = redisUrl(flags.redis);
   if (url !== undefined) {
     try {
       parseRedisUrl(url);
     } catch (err) {
-      if (err instanceof RedisUrlError) throw new ContextError(err.message);
+      if (err instanceof RedisUrlError) throw new CommandError(err.message);
       throw err;
     }
   }
@@ -62,11 +40,11 @@ export async function openSecurityContext(flags: Record<string, string | boolean
   }
   let security: Security;
   try {
-    security = await createSecurity(backend, auth, { onError: (err) => process.stderr.write(`edgeway: ${(err as Error).message}\n`) });
+    security = await createSecurity(backend, auth, { onError: (err) => printMessage((err as Error).message) });
   } catch (err) {
     await closeBackend(backend);
     if (url === undefined) throw err;
-    throw new ContextError(`cannot use Redis at ${redact(url)}: ${(lastRedisError ?? (err as Error)).message}`);
+    throw new CommandError(`cannot use Redis at ${redact(url)}: ${(lastRedisError ?? (err as Error)).message}`);
   }
   return {
     security,
@@ -78,15 +56,15 @@ export async function openSecurityContext(flags: Record<string, string | boolean
   };
 }
 
-/** Runs `work` on an open context and always closes it; a ContextError or RangeError becomes exit 1 with its message. */
-export async function withSecurity(name: string, flags: Record<string, string | boolean | undefined>, work: (ctx: SecurityContext) => Promise<number>): Promise<number> {
+/** Runs `work` on an open context and always closes it; a CommandError or RangeError becomes exit 1 with its message. */
+export async function withSecurity(flags: Record<string, string | boolean | undefined>, work: (ctx: SecurityContext) => Promise<number>): Promise<number> {
   let ctx: SecurityContext | undefined;
   try {
     ctx = await openSecurityContext(flags);
     return await work(ctx);
   } catch (err) {
-    if (err instanceof ContextError || err instanceof RangeError) {
-      process.stderr.write(`edgeway ${name}: ${err.message}\n`);
+    if (err instanceof CommandError || err instanceof RangeError) {
+      printMessage(err.message);
       return 1;
     }
     throw err;

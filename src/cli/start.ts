@@ -7,21 +7,23 @@ import { Gateway, StartError } from '../server/gateway.js';
 import { runWorker, workerHooks, workerIndex } from '../server/cluster-worker.js';
 import { parseWorkerCount, runPrimary } from '../server/workers.js';
 import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
-import { logger } from '../telemetry/access-log.js';
+import { createAppLogger } from '../telemetry/access-log.js';
 import { guardProcess } from '../telemetry/process-guard.js';
-import { configPath, dataDir, parseCommand, portFlag, redisUrl, UsageError, type CommandSpec } from './args.js';
+import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, REDIS_OPTION, redisUrl, UsageError, type CommandSpec } from './args.js';
 
 const spec: CommandSpec = {
   usage: 'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N|auto]',
   summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP reloads the config and TLS certificates (under --workers: restarts the workers one at a time).',
   options: {
-    config: { type: 'string' },
-    port: { type: 'string' },
-    'admin-port': { type: 'string' },
-    redis: { type: 'string' },
-    workers: { type: 'string' },
+    config: CONFIG_OPTION,
+    port: { type: 'string', value: 'N', help: 'public listener port', default: 'gateway.listen.port of the config (8080)' },
+    'admin-port': { type: 'string', value: 'N', help: 'admin listener port', default: 'gateway.admin.port of the config (9901)' },
+    redis: REDIS_OPTION,
+    workers: { type: 'string', value: 'N|auto', help: 'gateway processes sharing the port (auto: one per CPU; needs Redis)', default: '1' },
   },
 };
+
+const logger = createAppLogger();
 
 /** Margin on top of the config's shutdownTimeout before the primary kills a worker that has not drained, ms. */
 const STOP_MARGIN_MS = 5000;

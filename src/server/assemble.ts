@@ -129,6 +129,7 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   const servicesView: ServicesView = () => viewServices(servicesStatus({ registry, services }));
   const telemetry = createTelemetry({
     backend,
+    logger: options.logger,
     alerts: config.alerts,
     servicesView,
     spans: { stages: config.telemetry.stageSpans },

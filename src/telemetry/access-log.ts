@@ -1,4 +1,4 @@
-/** The JSON access log (one line per request, written asynchronously) and the shared application logger. */
+/** The JSON access log (one line per request, written asynchronously) and the application logger the CLI hands to the gateway. */
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
@@ -18,8 +18,10 @@ const redact = { paths: [...REDACT_PATHS], censor: '[redacted]' };
 // level at construction, so a line costs nothing more.
 const formatters = { level: (label: string) => ({ level: label }) };
 
-/** The application logger for warnings and lifecycle events (stderr, synchronous: rare and must survive a crash). */
-export const logger: Logger = pino({ name: 'edgeway', base: undefined, redact, formatters, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+/** A logger for warnings and lifecycle events (stderr, synchronous: rare and must survive a crash); the CLI creates one and injects it. */
+export function createAppLogger(): Logger {
+  return pino({ name: 'edgeway', base: undefined, redact, formatters, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+}
 
 /** The longest a line waits in the buffer, ms: a flush every half second leaves no line older than ~1 s. */
 const FLUSH_INTERVAL_MS = 500;

@@ -1,6 +1,6 @@
 /** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
+import type { Logger } from 'pino';
 import type { AlertRule, AlertsConfig } from '../config/alerts-schema.js';
-import { logger } from './access-log.js';
 import type { AlertStateStore } from './alert-state.js';
 import type { ServicesView } from './services-view.js';
 import type { StatsCollector } from './stats.js';
@@ -60,6 +60,8 @@ export interface AlertEvaluatorOptions {
   /** Local state for rules that cannot use the shared store (redis-down). */
   readonly localStore: AlertStateStore;
   readonly webhooks: WebhookSender;
+  /** Where transitions and evaluation failures are logged. */
+  readonly logger: Logger;
   readonly now?: () => number;
   /** Evaluation period, milliseconds (default 5000). */
   readonly intervalMs?: number;
@@ -92,7 +94,7 @@ export class AlertEvaluator {
   /** Starts periodic evaluation (unref'd). */
   start(): void {
     this.#timer ??= setInterval(() => {
-      this.evaluate().catch((err: unknown) => logger.warn({ err }, 'alert evaluation failed'));
+      this.evaluate().catch((err: unknown) => this.#options.logger.warn({ err }, 'alert evaluation failed'));
     }, this.#options.intervalMs ?? 5000);
     this.#timer.unref();
   }
@@ -128,7 +130,7 @@ export class AlertEvaluator {
         await this.#evaluateRule(rule, this.#states.get(rule.name) as RuleState);
       } catch (err) {
         // The shared store is unreachable: keep the local state so the change is retried next pass.
-        logger.warn({ err, rule: rule.name }, 'alert state change failed');
+        this.#options.logger.warn({ err, rule: rule.name }, 'alert state change failed');
       }
     }
   }
@@ -150,8 +152,8 @@ export class AlertEvaluator {
     state.firing = shouldFire;
     if (!seen.breached) state.pendingSince = undefined;
     const fields = { rule: rule.name, kind: rule.kind, subject: seen.subject, value: seen.value, threshold: seen.threshold };
-    if (next === 'firing') logger.warn(fields, 'alert firing');
-    else logger.info(fields, 'alert resolved');
+    if (next === 'firing') this.#options.logger.warn(fields, 'alert firing');
+    else this.#options.logger.info(fields, 'alert resolved');
     if (!announce) return;
     this.#options.webhooks.send({
       status: next,

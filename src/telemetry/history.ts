@@ -1,9 +1,9 @@
 /** Shared per-minute history in Redis: every gateway flushes its deltas, the dashboard reads the merged sums. */
+import type { Logger } from 'pino';
 import type { RedisClient } from '../store/backend.js';
 import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 import { LATENCY_BUCKETS, newSketch } from './latency-sketch.js';
 import { MINUTES, addRequest, minutePoint, type Aggregate, type MinutePoint, type StatsCollector } from './stats.js';
-import { logger } from './access-log.js';
 
 /** History kept after a minute starts: 25 h, so a full 24 h window is always complete. */
 export const HISTORY_RETENTION_MS = 25 * 3_600_000;
@@ -31,8 +31,11 @@ export class RedisHistory {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(redis: RedisClient, stats: StatsCollector, options: { flushMs?: number } = {}) {
+  readonly #logger: Logger;
+
+  constructor(redis: RedisClient, stats: StatsCollector, options: { logger: Logger; flushMs?: number }) {
     this.#redis = redis;
+    this.#logger = options.logger;
     this.#add = defineScript<number>(redis, 'edgewayHistoryAdd', 'history-add.lua', 1);
     this.#flushMs = options.flushMs ?? 5000;
     stats.onRecord((route, minute, status, bucket) => {
@@ -53,7 +56,7 @@ export class RedisHistory {
   /** Starts the periodic flush (unref'd: it never keeps the process alive). */
   start(): void {
     this.#timer ??= setInterval(() => {
-      this.flush().catch((err: unknown) => logger.warn({ err }, 'history flush failed'));
+      this.flush().catch((err: unknown) => this.#logger.warn({ err }, 'history flush failed'));
     }, this.#flushMs);
     this.#timer.unref();
   }

@@ -1,7 +1,8 @@
 /** One gateway's telemetry, built once: tracing, spans, metrics, access log, stats, history and alerts. */
 import { hostname } from 'node:os';
 import type { StoreBackend } from '../store/backend.js';
-import { createAccessLog, logger, type AccessLog, type AccessLogEntry, type AccessLogOptions } from './access-log.js';
+import type { Logger } from 'pino';
+import { createAccessLog, type AccessLog, type AccessLogEntry, type AccessLogOptions } from './access-log.js';
 import { MemoryAlertState, RedisAlertState } from './alert-state.js';
 import type { AlertsConfig } from '../config/alerts-schema.js';
 import { AlertEvaluator } from './alerts.js';
@@ -16,6 +17,8 @@ import { WebhookSender } from './webhook.js';
 /** What {@link createTelemetry} needs. */
 export interface TelemetryOptions {
   readonly backend: StoreBackend;
+  /** Where background work (history, alerts, webhooks) reports trouble. */
+  readonly logger: Logger;
   /** The parsed top-level `alerts` config section. */
   readonly alerts: AlertsConfig;
   readonly servicesView?: ServicesView;
@@ -58,7 +61,7 @@ export interface Telemetry {
 
 /** Builds a gateway's telemetry from its backend and config; call `start()` once the gateway listens. */
 export function createTelemetry(options: TelemetryOptions): Telemetry {
-  const { backend } = options;
+  const { backend, logger } = options;
   const tracing = startTracing(options.tracing);
   const spans = new SpanFactory(tracing, options.spans);
   const redisUp = backend.kind === 'redis' ? () => backend.redis.status === 'ready' : undefined;
@@ -68,13 +71,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
-  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats) : undefined;
-  const webhooks = new WebhookSender(options.alerts.webhooks);
+  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { logger }) : undefined;
+  const webhooks = new WebhookSender(options.alerts.webhooks, { logger });
   const localStore = new MemoryAlertState();
   const alerts = new AlertEvaluator(
     options.alerts,
     { stats, ...(options.servicesView === undefined ? {} : { servicesView: options.servicesView }), ...(redisUp === undefined ? {} : { redisUp }) },
-    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, gateway: options.gatewayName ?? `${hostname()}:${process.pid}` },
+    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: options.gatewayName ?? `${hostname()}:${process.pid}` },
   );
   const routes = new Map<string, RouteTelemetry>();
   return {

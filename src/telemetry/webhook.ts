@@ -1,8 +1,10 @@
 /** Delivers alert notifications as JSON POSTs, with a timeout and retries, detached from the request path. */
-import { logger } from './access-log.js';
+import type { Logger } from 'pino';
 
 /** Options for {@link WebhookSender}. */
 export interface WebhookOptions {
+  /** Where failed deliveries are reported. */
+  readonly logger: Logger;
   /** Per-attempt timeout, milliseconds (default 3000). */
   readonly timeoutMs?: number;
   /** Attempts per URL including the first (default 4). */
@@ -20,8 +22,11 @@ export class WebhookSender {
   // One delivery chain per URL: a retried `firing` must not arrive after the episode's `resolved`.
   readonly #tails = new Map<string, Promise<void>>();
 
-  constructor(urls: readonly string[], options: WebhookOptions = {}) {
+  readonly #logger: Logger;
+
+  constructor(urls: readonly string[], options: WebhookOptions) {
     this.#urls = urls;
+    this.#logger = options.logger;
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#attempts = options.attempts ?? 4;
     this.#backoffMs = options.backoffMs ?? ((retry) => 250 * 2 ** (retry - 1));
@@ -32,7 +37,7 @@ export class WebhookSender {
     const json = JSON.stringify(body);
     for (const url of this.#urls) {
       const tail = (this.#tails.get(url) ?? Promise.resolve()).then(() => this.#deliver(url, json)).catch((err: unknown) => {
-        logger.warn({ err, url }, 'alert webhook delivery failed');
+        this.#logger.warn({ err, url }, 'alert webhook delivery failed');
       });
       this.#tails.set(url, tail);
       void tail.then(() => {

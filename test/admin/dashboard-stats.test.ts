@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { createStatsEndpoint } from '../../src/admin/dashboard/stats-endpoint.js';
 import { RedisHistory } from '../../src/telemetry/history.js';
 import { StatsCollector } from '../../src/telemetry/stats.js';
+import pino from 'pino';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 describe('dashboard stats endpoint with Redis history', () => {
@@ -24,7 +25,7 @@ describe('dashboard stats endpoint with Redis history', () => {
     });
     try {
       const [local, remote] = [new StatsCollector(), new StatsCollector()];
-      const [localHistory, remoteHistory] = [new RedisHistory(clients[0] as Redis, local), new RedisHistory(clients[1] as Redis, remote)];
+      const [localHistory, remoteHistory] = [new RedisHistory(clients[0] as Redis, local, { logger: pino({ level: 'silent' }) }), new RedisHistory(clients[1] as Redis, remote, { logger: pino({ level: 'silent' }) })];
       for (let i = 0; i < 4; i++) local.route('orders-read').record(200, 10, `l${i}`, '');
       for (let i = 0; i < 6; i++) remote.route('orders-read').record(429, 1, `r${i}`, '');
       await Promise.all([localHistory.flush(), remoteHistory.flush()]);

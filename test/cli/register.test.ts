@@ -49,6 +49,21 @@ describe('edgeway register on Redis', () => {
     }
   });
 
+  test('the Redis URL it prints has its password redacted', async () => {
+    // A password on a Redis without one is accepted by ioredis (it warns and carries on).
+    const url = redis.url.replace('redis://', 'redis://:hunter2@');
+    const cli = runCli(['register', '--service', 'orders', '--url', upstream.url, '--id', 'p1', '--redis', url]);
+    try {
+      await cli.waitFor('registered orders/p1');
+      assert.match(cli.stdout(), /at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\n/);
+      cli.child.kill('SIGTERM');
+      assert.equal(await cli.exited(), 0, cli.stderr());
+      assert.ok(!`${cli.stdout()}${cli.stderr()}`.includes('hunter2'), cli.stdout());
+    } finally {
+      await cli.kill();
+    }
+  });
+
   test('Redis killed and restarted: the gateway serves its last known set, and the heartbeat brings the instance back', async () => {
     const cli = runCli(['register', '--service', 'orders', '--url', upstream.url, '--id', 'r2', '--ttl', '3s', '--redis', redis.url]);
     try {

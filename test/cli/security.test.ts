@@ -20,7 +20,7 @@ describe('security CLI in embedded mode', () => {
   /** Runs `edgeway ...` against the gateway's config and data dir, with no Redis. */
   const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     try {
-      const { stdout, stderr } = await run(process.execPath, ['bin/edgeway.js', ...args], { env, timeout: 20_000 });
+      const { stdout, stderr } = await run(process.execPath, ['bin/edgeway.js', ...args], { env, timeout: 60_000 });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const failed = err as { code: number; stdout: string; stderr: string };
@@ -50,16 +50,10 @@ describe('security CLI in embedded mode', () => {
     await upstream?.close();
   });
 
-  test('every command has --help; token revoke explains the admin API fallback', async () => {
-    const commands = [['token', 'issue'], ['token', 'revoke'], ['keys', 'list'], ['keys', 'rotate'], ['clients', 'add'], ['clients', 'list'], ['clients', 'remove']];
-    // Concurrent: each child spends most of its time loading the TypeScript sources.
-    const results = await Promise.all(commands.map((args) => cli([...args, '--help'])));
-    results.forEach(({ code, stdout }, i) => {
-      const name = (commands[i] as string[]).join(' ');
-      assert.equal(code, 0, name);
-      assert.match(stdout, new RegExp(`^edgeway ${name}`), name);
-    });
-    const { stdout } = results[1] as { stdout: string };
+  // Every command's --help is checked in help.test.ts; here, what token revoke says about its fallback.
+  test('token revoke --help explains the admin API fallback', async () => {
+    const { code, stdout } = await cli(['token', 'revoke', '--help']);
+    assert.equal(code, 0);
     assert.match(stdout, /admin API/);
     assert.match(stdout, /EDGEWAY_ADMIN_TOKEN/);
     assert.match(stdout, /127\.0\.0\.1:9901/);
@@ -113,7 +107,7 @@ describe('security CLI in embedded mode', () => {
   test('an unreachable Redis is one clean error (password redacted), exit 1', async () => {
     const { code, stderr } = await cli(['keys', 'list', '--redis', 'redis://user:hunter2@127.0.0.1:1']);
     assert.equal(code, 1);
-    assert.match(stderr, /^edgeway keys list: cannot use Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
+    assert.match(stderr, /^edgeway: cannot use Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
     assert.ok(!stderr.includes('hunter2'));
     assert.equal(stderr.trim().split('\n').length, 1, stderr);
   });

@@ -102,6 +102,47 @@ describe('deploy/kubernetes', () => {
     assert.ok(hpa.spec.minReplicas >= 2 && hpa.spec.minReplicas <= hpa.spec.maxReplicas);
   });
 
+  test('the public Service is a LoadBalancer that keeps client IPs (externalTrafficPolicy: Local)', () => {
+    const service = ofKind('Service');
+    assert.equal(service.spec.type, 'LoadBalancer');
+    assert.equal(service.spec.externalTrafficPolicy, 'Local', 'Cluster SNATs clients to node addresses, so rateLimit key: ip would see nodes');
+  });
+
+  test('trustedProxies names no network wider than a /24 (the pod network would let any pod spoof X-Forwarded-For)', () => {
+    const configMap = ofKind('ConfigMap');
+    const gateway = (parseAllDocuments(configMap.data['gateway.yaml'] as string)[0]?.toJS() as Doc).gateway as Doc;
+    assert.ok(Array.isArray(gateway.trustedProxies), 'trustedProxies is set explicitly');
+    for (const entry of gateway.trustedProxies as string[]) {
+      const [address, bits] = entry.split('/');
+      const max = (address as string).includes(':') ? 128 : 32;
+      assert.ok(Number(bits ?? max) >= max - 8, `${entry} is wider than a /${max - 8}`);
+    }
+  });
+
+  test('a NetworkPolicy opens the public port to all and the admin port only to named peers', () => {
+    const policy = ofKind('NetworkPolicy');
+    const labels = deployment.spec.template.metadata.labels as Record<string, string>;
+    for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels as Record<string, string>)) assert.equal(labels[k], v);
+    assert.ok((policy.spec.policyTypes as string[]).includes('Ingress'));
+    const rules = policy.spec.ingress as Doc[];
+    const opens = (rule: Doc, port: number): boolean => (rule.ports as Doc[] | undefined)?.some((p) => resolvePort(p.port) === port) ?? true;
+    const admin = rules.filter((rule) => opens(rule, DEFAULTS.admin.port));
+    assert.ok(admin.length > 0, 'something may scrape the admin port');
+    for (const rule of admin) assert.ok(Array.isArray(rule.from) && rule.from.length > 0, 'an admin rule without `from` opens it to everyone');
+    assert.ok(rules.some((rule) => opens(rule, DEFAULTS.listen.port) && rule.from === undefined), 'the public port is open to all');
+  });
+
+  test('the kustomization lists every manifest and pins the Deployment image in images:', () => {
+    const kustomization = ofKind('Kustomization');
+    const files = readdirSync(K8S).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && !f.includes('.example.'));
+    assert.deepEqual([...(kustomization.resources as string[])].sort(), files.sort());
+    const image = container.image as string;
+    const name = image.slice(0, image.lastIndexOf(':'));
+    const entry = (kustomization.images as Doc[] | undefined)?.find((i) => i.name === name);
+    assert.ok(entry, `images: has an entry for ${name}`);
+    assert.ok(entry.newTag || entry.digest, 'the entry sets a tag or digest');
+  });
+
   test('the pod runs as the Dockerfile user, not root', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     const uid = /--uid (\d+)/.exec(dockerfile)?.[1];

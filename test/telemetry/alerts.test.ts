@@ -10,7 +10,10 @@ import { MemoryAlertState, RedisAlertState } from '../../src/telemetry/alert-sta
 import { StatsCollector } from '../../src/telemetry/stats.js';
 import { WebhookSender } from '../../src/telemetry/webhook.js';
 import type { ServiceView } from '../../src/telemetry/services-view.js';
+import pino from 'pino';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+
+const silent = pino({ level: 'silent' });
 
 interface Hook { status: string; rule: string; kind: string; subject: string; value: number; startsAt: string; endsAt?: string; gateway?: string }
 
@@ -70,8 +73,8 @@ describe('alerts', () => {
     const clients = [redis.client(), redis.client()];
     const gateways = clients.map((client, i) => {
       const stats = new StatsCollector({ now });
-      const webhooks = new WebhookSender(config.webhooks, { backoffMs: () => 10 });
-      const evaluator = new AlertEvaluator(config, { stats }, { store: new RedisAlertState(client), localStore: new MemoryAlertState(), webhooks, now, gateway: `gw-${i}` });
+      const webhooks = new WebhookSender(config.webhooks, { backoffMs: () => 10, logger: silent });
+      const evaluator = new AlertEvaluator(config, { stats }, { store: new RedisAlertState(client), localStore: new MemoryAlertState(), webhooks, logger: silent, now, gateway: `gw-${i}` });
       return { stats, webhooks, evaluator };
     });
     const evaluateAll = async () => {
@@ -114,8 +117,8 @@ describe('alerts', () => {
       webhooks: [url],
     });
     const stats = new StatsCollector({ now });
-    const webhooks = new WebhookSender(config.webhooks, { backoffMs: () => 10 });
-    const evaluator = new AlertEvaluator(config, { stats, servicesView: () => services, redisUp: () => redisUp }, { store: new MemoryAlertState(), localStore: new MemoryAlertState(), webhooks, now });
+    const webhooks = new WebhookSender(config.webhooks, { backoffMs: () => 10, logger: silent });
+    const evaluator = new AlertEvaluator(config, { stats, servicesView: () => services, redisUp: () => redisUp }, { store: new MemoryAlertState(), localStore: new MemoryAlertState(), webhooks, logger: silent, now });
     for (let i = 0; i < 100; i++) stats.route('search').record(200, i < 95 ? 20 : 900, `s${i}`, '');
     failNext = 1;
     await evaluator.evaluate();

@@ -5,6 +5,7 @@ import { StatsCollector, MINUTES } from '../../src/telemetry/stats.js';
 import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/latency-sketch.js';
 import { RedisHistory, historyKey } from '../../src/telemetry/history.js';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -100,8 +101,8 @@ describe('redis history', () => {
     const clientA = redis.client();
     const clientB = redis.client();
     try {
-      const historyA = new RedisHistory(clientA, a);
-      const historyB = new RedisHistory(clientB, b);
+      const historyA = new RedisHistory(clientA, a, { logger: pino({ level: 'silent' }) });
+      const historyB = new RedisHistory(clientB, b, { logger: pino({ level: 'silent' }) });
       for (let i = 0; i < 5; i++) a.route('orders-read').record(200, 10, `a${i}`, '');
       for (let i = 0; i < 3; i++) b.route('orders-read').record(i === 0 ? 503 : 200, 1000, `b${i}`, '');
       await Promise.all([historyA.stop(), historyB.stop()]);
@@ -127,7 +128,7 @@ describe('redis history', () => {
     const client = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     client.on('error', () => undefined);
     try {
-      const history = new RedisHistory(client, stats);
+      const history = new RedisHistory(client, stats, { logger: pino({ level: 'silent' }) });
       stats.route('payments').record(200, 5, 'p1', '');
       await redis.stop();
       await assert.rejects(history.flush());

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { createTelemetry } from '../../src/telemetry/telemetry.js';
 import { alertsSchema } from '../../src/config/alerts-schema.js';
+import pino from 'pino';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 /** Captures a real IncomingMessage carrying `headers`. */
@@ -43,7 +44,7 @@ describe('telemetry bundle', () => {
       const backend = client === undefined
         ? { kind: 'memory' as const, dataDir: '.data' }
         : { kind: 'redis' as const, redis: client, subscriber: client, dataDir: '.data' };
-      const telemetry = createTelemetry({ backend, alerts: alertsSchema.parse({}), accessLog: { destination }, tracing: { env: {} } });
+      const telemetry = createTelemetry({ backend, logger: pino({ level: 'silent' }), alerts: alertsSchema.parse({}), accessLog: { destination }, tracing: { env: {} } });
       try {
         const route = telemetry.forRoute('orders-read');
         assert.equal(telemetry.forRoute('orders-read'), route);
