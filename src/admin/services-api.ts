@@ -6,7 +6,7 @@ import { duration } from '../config/duration.js';
 import { GatewayError } from '../errors.js';
 import { checkRegistration, checkTtl, type InstanceRecord } from '../discovery/instance.js';
 import type { Registry } from '../discovery/registry.js';
-import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import { readJson } from './json-body.js';
 
 /** TTL of an admin registration without `ttl`, ms (SPEC: 30s). */

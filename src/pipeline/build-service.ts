@@ -12,7 +12,7 @@ import { AdaptiveConcurrencyLimiter } from '../traffic/adaptive-concurrency.js';
 import { CircuitBreaker } from '../traffic/circuit-breaker.js';
 import { RetryBudget } from '../traffic/retry-budget.js';
 import { compileRetryPolicy } from '../traffic/retry-policy.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 
 /** Long-lived state shared by every snapshot's runtime of a service. */
 export interface ServiceDeps {

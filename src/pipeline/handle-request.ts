@@ -2,41 +2,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestPickInput } from '../balancing/pick-input.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { forward, type AttemptObserver } from '../proxy/forward.js';
+import { forward } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
-import type { ServerSpan } from '../telemetry/spans.js';
+import type { RequestObserver } from '../request/observer.js';
+import type { ServerSpan } from '../request/server-span.js';
 import { resolveClient } from './client-ip.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from '../request/context.js';
 import { checkFraming, discardableBody, expectsContinue } from './framing.js';
 import { normalizePath } from './normalize-path.js';
 import { respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
 import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
-
-/** What happened to one request, for logs, metrics and traces. */
-export interface RequestOutcome {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly requestId: string;
-  /** The matched route; undefined when the request was refused before routing (400, 404). */
-  readonly route: RuntimeRoute | undefined;
-  readonly ctx: RequestContext | undefined;
-  readonly trace: ServerSpan;
-  readonly clientIp: string;
-  readonly path: string;
-  readonly status: number;
-  readonly startedAt: bigint;
-  readonly error: GatewayError | undefined;
-}
-
-/** Telemetry hooks around a request. */
-export interface RequestObserver {
-  /** Starts the SERVER span once the route is known (`routeName` undefined for unrouted requests). */
-  start(req: IncomingMessage, routeName: string | undefined, clientIp: string): ServerSpan;
-  readonly attempts: AttemptObserver;
-  done(outcome: RequestOutcome): void;
-}
 
 /** RFC 9110 15.5.6: a 405 lists what the resource does allow. */
 const TRACE_REFUSED: ReadonlyArray<readonly [string, string]> = [['allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS']];

@@ -4,9 +4,10 @@ import type { ForwardPlan } from '../proxy/forward.js';
 import { compileSplit } from '../balancing/split.js';
 import { buildService, type ServiceDeps } from './build-service.js';
 import { TrustedProxies } from './client-ip.js';
-import type { Stage } from './context.js';
-import { compileMatch, RouteTable, type CompiledRoute } from './route-table.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { Stage } from '../request/context.js';
+import type { CompiledRoute } from '../request/route.js';
+import { compileMatch, RouteTable } from './route-table.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import { buildStages, type StageDeps } from './stages.js';
 
 /** A route with everything the request path needs, resolved at load. */

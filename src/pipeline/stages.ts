@@ -3,8 +3,8 @@ import { buildAuthStage } from '../security/auth-stage.js';
 import type { Security } from '../security/index.js';
 import type { SpanFactory, StageName } from '../telemetry/spans.js';
 import { buildRateLimitStage, type RateLimitStageDeps } from '../traffic/rate-limit/stage.js';
-import type { Stage } from './context.js';
-import type { CompiledRoute } from './route-table.js';
+import type { Stage } from '../request/context.js';
+import type { CompiledRoute } from '../request/route.js';
 
 /** Shared objects stages are built from, outliving reloads; a new stage adds what it needs here. */
 export interface StageDeps {

@@ -4,8 +4,9 @@ import type { Dispatcher } from 'undici';
 import { type AttemptOutcome, type Endpoint, type FailureKind, saysAboutInstance } from '../balancing/endpoint.js';
 import type { PickInput } from '../balancing/balancer.js';
 import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../pipeline/context.js';
-import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import type { RequestContext } from '../request/context.js';
+import type { AttemptObserver } from '../request/observer.js';
+import type { ServiceRuntime } from './service-runtime.js';
 import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
 import { decideRetry } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
@@ -22,20 +23,6 @@ export interface ForwardPlan {
   readonly serverTiming: boolean;
   /** The route opted in to retrying non-idempotent methods. */
   readonly retryNonIdempotent: boolean;
-}
-
-/** Telemetry around instance selection and each upstream attempt. */
-export interface AttemptObserver {
-  select(ctx: RequestContext, pick: () => Endpoint | undefined): Endpoint | undefined;
-  /** `path` is what the attempt requests after the instance's base path (query included). */
-  begin(ctx: RequestContext, service: ServiceRuntime, endpoint: Endpoint, attempt: number, path: string): AttemptTracker;
-}
-
-/** One attempt's telemetry. */
-export interface AttemptTracker {
-  /** Headers for this attempt only, as a flat [name, value, ...] list; empty when there are none. */
-  readonly headers: readonly string[];
-  end(status: number | undefined, failure: FailureKind | undefined, retried: boolean): void;
 }
 
 function requestBody(ctx: RequestContext, plan: ForwardPlan): Readable | undefined {

@@ -1,7 +1,8 @@
 /** Streams an upstream response body to the client with backpressure, and says how it ended. */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { classifyUpstreamError, type FailureKind } from './upstream-errors.js';
+import type { FailureKind } from '../balancing/endpoint.js';
+import { classifyUpstreamError } from './upstream-errors.js';
 
 /**
  * A destroyed undici body emits its abort error after the relay settled; the listener stays for the

@@ -2,9 +2,6 @@
 import type { FailureKind } from '../balancing/endpoint.js';
 import { GatewayError } from '../errors.js';
 
-/** The failure vocabulary, defined with `AttemptOutcome`; re-exported for the proxy's modules. */
-export type { FailureKind };
-
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT']);
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 const RESETS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);

@@ -1,6 +1,6 @@
 /** The `auth` stage: verifies the bearer token, checks the route's scopes, tells the upstream who called. */
 import type { RouteConfig } from '../config/schema.js';
-import type { Stage } from '../pipeline/context.js';
+import type { Stage } from '../request/context.js';
 import { addIdentityHeaders } from './identity-headers.js';
 import type { Security } from './index.js';
 

@@ -1,5 +1,5 @@
 /** The headers that tell the upstream who called (`x-edgeway-sub`, `x-edgeway-scopes`, `claimHeaders`), in one encoding. */
-import type { Principal } from '../pipeline/context.js';
+import type { Principal } from '../request/context.js';
 
 // RFC 9110 5.5: a field value is visible ASCII (plus SP, HTAB and obs-text, which senders should not use);
 // undici refuses anything past U+00FF. Claims are Unicode, so every value is encoded in the manner of

@@ -1,6 +1,6 @@
 /** createSecurity: builds the security core once (keys, verifier, cache, revocations, clients, throttles) for the gateway and CLI. */
 import type { JSONWebKeySet } from 'jose';
-import type { Principal } from '../pipeline/context.js';
+import type { Principal } from '../request/context.js';
 import type { StoreBackend } from '../store/backend.js';
 import { GatewayError } from '../errors.js';
 import { invalidToken, missingToken, tooManyFailures } from './auth-errors.js';

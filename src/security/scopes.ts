@@ -1,5 +1,5 @@
 /** Scopes of a verified token and the route's all-of scope check. */
-import type { Principal } from '../pipeline/context.js';
+import type { Principal } from '../request/context.js';
 import { insufficientScope } from './auth-errors.js';
 
 /** RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */

@@ -1,6 +1,6 @@
 /** A bounded LRU of verified tokens, keyed by the token's SHA-256, so a repeated token costs no signature check. */
 import { createHash } from 'node:crypto';
-import type { Principal } from '../pipeline/context.js';
+import type { Principal } from '../request/context.js';
 
 /** A verified token as cached: who it is, when it expires (ms since epoch) and its jti for revocation. */
 export interface CachedToken {

@@ -1,7 +1,7 @@
 /** Verifies bearer JWTs against the configured issuers: header policy, signature, iss, aud, exp, nbf. */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import type { Config } from '../config/schema.js';
-import type { Principal } from '../pipeline/context.js';
+import type { Principal } from '../request/context.js';
 import { GatewayError } from '../errors.js';
 import { invalidToken } from './auth-errors.js';
 import { scopesOf } from './scopes.js';

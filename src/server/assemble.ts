@@ -10,7 +10,7 @@ import { createRegistry } from '../discovery/create-registry.js';
 import type { Registry } from '../discovery/registry.js';
 import { InstancePolicy } from '../discovery/instance-policy.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
-import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
 import { UpstreamPools } from '../proxy/upstream-client.js';
 import { createSecurity, type Security } from '../security/index.js';

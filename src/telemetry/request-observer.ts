@@ -1,7 +1,6 @@
 /** Connects the request path to telemetry: spans per request and attempt, metrics, stats and the access log. */
 import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
-import type { RequestObserver } from '../pipeline/handle-request.js';
-import type { AttemptObserver, AttemptTracker } from '../proxy/forward.js';
+import type { AttemptObserver, AttemptTracker, RequestObserver } from '../request/observer.js';
 import type { UpstreamOutcome } from './metrics.js';
 import type { Telemetry } from './telemetry.js';
 import { bytesReadSinceLast, bytesWrittenSinceLast } from './wire-bytes.js';

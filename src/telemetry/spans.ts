@@ -11,30 +11,14 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PROTOCOL_VERSION, ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_QUERY, ATTR_URL_SCHEME, ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import type { RequestContext, Stage } from '../pipeline/context.js';
-import type { FailureKind } from '../proxy/upstream-errors.js';
+import type { RequestContext, Stage } from '../request/context.js';
+import type { ServerSpan } from '../request/server-span.js';
+import type { FailureKind } from '../balancing/endpoint.js';
 import type { Tracing } from './otel.js';
 import { describeStage, type StageName } from './stage-attributes.js';
 
 export type { StageName } from './stage-attributes.js';
 
-/** The request's SERVER span and what its children and the access log need from it. */
-export interface ServerSpan {
-  readonly span: Span;
-  /** The context children start from (the server span inside the incoming trace). */
-  readonly context: Context;
-  readonly method: string;
-  /** Trace id for logs and upstream headers: the span's, or (tracing off) the incoming one or a new random one. */
-  readonly traceId: string;
-  /** The client's `traceparent` when valid (W3C Trace Context), else undefined. */
-  readonly incomingTraceparent: string | undefined;
-  /** The client's `tracestate`, kept only alongside a valid `traceparent`. */
-  readonly incomingTracestate: string | undefined;
-  /** Upstream attempts made so far, for the access log. */
-  attempts: number;
-  /** How the last failed upstream attempt failed, for the access log. */
-  upstreamFailure: FailureKind | undefined;
-}
 
 /** An upstream instance as CLIENT spans need it (an `Endpoint` fits). */
 export interface UpstreamInstance {

@@ -10,7 +10,8 @@ import { RedisHistory } from './history.js';
 import { GatewayMetrics, type RouteMetrics } from './metrics.js';
 import { startTracing, type Tracing, type TracingOptions } from './otel.js';
 import type { ServicesView } from './services-view.js';
-import { SpanFactory, type ServerSpan, type SpanOptions } from './spans.js';
+import type { ServerSpan } from '../request/server-span.js';
+import { SpanFactory, type SpanOptions } from './spans.js';
 import { StatsCollector, type RouteStats } from './stats.js';
 import { WebhookSender } from './webhook.js';
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema } from '../../src/config/schema.js';
-import { compileMatch, RouteTable, upstreamPath, type CompiledRoute } from '../../src/pipeline/route-table.js';
+import type { CompiledRoute } from '../../src/request/route.js';
+import { compileMatch, RouteTable, upstreamPath } from '../../src/pipeline/route-table.js';
 
 function table(routes: unknown[]): RouteTable<CompiledRoute> {
   const config = configSchema.parse({ services: { s: { instances: ['http://127.0.0.1:1'] } }, routes });

@@ -10,9 +10,10 @@ import { configSchema } from '../../src/config/schema.js';
 import { MemoryRegistry } from '../../src/discovery/memory-registry.js';
 import { GatewayError } from '../../src/errors.js';
 import { buildService } from '../../src/pipeline/build-service.js';
-import type { RequestContext } from '../../src/pipeline/context.js';
-import type { ServiceRuntime } from '../../src/pipeline/service-runtime.js';
-import { forward, type AttemptObserver } from '../../src/proxy/forward.js';
+import type { RequestContext } from '../../src/request/context.js';
+import type { ServiceRuntime } from '../../src/proxy/service-runtime.js';
+import { forward } from '../../src/proxy/forward.js';
+import type { AttemptObserver } from '../../src/request/observer.js';
 import { UpstreamPools } from '../../src/proxy/upstream-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -8,8 +8,9 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startTracing, type Tracing } from '../../src/telemetry/otel.js';
 import { GatewayError } from '../../src/errors.js';
-import type { RequestContext, Stage } from '../../src/pipeline/context.js';
-import { SpanFactory, recordDecision, type ClientSpan, type ServerSpan } from '../../src/telemetry/spans.js';
+import type { RequestContext, Stage } from '../../src/request/context.js';
+import type { ServerSpan } from '../../src/request/server-span.js';
+import { SpanFactory, recordDecision, type ClientSpan } from '../../src/telemetry/spans.js';
 
 type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
 

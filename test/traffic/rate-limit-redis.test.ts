@@ -8,7 +8,7 @@ import { RedisRateLimiter } from '../../src/traffic/rate-limit/redis-limiter.js'
 import { createRateLimiterProvider, type RateLimiterProvider } from '../../src/traffic/rate-limit/provider.js';
 import type { RateLimiter } from '../../src/traffic/rate-limit/limiter.js';
 import type { RateLimitConfig } from '../../src/config/schema.js';
-import type { RequestContext } from '../../src/pipeline/context.js';
+import type { RequestContext } from '../../src/request/context.js';
 import { GatewayError } from '../../src/errors.js';
 import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';
 import { RateLimitCounters } from '../../src/traffic/rate-limit/counters.js';

@@ -1,7 +1,7 @@
 /** Turns a route's `rateLimit.key` into a per-request bucket name; never an undefined or shared-by-accident key. */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Principal } from '../../pipeline/context.js';
+import type { Principal } from '../../request/context.js';
 
 /** What the key function reads from a request. */
 export interface KeySource {

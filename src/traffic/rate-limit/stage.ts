@@ -1,7 +1,7 @@
 /** The rate_limit stage: takes a token for the request's bucket, sets the RateLimit headers, answers 429. */
 import { GatewayError } from '../../errors.js';
 import type { RateLimitConfig } from '../../config/schema.js';
-import type { RequestContext, Stage } from '../../pipeline/context.js';
+import type { RequestContext, Stage } from '../../request/context.js';
 import type { RateLimiter } from './limiter.js';
 import type { RateLimitRecorder } from './counters.js';
 import { keyFunction } from './bucket-key.js';

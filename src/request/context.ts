@@ -1,7 +1,7 @@
 /** What one request carries through the stages: the raw Node request/response and what stages learn. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CompiledRoute } from './route-table.js';
-import type { ServerSpan } from '../telemetry/spans.js';
+import type { CompiledRoute } from './route.js';
+import type { ServerSpan } from './server-span.js';
 
 /** The verified caller of an authenticated request. */
 export interface Principal {
