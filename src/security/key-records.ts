@@ -52,11 +52,13 @@ class RedisKeyRecords implements KeyRecordStore {
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
   readonly #rotate: ScriptCommand<unknown>;
+  readonly #onError: (err: unknown) => void;
   #stop: (() => Promise<void>) | undefined;
 
-  constructor(redis: RedisClient, subscriber: RedisClient) {
+  constructor(redis: RedisClient, subscriber: RedisClient, onError: (err: unknown) => void) {
     this.#redis = redis;
     this.#subscriber = subscriber;
+    this.#onError = onError;
     this.#rotate = defineScript(redis, 'edgewayKeysRotate', 'keys-rotate.lua', 1);
   }
 
@@ -82,7 +84,7 @@ class RedisKeyRecords implements KeyRecordStore {
   }
 
   async watch(onChange: () => void): Promise<void> {
-    this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, { onMessage: onChange, onReconnect: onChange });
+    this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, { onMessage: onChange, onReconnect: onChange, onError: this.#onError });
   }
 
   async close(): Promise<void> {
@@ -128,6 +130,6 @@ class FileKeyRecords implements KeyRecordStore {
 }
 
 /** The key store of a backend. */
-export function keyRecordStore(backend: StoreBackend, now: () => number = Date.now): KeyRecordStore {
-  return backend.kind === 'redis' ? new RedisKeyRecords(backend.redis, backend.subscriber) : new FileKeyRecords(backend.dataDir, now);
+export function keyRecordStore(backend: StoreBackend, now: () => number = Date.now, onError: (err: unknown) => void = () => undefined): KeyRecordStore {
+  return backend.kind === 'redis' ? new RedisKeyRecords(backend.redis, backend.subscriber, onError) : new FileKeyRecords(backend.dataDir, now);
 }

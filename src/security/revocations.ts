@@ -85,6 +85,7 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
       onReconnect: () => {
         list.loadAll().catch(list.#onError);
       },
+      onError: onError,
     });
     await list.loadAll();
     return list;
