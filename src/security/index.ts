@@ -66,7 +66,7 @@ export interface Security {
 export async function createSecurity(backend: StoreBackend, auth: AuthConfig, options: SecurityOptions = {}): Promise<Security> {
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
-  const keys = await SigningKeys.open(keyRecordStore(backend, now), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
+  const keys = await SigningKeys.open(keyRecordStore(backend, now, onError), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
   const revocations = await openRevocations(backend, now, onError);
   const clients = new Clients(backend, now);
   const issuer = new TokenIssuer(keys, now);
@@ -96,8 +96,6 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
 
   return {
     async authenticate(authorization, clientIp) {
-      const blockedMs = guard.blockedFor(clientIp);
-      if (blockedMs > 0) throw tooManyFailures(blockedMs, 'too many invalid tokens from this address');
       let token: string | undefined;
       try {
         token = parseBearer(authorization);
@@ -108,6 +106,8 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
       const digest = tokenDigest(token);
       let verified = cache.get(digest);
       if (verified === undefined) {
+        // A blocked address is rationed, not refused: its next valid token still verifies (a NAT hides many users).
+        if (!guard.mayCheck(clientIp)) throw tooManyFailures(1000, 'too many invalid tokens from this address');
         try {
           verified = await verifier.verify(token);
         } catch (err) {

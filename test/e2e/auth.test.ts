@@ -147,8 +147,14 @@ ${serviceYaml('svc', [upstream.url])}routes:
     await refused(await idpToken({ aud: 'other-api' }), 401, INVALID, 'wrong audience');
   });
 
-  test('unknown kid', async () => {
-    await refused(await idpToken({}, { kid: 'no-such-key' }, attacker.privateKey), 401, INVALID, 'no key matches the token');
+  test('unknown kid: 503 with Retry-After while the key set is in its refetch cool-down (the IdP may just have rotated), never the upstream', async () => {
+    const before = upstream.seen.length;
+    const res = await request(`${first.url}/orders/1`, { headers: { 'x-forwarded-for': `10.1.0.${nextIp++}`, authorization: `Bearer ${await idpToken({}, { kid: 'no-such-key' }, attacker.privateKey)}` } });
+    const { error } = (await res.body.json()) as { error: { code: string } };
+    assert.equal(res.statusCode, 503);
+    assert.equal(error.code, 'unavailable');
+    assert.ok(Number(res.headers['retry-after']) >= 1 && Number(res.headers['retry-after']) <= 30, `retry-after ${String(res.headers['retry-after'])}`);
+    assert.equal(upstream.seen.length, before);
   });
 
   test('a key embedded in the header (jwk) is never trusted', async () => {
