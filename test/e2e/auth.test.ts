@@ -238,7 +238,9 @@ ${serviceYaml('svc', [upstream.url])}routes:
       }
       assert.equal(status, 200, 'a token of the new key');
       const set = (await (await request(`${gw.url}/.well-known/jwks.json`)).body.json()) as { keys: JWK[] };
-      assert.equal(set.keys.length, 2);
+      // Retiring (the replaced key), current (the key published as next before the rotation) and the new next.
+      assert.equal(set.keys.length, 3);
+      assert.ok(set.keys.some((k) => k.kid === decodeProtectedHeader(fresh.trim()).kid));
       assert.ok(set.keys.every((k) => k.d === undefined), 'the JWKS leaks a private key');
     }
   });
