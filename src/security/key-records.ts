@@ -69,6 +69,7 @@ class RedisKeyRecords implements KeyRecordStore {
   readonly #rotate: ScriptCommand<unknown>;
   readonly #onError: (err: unknown) => void;
   #stop: (() => Promise<void>) | undefined;
+  #onCommandsReady: (() => void) | undefined;
 
   constructor(redis: RedisClient, subscriber: RedisClient, onError: (err: unknown) => void) {
     this.#redis = redis;
@@ -101,9 +102,13 @@ class RedisKeyRecords implements KeyRecordStore {
 
   async watch(onChange: () => void): Promise<void> {
     this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, { onMessage: onChange, onReconnect: onChange, onError: this.#onError });
+    // The command connection's reconnect too: a restarted Redis may have lost the keys, and the reload puts them back.
+    this.#onCommandsReady = onChange;
+    this.#redis.on('ready', onChange);
   }
 
   async close(): Promise<void> {
+    if (this.#onCommandsReady !== undefined) this.#redis.off('ready', this.#onCommandsReady);
     await this.#stop?.();
   }
 }

@@ -30,8 +30,6 @@ export interface SigningKeysOptions {
   readonly now?: () => number;
   /** Reports a failed background reload; the previous keys stay in use. */
   readonly onError?: (err: unknown) => void;
-  /** Told how many keys this process wrote back after the store lost them. */
-  readonly onRestore?: (count: number) => void;
 }
 
 interface LoadedKey {
@@ -72,7 +70,6 @@ export class SigningKeys {
   readonly #maxTokenTtlMs: number;
   readonly #now: () => number;
   readonly #onError: (err: unknown) => void;
-  readonly #onRestore: (count: number) => void;
   #keys = new Map<string, LoadedKey>();
   #reloading: Promise<void> = Promise.resolve();
 
@@ -82,7 +79,6 @@ export class SigningKeys {
     this.#maxTokenTtlMs = options.maxTokenTtlMs;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => undefined);
-    this.#onRestore = options.onRestore ?? (() => undefined);
   }
 
   /** Opens the ring: creates a current and a next key when missing, loads all, and follows changes. */
@@ -175,7 +171,6 @@ export class SigningKeys {
       // The store forgot keys that tokens in circulation are signed with: put them back rather than strand those tokens.
       for (const key of lost) await this.#store.change({ mode: 'restore', key: key.record }, this.#maxTokenTtlMs);
       await this.#ensure();
-      this.#onRestore(lost.length);
       records = await this.#store.load();
     }
     const keys = new Map<string, LoadedKey>();
