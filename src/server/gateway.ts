@@ -50,7 +50,7 @@ export class Gateway {
       },
     };
     const handler = createRequestHandler(() => live.current, observer);
-    const publicApp = createPublicApp(security, () => live.current.trustedProxies, (err) => options.logger.error({ err }, 'public endpoint failed'));
+    const publicApp = createPublicApp(security, () => live.current.trustedProxies, telemetryObserver, (err) => options.logger.error({ err }, 'public endpoint failed'));
     const listener = createPublicServer(publicApp, (req, res) => {
       this.#inFlight++;
       handler(req, res);

@@ -277,4 +277,46 @@ ${serviceYaml('svc', [upstream.url])}routes:
     assert.equal(upstream.seen.length, before + 1);
     assert.equal((await call(await idpToken())).status, 200);
   });
+
+  test('POST /oauth/token and /.well-known/* get an access-log line and a request count like proxied requests, never the secret', async () => {
+    const secret = `guess-${randomBytes(8).toString('hex')}`;
+    const linesBefore = first.accessLines.length;
+    const attempt = await request(`${first.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '10.3.0.1' },
+      body: `grant_type=client_credentials&client_id=nobody&client_secret=${secret}`,
+    });
+    assert.equal(attempt.statusCode, 401);
+    await attempt.body.dump();
+    await (await request(`${first.url}/.well-known/jwks.json`)).body.dump();
+    await (await request(`${first.url}/.well-known/oauth-authorization-server`)).body.dump();
+    const lines = first.accessLines.slice(linesBefore).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const pick = (route: string) => lines.find((line) => line.route === route);
+    assert.equal(pick('(oauth-token)')?.status, 401, JSON.stringify(lines));
+    assert.equal(pick('(oauth-token)')?.clientIp, '10.3.0.1');
+    assert.equal(pick('(oauth-token)')?.requestId, attempt.headers['x-request-id']);
+    assert.equal(pick('(jwks)')?.status, 200);
+    assert.equal(pick('(oauth-metadata)')?.status, 200);
+    assert.ok(!first.accessLines.some((line) => line.includes(secret)), 'the access log holds the client secret');
+    const metrics = await (await request(`${first.adminUrl}/metrics`)).body.text();
+    assert.match(metrics, /edgeway_requests_total\{route="\(oauth-token\)",method="POST",status="401",status_class="4xx"\} [1-9]/);
+    assert.match(metrics, /edgeway_requests_total\{route="\(jwks\)",method="GET",status="200",status_class="2xx"\} [1-9]/);
+  });
+
+  test('RFC 8414 metadata at /.well-known/oauth-authorization-server names the token endpoint and keys under the public origin', async () => {
+    const res = await request(`${first.url}/.well-known/oauth-authorization-server`, { headers: { host: 'API.example.test', 'x-forwarded-proto': 'https' } });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.deepEqual(await res.body.json(), {
+      issuer: 'https://api.example.test',
+      token_endpoint: 'https://api.example.test/oauth/token',
+      jwks_uri: 'https://api.example.test/.well-known/jwks.json',
+      grant_types_supported: ['client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      response_types_supported: [],
+    });
+    const bad = await request(`${first.url}/.well-known/oauth-authorization-server`, { headers: { host: 'evil"host' } });
+    assert.equal(bad.statusCode, 400);
+    await bad.body.dump();
+  });
 });
