@@ -207,6 +207,21 @@ describe('a request is accepted when', () => {
 });
 
 describe('a config reload', () => {
+  test('leaves an authenticator of the old config (a snapshot still serving requests) on that config, and shares no verdict with the new one', async () => {
+    const token = `Bearer ${await idpToken()}`;
+    const old = security.authenticator();
+    const parse = (audience: string) => configSchema.parse({ auth: { issuers: [{ issuer: IDP, audience, jwksUri: jwks.url }, { issuer: 'edgeway', audience: 'api' }] } }).auth;
+    security.reconfigure(parse('other-api'));
+    try {
+      // Verified by the old config after the reload, as a request in flight on the old snapshot is.
+      assert.equal((await old(token, '192.0.2.1')).sub, 'user-1');
+      const fresh = security.authenticator();
+      await assert.rejects(fresh(token, '192.0.2.1'), (err: unknown) => err instanceof GatewayError && err.message === 'invalid token: wrong audience');
+    } finally {
+      security.reconfigure(parse('api'));
+    }
+  });
+
   test('applies new issuer rules to tokens verified before', async () => {
     const token = `Bearer ${await idpToken()}`;
     await security.authenticate(token, '192.0.2.1');
