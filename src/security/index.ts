@@ -91,7 +91,8 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
     remoteSets.set(uri, known);
     return known;
   };
-  // Each config's verdicts are cached under its own generation, so one config never serves another's verdict.
+  // Each config's verdicts are cached under its own generation, so one config never serves another's verdict
+  // (a snapshot's authenticator outlives a reload); the LRU evicts a retired generation's entries.
   let generation = 0;
   let ownAudience = auth.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
 
@@ -141,7 +142,6 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
       generation += 1;
       current = authenticatorFor(new TokenVerifier(next, { ownKeys: keys, now, remoteKeySet }), `${generation}:`);
       ownAudience = next.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
-      cache.clear();
     },
     keys,
     clients,

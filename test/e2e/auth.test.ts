@@ -320,3 +320,37 @@ ${serviceYaml('svc', [upstream.url])}routes:
     await bad.body.dump();
   });
 });
+
+describe('an auth config reload', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+  const config = (audience: string) => `auth:\n  issuers:\n    - { issuer: edgeway, audience: ${audience} }\n${serviceYaml('svc', [upstream.url])}routes:\n  - { name: orders, match: { path: /orders }, service: svc, auth: { scopes: [orders:read] } }\n`;
+  const mint = async (): Promise<string> => {
+    const res = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'frank', scopes: ['orders:read'], ttl: '10m' }) });
+    return ((await res.body.json()) as { token: string }).token;
+  };
+  const status = async (token: string): Promise<number> => {
+    const res = await request(`${gw.url}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway({ 'c.yaml': config('api') });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.close();
+  });
+
+  test('the new snapshot checks tokens against the new issuers and audiences, even ones verified before', async () => {
+    const before = await mint();
+    assert.equal(await status(before), 200);
+    gw.write('c.yaml', config('other-api'));
+    assert.deepEqual(gw.gateway.reload(), { ok: true });
+    assert.equal(await status(before), 401, 'a token for the old audience passed the reloaded config');
+    assert.equal(await status(await mint()), 200, 'a token for the new audience');
+  });
+});
