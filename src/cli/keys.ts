@@ -5,27 +5,27 @@ import { SECURITY_HELP, SECURITY_OPTIONS, withSecurity } from './security-contex
 
 const listSpec: CommandSpec = {
   usage: 'edgeway keys list [--json] [--config PATH] [--redis URL]',
-  summary: `Lists the signing keys that still verify, newest first (public information only). ${SECURITY_HELP}`,
+  summary: `Lists the signing keys, newest first, with their state (public information only): next (published in the JWKS, signs after the next rotation), current (signs new tokens), retiring (verifies until the time shown), revoked (an emergency rotation; never verifies). ${SECURITY_HELP}`,
   options: { json: JSON_OPTION, ...SECURITY_OPTIONS },
 };
 
 const rotateSpec: CommandSpec = {
-  usage: 'edgeway keys rotate [--config PATH] [--redis URL]',
-  summary: `Adds a new current signing key. Running gateways pick it up within a second; the previous key keeps verifying until the tokens it signed have expired (24h). ${SECURITY_HELP}`,
-  options: SECURITY_OPTIONS,
+  usage: 'edgeway keys rotate [--emergency] [--config PATH] [--redis URL]',
+  summary: `Makes the next key current: new tokens carry its kid at once, and because it has been published in the JWKS since the previous rotation, verifiers that cache the JWKS already know it. A new next key is published; the previous current key keeps verifying until the tokens it signed have expired (24h). Running gateways pick the change up within a second. --emergency (a leaked key): every existing key is revoked at once, so every outstanding token is refused, and a new, never-published key signs from now on; verifiers that cached the JWKS reject its tokens until they fetch it again. ${SECURITY_HELP}`,
+  options: { emergency: { type: 'boolean', help: 'revoke every existing key at once (a leaked key)', default: 'off' }, ...SECURITY_OPTIONS },
 };
 
 const USAGE = `usage: ${listSpec.usage}\n       ${rotateSpec.usage}`;
 
 /** The table `keys list` prints. */
 export function formatKeys(keys: readonly KeyInfo[]): string {
-  const rows = [['KID', 'ALG', 'CREATED', 'STATUS']];
+  const rows = [['KID', 'ALG', 'CREATED', 'STATE', 'UNTIL']];
   for (const key of keys) {
-    const status = key.current ? 'current' : `verifies until ${new Date(key.retireAfter ?? 0).toISOString()}`;
-    rows.push([key.kid, key.alg, new Date(key.createdAt).toISOString(), status]);
+    const until = key.retireAfter === undefined ? '' : new Date(key.retireAfter).toISOString();
+    rows.push([key.kid, key.alg, new Date(key.createdAt).toISOString(), key.state, until]);
   }
-  const widths = [0, 1, 2].map((col) => Math.max(...rows.map((row) => (row[col] as string).length)));
-  return rows.map((row) => row.map((cell, col) => (col < 3 ? cell.padEnd(widths[col] as number) : cell)).join('  ')).join('\n') + '\n';
+  const widths = [0, 1, 2, 3].map((col) => Math.max(...rows.map((row) => (row[col] as string).length)));
+  return rows.map((row) => row.map((cell, col) => (col < 4 ? cell.padEnd(widths[col] as number) : cell)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 /** Runs `edgeway keys <list|rotate>`; returns the exit code. */
@@ -44,8 +44,10 @@ export async function keysCommand(argv: string[]): Promise<number> {
     const flags = parseCommand(rotateSpec, rest);
     if (flags === undefined) return 0;
     return withSecurity(flags, async ({ security }) => {
-      const key = await security.keys.rotate();
-      process.stdout.write(`new current key ${key.kid} (${key.alg})\n`);
+      const key = flags.emergency === true ? await security.keys.revokeAll() : await security.keys.rotate();
+      const next = security.keys.list().find((k) => k.state === 'next');
+      process.stdout.write(`new current key ${key.kid} (${key.alg})${next === undefined ? '' : `; next key ${next.kid} published`}\n`);
+      if (flags.emergency === true) process.stdout.write('every earlier key is revoked: tokens signed before now are refused\n');
       return 0;
     });
   }

@@ -18,6 +18,8 @@ export interface RequestOutcome {
   readonly requestId: string;
   /** The matched route; undefined when the request was refused before routing (400, 404). */
   readonly route: CompiledRoute | undefined;
+  /** The label of a request edgeway answers itself (its public endpoints), which matches no route. */
+  readonly endpoint?: string;
   readonly ctx: RequestContext | undefined;
   readonly trace: ServerSpan;
   readonly clientIp: string;

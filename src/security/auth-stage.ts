@@ -13,10 +13,12 @@ export function buildAuthStage(route: RouteConfig, security: Security): Stage | 
   if (auth === undefined) return undefined;
   const { required, scopes } = auth;
   const claimHeaders = Object.entries(auth.claimHeaders);
+  // The auth config in force when this route's snapshot was built, even after a reload swaps the snapshot.
+  const verify = security.authenticator();
   return async function authenticate(ctx) {
     const header = ctx.req.headers.authorization;
     if (!required && header === undefined) return;
-    const principal = await security.authenticate(header, ctx.clientIp);
+    const principal = await verify(header, ctx.clientIp);
     security.checkScopes(principal, scopes);
     ctx.principal = principal;
     addIdentityHeaders(ctx.upstreamHeaders, principal, claimHeaders);

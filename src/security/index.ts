@@ -40,10 +40,19 @@ export interface SecurityOptions {
   readonly invalidTokensPerMinute?: number;
 }
 
+/** Verifies a request's bearer token; throws 401 / 429 / 503 GatewayErrors. */
+export type Authenticate = (authorization: string | undefined, clientIp: string) => Promise<Principal>;
+
 /** The one object the gateway, the admin API and the CLI use. */
 export interface Security {
-  /** Verifies the request's bearer token; throws 401 / 429 / 503 GatewayErrors. */
-  authenticate(authorization: string | undefined, clientIp: string): Promise<Principal>;
+  /** Verifies with the latest `auth` config. */
+  authenticate: Authenticate;
+  /**
+   * Verifies with the `auth` config in force now, for as long as the caller lives: a config snapshot's auth
+   * stage holds one, so a request in flight on the old snapshot is checked against the old config after a
+   * reload. Only the caches (JWKS, verified tokens, revocations) are shared between configs.
+   */
+  authenticator(): Authenticate;
   /** Throws 403 `insufficient_scope` unless every required scope is held. */
   checkScopes(principal: Principal, required: readonly string[]): void;
   /** Issues an edgeway token; `aud` defaults to the `edgeway` issuer entry's audience. RangeError on bad input. */
@@ -52,7 +61,7 @@ export interface Security {
   revoke(jti: string, expiresAt?: number): Promise<void>;
   /** The public JWK Set served at `/.well-known/jwks.json`. */
   jwks(): JSONWebKeySet;
-  /** Swaps in a new `auth` config (hot reload); fetched remote keys and the key ring are kept. */
+  /** Makes `auth` the config of later `authenticator()`s (hot reload); fetched remote keys and the key ring are kept. */
   reconfigure(auth: AuthConfig): void;
   readonly keys: SigningKeys;
   readonly clients: Clients;
@@ -66,7 +75,7 @@ export interface Security {
 export async function createSecurity(backend: StoreBackend, auth: AuthConfig, options: SecurityOptions = {}): Promise<Security> {
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
-  const keys = await SigningKeys.open(keyRecordStore(backend, now), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
+  const keys = await SigningKeys.open(keyRecordStore(backend, now, onError), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
   const revocations = await openRevocations(backend, now, onError);
   const clients = new Clients(backend, now);
   const issuer = new TokenIssuer(keys, now);
@@ -82,7 +91,9 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
     remoteSets.set(uri, known);
     return known;
   };
-  let verifier = new TokenVerifier(auth, { ownKeys: keys, now, remoteKeySet });
+  // Each config's verdicts are cached under its own generation, so one config never serves another's verdict
+  // (a snapshot's authenticator outlives a reload); the LRU evicts a retired generation's entries.
+  let generation = 0;
   let ownAudience = auth.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
 
   const issueToken = (request: IssueRequest): Promise<IssuedToken> =>
@@ -94,10 +105,8 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
     return blockedMs > 0 ? tooManyFailures(blockedMs, 'too many invalid tokens from this address') : err;
   };
 
-  return {
-    async authenticate(authorization, clientIp) {
-      const blockedMs = guard.blockedFor(clientIp);
-      if (blockedMs > 0) throw tooManyFailures(blockedMs, 'too many invalid tokens from this address');
+  const authenticatorFor = (verifier: TokenVerifier, cacheScope: string): Authenticate =>
+    async function authenticate(authorization, clientIp) {
       let token: string | undefined;
       try {
         token = parseBearer(authorization);
@@ -105,9 +114,11 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
         throw await failed(err as GatewayError, clientIp);
       }
       if (token === undefined) throw missingToken();
-      const digest = tokenDigest(token);
+      const digest = `${cacheScope}${tokenDigest(token)}`;
       let verified = cache.get(digest);
       if (verified === undefined) {
+        // A blocked address is rationed, not refused: its next valid token still verifies (a NAT hides many users).
+        if (!guard.mayCheck(clientIp)) throw tooManyFailures(1000, 'too many invalid tokens from this address');
         try {
           verified = await verifier.verify(token);
         } catch (err) {
@@ -117,15 +128,20 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
       }
       if (verified.jti !== undefined && revocations.isRevoked(verified.jti)) throw await failed(invalidToken('token revoked'), clientIp);
       return verified.principal;
-    },
+    };
+  let current = authenticatorFor(new TokenVerifier(auth, { ownKeys: keys, now, remoteKeySet }), `${generation}:`);
+
+  return {
+    authenticate: (authorization, clientIp) => current(authorization, clientIp),
+    authenticator: () => current,
     checkScopes,
     issueToken,
     revoke: (jti, expiresAt) => revocations.revoke(jti, expiresAt ?? now() + MAX_TOKEN_TTL_MS),
     jwks: () => keys.jwks(),
     reconfigure(next) {
-      verifier = new TokenVerifier(next, { ownKeys: keys, now, remoteKeySet });
+      generation += 1;
+      current = authenticatorFor(new TokenVerifier(next, { ownKeys: keys, now, remoteKeySet }), `${generation}:`);
       ownAudience = next.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
-      cache.clear();
     },
     keys,
     clients,

@@ -6,9 +6,17 @@ import type { StoreBackend, RedisClient } from '../store/backend.js';
 import { FileLock, readJsonFile, writeJsonFile } from './data-file.js';
 import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 import { listen } from './channel.js';
+import { applyKeyChange, type KeyChange, type KeyChangeResult } from './key-changes.js';
 
 /** The signing algorithms edgeway issues with. */
 export type SigningAlgorithm = 'ES256' | 'EdDSA';
+
+/**
+ * Where a key is in its life: `next` is published in the JWKS before it signs anything (so verifiers that
+ * cache the JWKS know it by the time it does), `current` signs, `retiring` verifies until its tokens have
+ * expired, `revoked` (an emergency rotation) never verifies again.
+ */
+export type KeyState = 'next' | 'current' | 'retiring' | 'revoked';
 
 /** One stored key, private part included; it never leaves the security module. */
 export interface KeyRecord {
@@ -16,20 +24,26 @@ export interface KeyRecord {
   readonly alg: SigningAlgorithm;
   /** ms since epoch */
   readonly createdAt: number;
-  readonly current: boolean;
-  /** ms since epoch after which the key no longer verifies; set when a newer key replaced it. */
+  readonly state: KeyState;
+  /** ms since epoch after which the key is deleted; set when it retires or is revoked. */
   readonly retireAfter?: number;
   readonly privateJwk: JWK;
 }
 
-/** A new key to add: the store stamps createdAt and the current flag. */
+/** A new key to add: the store stamps createdAt and the state. */
 export type NewKey = Pick<KeyRecord, 'kid' | 'alg' | 'privateJwk'>;
+
+/** A record's state; records written before states existed carry only a `current` flag. */
+function stateOf(stored: { state?: unknown; current?: unknown }): KeyState {
+  if (stored.state === 'next' || stored.state === 'current' || stored.state === 'retiring' || stored.state === 'revoked') return stored.state;
+  return stored.current === true ? 'current' : 'retiring';
+}
 
 /** The persistence of the key ring. */
 export interface KeyRecordStore {
   load(): Promise<KeyRecord[]>;
-  /** Adds `key` as current (mode `rotate`) or only when there is no current key (mode `ensure`). */
-  add(key: NewKey, mode: 'ensure' | 'rotate', maxTokenTtlMs: number): Promise<boolean>;
+  /** Applies one change atomically (see key-changes.ts); resolves to its KeyChangeResult. */
+  change(change: KeyChange, maxTokenTtlMs: number): Promise<KeyChangeResult>;
   /** Calls `onChange` whenever another process may have changed the keys. */
   watch(onChange: () => void): Promise<void>;
   close(): Promise<void>;
@@ -43,7 +57,8 @@ interface StoredRedisRecord {
   kid: string;
   alg: SigningAlgorithm;
   createdAt: number;
-  current: boolean;
+  state?: KeyState;
+  current?: boolean;
   retireAfter?: number;
   jwk: string;
 }
@@ -52,11 +67,14 @@ class RedisKeyRecords implements KeyRecordStore {
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
   readonly #rotate: ScriptCommand<unknown>;
+  readonly #onError: (err: unknown) => void;
   #stop: (() => Promise<void>) | undefined;
+  #onCommandsReady: (() => void) | undefined;
 
-  constructor(redis: RedisClient, subscriber: RedisClient) {
+  constructor(redis: RedisClient, subscriber: RedisClient, onError: (err: unknown) => void) {
     this.#redis = redis;
     this.#subscriber = subscriber;
+    this.#onError = onError;
     this.#rotate = defineScript(redis, 'edgewayKeysRotate', 'keys-rotate.lua', 1);
   }
 
@@ -68,7 +86,7 @@ class RedisKeyRecords implements KeyRecordStore {
         kid: stored.kid,
         alg: stored.alg,
         createdAt: stored.createdAt,
-        current: stored.current,
+        state: stateOf(stored),
         privateJwk: JSON.parse(stored.jwk) as JWK,
         ...(typeof stored.retireAfter === 'number' ? { retireAfter: stored.retireAfter } : {}),
       };
@@ -76,16 +94,21 @@ class RedisKeyRecords implements KeyRecordStore {
     });
   }
 
-  async add(key: NewKey, mode: 'ensure' | 'rotate', maxTokenTtlMs: number): Promise<boolean> {
-    const added = await this.#rotate(KEYS_HASH, key.kid, key.alg, JSON.stringify(key.privateJwk), maxTokenTtlMs, mode, KEYS_CHANNEL);
-    return added === 1;
+  async change(change: KeyChange, maxTokenTtlMs: number): Promise<KeyChangeResult> {
+    const { key, mode } = change;
+    const held = mode === 'restore' ? [change.key.state, change.key.createdAt, change.key.retireAfter ?? ''] : [];
+    return (await this.#rotate(KEYS_HASH, key.kid, key.alg, JSON.stringify(key.privateJwk), maxTokenTtlMs, mode, KEYS_CHANNEL, ...held)) as KeyChangeResult;
   }
 
   async watch(onChange: () => void): Promise<void> {
-    this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, { onMessage: onChange, onReconnect: onChange });
+    this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, { onMessage: onChange, onReconnect: onChange, onError: this.#onError });
+    // The command connection's reconnect too: a restarted Redis may have lost the keys, and the reload puts them back.
+    this.#onCommandsReady = onChange;
+    this.#redis.on('ready', onChange);
   }
 
   async close(): Promise<void> {
+    if (this.#onCommandsReady !== undefined) this.#redis.off('ready', this.#onCommandsReady);
     await this.#stop?.();
   }
 }
@@ -102,17 +125,15 @@ class FileKeyRecords implements KeyRecordStore {
   }
 
   async load(): Promise<KeyRecord[]> {
-    return (await readJsonFile<{ keys: KeyRecord[] }>(this.#path, { keys: [] })).keys;
+    const { keys } = await readJsonFile<{ keys: Array<Omit<KeyRecord, 'state'> & { state?: KeyState; current?: boolean }> }>(this.#path, { keys: [] });
+    return keys.map(({ current: _flag, ...record }) => ({ ...record, state: stateOf({ state: record.state, current: _flag }) }));
   }
 
-  add(key: NewKey, mode: 'ensure' | 'rotate', maxTokenTtlMs: number): Promise<boolean> {
+  change(change: KeyChange, maxTokenTtlMs: number): Promise<KeyChangeResult> {
     return this.#lock.run(async () => {
-      const now = this.#now();
-      const kept = (await this.load()).filter((r) => r.retireAfter === undefined || r.retireAfter > now);
-      if (mode === 'ensure' && kept.some((r) => r.current)) return false;
-      const retired = kept.map((r) => (r.current ? { ...r, current: false, retireAfter: now + maxTokenTtlMs } : r));
-      await writeJsonFile(this.#path, { keys: [...retired, { ...key, createdAt: now, current: true }] });
-      return true;
+      const { records, result } = applyKeyChange(await this.load(), change, this.#now(), maxTokenTtlMs);
+      if (result > 0) await writeJsonFile(this.#path, { keys: records });
+      return result;
     });
   }
 
@@ -128,6 +149,6 @@ class FileKeyRecords implements KeyRecordStore {
 }
 
 /** The key store of a backend. */
-export function keyRecordStore(backend: StoreBackend, now: () => number = Date.now): KeyRecordStore {
-  return backend.kind === 'redis' ? new RedisKeyRecords(backend.redis, backend.subscriber) : new FileKeyRecords(backend.dataDir, now);
+export function keyRecordStore(backend: StoreBackend, now: () => number = Date.now, onError: (err: unknown) => void = () => undefined): KeyRecordStore {
+  return backend.kind === 'redis' ? new RedisKeyRecords(backend.redis, backend.subscriber, onError) : new FileKeyRecords(backend.dataDir, now);
 }

@@ -32,7 +32,8 @@ export interface OAuthTokenDeps {
   readonly byIp: FailureThrottle;
 }
 
-type OAuthError = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope' | 'temporarily_unavailable';
+/** RFC 6749 5.2: the error codes a token endpoint answers with. */
+type OAuthError = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope';
 
 /** RFC 6749 5.1: token answers must not be cached. */
 const NO_STORE: ReadonlyArray<readonly [string, string]> = [['content-type', 'application/json'], ['cache-control', 'no-store'], ['pragma', 'no-cache']];
@@ -46,8 +47,14 @@ function oauthError(status: number, error: OAuthError, description: string, extr
   return answer(status, { error, error_description: description }, extra);
 }
 
+/**
+ * A throttled login: RFC 6749 5.2 has no code for it (`temporarily_unavailable` belongs to the authorization
+ * endpoint, 4.1.2.1), and the client's authentication is what is refused, so `invalid_client`; the status is
+ * RFC 6585's 429 with Retry-After, so a client knows to wait rather than to fix its credentials.
+ */
 function throttled(ms: number): OAuthTokenResponse {
-  return oauthError(429, 'temporarily_unavailable', 'too many failed attempts', [['retry-after', String(Math.max(1, Math.ceil(ms / 1000)))]]);
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return oauthError(429, 'invalid_client', `too many failed attempts; retry after ${seconds} s`, [['retry-after', String(seconds)]]);
 }
 
 /**

@@ -18,6 +18,9 @@ export interface RemoteKeySetOptions {
 /** Largest JWKS document accepted, so a hostile endpoint cannot make the gateway buffer without limit. */
 const MAX_JWKS_BYTES = 512 * 1024;
 
+/** Most unknown kids remembered (awaiting a refresh, or known to be missing); beyond it they count as missing. */
+const MAX_TRACKED_KIDS = 1024;
+
 type Resolver = ReturnType<typeof createLocalJWKSet>;
 
 /** No key set has ever been fetched (the IdP is down or answers garbage): not the token's fault. */
@@ -25,6 +28,20 @@ export class KeysUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
     super(`the JWKS at ${url} could not be fetched`, { cause });
     this.name = 'KeysUnavailableError';
+  }
+}
+
+/**
+ * The token names a kid the cached keys lack, and the cool-down forbids a refresh right now: it may be
+ * a key the IdP just rotated in, so it is neither valid nor known to be forged until the refresh.
+ */
+export class KeyRefreshPendingError extends Error {
+  readonly retryAfterMs: number;
+
+  constructor(kid: string, retryAfterMs: number) {
+    super(`kid "${kid}" is not in the cached key set; it is looked for at the next refresh`);
+    this.name = 'KeyRefreshPendingError';
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -46,6 +63,10 @@ export class RemoteKeySet {
   #fetchedAt = Number.NEGATIVE_INFINITY;
   #attemptedAt = Number.NEGATIVE_INFINITY;
   #pending: Promise<void> | undefined;
+  /** Unknown kids waiting for a refresh, with when each was first seen. */
+  readonly #awaited = new Map<string, number>();
+  /** Unknown kids that a refresh begun after their first sighting did not find. */
+  readonly #missing = new Set<string>();
 
   constructor(url: string, options: RemoteKeySetOptions = {}) {
     this.#url = new URL(url).href;
@@ -71,10 +92,17 @@ export class RemoteKeySet {
     try {
       return await local(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey) || !this.#mayFetch()) throw err;
-      // An unknown kid may be a key the IdP just rotated in: look once, then cool down.
-      await this.#refresh().catch(this.#onError);
-      return (this.#local ?? local)(header, token);
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      if (this.#mayFetch()) {
+        // An unknown kid may be a key the IdP just rotated in: look now, then cool down.
+        await this.#refresh().catch(this.#onError);
+        return (this.#local ?? local)(header, token);
+      }
+      const kid = header.kid;
+      if (kid === undefined || this.#missing.has(kid) || (!this.#awaited.has(kid) && this.#awaited.size >= MAX_TRACKED_KIDS)) throw err;
+      // Not known to be forged until the next refresh looks for it: the caller must not count it as an attack.
+      if (!this.#awaited.has(kid)) this.#awaited.set(kid, this.#now());
+      throw new KeyRefreshPendingError(kid, this.#attemptedAt + this.#cooldown - this.#now());
     }
   };
 
@@ -102,6 +130,7 @@ export class RemoteKeySet {
   }
 
   async #fetch(): Promise<void> {
+    const startedAt = this.#now();
     const response = await fetch(this.#url, {
       method: 'GET',
       // A JWKS redirect could point key trust anywhere; refuse to follow it.
@@ -119,8 +148,20 @@ export class RemoteKeySet {
     }
     const text = await response.text();
     if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
-    const local = createLocalJWKSet(JSON.parse(text) as JSONWebKeySet);
+    const set = JSON.parse(text) as JSONWebKeySet;
+    const local = createLocalJWKSet(set);
     this.#local = local;
     this.#fetchedAt = this.#now();
+    this.#settleUnknownKids(new Set(set.keys.map((key) => key.kid)), startedAt);
+  }
+
+  /** After a fetch: kids it found are forgotten; awaited kids seen before it started and not found are now missing. */
+  #settleUnknownKids(found: ReadonlySet<string | undefined>, startedAt: number): void {
+    for (const kid of this.#missing) if (found.has(kid)) this.#missing.delete(kid);
+    for (const [kid, firstSeen] of this.#awaited) {
+      if (firstSeen > startedAt) continue;
+      this.#awaited.delete(kid);
+      if (!found.has(kid) && this.#missing.size < MAX_TRACKED_KIDS) this.#missing.add(kid);
+    }
   }
 }

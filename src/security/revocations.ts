@@ -37,6 +37,12 @@ class LocalRevocations {
     this.#listeners.push(listener);
   }
 
+  /** The revocations this process knows of that have not expired: jti and expiry (ms since epoch). */
+  protected known(): Array<[string, number]> {
+    const now = this.#now();
+    return [...this.#revoked].filter(([, until]) => until > now);
+  }
+
   protected remember(jti: string, expiresAt: number): void {
     const now = this.#now();
     if (expiresAt <= now) return;
@@ -85,6 +91,7 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
       onReconnect: () => {
         list.loadAll().catch(list.#onError);
       },
+      onError: onError,
     });
     await list.loadAll();
     return list;
@@ -96,10 +103,21 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
     this.remember(jti, expiresAt);
   }
 
-  /** Re-reads every unexpired entry: what was published while the subscriber was away is not lost. */
+  /**
+   * Re-reads every unexpired entry: what was published while the subscriber was away is not lost. Entries
+   * this process knows of but Redis lost (restarted without persistence) are written back: a revocation
+   * can only be added, so putting one back never grants anything.
+   */
   async loadAll(): Promise<void> {
     const flat = await this.#redis.zrangebyscore(REVOCATIONS_KEY, '-inf', '+inf', 'WITHSCORES');
-    for (let i = 0; i + 1 < flat.length; i += 2) this.remember(flat[i] as string, Number(flat[i + 1]));
+    const stored = new Set<string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      stored.add(flat[i] as string);
+      this.remember(flat[i] as string, Number(flat[i + 1]));
+    }
+    for (const [jti, expiresAt] of this.known()) {
+      if (!stored.has(jti)) await this.#add(REVOCATIONS_KEY, jti, Math.ceil(expiresAt), REVOCATIONS_CHANNEL);
+    }
   }
 
   async close(): Promise<void> {

@@ -59,12 +59,6 @@ export class TokenCache {
     }
   }
 
-  /** Forgets everything (the auth config changed, so earlier verdicts may no longer hold). */
-  clear(): void {
-    this.#entries.clear();
-    this.#byJti.clear();
-  }
-
   /** Forgets every cached token with this jti (called when it is revoked). */
   dropJti(jti: string): void {
     for (const digest of this.#byJti.get(jti) ?? []) this.#entries.delete(digest);

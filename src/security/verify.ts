@@ -5,9 +5,9 @@ import type { Principal } from '../request/context.js';
 import { GatewayError } from '../errors.js';
 import { invalidToken } from './auth-errors.js';
 import { scopesOf } from './scopes.js';
-import { KeysUnavailableError, RemoteKeySet, type RemoteKeySetOptions } from './remote-jwks.js';
+import { KeyRefreshPendingError, KeysUnavailableError, RemoteKeySet, type RemoteKeySetOptions } from './remote-jwks.js';
 import type { SigningKeys } from './signing-keys.js';
-import { EDGEWAY_ISSUER } from './tokens.js';
+import { EDGEWAY_ISSUER, MAX_TOKEN_TTL_MS } from './tokens.js';
 
 /** The `auth` section of the config. */
 export type AuthConfig = Config['auth'];
@@ -35,6 +35,8 @@ type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Cr
 interface IssuerEntry {
   readonly audience: string | string[];
   readonly resolve: KeyResolver;
+  /** Latest acceptable `exp` relative to now, ms: bounded for edgeway's own tokens, which never outlive MAX_TOKEN_TTL_MS. */
+  readonly maxLifetimeMs: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export class TokenVerifier {
       this.#issuers.set(entry.issuer, {
         audience: typeof entry.audience === 'string' ? entry.audience : [...entry.audience],
         resolve: this.#resolverFor(entry.issuer, entry.jwksUri, deps),
+        maxLifetimeMs: entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined ? MAX_TOKEN_TTL_MS + auth.clockSkew : Number.POSITIVE_INFINITY,
       });
     }
   }
@@ -87,6 +90,10 @@ export class TokenVerifier {
     } catch (err) {
       throw describe(err);
     }
+    // RFC 7519 4.1.2: sub identifies the principal; an empty one names nobody and would reach the upstream as such.
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw invalidToken('empty sub claim');
+    // edgeway signs nothing valid longer than MAX_TOKEN_TTL_MS: a longer-lived token was not issued by the token API.
+    if ((payload.exp as number) * 1000 - this.#now() > issuer.maxLifetimeMs) throw invalidToken('token lifetime exceeds the 24h maximum');
     const frozen = Object.freeze({ ...payload });
     return {
       principal: Object.freeze({ sub: payload.sub as string, scopes: Object.freeze(scopesOf(frozen)), claims: frozen }),
@@ -125,6 +132,11 @@ function describe(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof KeysUnavailableError) {
     return new GatewayError('unavailable', 'the token issuer\'s signing keys are unavailable', [['retry-after', '5']], { cause: err });
+  }
+  if (err instanceof KeyRefreshPendingError) {
+    // RFC 9110 15.6.4: temporary; Retry-After says when the key set will have been looked at again.
+    const seconds = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+    return new GatewayError('unavailable', 'the token\'s signing key is not known yet; the issuer\'s keys are fetched again shortly', [['retry-after', seconds]], { cause: err });
   }
   if (err instanceof errors.JWTExpired) return invalidToken('token expired', err);
   if (err instanceof errors.JWTClaimValidationFailed) {

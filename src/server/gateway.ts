@@ -51,7 +51,7 @@ export class Gateway {
       },
     };
     const handler = createRequestHandler(() => live.current, observer);
-    const publicApp = createPublicApp(security, () => live.current.trustedProxies, (err) => options.logger.error({ err }, 'public endpoint failed'));
+    const publicApp = createPublicApp(security, () => live.current.trustedProxies, telemetryObserver, (err) => options.logger.error({ err }, 'public endpoint failed'));
     const listener = createPublicServer(publicApp, (req, res) => {
       this.#inFlight++;
       handler(req, res);
@@ -160,15 +160,19 @@ export class Gateway {
     const { telemetry, security, live, deps } = this.parts;
     const compiled = loadAndCompile(this.options.configPath, {
       check: compileChecks,
-      build: (config, files) => buildSnapshot(config, files, deps),
+      build: (config, files) => {
+        // Before the stages are built: each auth stage takes the authenticator of its own snapshot's auth config.
+        security.reconfigure(config.auth);
+        return buildSnapshot(config, files, deps);
+      },
     });
     if (!compiled.ok) {
+      security.reconfigure(live.current.config.auth);
       this.options.logger.warn({ errors: compiled.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
       telemetry.metrics.configReload('failure');
       return compiled;
     }
     telemetry.metrics.configReload('success');
-    security.reconfigure(compiled.config.auth);
     live.replace(compiled.output);
     this.#restrictInstances();
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');

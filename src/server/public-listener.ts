@@ -9,7 +9,7 @@ import { expectsContinue } from '../pipeline/framing.js';
 import { Connections } from './connections.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
-export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/oauth/token']);
+export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/oauth/token']);
 
 /** Makes the server: `http.createServer`, or `https.createServer` with the TLS options spread in. */
 export type CreateServer = (options: ServerOptions, listener: RequestListener) => Server;

@@ -65,10 +65,11 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
       const { req, ctx } = outcome;
       const durationMs = Number(process.hrtime.bigint() - outcome.startedAt) / 1e6;
       const { trace, error } = outcome;
-      telemetry.finish(telemetry.forRoute(outcome.route?.name ?? UNROUTED), outcome.trace, {
+      const route = outcome.route?.name ?? outcome.endpoint ?? UNROUTED;
+      telemetry.finish(telemetry.forRoute(route), outcome.trace, {
         requestId: outcome.requestId,
         traceId: outcome.trace.traceId ?? '',
-        route: outcome.route?.name ?? UNROUTED,
+        route,
         service: ctx?.service,
         instance: ctx?.instance,
         method: req.method ?? 'GET',

@@ -162,10 +162,12 @@ describe('security CLI in embedded mode', () => {
     const rotated = await cli(['keys', 'rotate']);
     assert.equal(rotated.code, 0);
     const kid = /new current key (\S+)/.exec(rotated.stdout)?.[1];
-    assert.ok(kid !== undefined && !served.includes(kid));
+    // Publish first, sign later: the new current key was in the JWKS before the rotation.
+    assert.ok(kid !== undefined && served.includes(kid));
     const table = (await cli(['keys', 'list'])).stdout;
     assert.match(table, new RegExp(`${kid}\\s+ES256\\s+\\S+\\s+current`));
-    assert.match(table, /verifies until/);
+    assert.match(table, /\sretiring\s/);
+    assert.match(table, /\snext\s*$/m);
 
     const fresh = (await cli(['token', 'issue', '--sub', 'carol', '--scope', 'orders:read'])).stdout.trim();
     assert.equal(decodeProtectedHeader(fresh).kid, kid);

@@ -147,8 +147,14 @@ ${serviceYaml('svc', [upstream.url])}routes:
     await refused(await idpToken({ aud: 'other-api' }), 401, INVALID, 'wrong audience');
   });
 
-  test('unknown kid', async () => {
-    await refused(await idpToken({}, { kid: 'no-such-key' }, attacker.privateKey), 401, INVALID, 'no key matches the token');
+  test('unknown kid: 503 with Retry-After while the key set is in its refetch cool-down (the IdP may just have rotated), never the upstream', async () => {
+    const before = upstream.seen.length;
+    const res = await request(`${first.url}/orders/1`, { headers: { 'x-forwarded-for': `10.1.0.${nextIp++}`, authorization: `Bearer ${await idpToken({}, { kid: 'no-such-key' }, attacker.privateKey)}` } });
+    const { error } = (await res.body.json()) as { error: { code: string } };
+    assert.equal(res.statusCode, 503);
+    assert.equal(error.code, 'unavailable');
+    assert.ok(Number(res.headers['retry-after']) >= 1 && Number(res.headers['retry-after']) <= 30, `retry-after ${String(res.headers['retry-after'])}`);
+    assert.equal(upstream.seen.length, before);
   });
 
   test('a key embedded in the header (jwk) is never trusted', async () => {
@@ -232,7 +238,9 @@ ${serviceYaml('svc', [upstream.url])}routes:
       }
       assert.equal(status, 200, 'a token of the new key');
       const set = (await (await request(`${gw.url}/.well-known/jwks.json`)).body.json()) as { keys: JWK[] };
-      assert.equal(set.keys.length, 2);
+      // Retiring (the replaced key), current (the key published as next before the rotation) and the new next.
+      assert.equal(set.keys.length, 3);
+      assert.ok(set.keys.some((k) => k.kid === decodeProtectedHeader(fresh.trim()).kid));
       assert.ok(set.keys.every((k) => k.d === undefined), 'the JWKS leaks a private key');
     }
   });
@@ -268,5 +276,81 @@ ${serviceYaml('svc', [upstream.url])}routes:
     assert.equal(typeof error.error_description, 'string');
     assert.equal(upstream.seen.length, before + 1);
     assert.equal((await call(await idpToken())).status, 200);
+  });
+
+  test('POST /oauth/token and /.well-known/* get an access-log line and a request count like proxied requests, never the secret', async () => {
+    const secret = `guess-${randomBytes(8).toString('hex')}`;
+    const linesBefore = first.accessLines.length;
+    const attempt = await request(`${first.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '10.3.0.1' },
+      body: `grant_type=client_credentials&client_id=nobody&client_secret=${secret}`,
+    });
+    assert.equal(attempt.statusCode, 401);
+    await attempt.body.dump();
+    await (await request(`${first.url}/.well-known/jwks.json`)).body.dump();
+    await (await request(`${first.url}/.well-known/oauth-authorization-server`)).body.dump();
+    const lines = first.accessLines.slice(linesBefore).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const pick = (route: string) => lines.find((line) => line.route === route);
+    assert.equal(pick('(oauth-token)')?.status, 401, JSON.stringify(lines));
+    assert.equal(pick('(oauth-token)')?.clientIp, '10.3.0.1');
+    assert.equal(pick('(oauth-token)')?.requestId, attempt.headers['x-request-id']);
+    assert.equal(pick('(jwks)')?.status, 200);
+    assert.equal(pick('(oauth-metadata)')?.status, 200);
+    assert.ok(!first.accessLines.some((line) => line.includes(secret)), 'the access log holds the client secret');
+    const metrics = await (await request(`${first.adminUrl}/metrics`)).body.text();
+    assert.match(metrics, /edgeway_requests_total\{route="\(oauth-token\)",method="POST",status="401",status_class="4xx"\} [1-9]/);
+    assert.match(metrics, /edgeway_requests_total\{route="\(jwks\)",method="GET",status="200",status_class="2xx"\} [1-9]/);
+  });
+
+  test('RFC 8414 metadata at /.well-known/oauth-authorization-server names the token endpoint and keys under the public origin', async () => {
+    const res = await request(`${first.url}/.well-known/oauth-authorization-server`, { headers: { host: 'API.example.test', 'x-forwarded-proto': 'https' } });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.deepEqual(await res.body.json(), {
+      issuer: 'https://api.example.test',
+      token_endpoint: 'https://api.example.test/oauth/token',
+      jwks_uri: 'https://api.example.test/.well-known/jwks.json',
+      grant_types_supported: ['client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      response_types_supported: [],
+    });
+    const bad = await request(`${first.url}/.well-known/oauth-authorization-server`, { headers: { host: 'evil"host' } });
+    assert.equal(bad.statusCode, 400);
+    await bad.body.dump();
+  });
+});
+
+describe('an auth config reload', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+  const config = (audience: string) => `auth:\n  issuers:\n    - { issuer: edgeway, audience: ${audience} }\n${serviceYaml('svc', [upstream.url])}routes:\n  - { name: orders, match: { path: /orders }, service: svc, auth: { scopes: [orders:read] } }\n`;
+  const mint = async (): Promise<string> => {
+    const res = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'frank', scopes: ['orders:read'], ttl: '10m' }) });
+    return ((await res.body.json()) as { token: string }).token;
+  };
+  const status = async (token: string): Promise<number> => {
+    const res = await request(`${gw.url}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startGateway({ 'c.yaml': config('api') });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.close();
+  });
+
+  test('the new snapshot checks tokens against the new issuers and audiences, even ones verified before', async () => {
+    const before = await mint();
+    assert.equal(await status(before), 200);
+    gw.write('c.yaml', config('other-api'));
+    assert.deepEqual(gw.gateway.reload(), { ok: true });
+    assert.equal(await status(before), 401, 'a token for the old audience passed the reloaded config');
+    assert.equal(await status(await mint()), 200, 'a token for the new audience');
   });
 });

@@ -86,12 +86,12 @@ describe('failure throttling', () => {
     for (let i = 0; i < 11; i += 1) attempts.push((await post('grant_type=client_credentials', basic('victim', `guess-${i}`), FORM, '198.51.100.1')).status);
     assert.deepEqual(attempts, [...Array<number>(10).fill(401), 429], '10 failures are answered 401, the 11th 429');
     const blocked = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1');
-    assertError(blocked, 429, 'temporarily_unavailable');
+    assertError(blocked, 429, 'invalid_client');
     assert.ok(Number(header(blocked, 'retry-after')) > 0);
     const owner = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.2');
     assert.equal(owner.status, 200, owner.body);
     assert.equal(typeof JSON.parse(owner.body).access_token, 'string');
-    assertError(await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1'), 429, 'temporarily_unavailable');
+    assertError(await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1'), 429, 'invalid_client');
   });
 
   test('guesses spread over many IPs are each bounded per IP and never lock the owner out', async () => {
@@ -105,7 +105,7 @@ describe('failure throttling', () => {
     for (let i = 0; i < 31; i += 1) statuses.push((await post('grant_type=client_credentials', basic(`ghost-${i}`, 'x'), FORM, '192.0.2.99')).status);
     assert.deepEqual(statuses, [...Array<number>(30).fill(401), 429], '30 failures are answered 401, the 31st 429');
     const blocked = await post('grant_type=client_credentials', basic('billing', secret), FORM, '192.0.2.99');
-    assertError(blocked, 429, 'temporarily_unavailable');
+    assertError(blocked, 429, 'invalid_client');
     assert.equal((await post('grant_type=client_credentials', basic('billing', secret), FORM, '192.0.2.100')).status, 200);
   });
 });

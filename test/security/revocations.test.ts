@@ -116,6 +116,8 @@ describe('revocations on Redis', () => {
     const listenerBackend = newRedisBackend();
     const writer = newRedisBackend();
     if (listenerBackend.kind !== 'redis' || writer.kind !== 'redis') throw new Error('redis backend expected');
+    // Subscribed and loaded before the write below (a subscriber still connecting would load it on its first ready).
+    await waitFor(() => listenerBackend.subscriber.status === 'ready', 3000, 'the subscriber connection');
     const listener = await openRevocations(listenerBackend);
     // An entry added behind the listener's back: no publish reaches it.
     await writer.redis.zadd(REVOCATIONS_KEY, Date.now() + 60_000, 'missed');

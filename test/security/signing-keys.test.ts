@@ -1,4 +1,4 @@
-/** The signing-key ring on both stores: first key, file mode, rotation, retirement and cross-instance reload. */
+/** The signing-key ring on both stores: first keys, file mode, publish-then-sign rotation, emergency revocation, retirement and cross-instance reload. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
@@ -26,11 +26,12 @@ describe('signing keys in memory mode (key file)', () => {
   });
   after(() => dir.remove());
 
-  test('the first use creates keys.json with mode 0600 and one current ES256 key', async () => {
+  test('the first use creates keys.json with mode 0600, one current ES256 key and one next key, both published', async () => {
     const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), { maxTokenTtlMs: HOUR });
     const file = join(dir.path, 'keys.json');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    assert.equal(keys.list().length, 1);
+    assert.deepEqual(keys.list().map((k) => k.state).sort(), ['current', 'next']);
+    assert.equal(keys.jwks().keys.length, 2);
     assert.equal(keys.current().alg, 'ES256');
     assert.equal(keys.current().current, true);
     assert.match(await readFile(file, 'utf8'), /"d":/);
@@ -39,26 +40,43 @@ describe('signing keys in memory mode (key file)', () => {
     await keys.close();
   });
 
-  test('after rotate old and new tokens verify, until the old key retires', async () => {
+  test('rotate makes the published next key current and publishes a new next; old and new tokens verify until the old key retires', async () => {
     let now = Date.now();
     const clock = (): number => now;
     const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }, clock), { maxTokenTtlMs: HOUR, now: clock });
     const verifier = new TokenVerifier(auth, { ownKeys: keys, now: clock });
     const oldKid = keys.current().kid;
+    const published = keys.list().find((k) => k.state === 'next')?.kid;
     const oldToken = await tokenFrom(keys, clock);
     const rotated = await keys.rotate();
-    assert.notEqual(rotated.kid, oldKid);
+    assert.equal(rotated.kid, published, 'the key that signs now is the one published before');
+    const newNext = keys.list().find((k) => k.state === 'next')?.kid;
+    assert.ok(newNext !== undefined && newNext !== published && newNext !== oldKid);
     const newToken = await tokenFrom(keys, clock);
     assert.equal((await verifier.verify(oldToken)).principal.sub, 'svc');
     assert.equal((await verifier.verify(newToken)).principal.sub, 'svc');
     const old = keys.list().find((k) => k.kid === oldKid);
-    assert.equal(old?.current, false);
+    assert.equal(old?.state, 'retiring');
     assert.equal(old?.retireAfter, now + HOUR);
-    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [oldKid, rotated.kid].sort());
+    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [oldKid, rotated.kid, newNext].sort());
 
     now += HOUR + 1;
     assert.equal(keys.verificationKey(oldKid), undefined);
-    assert.deepEqual(keys.jwks().keys.map((k) => k.kid), [rotated.kid]);
+    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [rotated.kid, newNext].sort());
+    await keys.close();
+  });
+
+  test('an emergency rotation revokes every key at once and signs with a key never published before', async () => {
+    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), { maxTokenTtlMs: HOUR });
+    const verifier = new TokenVerifier(auth, { ownKeys: keys });
+    const leaked = await tokenFrom(keys, Date.now);
+    const before = keys.list().map((k) => k.kid);
+    const fresh = await keys.revokeAll();
+    assert.ok(!before.includes(fresh.kid));
+    await assert.rejects(verifier.verify(leaked), /no key matches/);
+    assert.ok(keys.jwks().keys.every((k) => !before.includes(k.kid as string)), 'a revoked key is still published');
+    assert.deepEqual(keys.list().filter((k) => before.includes(k.kid)).map((k) => k.state), before.map(() => 'revoked'));
+    assert.equal((await verifier.verify(await tokenFrom(keys, Date.now))).principal.sub, 'svc');
     await keys.close();
   });
 
@@ -105,7 +123,7 @@ describe('signing keys on Redis', () => {
     const verifierB = new TokenVerifier(auth, { ownKeys: keysB });
     assert.equal((await verifierB.verify(await tokenFrom(keysA, Date.now))).principal.sub, 'svc');
     assert.equal((await verifierB.verify(oldToken)).principal.sub, 'svc');
-    assert.equal(keysB.list().length, 2);
+    assert.equal(keysB.list().length, 3);
 
     await Promise.all([keysA.close(), keysB.close()]);
     a.close();
@@ -118,11 +136,11 @@ describe('signing keys on Redis', () => {
     await probe.del(KEYS_HASH);
     const keys = await SigningKeys.open(keyRecordStore(backend), { maxTokenTtlMs: 200 });
     await keys.rotate();
-    assert.equal(await probe.hlen(KEYS_HASH), 2);
+    assert.equal(await probe.hlen(KEYS_HASH), 3);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await keys.rotate();
-    assert.equal(await probe.hlen(KEYS_HASH), 2);
-    assert.equal(keys.list().length, 2);
+    assert.equal(await probe.hlen(KEYS_HASH), 3);
+    assert.deepEqual(keys.list().map((k) => k.state), ['next', 'current', 'retiring']);
     await keys.close();
     probe.disconnect();
     close();

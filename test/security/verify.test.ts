@@ -1,7 +1,9 @@
 /** The attack matrix: every way a bearer token can be wrong, each with its exact 401/403 challenge. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignJWT, base64url, exportSPKI, generateKeyPair, exportJWK, type CryptoKey, type JWK } from 'jose';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SignJWT, base64url, exportSPKI, generateKeyPair, exportJWK, importJWK, type CryptoKey, type JWK } from 'jose';
 import { configSchema } from '../../src/config/schema.js';
 import { GatewayError } from '../../src/errors.js';
 import { createSecurity, type Security } from '../../src/security/index.js';
@@ -26,7 +28,8 @@ before(async () => {
       clockSkew: '30s',
     },
   });
-  security = await createSecurity({ kind: 'memory', dataDir: dir.path }, auth, { invalidTokensPerMinute: 10_000 });
+  // No JWKS cool-down: an unknown kid is looked for at once, so it is refused at once (idp-rotation.test.ts covers the cool-down).
+  security = await createSecurity({ kind: 'memory', dataDir: dir.path }, auth, { invalidTokensPerMinute: 10_000, remoteJwks: { cooldown: 0 } });
 });
 
 after(async () => {
@@ -43,10 +46,19 @@ function idpToken(claims: Record<string, unknown> = {}, header: Record<string, u
     .setProtectedHeader({ alg: 'RS256', kid: 'idp-1', ...header })
     .setIssuer(typeof claims['iss'] === 'string' ? claims['iss'] : IDP)
     .setAudience(typeof claims['aud'] === 'string' ? claims['aud'] : 'api')
-    .setSubject('user-1')
+    .setSubject(typeof claims['sub'] === 'string' ? claims['sub'] : 'user-1')
     .setIssuedAt()
     .setExpirationTime(typeof claims['exp'] === 'number' ? claims['exp'] : nowSec() + 300)
     .sign(key);
+}
+
+/** A token signed with edgeway's current private key (read from the data dir), with any claims. */
+async function ownToken(claims: Record<string, unknown>): Promise<string> {
+  const { keys } = JSON.parse(await readFile(join(dir.path, 'keys.json'), 'utf8')) as { keys: Array<{ kid: string; state?: string; current?: boolean; privateJwk: JWK }> };
+  const record = keys.find((k) => k.state === 'current' || k.current === true);
+  if (record === undefined) throw new Error('no current key in keys.json');
+  const key = (await importJWK(record.privateJwk, 'ES256')) as CryptoKey;
+  return new SignJWT({ iss: 'edgeway', aud: 'api', sub: 'svc', exp: nowSec() + 300, ...claims }).setProtectedHeader({ alg: 'ES256', kid: record.kid }).sign(key);
 }
 
 async function rejection(authorization: string | undefined): Promise<GatewayError> {
@@ -153,6 +165,16 @@ describe('a request is refused with 401 when', () => {
     await assertRejected(`Bearer ${token}`, INVALID, 'missing exp claim');
   });
 
+  test('its sub is empty, from an IdP or from edgeway', async () => {
+    await assertRejected(`Bearer ${await idpToken({ sub: '' })}`, INVALID, 'empty sub claim');
+    await assertRejected(`Bearer ${await ownToken({ sub: '' })}`, INVALID, 'empty sub claim');
+  });
+
+  test('edgeway\'s own key signed it to live longer than the 24h maximum (exp 1e300)', async () => {
+    await assertRejected(`Bearer ${await ownToken({ exp: 1e300 })}`, INVALID, 'token lifetime exceeds the 24h maximum');
+    await assertRejected(`Bearer ${await ownToken({ exp: nowSec() + 25 * 3600 })}`, INVALID, 'token lifetime exceeds the 24h maximum');
+  });
+
   test('it was revoked, even after being cached', async () => {
     const issued = await security.issueToken({ sub: 'svc', scopes: ['a'], ttlMs: 60_000 });
     await security.authenticate(`Bearer ${issued.token}`, '192.0.2.1');
@@ -185,6 +207,21 @@ describe('a request is accepted when', () => {
 });
 
 describe('a config reload', () => {
+  test('leaves an authenticator of the old config (a snapshot still serving requests) on that config, and shares no verdict with the new one', async () => {
+    const token = `Bearer ${await idpToken()}`;
+    const old = security.authenticator();
+    const parse = (audience: string) => configSchema.parse({ auth: { issuers: [{ issuer: IDP, audience, jwksUri: jwks.url }, { issuer: 'edgeway', audience: 'api' }] } }).auth;
+    security.reconfigure(parse('other-api'));
+    try {
+      // Verified by the old config after the reload, as a request in flight on the old snapshot is.
+      assert.equal((await old(token, '192.0.2.1')).sub, 'user-1');
+      const fresh = security.authenticator();
+      await assert.rejects(fresh(token, '192.0.2.1'), (err: unknown) => err instanceof GatewayError && err.message === 'invalid token: wrong audience');
+    } finally {
+      security.reconfigure(parse('api'));
+    }
+  });
+
   test('applies new issuer rules to tokens verified before', async () => {
     const token = `Bearer ${await idpToken()}`;
     await security.authenticate(token, '192.0.2.1');
