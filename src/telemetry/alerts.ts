@@ -18,6 +18,23 @@ export interface ActiveAlert {
   readonly since: number;
 }
 
+/** A state change of a rule, as this gateway saw it. */
+export interface AlertEvent {
+  readonly rule: string;
+  readonly kind: AlertRule['kind'];
+  readonly subject: string;
+  readonly state: 'firing' | 'resolved';
+  /** When the change happened, epoch ms. */
+  readonly at: number;
+  /** When the condition started holding, epoch ms. */
+  readonly since: number;
+  readonly value: number;
+  readonly threshold: number;
+}
+
+/** Alert state changes kept for the dashboard. */
+const HISTORY_SIZE = 50;
+
 /** What the rules read. */
 export interface AlertSources {
   readonly stats: StatsCollector;
@@ -80,6 +97,7 @@ export class AlertEvaluator {
   readonly #options: AlertEvaluatorOptions;
   readonly #now: () => number;
   readonly #states = new Map<string, RuleState>();
+  readonly #history: AlertEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
 
@@ -124,6 +142,11 @@ export class AlertEvaluator {
     return out;
   }
 
+  /** Recent state changes on this gateway, newest first. */
+  history(): AlertEvent[] {
+    return [...this.#history].reverse();
+  }
+
   async #evaluateAll(): Promise<void> {
     for (const rule of this.#rules) {
       try {
@@ -152,8 +175,10 @@ export class AlertEvaluator {
     state.firing = shouldFire;
     if (!seen.breached) state.pendingSince = undefined;
     const fields = { rule: rule.name, kind: rule.kind, subject: seen.subject, value: seen.value, threshold: seen.threshold };
-    if (next === 'firing') this.#options.logger.warn(fields, 'alert firing');
-    else this.#options.logger.info(fields, 'alert resolved');
+    this.#history.push({ ...fields, state: next, at: now, since });
+    if (this.#history.length > HISTORY_SIZE) this.#history.shift();
+    if (next === 'firing') logger.warn(fields, 'alert firing');
+    else logger.info(fields, 'alert resolved');
     if (!announce) return;
     this.#options.webhooks.send({
       status: next,

@@ -10,9 +10,10 @@ import { RedisHistory } from './history.js';
 import { GatewayMetrics, type RouteMetrics } from './metrics.js';
 import { startTracing, type Tracing, type TracingOptions } from './otel.js';
 import type { ServicesView } from './services-view.js';
-import type { ServerSpan } from '../request/server-span.js';
-import { SpanFactory, type SpanOptions } from './spans.js';
-import { StatsCollector, type RouteStats } from './stats.js';
+import { SpanFactory, type ServerSpan, type SpanOptions } from './spans.js';
+import { StatsCollector, type RecordDetail, type RouteStats } from './stats.js';
+import { reasonOf } from './reasons.js';
+import { STARTED_AT, VERSION } from './build-info.js';
 import { WebhookSender } from './webhook.js';
 
 /** What {@link createTelemetry} needs. */
@@ -49,6 +50,8 @@ export interface Telemetry {
   readonly alerts: AlertEvaluator;
   /** The recorders of a route (cached by name, so reloads keep counting into the same series). */
   forRoute(name: string): RouteTelemetry;
+  /** This gateway's id in the fleet view and in alert notifications. */
+  readonly gatewayName: string;
   /**
    * Records a finished request everywhere at once: metrics, rolling stats, the SERVER span's end and
    * the access log line. `error` is the GatewayError that answered, if any.
@@ -72,17 +75,20 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
-  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { logger }) : undefined;
-  const webhooks = new WebhookSender(options.alerts.webhooks, { logger });
+  const gatewayName = options.gatewayName ?? `${hostname()}:${process.pid}`;
+  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { gateway: { id: gatewayName, version: VERSION, startedAt: STARTED_AT } }) : undefined;
+  const webhooks = new WebhookSender(options.alerts.webhooks);
   const localStore = new MemoryAlertState();
   const alerts = new AlertEvaluator(
     options.alerts,
     { stats, ...(options.servicesView === undefined ? {} : { servicesView: options.servicesView }), ...(redisUp === undefined ? {} : { redisUp }) },
-    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: options.gatewayName ?? `${hostname()}:${process.pid}` },
+    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, gateway: gatewayName },
   );
   const routes = new Map<string, RouteTelemetry>();
+  // One object reused for every request: the stats read it synchronously (see RecordDetail).
+  const detail: RecordDetail = { reason: 0, sub: undefined, method: '', path: '', instance: undefined, attempts: 0 };
   return {
-    tracing, spans, metrics, accessLog, stats, history, alerts,
+    tracing, spans, metrics, accessLog, stats, history, alerts, gatewayName,
     forRoute(name) {
       let route = routes.get(name);
       if (route === undefined) {
@@ -93,7 +99,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     },
     finish(route, server, entry, error) {
       route.metrics.request(entry.method, entry.status, entry.durationMs / 1000);
-      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId);
+      detail.reason = reasonOf(entry.status, error);
+      detail.sub = entry.sub;
+      detail.method = entry.method;
+      detail.path = entry.path;
+      detail.instance = entry.instance;
+      detail.attempts = entry.attempts;
+      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId, detail);
       spans.endServerSpan(server, entry.status, error);
       accessLog.write(entry);
     },

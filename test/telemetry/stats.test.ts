@@ -2,6 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatsCollector, MINUTES } from '../../src/telemetry/stats.js';
+import { REASONS } from '../../src/telemetry/reasons.js';
 import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/latency-sketch.js';
 import { RedisHistory, historyKey } from '../../src/telemetry/history.js';
 import { Redis } from 'ioredis';
@@ -71,17 +72,32 @@ describe('stats collector', () => {
     assert.equal(stats.rate('r', 5), 0);
   });
 
-  test('recent keeps slow or failed requests, newest first, bounded', () => {
+  test('recent keeps slow, 5xx and 4xx requests newest first, each kind in its own bounded ring', () => {
     const c = clock();
     const stats = new StatsCollector({ now: c.now, slowMs: 500, recentSize: 3 });
     const route = stats.route('r');
-    route.record(200, 5, 'fast', '');
-    route.record(200, 800, 'slow', 'trace-slow');
-    route.record(502, 5, 'failed-1', '');
-    route.record(404, 5, 'not-found', '');
-    route.record(500, 5, 'failed-2', '');
-    route.record(500, 5, 'failed-3', '');
-    assert.deepEqual(stats.recent().map((r) => r.requestId), ['failed-3', 'failed-2', 'failed-1']);
+    const at = (id: string, status: number, ms = 5): void => {
+      c.advance(1);
+      route.record(status, ms, id, '');
+    };
+    at('fast', 200);
+    at('slow', 200, 800);
+    at('failed-1', 502);
+    at('not-found', 404);
+    at('failed-2', 500);
+    at('failed-3', 500);
+    for (let i = 0; i < 5; i++) at(`unauthorized-${i}`, 401);
+    assert.deepEqual(stats.recent().map((r) => r.requestId), ['unauthorized-4', 'unauthorized-3', 'unauthorized-2', 'failed-3', 'failed-2', 'failed-1'],
+      'a burst of 401s does not push the 5xx rows out');
+  });
+
+  test('a failure row carries method, path, instance, reason, attempts and consumer', () => {
+    const stats = new StatsCollector();
+    stats.route('orders').record(502, 12, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736', { reason: REASONS.indexOf('bad_gateway'), sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 });
+    assert.deepEqual(stats.recent()[0], {
+      at: stats.recent()[0]?.at, requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders', method: 'POST', path: '/orders/7',
+      instance: 'orders-2', status: 502, reason: 'bad_gateway', attempts: 3, sub: 'alice', durationMs: 12,
+    });
   });
 });
 
