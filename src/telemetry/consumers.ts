@@ -44,16 +44,6 @@ export class ConsumerCounts {
     const slot = this.#minutes[minute % this.#minutes.length];
     return slot?.minute === minute ? slot.counts : undefined;
   }
-
-  /** Sums minutes [fromMinute, toMinute] (minute numbers) into one map. */
-  sum(fromMinute: number, toMinute: number): Map<string, ConsumerCount> {
-    const out = new Map<string, ConsumerCount>();
-    for (const slot of this.#minutes) {
-      if (slot.minute < fromMinute || slot.minute > toMinute) continue;
-      for (const [sub, count] of slot.counts) addConsumer(out, sub, count.requests, count.rateLimited);
-    }
-    return out;
-  }
 }
 
 /** Adds counts to `sub` in `counts`, folding newcomers past the cap into {@link OTHERS}. */

@@ -2,15 +2,14 @@
 import type { Logger } from 'pino';
 import type { RedisClient } from '../store/backend.js';
 import { defineScript, type ScriptCommand } from '../store/lua-script.js';
-import { MINUTES, addRequest, mergeAggregate, minutePoint, newAggregate, type Aggregate, type MinutePoint, type StatsCollector } from './stats.js';
+import { addRequest, mergeAggregate, newAggregate, type Aggregate, type StatsCollector } from './stats.js';
 import { logger } from './access-log.js';
 import { ATTEMPT_OUTCOMES, type InstanceStats } from './instance-stats.js';
 import { addConsumer, topConsumers, OTHERS, type ConsumerCount } from './consumers.js';
-import { CONSUMERS, GATEWAYS, INSTANCES, SEP, aggregateFields, instanceField, parseAggregate, type Fields } from './history-fields.js';
+import { CONSUMERS, GATEWAYS, INSTANCES, SEP, aggregateFields, instanceField, type Fields } from './history-fields.js';
 
 /** History kept after a minute starts: 25 h, so a full 24 h window is always complete. */
 export const HISTORY_RETENTION_MS = 25 * 3_600_000;
-const MINUTE_MS = 60_000;
 /** Consumers sent per gateway per minute, by requests and again by 429s; the rest are summed as OTHERS. */
 const CONSUMERS_PER_FLUSH = 100;
 
@@ -19,7 +18,10 @@ export function historyKey(route: string, minuteStart: number): string {
   return `edgeway:{history:${route}}:${minuteStart}`;
 }
 
-/** The hash of live gateways: id -> JSON {@link GatewayInfo}, refreshed on every flush. */
+/** How often a gateway prunes the gateway list (each restart adds an id). */
+const PRUNE_EVERY_MS = 3_600_000;
+
+/** The hash of gateways: id -> JSON {@link GatewayInfo}, refreshed on every flush, pruned after the retention. */
 export const GATEWAYS_KEY = 'edgeway:{gateways}';
 
 /** What a gateway announces about itself. */
@@ -55,6 +57,7 @@ export class RedisHistory {
   #instances = new Map<InstanceStats, Map<number, Uint32Array>>();
   #consumers = new Map<number, Map<string, ConsumerCount>>();
   #timer: NodeJS.Timeout | undefined;
+  #prunedAt = 0;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(redis: RedisClient, stats: StatsCollector, options: RedisHistoryOptions = {}) {
@@ -180,6 +183,10 @@ export class RedisHistory {
     }
     const info: GatewayInfo = { ...this.#gateway, seenAt: Date.now() };
     const sends: Array<Promise<unknown>> = [this.#redis.hset(GATEWAYS_KEY, this.#gateway.id, JSON.stringify(info))];
+    if (info.seenAt - this.#prunedAt >= PRUNE_EVERY_MS) {
+      this.#prunedAt = info.seenAt;
+      sends.push(this.#prune(info.seenAt));
+    }
     for (const [key, { minute, fields }] of hashes) {
       if (fields.size === 0) continue;
       const args: Array<string | number> = [key, minute, HISTORY_RETENTION_MS];
@@ -225,6 +232,12 @@ export class RedisHistory {
     }
   }
 
+  /** Forgets gateways silent for longer than the history they could still appear in. */
+  async #prune(now: number): Promise<void> {
+    const gone = (await this.gateways()).filter((info) => info.seenAt < now - HISTORY_RETENTION_MS).map((info) => info.id);
+    if (gone.length > 0) await this.#redis.hdel(GATEWAYS_KEY, ...gone);
+  }
+
   /** Gateways that announced themselves, newest announcement first. */
   async gateways(): Promise<GatewayInfo[]> {
     const raw = await this.#redis.hgetall(GATEWAYS_KEY);
@@ -250,20 +263,6 @@ export class RedisHistory {
       const fields: Fields = new Map();
       for (const [field, value] of Object.entries(raw as Record<string, string>)) fields.set(field, Number(value));
       return fields;
-    });
-  }
-
-  /**
-   * The merged per-minute series of a route (all gateways), oldest first: `minutes` points ending at the
-   * minute containing `now`. One pipeline per route; its keys share a slot, so this works on Cluster.
-   */
-  async series(route: string, now: number, minutes = MINUTES): Promise<MinutePoint[]> {
-    const current = Math.floor(now / MINUTE_MS) * MINUTE_MS;
-    const starts = Array.from({ length: minutes }, (_, i) => current - (minutes - 1 - i) * MINUTE_MS);
-    const all = await this.minuteFields(route, starts);
-    return starts.map((start, i) => {
-      const fields = all[i] as Fields;
-      return minutePoint(start, fields.has('requests') ? parseAggregate(fields) : undefined);
     });
   }
 }

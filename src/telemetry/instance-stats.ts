@@ -1,4 +1,4 @@
-/** Per upstream instance: attempts by outcome and attempt latency over the last minute and 15 minutes. */
+/** Per upstream instance: attempts by outcome and attempt latency per minute over the last 15 minutes. */
 import { bucketIndex, mergeSketch, newSketch, quantileMs } from './latency-sketch.js';
 
 /** How an attempt on an instance ended, in index order (the index is what a slot counts). */
@@ -22,7 +22,6 @@ export interface InstanceSummary {
 
 interface Slot { at: number; readonly counts: Uint32Array; readonly latency: Uint32Array }
 
-const SECONDS = 60;
 const MINUTES = 15;
 
 function newSlot(): Slot {
@@ -50,7 +49,6 @@ export function outcomeRecord(counts: ArrayLike<number>): Record<AttemptOutcomeN
 
 /** One instance's rings; recording is array writes into preallocated slots. */
 export class InstanceStats {
-  readonly #seconds: Slot[] = Array.from({ length: SECONDS }, newSlot);
   readonly #minutes: Slot[] = Array.from({ length: MINUTES }, newSlot);
 
   constructor(readonly service: string, readonly id: string, private readonly now: () => number, private readonly listener: InstanceListener) {}
@@ -58,10 +56,8 @@ export class InstanceStats {
   /** Records one finished attempt (`outcome` from {@link OUTCOME_INDEX}). */
   record(outcome: number, latencyMs: number): void {
     const now = this.now();
-    const second = Math.floor(now / 1000);
     const minute = Math.floor(now / 60_000);
     const bucket = bucketIndex(latencyMs);
-    add(claim(this.#seconds[second % SECONDS] as Slot, second), outcome, bucket);
     add(claim(this.#minutes[minute % MINUTES] as Slot, minute), outcome, bucket);
     this.listener(this, minute * 60_000, outcome);
   }
@@ -71,14 +67,13 @@ export class InstanceStats {
     for (const slot of this.#minutes) if (slot.at >= 0) yield [slot.at * 60_000, slot.counts];
   }
 
-  /** The trailing `seconds` (<= 60), or with `minutes` the trailing minutes (<= 15) including the current one. */
-  summary(window: { seconds: number } | { minutes: number }): InstanceSummary {
+  /** The trailing `minutes` (<= 15) including the current one. */
+  summary(minutes: number): InstanceSummary {
     const counts = new Uint32Array(ATTEMPT_OUTCOMES.length);
     const latency = newSketch();
-    const [slots, unit, span] = 'seconds' in window ? [this.#seconds, 1000, window.seconds] : [this.#minutes, 60_000, window.minutes];
-    const current = Math.floor(this.now() / unit);
-    for (const slot of slots) {
-      if (slot.at <= current - span || slot.at > current) continue;
+    const current = Math.floor(this.now() / 60_000);
+    for (const slot of this.#minutes) {
+      if (slot.at <= current - minutes || slot.at > current) continue;
       for (let i = 0; i < counts.length; i++) counts[i] = (counts[i] as number) + (slot.counts[i] as number);
       mergeSketch(latency, slot.latency);
     }

@@ -35,19 +35,6 @@ export function mergeAggregate(into: Aggregate, from: Aggregate): void {
 
 interface Slot extends Aggregate { at: number }
 
-/** One point of a route's per-minute series. */
-export interface MinutePoint {
-  /** Minute start, epoch milliseconds. */
-  readonly minute: number;
-  readonly requests: number;
-  readonly status3xx: number;
-  readonly errors5xx: number;
-  readonly errors4xx: number;
-  readonly rateLimited: number;
-  readonly p50Ms: number | undefined;
-  readonly p99Ms: number | undefined;
-}
-
 /** A summary over a trailing window. */
 export interface WindowSummary {
   readonly requests: number;
@@ -304,18 +291,6 @@ export class StatsCollector {
     return requests / seconds;
   }
 
-  /** A route's last {@link MINUTES} minutes, oldest first, with empty minutes as zero points. */
-  minuteSeries(route: string): MinutePoint[] {
-    const ring = this.#routes.get(route);
-    const current = Math.floor(this.#now() / MINUTE_MS);
-    const points: MinutePoint[] = [];
-    for (let m = current - MINUTES + 1; m <= current; m++) {
-      const slot = ring?.minutes[m % MINUTES];
-      points.push(slot !== undefined && slot.at === m ? minutePoint(m * MINUTE_MS, slot) : minutePoint(m * MINUTE_MS, undefined));
-    }
-    return points;
-  }
-
   /** Recent slow or failed requests (5xx, slow, and 4xx from their own ring), newest first. */
   recent(): RecentRequest[] {
     const out: RecentRequest[] = [];
@@ -324,19 +299,4 @@ export class StatsCollector {
     // Stable: rows of the same millisecond keep their recording order, reversed below.
     return out.sort((a, b) => a.at - b.at).reverse();
   }
-}
-
-/** A minute point from an aggregate (or an empty one). */
-export function minutePoint(minute: number, aggregate: Aggregate | undefined): MinutePoint {
-  if (aggregate === undefined) return { minute, requests: 0, status3xx: 0, errors5xx: 0, errors4xx: 0, rateLimited: 0, p50Ms: undefined, p99Ms: undefined };
-  return {
-    minute,
-    requests: aggregate.requests,
-    status3xx: aggregate.status3xx,
-    errors5xx: aggregate.errors5xx,
-    errors4xx: aggregate.errors4xx,
-    rateLimited: aggregate.rateLimited,
-    p50Ms: quantileMs(aggregate.latency, 0.5),
-    p99Ms: quantileMs(aggregate.latency, 0.99),
-  };
 }

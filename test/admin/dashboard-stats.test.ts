@@ -44,7 +44,7 @@ describe('dashboard stats endpoint with Redis history', () => {
       const route = merged.routes[0];
       assert.equal(route?.name, 'orders-read');
       assert.deepEqual(route?.totals && [route.totals.requests, route.totals.s2xx, route.totals.s3xx, route.totals.s4xx, route.totals.s429, route.totals.s5xx], [11, 4, 1, 6, 6, 0]);
-      assert.equal(route?.series.at(-1)?.requests, 11);
+      assert.equal(route?.series.requests.at(-1), 11);
       assert.deepEqual(route?.reasons, { rate_limited: 6 });
       assert.deepEqual(merged.gateways.map((g) => [g.id, g.self, g.version, g.totals.requests, g.totals.s429]), [['gw-a', true, '1.0.0', 4, 0], ['gw-b', false, '1.0.1', 7, 6]]);
       assert.deepEqual(merged.consumers.byRequests.map((c) => [c.sub, c.requests, c.rateLimited]), [['bob', 6, 6], ['alice', 4, 0]]);
@@ -54,7 +54,7 @@ describe('dashboard stats endpoint with Redis history', () => {
       const fallback = await endpoint();
       assert.equal(fallback.source, 'local');
       assert.ok(fallback.sourceError);
-      assert.equal(fallback.routes[0]?.series.at(-1)?.requests, 4);
+      assert.equal(fallback.routes[0]?.series.requests.at(-1), 4);
       assert.deepEqual(fallback.gateways.map((g) => [g.id, g.totals.requests]), [['gw-a', 4]]);
       await redis.restart();
     } finally {
@@ -74,7 +74,7 @@ describe('dashboard stats endpoint with Redis history', () => {
       let before = await commands();
       const first = await endpoint('24h');
       const firstCost = (await commands()) - before - 1;
-      assert.equal(first.fleet.series.length, 96);
+      assert.equal(first.fleet.series.requests.length, 96);
       assert.equal(first.fleet.totals.requests, 1);
       before = await commands();
       const second = await endpoint('24h');

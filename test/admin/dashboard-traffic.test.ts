@@ -95,7 +95,7 @@ dashboard:
     const body = (await (await request(`${gw.adminUrl}/admin/stats?range=1h`)).body.json()) as DashboardStats;
     assert.equal(body.source, 'redis');
     assert.equal(body.range, '1h');
-    assert.equal(body.fleet.series.length, 60);
+    assert.equal(body.fleet.series.requests.length, 60);
     const t = body.fleet.totals;
     assert.deepEqual([t.requests, t.s2xx, t.s4xx, t.s429, t.s5xx], [count(undefined, () => true), count(undefined, (s) => s < 300), count(undefined, (s) => s >= 400 && s < 500), 2, count(undefined, (s) => s >= 500)]);
     const orders502 = count('orders', (s) => s === 502);

@@ -74,7 +74,7 @@ describe('dashboard', () => {
     assert.deepEqual(body.routes.map((r) => r.name), ['idle-route', 'orders-read', 'search']);
     const orders = body.routes.find((r) => r.name === 'orders-read');
     assert.equal(orders?.liveRps, 50);
-    assert.equal(orders?.series.length, 15);
+    assert.equal(orders?.series.requests.length, 15);
     assert.equal(orders?.config?.match.path, '/orders-read');
     const search = body.routes.find((r) => r.name === 'search');
     assert.ok((search?.totals.s429 ?? 0) > 0);

@@ -138,5 +138,10 @@ describe('alerts', () => {
     assert.deepEqual(byRule('orders-down'), ['firing', 'resolved']);
     assert.deepEqual(byRule('redis'), ['firing', 'resolved']);
     assert.equal(failNext, 0, 'the 503 was answered and the delivery retried');
+    const firstAt = t - 62_000;
+    assert.deepEqual(evaluator.history().map((e) => [e.rule, e.state, e.at - firstAt]), [
+      ['redis', 'resolved', 62_000], ['orders-down', 'resolved', 62_000], ['slow', 'resolved', 62_000],
+      ['redis', 'firing', 1000], ['orders-down', 'firing', 0], ['slow', 'firing', 0],
+    ], 'the history lists every change, newest first');
   });
 });

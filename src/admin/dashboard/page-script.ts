@@ -193,7 +193,14 @@ export const PAGE_SCRIPT = String.raw`
     }).join('');
   }
 
+  // Columns to points: { t, requests, s2xx, s3xx, s4xx, s429, s5xx, p99Ms } per bucket.
+  function points(d, s) {
+    return s.requests.map((requests, i) => ({ t: d.starts[i], requests, s2xx: requests - s.s3xx[i] - s.s4xx[i] - s.s5xx[i], s3xx: s.s3xx[i], s4xx: s.s4xx[i], s429: s.s429[i], s5xx: s.s5xx[i], p99Ms: s.p99Ms[i] }));
+  }
+
   function render(d) {
+    d.fleet.series = points(d, d.fleet.series);
+    for (const r of d.routes) r.series = points(d, r.series);
     last = d;
     renderMeta(d); renderFleet(d); renderAlerts(d); renderGateways(d); renderRoutes(d); renderServices(d); renderConsumers(d); renderFailures(d);
   }

@@ -10,6 +10,7 @@ import { topConsumers, type ConsumerCount, type ConsumerTotal } from '../../tele
 import type { ServiceRuntime } from '../../pipeline/service-runtime.js';
 import type { RouteConfig } from '../../config/schema.js';
 import { serviceRows, type ServiceRow } from './instances-view.js';
+import { BucketMath, type ParsedBucket } from './bucket-math.js';
 
 /** Requests of a bucket or range by status class; `s429` is also inside `s4xx`. */
 export interface Classes {
@@ -23,9 +24,14 @@ export interface Classes {
   readonly p99Ms: number | null;
 }
 
-/** One chart point: a bucket's start (epoch ms) and its classes. */
-export interface Point extends Classes {
-  readonly t: number;
+/** A chart's columns, one entry per bucket of `DashboardStats.starts` (2xx is requests minus the rest). */
+export interface Series {
+  readonly requests: number[];
+  readonly s3xx: number[];
+  readonly s4xx: number[];
+  readonly s429: number[];
+  readonly s5xx: number[];
+  readonly p99Ms: Array<number | null>;
 }
 
 /** One route's row, charts and configuration. */
@@ -38,7 +44,7 @@ export interface RouteRow {
   readonly totals: Classes;
   /** Failed requests by reason over the range. */
   readonly reasons: Readonly<Record<string, number>>;
-  readonly series: readonly Point[];
+  readonly series: Series;
 }
 
 /** One gateway of the fleet. */
@@ -69,12 +75,14 @@ export interface DashboardStats {
   readonly range: RangeName;
   /** Width of one chart point, ms. */
   readonly bucketMs: number;
+  /** Start of each chart point, epoch ms, oldest first. */
+  readonly starts: readonly number[];
   /** Where the ranged numbers come from: Redis (all gateways) or this process (its last 15 minutes). */
   readonly source: 'redis' | 'local';
   /** Why the source is local while Redis is configured, else null. */
   readonly sourceError: string | null;
   readonly meta: GatewayMeta;
-  readonly fleet: { readonly totals: Classes; readonly series: readonly Point[]; readonly reasons: Readonly<Record<string, number>> };
+  readonly fleet: { readonly totals: Classes; readonly series: Series; readonly reasons: Readonly<Record<string, number>> };
   readonly gateways: readonly GatewayRow[];
   readonly routes: readonly RouteRow[];
   readonly services: readonly ServiceRow[];
@@ -118,16 +126,31 @@ function classes(a: Aggregate): Classes {
   };
 }
 
-function reasonCounts(a: Aggregate): Record<string, number> {
-  const out: Record<string, number> = {};
-  a.reasons.forEach((n, i) => { if (n !== 0) out[REASONS[i] as string] = n; });
+function series(buckets: readonly ParsedBucket[]): Series {
+  const out: Series = { requests: [], s3xx: [], s4xx: [], s429: [], s5xx: [], p99Ms: [] };
+  for (const { aggregate: a, p99Ms } of buckets) {
+    out.requests.push(a.requests);
+    out.s3xx.push(a.status3xx);
+    out.s4xx.push(a.errors4xx);
+    out.s429.push(a.rateLimited);
+    out.s5xx.push(a.errors5xx);
+    out.p99Ms.push(p99Ms);
+  }
   return out;
 }
 
-/** Sums a fleet hash's buckets over the range. */
-function sumFields(buckets: readonly Fields[]): Fields {
-  const out: Fields = new Map();
-  for (const fields of buckets) for (const [field, n] of fields) out.set(field, (out.get(field) ?? 0) + n);
+/** Adds a bucket's counts (not its latency: the fleet chart shows none) into a fleet bucket. */
+function addCounts(into: Aggregate, from: Aggregate): void {
+  into.requests += from.requests;
+  into.status3xx += from.status3xx;
+  into.errors4xx += from.errors4xx;
+  into.errors5xx += from.errors5xx;
+  into.rateLimited += from.rateLimited;
+}
+
+function reasonCounts(a: Aggregate): Record<string, number> {
+  const out: Record<string, number> = {};
+  a.reasons.forEach((n, i) => { if (n !== 0) out[REASONS[i] as string] = n; });
   return out;
 }
 
@@ -181,6 +204,7 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
   const now = sources.now ?? Date.now;
   const local = new LocalBucketSource(sources.stats, sources.gatewayId);
   const shared = sources.history === undefined ? undefined : new RedisBucketSource(sources.history);
+  const math = new BucketMath();
 
   async function read(source: BucketSource, names: readonly string[], range: RangeName, at: number): Promise<{ routes: Fields[][]; gateways: Fields[]; instances: Fields[]; consumers: Fields[]; registered: GatewayInfo[] }> {
     const [routes, gateways, instances, consumers, registered] = await Promise.all([
@@ -216,12 +240,10 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
     const fleetTotal = newAggregate();
     const routes: RouteRow[] = [];
     names.forEach((name, i) => {
-      const buckets = (data.routes[i] as Fields[]).map((fields) => parseAggregate(fields));
-      const total = newAggregate();
-      buckets.forEach((bucket, b) => {
-        mergeAggregate(total, bucket);
-        mergeAggregate(fleetBuckets[b] as Aggregate, bucket);
-      });
+      const fields = data.routes[i] as Fields[];
+      const buckets = fields.map((bucket) => math.parse(bucket));
+      const total = math.total(`${name}\n${range}`, fields);
+      buckets.forEach((bucket, b) => addCounts(fleetBuckets[b] as Aggregate, bucket.aggregate));
       mergeAggregate(fleetTotal, total);
       const config = configs.get(name);
       if (config === undefined && total.requests === 0) return;
@@ -231,29 +253,32 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
         liveRps: sources.stats.rate(name),
         totals: classes(total),
         reasons: reasonCounts(total),
-        series: buckets.map((bucket, b) => ({ t: starts[b] as number, ...classes(bucket) })),
+        series: series(buckets),
       });
     });
-    const gatewayFields = sumFields(data.gateways);
+    const gatewayFields = math.fields(`${GATEWAYS}\n${range}`, data.gateways);
     const registered = new Map(data.registered.map((info) => [info.id, info]));
-    const ids = new Set([...registered.keys(), ...gatewayIds(gatewayFields), sources.gatewayId]);
+    // A gateway silent since before the range (an old pid after a restart) is not part of this view.
+    const recent = data.registered.filter((info) => info.seenAt >= (starts[0] as number)).map((info) => info.id);
+    const ids = new Set([...recent, ...gatewayIds(gatewayFields), sources.gatewayId]);
     const gateways: GatewayRow[] = [...ids].sort().map((id) => {
       const info = registered.get(id);
       return { id, version: info?.version ?? null, startedAt: info?.startedAt ?? null, seenAt: info?.seenAt ?? null, self: id === sources.gatewayId, totals: classes(parseAggregate(gatewayFields, `${id}${SEP}`)) };
     });
-    const consumers = consumerCounts(sumFields(data.consumers));
+    const consumers = consumerCounts(math.fields(`${CONSUMERS}\n${range}`, data.consumers));
     const meta = sources.meta();
     return {
       now: at,
       range,
       bucketMs: RANGES[range].bucketMinutes * 60_000,
+      starts,
       source: source.fleet ? 'redis' : 'local',
       sourceError,
       meta: { gateway: sources.gatewayId, ...meta },
-      fleet: { totals: classes(fleetTotal), series: fleetBuckets.map((bucket, b) => ({ t: starts[b] as number, ...classes(bucket) })), reasons: reasonCounts(fleetTotal) },
+      fleet: { totals: classes(fleetTotal), series: series(fleetBuckets.map((aggregate) => ({ aggregate, p99Ms: null }))), reasons: reasonCounts(fleetTotal) },
       gateways,
       routes,
-      services: serviceRows(sources.services?.() ?? new Map(), attemptCounts(sumFields(data.instances)), sources.stats, at),
+      services: serviceRows(sources.services?.() ?? new Map(), attemptCounts(math.fields(`${INSTANCES}\n${range}`, data.instances)), sources.stats, at),
       consumers: { byRequests: topConsumers(consumers, 'requests', TOP_CONSUMERS), byRateLimited: topConsumers(consumers, 'rateLimited', TOP_CONSUMERS) },
       failures: sources.stats.recent(),
       alerts: { active: sources.alerts?.active() ?? [], history: sources.alerts?.history() ?? [] },
