@@ -50,6 +50,8 @@ export function outcomeRecord(counts: ArrayLike<number>): Record<AttemptOutcomeN
 /** One instance's rings; recording is array writes into preallocated slots. */
 export class InstanceStats {
   readonly #minutes: Slot[] = Array.from({ length: MINUTES }, newSlot);
+  /** The minute number of the last attempt (-1: none yet). */
+  lastMinute = -1;
 
   constructor(readonly service: string, readonly id: string, private readonly now: () => number, private readonly listener: InstanceListener) {}
 
@@ -57,6 +59,7 @@ export class InstanceStats {
   record(outcome: number, latencyMs: number): void {
     const now = this.now();
     const minute = Math.floor(now / 60_000);
+    this.lastMinute = minute;
     const bucket = bucketIndex(latencyMs);
     add(claim(this.#minutes[minute % MINUTES] as Slot, minute), outcome, bucket);
     this.listener(this, minute * 60_000, outcome);

@@ -193,6 +193,7 @@ export class StatsCollector {
   readonly #instances = new Map<string, Map<string, InstanceStats>>();
   #listener: RecordListener | undefined;
   #instanceListener: InstanceListener | undefined;
+  readonly #onAttempt: InstanceListener = (instance, minute, outcome) => this.#instanceListener?.(instance, minute, outcome);
   /** Requests and 429s per consumer (`sub`), per minute. */
   readonly consumers: ConsumerCounts;
   readonly #recordInto: RecordInto = (ring, status, durationMs, requestId, traceId, detail) => {
@@ -246,17 +247,32 @@ export class StatsCollector {
 
   /** The attempt recorder of one upstream instance (created on first use). */
   instance(service: string, id: string): InstanceStats {
-    let byId = this.#instances.get(service);
-    if (byId === undefined) {
-      byId = new Map();
-      this.#instances.set(service, byId);
-    }
-    let stats = byId.get(id);
+    let stats = this.#instances.get(service)?.get(id);
     if (stats === undefined) {
-      stats = new InstanceStats(service, id, this.#now, (...args) => this.#instanceListener?.(...args));
+      this.#forgetIdleInstances();
+      stats = new InstanceStats(service, id, this.#now, this.#onAttempt);
+      let byId = this.#instances.get(service);
+      if (byId === undefined) this.#instances.set(service, (byId = new Map()));
       byId.set(id, stats);
     }
     return stats;
+  }
+
+  /** The recorder of an instance if it has one (a read never creates one). */
+  findInstance(service: string, id: string): InstanceStats | undefined {
+    return this.#instances.get(service)?.get(id);
+  }
+
+  /**
+   * Registered instances come and go (every deploy brings new ids): when a new one appears, recorders
+   * without an attempt in the kept minutes are dropped, so memory follows the live set, not history.
+   */
+  #forgetIdleInstances(): void {
+    const oldest = Math.floor(this.#now() / MINUTE_MS) - MINUTES;
+    for (const [service, byId] of this.#instances) {
+      for (const [id, stats] of byId) if (stats.lastMinute < oldest) byId.delete(id);
+      if (byId.size === 0) this.#instances.delete(service);
+    }
   }
 
   /** Every instance recorder created so far. */

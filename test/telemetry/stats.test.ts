@@ -3,6 +3,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatsCollector, MINUTES } from '../../src/telemetry/stats.js';
 import { REASONS } from '../../src/telemetry/reasons.js';
+import { OUTCOME_INDEX } from '../../src/telemetry/instance-stats.js';
 import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/latency-sketch.js';
 import { RedisHistory, historyKey } from '../../src/telemetry/history.js';
 import { parseAggregate } from '../../src/telemetry/history-fields.js';
@@ -99,6 +100,20 @@ describe('stats collector', () => {
     for (let i = 0; i < 5; i++) at(`unauthorized-${i}`, 401);
     assert.deepEqual(stats.recent().map((r) => r.requestId), ['unauthorized-4', 'unauthorized-3', 'unauthorized-2', 'failed-3', 'failed-2', 'failed-1'],
       'a burst of 401s does not push the 5xx rows out');
+  });
+
+  test('instance recorders idle for the kept minutes are forgotten when a new instance appears', () => {
+    const c = clock();
+    const stats = new StatsCollector({ now: c.now });
+    stats.instance('orders', 'old-pod').record(OUTCOME_INDEX.ok, 5);
+    stats.instance('orders', 'busy-pod').record(OUTCOME_INDEX.ok, 5);
+    c.advance(MINUTES * 60_000);
+    stats.instance('orders', 'busy-pod').record(OUTCOME_INDEX.connect_error, 5);
+    c.advance(60_000);
+    stats.instance('orders', 'new-pod').record(OUTCOME_INDEX.ok, 5);
+    assert.equal(stats.findInstance('orders', 'old-pod'), undefined);
+    assert.equal(stats.findInstance('orders', 'busy-pod')?.summary(MINUTES).outcomes.connect_error, 1);
+    assert.deepEqual([...stats.instances()].map((i) => i.id), ['busy-pod', 'new-pod']);
   });
 
   test('a failure row carries method, path, instance, reason, attempts and consumer', () => {

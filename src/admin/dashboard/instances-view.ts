@@ -58,7 +58,7 @@ export function serviceRows(services: ReadonlyMap<string, ServiceRuntime>, attem
       const unhealthy = checked && !endpoint.healthy;
       const state: InstanceState = unhealthy ? 'unhealthy' : ejected ? 'ejected' : endpoint.draining ? 'draining' : slowStart < 1 ? 'slow-start' : 'up';
       const own = counts?.get(endpoint.id) ?? {};
-      const p99 = stats.instance(name, endpoint.id).summary(15).p99Ms;
+      const p99 = stats.findInstance(name, endpoint.id)?.summary(15).p99Ms;
       return {
         id: endpoint.id,
         url: endpoint.url,

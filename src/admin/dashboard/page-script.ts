@@ -229,6 +229,14 @@ export const PAGE_SCRIPT = String.raw`
     }
   });
 
+  document.addEventListener('keydown', (ev) => {
+    const row = ev.target.closest && ev.target.closest('tr.route');
+    if (row && (ev.key === 'Enter' || ev.key === ' ')) {
+      ev.preventDefault();
+      row.click();
+    }
+  });
+
   let timer;
   async function poll() {
     clearTimeout(timer);
