@@ -42,6 +42,6 @@ for (const [name, service, e, state, active] of cases) {
 test('attempt counts over the range come from the fleet hash, by outcome', () => {
   const counts = new Map([['svc', new Map([['a', { ok: 3, connect_error: 291 }]])]]);
   const [row] = serviceRows(new Map([['svc', runtime('svc', {}, [endpoint('a')])]]), counts, new StatsCollector({ now: () => NOW }), NOW);
-  assert.deepEqual(row?.instances[0]?.attempts, { ok: 3, status_5xx: 0, connect_error: 291, timeout: 0, invalid_response: 0, aborted: 0 });
+  assert.deepEqual(row?.instances[0]?.attempts, { ok: 3, status_5xx: 0, connect_error: 291, timeout: 0, invalid_response: 0, aborted: 0, gateway_error: 0 });
   assert.equal(row?.instances[0]?.slowStart, 1);
 });
