@@ -1,6 +1,7 @@
 /** In-process rolling per-route statistics: 15 per-minute buckets, 60 per-second buckets, recent slow/failed requests. */
 import { bucketIndex, mergeSketch, newSketch, quantileMs } from './latency-sketch.js';
 import { NO_REASON, REASONS, REASON_COUNT } from './reasons.js';
+import type { AccessLogEntry } from './access-log.js';
 import { ConsumerCounts } from './consumers.js';
 import { InstanceStats, type InstanceListener } from './instance-stats.js';
 
@@ -64,23 +65,13 @@ export interface RecentRequest {
   readonly durationMs: number;
 }
 
-/**
- * What the request path knows beyond status and latency. The caller may reuse one object for every
- * call (it is read synchronously and copied only into a failure row), so recording allocates nothing.
- */
-export interface RecordDetail {
-  reason: number;
-  sub: string | undefined;
-  method: string;
-  path: string;
-  instance: string | undefined;
-  attempts: number;
-}
+/** What the request path knows beyond status and latency (the access-log entry fits); copied only into a failure row. */
+export type RecordDetail = Pick<AccessLogEntry, 'sub' | 'method' | 'path' | 'instance' | 'attempts'>;
 
 /** Per-route recorder; fetch once per route and keep it. */
 export interface RouteStats {
-  /** Records a finished request. */
-  record(status: number, durationMs: number, requestId: string, traceId: string, detail?: RecordDetail): void;
+  /** Records a finished request; `reason` is a reasons.ts index or NO_REASON. */
+  record(status: number, durationMs: number, requestId: string, traceId: string, reason?: number, detail?: RecordDetail): void;
 }
 
 /** Options for {@link StatsCollector}. */
@@ -146,7 +137,7 @@ export function summarize(aggregates: Iterable<Aggregate>): WindowSummary {
 /** Listener for every recorded request (the Redis history flusher subscribes). */
 export type RecordListener = (route: string, minute: number, status: number, bucket: number, reason: number, sub: string | undefined) => void;
 
-type RecordInto = (ring: RouteRing, status: number, durationMs: number, requestId: string, traceId: string, detail: RecordDetail | undefined) => void;
+type RecordInto = (ring: RouteRing, status: number, durationMs: number, requestId: string, traceId: string, reason: number, detail: RecordDetail | undefined) => void;
 
 /** A fixed-size ring of failure rows, newest last written. */
 class RecentRing {
@@ -175,8 +166,8 @@ class RouteRing implements RouteStats {
 
   constructor(readonly name: string, private readonly into: RecordInto) {}
 
-  record(status: number, durationMs: number, requestId: string, traceId: string, detail?: RecordDetail): void {
-    this.into(this, status, durationMs, requestId, traceId, detail);
+  record(status: number, durationMs: number, requestId: string, traceId: string, reason: number = NO_REASON, detail?: RecordDetail): void {
+    this.into(this, status, durationMs, requestId, traceId, reason, detail);
   }
 }
 
@@ -196,12 +187,11 @@ export class StatsCollector {
   readonly #onAttempt: InstanceListener = (instance, minute, outcome) => this.#instanceListener?.(instance, minute, outcome);
   /** Requests and 429s per consumer (`sub`), per minute. */
   readonly consumers: ConsumerCounts;
-  readonly #recordInto: RecordInto = (ring, status, durationMs, requestId, traceId, detail) => {
+  readonly #recordInto: RecordInto = (ring, status, durationMs, requestId, traceId, reason, detail) => {
     const now = this.#now();
     const second = Math.floor(now / 1000);
     const minute = Math.floor(now / MINUTE_MS);
     const bucket = bucketIndex(durationMs);
-    const reason = detail?.reason ?? NO_REASON;
     const sub = detail?.sub;
     addRequest(claim(ring.seconds[second % SECONDS] as Slot, second), status, bucket, reason);
     addRequest(claim(ring.minutes[minute % MINUTES] as Slot, minute), status, bucket, reason);

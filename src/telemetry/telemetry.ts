@@ -11,7 +11,7 @@ import { GatewayMetrics, type RouteMetrics } from './metrics.js';
 import { startTracing, type Tracing, type TracingOptions } from './otel.js';
 import type { ServicesView } from './services-view.js';
 import { SpanFactory, type ServerSpan, type SpanOptions } from './spans.js';
-import { StatsCollector, type RecordDetail, type RouteStats } from './stats.js';
+import { StatsCollector, type RouteStats } from './stats.js';
 import { reasonOf } from './reasons.js';
 import { STARTED_AT, VERSION } from './build-info.js';
 import { WebhookSender } from './webhook.js';
@@ -85,8 +85,6 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, gateway: gatewayName },
   );
   const routes = new Map<string, RouteTelemetry>();
-  // One object reused for every request: the stats read it synchronously (see RecordDetail).
-  const detail: RecordDetail = { reason: 0, sub: undefined, method: '', path: '', instance: undefined, attempts: 0 };
   return {
     tracing, spans, metrics, accessLog, stats, history, alerts, gatewayName,
     forRoute(name) {
@@ -99,13 +97,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     },
     finish(route, server, entry, error) {
       route.metrics.request(entry.method, entry.status, entry.durationMs / 1000);
-      detail.reason = reasonOf(entry.status, error);
-      detail.sub = entry.sub;
-      detail.method = entry.method;
-      detail.path = entry.path;
-      detail.instance = entry.instance;
-      detail.attempts = entry.attempts;
-      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId, detail);
+      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId, reasonOf(entry.status, error), entry);
       spans.endServerSpan(server, entry.status, error);
       accessLog.write(entry);
     },

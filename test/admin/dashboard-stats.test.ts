@@ -5,12 +5,12 @@ import { Redis } from 'ioredis';
 import { createStatsEndpoint } from '../../src/admin/dashboard/stats-endpoint.js';
 import { RedisHistory } from '../../src/telemetry/history.js';
 import { StatsCollector } from '../../src/telemetry/stats.js';
-import { REASONS } from '../../src/telemetry/reasons.js';
+import { NO_REASON, REASONS } from '../../src/telemetry/reasons.js';
 import { OUTCOME_INDEX } from '../../src/telemetry/instance-stats.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const meta = () => ({ version: 'test', startedAt: 0, store: { kind: 'redis' as const, state: 'ready' }, registry: {}, traceUrl: null });
-const detail = (sub: string | undefined, reason = -1) => ({ reason, sub, method: 'GET', path: '/orders', instance: undefined, attempts: 1 });
+const detail = (sub: string | undefined) => ({ sub, method: 'GET', path: '/orders', instance: undefined, attempts: 1 });
 
 describe('dashboard stats endpoint with Redis history', () => {
   let redis: TestRedis;
@@ -31,9 +31,9 @@ describe('dashboard stats endpoint with Redis history', () => {
       const [local, remote] = [new StatsCollector(), new StatsCollector()];
       const localHistory = new RedisHistory(clients[0] as Redis, local, { gateway: { id: 'gw-a', version: '1.0.0', startedAt: 1 } });
       const remoteHistory = new RedisHistory(clients[1] as Redis, remote, { gateway: { id: 'gw-b', version: '1.0.1', startedAt: 2 } });
-      for (let i = 0; i < 4; i++) local.route('orders-read').record(200, 10, `l${i}`, '', detail('alice'));
-      for (let i = 0; i < 6; i++) remote.route('orders-read').record(429, 1, `r${i}`, '', detail('bob', REASONS.indexOf('rate_limited')));
-      remote.route('orders-read').record(302, 1, 'redirect', '', detail(undefined));
+      for (let i = 0; i < 4; i++) local.route('orders-read').record(200, 10, `l${i}`, '', NO_REASON, detail('alice'));
+      for (let i = 0; i < 6; i++) remote.route('orders-read').record(429, 1, `r${i}`, '', REASONS.indexOf('rate_limited'), detail('bob'));
+      remote.route('orders-read').record(302, 1, 'redirect', '', NO_REASON, detail(undefined));
       for (let i = 0; i < 3; i++) remote.instance('orders', 'orders-2').record(OUTCOME_INDEX.connect_error, 1);
       await remoteHistory.flush();
       const endpoint = createStatsEndpoint({ stats: local, history: localHistory, gatewayId: 'gw-a', meta });

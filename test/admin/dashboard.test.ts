@@ -16,7 +16,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const END = Date.UTC(2026, 10, 26, 12, 0, 30);
 
 // The rate-limit stage answers 429 itself; other statuses stand for what the upstream answered.
-const detail = (status: number) => ({ reason: status === 429 ? REASONS.indexOf('rate_limited') : reasonOf(status, undefined), sub: undefined, method: 'GET', path: '/orders/1', instance: 'orders-1', attempts: 1 });
+const reason = (status: number) => (status === 429 ? REASONS.indexOf('rate_limited') : reasonOf(status, undefined));
+const detail = { sub: undefined, method: 'GET', path: '/orders/1', instance: 'orders-1', attempts: 1 };
 
 /** 15 minutes of synthetic traffic on two routes, ending with 50 req/s on orders-read. */
 function syntheticStats(): { stats: StatsCollector; now: () => number } {
@@ -28,14 +29,14 @@ function syntheticStats(): { stats: StatsCollector; now: () => number } {
   for (let minute = 0; minute < 14; minute++) {
     for (let i = 0; i < 30 + minute * 10; i++) {
       t = END - 15 * 60_000 + minute * 60_000 + i * 100;
-      orders.record(i % 25 === 0 ? 502 : 200, 5 + (i % 40), `req-${n++}`, '', detail(i % 25 === 0 ? 502 : 200));
-      search.record(i % 7 === 0 ? 429 : 200, 40 + i, `req-${n++}`, '', detail(i % 7 === 0 ? 429 : 200));
+      orders.record(i % 25 === 0 ? 502 : 200, 5 + (i % 40), `req-${n++}`, '', reason(i % 25 === 0 ? 502 : 200), detail);
+      search.record(i % 7 === 0 ? 429 : 200, 40 + i, `req-${n++}`, '', reason(i % 7 === 0 ? 429 : 200), detail);
     }
   }
   for (let second = 5; second >= 1; second--) {
     for (let i = 0; i < 50; i++) {
       t = END - second * 1000 + i * 10;
-      orders.record(i < 1 ? 503 : 200, i === 49 ? 1200 : 12, `live-${second}-${i}`, 'a3ce929d0e0e47364bf92f3577b34da6', detail(i < 1 ? 503 : 200));
+      orders.record(i < 1 ? 503 : 200, i === 49 ? 1200 : 12, `live-${second}-${i}`, 'a3ce929d0e0e47364bf92f3577b34da6', reason(i < 1 ? 503 : 200), detail);
     }
   }
   t = END;

@@ -52,7 +52,7 @@ describe('stats collector', () => {
     const route = stats.route('orders-read');
     route.record(200, 10, 'r1', 't1');
     route.record(503, 20, 'r2', 't2');
-    route.record(429, 1, 'r3', 't3', { reason: REASONS.indexOf('rate_limited'), sub: 'alice', method: 'GET', path: '/', instance: undefined, attempts: 0 });
+    route.record(429, 1, 'r3', 't3', REASONS.indexOf('rate_limited'), { sub: 'alice', method: 'GET', path: '/', instance: undefined, attempts: 0 });
     route.record(304, 1, 'r3', 't3');
     c.advance(60_000);
     route.record(200, 30, 'r4', 't4');
@@ -118,7 +118,7 @@ describe('stats collector', () => {
 
   test('a failure row carries method, path, instance, reason, attempts and consumer', () => {
     const stats = new StatsCollector();
-    stats.route('orders').record(502, 12, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736', { reason: REASONS.indexOf('bad_gateway'), sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 });
+    stats.route('orders').record(502, 12, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736', REASONS.indexOf('bad_gateway'), { sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 });
     assert.deepEqual(stats.recent()[0], {
       at: stats.recent()[0]?.at, requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders', method: 'POST', path: '/orders/7',
       instance: 'orders-2', status: 502, reason: 'bad_gateway', attempts: 3, sub: 'alice', durationMs: 12,
