@@ -59,6 +59,10 @@ export interface RecentRequest {
   readonly status: number;
   /** The failure reason (an error code, `upstream_4xx`/`upstream_5xx`), or undefined for a slow success. */
   readonly reason: string | undefined;
+  /** How the last failed upstream attempt failed (`connect-failure`, `timeout`, ...), if one did. */
+  readonly upstreamFailure: string | undefined;
+  /** The message edgeway answered with, if it answered an error itself. */
+  readonly message: string | undefined;
   /** Upstream attempts made (0 when the gateway answered before forwarding). */
   readonly attempts: number;
   readonly sub: string | undefined;
@@ -66,7 +70,7 @@ export interface RecentRequest {
 }
 
 /** What the request path knows beyond status and latency (the access-log entry fits); copied only into a failure row. */
-export type RecordDetail = Pick<AccessLogEntry, 'sub' | 'method' | 'path' | 'instance' | 'attempts'>;
+export type RecordDetail = Pick<AccessLogEntry, 'sub' | 'method' | 'path' | 'instance' | 'attempts'> & Partial<Pick<AccessLogEntry, 'reason' | 'error'>>;
 
 /** Per-route recorder; fetch once per route and keep it. */
 export interface RouteStats {
@@ -200,7 +204,7 @@ export class StatsCollector {
     if (status >= 400 || durationMs >= this.#slowMs) {
       const row: RecentRequest = {
         at: now, requestId, traceId, route: ring.name, method: detail?.method ?? '', path: detail?.path ?? '', instance: detail?.instance,
-        status, reason: reason === NO_REASON ? undefined : REASONS[reason], attempts: detail?.attempts ?? 0, sub, durationMs,
+        status, reason: reason === NO_REASON ? undefined : REASONS[reason], upstreamFailure: detail?.reason, message: detail?.error, attempts: detail?.attempts ?? 0, sub, durationMs,
       };
       (status >= 400 && status < 500 ? this.#refused : this.#failed).push(row);
     }

@@ -112,7 +112,8 @@ dashboard:
     assert.equal(body.meta.traceUrl, TRACE_URL);
     assert.deepEqual(body.meta.store, { kind: 'redis', state: 'ready' });
     const failed = body.failures.find((f) => f.status === 502 && f.route === 'orders');
-    assert.deepEqual([failed?.method, failed?.path.startsWith('/orders/'), failed?.instance, failed?.reason, failed?.attempts], ['GET', true, dead?.id, 'bad_gateway', 1]);
+    assert.deepEqual([failed?.method, failed?.path.startsWith('/orders/'), failed?.instance, failed?.reason, failed?.upstreamFailure, failed?.attempts], ['GET', true, dead?.id, 'bad_gateway', 'connect-failure', 1]);
+    assert.ok(failed?.message, 'the message edgeway answered with');
     assert.match(failed?.traceId ?? '', /^[0-9a-f]{32}$/);
   });
 
@@ -162,7 +163,7 @@ dashboard:
 
       const row502 = page.locator('#failures tr[data-status="502"]', { hasText: '/orders/' }).first();
       assert.equal(await row502.locator('[data-k="method"]').innerText(), 'GET');
-      assert.equal(await row502.locator('[data-k="reason"]').innerText(), 'bad_gateway');
+      assert.equal(await row502.locator('[data-k="reason"]').innerText(), 'bad_gateway (connect-failure)');
       assert.equal(await row502.locator('[data-k="attempts"]').innerText(), '1');
       assert.match(await row502.locator('[data-k="instance"]').innerText(), /.+/);
       const link = row502.locator('a.trace');

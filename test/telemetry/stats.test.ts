@@ -121,7 +121,7 @@ describe('stats collector', () => {
     stats.route('orders').record(502, 12, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736', REASONS.indexOf('bad_gateway'), { sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 });
     assert.deepEqual(stats.recent()[0], {
       at: stats.recent()[0]?.at, requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders', method: 'POST', path: '/orders/7',
-      instance: 'orders-2', status: 502, reason: 'bad_gateway', attempts: 3, sub: 'alice', durationMs: 12,
+      instance: 'orders-2', status: 502, reason: 'bad_gateway', upstreamFailure: undefined, message: undefined, attempts: 3, sub: 'alice', durationMs: 12,
     });
   });
 });

@@ -187,7 +187,7 @@ export const PAGE_SCRIPT = String.raw`
     $('failures').innerHTML = d.failures.length === 0 ? '<tr><td colspan="10" class="muted">No failed or slow requests on this gateway</td></tr>' : d.failures.map((f) => {
       const trace = !f.traceId ? '<span class="muted">–</span>' : url ? '<a class="mono trace" href="' + esc(url.split('{traceId}').join(encodeURIComponent(f.traceId))) + '" target="_blank" rel="noopener">' + esc(f.traceId) + '</a>' : '<span class="mono trace">' + esc(f.traceId) + '</span>';
       return '<tr data-status="' + f.status + '"><td>' + esc(fmtTime(f.at)) + '</td><td data-k="status" class="num ' + (f.status >= 500 ? 'c5' : f.status === 429 ? 'c429' : f.status >= 400 ? 'c4' : 'c3') + '">' + esc(f.status) + '</td>' +
-        '<td data-k="method">' + esc(f.method) + '</td><td data-k="path" class="mono">' + esc(f.path) + '</td><td data-k="route" class="opt">' + esc(f.route) + '</td><td data-k="reason">' + esc(f.reason ?? 'slow') + '</td>' +
+        '<td data-k="method">' + esc(f.method) + '</td><td data-k="path" class="mono">' + esc(f.path) + '</td><td data-k="route" class="opt">' + esc(f.route) + '</td><td data-k="reason" title="' + esc(f.message ?? '') + '">' + esc(f.reason ?? 'slow') + (f.upstreamFailure ? ' <span class="muted">(' + esc(f.upstreamFailure) + ')</span>' : '') + '</td>' +
         '<td data-k="instance">' + esc(f.instance ?? '–') + '</td><td data-k="attempts" class="num">' + esc(f.attempts) + '</td><td class="num">' + fmtMs(f.durationMs) + '</td>' +
         '<td data-k="trace">' + trace + (f.traceId ? ' <button class="copy" data-copy="' + esc(f.traceId) + '" title="copy trace id">copy</button>' : '') + '</td></tr>';
     }).join('');
