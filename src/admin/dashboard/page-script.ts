@@ -146,6 +146,7 @@ export const PAGE_SCRIPT = String.raw`
 
   const STATE_CLASS = { up: 'ok', 'slow-start': 'c3', draining: 'c4', ejected: 'c5', unhealthy: 'c5' };
   function renderServices(d) {
+    const secs = d.bucketMs / 1000 * d.starts.length;
     $('services').innerHTML = d.services.length === 0 ? '<div class="muted">No services configured</div>' : d.services.map((s) => {
       const up = s.instances.filter((i) => i.state === 'up' || i.state === 'slow-start').length;
       return '<div class="svc" data-service="' + esc(s.name) + '"><h3>' + esc(s.name) + ' <span class="pill ' + (up === 0 ? 'bad' : up < s.instances.length ? 'warn' : 'good') + '">' + up + '/' + s.instances.length + ' serving</span>' +
@@ -158,7 +159,7 @@ export const PAGE_SCRIPT = String.raw`
           return '<tr data-instance="' + esc(s.name + '/' + i.id) + '"><td class="name">' + esc(i.id) + '<div class="muted small">' + esc(i.url) + '</div></td>' +
             '<td data-k="state"><span class="dot ' + (STATE_CLASS[i.state] || '') + '"></span><span class="' + (STATE_CLASS[i.state] || '') + '">' + esc(i.state) + '</span><span class="muted">' + esc(detail) + '</span></td>' +
             '<td data-k="active" class="' + (i.active === 'unhealthy' ? 'c5' : i.active === 'unchecked' ? 'muted' : '') + '">' + esc(i.active) + '</td>' +
-            cell('ejections', i.ejections, i.ejections ? 'c4' : '') + cell('consecutive', i.consecutiveFailures, i.consecutiveFailures ? 'c5' : '') + cell('attempts', fmtNum(total)) +
+            cell('ejections', i.ejections, i.ejections ? 'c4' : '') + cell('consecutive', i.consecutiveFailures, i.consecutiveFailures ? 'c5' : '') + cell('attempts', fmtNum(total) + ' <span class="muted small">' + fmtRate(total / secs) + '</span>') +
             cell('connect_error', fmtNum(a.connect_error), a.connect_error ? 'c5' : '') + cell('status_5xx', fmtNum(a.status_5xx), a.status_5xx ? 'c5' : '') + cell('timeout', fmtNum(a.timeout), a.timeout ? 'c5' : '') +
             opt('inflight', i.inFlight) + opt('latency', fmtMs(i.latencyMs)) + opt('p99', fmtMs(i.p99Ms)) + '</tr>';
         }).join('') + '</tbody></table></div></div>';

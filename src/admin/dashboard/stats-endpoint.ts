@@ -12,7 +12,7 @@ import type { RouteConfig } from '../../config/schema.js';
 import { serviceRows, type ServiceRow } from './instances-view.js';
 import { BucketMath, type ParsedBucket } from './bucket-math.js';
 
-/** Requests of a bucket or range by status class; `s429` is also inside `s4xx`. */
+/** Requests of a bucket or range by status class; `s429` is also inside `s4xx`, and a rare 1xx counts as 2xx. */
 export interface Classes {
   readonly requests: number;
   readonly s2xx: number;
