@@ -1,7 +1,8 @@
 /** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
 import type { Logger } from 'pino';
 import type { AlertRule, AlertsConfig } from '../config/alerts-schema.js';
-import type { AlertStateStore } from './alert-state.js';
+import { logger } from './access-log.js';
+import { ALERT_HISTORY_SIZE, type AlertStateStore } from './alert-state.js';
 import type { ServicesView } from './services-view.js';
 import type { StatsCollector } from './stats.js';
 import type { WebhookSender } from './webhook.js';
@@ -31,9 +32,6 @@ export interface AlertEvent {
   readonly value: number;
   readonly threshold: number;
 }
-
-/** Alert state changes kept for the dashboard. */
-const HISTORY_SIZE = 50;
 
 /** What the rules read. */
 export interface AlertSources {
@@ -97,7 +95,6 @@ export class AlertEvaluator {
   readonly #options: AlertEvaluatorOptions;
   readonly #now: () => number;
   readonly #states = new Map<string, RuleState>();
-  readonly #history: AlertEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
 
@@ -142,9 +139,14 @@ export class AlertEvaluator {
     return out;
   }
 
-  /** Recent state changes on this gateway, newest first. */
-  history(): AlertEvent[] {
-    return [...this.#history].reverse();
+  /**
+   * Recent announced state changes, newest first: the shared store's (all gateways) merged with the
+   * local store's (redis-down rules, which cannot use Redis).
+   */
+  async history(): Promise<AlertEvent[]> {
+    const { store, localStore } = this.#options;
+    const lists = await Promise.all(store === localStore ? [store.history()] : [store.history(), localStore.history()]);
+    return lists.flat().sort((a, b) => b.at - a.at).slice(0, ALERT_HISTORY_SIZE);
   }
 
   async #evaluateAll(): Promise<void> {
@@ -175,11 +177,10 @@ export class AlertEvaluator {
     state.firing = shouldFire;
     if (!seen.breached) state.pendingSince = undefined;
     const fields = { rule: rule.name, kind: rule.kind, subject: seen.subject, value: seen.value, threshold: seen.threshold };
-    this.#history.push({ ...fields, state: next, at: now, since });
-    if (this.#history.length > HISTORY_SIZE) this.#history.shift();
     if (next === 'firing') logger.warn(fields, 'alert firing');
     else logger.info(fields, 'alert resolved');
     if (!announce) return;
+    store.record({ ...fields, state: next, at: now, since }).catch((err: unknown) => logger.warn({ err, rule: rule.name }, 'alert history append failed'));
     this.#options.webhooks.send({
       status: next,
       ...fields,

@@ -52,7 +52,7 @@ describe('dashboard', () => {
   let server: ServerType;
   let base: string;
   const { stats, now } = syntheticStats();
-  const endpoint = createStatsEndpoint({ stats, now, gatewayId: 'gw-1', meta, alerts: { active: () => alerts, history: () => alertHistory }, routes: () => routes.map((config) => ({ name: config.name, config })) });
+  const endpoint = createStatsEndpoint({ stats, now, gatewayId: 'gw-1', meta, alerts: { active: () => alerts, history: async () => alertHistory }, routes: () => routes.map((config) => ({ name: config.name, config })) });
 
   before(async () => {
     const app = new Hono();

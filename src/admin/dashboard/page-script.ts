@@ -180,7 +180,7 @@ export const PAGE_SCRIPT = String.raw`
     $('alert-count').className = active.length ? 'c5' : '';
     $('alerts').innerHTML = (active.length === 0 ? '<div class="ok">No active alerts</div>' : active.map((a) => '<div class="alert"><b>' + esc(a.rule) + '</b> <span class="muted">' + esc(a.kind) + '</span> on <b>' +
       esc(a.subject) + '</b>: ' + esc(fmtValue(a.kind, a.value)) + ' (threshold ' + esc(fmtValue(a.kind, a.threshold)) + ') since ' + esc(fmtTime(a.since)) + '</div>').join('')) +
-      (d.alerts.history.length ? '<table class="history"><tbody>' + d.alerts.history.map((e) => '<tr data-alert="' + esc(e.rule) + '"><td>' + esc(fmtTime(e.at)) + '</td><td class="' + (e.state === 'firing' ? 'c5' : 'ok') + '">' + esc(e.state) + '</td><td class="name">' + esc(e.rule) + '</td><td>' + esc(e.subject) + '</td><td class="num">' + esc(fmtValue(e.kind, e.value)) + '</td></tr>').join('') + '</tbody></table>' : '<div class="muted small">No alert changes since this gateway started.</div>');
+      (d.alerts.history.length ? '<table class="history"><tbody>' + d.alerts.history.map((e) => '<tr data-alert="' + esc(e.rule) + '"><td>' + esc(fmtTime(e.at)) + '</td><td class="' + (e.state === 'firing' ? 'c5' : 'ok') + '">' + esc(e.state) + '</td><td class="name">' + esc(e.rule) + '</td><td>' + esc(e.subject) + '</td><td class="num">' + esc(fmtValue(e.kind, e.value)) + '</td></tr>').join('') + '</tbody></table>' : '<div class="muted small">No alert changes recorded.</div>');
   }
 
   function renderFailures(d) {

@@ -103,7 +103,7 @@ export interface DashboardSources {
   readonly routes?: () => ReadonlyArray<{ readonly name: string; readonly config: RouteConfig }>;
   /** Configured services of the live snapshot. */
   readonly services?: () => ReadonlyMap<string, ServiceRuntime>;
-  readonly alerts?: { active(): ActiveAlert[]; history(): AlertEvent[] };
+  readonly alerts?: { active(): ActiveAlert[]; history(): Promise<AlertEvent[]> };
   readonly meta: () => Omit<GatewayMeta, 'gateway'>;
   readonly now?: () => number;
 }
@@ -235,6 +235,8 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
       source = local;
       data = await read(local, names, range, at);
     }
+    // The shared alert history lives in Redis too: when it cannot be read the list is empty, not the page.
+    const alertHistory = await (sources.alerts?.history() ?? Promise.resolve([])).catch((): AlertEvent[] => []);
     const starts = bucketStarts(range, at);
     const fleetBuckets = starts.map(() => newAggregate());
     const fleetTotal = newAggregate();
@@ -281,7 +283,7 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
       services: serviceRows(sources.services?.() ?? new Map(), attemptCounts(math.fields(`${INSTANCES}\n${range}`, data.instances)), sources.stats, at),
       consumers: { byRequests: topConsumers(consumers, 'requests', TOP_CONSUMERS), byRateLimited: topConsumers(consumers, 'rateLimited', TOP_CONSUMERS) },
       failures: sources.stats.recent(),
-      alerts: { active: sources.alerts?.active() ?? [], history: sources.alerts?.history() ?? [] },
+      alerts: { active: sources.alerts?.active() ?? [], history: alertHistory },
     };
   };
 }
