@@ -177,7 +177,7 @@ dashboard:
       assert.match(config, /match\s+GET \/account/);
       assert.match(config, /auth\s+bearer token required; scopes account:read/);
       assert.match(config, /rate limit\s+3 burst, 0.001\/s per consumer/);
-      assert.match(await text('#meta'), /store: redis \(ready\)/);
+      assert.match(await text('#meta'), /store: redis \(ready\)\s+registry: connected$/);
       assert.match(await text('#status'), /fleet of 1 gateway/);
 
       mkdirSync('test-output', { recursive: true });

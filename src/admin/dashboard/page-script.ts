@@ -90,6 +90,7 @@ export const PAGE_SCRIPT = String.raw`
     $('status').className = 'status live';
     $('status').textContent = 'live · ' + (d.source === 'redis' ? 'fleet of ' + gws + ' gateway' + (gws === 1 ? '' : 's') : 'this gateway only') + ' · ' + fmtTime(d.now);
     $('meta').innerHTML = '<span>v' + esc(m.version) + '</span><span>up ' + fmtAge(d.now - m.startedAt) + '</span><span data-k="store" class="' + (m.store.kind === 'redis' && m.store.state !== 'ready' ? 'c5' : '') + '">store: ' + esc(m.store.kind) + ' (' + esc(m.store.state) + ')</span>' +
+      (m.registry.backend === 'redis' ? '<span data-k="registry" class="' + (m.registry.stale ? 'c5' : '') + '">registry: ' + (m.registry.connected ? 'connected' : 'disconnected') + (m.registry.stale ? ', serving the last known instances' : '') + '</span>' : '') +
       (d.sourceError ? '<span class="c5">history: ' + esc(d.sourceError) + '</span>' : '');
     for (const b of document.querySelectorAll('#ranges button')) b.classList.toggle('on', b.dataset.range === d.range);
   }
