@@ -106,7 +106,8 @@ export const PAGE_SCRIPT = String.raw`
     const width = Math.max(280, Math.min(1320, $('fleet-chart').clientWidth || 600));
     $('fleet-chart').innerHTML = stackChart(d.fleet.series, { w: width, h: 130, axes: true, title: 'requests per ' + (d.bucketMs / 60000) + ' min' });
     $('fleet-reasons').innerHTML = reasonChips(d.fleet.reasons);
-    $('scope').textContent = (d.source === 'redis' ? 'all gateways' : 'this gateway') + ' · last ' + d.range + ' · one bar = ' + (d.bucketMs / 60000) + ' min';
+    $('scope').textContent = (d.source === 'redis' ? 'all gateways' : 'this gateway') + ' · last ' + d.range + ' · one bar = ' + (d.bucketMs / 60000) + ' min' +
+      (d.source === 'local' && d.range !== '15m' ? ' · without Redis history only the last 15 min are kept' : '');
   }
 
   function renderGateways(d) {
