@@ -5,6 +5,7 @@
  * `node --import tsx bench/dashboard-poll.ts`.
  */
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { RedisHistory, historyKey } from '../src/telemetry/history.js';
 import { StatsCollector } from '../src/telemetry/stats.js';
@@ -44,7 +45,7 @@ try {
   const now = Date.now();
   await load(client, Math.floor(now / 60_000) * 60_000);
   const stats = new StatsCollector();
-  const history = new RedisHistory(client, stats, { gateway: { id: 'gw-0', version: 'bench', startedAt: now } });
+  const history = new RedisHistory(client, stats, { logger: pino({ level: 'silent' }), gateway: { id: 'gw-0', version: 'bench', startedAt: now } });
   const { routes } = configSchema.parse({ routes: Array.from({ length: ROUTES }, (_, r) => ({ name: `route-${r}`, match: { path: `/r${r}` }, service: 'svc' })) });
   const endpoint = createStatsEndpoint({
     stats, history, gatewayId: 'gw-0',

@@ -1,7 +1,6 @@
 /** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
 import type { Logger } from 'pino';
 import type { AlertRule, AlertsConfig } from '../config/alerts-schema.js';
-import { logger } from './access-log.js';
 import { ALERT_HISTORY_SIZE, type AlertStateStore } from './alert-state.js';
 import type { ServicesView } from './services-view.js';
 import type { StatsCollector } from './stats.js';
@@ -177,10 +176,10 @@ export class AlertEvaluator {
     state.firing = shouldFire;
     if (!seen.breached) state.pendingSince = undefined;
     const fields = { rule: rule.name, kind: rule.kind, subject: seen.subject, value: seen.value, threshold: seen.threshold };
-    if (next === 'firing') logger.warn(fields, 'alert firing');
-    else logger.info(fields, 'alert resolved');
+    if (next === 'firing') this.#options.logger.warn(fields, 'alert firing');
+    else this.#options.logger.info(fields, 'alert resolved');
     if (!announce) return;
-    store.record({ ...fields, state: next, at: now, since }).catch((err: unknown) => logger.warn({ err, rule: rule.name }, 'alert history append failed'));
+    store.record({ ...fields, state: next, at: now, since }).catch((err: unknown) => this.#options.logger.warn({ err, rule: rule.name }, 'alert history append failed'));
     this.#options.webhooks.send({
       status: next,
       ...fields,

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { RedisClient } from '../store/backend.js';
 import { defineScript, type ScriptCommand } from '../store/lua-script.js';
 import { addRequest, mergeAggregate, newAggregate, type Aggregate, type StatsCollector } from './stats.js';
-import { logger } from './access-log.js';
 import { ATTEMPT_OUTCOMES, type InstanceStats } from './instance-stats.js';
 import { addConsumer, topConsumers, OTHERS, type ConsumerCount } from './consumers.js';
 import { CONSUMERS, GATEWAYS, INSTANCES, SEP, aggregateFields, instanceField, type Fields } from './history-fields.js';
@@ -36,6 +35,8 @@ export interface GatewayInfo {
 
 /** Options for {@link RedisHistory}. */
 export interface RedisHistoryOptions {
+  /** Where failed background flushes are logged. */
+  readonly logger: Logger;
   /** Flush period, ms (default 5000). */
   readonly flushMs?: number;
   /** This gateway's identity in the fleet view. */
@@ -56,11 +57,12 @@ export class RedisHistory {
   #pending = new Map<string, Map<number, Aggregate>>();
   #instances = new Map<InstanceStats, Map<number, Uint32Array>>();
   #consumers = new Map<number, Map<string, ConsumerCount>>();
+  readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #prunedAt = 0;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(redis: RedisClient, stats: StatsCollector, options: RedisHistoryOptions = {}) {
+  constructor(redis: RedisClient, stats: StatsCollector, options: RedisHistoryOptions) {
     this.#redis = redis;
     this.#logger = options.logger;
     this.#add = defineScript<number>(redis, 'edgewayHistoryAdd', 'history-add.lua', 1);

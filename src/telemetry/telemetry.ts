@@ -76,13 +76,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
   const gatewayName = options.gatewayName ?? `${hostname()}:${process.pid}`;
-  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { gateway: { id: gatewayName, version: VERSION, startedAt: STARTED_AT } }) : undefined;
-  const webhooks = new WebhookSender(options.alerts.webhooks);
+  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { logger, gateway: { id: gatewayName, version: VERSION, startedAt: STARTED_AT } }) : undefined;
+  const webhooks = new WebhookSender(options.alerts.webhooks, { logger });
   const localStore = new MemoryAlertState();
   const alerts = new AlertEvaluator(
     options.alerts,
     { stats, ...(options.servicesView === undefined ? {} : { servicesView: options.servicesView }), ...(redisUp === undefined ? {} : { redisUp }) },
-    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, gateway: gatewayName },
+    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: gatewayName },
   );
   const routes = new Map<string, RouteTelemetry>();
   return {

@@ -2,6 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { createStatsEndpoint } from '../../src/admin/dashboard/stats-endpoint.js';
 import { RedisHistory } from '../../src/telemetry/history.js';
 import { StatsCollector } from '../../src/telemetry/stats.js';
@@ -9,6 +10,7 @@ import { NO_REASON, REASONS } from '../../src/telemetry/reasons.js';
 import { OUTCOME_INDEX } from '../../src/telemetry/instance-stats.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
+const silent = pino({ level: 'silent' });
 const meta = () => ({ version: 'test', startedAt: 0, store: { kind: 'redis' as const, state: 'ready' }, registry: {}, traceUrl: null });
 const detail = (sub: string | undefined) => ({ sub, method: 'GET', path: '/orders', instance: undefined, attempts: 1 });
 
@@ -29,8 +31,8 @@ describe('dashboard stats endpoint with Redis history', () => {
     });
     try {
       const [local, remote] = [new StatsCollector(), new StatsCollector()];
-      const localHistory = new RedisHistory(clients[0] as Redis, local, { gateway: { id: 'gw-a', version: '1.0.0', startedAt: 1 } });
-      const remoteHistory = new RedisHistory(clients[1] as Redis, remote, { gateway: { id: 'gw-b', version: '1.0.1', startedAt: 2 } });
+      const localHistory = new RedisHistory(clients[0] as Redis, local, { logger: silent, gateway: { id: 'gw-a', version: '1.0.0', startedAt: 1 } });
+      const remoteHistory = new RedisHistory(clients[1] as Redis, remote, { logger: silent, gateway: { id: 'gw-b', version: '1.0.1', startedAt: 2 } });
       for (let i = 0; i < 4; i++) local.route('orders-read').record(200, 10, `l${i}`, '', NO_REASON, detail('alice'));
       for (let i = 0; i < 6; i++) remote.route('orders-read').record(429, 1, `r${i}`, '', REASONS.indexOf('rate_limited'), detail('bob'));
       remote.route('orders-read').record(302, 1, 'redirect', '', NO_REASON, detail(undefined));
@@ -66,7 +68,7 @@ describe('dashboard stats endpoint with Redis history', () => {
     const client = redis.client();
     try {
       const stats = new StatsCollector();
-      const history = new RedisHistory(client, stats, { gateway: { id: 'gw-a', version: '', startedAt: 0 } });
+      const history = new RedisHistory(client, stats, { logger: silent, gateway: { id: 'gw-a', version: '', startedAt: 0 } });
       stats.route('orders-read').record(200, 10, 'a', '');
       await history.flush();
       const endpoint = createStatsEndpoint({ stats, history, gatewayId: 'gw-a', meta });
