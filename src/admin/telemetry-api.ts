@@ -5,7 +5,7 @@ import { dashboardPage } from './dashboard/page.js';
 import type { ServiceStatus } from './services-api.js';
 import type { ServiceView } from '../telemetry/services-view.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import type { ServiceRuntime } from '../pipeline/service-runtime.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { RouteConfig } from '../config/schema.js';
 import { STARTED_AT, VERSION } from '../telemetry/build-info.js';
 

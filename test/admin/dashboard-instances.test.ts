@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/balancing/endpoint.js';
 import { configSchema } from '../../src/config/schema.js';
-import type { ServiceRuntime } from '../../src/pipeline/service-runtime.js';
+import type { ServiceRuntime } from '../../src/proxy/service-runtime.js';
 import { serviceRows } from '../../src/admin/dashboard/instances-view.js';
 import { StatsCollector } from '../../src/telemetry/stats.js';
 

@@ -1,6 +1,6 @@
 /** The dashboard's services: each instance's true state (active checks, passive ejection, draining, slow start). */
 import { slowStartFactor } from '../../balancing/endpoint.js';
-import type { ServiceRuntime } from '../../pipeline/service-runtime.js';
+import type { ServiceRuntime } from '../../proxy/service-runtime.js';
 import type { StatsCollector } from '../../telemetry/stats.js';
 import { ATTEMPT_OUTCOMES, outcomeRecord, type AttemptOutcomeName } from '../../telemetry/instance-stats.js';
 

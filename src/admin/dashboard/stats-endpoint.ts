@@ -7,7 +7,7 @@ import { mergeAggregate, newAggregate, type Aggregate, type RecentRequest, type 
 import { quantileMs } from '../../telemetry/latency-sketch.js';
 import { REASONS } from '../../telemetry/reasons.js';
 import { topConsumers, type ConsumerCount, type ConsumerTotal } from '../../telemetry/consumers.js';
-import type { ServiceRuntime } from '../../pipeline/service-runtime.js';
+import type { ServiceRuntime } from '../../proxy/service-runtime.js';
 import type { RouteConfig } from '../../config/schema.js';
 import { serviceRows, type ServiceRow } from './instances-view.js';
 import { BucketMath, type ParsedBucket } from './bucket-math.js';
