@@ -1,8 +1,13 @@
--- Adds one gateway's per-minute request aggregate for a route into the shared history hash.
--- KEYS[1]  edgeway:{history:<route>}:<minute start, epoch ms>   (hash; one per route per minute)
+-- Adds one gateway's per-minute counts into a shared history hash.
+-- KEYS[1]  edgeway:{history:<name>}:<minute start, epoch ms>   (hash; one per name per minute), where <name> is
+--          a route: fields requests, e3 (3xx), e4 (4xx), e5 (5xx), rl (429), l<i> (latency sketch bucket i),
+--                   x:<reason> (failures by reason: an error code, upstream_4xx or upstream_5xx)
+--          @gateways: fields <gateway id>|requests, |e3, |e4, |e5, |rl
+--          @instances: fields <service>|<instance id>|<attempt outcome>
+--          @consumers: fields r|<sub> (requests) and l|<sub> (429s)
 -- ARGV[1]  minute start, epoch milliseconds
 -- ARGV[2]  retention after the minute starts, milliseconds (90000000 = 25 h)
--- ARGV[3..] field, increment pairs: requests, e5 (5xx), e4 (4xx), rl (429), l<i> (latency sketch bucket i)
+-- ARGV[3..] field, increment pairs
 -- Returns 1 when added, 0 when the minute is already past retention (by Redis TIME) and was dropped.
 -- TTL: the hash expires at minute start + retention (PEXPIREAT), so history stays bounded to ~24 h.
 local now = redis.call('TIME')

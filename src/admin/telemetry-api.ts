@@ -1,10 +1,23 @@
 /** Admin telemetry endpoints: Prometheus `/metrics`, the dashboard page at `/` and its data at `/admin/stats`. */
 import { Hono } from 'hono';
-import { createStatsEndpoint } from './dashboard/stats-endpoint.js';
+import { createStatsEndpoint, parseRange, type GatewayMeta } from './dashboard/stats-endpoint.js';
 import { dashboardPage } from './dashboard/page.js';
 import type { ServiceStatus } from './services-api.js';
-import type { ServiceView, ServicesView } from '../telemetry/services-view.js';
+import type { ServiceView } from '../telemetry/services-view.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
+import type { RouteConfig } from '../config/schema.js';
+import { STARTED_AT, VERSION } from '../telemetry/build-info.js';
+
+/** What the dashboard reads beyond telemetry: the live snapshot's routes and services, and part states. */
+export interface DashboardDeps {
+  services(): ReadonlyMap<string, ServiceRuntime>;
+  routes(): ReadonlyArray<{ readonly name: string; readonly config: RouteConfig }>;
+  /** `dashboard.traceUrl` of the live config. */
+  traceUrl(): string | undefined;
+  store(): GatewayMeta['store'];
+  registry(): GatewayMeta['registry'];
+}
 
 /**
  * The dashboard's, alerts' and metrics' view of the configured services, derived from the admin API's
@@ -24,22 +37,32 @@ export function viewServices(statuses: readonly ServiceStatus[]): ServiceView[] 
   }));
 }
 
-/** Mounted at the admin root; `/admin/stats` sits behind the admin token like the rest of `/admin/*`. `exposition` renders `/metrics`. */
+/**
+ * Mounted at the admin root; `/admin/stats` sits behind the admin token like the rest of `/admin/*`.
+ * `exposition` renders `/metrics`.
+ */
 export function telemetryApi(
   telemetry: Telemetry,
-  servicesView: ServicesView,
-  routeNames: () => readonly string[],
+  deps: DashboardDeps,
   exposition: () => Promise<{ contentType: string; body: string }> = () => telemetry.metrics.exposition(),
 ): Hono {
   const app = new Hono();
   const page = dashboardPage();
-  const stats = createStatsEndpoint({ stats: telemetry.stats, history: telemetry.history, servicesView, alerts: telemetry.alerts, routeNames });
+  const stats = createStatsEndpoint({
+    stats: telemetry.stats,
+    history: telemetry.history,
+    gatewayId: telemetry.gatewayName,
+    routes: deps.routes,
+    services: deps.services,
+    alerts: telemetry.alerts,
+    meta: () => ({ version: VERSION, startedAt: STARTED_AT, store: deps.store(), registry: deps.registry(), traceUrl: deps.traceUrl() ?? null }),
+  });
 
   app.get('/', (c) => c.html(page));
   app.get('/metrics', async (c) => {
     const { contentType, body } = await exposition();
     return c.body(body, 200, { 'content-type': contentType });
   });
-  app.get('/admin/stats', async (c) => c.json(await stats(), 200, { 'cache-control': 'no-store' }));
+  app.get('/admin/stats', async (c) => c.json(await stats(parseRange(c.req.query('range'))), 200, { 'cache-control': 'no-store' }));
   return app;
 }

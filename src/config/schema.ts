@@ -141,6 +141,10 @@ export const configSchema = z.strictObject({
     /** Opt-in Server-Timing response header (time spent in the gateway and waiting on the upstream). */
     serverTiming: z.boolean().default(false),
   }).default({ stageSpans: true, serverTiming: false }),
+  dashboard: z.strictObject({
+    /** Link for a trace id in the dashboard, e.g. https://jaeger.example.com/trace/{traceId}. */
+    traceUrl: z.url({ protocol: /^https?$/ }).refine((url) => url.includes('{traceId}'), 'traceUrl must contain {traceId}').optional(),
+  }).default({}),
 });
 
 /** Config as validated, with defaults applied and durations in milliseconds. */

@@ -69,7 +69,13 @@ export class Gateway {
       mounts: [
         ['/admin/services', createServicesApi({ registry, services: parts.services, refusal: (url) => this.#instancePolicy?.refusal(url) })],
         ['/admin/tokens', tokensApi(security)],
-        ['/', telemetryApi(telemetry, parts.servicesView, () => live.current.table.routes.map((route) => route.name), options.metricsExposition)],
+        ['/', telemetryApi(telemetry, {
+          services: parts.services,
+          routes: () => live.current.table.routes,
+          traceUrl: () => live.current.config.dashboard.traceUrl,
+          store: () => ({ kind: parts.backend.kind, state: parts.backend.kind === 'redis' ? parts.backend.redis.status : 'embedded' }),
+          registry: () => ({ ...registry.status() }),
+        }, options.metricsExposition)],
       ],
     });
     this.adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: config.gateway.admin.host }) as Server;

@@ -1,7 +1,7 @@
 /** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
 import type { Logger } from 'pino';
 import type { AlertRule, AlertsConfig } from '../config/alerts-schema.js';
-import type { AlertStateStore } from './alert-state.js';
+import { ALERT_HISTORY_SIZE, type AlertStateStore } from './alert-state.js';
 import type { ServicesView } from './services-view.js';
 import type { StatsCollector } from './stats.js';
 import type { WebhookSender } from './webhook.js';
@@ -16,6 +16,20 @@ export interface ActiveAlert {
   readonly threshold: number;
   /** When the condition started holding, epoch ms. */
   readonly since: number;
+}
+
+/** A state change of a rule, as this gateway saw it. */
+export interface AlertEvent {
+  readonly rule: string;
+  readonly kind: AlertRule['kind'];
+  readonly subject: string;
+  readonly state: 'firing' | 'resolved';
+  /** When the change happened, epoch ms. */
+  readonly at: number;
+  /** When the condition started holding, epoch ms. */
+  readonly since: number;
+  readonly value: number;
+  readonly threshold: number;
 }
 
 /** What the rules read. */
@@ -124,6 +138,16 @@ export class AlertEvaluator {
     return out;
   }
 
+  /**
+   * Recent announced state changes, newest first: the shared store's (all gateways) merged with the
+   * local store's (redis-down rules, which cannot use Redis).
+   */
+  async history(): Promise<AlertEvent[]> {
+    const { store, localStore } = this.#options;
+    const lists = await Promise.all(store === localStore ? [store.history()] : [store.history(), localStore.history()]);
+    return lists.flat().sort((a, b) => b.at - a.at).slice(0, ALERT_HISTORY_SIZE);
+  }
+
   async #evaluateAll(): Promise<void> {
     for (const rule of this.#rules) {
       try {
@@ -155,6 +179,7 @@ export class AlertEvaluator {
     if (next === 'firing') this.#options.logger.warn(fields, 'alert firing');
     else this.#options.logger.info(fields, 'alert resolved');
     if (!announce) return;
+    store.record({ ...fields, state: next, at: now, since }).catch((err: unknown) => this.#options.logger.warn({ err, rule: rule.name }, 'alert history append failed'));
     this.#options.webhooks.send({
       status: next,
       ...fields,

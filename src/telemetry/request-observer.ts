@@ -2,6 +2,7 @@
 import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
 import type { AttemptObserver, AttemptTracker, RequestObserver } from '../request/observer.js';
 import type { UpstreamOutcome } from './metrics.js';
+import { OUTCOME_INDEX } from './instance-stats.js';
 import type { Telemetry } from './telemetry.js';
 import { bytesReadSinceLast, bytesWrittenSinceLast } from './wire-bytes.js';
 
@@ -16,8 +17,17 @@ const OUTCOME: Record<FailureKind, UpstreamOutcome> = {
   'gateway-error': 'gateway_error',
 };
 
+const INSTANCE_OUTCOME: Record<FailureKind, number> = {
+  'connect-failure': OUTCOME_INDEX.connect_error,
+  reset: OUTCOME_INDEX.connect_error,
+  'invalid-response': OUTCOME_INDEX.invalid_response,
+  timeout: OUTCOME_INDEX.timeout,
+  'client-aborted': OUTCOME_INDEX.aborted,
+  'gateway-error': OUTCOME_INDEX.gateway_error,
+};
+
 function attemptObserver(telemetry: Telemetry): AttemptObserver {
-  const { spans, metrics } = telemetry;
+  const { spans, metrics, stats } = telemetry;
   return {
     select(ctx, pick) {
       return spans.stageSpan(ctx.trace, 'edgeway.select_instance', (span) => {
@@ -42,6 +52,7 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
           ctx.upstreamMs += ms;
           const outcome: UpstreamOutcome = failure !== undefined ? OUTCOME[failure] : retried || (status !== undefined && status >= 500) ? 'http_error' : 'success';
           metrics.upstream(service.name, endpoint.id).attempt(outcome, ms / 1000);
+          stats.instance(service.name, endpoint.id).record(failure !== undefined ? INSTANCE_OUTCOME[failure] : status !== undefined && status >= 500 ? OUTCOME_INDEX.status_5xx : OUTCOME_INDEX.ok, ms);
           if (retried) metrics.retry(service.name);
           if (failure !== undefined) ctx.trace.upstreamFailure = failure;
           spans.endClientSpan(client, status, failure);

@@ -13,6 +13,8 @@ import type { ServicesView } from './services-view.js';
 import type { ServerSpan } from '../request/server-span.js';
 import { SpanFactory, type SpanOptions } from './spans.js';
 import { StatsCollector, type RouteStats } from './stats.js';
+import { reasonOf } from './reasons.js';
+import { STARTED_AT, VERSION } from './build-info.js';
 import { WebhookSender } from './webhook.js';
 
 /** What {@link createTelemetry} needs. */
@@ -49,6 +51,8 @@ export interface Telemetry {
   readonly alerts: AlertEvaluator;
   /** The recorders of a route (cached by name, so reloads keep counting into the same series). */
   forRoute(name: string): RouteTelemetry;
+  /** This gateway's id in the fleet view and in alert notifications. */
+  readonly gatewayName: string;
   /**
    * Records a finished request everywhere at once: metrics, rolling stats, the SERVER span's end and
    * the access log line. `error` is the GatewayError that answered, if any.
@@ -72,17 +76,18 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
-  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { logger }) : undefined;
+  const gatewayName = options.gatewayName ?? `${hostname()}:${process.pid}`;
+  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { logger, gateway: { id: gatewayName, version: VERSION, startedAt: STARTED_AT } }) : undefined;
   const webhooks = new WebhookSender(options.alerts.webhooks, { logger });
   const localStore = new MemoryAlertState();
   const alerts = new AlertEvaluator(
     options.alerts,
     { stats, ...(options.servicesView === undefined ? {} : { servicesView: options.servicesView }), ...(redisUp === undefined ? {} : { redisUp }) },
-    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: options.gatewayName ?? `${hostname()}:${process.pid}` },
+    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: gatewayName },
   );
   const routes = new Map<string, RouteTelemetry>();
   return {
-    tracing, spans, metrics, accessLog, stats, history, alerts,
+    tracing, spans, metrics, accessLog, stats, history, alerts, gatewayName,
     forRoute(name) {
       let route = routes.get(name);
       if (route === undefined) {
@@ -93,7 +98,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     },
     finish(route, server, entry, error) {
       route.metrics.request(entry.method, entry.status, entry.durationMs / 1000);
-      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId);
+      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId, reasonOf(entry.status, error), entry);
       spans.endServerSpan(server, entry.status, error);
       accessLog.write(entry);
     },

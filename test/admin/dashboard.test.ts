@@ -8,11 +8,16 @@ import { chromium } from 'playwright-core';
 import { dashboardPage } from '../../src/admin/dashboard/page.js';
 import { createStatsEndpoint, type DashboardStats } from '../../src/admin/dashboard/stats-endpoint.js';
 import { StatsCollector } from '../../src/telemetry/stats.js';
-import type { ServiceView } from '../../src/telemetry/services-view.js';
-import type { ActiveAlert } from '../../src/telemetry/alerts.js';
+import type { ActiveAlert, AlertEvent } from '../../src/telemetry/alerts.js';
+import { configSchema } from '../../src/config/schema.js';
+import { REASONS, reasonOf } from '../../src/telemetry/reasons.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const END = Date.UTC(2026, 10, 26, 12, 0, 30);
+
+// The rate-limit stage answers 429 itself; other statuses stand for what the upstream answered.
+const reason = (status: number) => (status === 429 ? REASONS.indexOf('rate_limited') : reasonOf(status, undefined));
+const detail = { sub: undefined, method: 'GET', path: '/orders/1', instance: 'orders-1', attempts: 1 };
 
 /** 15 minutes of synthetic traffic on two routes, ending with 50 req/s on orders-read. */
 function syntheticStats(): { stats: StatsCollector; now: () => number } {
@@ -24,34 +29,30 @@ function syntheticStats(): { stats: StatsCollector; now: () => number } {
   for (let minute = 0; minute < 14; minute++) {
     for (let i = 0; i < 30 + minute * 10; i++) {
       t = END - 15 * 60_000 + minute * 60_000 + i * 100;
-      orders.record(i % 25 === 0 ? 502 : 200, 5 + (i % 40), `req-${n++}`, '');
-      search.record(i % 7 === 0 ? 429 : 200, 40 + i, `req-${n++}`, '');
+      orders.record(i % 25 === 0 ? 502 : 200, 5 + (i % 40), `req-${n++}`, '', reason(i % 25 === 0 ? 502 : 200), detail);
+      search.record(i % 7 === 0 ? 429 : 200, 40 + i, `req-${n++}`, '', reason(i % 7 === 0 ? 429 : 200), detail);
     }
   }
   for (let second = 5; second >= 1; second--) {
     for (let i = 0; i < 50; i++) {
       t = END - second * 1000 + i * 10;
-      orders.record(i < 1 ? 503 : 200, i === 49 ? 1200 : 12, `live-${second}-${i}`, 'a3ce929d0e0e47364bf92f3577b34da6');
+      orders.record(i < 1 ? 503 : 200, i === 49 ? 1200 : 12, `live-${second}-${i}`, 'a3ce929d0e0e47364bf92f3577b34da6', reason(i < 1 ? 503 : 200), detail);
     }
   }
   t = END;
   return { stats, now: () => t };
 }
 
-const services: ServiceView[] = [
-  { name: 'orders', instances: [
-    { id: 'orders-1', url: 'http://10.0.0.11:8080', healthy: true, weight: 3, inFlight: 4, latencyMs: 11.2 },
-    { id: 'orders-2', url: 'http://10.0.0.12:8080', healthy: false, weight: 1, inFlight: 0, latencyMs: undefined },
-  ] },
-  { name: 'search', instances: [{ id: 'search-1', url: 'http://10.0.0.21:8080', healthy: true, weight: 1, inFlight: 1, latencyMs: 48 }] },
-];
 const alerts: ActiveAlert[] = [{ rule: 'orders-errors', kind: 'error-ratio', subject: 'orders-read', value: 0.02, threshold: 0.01, since: END - 90_000 }];
+const alertHistory: AlertEvent[] = [{ rule: 'orders-errors', kind: 'error-ratio', subject: 'orders-read', state: 'firing', at: END - 30_000, since: END - 90_000, value: 0.02, threshold: 0.01 }];
+const { routes } = configSchema.parse({ routes: ['orders-read', 'search', 'idle-route'].map((name) => ({ name, match: { path: `/${name}` }, service: 'svc' })) });
+const meta = () => ({ version: '0.1.0', startedAt: END - 3_600_000, store: { kind: 'memory' as const, state: 'embedded' }, registry: {}, traceUrl: null });
 
 describe('dashboard', () => {
   let server: ServerType;
   let base: string;
   const { stats, now } = syntheticStats();
-  const endpoint = createStatsEndpoint({ stats, now, servicesView: () => services, alerts: { active: () => alerts }, routeNames: () => ['orders-read', 'search', 'idle-route'] });
+  const endpoint = createStatsEndpoint({ stats, now, gatewayId: 'gw-1', meta, alerts: { active: () => alerts, history: async () => alertHistory }, routes: () => routes.map((config) => ({ name: config.name, config })) });
 
   before(async () => {
     const app = new Hono();
@@ -68,21 +69,24 @@ describe('dashboard', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  test('the stats endpoint returns every configured route with live numbers and 15 minute points', async () => {
+  test('without Redis the endpoint serves this gateway\'s 15 minutes: every configured route, live rate, classes and failures', async () => {
     const body = (await (await fetch(`${base}/admin/stats`)).json()) as DashboardStats;
     assert.equal(body.source, 'local');
     assert.deepEqual(body.routes.map((r) => r.name), ['idle-route', 'orders-read', 'search']);
     const orders = body.routes.find((r) => r.name === 'orders-read');
-    assert.equal(orders?.rps, 50);
-    assert.equal(orders?.series.length, 15);
-    assert.equal(orders?.errorRatio, 5 / 250);
-    assert.ok((body.routes.find((r) => r.name === 'search')?.rateLimited ?? 0) > 0);
-    assert.equal(body.recent[0]?.requestId, 'live-1-49');
-    assert.equal(body.services.length, 2);
-    assert.equal(body.alerts[0]?.rule, 'orders-errors');
+    assert.equal(orders?.liveRps, 50);
+    assert.equal(orders?.series.requests.length, 15);
+    assert.equal(orders?.config?.match.path, '/orders-read');
+    const search = body.routes.find((r) => r.name === 'search');
+    assert.ok((search?.totals.s429 ?? 0) > 0);
+    assert.equal(search?.reasons.rate_limited, search?.totals.s429);
+    assert.equal(body.failures[0]?.requestId, 'live-1-49');
+    assert.equal(body.alerts.active[0]?.rule, 'orders-errors');
+    assert.equal(body.alerts.history[0]?.state, 'firing');
+    assert.deepEqual(body.gateways.map((g) => [g.id, g.totals.requests]), [['gw-1', body.fleet.totals.requests]]);
   });
 
-  test('the page renders the routes, services, alerts and recent requests in Chromium without errors', {
+  test('the page renders routes, alerts and failures in Chromium without errors or foreign requests', {
     skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run this test`,
   }, async () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
@@ -97,18 +101,17 @@ describe('dashboard', () => {
       const row = page.locator('tr[data-route="orders-read"]');
       await row.waitFor({ timeout: 10_000 });
       await page.locator('#status.live').waitFor({ timeout: 10_000 });
-      const rowText = await row.innerText();
-      assert.match(rowText, /50\.0\/s/);
-      assert.match(rowText, /2\.0 %/);
-      assert.equal(await row.locator('svg.spark').count(), 3);
+      assert.match(await page.locator('#status').innerText(), /this gateway only/);
+      assert.equal(await row.locator('[data-k="live"]').innerText(), '50.0/s');
+      assert.equal(await row.locator('svg.chart').count(), 2);
       assert.match(await page.locator('#alerts').innerText(), /orders-errors/);
-      const servicesText = await page.locator('#services').innerText();
-      assert.match(servicesText, /orders-2/);
-      assert.match(servicesText, /1\/2 healthy/);
-      assert.match(await page.locator('#recent').innerText(), /live-1-49/);
-      assert.match(await page.locator('#recent').innerText(), /a3ce929d0e0e47364bf92f3577b34da6/);
+      assert.match(await page.locator('#alerts tr[data-alert="orders-errors"]').innerText(), /firing/);
+      assert.match(await page.locator('#meta').innerText(), /v0\.1\.0\s+up 1h 0m\s+store: memory \(embedded\)/);
+      const failures = await page.locator('#failures').innerText();
+      assert.match(failures, /a3ce929d0e0e47364bf92f3577b34da6/);
+      assert.equal(await page.locator('#failures a.trace').count(), 0, 'no links without dashboard.traceUrl');
       mkdirSync('test-output', { recursive: true });
-      await page.screenshot({ path: 'test-output/dashboard.png', fullPage: true });
+      await page.screenshot({ path: 'test-output/dashboard-local.png', fullPage: true });
       assert.deepEqual(problems, []);
       assert.deepEqual(foreign, []);
     } finally {

@@ -57,6 +57,16 @@ const cases: Array<{ name: string; files: Record<string, string>; errors: Array<
       'a.yaml:9: routes[0].rateLimit.key: key consumer needs auth.required on the route (the consumer is the token sub)',
     ],
   },
+  {
+    name: 'a dashboard trace link without {traceId}',
+    files: { 'a.yaml': 'dashboard:\n  traceUrl: https://jaeger.example.com/trace/\n' },
+    errors: ['a.yaml:2: dashboard.traceUrl: traceUrl must contain {traceId}'],
+  },
+  {
+    name: 'a dashboard trace link that is not http(s)',
+    files: { 'a.yaml': 'dashboard:\n  traceUrl: javascript:alert(1)//{traceId}\n' },
+    errors: ['a.yaml:2: dashboard.traceUrl: Invalid URL'],
+  },
 ];
 
 for (const c of cases) {

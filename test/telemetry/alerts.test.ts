@@ -98,6 +98,9 @@ describe('alerts', () => {
       assert.equal(hooks[0]?.value, 0.8);
       assert.ok(hooks[1]?.endsAt !== undefined);
       assert.deepEqual(gateways.map((g) => g.evaluator.active().length), [0, 0]);
+      const histories = await Promise.all(gateways.map(async (g) => (await g.evaluator.history()).map((e) => [e.rule, e.state, e.subject])));
+      const expected = [['orders-errors', 'resolved', 'orders-read'], ['orders-errors', 'firing', 'orders-read']];
+      assert.deepEqual(histories, [expected, expected], 'one shared history, each change listed once');
     } finally {
       for (const client of clients) client.disconnect();
     }
@@ -138,5 +141,11 @@ describe('alerts', () => {
     assert.deepEqual(byRule('orders-down'), ['firing', 'resolved']);
     assert.deepEqual(byRule('redis'), ['firing', 'resolved']);
     assert.equal(failNext, 0, 'the 503 was answered and the delivery retried');
+    const firstAt = t - 62_000;
+    const history = (await evaluator.history()).map((e) => [e.rule, e.state, e.at - firstAt] as const);
+    assert.deepEqual(history.map((e) => e[2]), [62_000, 62_000, 62_000, 1000, 0, 0], 'newest first');
+    assert.deepEqual([...history].sort().map((e) => e.join(' ')), [
+      'orders-down firing 0', 'orders-down resolved 62000', 'redis firing 1000', 'redis resolved 62000', 'slow firing 0', 'slow resolved 62000',
+    ], 'every change is listed once, the redis-down rule\'s from the local store');
   });
 });

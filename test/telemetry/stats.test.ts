@@ -2,8 +2,17 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatsCollector, MINUTES } from '../../src/telemetry/stats.js';
+import { REASONS } from '../../src/telemetry/reasons.js';
+import { OUTCOME_INDEX } from '../../src/telemetry/instance-stats.js';
 import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/latency-sketch.js';
 import { RedisHistory, historyKey } from '../../src/telemetry/history.js';
+import { parseAggregate } from '../../src/telemetry/history-fields.js';
+
+/** The merged aggregate of a route's minute in Redis. */
+async function minuteIn(history: RedisHistory, route: string, at: number) {
+  const [fields] = await history.minuteFields(route, [Math.floor(at / 60_000) * 60_000]);
+  return parseAggregate(fields ?? new Map());
+}
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -37,22 +46,25 @@ describe('latency sketch', () => {
 });
 
 describe('stats collector', () => {
-  test('per-minute series counts requests, 5xx, 4xx and 429 and rolls over after 15 minutes', () => {
+  test('per-minute aggregates count requests, 3xx, 4xx, 5xx, 429 and reasons and roll over after 15 minutes', () => {
     const c = clock();
     const stats = new StatsCollector({ now: c.now });
     const route = stats.route('orders-read');
     route.record(200, 10, 'r1', 't1');
     route.record(503, 20, 'r2', 't2');
-    route.record(429, 1, 'r3', 't3');
+    route.record(429, 1, 'r3', 't3', REASONS.indexOf('rate_limited'), { sub: 'alice', method: 'GET', path: '/', instance: undefined, attempts: 0 });
+    route.record(304, 1, 'r3', 't3');
     c.advance(60_000);
     route.record(200, 30, 'r4', 't4');
-    let series = stats.minuteSeries('orders-read');
-    assert.equal(series.length, MINUTES);
-    assert.deepEqual(series.slice(-2).map((p) => [p.minute - T0, p.requests, p.errors5xx, p.errors4xx, p.rateLimited]), [[0, 3, 1, 1, 1], [60_000, 1, 0, 0, 0]]);
+    const minute0 = T0 / 60_000;
+    let minutes = stats.minuteAggregates('orders-read', minute0 - MINUTES, minute0 + 1);
+    assert.deepEqual(minutes.map(({ minute, aggregate: a }) => [minute - T0, a.requests, a.status3xx, a.errors5xx, a.errors4xx, a.rateLimited, a.reasons[REASONS.indexOf('rate_limited')]]), [[0, 4, 1, 1, 1, 1, 1], [60_000, 1, 0, 0, 0, 0, 0]]);
+    assert.deepEqual(stats.consumers.minute(minute0), new Map([['alice', { requests: 1, rateLimited: 1 }]]));
     c.advance(MINUTES * 60_000);
     route.record(200, 30, 'r5', 't5');
-    series = stats.minuteSeries('orders-read');
-    assert.equal(series.reduce((sum, p) => sum + p.requests, 0), 1, 'old minutes are gone, not aliased');
+    const current = Math.floor(c.now() / 60_000);
+    minutes = stats.minuteAggregates('orders-read', current - MINUTES + 1, current);
+    assert.equal(minutes.reduce((sum, m) => sum + m.aggregate.requests, 0), 1, 'old minutes are gone, not aliased');
   });
 
   test('the trailing window and live rate only see recent seconds', () => {
@@ -71,17 +83,46 @@ describe('stats collector', () => {
     assert.equal(stats.rate('r', 5), 0);
   });
 
-  test('recent keeps slow or failed requests, newest first, bounded', () => {
+  test('recent keeps slow, 5xx and 4xx requests newest first, each kind in its own bounded ring', () => {
     const c = clock();
     const stats = new StatsCollector({ now: c.now, slowMs: 500, recentSize: 3 });
     const route = stats.route('r');
-    route.record(200, 5, 'fast', '');
-    route.record(200, 800, 'slow', 'trace-slow');
-    route.record(502, 5, 'failed-1', '');
-    route.record(404, 5, 'not-found', '');
-    route.record(500, 5, 'failed-2', '');
-    route.record(500, 5, 'failed-3', '');
-    assert.deepEqual(stats.recent().map((r) => r.requestId), ['failed-3', 'failed-2', 'failed-1']);
+    const at = (id: string, status: number, ms = 5): void => {
+      c.advance(1);
+      route.record(status, ms, id, '');
+    };
+    at('fast', 200);
+    at('slow', 200, 800);
+    at('failed-1', 502);
+    at('not-found', 404);
+    at('failed-2', 500);
+    at('failed-3', 500);
+    for (let i = 0; i < 5; i++) at(`unauthorized-${i}`, 401);
+    assert.deepEqual(stats.recent().map((r) => r.requestId), ['unauthorized-4', 'unauthorized-3', 'unauthorized-2', 'failed-3', 'failed-2', 'failed-1'],
+      'a burst of 401s does not push the 5xx rows out');
+  });
+
+  test('instance recorders idle for the kept minutes are forgotten when a new instance appears', () => {
+    const c = clock();
+    const stats = new StatsCollector({ now: c.now });
+    stats.instance('orders', 'old-pod').record(OUTCOME_INDEX.ok, 5);
+    stats.instance('orders', 'busy-pod').record(OUTCOME_INDEX.ok, 5);
+    c.advance(MINUTES * 60_000);
+    stats.instance('orders', 'busy-pod').record(OUTCOME_INDEX.connect_error, 5);
+    c.advance(60_000);
+    stats.instance('orders', 'new-pod').record(OUTCOME_INDEX.ok, 5);
+    assert.equal(stats.findInstance('orders', 'old-pod'), undefined);
+    assert.equal(stats.findInstance('orders', 'busy-pod')?.summary(MINUTES).outcomes.connect_error, 1);
+    assert.deepEqual([...stats.instances()].map((i) => i.id), ['busy-pod', 'new-pod']);
+  });
+
+  test('a failure row carries method, path, instance, reason, attempts and consumer', () => {
+    const stats = new StatsCollector();
+    stats.route('orders').record(502, 12, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736', REASONS.indexOf('bad_gateway'), { sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 });
+    assert.deepEqual(stats.recent()[0], {
+      at: stats.recent()[0]?.at, requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders', method: 'POST', path: '/orders/7',
+      instance: 'orders-2', status: 502, reason: 'bad_gateway', upstreamFailure: undefined, message: undefined, attempts: 3, sub: 'alice', durationMs: 12,
+    });
   });
 });
 
@@ -106,16 +147,16 @@ describe('redis history', () => {
       for (let i = 0; i < 5; i++) a.route('orders-read').record(200, 10, `a${i}`, '');
       for (let i = 0; i < 3; i++) b.route('orders-read').record(i === 0 ? 503 : 200, 1000, `b${i}`, '');
       await Promise.all([historyA.stop(), historyB.stop()]);
-      const series = await historyA.series('orders-read', now);
-      const last = series[series.length - 1];
-      assert.equal(last?.requests, 8);
-      assert.equal(last?.errors5xx, 1);
-      assert.ok(last?.p99Ms !== undefined && Math.abs(last.p99Ms - 1000) <= 130);
+      const last = await minuteIn(historyA, 'orders-read', now);
+      assert.equal(last.requests, 8);
+      assert.equal(last.errors5xx, 1);
+      const p99 = quantileMs(last.latency, 0.99);
+      assert.ok(p99 !== undefined && Math.abs(p99 - 1000) <= 130);
       const minute = Math.floor(now / 60_000) * 60_000;
       const ttl = await clientA.pttl(historyKey('orders-read', minute));
       assert.ok(ttl > 24 * 3_600_000 && ttl <= 25 * 3_600_000, String(ttl));
       await historyA.flush();
-      assert.equal((await historyA.series('orders-read', now)).at(-1)?.requests, 8, 'a flush with nothing pending adds nothing');
+      assert.equal((await minuteIn(historyA, 'orders-read', now)).requests, 8, 'a flush with nothing pending adds nothing');
     } finally {
       clientA.disconnect();
       clientB.disconnect();
@@ -135,8 +176,7 @@ describe('redis history', () => {
       await redis.restart();
       while (client.status !== 'ready') await new Promise((resolve) => setTimeout(resolve, 20));
       await history.flush();
-      const series = await history.series('payments', Date.now());
-      assert.equal(series.at(-1)?.requests, 1);
+      assert.equal((await minuteIn(history, 'payments', Date.now())).requests, 1);
     } finally {
       client.disconnect();
     }
