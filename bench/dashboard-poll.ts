@@ -7,11 +7,11 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { startRedis } from '../test/helpers/redis-server.js';
-import { RedisHistory, historyKey } from '../src/telemetry/history.js';
-import { StatsCollector } from '../src/telemetry/stats.js';
+import { RedisHistory, historyKey } from '../src/telemetry/history/history.js';
+import { StatsCollector } from '../src/telemetry/history/stats.js';
 import { createStatsEndpoint } from '../src/admin/dashboard/stats-endpoint.js';
-import { CONSUMERS, GATEWAYS, INSTANCES } from '../src/telemetry/history-fields.js';
-import { RANGES, type RangeName } from '../src/telemetry/history-read.js';
+import { CONSUMERS, GATEWAYS, INSTANCES } from '../src/telemetry/history/history-fields.js';
+import { RANGES, type RangeName } from '../src/telemetry/history/history-read.js';
 import { configSchema } from '../src/config/schema.js';
 
 const ROUTES = 20;

@@ -1,4 +1,4 @@
-/** The `alerts` config section: rules evaluated by telemetry/alerts.ts, and webhook URLs. */
+/** The `alerts` config section: rules evaluated by telemetry/alerts/alerts.ts, and webhook URLs. */
 import { z } from 'zod';
 import { duration } from './duration.js';
 

@@ -1,7 +1,7 @@
 /** The one place that fixes stage order: every route runs its stages in this order, then the proxy. */
 import { buildAuthStage } from '../security/auth-stage.js';
 import type { Security } from '../security/index.js';
-import type { SpanFactory, StageName } from '../telemetry/spans.js';
+import type { SpanFactory, StageName } from '../telemetry/tracing/spans.js';
 import { buildRateLimitStage, type RateLimitStageDeps } from '../traffic/rate-limit/stage.js';
 import type { Stage } from '../request/context.js';
 import type { CompiledRoute } from '../request/route.js';
@@ -16,7 +16,7 @@ export interface StageDeps {
 /** Builds a stage for a route, or undefined when the route does not use it (costing nothing per request). */
 export type StageFactory = (route: CompiledRoute, deps: StageDeps) => Stage | undefined;
 
-/** A stage's name: its span is `edgeway.<name>`, so a new stage also names its span in telemetry/spans.ts. */
+/** A stage's name: its span is `edgeway.<name>`, so a new stage also names its span in telemetry/tracing/spans.ts. */
 export type StageKey = StageName extends `edgeway.${infer Key}` ? Key : never;
 
 /** The stages in the order they run. A new stage (CORS, IP rules, API keys, plugins, ...) joins by adding one entry. */

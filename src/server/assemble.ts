@@ -17,7 +17,7 @@ import { createSecurity, type Security } from '../security/index.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import type { AccessLogOptions } from '../telemetry/access-log.js';
-import type { TracingOptions } from '../telemetry/otel.js';
+import type { TracingOptions } from '../telemetry/tracing/otel.js';
 import type { ServicesView } from '../telemetry/services-view.js';
 import { createTelemetry, type Telemetry } from '../telemetry/telemetry.js';
 import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';

@@ -1,8 +1,8 @@
 /** Connects the request path to telemetry: spans per request and attempt, metrics, stats and the access log. */
 import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
 import type { AttemptObserver, AttemptTracker, RequestObserver } from '../request/observer.js';
-import type { UpstreamOutcome } from './metrics.js';
-import { OUTCOME_INDEX } from './instance-stats.js';
+import type { UpstreamOutcome } from './metrics/metrics.js';
+import { OUTCOME_INDEX } from './history/instance-stats.js';
 import type { Telemetry } from './telemetry.js';
 import { bytesReadSinceLast, bytesWrittenSinceLast } from './wire-bytes.js';
 

@@ -3,19 +3,19 @@ import { hostname } from 'node:os';
 import type { StoreBackend } from '../store/backend.js';
 import type { Logger } from 'pino';
 import { createAccessLog, type AccessLog, type AccessLogEntry, type AccessLogOptions } from './access-log.js';
-import { MemoryAlertState, RedisAlertState } from './alert-state.js';
+import { MemoryAlertState, RedisAlertState } from './alerts/alert-state.js';
 import type { AlertsConfig } from '../config/alerts-schema.js';
-import { AlertEvaluator } from './alerts.js';
-import { RedisHistory } from './history.js';
-import { GatewayMetrics, type RouteMetrics } from './metrics.js';
-import { startTracing, type Tracing, type TracingOptions } from './otel.js';
+import { AlertEvaluator } from './alerts/alerts.js';
+import { RedisHistory } from './history/history.js';
+import { GatewayMetrics, type RouteMetrics } from './metrics/metrics.js';
+import { startTracing, type Tracing, type TracingOptions } from './tracing/otel.js';
 import type { ServicesView } from './services-view.js';
 import type { ServerSpan } from '../request/server-span.js';
-import { SpanFactory, type SpanOptions } from './spans.js';
-import { StatsCollector, type RouteStats } from './stats.js';
-import { reasonOf } from './reasons.js';
+import { SpanFactory, type SpanOptions } from './tracing/spans.js';
+import { StatsCollector, type RouteStats } from './history/stats.js';
+import { reasonOf } from './history/reasons.js';
 import { STARTED_AT, VERSION } from './build-info.js';
-import { WebhookSender } from './webhook.js';
+import { WebhookSender } from './alerts/webhook.js';
 
 /** What {@link createTelemetry} needs. */
 export interface TelemetryOptions {

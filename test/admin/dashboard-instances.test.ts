@@ -5,7 +5,7 @@ import { Endpoint } from '../../src/balancing/endpoint.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { ServiceRuntime } from '../../src/proxy/service-runtime.js';
 import { serviceRows } from '../../src/admin/dashboard/instances-view.js';
-import { StatsCollector } from '../../src/telemetry/stats.js';
+import { StatsCollector } from '../../src/telemetry/history/stats.js';
 
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
 

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createStatsEndpoint } from '../../src/admin/dashboard/stats-endpoint.js';
-import { RedisHistory } from '../../src/telemetry/history.js';
-import { StatsCollector } from '../../src/telemetry/stats.js';
-import { NO_REASON, REASONS } from '../../src/telemetry/reasons.js';
-import { OUTCOME_INDEX } from '../../src/telemetry/instance-stats.js';
+import { RedisHistory } from '../../src/telemetry/history/history.js';
+import { StatsCollector } from '../../src/telemetry/history/stats.js';
+import { NO_REASON, REASONS } from '../../src/telemetry/history/reasons.js';
+import { OUTCOME_INDEX } from '../../src/telemetry/history/instance-stats.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const silent = pino({ level: 'silent' });

@@ -7,10 +7,10 @@ import { serve, type ServerType } from '@hono/node-server';
 import { chromium } from 'playwright-core';
 import { dashboardPage } from '../../src/admin/dashboard/page.js';
 import { createStatsEndpoint, type DashboardStats } from '../../src/admin/dashboard/stats-endpoint.js';
-import { StatsCollector } from '../../src/telemetry/stats.js';
-import type { ActiveAlert, AlertEvent } from '../../src/telemetry/alerts.js';
+import { StatsCollector } from '../../src/telemetry/history/stats.js';
+import type { ActiveAlert, AlertEvent } from '../../src/telemetry/alerts/alerts.js';
 import { configSchema } from '../../src/config/schema.js';
-import { REASONS, reasonOf } from '../../src/telemetry/reasons.js';
+import { REASONS, reasonOf } from '../../src/telemetry/history/reasons.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const END = Date.UTC(2026, 10, 26, 12, 0, 30);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Gateway } from '../../src/server/gateway.js';
-import type { TracingOptions } from '../../src/telemetry/otel.js';
+import type { TracingOptions } from '../../src/telemetry/tracing/otel.js';
 
 /** A gateway under test and the folder holding its config. */
 export interface TestGateway {

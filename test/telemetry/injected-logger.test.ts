@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { WebhookSender } from '../../src/telemetry/webhook.js';
+import { WebhookSender } from '../../src/telemetry/alerts/webhook.js';
 import { freePort } from '../helpers/redis-server.js';
 
 test('a failed webhook delivery is logged on the injected logger', async () => {

@@ -1,7 +1,7 @@
 /** The Prometheus exposition of one gateway's registry, parsed and checked series by series. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { GatewayMetrics } from '../../src/telemetry/metrics.js';
+import { GatewayMetrics } from '../../src/telemetry/metrics/metrics.js';
 import type { InstanceView, ServiceView } from '../../src/telemetry/services-view.js';
 
 /** Parses exposition text into `name{labels}` -> value. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { startTracing } from '../../src/telemetry/otel.js';
+import { startTracing } from '../../src/telemetry/tracing/otel.js';
 
 interface Received { readonly path: string; readonly contentType: string; readonly body: Buffer }
 

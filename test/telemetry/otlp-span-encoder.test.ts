@@ -6,7 +6,7 @@ import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { SpanBatch } from '../../src/telemetry/otlp-span-encoder.js';
+import { SpanBatch } from '../../src/telemetry/tracing/otlp-span-encoder.js';
 
 function recorder(): { tracer: (name: string, version?: string) => Tracer; spans: () => ReadableSpan[] } {
   const exporter = new InMemorySpanExporter();

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { EncodingSpanProcessor, batchLimitsFromEnv, otlpHttpProtobufExporter, type BatchLimits } from '../../src/telemetry/otlp-span-processor.js';
+import { EncodingSpanProcessor, batchLimitsFromEnv, otlpHttpProtobufExporter, type BatchLimits } from '../../src/telemetry/tracing/otlp-span-processor.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 interface Post {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const GUARD = fileURLToPath(new URL('../../src/telemetry/process-guard.ts', import.meta.url));
-const METRICS = fileURLToPath(new URL('../../src/telemetry/metrics.ts', import.meta.url));
+const METRICS = fileURLToPath(new URL('../../src/telemetry/metrics/metrics.ts', import.meta.url));
 
 // The guard changes process-wide handlers, so it runs in a child process of its own.
 const script = `

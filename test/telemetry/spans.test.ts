@@ -6,11 +6,11 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { startTracing, type Tracing } from '../../src/telemetry/otel.js';
+import { startTracing, type Tracing } from '../../src/telemetry/tracing/otel.js';
 import { GatewayError } from '../../src/errors.js';
 import type { RequestContext, Stage } from '../../src/request/context.js';
 import type { ServerSpan } from '../../src/request/server-span.js';
-import { SpanFactory, recordDecision, type ClientSpan } from '../../src/telemetry/spans.js';
+import { SpanFactory, recordDecision, type ClientSpan } from '../../src/telemetry/tracing/spans.js';
 
 type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
 
@@ -340,7 +340,7 @@ describe('request spans with tracing off', () => {
   });
 
   test('the environment decides whether tracing starts', async () => {
-    const { tracingRequested } = await import('../../src/telemetry/otel.js');
+    const { tracingRequested } = await import('../../src/telemetry/tracing/otel.js');
     const cases: Array<[NodeJS.ProcessEnv, boolean]> = [
       [{}, false],
       [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }, true],
@@ -353,7 +353,7 @@ describe('request spans with tracing off', () => {
   });
 
   test('only OTLP over http/protobuf alone goes through the encoding processor; other exporters stay with the SDK', async () => {
-    const { otlpProtobufOnly } = await import('../../src/telemetry/otel.js');
+    const { otlpProtobufOnly } = await import('../../src/telemetry/tracing/otel.js');
     const cases: Array<[NodeJS.ProcessEnv, boolean]> = [
       [{}, true],
       [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, true],

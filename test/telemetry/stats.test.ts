@@ -1,12 +1,12 @@
 /** Rolling stats: percentiles within the sketch's error, minute and second windows, recent ring, Redis history. */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatsCollector, MINUTES } from '../../src/telemetry/stats.js';
-import { REASONS } from '../../src/telemetry/reasons.js';
-import { OUTCOME_INDEX } from '../../src/telemetry/instance-stats.js';
-import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/latency-sketch.js';
-import { RedisHistory, historyKey } from '../../src/telemetry/history.js';
-import { parseAggregate } from '../../src/telemetry/history-fields.js';
+import { StatsCollector, MINUTES } from '../../src/telemetry/history/stats.js';
+import { REASONS } from '../../src/telemetry/history/reasons.js';
+import { OUTCOME_INDEX } from '../../src/telemetry/history/instance-stats.js';
+import { bucketIndex, newSketch, quantileMs } from '../../src/telemetry/history/latency-sketch.js';
+import { RedisHistory, historyKey } from '../../src/telemetry/history/history.js';
+import { parseAggregate } from '../../src/telemetry/history/history-fields.js';
 
 /** The merged aggregate of a route's minute in Redis. */
 async function minuteIn(history: RedisHistory, route: string, at: number) {

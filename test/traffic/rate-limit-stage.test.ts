@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { GatewayError, errorBody } from '../../src/errors.js';
-import { NOOP_SPAN } from '../../src/telemetry/spans.js';
+import { NOOP_SPAN } from '../../src/telemetry/tracing/spans.js';
 import type { RequestContext, Stage } from '../../src/request/context.js';
 import type { RateLimitConfig } from '../../src/config/schema.js';
 import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';

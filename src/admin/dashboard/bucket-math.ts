@@ -1,7 +1,7 @@
 /** Sums over a range's buckets for the dashboard, memoised so a poll redoes only the buckets that changed. */
-import { parseAggregate, type Fields } from '../../telemetry/history-fields.js';
-import { quantileMs } from '../../telemetry/latency-sketch.js';
-import { mergeAggregate, newAggregate, type Aggregate } from '../../telemetry/stats.js';
+import { parseAggregate, type Fields } from '../../telemetry/history/history-fields.js';
+import { quantileMs } from '../../telemetry/history/latency-sketch.js';
+import { mergeAggregate, newAggregate, type Aggregate } from '../../telemetry/history/stats.js';
 
 /** A parsed route bucket and its p99 (ms, null when empty). */
 export interface ParsedBucket {

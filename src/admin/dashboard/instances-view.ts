@@ -1,8 +1,8 @@
 /** The dashboard's services: each instance's true state (active checks, passive ejection, draining, slow start). */
 import { slowStartFactor } from '../../balancing/endpoint.js';
 import type { ServiceRuntime } from '../../proxy/service-runtime.js';
-import type { StatsCollector } from '../../telemetry/stats.js';
-import { ATTEMPT_OUTCOMES, outcomeRecord, type AttemptOutcomeName } from '../../telemetry/instance-stats.js';
+import type { StatsCollector } from '../../telemetry/history/stats.js';
+import { ATTEMPT_OUTCOMES, outcomeRecord, type AttemptOutcomeName } from '../../telemetry/history/instance-stats.js';
 
 /** What an instance is doing now, worst first: the one word an operator reads. */
 export type InstanceState = 'unhealthy' | 'ejected' | 'draining' | 'slow-start' | 'up';

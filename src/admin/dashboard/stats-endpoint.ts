@@ -1,12 +1,12 @@
 /** The dashboard's data: one plain object per poll, built from history buckets, live stats, services and alerts. */
-import type { ActiveAlert, AlertEvent } from '../../telemetry/alerts.js';
-import type { GatewayInfo, RedisHistory } from '../../telemetry/history.js';
-import { CONSUMERS, GATEWAYS, INSTANCES, SEP, parseAggregate, splitInstanceField, type Fields } from '../../telemetry/history-fields.js';
-import { LocalBucketSource, RANGES, RedisBucketSource, bucketStarts, type BucketSource, type RangeName } from '../../telemetry/history-read.js';
-import { mergeAggregate, newAggregate, type Aggregate, type RecentRequest, type StatsCollector } from '../../telemetry/stats.js';
-import { quantileMs } from '../../telemetry/latency-sketch.js';
-import { REASONS } from '../../telemetry/reasons.js';
-import { topConsumers, type ConsumerCount, type ConsumerTotal } from '../../telemetry/consumers.js';
+import type { ActiveAlert, AlertEvent } from '../../telemetry/alerts/alerts.js';
+import type { GatewayInfo, RedisHistory } from '../../telemetry/history/history.js';
+import { CONSUMERS, GATEWAYS, INSTANCES, SEP, parseAggregate, splitInstanceField, type Fields } from '../../telemetry/history/history-fields.js';
+import { LocalBucketSource, RANGES, RedisBucketSource, bucketStarts, type BucketSource, type RangeName } from '../../telemetry/history/history-read.js';
+import { mergeAggregate, newAggregate, type Aggregate, type RecentRequest, type StatsCollector } from '../../telemetry/history/stats.js';
+import { quantileMs } from '../../telemetry/history/latency-sketch.js';
+import { REASONS } from '../../telemetry/history/reasons.js';
+import { topConsumers, type ConsumerCount, type ConsumerTotal } from '../../telemetry/history/consumers.js';
 import type { ServiceRuntime } from '../../proxy/service-runtime.js';
 import type { RouteConfig } from '../../config/schema.js';
 import { serviceRows, type ServiceRow } from './instances-view.js';

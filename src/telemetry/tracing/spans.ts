@@ -11,9 +11,9 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PROTOCOL_VERSION, ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_QUERY, ATTR_URL_SCHEME, ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import type { RequestContext, Stage } from '../request/context.js';
-import type { ServerSpan } from '../request/server-span.js';
-import type { FailureKind } from '../balancing/endpoint.js';
+import type { RequestContext, Stage } from '../../request/context.js';
+import type { ServerSpan } from '../../request/server-span.js';
+import type { FailureKind } from '../../balancing/endpoint.js';
 import type { Tracing } from './otel.js';
 import { describeStage, type StageName } from './stage-attributes.js';
 

@@ -1,7 +1,7 @@
 /** Shared per-minute history in Redis: every gateway flushes its deltas, the dashboard reads the merged sums. */
 import type { Logger } from 'pino';
-import type { RedisClient } from '../store/backend.js';
-import { defineScript, type ScriptCommand } from '../store/lua-script.js';
+import type { RedisClient } from '../../store/backend.js';
+import { defineScript, type ScriptCommand } from '../../store/lua-script.js';
 import { addRequest, mergeAggregate, newAggregate, type Aggregate, type StatsCollector } from './stats.js';
 import { ATTEMPT_OUTCOMES, type InstanceStats } from './instance-stats.js';
 import { addConsumer, topConsumers, OTHERS, type ConsumerCount } from './consumers.js';

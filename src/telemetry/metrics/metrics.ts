@@ -1,15 +1,15 @@
 /** Prometheus series of one gateway, on its own registry, with label children cached for the request path. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-series.js';
-import { processErrors } from './process-guard.js';
-import type { ServicesView } from './services-view.js';
+import { processErrors } from '../process-guard.js';
+import type { ServicesView } from '../services-view.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
 export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted' | 'gateway_error';
 
 /** A rate-limit decision (the `outcome` label of edgeway_rate_limit_decisions_total). */
-export type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
-import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
+export type { RateLimitOutcome } from '../../traffic/rate-limit/counters.js';
+import type { RateLimitOutcome } from '../../traffic/rate-limit/counters.js';
 
 // Seconds. Gateway overhead is sub-millisecond; upstream calls span milliseconds to the timeout.
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

@@ -1,7 +1,7 @@
 /** In-process rolling per-route statistics: 15 per-minute buckets, 60 per-second buckets, recent slow/failed requests. */
 import { bucketIndex, mergeSketch, newSketch, quantileMs } from './latency-sketch.js';
 import { NO_REASON, REASONS, REASON_COUNT } from './reasons.js';
-import type { AccessLogEntry } from './access-log.js';
+import type { AccessLogEntry } from '../access-log.js';
 import { ConsumerCounts } from './consumers.js';
 import { InstanceStats, type InstanceListener } from './instance-stats.js';
 

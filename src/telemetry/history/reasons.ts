@@ -1,5 +1,5 @@
 /** Why a request failed, as a small fixed index: the gateway's own error codes, or the upstream's 4xx/5xx. */
-import { ERROR_STATUS, GatewayError, type ErrorCode } from '../errors.js';
+import { ERROR_STATUS, GatewayError, type ErrorCode } from '../../errors.js';
 
 /** Every reason, in index order: the error catalogue's codes, then answers the upstream itself gave. */
 export const REASONS: readonly string[] = Object.freeze([...Object.keys(ERROR_STATUS), 'upstream_4xx', 'upstream_5xx']);

@@ -1,6 +1,6 @@
 /** Where alert episodes are deduplicated and their changes listed: Lua scripts in Redis (all gateways) or local memory. */
-import type { RedisClient } from '../store/backend.js';
-import { defineScript, type ScriptCommand } from '../store/lua-script.js';
+import type { RedisClient } from '../../store/backend.js';
+import { defineScript, type ScriptCommand } from '../../store/lua-script.js';
 import type { AlertEvent } from './alerts.js';
 
 /** State changes kept in the alert history. */

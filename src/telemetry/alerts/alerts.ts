@@ -1,9 +1,9 @@
 /** Alert rules from config, evaluated every few seconds from the rolling stats; episodes deduplicated across gateways. */
 import type { Logger } from 'pino';
-import type { AlertRule, AlertsConfig } from '../config/alerts-schema.js';
+import type { AlertRule, AlertsConfig } from '../../config/alerts-schema.js';
 import { ALERT_HISTORY_SIZE, type AlertStateStore } from './alert-state.js';
-import type { ServicesView } from './services-view.js';
-import type { StatsCollector } from './stats.js';
+import type { ServicesView } from '../services-view.js';
+import type { StatsCollector } from '../history/stats.js';
 import type { WebhookSender } from './webhook.js';
 
 /** A firing alert as the dashboard lists it. */

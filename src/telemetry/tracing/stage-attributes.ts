@@ -1,7 +1,7 @@
 /** What the auth and rate_limit stages decided, as attributes of their spans; read from the request context. */
 import type { Span } from '@opentelemetry/api';
-import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../request/context.js';
+import { GatewayError } from '../../errors.js';
+import type { RequestContext } from '../../request/context.js';
 
 /** Stage span names: they line up with the stage names and the metric names. */
 export type StageName = 'edgeway.auth' | 'edgeway.rate_limit' | 'edgeway.select_instance';
