@@ -27,11 +27,20 @@ const noHealthyRule = z.strictObject({
   service: z.string().min(1),
   for: duration.default(0),
 });
+const certificateExpiryRule = z.strictObject({
+  name: ruleName,
+  kind: z.literal('certificate-expiry'),
+  /** One ACME domain; default: every one. */
+  domain: z.string().min(1).optional(),
+  /** Fires while a served certificate expires sooner than this (or none has been issued yet). */
+  within: duration.default(14 * 86_400_000), // 14 days
+  for: duration.default(600_000),
+});
 const redisDownRule = z.strictObject({ name: ruleName, kind: z.literal('redis-down'), for: duration.default(30_000) });
 
 /** The `alerts` config section: `{ rules: [...], webhooks: [urls] }`. Rule names must be unique. */
 export const alertsSchema = z.strictObject({
-  rules: z.array(z.discriminatedUnion('kind', [errorRatioRule, latencyRule, noHealthyRule, redisDownRule])).default([])
+  rules: z.array(z.discriminatedUnion('kind', [errorRatioRule, latencyRule, noHealthyRule, redisDownRule, certificateExpiryRule])).default([])
     .superRefine((rules, ctx) => {
       const seen = new Set<string>();
       rules.forEach((rule, index) => {

@@ -2,6 +2,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { acmeDomains } from './acme-domains.js';
 import { parseHashOn } from './hash-on.js';
 import type { Config } from './schema.js';
 
@@ -36,11 +37,22 @@ function checkPemPair(pair: { cert?: string; key?: string }, at: ReadonlyArray<P
   }
 }
 
+function checkAcme(config: Config, issues: CrossIssue[]): void {
+  const tls = config.gateway.tls;
+  const acme = tls?.acme;
+  if (acme === undefined) return;
+  const at = ['gateway', 'tls', 'acme'];
+  if (acme.challenge === 'http-01' && tls?.redirectHttpPort === undefined) issues.push({ path: [...at, 'challenge'], message: 'http-01 is answered on gateway.tls.redirectHttpPort: set it (80 for a public CA), or use challenge: tls-alpn-01' });
+  if (acmeDomains(config).length === 0) issues.push({ path: [...at, 'domains'], message: 'acme needs domains: list them, or give routes an exact match.host' });
+  if (acme.ca !== undefined) readPem(acme.ca, (pem) => new X509Certificate(pem), [...at, 'ca'], issues);
+}
+
 function checkTls(config: Config, issues: CrossIssue[]): void {
   const tls = config.gateway.tls;
   if (tls !== undefined) {
     checkPemPair(tls, ['gateway', 'tls'], issues);
-    if (tls.cert === undefined && tls.key === undefined && (tls.sni ?? []).length === 0) issues.push({ path: ['gateway', 'tls'], message: 'tls needs cert and key, or at least one sni entry' });
+    if (tls.cert === undefined && tls.key === undefined && (tls.sni ?? []).length === 0 && tls.acme === undefined) issues.push({ path: ['gateway', 'tls'], message: 'tls needs cert and key, at least one sni entry, or acme' });
+    if (tls.acme !== undefined) checkAcme(config, issues);
     tls.sni?.forEach((entry, i) => checkPemPair(entry, ['gateway', 'tls', 'sni', i], issues));
   }
   for (const [name, service] of Object.entries(config.services)) {

@@ -17,7 +17,23 @@ const port = z.number().int().min(0).max(65535);
 const hostPort = z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: port.default(8080) });
 
 const tlsCert = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
+/** Let's Encrypt's directories by one word (`directory: staging` while testing a setup); any other value is a URL. */
+export const ACME_DIRECTORIES = {
+  production: 'https://acme-v02.api.letsencrypt.org/directory',
+  staging: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+} as const;
+
+const acme = z.strictObject({
+  email: z.string().min(1).optional(),
+  domains: z.array(z.string().min(1).regex(/^[A-Za-z0-9.-]+$/, 'ACME domains are exact host names')).min(1).optional(),
+  directory: z.union([z.enum(['production', 'staging']), httpUrl]).default('production'),
+  challenge: z.enum(['http-01', 'tls-alpn-01']).default('http-01'),
+  ca: z.string().min(1).optional(),
+  renewBefore: duration.default(30 * 86_400_000), // 30 days
+});
+
 const tls = z.strictObject({
+  acme: acme.optional(),
   cert: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
   redirectHttpPort: port.optional(),

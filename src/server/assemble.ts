@@ -22,6 +22,8 @@ import type { ServicesView } from '../telemetry/services-view.js';
 import { createTelemetry, type Telemetry } from '../telemetry/telemetry.js';
 import type { RateLimitOutcome } from '../traffic/rate-limit/counters.js';
 import { createRateLimiterProvider } from '../traffic/rate-limit/provider.js';
+import { createAcme } from './acme/create.js';
+import type { AcmeManager, AcmeTiming } from './acme/manager.js';
 import { TlsTerminator } from './tls.js';
 
 /** How to run a gateway; CLI flags and environment resolved by the caller. */
@@ -43,6 +45,8 @@ export interface GatewayOptions {
   readonly onReloaded?: () => void;
   /** What `GET /metrics` answers (default: this process's metrics; `--workers`: every worker's together). */
   readonly metricsExposition?: () => Promise<{ contentType: string; body: string }>;
+  /** ACME retry and lock timing (tests shorten it). */
+  readonly acme?: AcmeTiming;
 }
 
 /** Thrown when the gateway cannot start; the CLI prints it and exits 1. */
@@ -80,6 +84,8 @@ export interface GatewayParts {
   readonly telemetry: Telemetry;
   /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
   readonly tls: TlsTerminator | undefined;
+  /** The ACME certificates, when `gateway.tls.acme` is set. */
+  readonly acme: AcmeManager | undefined;
   /** Shared objects every snapshot is compiled against. */
   readonly deps: SnapshotDeps;
   readonly live: LiveSnapshot;
@@ -104,13 +110,16 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   if (!isLoopbackHost(adminHost) && !options.adminToken) {
     throw new StartError(`admin listener on ${adminHost} is reachable off loopback: set EDGEWAY_ADMIN_TOKEN`);
   }
+  const backend = connectBackend(options.redisUrl, options.dataDir);
   let tls: TlsTerminator | undefined;
+  let acme: AcmeManager | undefined;
   try {
-    tls = config.gateway.tls ? new TlsTerminator(config.gateway.tls, options.logger) : undefined;
+    acme = await createAcme(config, backend, options.logger, options.acme);
+    tls = config.gateway.tls ? new TlsTerminator(config.gateway.tls, options.logger, acme) : undefined;
   } catch (err) {
+    await closeBackend(backend);
     throw new StartError((err as Error).message);
   }
-  const backend = connectBackend(options.redisUrl, options.dataDir);
   if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
   const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
   // Refused from the first record on; the gateway narrows it again once its ports are bound.
@@ -132,6 +141,7 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
     logger: options.logger,
     alerts: config.alerts,
     servicesView,
+    ...(acme === undefined ? {} : { certificates: () => acme.certificates() }),
     spans: { stages: config.telemetry.stageSpans },
     ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
@@ -151,7 +161,7 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   };
   const live = new LiveSnapshot(buildSnapshot(config, loaded.files, deps));
   return {
-    config, backend, registry, security, telemetry, tls, deps, live, servicesView, services,
+    config, backend, registry, security, telemetry, tls, acme, deps, live, servicesView, services,
     async close(cutOff) {
       retireSnapshot(live.current);
       await deps.pools.close(cutOff);

@@ -1,13 +1,14 @@
 /** TLS termination for the public listener: default and SNI certificates, hot-reloaded from their PEM files. */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { CreateServer } from './public-listener.js';
+import type { AcmeManager } from './acme/manager.js';
 import { listenRedirect } from './tls-redirect.js';
 import { SniTable } from './tls-sni.js';
 
@@ -22,7 +23,7 @@ interface KeyPair {
 
 /** Everything read from disk for one generation of certificates. */
 interface TlsMaterial {
-  readonly fallback: KeyPair;
+  readonly fallback: KeyPair | undefined;
   readonly sni: SniTable<SecureContext>;
 }
 
@@ -47,7 +48,10 @@ function readPair(certPath: string, keyPath: string): KeyPair {
   return pair;
 }
 
-/** Reads and checks every certificate; throws with the failing file named if one is missing or broken. */
+/**
+ * Reads and checks every certificate; throws with the failing file named if one is missing or broken.
+ * With ACME and no files, there is no default pair: the ACME placeholder stands in.
+ */
 export function loadTlsMaterial(config: TlsConfig): TlsMaterial {
   const sni = (config.sni ?? []).map((entry) => {
     try {
@@ -64,8 +68,22 @@ export function loadTlsMaterial(config: TlsConfig): TlsMaterial {
       throw new Error(`TLS certificate ${config.cert} / ${config.key}: ${(err as Error).message}`);
     }
   }
-  if (fallback === undefined) throw new Error('gateway.tls needs cert and key, or at least one sni entry');
+  if (fallback === undefined && config.acme === undefined) throw new Error('gateway.tls needs cert and key, at least one sni entry, or acme');
   return { fallback, sni: new SniTable(sni.map((entry) => ({ hosts: entry.hosts, value: createSecureContext(entry.pair) }))) };
+}
+
+// RFC 8737 3: a validation handshake offers only "acme-tls/1". OpenSSL runs the ALPN callback before
+// the certificate callback (SNICallback) of the same handshake, so the socket is marked here and read there.
+const ACME_TLS = Symbol('edgeway.acme-tls');
+type AcmeSocket = TLSSocket & { [ACME_TLS]?: boolean };
+
+function selectAlpn(this: TLSSocket, { protocols }: { servername: string; protocols: string[] }): string | undefined {
+  if (protocols.includes('acme-tls/1')) {
+    (this as AcmeSocket)[ACME_TLS] = true;
+    return 'acme-tls/1';
+  }
+  // An ALPNCallback must pick one of the client's protocols, or the handshake fails (no_application_protocol).
+  return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
 }
 
 /**
@@ -79,16 +97,30 @@ export class TlsTerminator {
   private redirect: Server | undefined;
   private stopWatch: () => void = () => undefined;
 
-  constructor(private readonly config: TlsConfig, private readonly logger: Logger) {
+  constructor(private readonly config: TlsConfig, private readonly logger: Logger, private readonly acme?: AcmeManager) {
     this.material = loadTlsMaterial(config);
   }
 
-  /** Options to spread into `https.createServer`: the default pair and the SNI lookup. */
+  /** The default pair: the configured files, else the ACME placeholder. */
+  #fallback(material: TlsMaterial): KeyPair | undefined {
+    return material.fallback ?? this.acme?.placeholder;
+  }
+
+  /** Options to spread into `https.createServer`: the default pair and the SNI lookup (files first, then ACME). */
   serverOptions(): HttpsServerOptions {
+    const acme = this.acme;
+    const material = (): TlsMaterial => this.material;
     return {
-      ...this.material.fallback,
+      ...this.#fallback(this.material),
       // No context (an unlisted name) leaves the handshake on the default one: the server's current context.
-      SNICallback: (servername, callback) => callback(null, this.material.sni.lookup(servername)),
+      SNICallback: function sniCallback(this: TLSSocket, servername: string, callback: (err: Error | null, context?: SecureContext) => void) {
+        if (acme !== undefined && (this as AcmeSocket)[ACME_TLS] === true) {
+          acme.alpnContext(servername).then((context) => callback(null, context), (err: Error) => callback(err));
+          return;
+        }
+        callback(null, material().sni.lookup(servername) ?? acme?.context(servername));
+      } as HttpsServerOptions['SNICallback'],
+      ...(acme?.challenge === 'tls-alpn-01' ? { ALPNCallback: selectAlpn } : {}),
     };
   }
 
@@ -105,7 +137,10 @@ export class TlsTerminator {
    */
   async start(host: string, httpsPort: number, watch: TlsWatchOptions = {}): Promise<void> {
     this.watch(watch);
-    if (this.config.redirectHttpPort !== undefined) this.redirect = await listenRedirect(this.config.redirectHttpPort, host, httpsPort);
+    const acme = this.acme;
+    const challenge = acme?.challenge === 'http-01' ? (token: string) => acme.httpChallenge(token) : undefined;
+    if (this.config.redirectHttpPort !== undefined) this.redirect = await listenRedirect(this.config.redirectHttpPort, host, httpsPort, challenge);
+    await acme?.start();
   }
 
   /** The bound port of the redirect listener, if one runs. */
@@ -122,7 +157,8 @@ export class TlsTerminator {
       this.logger.warn({ err: (err as Error).message }, 'TLS certificate reload rejected; still serving the previous certificates');
       return false;
     }
-    this.server?.setSecureContext({ ...next.fallback });
+    const fallback = this.#fallback(next);
+    if (fallback !== undefined) this.server?.setSecureContext({ ...fallback });
     this.material = next;
     this.logger.info({ files: tlsFiles(this.config) }, 'TLS certificates reloaded');
     return true;
@@ -144,9 +180,10 @@ export class TlsTerminator {
     };
   }
 
-  /** Stops watching the files and closes the redirect listener. */
+  /** Stops watching the files, ACME's timers and the redirect listener. */
   async close(): Promise<void> {
     this.stopWatch();
+    await this.acme?.close();
     const redirect = this.redirect;
     if (redirect === undefined) return;
     redirect.closeAllConnections();

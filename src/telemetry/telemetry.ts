@@ -1,4 +1,5 @@
 /** One gateway's telemetry, built once: tracing, spans, metrics, access log, stats, history and alerts. */
+import type { CertificatesView } from './certificates.js';
 import { hostname } from 'node:os';
 import type { StoreBackend } from '../store/backend.js';
 import type { Logger } from 'pino';
@@ -25,6 +26,8 @@ export interface TelemetryOptions {
   /** The parsed top-level `alerts` config section. */
   readonly alerts: AlertsConfig;
   readonly servicesView?: ServicesView;
+  /** The ACME certificates, for the expiry metric and certificate-expiry alerts. */
+  readonly certificates?: CertificatesView;
   readonly spans?: SpanOptions;
   readonly tracing?: TracingOptions;
   readonly accessLog?: AccessLogOptions;
@@ -73,6 +76,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const metrics = new GatewayMetrics({
     ...(redisUp === undefined ? {} : { redisUp }),
     ...(options.servicesView === undefined ? {} : { services: options.servicesView }),
+    ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
   });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
@@ -82,7 +86,12 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const localStore = new MemoryAlertState();
   const alerts = new AlertEvaluator(
     options.alerts,
-    { stats, ...(options.servicesView === undefined ? {} : { servicesView: options.servicesView }), ...(redisUp === undefined ? {} : { redisUp }) },
+    {
+      stats,
+      ...(options.servicesView === undefined ? {} : { servicesView: options.servicesView }),
+      ...(redisUp === undefined ? {} : { redisUp }),
+      ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
+    },
     { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: gatewayName },
   );
   const routes = new Map<string, RouteTelemetry>();

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { AlertRule, AlertsConfig } from '../../config/alerts-schema.js';
 import { ALERT_HISTORY_SIZE, type AlertStateStore } from './alert-state.js';
+import type { CertificatesView } from '../certificates.js';
 import type { ServicesView } from '../services-view.js';
 import type { StatsCollector } from '../history/stats.js';
 import type { WebhookSender } from './webhook.js';
@@ -38,6 +39,8 @@ export interface AlertSources {
   readonly servicesView?: ServicesView;
   /** Whether Redis answers; absent on the in-memory store (redis-down rules then never fire). */
   readonly redisUp?: () => boolean;
+  /** The ACME certificates; absent without `gateway.tls.acme` (certificate-expiry rules then never fire). */
+  readonly certificates?: CertificatesView;
 }
 
 /** A rule's observation: whether its condition holds now, and the value behind it. */
@@ -57,6 +60,14 @@ function observe(rule: AlertRule, sources: AlertSources): Observation {
       const service = sources.servicesView?.().find((s) => s.name === rule.service);
       const healthy = service?.instances.filter((i) => i.healthy).length ?? 0;
       return { breached: sources.servicesView !== undefined && healthy === 0, value: healthy, threshold: 1, subject: rule.service };
+    }
+    case 'certificate-expiry': {
+      // The domain closest to expiry; a domain with no certificate yet counts as expired (0).
+      const left = (sources.certificates?.() ?? [])
+        .filter((c) => rule.domain === undefined || c.domain === rule.domain)
+        .map((c) => ({ domain: c.domain, ms: (c.notAfter ?? 0) - Date.now() }))
+        .sort((a, b) => a.ms - b.ms)[0];
+      return { breached: left !== undefined && left.ms < rule.within, value: Math.max(left?.ms ?? 0, 0), threshold: rule.within, subject: left?.domain ?? rule.domain ?? 'certificates' };
     }
     case 'redis-down': {
       const up = sources.redisUp?.() ?? true;

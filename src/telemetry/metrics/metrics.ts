@@ -2,6 +2,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterCell, type HistogramCell } from './fast-series.js';
 import { processErrors } from '../process-guard.js';
+import type { CertificatesView } from '../certificates.js';
 import type { ServicesView } from '../services-view.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
@@ -61,7 +62,7 @@ export class GatewayMetrics {
    * when given, is read at every scrape to set edgeway_instance_healthy for every known instance, so
    * static instances that never changed health are reported too and departed ones drop out.
    */
-  constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean; services?: ServicesView } = {}) {
+  constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean; services?: ServicesView; certificates?: CertificatesView } = {}) {
     const registers = [this.registry];
     const r = this.registry;
     this.#requests = new FastCounter('edgeway_requests_total', 'Requests answered, by route, method, status and status class.', ['route', 'method', 'status', 'status_class'], r);
@@ -95,6 +96,19 @@ export class GatewayMetrics {
         help: '1 when the Redis store is connected, 0 when it is not (absent on the in-memory store).',
         registers,
         collect(this: Gauge) { this.set(probe() ? 1 : 0); },
+      });
+    }
+    const certificates = options.certificates;
+    if (certificates !== undefined) {
+      new Gauge({
+        name: 'edgeway_certificate_expiry_timestamp_seconds',
+        help: 'notAfter of the certificate served for each ACME domain, Unix seconds (0 while only the placeholder serves).',
+        labelNames: ['domain'],
+        registers,
+        collect(this: Gauge<'domain'>) {
+          this.reset();
+          for (const c of certificates()) this.labels(c.domain).set((c.notAfter ?? 0) / 1000);
+        },
       });
     }
     this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
