@@ -23,6 +23,7 @@ import { assemble, StartError, type GatewayOptions, type GatewayParts } from './
 import type { Connections } from './connections.js';
 import { createPublicApp } from './public-app.js';
 import { createPublicServer } from './public-listener.js';
+import type { AcmeManager } from './acme/manager.js';
 import type { TlsTerminator } from './tls.js';
 
 export { StartError, type GatewayOptions } from './assemble.js';
@@ -131,6 +132,11 @@ export class Gateway {
   /** Certificates, their file watch and the redirect listener, when `gateway.tls` is set. */
   get tls(): TlsTerminator | undefined {
     return this.parts.tls;
+  }
+
+  /** The ACME certificates, when `gateway.tls.acme` is set. */
+  get acme(): AcmeManager | undefined {
+    return this.parts.acme;
   }
 
   /** This process's Prometheus registry. */
