@@ -19,6 +19,7 @@ import type { Registry } from '../discovery/registry.js';
 import { InstancePolicy } from '../discovery/instance-policy.js';
 import type { StoreBackend } from '../store/backend.js';
 import { requestObserver } from '../telemetry/request-observer.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { assemble, StartError, type GatewayOptions, type GatewayParts } from './assemble.js';
 import type { Connections } from './connections.js';
 import { createPublicApp } from './public-app.js';
@@ -137,6 +138,11 @@ export class Gateway {
   /** The ACME certificates, when `gateway.tls.acme` is set. */
   get acme(): AcmeManager | undefined {
     return this.parts.acme;
+  }
+
+  /** Metrics, stats and alerts of this process. */
+  get telemetry(): Telemetry {
+    return this.parts.telemetry;
   }
 
   /** This process's Prometheus registry. */

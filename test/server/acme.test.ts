@@ -102,3 +102,93 @@ describe('ACME without Redis', () => {
     }
   });
 });
+
+describe('ACME TLS-ALPN-01', () => {
+  test('pebble validates on the TLS port with acme-tls/1; ordinary handshakes are unaffected', async () => {
+    const [port, unusedHttp] = [await freePort(), await freePort()];
+    const pebble = await createPebble({ httpPort: unusedHttp, tlsPort: port });
+    cleanups.push(() => pebble.stop());
+    const gw = await startAcmeGateway({ port, dataDir: tempDir(), acme: acmeYaml(pebble, 'tls-alpn-01') });
+    try {
+      await waitFor(async () => isPebble((await served(port, DOMAIN)).issuer), 30_000, 'a pebble certificate validated by TLS-ALPN-01');
+      assert.equal(gw.gateway.acme?.ordersPlaced, 1);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('ACME with Redis', () => {
+  test('two gateways: one order, the same certificate on both; certs renew gives both a new serial', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const [portA, redirectA, portB, redirectB] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    // pebble only reaches gateway A's redirect port: whichever gateway orders, A answers from the shared store.
+    const pebble = await createPebble({ httpPort: redirectA, tlsPort: portA });
+    cleanups.push(() => pebble.stop());
+    const a = await startAcmeGateway({ port: portA, redirectPort: redirectA, dataDir: tempDir(), redisUrl: redis.url, acme: acmeYaml(pebble, 'http-01') });
+    const b = await startAcmeGateway({ port: portB, redirectPort: redirectB, dataDir: tempDir(), redisUrl: redis.url, acme: acmeYaml(pebble, 'http-01') });
+    try {
+      await waitFor(async () => isPebble((await served(portA, DOMAIN)).issuer) && isPebble((await served(portB, DOMAIN)).issuer), 30_000, 'pebble certificates on both gateways');
+      const [certA, certB] = [await served(portA, DOMAIN), await served(portB, DOMAIN)];
+      assert.equal(certA.serial, certB.serial);
+      assert.equal((a.gateway.acme?.ordersPlaced ?? 0) + (b.gateway.acme?.ordersPlaced ?? 0), 1);
+
+      await b.gateway.acme?.renew(DOMAIN);
+      await waitFor(async () => (await served(portA, DOMAIN)).serial !== certA.serial && (await served(portB, DOMAIN)).serial !== certA.serial, 30_000, 'a new serial on both gateways');
+      assert.equal((await served(portA, DOMAIN)).serial, (await served(portB, DOMAIN)).serial);
+      assert.equal((a.gateway.acme?.ordersPlaced ?? 0) + (b.gateway.acme?.ordersPlaced ?? 0), 2);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    const restarted = await startAcmeGateway({ port: portA, redirectPort: redirectA, dataDir: tempDir(), redisUrl: redis.url, acme: acmeYaml(pebble, 'http-01') });
+    try {
+      assert.ok(isPebble((await served(portA, DOMAIN)).issuer), 'a restarted gateway serves the stored certificate at once');
+      assert.equal(restarted.gateway.acme?.ordersPlaced, 0);
+    } finally {
+      await restarted.stop();
+    }
+  });
+});
+
+describe('ACME when the CA fails', () => {
+  test('the CA down at start: edgeway starts and serves the placeholder, then gets the certificate when the CA is back', async () => {
+    const [port, redirectPort] = [await freePort(), await freePort()];
+    const pebble = await createPebble({ httpPort: redirectPort, tlsPort: port, start: false });
+    cleanups.push(() => pebble.stop());
+    const gw = await startAcmeGateway({ port, redirectPort, dataDir: tempDir(), acme: acmeYaml(pebble, 'http-01') });
+    try {
+      assert.equal((await served(port, DOMAIN)).issuer, 'edgeway placeholder');
+      await waitFor(() => gw.gateway.acme?.certificates()[0]?.state === 'failed', 10_000, 'a failed first order');
+      await pebble.startPebble();
+      await waitFor(async () => isPebble((await served(port, DOMAIN)).issuer), 30_000, 'the certificate once the CA is back');
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('a failed renewal keeps the last good certificate, records the error, and the expiry metric and alert report it', async () => {
+    const [port, redirectPort] = [await freePort(), await freePort()];
+    const pebble = await createPebble({ httpPort: redirectPort, tlsPort: port });
+    cleanups.push(() => pebble.stop());
+    const alerts = 'alerts:\n  rules:\n    - { name: certs, kind: certificate-expiry, within: 36500d, for: 0s }';
+    const gw = await startAcmeGateway({ port, redirectPort, dataDir: tempDir(), acme: acmeYaml(pebble, 'http-01'), alerts });
+    try {
+      await waitFor(async () => isPebble((await served(port, DOMAIN)).issuer), 30_000, 'the first certificate');
+      const good = await served(port, DOMAIN);
+      await pebble.stopPebble();
+      await gw.gateway.acme?.renew(DOMAIN);
+      await waitFor(() => gw.gateway.acme?.certificates()[0]?.state === 'renewing-failed', 10_000, 'a failed renewal');
+      const view = gw.gateway.acme?.certificates()[0];
+      assert.match(view?.lastError ?? '', /ECONNREFUSED|connect/);
+      assert.equal((await served(port, DOMAIN)).serial, good.serial, 'the last good certificate still serves');
+      const metrics = await gw.gateway.metricsRegistry.metrics();
+      const expiry = new RegExp(`edgeway_certificate_expiry_timestamp_seconds\\{domain="${DOMAIN.replace(/\./g, '\\.')}"\\} (\\d+)`).exec(metrics);
+      assert.equal(Number(expiry?.[1]) * 1000, view?.notAfter);
+      await gw.gateway.telemetry.alerts.evaluate();
+      assert.deepEqual(gw.gateway.telemetry.alerts.active().map((a) => [a.kind, a.subject]), [['certificate-expiry', DOMAIN]]);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

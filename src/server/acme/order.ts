@@ -1,6 +1,7 @@
 /** One ACME order (RFC 8555 7.4) for one domain with acme-client: account, challenge, CSR, certificate. */
 import { Agent } from 'node:https';
 import acme from 'acme-client';
+import type { AxiosError, AxiosResponse } from 'axios';
 import type { AcmeStore, StoredCertificate } from './store.js';
 
 /** How long a published challenge answer may live: longer than any validation takes. */
@@ -23,18 +24,30 @@ export class AcmeOrderError extends Error {
 }
 
 let lastRetryAfter: { at: number; ms: number } | undefined;
-// acme-client retries each request by itself (5 times, up to 75 s) before an order even fails; edgeway
-// backs off per domain instead, so one request is one attempt. The CA's Retry-After is kept for that back-off.
-(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
-acme.axios.interceptors.response.use((response) => {
+
+function noteRetryAfter(response: AxiosResponse): void {
   const header = response.headers['retry-after'] as string | undefined;
-  if (response.status >= 400 && header !== undefined) {
-    const seconds = Number(header);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-    if (ms > 0) lastRetryAfter = { at: Date.now(), ms };
+  if (response.status < 400 || header === undefined) return;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  if (ms > 0) lastRetryAfter = { at: Date.now(), ms };
+}
+
+// acme-client retries each request by itself (5 times, up to 75 s) before an order even fails; edgeway
+// backs off per domain instead, so one request is one attempt.
+(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+// acme-client routes every response through its error handler; this one goes first: it keeps the CA's
+// Retry-After for the back-off, and turns a connection failure into a plain error naming its cause
+// (acme-client's handler would read `response.config` of a response that never came).
+acme.axios.interceptors.response.use(undefined, (error: AxiosError) => {
+  if (error.response !== undefined) {
+    noteRetryAfter(error.response);
+    return Promise.reject(error);
   }
-  return response;
+  return Promise.reject(new Error(`${error.config?.url ?? 'ACME server'}: ${error.code ?? error.message}`));
 });
+const handlers = (acme.axios.interceptors.response as unknown as { handlers: unknown[] }).handlers;
+handlers.unshift(handlers.pop());
 
 async function accountKey(store: AcmeStore): Promise<string> {
   const existing = await store.accountKey();
