@@ -7,6 +7,7 @@ import { demoCommand } from './demo.js';
 import { tokenCommand } from './token.js';
 import { keysCommand } from './keys.js';
 import { clientsCommand } from './clients.js';
+import { certsCommand } from './certs.js';
 import { CommandError, printMessage, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   token: { run: tokenCommand, summary: 'issue a signed JWT (token issue) or revoke one everywhere (token revoke)' },
   keys: { run: keysCommand, summary: 'list or rotate the signing keys' },
   clients: { run: clientsCommand, summary: 'add, list or remove OAuth2 client-credentials clients' },
+  certs: { run: certsCommand, summary: 'list the ACME certificates or renew them now' },
 };
 
 function help(): string {

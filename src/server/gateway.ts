@@ -10,6 +10,7 @@ import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
 import { createServicesApi } from '../admin/services-api.js';
 import { tokensApi } from '../admin/tokens-api.js';
+import { certsApi } from '../admin/certs-api.js';
 import { telemetryApi } from '../admin/telemetry-api.js';
 import { createRequestHandler } from '../pipeline/handle-request.js';
 import type { RequestObserver } from '../request/observer.js';
@@ -71,6 +72,7 @@ export class Gateway {
       mounts: [
         ['/admin/services', createServicesApi({ registry, services: parts.services, refusal: (url) => this.#instancePolicy?.refusal(url) })],
         ['/admin/tokens', tokensApi(security)],
+        ...(parts.acme === undefined ? [] : [['/admin/certs', certsApi(parts.acme)] as const]),
         ['/', telemetryApi(telemetry, {
           services: parts.services,
           routes: () => live.current.table.routes,

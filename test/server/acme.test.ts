@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import pino from 'pino';
 import { Gateway } from '../../src/server/gateway.js';
+import { runCli } from '../cli/cli-process.js';
 import { createPebble, type TestPebble } from '../helpers/pebble.js';
 import { freePort, startRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -31,6 +32,7 @@ const isPebble = (issuer: string): boolean => /^Pebble Intermediate/.test(issuer
 interface Started {
   readonly gateway: Gateway;
   readonly port: number;
+  readonly configDir: string;
   stop(): Promise<void>;
 }
 
@@ -58,7 +60,7 @@ async function startAcmeGateway(options: { port: number; redirectPort?: number; 
     watch: false,
     acme: { retryMs: 300, maxRetryMs: 2000, waitMs: 100 },
   });
-  return { gateway, port: options.port, stop: async () => { await gateway.stop(); rmSync(configDir, { recursive: true, force: true }); } };
+  return { gateway, port: options.port, configDir, stop: async () => { await gateway.stop(); rmSync(configDir, { recursive: true, force: true }); } };
 }
 
 function acmeYaml(pebble: TestPebble, challenge: 'http-01' | 'tls-alpn-01', extra = ''): string {
@@ -97,6 +99,13 @@ describe('ACME without Redis', () => {
       const cert = await served(port, DOMAIN);
       assert.ok(isPebble(cert.issuer), 'the stored certificate serves right after the restart');
       assert.equal(second.gateway.acme?.ordersPlaced, 0);
+      const list = runCli(['certs', 'list', '--config', second.configDir], { EDGEWAY_DATA_DIR: dataDir });
+      assert.equal(await list.exited(), 0, list.stderr());
+      assert.match(list.stdout(), new RegExp(`^${DOMAIN.replace(/\./g, '\\.')} +Pebble Intermediate CA \\S+ +\\d{4}-\\d\\d-\\d\\dT\\S+ +valid$`, 'm'));
+      const renew = runCli(['certs', 'renew', '--config', second.configDir, '--admin', `http://127.0.0.1:${second.gateway.adminPort}`]);
+      assert.equal(await renew.exited(), 0, renew.stderr());
+      await waitFor(async () => (await served(port, DOMAIN)).serial !== cert.serial, 30_000, 'a new serial after certs renew through the admin API');
+      assert.equal(second.gateway.acme?.ordersPlaced, 1);
     } finally {
       await second.stop();
     }
@@ -134,7 +143,11 @@ describe('ACME with Redis', () => {
       assert.equal(certA.serial, certB.serial);
       assert.equal((a.gateway.acme?.ordersPlaced ?? 0) + (b.gateway.acme?.ordersPlaced ?? 0), 1);
 
-      await b.gateway.acme?.renew(DOMAIN);
+      const list = runCli(['certs', 'list', '--json', '--config', b.configDir, '--redis', redis.url]);
+      assert.equal(await list.exited(), 0, list.stderr());
+      assert.deepEqual(JSON.parse(list.stdout()).map((c: { domain: string; serial: string; state: string }) => [c.domain, c.serial, c.state]), [[DOMAIN, certA.serial, 'valid']]);
+      const renew = runCli(['certs', 'renew', '--domain', DOMAIN, '--config', b.configDir, '--redis', redis.url]);
+      assert.equal(await renew.exited(), 0, renew.stderr());
       await waitFor(async () => (await served(portA, DOMAIN)).serial !== certA.serial && (await served(portB, DOMAIN)).serial !== certA.serial, 30_000, 'a new serial on both gateways');
       assert.equal((await served(portA, DOMAIN)).serial, (await served(portB, DOMAIN)).serial);
       assert.equal((a.gateway.acme?.ordersPlaced ?? 0) + (b.gateway.acme?.ordersPlaced ?? 0), 2);
