@@ -15,9 +15,9 @@ import { waitFor } from '../helpers/wait-for.js';
 const DOMAIN = 'shop.acme.test';
 
 /** The certificate the gateway presents for `servername`: serial and issuer CN (chain not verified: placeholders are asserted too). */
-function served(port: number, servername: string): Promise<{ serial: string; issuer: string }> {
+function served(port: number, servername: string, ALPNProtocols?: string[]): Promise<{ serial: string; issuer: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ...(ALPNProtocols === undefined ? {} : { ALPNProtocols }) }, () => {
       const peer = socket.getPeerCertificate();
       socket.destroy();
       const cn = peer.issuer.CN;
@@ -120,6 +120,11 @@ describe('ACME TLS-ALPN-01', () => {
     const gw = await startAcmeGateway({ port, dataDir: tempDir(), acme: acmeYaml(pebble, 'tls-alpn-01') });
     try {
       await waitFor(async () => isPebble((await served(port, DOMAIN)).issuer), 30_000, 'a pebble certificate validated by TLS-ALPN-01');
+      assert.equal(gw.gateway.acme?.ordersPlaced, 1);
+      // A stranger's name, even offering acme-tls/1, gets the default certificate and never starts an order.
+      assert.equal((await served(port, 'stranger.test', ['acme-tls/1'])).issuer, 'edgeway placeholder');
+      assert.equal((await served(port, 'stranger.test')).issuer, 'edgeway placeholder');
+      assert.deepEqual(gw.gateway.acme?.certificates().map((c) => c.domain), [DOMAIN]);
       assert.equal(gw.gateway.acme?.ordersPlaced, 1);
     } finally {
       await gw.stop();
