@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server';
 import type { Registry as PromRegistry } from 'prom-client';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadAndCompile } from '../config/load.js';
+import { acmeDomains } from '../config/acme-domains.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
 import { createServicesApi } from '../admin/services-api.js';
@@ -194,6 +195,7 @@ export class Gateway {
     }
     telemetry.metrics.configReload('success');
     live.replace(compiled.output);
+    this.parts.acme?.setDomains(acmeDomains(compiled.config));
     this.#restrictInstances();
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
     this.options.onReloaded?.();

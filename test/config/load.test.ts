@@ -67,6 +67,19 @@ const cases: Array<{ name: string; files: Record<string, string>; errors: Array<
     files: { 'a.yaml': 'dashboard:\n  traceUrl: javascript:alert(1)//{traceId}\n' },
     errors: ['a.yaml:2: dashboard.traceUrl: Invalid URL'],
   },
+  {
+    name: 'ACME http-01 without redirectHttpPort, and without any domain',
+    files: { 'a.yaml': 'gateway:\n  tls:\n    acme: { email: ops@example.com }\n' + SERVICE + 'routes:\n  - { name: r, match: { host: "*.example.com" }, service: orders }\n' },
+    errors: [
+      'a.yaml:3: gateway.tls.acme.challenge: http-01 is answered on gateway.tls.redirectHttpPort: set it (80 for a public CA), or use challenge: tls-alpn-01',
+      'a.yaml:3: gateway.tls.acme.domains: acme needs domains: list them, or give routes an exact match.host',
+    ],
+  },
+  {
+    name: 'ACME directory neither a word nor a URL, renewBefore not a duration',
+    files: { 'a.yaml': 'gateway:\n  tls:\n    acme: { directory: prod, renewBefore: 30 days, challenge: tls-alpn-01, domains: [a.example.com] }\n' + SERVICE },
+    errors: [/^a\.yaml:3: gateway\.tls\.acme\.directory: /, /^a\.yaml:3: gateway\.tls\.acme\.renewBefore: invalid duration "30 days"/],
+  },
 ];
 
 for (const c of cases) {

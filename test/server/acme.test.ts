@@ -1,7 +1,7 @@
 /** ACME against a real pebble: HTTP-01 and TLS-ALPN-01 validations, shared certificates, restarts, renewals, CA outages. */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -126,6 +126,13 @@ describe('ACME TLS-ALPN-01', () => {
       assert.equal((await served(port, 'stranger.test')).issuer, 'edgeway placeholder');
       assert.deepEqual(gw.gateway.acme?.certificates().map((c) => c.domain), [DOMAIN]);
       assert.equal(gw.gateway.acme?.ordersPlaced, 1);
+
+      // A reload that adds a route host orders for it too.
+      const config = join(gw.configDir, 'gateway.yaml');
+      writeFileSync(config, readFileSync(config, 'utf8').replace('routes:\n', 'routes:\n  - { name: new, match: { host: new.acme.test, path: / }, service: shop }\n'));
+      assert.equal(gw.gateway.reload().ok, true);
+      await waitFor(async () => isPebble((await served(port, 'new.acme.test')).issuer), 30_000, 'a certificate for the host a reload added');
+      assert.equal(gw.gateway.acme?.ordersPlaced, 2);
     } finally {
       await gw.stop();
     }

@@ -43,6 +43,10 @@ interface Domain {
 const MAX_TIMER_MS = 24 * 3_600_000;
 const START_LOAD_MS = 2000;
 
+function newDomain(name: string): Domain {
+  return { name, stored: undefined, info: undefined, context: undefined, failures: 0, lastError: undefined, state: 'pending', timer: undefined, running: false, again: false };
+}
+
 /** Resolves `directory` (`production`, `staging` or a URL) to the directory URL. */
 export function directoryUrl(directory: AcmeConfig['directory']): string {
   return directory === 'production' || directory === 'staging' ? ACME_DIRECTORIES[directory] : directory;
@@ -76,9 +80,7 @@ export class AcmeManager {
     readonly placeholder: StoredCertificate,
   ) {
     this.#placeholder = createSecureContext(placeholder);
-    for (const name of domains) {
-      this.#domains.set(name, { name, stored: undefined, info: undefined, context: undefined, failures: 0, lastError: undefined, state: 'pending', timer: undefined, running: false, again: false });
-    }
+    for (const name of domains) this.#domains.set(name, newDomain(name));
     this.#order = {
       directoryUrl: directoryUrl(config.directory),
       email: config.email,
@@ -130,6 +132,22 @@ export class AcmeManager {
     }));
   }
 
+  /** A reload's domain list: new domains are loaded or ordered, dropped ones stop serving and renewing. */
+  setDomains(domains: readonly string[]): void {
+    const wanted = new Set(domains);
+    for (const [name, domain] of this.#domains) {
+      if (wanted.has(name)) continue;
+      clearTimeout(domain.timer);
+      this.#domains.delete(name);
+    }
+    for (const name of wanted) {
+      if (this.#domains.has(name)) continue;
+      const domain = newDomain(name);
+      this.#domains.set(name, domain);
+      this.#check(domain);
+    }
+  }
+
   /** Asks every instance to renew `domain` (all domains when undefined) now; returns the domains asked for. */
   async renew(domain?: string): Promise<string[]> {
     const names = domain === undefined ? [...this.#domains.keys()] : [domain].filter((name) => this.#domains.has(name));
@@ -177,7 +195,7 @@ export class AcmeManager {
 
   /** Loads the stored certificate and orders a new one when it is missing, due, or a renewal was asked for. */
   #check(domain: Domain): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#domains.get(domain.name) !== domain) return;
     if (domain.running) {
       domain.again = true;
       return;
