@@ -27,7 +27,10 @@ const USAGE = `usage: ${listSpec.usage}\n       ${renewSpec.usage}`;
 /** The table `certs list` prints. */
 export function formatCertificates(certs: readonly CertificateView[]): string {
   const rows = [['DOMAIN', 'ISSUER', 'NOT AFTER', 'STATE', 'LAST ERROR']];
-  for (const c of certs) rows.push([c.domain, c.issuer ?? '-', c.notAfter === undefined ? '-' : new Date(c.notAfter).toISOString(), c.state, c.lastError ?? '']);
+  for (const c of certs) {
+    const retry = c.retryAt === undefined ? '' : ` (next attempt ${new Date(c.retryAt).toISOString()})`;
+    rows.push([c.domain, c.issuer ?? '-', c.notAfter === undefined ? '-' : new Date(c.notAfter).toISOString(), c.state, c.lastError === undefined ? '' : `${c.lastError}${retry}`]);
+  }
   const widths = [0, 1, 2, 3].map((col) => Math.max(...rows.map((row) => (row[col] as string).length)));
   return rows.map((row) => row.map((cell, col) => (col < 4 ? cell.padEnd(widths[col] as number) : cell)).join('  ').trimEnd()).join('\n') + '\n';
 }

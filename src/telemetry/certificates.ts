@@ -10,6 +10,8 @@ export interface CertificateView {
   /** Epoch ms of the served certificate's notAfter. */
   readonly notAfter?: number;
   readonly lastError?: string;
+  /** Epoch ms of the next order attempt after a failure (back-off, or the CA's Retry-After). */
+  readonly retryAt?: number;
 }
 
 /** Reads the current list; called at scrape and alert time only. */

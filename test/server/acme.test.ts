@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import pino from 'pino';
 import { Gateway } from '../../src/server/gateway.js';
@@ -212,6 +215,32 @@ describe('ACME when the CA fails', () => {
       assert.equal(Number(expiry?.[1]) * 1000, view?.notAfter);
       await gw.gateway.telemetry.alerts.evaluate();
       assert.deepEqual(gw.gateway.telemetry.alerts.active().map((a) => [a.kind, a.subject]), [['certificate-expiry', DOMAIN]]);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('ACME back-off', () => {
+  test("a CA that answers 429 with Retry-After is not asked again before that time, whatever the back-off says", async () => {
+    let requests = 0;
+    const ca = createServer((_req, res) => {
+      requests++;
+      res.writeHead(429, { 'retry-after': '3600', 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders' }));
+    });
+    ca.listen(0, '127.0.0.1');
+    await once(ca, 'listening');
+    cleanups.push(() => new Promise<void>((done) => ca.close(() => done())));
+    const directory = `http://127.0.0.1:${(ca.address() as AddressInfo).port}/dir`;
+    const gw = await startAcmeGateway({ port: await freePort(), dataDir: tempDir(), acme: `directory: "${directory}", challenge: tls-alpn-01` });
+    try {
+      await waitFor(() => gw.gateway.acme?.certificates()[0]?.state === 'failed', 10_000, 'the rate-limited order to fail');
+      const view = gw.gateway.acme?.certificates()[0];
+      assert.match(view?.lastError ?? '', /429/);
+      // The test's back-off starts at 300 ms; the CA asked for an hour.
+      assert.ok((view?.retryAt ?? 0) - Date.now() > 3_500_000, `next attempt at ${new Date(view?.retryAt ?? 0).toISOString()}`);
+      assert.equal(requests, 1);
     } finally {
       await gw.stop();
     }

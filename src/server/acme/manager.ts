@@ -33,6 +33,7 @@ interface Domain {
   context: SecureContext | undefined;
   failures: number;
   lastError: string | undefined;
+  retryAt: number | undefined;
   state: CertificateView['state'];
   timer: NodeJS.Timeout | undefined;
   running: boolean;
@@ -44,7 +45,7 @@ const MAX_TIMER_MS = 24 * 3_600_000;
 const START_LOAD_MS = 2000;
 
 function newDomain(name: string): Domain {
-  return { name, stored: undefined, info: undefined, context: undefined, failures: 0, lastError: undefined, state: 'pending', timer: undefined, running: false, again: false };
+  return { name, stored: undefined, info: undefined, context: undefined, failures: 0, lastError: undefined, retryAt: undefined, state: 'pending', timer: undefined, running: false, again: false };
 }
 
 /** Resolves `directory` (`production`, `staging` or a URL) to the directory URL. */
@@ -129,6 +130,7 @@ export class AcmeManager {
       state: d.state,
       ...(d.info === undefined ? {} : { issuer: d.info.issuer, serial: d.info.serial, notAfter: d.info.notAfter }),
       ...(d.lastError === undefined ? {} : { lastError: d.lastError }),
+      ...(d.retryAt === undefined ? {} : { retryAt: d.retryAt }),
     }));
   }
 
@@ -247,16 +249,18 @@ export class AcmeManager {
       this.ordersPlaced++;
       domain.failures = 0;
       domain.lastError = undefined;
+      domain.retryAt = undefined;
       await this.#load(domain);
       this.#schedule(domain, await this.#due(domain));
     } catch (err) {
       domain.failures++;
       domain.lastError = (err as Error).message;
       domain.state = domain.context === undefined ? 'failed' : previous === 'renewing-failed' || previous === 'valid' ? 'renewing-failed' : 'failed';
-      await this.store.saveStatus(domain.name, { state: 'failed', lastError: domain.lastError, at: Date.now() }).catch(() => undefined);
       // Exponential back-off, never sooner than the CA's Retry-After (RFC 8555 6.6: rate limits send one).
       const backoff = Math.min(this.#timing.retryMs * 2 ** (domain.failures - 1), this.#timing.maxRetryMs);
       const delay = Math.max(backoff, err instanceof AcmeOrderError ? (err.retryAfterMs ?? 0) : 0);
+      domain.retryAt = Date.now() + delay;
+      await this.store.saveStatus(domain.name, { state: 'failed', lastError: domain.lastError, at: Date.now(), retryAt: domain.retryAt }).catch(() => undefined);
       this.logger.warn({ domain: domain.name, err: domain.lastError, retryInMs: delay, serving: domain.context === undefined ? 'placeholder' : 'last good certificate' }, 'ACME order failed');
       this.#schedule(domain, delay);
     }

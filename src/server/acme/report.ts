@@ -14,6 +14,7 @@ export async function storedCertificates(store: AcmeStore, domains: readonly str
       state,
       ...(info === undefined ? {} : { issuer: info.issuer, serial: info.serial, notAfter: info.notAfter }),
       ...(status?.lastError === undefined ? {} : { lastError: status.lastError }),
+      ...(status?.retryAt === undefined ? {} : { retryAt: status.retryAt }),
     };
   }));
 }

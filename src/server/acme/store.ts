@@ -12,6 +12,8 @@ export interface OrderStatus {
   readonly lastError?: string;
   /** Epoch ms of the outcome. */
   readonly at: number;
+  /** After a failure: epoch ms of the next attempt. */
+  readonly retryAt?: number;
 }
 
 /**
