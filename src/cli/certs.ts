@@ -3,7 +3,9 @@ import { acmeDomains } from '../config/acme-domains.js';
 import { acmeStore } from '../server/acme/create.js';
 import { storedCertificates } from '../server/acme/report.js';
 import type { CertificateView } from '../telemetry/certificates.js';
+import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
+import { redact } from '../store/redis-url.js';
 import { adminClient, adminUrl, errorMessage } from './admin-client.js';
 import { ADMIN_OPTION, CommandError, CONFIG_OPTION, dataDir, JSON_OPTION, parseCommand, REDIS_OPTION, redisUrl, UsageError, type CommandSpec } from './args.js';
 import { commandConfig } from './command-config.js';
@@ -43,10 +45,21 @@ function domainsOf(flags: Record<string, string | boolean | undefined>): string[
 
 /** Runs `work` on the ACME store the flags point at, and closes it. */
 async function withStore<T>(flags: Record<string, string | boolean | undefined>, work: (store: ReturnType<typeof acmeStore>) => Promise<T>): Promise<T> {
-  const backend = connectBackend(redisUrl(flags.redis), dataDir());
-  if (backend.kind === 'redis') for (const connection of [backend.redis, backend.subscriber]) connection.on('error', () => undefined);
+  const url = redisUrl(flags.redis);
+  let backend: StoreBackend;
+  try {
+    backend = connectBackend(url, dataDir());
+  } catch (err) {
+    throw new CommandError((err as Error).message);
+  }
+  // A one-shot command reports an unreachable Redis once, as its failure, not as a stream of error events.
+  let lastRedisError: Error | undefined;
+  if (backend.kind === 'redis') for (const connection of [backend.redis, backend.subscriber]) connection.on('error', (err: Error) => (lastRedisError = err));
   try {
     return await work(acmeStore(backend));
+  } catch (err) {
+    if (url === undefined || err instanceof CommandError) throw err;
+    throw new CommandError(`cannot use Redis at ${redact(url)}: ${(lastRedisError ?? (err as Error)).message}`);
   } finally {
     await closeBackend(backend);
   }

@@ -98,6 +98,7 @@ export class AcmeManager {
 
   /** Loads stored certificates (waiting at most 2 s for the store), then checks every domain in the background. */
   async start(): Promise<void> {
+    // listen() subscribes at once when Redis is ready, else on its `ready`: start-up never waits for Redis.
     const failed = (err: unknown): void => this.logger.warn({ err: (err as Error).message }, 'ACME: cannot subscribe to certificate changes');
     await this.store.watch((name) => this.#changed(name), failed).catch(failed);
     const loads = Promise.allSettled([...this.#domains.values()].map((domain) => this.#load(domain)));
@@ -107,14 +108,15 @@ export class AcmeManager {
 
   /** The context for `servername`: its certificate, the placeholder while none exists, undefined for other names. */
   context(servername: string): SecureContext | undefined {
-    const domain = this.#domains.get(servername);
+    const domain = this.#domains.get(servername) ?? this.#domains.get(servername.toLowerCase());
     return domain === undefined ? undefined : (domain.context ?? this.#placeholder);
   }
 
   /** The TLS-ALPN-01 certificate (RFC 8737 3) for `servername`, only for domains this gateway orders. */
   async alpnContext(servername: string): Promise<SecureContext | undefined> {
-    if (!this.#domains.has(servername)) return undefined;
-    const challenge = await this.store.alpnChallenge(servername);
+    const name = servername.toLowerCase();
+    if (!this.#domains.has(name)) return undefined;
+    const challenge = await this.store.alpnChallenge(name);
     return challenge === undefined ? undefined : createSecureContext(challenge);
   }
 
@@ -216,7 +218,10 @@ export class AcmeManager {
   }
 
   async #due(domain: Domain): Promise<number> {
-    const renewAt = domain.info === undefined ? 0 : domain.info.notAfter - this.config.renewBefore;
+    const info = domain.info;
+    // A renewBefore longer than the certificate lives (short-lived certificates) would reorder at once,
+    // forever: renewal waits at least a third of the lifetime.
+    const renewAt = info === undefined ? 0 : info.notAfter - Math.min(this.config.renewBefore, ((info.notAfter - info.notBefore) * 2) / 3);
     if (renewAt > Date.now() && !(await this.store.renewalRequested(domain.name))) return renewAt - Date.now();
     return 0;
   }

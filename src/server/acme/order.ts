@@ -1,5 +1,6 @@
 /** One ACME order (RFC 8555 7.4) for one domain with acme-client: account, challenge, CSR, certificate. */
 import { Agent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
 import type { AxiosError, AxiosResponse } from 'axios';
 import type { AcmeStore, StoredCertificate } from './store.js';
@@ -62,7 +63,8 @@ async function accountKey(store: AcmeStore): Promise<string> {
  * resolve to this host from inside.
  */
 export async function orderCertificate(domain: string, store: AcmeStore, options: OrderOptions): Promise<StoredCertificate> {
-  if (options.ca !== undefined) acme.axios.defaults.httpsAgent = new Agent({ ca: options.ca, keepAlive: false });
+  // The private root is trusted besides the system roots (Node's `ca` option replaces them otherwise).
+  if (options.ca !== undefined) acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, options.ca], keepAlive: false });
   const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: await accountKey(store), backoffAttempts: 12, backoffMin: 500, backoffMax: 10_000 });
   const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await acme.crypto.createPrivateEcdsaKey());
   const startedAt = Date.now();
