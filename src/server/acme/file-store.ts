@@ -54,7 +54,6 @@ export class FileAcmeStore implements AcmeStore {
 
   async saveCertificate(domain: string, certificate: StoredCertificate): Promise<void> {
     await this.#write(`${domain}.cert.json`, JSON.stringify({ cert: certificate.cert, key: certificate.key }));
-    await rm(join(this.#dir, `${domain}.renew`), { force: true });
   }
 
   status(domain: string): Promise<OrderStatus | undefined> {
@@ -105,6 +104,10 @@ export class FileAcmeStore implements AcmeStore {
 
   async renewalRequested(domain: string): Promise<boolean> {
     return (await readText(join(this.#dir, `${domain}.renew`))) !== undefined;
+  }
+
+  async clearRenewal(domain: string): Promise<void> {
+    await rm(join(this.#dir, `${domain}.renew`), { force: true });
   }
 
   async watch(): Promise<void> {

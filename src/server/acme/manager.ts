@@ -31,7 +31,6 @@ interface Domain {
   stored: StoredCertificate | undefined;
   info: CertificateInfo | undefined;
   context: SecureContext | undefined;
-  failures: number;
   lastError: string | undefined;
   retryAt: number | undefined;
   state: CertificateView['state'];
@@ -45,7 +44,7 @@ const MAX_TIMER_MS = 24 * 3_600_000;
 const START_LOAD_MS = 2000;
 
 function newDomain(name: string): Domain {
-  return { name, stored: undefined, info: undefined, context: undefined, failures: 0, lastError: undefined, retryAt: undefined, state: 'pending', timer: undefined, running: false, again: false };
+  return { name, stored: undefined, info: undefined, context: undefined, lastError: undefined, retryAt: undefined, state: 'pending', timer: undefined, running: false, again: false };
 }
 
 /** Resolves `directory` (`production`, `staging` or a URL) to the directory URL. */
@@ -217,26 +216,30 @@ export class AcmeManager {
       });
   }
 
-  async #due(domain: Domain): Promise<number> {
+  /** Milliseconds until `domain` should be ordered: 0 when missing, due, or asked for; the shared back-off after a failure. */
+  async #wait(domain: Domain): Promise<number> {
+    if (await this.store.renewalRequested(domain.name)) return 0;
     const info = domain.info;
     // A renewBefore longer than the certificate lives (short-lived certificates) would reorder at once,
     // forever: renewal waits at least a third of the lifetime.
     const renewAt = info === undefined ? 0 : info.notAfter - Math.min(this.config.renewBefore, ((info.notAfter - info.notBefore) * 2) / 3);
-    if (renewAt > Date.now() && !(await this.store.renewalRequested(domain.name))) return renewAt - Date.now();
-    return 0;
+    const status = await this.store.status(domain.name);
+    const backoffUntil = status?.state === 'failed' ? (status.retryAt ?? 0) : 0;
+    return Math.max(renewAt, backoffUntil) - Date.now();
   }
 
   async #checkNow(domain: Domain): Promise<void> {
     await this.#load(domain);
-    const wait = await this.#due(domain);
+    const wait = await this.#wait(domain);
     if (wait > 0) return this.#schedule(domain, wait);
     const holder = randomUUID();
     // One instance orders a domain at a time (SET NX PX with a lease); the others wait for its result.
     if (!(await this.store.lock(domain.name, holder, this.#timing.leaseMs))) return this.#schedule(domain, this.#timing.waitMs);
     try {
       await this.#load(domain);
-      const stillDue = await this.#due(domain);
-      if (stillDue > 0) return this.#schedule(domain, stillDue);
+      const stillWait = await this.#wait(domain);
+      if (stillWait > 0) return this.#schedule(domain, stillWait);
+      await this.store.clearRenewal(domain.name);
       await this.#orderNow(domain);
     } finally {
       await this.store.unlock(domain.name, holder);
@@ -244,7 +247,6 @@ export class AcmeManager {
   }
 
   async #orderNow(domain: Domain): Promise<void> {
-    const previous = domain.state;
     domain.state = 'ordering';
     await this.store.saveStatus(domain.name, { state: 'ordering', at: Date.now() });
     try {
@@ -252,21 +254,20 @@ export class AcmeManager {
       await this.store.saveCertificate(domain.name, issued);
       await this.store.saveStatus(domain.name, { state: 'valid', at: Date.now() });
       this.ordersPlaced++;
-      domain.failures = 0;
       domain.lastError = undefined;
       domain.retryAt = undefined;
       await this.#load(domain);
-      this.#schedule(domain, await this.#due(domain));
+      this.#schedule(domain, await this.#wait(domain));
     } catch (err) {
-      domain.failures++;
+      const failures = ((await this.store.status(domain.name).catch(() => undefined))?.failures ?? 0) + 1;
       domain.lastError = (err as Error).message;
-      domain.state = domain.context === undefined ? 'failed' : previous === 'renewing-failed' || previous === 'valid' ? 'renewing-failed' : 'failed';
-      // Exponential back-off, never sooner than the CA's Retry-After (RFC 8555 6.6: rate limits send one).
-      const backoff = Math.min(this.#timing.retryMs * 2 ** (domain.failures - 1), this.#timing.maxRetryMs);
+      domain.state = domain.context === undefined ? 'failed' : 'renewing-failed';
+      // Exponential back-off shared by every instance, never sooner than the CA's Retry-After (RFC 8555 6.6: rate limits send one).
+      const backoff = Math.min(this.#timing.retryMs * 2 ** (failures - 1), this.#timing.maxRetryMs);
       const delay = Math.max(backoff, err instanceof AcmeOrderError ? (err.retryAfterMs ?? 0) : 0);
       domain.retryAt = Date.now() + delay;
-      await this.store.saveStatus(domain.name, { state: 'failed', lastError: domain.lastError, at: Date.now(), retryAt: domain.retryAt }).catch(() => undefined);
-      this.logger.warn({ domain: domain.name, err: domain.lastError, retryInMs: delay, serving: domain.context === undefined ? 'placeholder' : 'last good certificate' }, 'ACME order failed');
+      await this.store.saveStatus(domain.name, { state: 'failed', lastError: domain.lastError, at: Date.now(), retryAt: domain.retryAt, failures }).catch(() => undefined);
+      this.logger.warn({ domain: domain.name, err: domain.lastError, failures, retryInMs: delay, serving: domain.context === undefined ? 'placeholder' : 'last good certificate' }, 'ACME order failed');
       this.#schedule(domain, delay);
     }
   }

@@ -37,7 +37,6 @@ export class RedisAcmeStore implements AcmeStore {
 
   async saveCertificate(domain: string, certificate: StoredCertificate): Promise<void> {
     await this.redis.set(`${PREFIX}cert:${domain}`, JSON.stringify({ cert: certificate.cert, key: certificate.key }));
-    await this.redis.del(`${PREFIX}renew:${domain}`);
     await this.redis.publish(ACME_CHANNEL, domain);
   }
 
@@ -88,6 +87,10 @@ export class RedisAcmeStore implements AcmeStore {
 
   async renewalRequested(domain: string): Promise<boolean> {
     return (await this.redis.exists(`${PREFIX}renew:${domain}`)) > 0;
+  }
+
+  async clearRenewal(domain: string): Promise<void> {
+    await this.redis.del(`${PREFIX}renew:${domain}`);
   }
 
   async watch(onChange: (domain: string) => void, onError: (err: unknown) => void): Promise<void> {

@@ -12,8 +12,10 @@ export interface OrderStatus {
   readonly lastError?: string;
   /** Epoch ms of the outcome. */
   readonly at: number;
-  /** After a failure: epoch ms of the next attempt. */
+  /** After a failure: epoch ms of the next attempt, by whichever instance (the back-off is shared). */
   readonly retryAt?: number;
+  /** Failed attempts in a row, across instances. */
+  readonly failures?: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface AcmeStore {
   /** Stores `pem` unless a key exists; returns the key that is stored afterwards (first writer wins). */
   saveAccountKey(pem: string): Promise<string>;
   certificate(domain: string): Promise<StoredCertificate | undefined>;
-  /** Stores a certificate and tells every instance (and clears a pending renew request). */
+  /** Stores a certificate and tells every instance. */
   saveCertificate(domain: string, certificate: StoredCertificate): Promise<void>;
   status(domain: string): Promise<OrderStatus | undefined>;
   saveStatus(domain: string, status: OrderStatus): Promise<void>;
@@ -44,8 +46,10 @@ export interface AcmeStore {
   unlock(domain: string, holder: string): Promise<void>;
   /** Asks for a renewal of `domain` now, done by whichever instance takes the lock first. */
   requestRenewal(domain: string): Promise<void>;
-  /** Whether a renewal was asked for `domain` since its certificate was last saved. */
+  /** Whether a renewal was asked for `domain` and no attempt has started since. */
   renewalRequested(domain: string): Promise<boolean>;
+  /** Marks the renewal request taken up (an attempt starts). */
+  clearRenewal(domain: string): Promise<void>;
   /** Calls `onChange(domain)` when another process saved a certificate or asked for a renewal (`*`: recheck every domain). */
   watch(onChange: (domain: string) => void, onError: (err: unknown) => void): Promise<void>;
   close(): Promise<void>;
