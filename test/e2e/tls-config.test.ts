@@ -61,7 +61,7 @@ describe('TLS config checks', () => {
 
   test('a cert without its key, and a tls block without any certificate, are refused', () => {
     assert.deepEqual(problems(`gateway:\n  tls: { cert: ${one.certPath} }\n`), ['gateway.tls: tls needs both cert and key']);
-    assert.deepEqual(problems('gateway:\n  tls: { redirectHttpPort: 8080 }\n'), ['gateway.tls: tls needs cert and key, or at least one sni entry']);
+    assert.deepEqual(problems('gateway:\n  tls: { redirectHttpPort: 8080 }\n'), ['gateway.tls: tls needs cert and key, at least one sni entry, or acme']);
     assert.deepEqual(
       problems(`services:\n  s:\n    instances: [https://127.0.0.1:9443]\n    upstreamTls: { key: ${one.keyPath} }\n`),
       ['services.s.upstreamTls: upstreamTls needs both cert and key'],
