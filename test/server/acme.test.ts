@@ -40,7 +40,7 @@ interface Started {
 }
 
 /** A gateway on fixed ports (pebble must know them) with `acme` settings, on `dataDir` and optionally Redis. */
-async function startAcmeGateway(options: { port: number; redirectPort?: number; dataDir: string; redisUrl?: string; acme: string; alerts?: string }): Promise<Started> {
+async function startAcmeGateway(options: { port: number; redirectPort?: number; dataDir: string; redisUrl?: string; acme: string; alerts?: string; logLines?: string[] }): Promise<Started> {
   const configDir = mkdtempSync(join(tmpdir(), 'edgeway-acme-'));
   const redirect = options.redirectPort === undefined ? '' : `, redirectHttpPort: ${options.redirectPort}`;
   writeFileSync(join(configDir, 'gateway.yaml'), [
@@ -58,7 +58,7 @@ async function startAcmeGateway(options: { port: number; redirectPort?: number; 
     adminPort: 0,
     ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
     dataDir: options.dataDir,
-    logger: pino({ level: 'silent' }),
+    logger: options.logLines === undefined ? pino({ level: 'silent' }) : pino({ level: 'debug' }, { write: (line: string) => void options.logLines?.push(line) }),
     accessLog: { destination: { write: () => undefined }, minLength: 0 },
     watch: false,
     acme: { retryMs: 300, maxRetryMs: 2000, waitMs: 100 },
@@ -87,10 +87,16 @@ describe('ACME without Redis', () => {
     const pebble = await createPebble({ httpPort: redirectPort, tlsPort: port });
     cleanups.push(() => pebble.stop());
     const dataDir = tempDir();
-    const first = await startAcmeGateway({ port, redirectPort, dataDir, acme: acmeYaml(pebble, 'http-01') });
+    const logLines: string[] = [];
+    const first = await startAcmeGateway({ port, redirectPort, dataDir, acme: acmeYaml(pebble, 'http-01'), logLines });
     try {
       await waitFor(async () => isPebble((await served(port, DOMAIN)).issuer), 30_000, 'a pebble certificate on the TLS port');
       assert.equal(first.gateway.acme?.ordersPlaced, 1);
+      const admin = await (await fetch(`http://127.0.0.1:${first.gateway.adminPort}/admin/certs`)).text();
+      assert.match(admin, new RegExp(`"domain":"${DOMAIN}"`));
+      assert.ok(logLines.some((line) => line.includes('ACME certificate loaded')), 'the gateway logs what it loads');
+      // No key material (account or certificate key) in the logs or the admin API.
+      for (const text of [admin, ...logLines]) assert.doesNotMatch(text, /PRIVATE KEY|"key"/);
     } finally {
       await first.stop();
     }
