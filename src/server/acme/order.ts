@@ -64,7 +64,7 @@ async function accountKey(store: AcmeStore): Promise<string> {
  */
 export async function orderCertificate(domain: string, store: AcmeStore, options: OrderOptions): Promise<StoredCertificate> {
   // The private root is trusted besides the system roots (Node's `ca` option replaces them otherwise).
-  if (options.ca !== undefined) acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, options.ca], keepAlive: false });
+  acme.axios.defaults.httpsAgent = options.ca === undefined ? undefined : new Agent({ ca: [...rootCertificates, options.ca], keepAlive: false });
   const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: await accountKey(store), backoffAttempts: 12, backoffMin: 500, backoffMax: 10_000 });
   const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await acme.crypto.createPrivateEcdsaKey());
   const startedAt = Date.now();
