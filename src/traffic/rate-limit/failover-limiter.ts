@@ -9,7 +9,7 @@ export type StoreFailurePolicy = 'local' | 'open' | 'closed';
 
 /** Options of a failover limiter. */
 export interface FailoverRateLimiterOptions {
-  /** The shared limiter (RedisRateLimiter); its rejections start an outage. */
+  /** The shared limiter (RedisRateLimiter, leasing); its rejections start an outage. */
   readonly store: RateLimiter;
   readonly policy: BucketPolicy;
   readonly onStoreFailure: StoreFailurePolicy;

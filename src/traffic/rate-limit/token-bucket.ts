@@ -1,4 +1,4 @@
-/** Token-bucket arithmetic: a pure function shared by the memory limiter and mirrored by redis/token-bucket.lua. */
+/** Token-bucket arithmetic: a pure function for the memory limiter; redis/token-lease.lua keeps the same bucket with leases on top. */
 
 /** A bucket's shape: `capacity` tokens of burst, refilled continuously at `refillPerSecond`. */
 export interface BucketPolicy {
