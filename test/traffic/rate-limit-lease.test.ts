@@ -1,0 +1,241 @@
+/** Token leases against a real redis-server: two gateways on one key, commands per request, a gateway that dies, a restart. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { RedisRateLimiter, bucketRedisKey } from '../../src/traffic/rate-limit/redis-limiter.js';
+import { createRateLimiterProvider, type RateLimiterProvider } from '../../src/traffic/rate-limit/provider.js';
+import type { Decision, RateLimiter } from '../../src/traffic/rate-limit/limiter.js';
+import type { BucketPolicy } from '../../src/traffic/rate-limit/token-bucket.js';
+import type { RateLimitConfig } from '../../src/config/schema.js';
+
+let server: TestRedis;
+let probe: Redis;
+const connections: Redis[] = [];
+
+/** A connection set up as the gateway's: auto-pipelined, failing a command after one retry. */
+function connect(): Redis {
+  const redis = new Redis({ port: server.port, host: '127.0.0.1', enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // reconnects are expected while a test kills the server
+  connections.push(redis);
+  return redis;
+}
+
+before(async () => {
+  server = await startRedis();
+  probe = server.client();
+  probe.on('error', () => undefined);
+});
+
+after(async () => {
+  for (const redis of connections) redis.disconnect();
+  probe.disconnect();
+  await server.stop();
+});
+
+/** Script calls the gateways sent (EVALSHA, and EVAL on a script-cache miss), from INFO commandstats. */
+async function scriptCalls(): Promise<number> {
+  const info = await probe.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(match[2]);
+  return calls;
+}
+
+/** Redis' clock in ms: the one the shared bucket refills by. */
+async function redisNow(): Promise<number> {
+  const [seconds, micros] = await probe.time();
+  return Number(seconds) * 1000 + Number(micros) / 1000;
+}
+
+/** `workers` loops per limiter, each taking tokens until `stop()` says so; returns the decisions. */
+async function hammer(limiters: RateLimiter[], key: string, workers: number, stop: () => boolean): Promise<Decision[][]> {
+  const perLimiter: Decision[][] = limiters.map(() => []);
+  const loop = async (i: number): Promise<void> => {
+    const limiter = limiters[i] as RateLimiter;
+    const out = perLimiter[i] as Decision[];
+    while (!stop()) {
+      out.push(await limiter.consume(key));
+      // Let the other gateway's replies in, as two processes would interleave.
+      if (out.length % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await Promise.all(limiters.flatMap((_, i) => Array.from({ length: workers }, () => loop(i))));
+  return perLimiter;
+}
+
+/** Tokens outstanding in the one lease held on a key (0 when none). */
+async function leaseOf(key: string): Promise<number> {
+  const lease = Object.entries(await probe.hgetall(bucketRedisKey(key))).find(([field]) => field.startsWith('l:'));
+  return lease === undefined ? 0 : Number(lease[1].split(':')[0]);
+}
+
+const admittedOf = (decisions: Decision[]): number => decisions.filter((d) => d.allowed).length;
+
+/** Takes tokens one at a time until denied, so a lease still held when a run stopped is spent too. */
+async function drain(limiter: RateLimiter, key: string): Promise<number> {
+  let admitted = 0;
+  while ((await limiter.consume(key)).allowed) admitted += 1;
+  return admitted;
+}
+
+describe('token leases shared by two gateways', () => {
+  test('a hot key under its limit costs at most 0.2 script calls per request', async () => {
+    const policy: BucketPolicy = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
+    const limiters = [new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 }), new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 })];
+    const before = await scriptCalls();
+    let requests = 0;
+    const decisions = await hammer(limiters, 'lease:hot', 16, () => (requests += 1) > 8000);
+    const calls = (await scriptCalls()) - before;
+    const total = decisions.flat().length;
+    assert.equal(admittedOf(decisions.flat()), total, 'the limit is never hit');
+    assert.ok(calls / total <= 0.2, `${calls} script calls for ${total} requests (${(calls / total).toFixed(3)} per request)`);
+  });
+
+  test('hammering one key past its limit admits between 98% and 100% of capacity + refill x elapsed', async () => {
+    const policy: BucketPolicy = { capacity: 1000, refillPerSecond: 1000 };
+    const limiters = [new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 }), new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 })];
+    const key = 'lease:accuracy';
+    const startedAt = await redisNow();
+    const until = Date.now() + 2000;
+    const decisions = await hammer(limiters, key, 8, () => Date.now() >= until);
+    const held = (await drain(limiters[0] as RateLimiter, key)) + (await drain(limiters[1] as RateLimiter, key));
+    const endedAt = await redisNow();
+    const admitted = admittedOf(decisions.flat()) + held;
+    const ideal = policy.capacity + (policy.refillPerSecond * (endedAt - startedAt)) / 1000;
+    const denied = decisions.flat().length - admitted;
+    assert.ok(denied > 0, 'the limit was reached');
+    assert.ok(decisions.every((d) => admittedOf(d) > 0), 'both gateways admitted');
+    assert.ok(admitted <= ideal, `admitted ${admitted} > ideal ${ideal.toFixed(1)}`);
+    assert.ok(admitted >= 0.98 * ideal, `admitted ${admitted} < 98% of ideal ${ideal.toFixed(1)} (${((admitted / ideal) * 100).toFixed(2)}%)`);
+  });
+
+  test('a quiet key takes one token per call, and its RateLimit-Remaining is exact across gateways', async () => {
+    const policy: BucketPolicy = { capacity: 50, refillPerSecond: 0.001 };
+    // A quarter second between requests on each gateway's clock: 4/s, below the leasing threshold.
+    let now = 1_000_000;
+    const clock = (): number => (now += 250);
+    const limiters = [connect(), connect()].map((redis) => new RedisRateLimiter({ redis, policy, budgetMs: 2000, clock }));
+    const before = await scriptCalls();
+    const remaining: number[] = [];
+    for (let i = 0; i < 20; i += 1) remaining.push((await (limiters[i % 2] as RateLimiter).consume('lease:quiet')).remaining);
+    assert.equal((await scriptCalls()) - before, 20);
+    assert.deepEqual(remaining, Array.from({ length: 20 }, (_, i) => policy.capacity - 1 - i));
+    const fields = await probe.hkeys(bucketRedisKey('lease:quiet'));
+    assert.deepEqual(fields.sort(), ['at', 'tokens'], 'no lease is held');
+  });
+
+  test('RateLimit-Remaining never overstates: the bucket as of the last lease, minus what this gateway spent', async () => {
+    const policy: BucketPolicy = { capacity: 400, refillPerSecond: 0.001 };
+    const limiters = [new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 }), new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 })];
+    let requests = 0;
+    const decisions = await hammer(limiters, 'lease:remaining', 4, () => (requests += 1) > 600);
+    const held = (await drain(limiters[0] as RateLimiter, 'lease:remaining')) + (await drain(limiters[1] as RateLimiter, 'lease:remaining'));
+    assert.equal(admittedOf(decisions.flat()) + held, policy.capacity, 'both gateways together admit exactly capacity');
+    for (const own of decisions) {
+      // Each gateway's own admissions, in order: the k-th left at most capacity - k tokens anywhere.
+      own.filter((d) => d.allowed).forEach((d, k) => assert.ok(d.remaining <= policy.capacity - 1 - k, `remaining ${d.remaining} after ${k + 1} admitted`));
+    }
+  });
+});
+
+describe('the ceiling of a leased bucket', () => {
+  test('while a lease is live, the shared bucket refills only to capacity minus the lease', async () => {
+    // Refill is near-instant, so without the ceiling the bucket would be full again beside A's lease.
+    const policy: BucketPolicy = { capacity: 100, refillPerSecond: 100_000 };
+    const a = new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000, leaseMs: 10_000 });
+    const b = new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000, leaseMs: 10_000 });
+    const key = 'lease:ceiling';
+    for (let round = 0; round < 8; round += 1) await Promise.all(Array.from({ length: 8 }, () => a.consume(key)));
+    const outstanding = await leaseOf(key);
+    assert.ok(outstanding > 0, 'gateway A holds a lease');
+    await sleep(10);
+    const decision = await b.consume(key);
+    assert.deepEqual([decision.allowed, decision.remaining], [true, policy.capacity - outstanding - 1]);
+  });
+});
+
+describe('a gateway that dies holding a lease', () => {
+  test('its unspent tokens are never spent twice, and the bucket is whole again once the lease expired and refilled', async () => {
+    const policy: BucketPolicy = { capacity: 200, refillPerSecond: 200 };
+    const leaseMs = 300;
+    const dying = connect();
+    const a = new RedisRateLimiter({ redis: dying, policy, budgetMs: 2000, leaseMs });
+    const b = new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000, leaseMs });
+    const key = 'lease:dies';
+    // Gateway A spends hot enough to hold a lease larger than its last request.
+    let admittedA = 0;
+    for (let round = 0; round < 8; round += 1) {
+      const burst = await Promise.all(Array.from({ length: 8 }, () => a.consume(key)));
+      admittedA += admittedOf(burst);
+    }
+    const unspent = await leaseOf(key);
+    assert.ok(unspent > 0, 'gateway A holds a lease');
+    const startedAt = await redisNow();
+    dying.disconnect(); // A is gone: it never spends nor hands back its lease
+
+    // B drains the bucket at once: it gets neither A's spent tokens nor A's lease.
+    let admittedB = 0;
+    while ((await b.consume(key)).allowed) admittedB += 1;
+    const refill = ((await redisNow()) - startedAt) * (policy.refillPerSecond / 1000);
+    assert.ok(admittedA + admittedB <= policy.capacity + refill + 1, `A ${admittedA} + B ${admittedB} > capacity + refill ${refill.toFixed(1)}`);
+    assert.ok(admittedB >= policy.capacity - admittedA - unspent, `B admitted ${admittedB}: lost more than A's lease of ${unspent}`);
+
+    // The bound: after the lease's lifetime plus the time to refill it, the bucket is whole again.
+    await sleep(leaseMs + Math.ceil((policy.capacity / policy.refillPerSecond) * 1000) + 100);
+    const whole = await b.consume(key);
+    assert.deepEqual([whole.allowed, whole.remaining], [true, policy.capacity - 1]);
+    const fields = await probe.hkeys(bucketRedisKey(key));
+    assert.ok(!fields.some((field) => field.startsWith('l:')), `expired lease dropped: ${fields.join(',')}`);
+  });
+});
+
+describe('Redis restart while gateways hold leases', () => {
+  const base: RateLimitConfig = { capacity: 1000, refillPerSecond: 1000, key: 'ip', onStoreFailure: 'closed', mode: 'enforce' };
+  const logger = { warn: () => undefined, info: () => undefined };
+  let gateways: RateLimiterProvider[] = [];
+
+  before(async () => {
+    gateways = ['gw-a', 'gw-b'].map((gatewayId) => {
+      const redis = connect();
+      return createRateLimiterProvider({ backend: { kind: 'redis', redis, subscriber: redis, dataDir: '' }, logger, gatewayId, budgetMs: 200 });
+    });
+    for (const gateway of gateways) await gateway.start();
+    for (const gateway of gateways) await gateway.presence?.beat();
+  });
+
+  after(async () => {
+    for (const gateway of gateways) await gateway.close();
+  });
+
+  test('decisions follow onStoreFailure during the outage and come back to the shared bucket, never throwing', async () => {
+    const closed = (gateways[0] as RateLimiterProvider).limiterFor('restart', base);
+    const local = (gateways[1] as RateLimiterProvider).limiterFor('restart', { ...base, onStoreFailure: 'local' });
+    let warm = 0;
+    await hammer([closed, local], 'restart:hot', 4, () => (warm += 1) > 400);
+    await server.stop();
+    // Held leases may still be spent (their tokens left Redis first); then the outage policy decides.
+    const during = await Promise.all([closed, local].map(async (limiter) => {
+      const out: Decision[] = [];
+      for (let i = 0; i < 2000 && (out.at(-1)?.source ?? 'store') === 'store'; i += 1) out.push(await limiter.consume('restart:hot'));
+      for (let i = 0; i < 20; i += 1) out.push(await limiter.consume('restart:hot'));
+      return out;
+    }));
+    const [closedTail, localTail] = during.map((out) => out.slice(-20));
+    assert.ok(closedTail?.every((d) => d.source === 'closed' && !d.allowed), 'closed denies during the outage');
+    assert.ok(localTail?.every((d) => d.source === 'local'), 'local decides with local buckets during the outage');
+
+    await server.restart();
+    const deadline = Date.now() + 15_000;
+    while (gateways.some((g) => g.health?.degraded) && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(gateways.map((g) => g.health?.degraded), [false, false]);
+    // One shared bucket again on a fresh key: both gateways together admit its capacity and no more.
+    const fresh = { ...base, capacity: 100, refillPerSecond: 0.001 };
+    const limiters = [(gateways[0] as RateLimiterProvider).limiterFor('fresh', fresh), (gateways[1] as RateLimiterProvider).limiterFor('fresh', fresh)];
+    let count = 0;
+    const after = await hammer(limiters, 'restart:fresh', 4, () => (count += 1) > 300);
+    const held = (await drain(limiters[0] as RateLimiter, 'restart:fresh')) + (await drain(limiters[1] as RateLimiter, 'restart:fresh'));
+    assert.ok(after.flat().every((d) => d.source === 'store'));
+    assert.equal(admittedOf(after.flat()) + held, fresh.capacity);
+  });
+});
