@@ -181,12 +181,20 @@ describe('a gateway that dies holding a lease', () => {
     assert.ok(admittedA + admittedB <= policy.capacity + refill + 1, `A ${admittedA} + B ${admittedB} > capacity + refill ${refill.toFixed(1)}`);
     assert.ok(admittedB >= policy.capacity - admittedA - unspent, `B admitted ${admittedB}: lost more than A's lease of ${unspent}`);
 
-    // The bound: after the lease's lifetime plus the time to refill it, the bucket is whole again.
-    await sleep(leaseMs + Math.ceil((policy.capacity / policy.refillPerSecond) * 1000) + 100);
+    // The bound: the lease's tokens are out of the bucket for the lease's lifetime, then only refill time.
+    // B keeps the bucket below full meanwhile (30 tokens per 100 ms against 20 of refill), so the key stays
+    // and it is A's lease that Redis ends, not the whole key.
+    const leaseEnds = Date.now() + leaseMs + 100;
+    while (Date.now() < leaseEnds) {
+      await sleep(100);
+      await b.consume(key, 30);
+    }
+    await b.consume(key, 30);
+    const fields = await probe.hkeys(bucketRedisKey(key));
+    assert.ok(fields.includes('tokens') && !fields.some((field) => field.startsWith('l:')), `expired lease dropped: ${fields.join(',')}`);
+    await sleep(Math.ceil((policy.capacity / policy.refillPerSecond) * 1000) + 100);
     const whole = await b.consume(key);
     assert.deepEqual([whole.allowed, whole.remaining], [true, policy.capacity - 1]);
-    const fields = await probe.hkeys(bucketRedisKey(key));
-    assert.ok(!fields.some((field) => field.startsWith('l:')), `expired lease dropped: ${fields.join(',')}`);
   });
 });
 
