@@ -120,7 +120,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   /**
    * One store call for every waiting request: hands back the old lease's rest and takes a new lease of
-   * max(waiting demand, recent spend), so a burst on a quiet key still costs one call per round trip.
+   * max(waiting demand, recent spend), so a burst on a quiet key costs one call, not one per request.
    */
   async #renew(bucketKey: string, state: KeyState): Promise<void> {
     state.busy = true;
@@ -130,9 +130,9 @@ export class RedisRateLimiter implements RateLimiter {
     const first = (batch[0] as Waiter).cost;
     let demand = 0;
     for (const waiter of batch) demand += waiter.cost;
+    // Waiting requests spend their tokens at once; only the part beyond them is held, so only it is capped.
     const recent = Math.max(state.spentNow, state.spentBefore);
-    const sized = Math.min(this.#maxLease, Math.max(demand, recent >= MIN_LEASE ? recent : 0));
-    const want = Math.max(first, sized);
+    const want = Math.max(demand, recent >= MIN_LEASE ? Math.min(this.#maxLease, recent) : 0);
     const giveBack = state.tokens;
     state.tokens = 0;
     state.expiresAt = 0;
@@ -143,12 +143,10 @@ export class RedisRateLimiter implements RateLimiter {
       state.tokens = granted;
       state.expiresAt = sentAt + this.#leaseMs;
       state.level = remaining + granted;
-      const short = granted < want;
-      for (let i = 0; i < batch.length; i += 1) {
-        const waiter = batch[i] as Waiter;
+      // A grant below the batch's demand means the bucket ran short: the rest is denied, as one call each would be.
+      for (const waiter of batch) {
         if (state.tokens >= waiter.cost) waiter.resolve(this.#spend(state, waiter.cost));
-        else if (short) waiter.resolve(this.#deny(waiter.cost, first, remaining, retryAfterMs, resetMs));
-        else state.waiters.push(waiter);
+        else waiter.resolve(this.#deny(waiter.cost, first, remaining, retryAfterMs, resetMs));
       }
     } catch (err) {
       // The call may or may not have run: its lease counts as spent, never as ours to spend twice.
