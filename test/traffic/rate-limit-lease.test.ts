@@ -9,6 +9,9 @@ import { createRateLimiterProvider, type RateLimiterProvider } from '../../src/t
 import type { Decision, RateLimiter } from '../../src/traffic/rate-limit/limiter.js';
 import type { BucketPolicy } from '../../src/traffic/rate-limit/token-bucket.js';
 import type { RateLimitConfig } from '../../src/config/schema.js';
+import type { RequestContext } from '../../src/request/context.js';
+import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';
+import { RateLimitCounters } from '../../src/traffic/rate-limit/counters.js';
 
 let server: TestRedis;
 let probe: Redis;
@@ -214,6 +217,19 @@ describe('Redis restart while gateways hold leases', () => {
 
   after(async () => {
     for (const gateway of gateways) await gateway.close();
+  });
+
+  test('shadow mode on a leased hot key never denies nor adds headers, and counts what it would have limited', async () => {
+    const counters = new RateLimitCounters();
+    const shadow: RateLimitConfig = { ...base, capacity: 100, refillPerSecond: 0.001, mode: 'shadow' };
+    const stages = gateways.map((gateway) => buildRateLimitStage({ name: 'shadowed', rateLimit: shadow }, { limiters: gateway, counters }));
+    const headers: Array<[string, string]> = [];
+    // The stage reads only the client address, principal and request headers.
+    const ctx = { clientIp: '10.9.0.7', principal: undefined, req: { headers: {} }, responseHeaders: headers } as unknown as RequestContext;
+    await Promise.all(Array.from({ length: 300 }, (_, i) => stages[i % 2]?.(ctx)));
+    assert.deepEqual(headers, []);
+    assert.equal(counters.get('shadowed', 'allowed'), shadow.capacity);
+    assert.equal(counters.get('shadowed', 'shadow_limited'), 200);
   });
 
   test('decisions follow onStoreFailure during the outage and come back to the shared bucket, never throwing', async () => {
