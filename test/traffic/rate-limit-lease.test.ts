@@ -201,6 +201,22 @@ describe('a gateway that dies holding a lease', () => {
   });
 });
 
+describe('a gateway that stops', () => {
+  test('hands its unspent lease back, so nothing is lost', async () => {
+    const policy: BucketPolicy = { capacity: 200, refillPerSecond: 0.001 };
+    const a = new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000, leaseMs: 10_000 });
+    const b = new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000, leaseMs: 10_000 });
+    const key = 'lease:stops';
+    let admittedA = 0;
+    for (let round = 0; round < 8; round += 1) admittedA += admittedOf(await Promise.all(Array.from({ length: 8 }, () => a.consume(key))));
+    assert.ok((await leaseOf(key)) > 0, 'gateway A holds a lease');
+    await a.release();
+    assert.equal(await leaseOf(key), 0);
+    const next = await b.consume(key);
+    assert.deepEqual([next.allowed, next.remaining], [true, policy.capacity - admittedA - 1]);
+  });
+});
+
 describe('Redis restart while gateways hold leases', () => {
   const base: RateLimitConfig = { capacity: 1000, refillPerSecond: 1000, key: 'ip', onStoreFailure: 'closed', mode: 'enforce' };
   const logger = { warn: () => undefined, info: () => undefined };

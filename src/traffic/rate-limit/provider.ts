@@ -28,7 +28,7 @@ export interface RateLimiterProvider {
   readonly presence: GatewayPresence | undefined;
   /** Starts presence heartbeats (Redis backend); call once at start-up. */
   start(): Promise<void>;
-  /** Stops heartbeats and probes and leaves the presence set. */
+  /** Hands back unspent token leases, stops heartbeats and probes and leaves the presence set. */
   close(): Promise<void>;
 }
 
@@ -43,14 +43,17 @@ export function createRateLimiterProvider(options: RateLimiterProviderOptions): 
   const health = redis === undefined ? undefined : new StoreHealth({ redis, logger, budgetMs });
   const presence = redis === undefined ? undefined : new GatewayPresence({ redis, ...(options.gatewayId === undefined ? {} : { id: options.gatewayId }) });
   const limiters = new Map<string, RateLimiter>();
+  const stores: RedisRateLimiter[] = [];
 
   const build = (config: RateLimitConfig): RateLimiter => {
     const policy = { capacity: config.capacity, refillPerSecond: config.refillPerSecond };
     if (redis === undefined || health === undefined || presence === undefined) {
       return new MemoryRateLimiter({ policy, ...(clock === undefined ? {} : { clock }) });
     }
+    const store = new RedisRateLimiter({ redis, policy, budgetMs });
+    stores.push(store);
     return new FailoverRateLimiter({
-      store: new RedisRateLimiter({ redis, policy, budgetMs }),
+      store,
       policy,
       onStoreFailure: config.onStoreFailure,
       health,
@@ -75,6 +78,7 @@ export function createRateLimiterProvider(options: RateLimiterProviderOptions): 
       await presence?.start();
     },
     async close() {
+      await Promise.all(stores.map((store) => store.release()));
       health?.close();
       await presence?.stop();
     },

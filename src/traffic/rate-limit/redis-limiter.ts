@@ -182,7 +182,7 @@ export class RedisRateLimiter implements RateLimiter {
     for (const [bucketKey, state] of this.#keys) {
       if (state.busy || state.waiters.length > 0 || now < state.expiresAt) continue;
       if (state.tokens > 0) {
-        this.#giveBack(bucketKey, state.tokens);
+        void this.#giveBack(bucketKey, state.tokens);
         state.tokens = 0;
       }
       roll(state, now);
@@ -194,11 +194,28 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  #giveBack(bucketKey: string, tokens: number): void {
+  /** Hands back every lease's unspent rest (graceful shutdown); a lease that is being renewed just expires. */
+  async release(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    const calls: Array<Promise<void>> = [];
+    for (const [bucketKey, state] of this.#keys) {
+      if (state.busy || state.tokens <= 0) continue;
+      calls.push(this.#giveBack(bucketKey, state.tokens));
+      state.tokens = 0;
+    }
+    this.#keys.clear();
+    await Promise.all(calls);
+  }
+
+  #giveBack(bucketKey: string, tokens: number): Promise<void> {
     const { capacity, refillPerSecond } = this.#policy;
     const call = this.#lease(bucketRedisKey(bucketKey), capacity, refillPerSecond, 0, 0, 0, tokens, 0, this.#holder);
     // A hand-back that fails loses those tokens until the refill brings them: never admits too many.
-    withDeadline(call, this.#budgetMs).catch(() => undefined);
+    return withDeadline(call, this.#budgetMs).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 }
 
