@@ -167,13 +167,15 @@ export class RedisRateLimiter implements RateLimiter {
   /** Requests that arrived during a store call: served from the new lease, the rest by the next call. */
   #serveWaiting(bucketKey: string, state: KeyState): void {
     const now = this.#clock();
-    while (state.waiters.length > 0) {
-      const waiter = state.waiters[0] as Waiter;
-      if (state.tokens < waiter.cost || now >= state.expiresAt) break;
-      state.waiters.shift();
+    const { waiters } = state;
+    let served = 0;
+    while (served < waiters.length && now < state.expiresAt && state.tokens >= (waiters[served] as Waiter).cost) {
+      const waiter = waiters[served] as Waiter;
+      served += 1;
       waiter.resolve(this.#spend(state, waiter.cost));
     }
-    if (state.waiters.length > 0) void this.#renew(bucketKey, state);
+    if (served > 0) waiters.splice(0, served);
+    if (waiters.length > 0) void this.#renew(bucketKey, state);
   }
 
   /** Hands back expired leases' rest (one call each) and forgets keys idle for two windows. */
