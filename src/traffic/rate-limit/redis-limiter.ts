@@ -23,7 +23,10 @@ export interface RedisRateLimiterOptions {
   readonly leaseMs?: number;
   /** The largest lease as a fraction of capacity (default 0.1). */
   readonly maxLeaseFraction?: number;
-  /** Local time for leases and rate windows; must not run slower than Redis' clock (default Date.now). */
+  /**
+   * Local ms for leases and rate windows; must not run slower than Redis' clock. Default performance.now:
+   * monotonic, so a wall-clock step never stretches a lease.
+   */
   readonly clock?: Clock;
 }
 
@@ -82,7 +85,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.#leaseMs = options.leaseMs ?? 250;
     this.#maxLease = Math.max(1, Math.floor(options.policy.capacity * (options.maxLeaseFraction ?? 0.1)));
     this.#perMs = options.policy.refillPerSecond / 1000;
-    this.#clock = options.clock ?? Date.now;
+    this.#clock = options.clock ?? (() => performance.now());
     this.#lease = defineScript<LeaseReply>(options.redis, 'edgewayTokenLease', 'token-lease.lua', 1);
   }
 
