@@ -1,8 +1,4 @@
-/**
- * Bench: two gateways sharing one Redis bucket through token leases. Phase 1 hammers one key past its limit
- * and reports admitted vs the ideal capacity + rate x time (under-admission); phase 2 runs a hot key that
- * never reaches its limit and reports Redis script calls per request (INFO commandstats deltas).
- */
+/** Bench: two gateways leasing from one Redis bucket: under-admission past the limit, script calls per request under it. */
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import { RedisRateLimiter } from '../src/traffic/rate-limit/redis-limiter.js';

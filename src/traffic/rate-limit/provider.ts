@@ -50,7 +50,7 @@ export function createRateLimiterProvider(options: RateLimiterProviderOptions): 
     if (redis === undefined || health === undefined || presence === undefined) {
       return new MemoryRateLimiter({ policy, ...(clock === undefined ? {} : { clock }) });
     }
-    const store = new RedisRateLimiter({ redis, policy, budgetMs });
+    const store = new RedisRateLimiter({ redis, policy, budgetMs, onHandBackFailure: (err) => health.reportFailure(err) });
     stores.push(store);
     return new FailoverRateLimiter({
       store,

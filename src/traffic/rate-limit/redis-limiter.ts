@@ -1,8 +1,4 @@
-/**
- * Token buckets in Redis, shared by every gateway and spent through leases (README "Token leases"): a hot key
- * takes a batch of tokens in one redis/token-lease.lua call and spends it locally; a quiet key takes exactly
- * what each request costs, one call per request.
- */
+/** Token buckets in Redis shared by every gateway, spent through leases of redis/token-lease.lua (README "Token leases"). */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../store/backend.js';
 import type { Clock, Decision, RateLimiter } from './limiter.js';
@@ -28,6 +24,8 @@ export interface RedisRateLimiterOptions {
    * monotonic, so a wall-clock step never stretches a lease.
    */
   readonly clock?: Clock;
+  /** Told when a detached hand-back fails (the provider passes StoreHealth.reportFailure: logged, counted). */
+  readonly onHandBackFailure?: (err: unknown) => void;
 }
 
 /** The Redis key of a bucket; the hash tag keeps it whole on Redis Cluster. */
@@ -77,6 +75,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #holder = randomUUID();
   readonly #lease: ScriptCommand<LeaseReply>;
   readonly #keys = new Map<string, KeyState>();
+  readonly #onHandBackFailure: (err: unknown) => void;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: RedisRateLimiterOptions) {
@@ -86,6 +85,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.#maxLease = Math.max(1, Math.floor(options.policy.capacity * (options.maxLeaseFraction ?? 0.1)));
     this.#perMs = options.policy.refillPerSecond / 1000;
     this.#clock = options.clock ?? (() => performance.now());
+    this.#onHandBackFailure = options.onHandBackFailure ?? (() => undefined);
     this.#lease = defineScript<LeaseReply>(options.redis, 'edgewayTokenLease', 'token-lease.lua', 1);
   }
 
@@ -219,7 +219,7 @@ export class RedisRateLimiter implements RateLimiter {
     // A hand-back that fails loses those tokens until the refill brings them: never admits too many.
     return withDeadline(call, this.#budgetMs).then(
       () => undefined,
-      () => undefined,
+      (err: unknown) => this.#onHandBackFailure(err),
     );
   }
 }
