@@ -86,10 +86,10 @@ describe('token leases shared by two gateways', () => {
   test('a hot key under its limit costs at most 0.2 script calls per request', async () => {
     const policy: BucketPolicy = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
     const limiters = [new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 }), new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 })];
-    const before = await scriptCalls();
+    const callsBefore = await scriptCalls();
     let requests = 0;
     const decisions = await hammer(limiters, 'lease:hot', 16, () => (requests += 1) > 8000);
-    const calls = (await scriptCalls()) - before;
+    const calls = (await scriptCalls()) - callsBefore;
     const total = decisions.flat().length;
     await Promise.all(limiters.map((limiter) => limiter.release()));
     assert.equal(admittedOf(decisions.flat()), total, 'the limit is never hit');
@@ -121,10 +121,10 @@ describe('token leases shared by two gateways', () => {
     let now = 1_000_000;
     const clock = (): number => (now += 250);
     const limiters = [connect(), connect()].map((redis) => new RedisRateLimiter({ redis, policy, budgetMs: 2000, clock }));
-    const before = await scriptCalls();
+    const callsBefore = await scriptCalls();
     const remaining: number[] = [];
     for (let i = 0; i < 20; i += 1) remaining.push((await (limiters[i % 2] as RateLimiter).consume('lease:quiet')).remaining);
-    assert.equal((await scriptCalls()) - before, 20);
+    assert.equal((await scriptCalls()) - callsBefore, 20);
     assert.deepEqual(remaining, Array.from({ length: 20 }, (_, i) => policy.capacity - 1 - i));
     const fields = await probe.hkeys(bucketRedisKey('lease:quiet'));
     assert.deepEqual(fields.sort(), ['at', 'tokens'], 'no lease is held');
