@@ -266,9 +266,9 @@ describe('Redis restart while gateways hold leases', () => {
     const fresh = { ...base, capacity: 100, refillPerSecond: 0.001 };
     const limiters = [(gateways[0] as RateLimiterProvider).limiterFor('fresh', fresh), (gateways[1] as RateLimiterProvider).limiterFor('fresh', fresh)];
     let count = 0;
-    const after = await hammer(limiters, 'restart:fresh', 4, () => (count += 1) > 300);
+    const restored = await hammer(limiters, 'restart:fresh', 4, () => (count += 1) > 300);
     const held = (await drain(limiters[0] as RateLimiter, 'restart:fresh')) + (await drain(limiters[1] as RateLimiter, 'restart:fresh'));
-    assert.ok(after.flat().every((d) => d.source === 'store'));
-    assert.equal(admittedOf(after.flat()) + held, fresh.capacity);
+    assert.ok(restored.flat().every((d) => d.source === 'store'));
+    assert.equal(admittedOf(restored.flat()) + held, fresh.capacity);
   });
 });
