@@ -8,6 +8,7 @@ import { tokenCommand } from './token.js';
 import { keysCommand } from './keys.js';
 import { clientsCommand } from './clients.js';
 import { certsCommand } from './certs.js';
+import { apiKeysCommand } from './apikeys.js';
 import { CommandError, printMessage, UsageError } from './args.js';
 import { packageVersion } from './version.js';
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   keys: { run: keysCommand, summary: 'list or rotate the signing keys' },
   clients: { run: clientsCommand, summary: 'add, list or remove OAuth2 client-credentials clients' },
   certs: { run: certsCommand, summary: 'list the ACME certificates or renew them now' },
+  apikeys: { run: apiKeysCommand, summary: 'issue, list or revoke API keys (x-api-key on routes with auth.apiKeys)' },
 };
 
 function help(): string {

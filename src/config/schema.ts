@@ -132,6 +132,8 @@ const route = z.strictObject({
     scopes: z.array(z.string().min(1)).default([]),
     /** Token claims sent upstream as headers; names must start with x-edgeway- so client copies are always stripped. */
     claimHeaders: z.record(z.string().regex(/^x-edgeway-[a-z0-9-]+$/, 'claim header names are lower-case and start with x-edgeway-'), z.string().min(1)).default({}),
+    /** Also accept an API key in `x-api-key` (edgeway apikeys issue). */
+    apiKeys: z.boolean().default(false),
   }).optional(),
   rateLimit: rateLimit.optional(),
   split: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0).max(100) })).optional(),

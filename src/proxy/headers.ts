@@ -51,20 +51,22 @@ export interface ForwardedFacts {
 
 /**
  * The upstream request headers as a flat [name, value, ...] list: the client's headers less hop-by-hop
- * ones, `x-edgeway-*`, forwarding headers and underscore spellings of any of these, plus the gateway's own.
+ * ones, `x-edgeway-*`, forwarding headers, underscore spellings of any of these and the `dropped` names
+ * (lower-case) that stages consumed, plus the gateway's own.
  */
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
   connection: string | string[] | undefined,
   facts: ForwardedFacts,
   extra: ReadonlyArray<readonly [string, string]>,
+  dropped?: ReadonlySet<string>,
 ): string[] {
   const named = connectionTokens(connection);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
-    if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || aliasesOwnedName(lower)) continue;
+    if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || dropped?.has(lower) || aliasesOwnedName(lower)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(

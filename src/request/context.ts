@@ -30,6 +30,8 @@ export interface RequestContext {
   readonly responseHeaders: Array<[string, string]>;
   /** Extra upstream request headers stages add (x-edgeway-sub, claim mappings). */
   readonly upstreamHeaders: Array<[string, string]>;
+  /** Lower-case names of client headers the upstream must not receive (an API key); created by the first stage that drops one. */
+  droppedHeaders?: Set<string> | undefined;
   /** The request's SERVER span (a no-op span when tracing is off). */
   readonly trace: ServerSpan;
   /** The service and instance of the last upstream attempt, and the time spent on all attempts (ms). */

@@ -3,6 +3,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { Stage } from '../request/context.js';
 import { addIdentityHeaders } from './identity-headers.js';
 import type { Security } from './index.js';
+import { buildKeyOrTokenStage } from './api-keys/stage.js';
 
 /**
  * Builds the stage for a route with `auth`, or undefined when the route has none. With `required: false`
@@ -15,6 +16,7 @@ export function buildAuthStage(route: RouteConfig, security: Security): Stage | 
   const claimHeaders = Object.entries(auth.claimHeaders);
   // The auth config in force when this route's snapshot was built, even after a reload swaps the snapshot.
   const verify = security.authenticator();
+  if (auth.apiKeys) return buildKeyOrTokenStage({ required, scopes, claimHeaders, verify }, security);
   return async function authenticate(ctx) {
     const header = ctx.req.headers.authorization;
     if (!required && header === undefined) return;

@@ -16,6 +16,8 @@ import { openRevocations, type RevocationList } from './revocations.js';
 import { Clients } from './clients.js';
 import { FailureThrottle, invalidTokenThrottle } from './brute-force.js';
 import { handleTokenRequest, type OAuthTokenRequest, type OAuthTokenResponse } from './oauth-token.js';
+import { ApiKeys } from './api-keys/api-keys.js';
+import { authenticateApiKey } from './api-keys/authenticate.js';
 
 export { checkScopes } from './scopes.js';
 export { adminTokenChecker } from './admin-token.js';
@@ -25,6 +27,7 @@ export type { OAuthTokenRequest, OAuthTokenResponse } from './oauth-token.js';
 export type { KeyInfo } from './signing-keys.js';
 export type { ClientInfo } from './clients.js';
 export type { AuthConfig } from './verify.js';
+export type { ApiKeys, ApiKeyRecord, IssuedApiKey } from './api-keys/api-keys.js';
 
 /** Optional tuning; defaults suit production. */
 export interface SecurityOptions {
@@ -53,6 +56,8 @@ export interface Security {
    * reload. Only the caches (JWKS, verified tokens, revocations) are shared between configs.
    */
   authenticator(): Authenticate;
+  /** Authenticates an `x-api-key` as its consumer; throws 401 / 429 GatewayErrors (invalid keys count like invalid tokens). */
+  authenticateApiKey(key: string, clientIp: string): Promise<Principal>;
   /** Throws 403 `insufficient_scope` unless every required scope is held. */
   checkScopes(principal: Principal, required: readonly string[]): void;
   /** Issues an edgeway token; `aud` defaults to the `edgeway` issuer entry's audience. RangeError on bad input. */
@@ -66,6 +71,7 @@ export interface Security {
   readonly keys: SigningKeys;
   readonly clients: Clients;
   readonly revocations: RevocationList;
+  readonly apiKeys: ApiKeys;
   /** `POST /oauth/token`. */
   oauthToken(request: OAuthTokenRequest): Promise<OAuthTokenResponse>;
   close(): Promise<void>;
@@ -78,6 +84,7 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
   const keys = await SigningKeys.open(keyRecordStore(backend, now, onError), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
   const revocations = await openRevocations(backend, now, onError);
   const clients = new Clients(backend, now);
+  const apiKeys = await ApiKeys.open(backend, { now, onError, ...(options.tokenCacheSize === undefined ? {} : { cacheSize: options.tokenCacheSize }) });
   const issuer = new TokenIssuer(keys, now);
   const cache = new TokenCache(options.tokenCacheSize ?? 10_000, now);
   revocations.onRevoked((jti) => cache.dropJti(jti));
@@ -134,6 +141,7 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
   return {
     authenticate: (authorization, clientIp) => current(authorization, clientIp),
     authenticator: () => current,
+    authenticateApiKey: (key, clientIp) => authenticateApiKey(apiKeys, guard, key, clientIp),
     checkScopes,
     issueToken,
     revoke: (jti, expiresAt) => revocations.revoke(jti, expiresAt ?? now() + MAX_TOKEN_TTL_MS),
@@ -146,10 +154,11 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
     keys,
     clients,
     revocations,
+    apiKeys,
     oauthToken: (request) =>
       handleTokenRequest({ clients, issue: issueToken, ttlMs: options.oauthTokenTtlMs ?? 3_600_000, byClient: oauthByClient, byIp: oauthByIp }, request),
     async close() {
-      await Promise.all([keys.close(), revocations.close()]);
+      await Promise.all([keys.close(), revocations.close(), apiKeys.close()]);
     },
   };
 }

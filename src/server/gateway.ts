@@ -12,6 +12,7 @@ import { createAdminApp } from '../admin/app.js';
 import { createServicesApi } from '../admin/services-api.js';
 import { tokensApi } from '../admin/tokens-api.js';
 import { certsApi } from '../admin/certs-api.js';
+import { apiKeysApi } from '../admin/apikeys-api.js';
 import { telemetryApi } from '../admin/telemetry-api.js';
 import { createRequestHandler } from '../pipeline/handle-request.js';
 import type { RequestObserver } from '../request/observer.js';
@@ -74,6 +75,7 @@ export class Gateway {
         ['/admin/services', createServicesApi({ registry, services: parts.services, refusal: (url) => this.#instancePolicy?.refusal(url) })],
         ['/admin/tokens', tokensApi(security)],
         ...(parts.acme === undefined ? [] : [['/admin/certs', certsApi(parts.acme)] as const]),
+        ['/admin/apikeys', apiKeysApi(security)],
         ['/', telemetryApi(telemetry, {
           services: parts.services,
           routes: () => live.current.table.routes,

@@ -10,6 +10,7 @@ export const REDACT_PATHS: readonly string[] = [
   'cookie', '*.cookie', 'headers.cookie', 'req.headers.cookie',
   'token', '*.token', 'adminToken', '*.adminToken', 'secret', '*.secret', 'clientSecret', '*.clientSecret',
   'password', '*.password', 'access_token', '*.access_token', 'client_secret', '*.client_secret',
+  'apiKey', '*.apiKey', '["x-api-key"]', '*["x-api-key"]', 'headers["x-api-key"]', 'req.headers["x-api-key"]',
 ];
 
 const redact = { paths: [...REDACT_PATHS], censor: '[redacted]' };
