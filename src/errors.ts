@@ -29,11 +29,12 @@ export class GatewayError extends Error {
   /** Fields the body carries beside `error` (the admin reload's list of config errors). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> }) {
+  /** `options.status` overrides the code's usual status (a plugin's `reject(402, 'forbidden', ...)`). */
+  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown; details?: Readonly<Record<string, unknown>>; status?: number }) {
     super(message, options);
     this.name = 'GatewayError';
     this.code = code;
-    this.status = ERROR_STATUS[code];
+    this.status = options?.status ?? ERROR_STATUS[code];
     this.headers = headers;
     this.details = options?.details;
   }

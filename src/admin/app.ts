@@ -20,7 +20,7 @@ export interface AdminDeps {
   readonly listenHost: string;
   routes(): unknown;
   ready(): { ready: boolean; detail: Record<string, unknown> };
-  reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] };
+  reload(): Promise<{ ok: true } | { ok: false; diagnostics: readonly Diagnostic[] }>;
   /** Sub-apps mounted under their paths by the parts that own them (services, tokens, metrics, dashboard). */
   readonly mounts?: ReadonlyArray<readonly [string, Hono]>;
   /** Hears of failures that are not GatewayErrors (the answer is a bare 500 that hides them). */
@@ -65,8 +65,8 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
     return c.json({ status: ready ? 'ready' : 'not_ready', ...detail }, ready ? 200 : 503);
   });
   app.get('/admin/routes', (c) => c.json(deps.routes()));
-  app.post('/admin/reload', (c) => {
-    const result = deps.reload();
+  app.post('/admin/reload', async (c) => {
+    const result = await deps.reload();
     if (result.ok) return c.json({ status: 'reloaded' });
     const errors = result.diagnostics.map(formatDiagnostic);
     throw new GatewayError('bad_request', `config rejected, still serving the last good one: ${errors.length} error(s)`, [], { details: { status: 'rejected', errors } });

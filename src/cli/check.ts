@@ -1,6 +1,6 @@
 /** `edgeway check`: validates config and prints each error with file, line and key path. */
 import { formatDiagnostic } from '../config/diagnostic.js';
-import { loadAndCompile } from '../config/load.js';
+import { loadAndCompileWithPlugins } from '../plugins/compile.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
 import { CONFIG_OPTION, configPath, parseCommand, type CommandSpec } from './args.js';
 
@@ -15,7 +15,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const flags = parseCommand(spec, argv);
   if (flags === undefined) return 0;
   const path = configPath(flags.config);
-  const loaded = loadAndCompile(path, checkOnly);
+  // Plugins are imported and their create(config) run, as at start-up and reload: the same errors, by construction.
+  const loaded = await loadAndCompileWithPlugins(path, checkOnly);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write(`edgeway: ${loaded.diagnostics.length} error(s) in ${path}\n`);

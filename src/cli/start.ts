@@ -1,7 +1,7 @@
 /** `edgeway start`: runs the gateway until SIGINT/SIGTERM, then drains and exits 0; `--workers N` runs N of them under node:cluster. */
 import cluster from 'node:cluster';
 import { formatDiagnostic } from '../config/diagnostic.js';
-import { loadAndCompile } from '../config/load.js';
+import { loadAndCompileWithPlugins } from '../plugins/compile.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
 import { Gateway, StartError } from '../server/gateway.js';
 import { runWorker, workerHooks, workerIndex } from '../server/cluster-worker.js';
@@ -97,7 +97,7 @@ async function startPrimary(flags: Record<string, string | boolean | undefined>,
     process.stderr.write(`edgeway: --workers ${workers} needs a shared store: the embedded in-memory store serves one process only. Pass --redis URL (or set REDIS_URL), or run with --workers 1.\n`);
     return 1;
   }
-  const loaded = loadAndCompile(configPath(flags.config), checkOnly);
+  const loaded = await loadAndCompileWithPlugins(configPath(flags.config), checkOnly);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write('edgeway: invalid config\n');

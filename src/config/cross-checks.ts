@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { acmeDomains } from './acme-domains.js';
 import { parseHashOn } from './hash-on.js';
 import type { Config } from './schema.js';
+import { checkPluginReferences } from './plugin-checks.js';
 
 /** One cross-field problem, at a key path of the merged config. */
 export interface CrossIssue {
@@ -121,7 +122,7 @@ export function referenceIssues(raw: unknown): CrossIssue[] {
 function checkRoutes(config: Config, issues: CrossIssue[]): void {
   const hasIssuers = config.auth.issuers.length > 0;
   config.routes.forEach((route, i) => {
-    if (route.auth?.required && !hasIssuers) {
+    if (route.auth?.required && !hasIssuers && !route.auth.apiKeys) {
       issues.push({ path: ['routes', i, 'auth'], message: 'auth is required but auth.issuers is empty' });
     }
     if (route.rateLimit?.key === 'consumer' && !route.auth?.required) {
@@ -142,5 +143,6 @@ export function crossCheck(config: Config): CrossIssue[] {
   checkServices(config, issues);
   issues.push(...referenceIssues(config));
   checkRoutes(config, issues);
+  checkPluginReferences(config, issues);
   return issues;
 }

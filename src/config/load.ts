@@ -2,11 +2,11 @@
 import { configSchema, type Config } from './schema.js';
 import { crossCheck, referenceIssues, type CrossIssue } from './cross-checks.js';
 import { formatKeyPath, type Diagnostic } from './diagnostic.js';
-import { loadSources } from './sources.js';
+import { loadSources, type ConfigSources } from './sources.js';
 
 /** A valid config (deep-frozen) with the files it came from, or every problem found. */
 export type LoadedConfig =
-  | { readonly ok: true; readonly config: Config; readonly files: readonly string[] }
+  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly locate: ConfigSources['locate'] }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 function deepFreeze<T>(value: T): T {
@@ -19,7 +19,7 @@ function deepFreeze<T>(value: T): T {
 
 /** A config compiled into runtime objects, with the config and files it came from, or every problem found. */
 export type Compiled<T> =
-  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly output: T }
+  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly locate: ConfigSources['locate']; readonly output: T }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 /** How a caller turns a valid config into runtime objects (the compilers live above config/). */
@@ -43,9 +43,9 @@ export function loadAndCompile<T>(path: string, compiler: ConfigCompiler<T>): Co
     return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` }] };
   }
   if (!validated.ok) return validated;
-  const { config, files } = validated;
+  const { config, files, locate } = validated;
   try {
-    return { ok: true, config, files, output: compiler.build(config, files) };
+    return { ok: true, config, files, locate, output: compiler.build(config, files) };
   } catch (err) {
     return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };
   }
@@ -54,7 +54,7 @@ export function loadAndCompile<T>(path: string, compiler: ConfigCompiler<T>): Co
 /** Reads and validates config without the compilers' checks (for commands that only read a section). */
 export function loadConfig(path: string): LoadedConfig {
   const loaded = loadAndCompile(path, { check: () => [], build: () => undefined });
-  return loaded.ok ? { ok: true, config: loaded.config, files: loaded.files } : loaded;
+  return loaded.ok ? { ok: true, config: loaded.config, files: loaded.files, locate: loaded.locate } : loaded;
 }
 
 function validate(path: string, compilerCheck: ConfigCompiler<unknown>['check']): LoadedConfig {
@@ -89,5 +89,5 @@ function validate(path: string, compilerCheck: ConfigCompiler<unknown>['check'])
     diagnostics.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line);
     return { ok: false, diagnostics };
   }
-  return { ok: true, config, files: sources.files };
+  return { ok: true, config, files: sources.files, locate: sources.locate };
 }

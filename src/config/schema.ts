@@ -48,6 +48,8 @@ const gateway = z.strictObject({
   maxHeaderBytes: z.number().int().min(1024).default(16 * 1024), // 16 KiB, Node's default
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9901) }).default({ host: '127.0.0.1', port: 9901 }),
   shutdownTimeout: duration.default(10_000),
+  /** The longest a plugin hook may take before the request is answered 500. */
+  pluginTimeout: duration.default(50),
 });
 
 const issuer = z.strictObject({
@@ -140,6 +142,14 @@ const route = z.strictObject({
   timeouts: z.strictObject({ request: duration.optional() }).optional(),
   /** Retry POST/PATCH too (only when no body was streamed): for routes whose upstream deduplicates. */
   retryNonIdempotent: z.boolean().default(false),
+  /** Plugins declared at the top level, run in this order after auth and rate limiting, each with its config. */
+  plugins: z.array(z.strictObject({ name: z.string().min(1), config: z.unknown().optional() })).default([]),
+});
+
+const plugin = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'plugin names use letters, digits, ".", "_" and "-"'),
+  /** Path relative to the config file that declares it. */
+  module: z.string().regex(/\.(mjs|js|ts)$/, 'a plugin module is a .mjs, .js or .ts file'),
 });
 
 const cidr = z.string().refine((value) => z.cidrv4().safeParse(value).success || z.cidrv6().safeParse(value).success, 'entries are CIDRs such as 10.0.0.0/8 or fd00::/8');
@@ -152,6 +162,7 @@ export const configSchema = z.strictObject({
   routes: z.array(route).default([]),
   /** Registered (not static) instances must have an address in one of these networks; unset: any address. */
   discovery: z.strictObject({ allowedNetworks: z.array(cidr).min(1).optional() }).default({}),
+  plugins: z.array(plugin).default([]),
   alerts: alertsSchema,
   telemetry: z.strictObject({
     /** Child spans for auth, rate limit and instance selection; off for high-volume sites. */

@@ -31,7 +31,7 @@ export interface ConfigSources {
 
 type LoadResult = { ok: true; sources: ConfigSources } | { ok: false; diagnostics: Diagnostic[] };
 
-const SINGLE_OWNER_SECTIONS = new Set(['gateway', 'auth', 'alerts']);
+const SINGLE_OWNER_SECTIONS = new Set(['gateway', 'auth', 'alerts', 'plugins']);
 
 function listYamlFiles(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];

@@ -1,6 +1,8 @@
 /** The one place that fixes stage order: every route runs its stages in this order, then the proxy. */
 import { buildAuthStage } from '../security/auth-stage.js';
 import type { Security } from '../security/index.js';
+import type { PluginHost } from '../plugins/host.js';
+import type { PluginStageDeps } from '../plugins/stage.js';
 import type { SpanFactory, StageName } from '../telemetry/tracing/spans.js';
 import { buildRateLimitStage, type RateLimitStageDeps } from '../traffic/rate-limit/stage.js';
 import type { Stage } from '../request/context.js';
@@ -11,6 +13,8 @@ export interface StageDeps {
   readonly spans: SpanFactory;
   readonly security: Security;
   readonly rateLimit: RateLimitStageDeps;
+  /** The loaded plugin instances, and how a failed hook is logged and counted. */
+  readonly plugins: { readonly host: PluginHost; readonly onFailure: PluginStageDeps['onFailure'] };
 }
 
 /** Builds a stage for a route, or undefined when the route does not use it (costing nothing per request). */
@@ -23,6 +27,8 @@ export type StageKey = StageName extends `edgeway.${infer Key}` ? Key : never;
 export const STAGES: ReadonlyArray<readonly [StageKey, StageFactory]> = [
   ['auth', (route, deps) => buildAuthStage(route.config, deps.security)],
   ['rate_limit', (route, deps) => buildRateLimitStage(route.config, deps.rateLimit)],
+  // Besides this stage's span, each plugin call has its own `edgeway.plugin <name>` span.
+  ['plugins', (route, deps) => deps.plugins.host.build(route, { spans: deps.spans, onFailure: deps.plugins.onFailure })],
 ];
 
 /** The route's stages in order, each wrapped in its span; a route that uses none gets an empty list. */

@@ -159,6 +159,18 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
       const gatewayMs = Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 - (performance.now() - started);
       ctx.responseHeaders.push(['server-timing', `edgeway;dur=${gatewayMs.toFixed(2)}, upstream;dur=${(performance.now() - started).toFixed(2)}`]);
     }
+    if (ctx.responseHook !== undefined) {
+      try {
+        const pending = ctx.responseHook(ctx, status, response.headers);
+        if (pending !== undefined) await pending;
+      } catch (err) {
+        // The upstream answered; a plugin failed. The instance is not to blame, and nothing was sent yet.
+        response.body.dump().catch(() => undefined);
+        endpoint.end(performance.now() - started, status >= 500 ? 'server-error' : 'success');
+        tracker.end(status, undefined, false);
+        throw err;
+      }
+    }
     ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
     const failure = await relay(response.body, ctx.res);
     const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');

@@ -1,5 +1,5 @@
 /** What one request carries through the stages: the raw Node request/response and what stages learn. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute } from './route.js';
 import type { ServerSpan } from './server-span.js';
 
@@ -32,6 +32,8 @@ export interface RequestContext {
   readonly upstreamHeaders: Array<[string, string]>;
   /** Lower-case names of client headers the upstream must not receive (an API key); created by the first stage that drops one. */
   droppedHeaders?: Set<string> | undefined;
+  /** Runs on the upstream's response before its head is written (a route's plugins); it may edit `headers`. */
+  responseHook?: ResponseHook | undefined;
   /** The request's SERVER span (a no-op span when tracing is off). */
   readonly trace: ServerSpan;
   /** The service and instance of the last upstream attempt, and the time spent on all attempts (ms). */
@@ -39,6 +41,9 @@ export interface RequestContext {
   instance: string | undefined;
   upstreamMs: number;
 }
+
+/** Called with the upstream's status and headers before they go to the client; a throw answers instead. */
+export type ResponseHook = (ctx: RequestContext, status: number, headers: IncomingHttpHeaders) => void | Promise<void>;
 
 /**
  * A stage: runs before the request is forwarded. It throws a GatewayError to answer instead of the

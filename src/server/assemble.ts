@@ -1,7 +1,8 @@
 /** The composition root: builds a gateway's long-lived parts from its options, in dependency order, before anything listens. */
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../config/diagnostic.js';
-import { loadAndCompile } from '../config/load.js';
+import { loadAndCompileWithPlugins } from '../plugins/compile.js';
+import { PluginHost } from '../plugins/host.js';
 import type { Config } from '../config/schema.js';
 import { isLoopbackHost } from '../admin/auth.js';
 import { servicesStatus } from '../admin/services-api.js';
@@ -103,7 +104,8 @@ function registryLogger(logger: Logger): { warn(message: string, detail?: unknow
 
 /** Loads and checks the config, connects the store and starts every long-lived part; throws StartError on a refusal. */
 export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
-  const loaded = loadAndCompile(options.configPath, checkOnly);
+  const plugins = new PluginHost();
+  const loaded = await loadAndCompileWithPlugins(options.configPath, checkOnly, plugins);
   if (!loaded.ok) throw new StartError('invalid config', loaded.diagnostics);
   const { config } = loaded;
   const adminHost = config.gateway.admin.host;
@@ -157,6 +159,13 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
     rateLimit: {
       limiters: rateLimiters,
       counters: { count: (route: string, outcome: RateLimitOutcome) => telemetry.forRoute(route).metrics.rateLimit(outcome) },
+    },
+    plugins: {
+      host: plugins,
+      onFailure: (plugin, route, reason, err) => {
+        telemetry.metrics.pluginError(plugin, reason);
+        options.logger.error({ plugin, route, reason, err }, `plugin "${plugin}" ${reason === 'timeout' ? 'timed out' : 'threw'}; answered 500 internal_error`);
+      },
     },
   };
   const live = new LiveSnapshot(buildSnapshot(config, loaded.files, deps));

@@ -40,7 +40,7 @@ export async function runWorker(gateway: Gateway, metrics: WorkerMetrics, logger
   const done = new Promise<string>((resolve) => {
     process.on('message', (message: ParentMessage) => {
       if (message.type === 'drain') resolve('drain');
-      else if (message.type === 'reload') gateway.reload();
+      else if (message.type === 'reload') gateway.reload().catch((err: unknown) => logger.error({ err }, 'config reload failed'));
       else metrics.received(message, gateway.metricsRegistry);
     });
     process.once('disconnect', () => resolve('primary gone'));

@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Registry as PromRegistry } from 'prom-client';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
-import { loadAndCompile } from '../config/load.js';
 import { acmeDomains } from '../config/acme-domains.js';
+import { loadAndCompileWithPlugins } from '../plugins/compile.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
 import { createServicesApi } from '../admin/services-api.js';
@@ -41,6 +41,8 @@ export class Gateway {
   #serving = false;
   #stopping = false;
   #stopWatching: () => void = () => undefined;
+  /** Reloads run one after another (plugin imports are asynchronous), so an older config never lands last. */
+  #reloading: Promise<unknown> = Promise.resolve();
   /** Which instance addresses registrations may use; rebuilt once the ports are bound and on each reload. */
   #instancePolicy: InstancePolicy | undefined;
 
@@ -117,7 +119,7 @@ export class Gateway {
       });
     }
     this.#restrictInstances();
-    if (this.options.watch !== false) this.#stopWatching = watchConfig(this.options.configPath, () => this.reload());
+    if (this.options.watch !== false) this.#stopWatching = watchConfig(this.options.configPath, () => this.#reloadDetached());
   }
 
   /** The live snapshot. */
@@ -178,17 +180,30 @@ export class Gateway {
     this.parts.registry.restrict(this.#instancePolicy);
   }
 
-  /** Re-reads the config; an invalid one is refused and the last good snapshot keeps serving. */
-  reload(): { ok: true } | { ok: false; diagnostics: readonly Diagnostic[] } {
+  /**
+   * Re-reads the config and re-imports changed plugin modules; an invalid config (or a plugin refusing it)
+   * is refused and the last good snapshot keeps serving.
+   */
+  reload(): Promise<{ ok: true } | { ok: false; diagnostics: readonly Diagnostic[] }> {
+    const next = this.#reloading.then(() => this.#reloadNow());
+    this.#reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  #reloadDetached(): void {
+    this.reload().catch((err: unknown) => this.options.logger.error({ err }, 'config reload failed'));
+  }
+
+  async #reloadNow(): Promise<{ ok: true } | { ok: false; diagnostics: readonly Diagnostic[] }> {
     const { telemetry, security, live, deps } = this.parts;
-    const compiled = loadAndCompile(this.options.configPath, {
+    const compiled = await loadAndCompileWithPlugins(this.options.configPath, {
       check: compileChecks,
       build: (config, files) => {
         // Before the stages are built: each auth stage takes the authenticator of its own snapshot's auth config.
         security.reconfigure(config.auth);
         return buildSnapshot(config, files, deps);
       },
-    });
+    }, deps.plugins.host);
     if (!compiled.ok) {
       security.reconfigure(live.current.config.auth);
       this.options.logger.warn({ errors: compiled.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
@@ -206,7 +221,7 @@ export class Gateway {
 
   /** SIGHUP: re-reads the config and the TLS certificates; a broken one is refused and the last good one keeps serving. */
   hangup(): void {
-    this.reload();
+    this.#reloadDetached();
     this.parts.tls?.reload();
   }
 

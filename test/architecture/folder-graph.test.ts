@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['server'],
   ['admin'],
   ['pipeline'],
-  ['security', 'traffic', 'telemetry', 'proxy'],
+  ['security', 'traffic', 'telemetry', 'proxy', 'plugins'],
   ['request'],
   ['discovery', 'balancing'],
   ['config'],
@@ -25,7 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['.'],
 ];
 /** Folders on one line may import each other only in these directions. */
-const SIBLING_EDGES = new Set(['proxy>traffic', 'telemetry>traffic', 'discovery>balancing']);
+const SIBLING_EDGES = new Set(['proxy>traffic', 'telemetry>traffic', 'discovery>balancing', 'plugins>telemetry']);
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>

@@ -164,7 +164,7 @@ describe('a health check whose timeout is longer than its interval', () => {
     try {
       await waitFor(() => server.stats.probes >= 3, 5000, 'three probes');
       for (let i = 0; i < 3; i++) {
-        const reload = gw.gateway.reload();
+        const reload = await gw.gateway.reload();
         assert.equal(reload.ok, true);
         const seen = server.stats.probes;
         await waitFor(() => server.stats.probes >= seen + 2, 5000, 'two more probes after the reload');

@@ -166,7 +166,7 @@ test('a refused reload logs exactly the lines edgeway check prints for the same 
     // A cross-field error and two that only the runtime's compilers find, in two files.
     gw.write('gateway.yaml', 'gateway:\n  trustedProxies: [10.0.0.0/8, nonsense/99]\n');
     gw.write('routes.yaml', 'routes:\n  - { name: a, service: svc, split: [{ service: svc, weight: 60 }, { service: svc, weight: 50 }] }\n  - { name: b, service: nope }\n');
-    assert.equal(gw.gateway.reload().ok, false);
+    assert.equal((await gw.gateway.reload()).ok, false);
     const logged = (JSON.parse(logLines.at(-1) as string) as { errors: string[] }).errors;
     const check = runCli(['check', '--config', gw.configDir]);
     assert.equal(await check.exited(), 1);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ApiKeys } from '../../src/security/api-keys/api-keys.js';
 import { apiKeyDigest, newApiKey } from '../../src/security/api-keys/key-material.js';
 import { API_KEYS_BY_DIGEST } from '../../src/security/api-keys/records.js';
-import type { Principal } from '../../src/pipeline/context.js';
+import type { Principal } from '../../src/request/context.js';
 import type { StoreBackend } from '../../src/store/backend.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';

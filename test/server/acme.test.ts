@@ -146,7 +146,7 @@ describe('ACME TLS-ALPN-01', () => {
       // A reload that adds a route host orders for it too.
       const config = join(gw.configDir, 'gateway.yaml');
       writeFileSync(config, readFileSync(config, 'utf8').replace('routes:\n', 'routes:\n  - { name: new, match: { host: new.acme.test, path: / }, service: shop }\n'));
-      assert.equal(gw.gateway.reload().ok, true);
+      assert.equal((await gw.gateway.reload()).ok, true);
       await waitFor(async () => isPebble((await served(port, 'new.acme.test')).issuer), 30_000, 'a certificate for the host a reload added');
       assert.equal(gw.gateway.acme?.ordersPlaced, 2);
     } finally {

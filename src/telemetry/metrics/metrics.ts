@@ -52,6 +52,7 @@ export class GatewayMetrics {
   readonly #healthy: Gauge<'service' | 'instance'>;
   readonly #inFlight: Gauge;
   readonly #reloads: Counter<'result'>;
+  readonly #pluginErrors: Counter<'plugin' | 'reason'>;
   readonly #routes = new Map<string, RouteMetrics>();
   readonly #upstreams = new Map<string, UpstreamMetrics>();
   readonly #retryChildren = new Map<string, CounterChild>();
@@ -112,6 +113,7 @@ export class GatewayMetrics {
       });
     }
     this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
+    this.#pluginErrors = new Counter({ name: 'edgeway_plugin_errors_total', help: 'Plugin hook calls that threw or ran past gateway.pluginTimeout (answered 500), by plugin and reason (error, timeout).', labelNames: ['plugin', 'reason'], registers });
     new Counter({
       name: 'edgeway_process_errors_total',
       help: 'Errors that no handler caught and reached the process level (logged; the gateway kept serving).',
@@ -191,6 +193,11 @@ export class GatewayMetrics {
       this.#attempts.remove(service, instance, outcome);
     }
     this.#upstreams.delete(`${service}\u0000${instance}`);
+  }
+
+  /** Counts a plugin hook that failed (rare: a label lookup per call is fine). */
+  pluginError(plugin: string, reason: 'error' | 'timeout'): void {
+    this.#pluginErrors.labels(plugin, reason).inc();
   }
 
   /** Counts a configuration reload. */

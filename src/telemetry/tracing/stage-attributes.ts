@@ -4,7 +4,7 @@ import { GatewayError } from '../../errors.js';
 import type { RequestContext } from '../../request/context.js';
 
 /** Stage span names: they line up with the stage names and the metric names. */
-export type StageName = 'edgeway.auth' | 'edgeway.rate_limit' | 'edgeway.select_instance';
+export type StageName = 'edgeway.auth' | 'edgeway.rate_limit' | 'edgeway.select_instance' | 'edgeway.plugins' | `edgeway.plugin ${string}`;
 
 const REMAINING_HEADER = 'ratelimit-remaining';
 
