@@ -14,7 +14,7 @@ export async function loadAndCompileWithPlugins<T>(path: string, compiler: Confi
   const { config, files, locate } = validated;
   const plugins = await loadPlugins(config, locate);
   if (!plugins.ok) return plugins;
-  host?.use(plugins.plugins, config.gateway.pluginTimeout);
+  host?.use(plugins.plugins, config.gateway.pluginTimeout, plugins.modules);
   try {
     return { ok: true, config, files, locate, output: compiler.build(config, files) };
   } catch (err) {

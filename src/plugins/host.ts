@@ -13,11 +13,18 @@ import { buildPluginStage, type PluginStageDeps } from './stage.js';
 export class PluginHost {
   #current: RoutePlugins = [];
   #timeoutMs = 50;
+  #modules: readonly string[] = [];
 
   /** Makes `plugins` (loaded for the config about to be built, whose `gateway.pluginTimeout` is `timeoutMs`) the ones routes get. */
-  use(plugins: RoutePlugins, timeoutMs: number): void {
+  use(plugins: RoutePlugins, timeoutMs: number, modules: readonly string[]): void {
     this.#current = plugins;
     this.#timeoutMs = timeoutMs;
+    this.#modules = modules;
+  }
+
+  /** The module files of the plugins in use (absolute paths), for the gateway to watch. */
+  get modules(): readonly string[] {
+    return this.#modules;
   }
 
   /** The plugins stage of `route`, or undefined when it lists none. */

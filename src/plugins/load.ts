@@ -18,7 +18,9 @@ export interface LoadedPlugin {
 export type RoutePlugins = ReadonlyArray<readonly LoadedPlugin[]>;
 
 /** The loaded plugins, or every problem found. */
-export type PluginLoad = { readonly ok: true; readonly plugins: RoutePlugins } | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+export type PluginLoad =
+  | { readonly ok: true; readonly plugins: RoutePlugins; readonly modules: readonly string[] }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 type Locate = (path: ReadonlyArray<PropertyKey>) => { file: string; line: number };
 
@@ -77,8 +79,10 @@ export async function loadPlugins(config: Config, locate: Locate): Promise<Plugi
     diagnostics.push({ ...locate(path), path: formatKeyPath(path), message: text });
   };
   const modules = new Map<string, Plugin>();
+  const files: string[] = [];
   for (const [i, declared] of config.plugins.entries()) {
     const file = resolve(dirname(locate(['plugins', i]).file), declared.module);
+    files.push(file);
     let exported: unknown;
     try {
       exported = await importModule(file);
@@ -106,5 +110,5 @@ export async function loadPlugins(config: Config, locate: Locate): Promise<Plugi
     }
     plugins.push(loaded);
   }
-  return diagnostics.length > 0 ? { ok: false, diagnostics } : { ok: true, plugins };
+  return diagnostics.length > 0 ? { ok: false, diagnostics } : { ok: true, plugins, modules: files };
 }

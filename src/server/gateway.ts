@@ -7,6 +7,7 @@ import type { Registry as PromRegistry } from 'prom-client';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { acmeDomains } from '../config/acme-domains.js';
 import { loadAndCompileWithPlugins } from '../plugins/compile.js';
+import { watchModules } from '../plugins/watch.js';
 import { watchConfig } from '../config/watch.js';
 import { createAdminApp } from '../admin/app.js';
 import { createServicesApi } from '../admin/services-api.js';
@@ -41,6 +42,7 @@ export class Gateway {
   #serving = false;
   #stopping = false;
   #stopWatching: () => void = () => undefined;
+  #stopWatchingPlugins: () => void = () => undefined;
   /** Reloads run one after another (plugin imports are asynchronous), so an older config never lands last. */
   #reloading: Promise<unknown> = Promise.resolve();
   /** Which instance addresses registrations may use; rebuilt once the ports are bound and on each reload. */
@@ -119,7 +121,10 @@ export class Gateway {
       });
     }
     this.#restrictInstances();
-    if (this.options.watch !== false) this.#stopWatching = watchConfig(this.options.configPath, () => this.#reloadDetached());
+    if (this.options.watch !== false) {
+      this.#stopWatching = watchConfig(this.options.configPath, () => this.#reloadDetached());
+      this.#watchPlugins();
+    }
   }
 
   /** The live snapshot. */
@@ -190,6 +195,12 @@ export class Gateway {
     return next;
   }
 
+  /** Saving a plugin module reloads too; the set of modules may change with each reload. */
+  #watchPlugins(): void {
+    this.#stopWatchingPlugins();
+    this.#stopWatchingPlugins = watchModules(this.parts.deps.plugins.host.modules, () => this.#reloadDetached());
+  }
+
   #reloadDetached(): void {
     this.reload().catch((err: unknown) => this.options.logger.error({ err }, 'config reload failed'));
   }
@@ -215,6 +226,7 @@ export class Gateway {
     this.parts.acme?.setDomains(acmeDomains(compiled.config));
     this.#restrictInstances();
     this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
+    if (this.options.watch !== false && !this.#stopping) this.#watchPlugins();
     this.options.onReloaded?.();
     return { ok: true };
   }
@@ -244,6 +256,7 @@ export class Gateway {
     this.#stopping = true;
     this.#serving = false;
     this.#stopWatching();
+    this.#stopWatchingPlugins();
     const closed = once(this.publicServer, 'close');
     await this.#connections.drain(this.parts.live.current.config.gateway.shutdownTimeout);
     this.publicServer.closeAllConnections();

@@ -87,24 +87,23 @@ describe('plugins', () => {
     assert.deepEqual([res.body.error?.code, res.body.error?.message], ['internal_error', 'plugin "thrower" failed']);
     assert.equal(upstream.seen.length, before, 'the upstream never saw it');
     assert.equal((await get('/fail')).status, 200);
-    const span = exporter.getFinishedSpans().find((s) => s.name === 'edgeway.plugin thrower' && s.status.code === SpanStatusCode.ERROR);
-    assert.ok(span, 'an errored edgeway.plugin thrower span');
-    assert.ok(exporter.getFinishedSpans().some((s) => s.name === 'edgeway.plugin busy'), 'every plugin has its span');
+    // The span processor hands spans to the exporter asynchronously.
+    await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'edgeway.plugin thrower' && s.status.code === SpanStatusCode.ERROR), 1000, 'an errored edgeway.plugin thrower span');
+    await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'edgeway.plugin busy'), 1000, 'a span for every plugin');
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /edgeway_plugin_errors_total\{plugin="thrower",reason="error"\} 1/);
   });
 
-  test('a hook past gateway.pluginTimeout is 500, whether it returned a promise or blocked; the next request is served', async () => {
+  test('a hook whose promise outlives gateway.pluginTimeout is 500; a synchronous one past it is reported and the request goes on', async () => {
     const slow = await get('/fail', { 'x-slow': '1' });
     assert.equal(slow.status, 500);
     assert.equal(slow.body.error?.message, 'plugin "slow" took longer than 50 ms');
     const busy = await get('/fail', { 'x-busy': '1' });
-    assert.equal(busy.status, 500);
-    assert.equal(busy.body.error?.message, 'plugin "busy" took longer than 50 ms');
+    assert.equal(busy.status, 200, 'a synchronous hook cannot be interrupted: its request goes on');
     assert.equal((await get('/fail')).status, 200);
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /edgeway_plugin_errors_total\{plugin="slow",reason="timeout"\} 1/);
-    assert.match(metrics, /edgeway_plugin_errors_total\{plugin="busy",reason="timeout"\} 1/);
+    assert.match(metrics, /edgeway_plugin_errors_total\{plugin="busy",reason="slow"\} [1-9]/);
   });
 
   test('hooks read the request and edit request and response headers through their views', async () => {
@@ -168,4 +167,24 @@ describe('plugins', () => {
     assert.match(await refused.text(), /routes\[0\]\.plugins\[0\]\.name: unknown plugin \\"nope\\"/);
     await waitFor(async () => (await get('/noop')).status === 200, 1000, 'the last good config to keep serving');
   });
+});
+
+test('saving a plugin module reloads it on a watching gateway', async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    'version.mjs': modules['version.mjs']!,
+    'c.yaml': `${serviceYaml('svc', [upstream.url])}plugins:\n  - { name: version, module: ./version.mjs }\nroutes:\n  - { name: v, service: svc, plugins: [{ name: version }] }\n`,
+  }, { watch: true });
+  try {
+    const version = async (): Promise<string | undefined> => {
+      const res = await request(`${gw.url}/`);
+      return ((await res.body.json()) as { headers: Record<string, string> }).headers['x-version'];
+    };
+    assert.equal(await version(), 'v1');
+    gw.write('version.mjs', modules['version.mjs']!.replace("'v1'", "'v2'"));
+    await waitFor(async () => (await version()) === 'v2', 3000, 'the edited plugin to be served');
+  } finally {
+    await gw.stop();
+    await upstream.close();
+  }
 });
