@@ -1,6 +1,9 @@
 /** Plugins through a real gateway and upstream: hooks and views, isolation (throw, timeout, forbidden header), spans and metrics, reload, config errors with file and line. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -171,9 +174,12 @@ describe('plugins', () => {
 
 test('saving a plugin module reloads it on a watching gateway', async () => {
   const upstream = await startUpstream();
+  // Outside the config folder, so only the plugin watch (not the config folder's) can see the edit.
+  const pluginDir = mkdtempSync(join(tmpdir(), 'edgeway-plugin-'));
+  const module = join(pluginDir, 'version.mjs');
+  writeFileSync(module, modules['version.mjs']!);
   const gw = await startGateway({
-    'version.mjs': modules['version.mjs']!,
-    'c.yaml': `${serviceYaml('svc', [upstream.url])}plugins:\n  - { name: version, module: ./version.mjs }\nroutes:\n  - { name: v, service: svc, plugins: [{ name: version }] }\n`,
+    'c.yaml': `${serviceYaml('svc', [upstream.url])}plugins:\n  - { name: version, module: ${module} }\nroutes:\n  - { name: v, service: svc, plugins: [{ name: version }] }\n`,
   }, { watch: true });
   try {
     const version = async (): Promise<string | undefined> => {
@@ -181,10 +187,11 @@ test('saving a plugin module reloads it on a watching gateway', async () => {
       return ((await res.body.json()) as { headers: Record<string, string> }).headers['x-version'];
     };
     assert.equal(await version(), 'v1');
-    gw.write('version.mjs', modules['version.mjs']!.replace("'v1'", "'v2'"));
+    writeFileSync(module, modules['version.mjs']!.replace("'v1'", "'v2'"));
     await waitFor(async () => (await version()) === 'v2', 3000, 'the edited plugin to be served');
   } finally {
     await gw.stop();
     await upstream.close();
+    rmSync(pluginDir, { recursive: true, force: true });
   }
 });
