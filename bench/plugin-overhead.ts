@@ -14,7 +14,7 @@ import pino from 'pino';
 import { Pool } from 'undici';
 import { Gateway } from '../src/server/gateway.js';
 import { buildPluginStage } from '../src/plugins/stage.js';
-import type { RequestContext } from '../src/pipeline/context.js';
+import type { RequestContext } from '../src/request/context.js';
 import { SpanFactory } from '../src/telemetry/spans.js';
 import { startTracing } from '../src/telemetry/otel.js';
 import { median } from './median.js';
