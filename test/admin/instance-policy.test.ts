@@ -69,7 +69,7 @@ describe('discovery.allowedNetworks', () => {
     assert.equal((await exchange(gw.gateway.port, 'GET', '/orders/x')).status, 503);
 
     gw.write('c.yaml', `${CONFIG}discovery: { allowedNetworks: [10.0.0.0/8, 127.0.0.0/8] }\n`);
-    assert.deepEqual(gw.gateway.reload(), { ok: true });
+    assert.deepEqual(await gw.gateway.reload(), { ok: true });
     assert.equal((await exchange(gw.gateway.port, 'GET', '/orders/x')).status, 200);
     assert.equal((await put(gw, 'u2', upstream.url)).status, 200);
     assert.deepEqual(await listed(gw), ['u1', 'u2']);

@@ -349,7 +349,7 @@ describe('an auth config reload', () => {
     const before = await mint();
     assert.equal(await status(before), 200);
     gw.write('c.yaml', config('other-api'));
-    assert.deepEqual(gw.gateway.reload(), { ok: true });
+    assert.deepEqual(await gw.gateway.reload(), { ok: true });
     assert.equal(await status(before), 401, 'a token for the old audience passed the reloaded config');
     assert.equal(await status(await mint()), 200, 'a token for the new audience');
   });
