@@ -21,11 +21,12 @@ function context(headers: Record<string, string>): RequestContext {
 }
 
 test('a request view reads the request as the upstream will receive it', () => {
-  const ctx = context({ 'x-tenant': 'acme', 'x-edgeway-sub': 'forged', accept: 'a, b' });
+  const ctx = context({ 'x-tenant': 'acme', 'x-edgeway-sub': 'forged', 'x-edgeway-tenant': 'forged', accept: 'a, b' });
   const req = new RequestView(ctx);
   assert.deepEqual([req.method, req.path, req.query, req.clientIp, req.principal?.sub], ['POST', '/orders/7', 'a=1&b=2', '203.0.113.9', 'alice']);
   assert.equal(req.headers.get('X-Tenant'), 'acme');
   assert.equal(req.headers.get('x-edgeway-sub'), 'alice', 'edgeway\'s identity, never the client\'s copy');
+  assert.equal(req.headers.get('x-edgeway-tenant'), undefined, 'a client copy of an edgeway header reads as absent');
   assert.equal(req.headers.get('missing'), undefined);
 });
 
