@@ -15,8 +15,8 @@ import { Pool } from 'undici';
 import { Gateway } from '../src/server/gateway.js';
 import { buildPluginStage } from '../src/plugins/stage.js';
 import type { RequestContext } from '../src/request/context.js';
-import { SpanFactory } from '../src/telemetry/spans.js';
-import { startTracing } from '../src/telemetry/otel.js';
+import { SpanFactory } from '../src/telemetry/tracing/spans.js';
+import { startTracing } from '../src/telemetry/tracing/otel.js';
 import { median } from './median.js';
 
 const ROUNDS = 30;
