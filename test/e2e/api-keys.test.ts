@@ -141,6 +141,21 @@ describe('API keys on Redis, two gateways', () => {
     for (let i = 0; i < 3; i++) statuses.push((await call(i % 2 === 0 ? first : second, '/limited', { 'x-api-key': key })).status);
     assert.deepEqual(statuses, [200, 200, 429]);
   });
+
+  test('while Redis is away a cached key keeps working and an uncached one is 503, not 401', async () => {
+    const { key: cachedKey } = JSON.parse(await apikeys(['issue', '--consumer', 'steady', '--scope', 'orders:read'], env)) as { key: string };
+    const { key: coldKey } = JSON.parse(await apikeys(['issue', '--consumer', 'cold', '--scope', 'orders:read'], env)) as { key: string };
+    assert.equal((await call(first, '/keyed/1', { 'x-api-key': cachedKey })).status, 200);
+    await redis.stop();
+    try {
+      assert.equal((await call(first, '/keyed/1', { 'x-api-key': cachedKey })).status, 200, 'served from the cache');
+      const cold = await call(first, '/keyed/1', { 'x-api-key': coldKey });
+      assert.equal(cold.status, 503);
+      assert.equal(cold.code, 'unavailable');
+    } finally {
+      await redis.restart();
+    }
+  });
 });
 
 describe('API keys on the embedded store', () => {

@@ -8,6 +8,27 @@ import { apiKeyDigest, MAX_API_KEY_LENGTH } from './key-material.js';
 
 const BLOCKED = 'too many invalid credentials from this address';
 
+/** How long an uncached key's store lookup may take before the answer is 503 (one HGET normally takes well under 1 ms). */
+const LOOKUP_DEADLINE_MS = 1000;
+
+/** 503 when the store cannot say whether a key is valid: unknown is not the same as invalid, so nothing is counted. */
+function storeUnavailable(cause: unknown): GatewayError {
+  return new GatewayError('unavailable', 'API keys cannot be checked right now', [['retry-after', '1']], { cause });
+}
+
+function lookupWithin(keys: ApiKeys, digest: string): ReturnType<ApiKeys['lookup']> {
+  return new Promise((settle, fail) => {
+    const timer = setTimeout(() => fail(storeUnavailable(new Error(`no answer from the key store within ${LOOKUP_DEADLINE_MS} ms`))), LOOKUP_DEADLINE_MS);
+    keys.lookup(digest).then((found) => {
+      clearTimeout(timer);
+      settle(found);
+    }, (err: unknown) => {
+      clearTimeout(timer);
+      fail(storeUnavailable(err));
+    });
+  });
+}
+
 /** 401 for a key that does not authenticate; the challenge names the Bearer scheme the route also takes (RFC 9110 11.6.1). */
 function invalidApiKey(reason: string): GatewayError {
   return new GatewayError('unauthorized', `invalid API key: ${reason}`, [['www-authenticate', `Bearer realm="${REALM}"`]]);
@@ -16,14 +37,15 @@ function invalidApiKey(reason: string): GatewayError {
 /**
  * The consumer of `key`, or a 401 (429 once `clientIp` is throttled). A blocked address is still looked
  * up: the lookup is a hash and one read, and a valid key behind a NAT shared with a guesser must pass.
- * Only refused keys count towards the throttle, as refused tokens do.
+ * Only refused keys count towards the throttle, as refused tokens do. A cached key keeps working while
+ * Redis is away; an uncached one is 503 then.
  */
 export async function authenticateApiKey(keys: ApiKeys, throttle: FailureThrottle, key: string, clientIp: string): Promise<Principal> {
   const valid = key.length > 0 && key.length <= MAX_API_KEY_LENGTH;
   const digest = valid ? apiKeyDigest(key) : '';
   const cached = valid ? keys.cached(digest) : undefined;
   if (cached !== undefined) return cached;
-  const found = valid ? await keys.lookup(digest) : 'unknown';
+  const found = valid ? await lookupWithin(keys, digest) : 'unknown';
   if (typeof found !== 'string') return found;
   const blockedMs = throttle.blockedFor(clientIp) || (await throttle.fail(clientIp));
   if (blockedMs > 0) throw tooManyFailures(blockedMs, BLOCKED);
