@@ -9,6 +9,7 @@ import { ROOT, runCli } from './cli-process.js';
 const COMMANDS = [
   ['start'], ['check'], ['demo'], ['register'], ['services'], ['token', 'issue'], ['token', 'revoke'],
   ['keys', 'list'], ['keys', 'rotate'], ['clients', 'add'], ['clients', 'list'], ['clients', 'remove'],
+  ['apikeys', 'issue'], ['apikeys', 'list'], ['apikeys', 'revoke'],
 ];
 
 /** Runs the commands a few at a time (each child spends most of its time loading the TypeScript sources). */
