@@ -76,13 +76,25 @@ describe('API keys on Redis, two gateways', () => {
     assert.equal(listed.includes(key), false);
   });
 
-  test('an unknown key is 401 unauthorized and never reaches the upstream', async () => {
-    const before = upstream.seen.length;
-    const res = await call(first, '/keyed/1', { 'x-api-key': 'ewk_not-a-key' });
-    assert.equal(res.status, 401);
-    assert.equal(res.code, 'unauthorized');
-    assert.equal(res.headers['www-authenticate'], 'Bearer realm="edgeway"');
-    assert.equal(upstream.seen.length, before);
+  test('an unknown key is 401 unauthorized and never reaches the upstream; a malformed one costs no Redis read', async () => {
+    const client = redis.client();
+    const hgets = async (): Promise<number> => Number(/cmdstat_hget:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    try {
+      const before = upstream.seen.length;
+      const reads = await hgets();
+      const malformed = await call(first, '/keyed/1', { 'x-api-key': 'ewk_not-a-key' });
+      assert.equal(await hgets(), reads, 'no lookup for a value that cannot be a key');
+      const unknown = await call(first, '/keyed/1', { 'x-api-key': `ewk_${'A'.repeat(43)}` });
+      assert.equal(await hgets(), reads + 1, 'one HGET for a well-formed key');
+      for (const res of [malformed, unknown]) {
+        assert.equal(res.status, 401);
+        assert.equal(res.code, 'unauthorized');
+        assert.equal(res.headers['www-authenticate'], 'Bearer realm="edgeway"');
+      }
+      assert.equal(upstream.seen.length, before);
+    } finally {
+      client.disconnect();
+    }
   });
 
   test('scopes are checked like a token\'s, and a key with a bearer token beside it is refused', async () => {

@@ -3,8 +3,8 @@ import { GatewayError } from '../../errors.js';
 import type { Principal } from '../../request/context.js';
 import { REALM, tooManyFailures } from '../auth-errors.js';
 import type { FailureThrottle } from '../brute-force.js';
-import type { ApiKeys } from './api-keys.js';
-import { apiKeyDigest, MAX_API_KEY_LENGTH } from './key-material.js';
+import type { ApiKeyRefusal, ApiKeys } from './api-keys.js';
+import { apiKeyDigest, looksLikeApiKey } from './key-material.js';
 
 const BLOCKED = 'too many invalid credentials from this address';
 
@@ -41,11 +41,14 @@ function invalidApiKey(reason: string): GatewayError {
  * Redis is away; an uncached one is 503 then.
  */
 export async function authenticateApiKey(keys: ApiKeys, throttle: FailureThrottle, key: string, clientIp: string): Promise<Principal> {
-  const valid = key.length > 0 && key.length <= MAX_API_KEY_LENGTH;
-  const digest = valid ? apiKeyDigest(key) : '';
-  const cached = valid ? keys.cached(digest) : undefined;
-  if (cached !== undefined) return cached;
-  const found = valid ? await lookupWithin(keys, digest) : 'unknown';
+  let found: Principal | ApiKeyRefusal = 'unknown';
+  // A value no edgeway key can be costs neither a hash nor a store read.
+  if (looksLikeApiKey(key)) {
+    const digest = apiKeyDigest(key);
+    const cached = keys.cached(digest);
+    if (cached !== undefined) return cached;
+    found = await lookupWithin(keys, digest);
+  }
   if (typeof found !== 'string') return found;
   const blockedMs = throttle.blockedFor(clientIp) || (await throttle.fail(clientIp));
   if (blockedMs > 0) throw tooManyFailures(blockedMs, BLOCKED);

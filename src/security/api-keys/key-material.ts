@@ -11,8 +11,13 @@ export const API_KEY_HEADER = 'x-api-key';
 const KEY_PREFIX = 'ewk_';
 const KEY_BYTES = 32;
 
-/** The longest header value worth hashing; every real key is 47 characters. */
-export const MAX_API_KEY_LENGTH = 256;
+/** Every key edgeway issues: the prefix and 32 bytes in base64url (43 characters). */
+const KEY_FORMAT = /^ewk_[A-Za-z0-9_-]{43}$/;
+
+/** Whether `text` is spelled like a key edgeway issued; anything else is refused without a store read. */
+export function looksLikeApiKey(text: string): boolean {
+  return KEY_FORMAT.test(text);
+}
 
 /** A new key and its id; the key is returned to the caller once and never stored. */
 export interface NewApiKey {
