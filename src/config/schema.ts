@@ -48,7 +48,7 @@ const gateway = z.strictObject({
   maxHeaderBytes: z.number().int().min(1024).default(16 * 1024), // 16 KiB, Node's default
   admin: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9901) }).default({ host: '127.0.0.1', port: 9901 }),
   shutdownTimeout: duration.default(10_000),
-  /** The longest a plugin hook's promise may take before the request is answered 500 (a synchronous hook past it is reported). */
+  /** The longest a plugin hook may take before the request is answered 500. */
   pluginTimeout: duration.default(50),
 });
 

@@ -164,7 +164,7 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
       host: plugins,
       onFailure: (plugin, route, reason, err) => {
         telemetry.metrics.pluginError(plugin, reason);
-        const what = reason === 'slow' ? 'blocked the event loop past gateway.pluginTimeout (a synchronous hook cannot be interrupted; the request went on)' : `${reason === 'timeout' ? 'timed out' : 'threw'}; answered 500 internal_error`;
+        const what = `${reason === 'timeout' ? 'took longer than gateway.pluginTimeout' : 'threw'}; answered 500 internal_error`;
         options.logger.error({ plugin, route, reason, err }, `plugin "${plugin}" ${what}`);
       },
     },

@@ -113,7 +113,7 @@ export class GatewayMetrics {
       });
     }
     this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
-    this.#pluginErrors = new Counter({ name: 'edgeway_plugin_errors_total', help: 'Plugin hook calls that threw (error) or whose promise ran past gateway.pluginTimeout (timeout), both answered 500, or synchronous hooks that returned after it (slow, the request went on), by plugin and reason.', labelNames: ['plugin', 'reason'], registers });
+    this.#pluginErrors = new Counter({ name: 'edgeway_plugin_errors_total', help: 'Plugin hook calls that threw (error) or took longer than gateway.pluginTimeout (timeout), both answered 500, by plugin and reason.', labelNames: ['plugin', 'reason'], registers });
     new Counter({
       name: 'edgeway_process_errors_total',
       help: 'Errors that no handler caught and reached the process level (logged; the gateway kept serving).',
@@ -196,7 +196,7 @@ export class GatewayMetrics {
   }
 
   /** Counts a plugin hook that failed (rare: a label lookup per call is fine). */
-  pluginError(plugin: string, reason: 'error' | 'timeout' | 'slow'): void {
+  pluginError(plugin: string, reason: 'error' | 'timeout'): void {
     this.#pluginErrors.labels(plugin, reason).inc();
   }
 
