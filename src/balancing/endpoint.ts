@@ -116,6 +116,11 @@ export class Endpoint {
     this.sample(latencyMs, now);
   }
 
+  /** Ends a `begin` without a sample: an upgraded connection's lifetime says nothing about the instance's latency. */
+  release(): void {
+    if (this.inFlight > 0) this.inFlight--;
+  }
+
   /**
    * Time-based EWMA: the old average keeps weight exp(-elapsed/decay), so the average tracks recent
    * behaviour at any request rate (a count-based EWMA would forget in seconds under load, never when idle).

@@ -119,6 +119,12 @@ const rateLimit = z.strictObject({
   mode: z.enum(['enforce', 'shadow']).default('enforce'),
 });
 
+const webSocketDefaults = { idleTimeout: 600_000, maxConnections: 10_000 }; // 10 min; per route and process
+const webSocket = z.union([
+  z.literal(true).transform(() => webSocketDefaults),
+  z.strictObject({ idleTimeout: duration.default(webSocketDefaults.idleTimeout), maxConnections: z.number().int().min(1).default(webSocketDefaults.maxConnections) }),
+]);
+
 const route = z.strictObject({
   name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'route names use letters, digits, ".", "_" and "-"'),
   match: z.strictObject({
@@ -136,6 +142,8 @@ const route = z.strictObject({
     claimHeaders: z.record(z.string().regex(/^x-edgeway-[a-z0-9-]+$/, 'claim header names are lower-case and start with x-edgeway-'), z.string().min(1)).default({}),
     /** Also accept an API key in `x-api-key` (edgeway apikeys issue). */
     apiKeys: z.boolean().default(false),
+    /** RFC 6750 2.3: the bearer token may come as the `access_token` query parameter (browsers' WebSocket). */
+    queryToken: z.boolean().default(false),
   }).optional(),
   rateLimit: rateLimit.optional(),
   split: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0).max(100) })).optional(),
@@ -144,6 +152,8 @@ const route = z.strictObject({
   retryNonIdempotent: z.boolean().default(false),
   /** Plugins declared at the top level, run in this order after auth and rate limiting, each with its config. */
   plugins: z.array(z.strictObject({ name: z.string().min(1), config: z.unknown().optional() })).default([]),
+  /** `Upgrade: websocket` requests are relayed (RFC 6455); `true` takes the defaults. */
+  websocket: webSocket.optional(),
 });
 
 const plugin = z.strictObject({

@@ -4,7 +4,7 @@ import { requestPickInput } from '../balancing/pick-input.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { forward } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
-import type { RequestObserver } from '../request/observer.js';
+import type { RequestObserver, WebSocketClose } from '../request/observer.js';
 import type { ServerSpan } from '../request/server-span.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from '../request/context.js';
@@ -14,6 +14,9 @@ import { respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
 import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
+import { withoutAccessToken } from '../security/query-token.js';
+import type { WebSocketTracker } from '../proxy/websocket/tracker.js';
+import { checkUpgrade, isWebSocketUpgrade, upgradeWebSocket } from './upgrade.js';
 
 /** RFC 9110 15.5.6: a 405 lists what the resource does allow. */
 const TRACE_REFUSED: ReadonlyArray<readonly [string, string]> = [['allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS']];
@@ -25,6 +28,8 @@ interface Progress {
   trace: ServerSpan | undefined;
   clientIp: string;
   path: string;
+  /** How a relayed WebSocket ended (status 101); undefined for every other request. */
+  webSocket: WebSocketClose | undefined;
 }
 
 function splitTarget(url: string, host: string): { path: string; query: string } {
@@ -60,7 +65,14 @@ function hostOf(req: IncomingMessage): string {
   return (end > 0 ? raw.slice(0, end) : raw).toLowerCase();
 }
 
-async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint, observer: RequestObserver, progress: Progress): Promise<void> {
+/** What the public listener hands the handler besides the request: set for a request Node parsed as an upgrade. */
+export interface Upgrade {
+  /** Bytes after the request head, already read off the socket. */
+  readonly head: Buffer;
+  readonly webSockets: WebSocketTracker;
+}
+
+async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint, observer: RequestObserver, progress: Progress, upgrade: Upgrade | undefined): Promise<void> {
   const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
   progress.clientIp = client.ip;
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
@@ -78,6 +90,8 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   if (method === 'TRACE' && route?.config.match.methods === undefined) throw new GatewayError('method_not_allowed', 'TRACE is not allowed', TRACE_REFUSED);
   if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
   progress.route = route;
+  const webSocket = isWebSocketUpgrade(req);
+  checkUpgrade(req, route, webSocket, upgrade !== undefined);
   const trace = observer.start(req, route.name, client.ip);
   progress.trace = trace;
 
@@ -94,6 +108,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   };
   progress.ctx = ctx;
   for (const stage of route.stages) await stage(ctx);
+  const forwardedQuery = route.stripsQueryToken ? withoutAccessToken(query) : query;
   // Only now is the body wanted: a client refused by a stage (401, 413, 429) never sends it.
   if (expectsContinue(req)) res.writeContinue();
   const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
@@ -104,21 +119,30 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     requestId,
   }, ctx.upstreamHeaders, ctx.droppedHeaders);
   const input = requestPickInput(req.headers, client.ip, Date.now());
-  await forward({ ctx, service: route.pickService(), plan: route.plan, headers, path: upstreamPath(route, path) + query, input, observer: observer.attempts });
+  const target = upstreamPath(route, path) + forwardedQuery;
+  if (webSocket && upgrade !== undefined && route.webSocket !== undefined) {
+    progress.webSocket = await upgradeWebSocket(ctx, upgrade.head, {
+      service: route.pickService(), plan: route.webSocket, tracker: upgrade.webSockets, headers, path: target, input,
+      observer: observer.attempts, onOpen: () => observer.upgraded(ctx),
+    });
+    return;
+  }
+  await forward({ ctx, service: route.pickService(), plan: route.plan, headers, path: target, input, observer: observer.attempts });
 }
 
 /** The public listener's request handler over the live snapshot (read once per request). */
-export function createRequestHandler(current: () => Snapshot, observer: RequestObserver): (req: IncomingMessage, res: ServerResponse) => void {
-  return function handleRequest(req, res) {
+export function createRequestHandler(current: () => Snapshot, observer: RequestObserver): (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => void {
+  return function handleRequest(req, res, upgrade) {
     const startedAt = process.hrtime.bigint();
     const requestId = resolveRequestId(req.headers['x-request-id']);
-    const progress: Progress = { route: undefined, ctx: undefined, trace: undefined, clientIp: '', path: '' };
+    const progress: Progress = { route: undefined, ctx: undefined, trace: undefined, clientIp: '', path: '', webSocket: undefined };
     const finish = (status: number, error: GatewayError | undefined): void => {
       const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);
-      observer.done({ req, res, requestId, route: progress.route, ctx: progress.ctx, trace, clientIp: progress.clientIp, path: progress.path, status, startedAt, error });
+      const { webSocket } = progress;
+      observer.done({ req, res, requestId, route: progress.route, ctx: progress.ctx, trace, clientIp: progress.clientIp, path: progress.path, status, startedAt, error, ...(webSocket === undefined ? {} : { webSocket }) });
     };
-    run(req, res, current(), requestId, startedAt, observer, progress).then(
-      () => finish(res.statusCode, undefined),
+    run(req, res, current(), requestId, startedAt, observer, progress, upgrade).then(
+      () => finish(progress.webSocket === undefined ? res.statusCode : 101, undefined),
       (err: unknown) => {
         const error = toGatewayError(err);
         const unread = !req.complete;

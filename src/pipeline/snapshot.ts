@@ -8,6 +8,7 @@ import type { Stage } from '../request/context.js';
 import type { CompiledRoute } from '../request/route.js';
 import { compileMatch, RouteTable } from './route-table.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
+import type { WebSocketPlan } from '../proxy/websocket/forward-websocket.js';
 import { buildStages, type StageDeps } from './stages.js';
 
 /** A route with everything the request path needs, resolved at load. */
@@ -16,6 +17,10 @@ export interface RuntimeRoute extends CompiledRoute {
   pickService(): ServiceRuntime;
   readonly stages: readonly Stage[];
   readonly plan: ForwardPlan;
+  /** The route's `websocket` settings; undefined when it refuses upgrades. */
+  readonly webSocket: WebSocketPlan | undefined;
+  /** `auth.queryToken`: the `access_token` query parameter is removed before forwarding. */
+  readonly stripsQueryToken: boolean;
 }
 
 /** Long-lived objects shared by successive snapshots, so a reload keeps pools, buckets and caches. */
@@ -60,11 +65,15 @@ export function buildSnapshot(config: Config, files: readonly string[], deps: Sn
   }
   const routes = config.routes.map((route, index): RuntimeRoute => {
     const compiled: CompiledRoute = { name: route.name, index, config: route, match: compileMatch(route) };
+    const plan = forwardPlan(config, route);
+    const ws = route.websocket;
     return {
       ...compiled,
       pickService: servicePicker(route, services),
       stages: buildStages(compiled, deps),
-      plan: forwardPlan(config, route),
+      plan,
+      webSocket: ws === undefined ? undefined : { idleTimeoutMs: ws.idleTimeout, maxConnections: ws.maxConnections, handshakeTimeoutMs: plan.requestTimeoutMs },
+      stripsQueryToken: route.auth?.queryToken === true,
     };
   });
   return {

@@ -27,6 +27,17 @@ export interface RequestOutcome {
   readonly status: number;
   readonly startedAt: bigint;
   readonly error: GatewayError | undefined;
+  /** Set for a relayed WebSocket, at its close: the access log line is written then. */
+  readonly webSocket?: WebSocketClose;
+}
+
+/** How a relayed WebSocket connection ended. */
+export interface WebSocketClose {
+  /** `client`, `upstream`, `idle_timeout`, `shutdown` or `token_expired`. */
+  readonly closedBy: string;
+  /** Bytes relayed after the handshake, client -> upstream and upstream -> client. */
+  readonly bytesFromClient: number;
+  readonly bytesFromUpstream: number;
 }
 
 /** Telemetry hooks around a request. */
@@ -34,6 +45,8 @@ export interface RequestObserver {
   /** Starts the SERVER span once the route is known (`routeName` undefined for unrouted requests). */
   start(req: IncomingMessage, routeName: string | undefined, clientIp: string): ServerSpan;
   readonly attempts: AttemptObserver;
+  /** The upstream's `101` reached the client: the handshake's SERVER span ends; `done` follows at the close. */
+  upgraded(ctx: RequestContext): void;
   done(outcome: RequestOutcome): void;
 }
 

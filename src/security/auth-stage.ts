@@ -4,6 +4,7 @@ import type { Stage } from '../request/context.js';
 import { addIdentityHeaders } from './identity-headers.js';
 import type { Security } from './index.js';
 import { buildKeyOrTokenStage } from './api-keys/stage.js';
+import { queryAccessToken } from './query-token.js';
 
 /**
  * Builds the stage for a route with `auth`, or undefined when the route has none. With `required: false`
@@ -12,13 +13,15 @@ import { buildKeyOrTokenStage } from './api-keys/stage.js';
 export function buildAuthStage(route: RouteConfig, security: Security): Stage | undefined {
   const auth = route.auth;
   if (auth === undefined) return undefined;
-  const { required, scopes } = auth;
+  const { required, scopes, queryToken } = auth;
   const claimHeaders = Object.entries(auth.claimHeaders);
   // The auth config in force when this route's snapshot was built, even after a reload swaps the snapshot.
   const verify = security.authenticator();
   if (auth.apiKeys) return buildKeyOrTokenStage({ required, scopes, claimHeaders, verify }, security);
   return async function authenticate(ctx) {
-    const header = ctx.req.headers.authorization;
+    // The header wins when both are sent; the query's copy is removed before forwarding either way.
+    const fromQuery = queryToken && ctx.req.headers.authorization === undefined ? queryAccessToken(ctx.query) : undefined;
+    const header = fromQuery === undefined ? ctx.req.headers.authorization : `Bearer ${fromQuery}`;
     if (!required && header === undefined) return;
     const principal = await verify(header, ctx.clientIp);
     security.checkScopes(principal, scopes);

@@ -56,6 +56,11 @@ export class Connections {
     });
   }
 
+  /** Forgets a connection that an upgrade took away from HTTP: what drains it now is its relay's business. */
+  release(socket: Socket): void {
+    this.#sockets.delete(socket);
+  }
+
   /**
    * Stops accepting connections and closes the open ones between requests; resolves when none is left or
    * `timeoutMs` passed (the caller then cuts what remains).

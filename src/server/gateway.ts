@@ -17,6 +17,7 @@ import { apiKeysApi } from '../admin/apikeys-api.js';
 import { telemetryApi } from '../admin/telemetry-api.js';
 import { createRequestHandler } from '../pipeline/handle-request.js';
 import type { RequestObserver } from '../request/observer.js';
+import { WebSocketTracker } from '../proxy/websocket/tracker.js';
 import { compileChecks } from '../pipeline/compile-checks.js';
 import { buildSnapshot, type Snapshot } from '../pipeline/snapshot.js';
 import type { Registry } from '../discovery/registry.js';
@@ -38,6 +39,8 @@ export class Gateway {
   readonly publicServer: Server;
   readonly adminServer: Server;
   readonly #connections: Connections;
+  /** Open WebSocket connections: they outlive reloads and are drained on stop. */
+  readonly #webSockets: WebSocketTracker;
   #inFlight = 0;
   #serving = false;
   #stopping = false;
@@ -54,16 +57,19 @@ export class Gateway {
     const observer: RequestObserver = {
       start: telemetryObserver.start,
       attempts: telemetryObserver.attempts,
+      upgraded: telemetryObserver.upgraded,
       done: (outcome) => {
         this.#inFlight--;
         telemetryObserver.done(outcome);
       },
     };
     const handler = createRequestHandler(() => live.current, observer);
+    this.#webSockets = new WebSocketTracker((route, delta) => telemetry.metrics.webSocketConnections(route, delta));
+    const webSockets = this.#webSockets;
     const publicApp = createPublicApp(security, () => live.current.trustedProxies, telemetryObserver, (err) => options.logger.error({ err }, 'public endpoint failed'));
-    const listener = createPublicServer(publicApp, (req, res) => {
+    const listener = createPublicServer(publicApp, (req, res, head) => {
       this.#inFlight++;
-      handler(req, res);
+      handler(req, res, head === undefined ? undefined : { head, webSockets });
     }, { maxHeaderBytes: config.gateway.maxHeaderBytes }, tls?.createServer);
     this.publicServer = listener.server;
     this.#connections = listener.connections;
@@ -250,7 +256,10 @@ export class Gateway {
     }));
   }
 
-  /** Stops accepting, drains in-flight requests for at most `gateway.shutdownTimeout`, then closes everything. */
+  /**
+   * Stops accepting, drains in-flight requests and open WebSocket connections (no new upgrade is accepted) for at
+   * most `gateway.shutdownTimeout`, then closes everything.
+   */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
@@ -258,7 +267,8 @@ export class Gateway {
     this.#stopWatching();
     this.#stopWatchingPlugins();
     const closed = once(this.publicServer, 'close');
-    await this.#connections.drain(this.parts.live.current.config.gateway.shutdownTimeout);
+    const { shutdownTimeout } = this.parts.live.current.config.gateway;
+    await Promise.all([this.#connections.drain(shutdownTimeout), this.#webSockets.drain(shutdownTimeout)]);
     this.publicServer.closeAllConnections();
     await closed;
     this.adminServer.closeAllConnections();

@@ -1,5 +1,5 @@
 /** The public listener: the proxy for every route, plus edgeway's own public endpoints served by Hono. */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse as NodeServerResponse, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { GatewayError, type ErrorCode } from '../errors.js';
@@ -30,6 +30,9 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** Listens for late errors of a socket that Node no longer watches. */
+function ignore(): void {}
+
 /** The public server and the tracker of its connections (request order, drain on shutdown). */
 export interface PublicListener {
   readonly server: Server;
@@ -43,7 +46,7 @@ export interface PublicListener {
  */
 export function createPublicServer(
   app: { readonly fetch: Parameters<typeof getRequestListener>[0] },
-  proxy: (req: IncomingMessage, res: ServerResponse) => void,
+  proxy: (req: IncomingMessage, res: ServerResponse, upgradeHead?: Buffer) => void,
   limits: ListenerLimits,
   create: CreateServer = createServer,
 ): PublicListener {
@@ -64,6 +67,18 @@ export function createPublicServer(
     if (err.code === 'HPE_HEADER_OVERFLOW') rawError(socket, 'headers_too_large', 'request headers too large');
     else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
     else rawError(socket, 'bad_request', 'malformed HTTP request');
+  });
+  // Node hands over a request with `Connection: Upgrade` raw: the handler answers it on a response of its own
+  // (closing the connection after a refusal) or, for a WebSocket, relays the socket.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // From here on Node no longer listens for the socket's errors; a client that vanishes must not crash the process.
+    socket.on('error', ignore);
+    connections.release(socket);
+    const res = new NodeServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once('finish', () => socket.end());
+    proxy(req, res, head);
   });
   // CONNECT would turn the gateway into a tunnel to anywhere: refused (RFC 9110 9.3.6 makes it optional).
   server.on('connect', (_req: IncomingMessage, socket: Socket) => rawError(socket, 'method_not_allowed', 'CONNECT is not supported'));

@@ -55,6 +55,8 @@ export interface AccessLogEntry {
   reason: string | undefined;
   /** The message of the error edgeway answered with (e.g. `no healthy instance of service "orders"`). */
   error: string | undefined;
+  /** A relayed WebSocket's line, written at its close: `client`, `upstream`, `idle_timeout`, `shutdown`, `token_expired`. */
+  closedBy?: string;
 }
 
 /** The access log of one gateway. */

@@ -1,6 +1,7 @@
 /** Connects the request path to telemetry: spans per request and attempt, metrics, stats and the access log. */
 import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
 import type { AttemptObserver, AttemptTracker, RequestObserver } from '../request/observer.js';
+import type { AccessLogEntry } from './access-log.js';
 import type { UpstreamOutcome } from './metrics/metrics.js';
 import { OUTCOME_INDEX } from './history/instance-stats.js';
 import type { Telemetry } from './telemetry.js';
@@ -71,13 +72,21 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
       return spans.startServerSpan(req, routeName ?? UNROUTED, req.method ?? 'GET', clientIp);
     },
     attempts: attemptObserver(telemetry),
-    done(outcome) {
+    upgraded(ctx) {
+      // The handshake is the request: its SERVER span, status and latency end here; the connection lives on.
       metrics.requestEnded();
-      const { req, ctx } = outcome;
+      const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+      const route = telemetry.forRoute(ctx.route.name);
+      route.metrics.request(ctx.trace.method, 101, seconds);
+      route.stats.record(101, seconds * 1000, ctx.requestId, ctx.trace.traceId);
+      spans.endServerSpan(ctx.trace, 101);
+    },
+    done(outcome) {
+      const { req, ctx, webSocket } = outcome;
       const durationMs = Number(process.hrtime.bigint() - outcome.startedAt) / 1e6;
       const { trace, error } = outcome;
       const route = outcome.route?.name ?? outcome.endpoint ?? UNROUTED;
-      telemetry.finish(telemetry.forRoute(route), outcome.trace, {
+      const entry: AccessLogEntry = {
         requestId: outcome.requestId,
         traceId: outcome.trace.traceId ?? '',
         route,
@@ -98,7 +107,15 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
         attempts: trace.attempts,
         reason: error === undefined ? undefined : trace.upstreamFailure,
         error: error?.message,
-      }, error);
+      };
+      if (webSocket === undefined) {
+        metrics.requestEnded();
+        telemetry.finish(telemetry.forRoute(route), trace, entry, error);
+        return;
+      }
+      // A relayed WebSocket's line at its close: bytes and duration of the whole connection, and who ended it.
+      entry.closedBy = webSocket.closedBy;
+      telemetry.accessLog.write(entry);
     },
   };
 }

@@ -51,6 +51,7 @@ export class GatewayMetrics {
   readonly #retries: Counter<'service'>;
   readonly #healthy: Gauge<'service' | 'instance'>;
   readonly #inFlight: Gauge;
+  readonly #webSockets: Gauge<'route'>;
   readonly #reloads: Counter<'result'>;
   readonly #pluginErrors: Counter<'plugin' | 'reason'>;
   readonly #routes = new Map<string, RouteMetrics>();
@@ -88,6 +89,7 @@ export class GatewayMetrics {
       }),
     });
     this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
+    this.#webSockets = new Gauge({ name: 'edgeway_websocket_connections', help: 'WebSocket connections open through this gateway process, by route.', labelNames: ['route'], registers });
     const probe = options.redisUp;
     // Registered only with a probe: an unlabelled gauge is exported as 0 from its creation, and an
     // `edgeway_redis_up == 0` alert must not fire on a gateway that has no Redis at all.
@@ -178,6 +180,11 @@ export class GatewayMetrics {
   /** Marks a request as finished. */
   requestEnded(): void {
     this.#inFlight.dec();
+  }
+
+  /** Moves the open WebSocket connections of `route` by one (rare: once per upgrade and close). */
+  webSocketConnections(route: string, delta: 1 | -1): void {
+    this.#webSockets.labels(route).inc(delta);
   }
 
   /** Sets an instance's health gauge on a change; with a `services` view the scrape reads it instead. */

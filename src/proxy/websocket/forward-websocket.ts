@@ -1,0 +1,136 @@
+/** The terminal stage of an upgrade: picks an instance, shakes hands with it, then relays the connection until it closes. */
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import type { PickInput } from '../../balancing/balancer.js';
+import type { FailureKind } from '../../balancing/endpoint.js';
+import { GatewayError } from '../../errors.js';
+import type { RequestContext } from '../../request/context.js';
+import type { AttemptObserver, WebSocketClose } from '../../request/observer.js';
+import { clientResponseHeaders } from '../headers.js';
+import { relay } from '../relay.js';
+import type { ServiceRuntime } from '../service-runtime.js';
+import { classifyUpstreamError, failureToError } from '../upstream-errors.js';
+import { upstreamConnectOptions, type UpstreamTlsConfig } from '../upstream-tls.js';
+import { upstreamHandshake } from './handshake.js';
+import { StreamRelay } from './relay.js';
+import type { WebSocketTracker } from './tracker.js';
+
+/** A route's `websocket` settings, in milliseconds. */
+export interface WebSocketPlan {
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  /** How long the instance may take to answer the handshake (the route's request timeout), ms. */
+  readonly handshakeTimeoutMs: number;
+}
+
+/**
+ * The client side of an upgrade, whatever carried it: an HTTP/1.1 connection (`101`), or an HTTP/2 stream of an
+ * extended CONNECT (RFC 8441 5: a `200`). `accept` answers the client once the upstream said `101`.
+ */
+export interface WebSocketClient {
+  readonly stream: Duplex;
+  /** Bytes the client sent after its handshake, already read off the stream. */
+  readonly head: Buffer;
+  /** Completes the client's handshake with the upstream's `101` headers (a flat [name, value, ...] list). */
+  accept(headers: readonly string[]): void;
+}
+
+/** Everything one upgrade needs, resolved by the request handler. */
+export interface WebSocketForward {
+  readonly ctx: RequestContext;
+  readonly client: WebSocketClient;
+  readonly service: ServiceRuntime;
+  readonly plan: WebSocketPlan;
+  readonly tracker: WebSocketTracker;
+  /** Upstream request headers as a flat list, without `Connection`/`Upgrade` (added here). */
+  readonly headers: readonly string[];
+  /** Path and query to send, before the instance's base path. */
+  readonly path: string;
+  readonly input: PickInput;
+  readonly observer: AttemptObserver;
+  /** Called once the client has its `101`. */
+  readonly onOpen: () => void;
+}
+
+const tlsOptions = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
+
+/** The service's TLS options, read once per config object (a reload brings a new one). */
+function tlsOf(service: ServiceRuntime): ConnectionOptions | undefined {
+  const config = service.config.upstreamTls;
+  if (config === undefined) return undefined;
+  let options = tlsOptions.get(config);
+  if (options === undefined) {
+    options = upstreamConnectOptions(config);
+    tlsOptions.set(config, options);
+  }
+  return options;
+}
+
+/** 503 when the route holds `maxConnections` or the gateway shuts down (SPEC: `unavailable`). */
+function full(route: string): GatewayError {
+  return new GatewayError('unavailable', `route "${route}" has no room for another WebSocket connection`, [['retry-after', '1']]);
+}
+
+/**
+ * Opens the upstream side and relays. Resolves with how the connection ended, or undefined when the upstream
+ * refused the upgrade and its answer was relayed as a normal response. The instance keeps an in-flight request
+ * for the connection's whole life, so least-request balancing counts open connections; a reload never touches
+ * it (the relay holds the endpoint, not the snapshot).
+ */
+export async function forwardWebSocket(request: WebSocketForward): Promise<WebSocketClose | undefined> {
+  const { ctx, client, service, plan, tracker, path, observer } = request;
+  const route = ctx.route.name;
+  if (!tracker.admits(route, plan.maxConnections)) throw full(route);
+  const release = tracker.reserve(route);
+  try {
+    const endpoint = observer.select(ctx, () => service.pick(request.input));
+    if (endpoint === undefined) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
+    const attempt = observer.begin(ctx, service, endpoint, 0, path);
+    const started = performance.now();
+    endpoint.begin();
+    let result;
+    try {
+      result = await upstreamHandshake({
+        origin: endpoint.origin,
+        path: endpoint.basePath + path,
+        // RFC 6455 4.1: the handshake's Upgrade and Connection, which hop-by-hop hygiene removed.
+        headers: [...request.headers, ...attempt.headers, 'connection', 'Upgrade', 'upgrade', 'websocket'],
+        tls: tlsOf(service),
+        timeoutMs: plan.handshakeTimeoutMs,
+      });
+    } catch (err) {
+      const kind: FailureKind = classifyUpstreamError(err);
+      endpoint.end(performance.now() - started, kind);
+      service.outlier?.record(endpoint);
+      attempt.end(undefined, kind, false);
+      throw failureToError(kind, service.name, err);
+    }
+    const { response } = result;
+    const status = response.statusCode ?? 502;
+    if (result.kind === 'response') {
+      // Anything but 101 is the upstream's answer to an ordinary request (a 403, a 426): the client gets it as is.
+      ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
+      const failure = await relay(response, ctx.res);
+      endpoint.end(performance.now() - started, failure ?? (status >= 500 ? 'server-error' : 'success'));
+      attempt.end(status, failure, false);
+      return undefined;
+    }
+    const upstream = result.socket;
+    attempt.end(101, undefined, false);
+    const accepted: string[] = [...response.rawHeaders, 'x-request-id', ctx.requestId];
+    for (const [name, value] of ctx.responseHeaders) accepted.push(name, value);
+    client.accept(accepted);
+    if (result.head.length > 0) client.stream.write(result.head);
+    if (client.head.length > 0) upstream.write(client.head);
+    request.onOpen();
+    const relayed = new StreamRelay(client.stream, upstream, { idleTimeoutMs: plan.idleTimeoutMs });
+    const open = { route, close: (reason: Parameters<StreamRelay['close']>[0]) => relayed.close(reason) };
+    if (!tracker.opened(open)) relayed.close('shutdown');
+    const end = await relayed.done;
+    tracker.closed(open);
+    endpoint.release();
+    return end;
+  } finally {
+    release();
+  }
+}
