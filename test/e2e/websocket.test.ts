@@ -1,0 +1,239 @@
+/** WebSocket through a real gateway with the `ws` package on both ends: relay, refusals, limits, idle, reload, drain. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+/** A `ws` echo server that records each handshake request and its server-side sockets. */
+interface EchoUpstream {
+  readonly url: string;
+  readonly handshakes: IncomingMessage[];
+  readonly sockets: WebSocket[];
+  close(): Promise<void>;
+}
+
+async function startEchoUpstream(): Promise<EchoUpstream> {
+  const server: Server = createServer((_req, res) => res.end('plain'));
+  const wss = new WebSocketServer({ server });
+  const handshakes: IncomingMessage[] = [];
+  const sockets: WebSocket[] = [];
+  wss.on('connection', (socket, req) => {
+    handshakes.push(req);
+    sockets.push(socket);
+    socket.on('message', (data, binary) => socket.send(data, { binary }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    handshakes,
+    sockets,
+    close: async () => {
+      for (const socket of wss.clients) socket.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Opens a client WebSocket and waits for the handshake. */
+async function open(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  const socket = new WebSocket(url, { headers });
+  await once(socket, 'open');
+  return socket;
+}
+
+/** Sends `text` and waits for the echo. */
+async function echo(socket: WebSocket, text: string): Promise<string> {
+  socket.send(text);
+  const [data] = (await once(socket, 'message')) as [Buffer];
+  return data.toString();
+}
+
+/** A handshake the gateway (or upstream) refused: its status and body. */
+async function refusal(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+  const socket = new WebSocket(url, { headers });
+  socket.on('error', () => undefined);
+  const [, res] = (await once(socket, 'unexpected-response')) as [unknown, IncomingMessage];
+  let body = '';
+  for await (const chunk of res) body += String(chunk);
+  return { status: res.statusCode ?? 0, body, headers: res.headers };
+}
+
+function routesYaml(upstream: string, extra = ''): string {
+  return `auth:
+  issuers:
+    - { issuer: edgeway, audience: api }
+gateway:
+  shutdownTimeout: 5s
+services:
+  chat: { instances: [${upstream}] }
+routes:
+  - { name: chat, match: { path: /chat }, service: chat, websocket: { idleTimeout: 10m, maxConnections: 2 } }
+  - { name: secure, match: { path: /secure }, service: chat, websocket: true, auth: { required: true, scopes: [chat], queryToken: true } }
+  - { name: idle, match: { path: /idle }, service: chat, websocket: { idleTimeout: 300ms } }
+  - { name: plain, match: { path: /plain }, service: chat }
+${extra}`;
+}
+
+describe('WebSocket through the gateway', () => {
+  let upstream: EchoUpstream;
+  let gw: TestGateway;
+  let ws: string;
+
+  before(async () => {
+    upstream = await startEchoUpstream();
+    gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) });
+    ws = gw.url.replace('http:', 'ws:');
+  });
+  after(async () => {
+    await gw.stop();
+    await upstream.close();
+  });
+
+  const token = async (scopes: string[]): Promise<string> => {
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'chatter', scopes, ttl: '10m', aud: 'api' }) });
+    return ((await minted.body.json()) as { token: string }).token;
+  };
+  const gauge = async (route: string): Promise<number> => {
+    const metric = await gw.gateway.metricsRegistry.getSingleMetric('edgeway_websocket_connections')?.get();
+    return metric?.values.find((v) => v.labels.route === route)?.value ?? 0;
+  };
+  const lineOf = (requestId: string): Promise<Record<string, unknown>> =>
+    waitFor(() => gw.accessLines.some((l) => l.includes(requestId)), 5000, `the access-log line of ${requestId}`)
+      .then(() => JSON.parse(gw.accessLines.find((l) => l.includes(requestId)) as string) as Record<string, unknown>);
+
+  test('frames are echoed through the gateway; the close writes one access-log line with bytes and who closed', async () => {
+    const socket = await open(`${ws}/chat/room`, { 'x-request-id': 'ws-echo-1' });
+    assert.equal(await echo(socket, 'hello'), 'hello');
+    assert.equal(await echo(socket, 'x'.repeat(70_000)), 'x'.repeat(70_000));
+    assert.equal(await gauge('chat'), 1);
+    assert.equal(gw.accessLines.filter((l) => l.includes('ws-echo-1')).length, 0, 'no line before the close');
+    socket.close(1000, 'bye');
+    await once(socket, 'close');
+    const line = await lineOf('ws-echo-1');
+    assert.equal(line.status, 101);
+    // RFC 6455 7.1.1: after the closing handshake the server closes the TCP connection first.
+    assert.equal(line.closedBy, 'upstream');
+    assert.equal(line.route, 'chat');
+    assert.ok((line.bytesIn as number) > 70_000 && (line.bytesOut as number) > 70_000, JSON.stringify(line));
+    await waitFor(async () => (await gauge('chat')) === 0, 5000, 'the gauge back at 0');
+  });
+
+  test('the upgrade passes auth: 401 without a token, 403 without the scope, both as SPEC bodies', async () => {
+    const missing = await refusal(`${ws}/secure`);
+    assert.equal(missing.status, 401);
+    assert.equal((JSON.parse(missing.body) as { error: { code: string } }).error.code, 'unauthorized');
+    const narrow = await refusal(`${ws}/secure`, { authorization: `Bearer ${await token(['other'])}` });
+    assert.equal(narrow.status, 403);
+    assert.equal((JSON.parse(narrow.body) as { error: { code: string } }).error.code, 'forbidden');
+  });
+
+  test('a token in access_token passes auth and never reaches the upstream or the access log', async () => {
+    const secret = await token(['chat']);
+    const before = upstream.handshakes.length;
+    const socket = await open(`${ws}/secure/x?room=1&access_token=${encodeURIComponent(secret)}&b=2`, { 'x-request-id': 'ws-query-1' });
+    assert.equal(await echo(socket, 'hi'), 'hi');
+    const seen = upstream.handshakes[before] as IncomingMessage;
+    assert.equal(seen.url, '/secure/x?room=1&b=2');
+    assert.equal(seen.headers['x-edgeway-sub'], 'chatter');
+    socket.close();
+    const line = await lineOf('ws-query-1');
+    assert.ok(!JSON.stringify(line).includes(secret));
+    assert.ok(!gw.accessLines.some((l) => l.includes(secret)));
+  });
+
+  test('an upgrade on a route without websocket gets 400 bad_request', async () => {
+    const res = await refusal(`${ws}/plain`);
+    assert.equal(res.status, 400);
+    assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'bad_request');
+  });
+
+  test('beyond maxConnections open sockets on the route: 503 unavailable, and room again after a close', async () => {
+    const first = await open(`${ws}/chat/a`);
+    const second = await open(`${ws}/chat/b`);
+    const full = await refusal(`${ws}/chat/c`);
+    assert.equal(full.status, 503);
+    assert.equal((JSON.parse(full.body) as { error: { code: string } }).error.code, 'unavailable');
+    first.close();
+    await once(first, 'close');
+    await waitFor(async () => (await gauge('chat')) === 1, 5000, 'one socket left');
+    const third = await open(`${ws}/chat/d`);
+    assert.equal(await echo(third, 'room'), 'room');
+    second.close();
+    third.close();
+    await waitFor(async () => (await gauge('chat')) === 0, 5000, 'no socket left');
+  });
+
+  test('an idle connection is closed on both sides', async () => {
+    const before = upstream.sockets.length;
+    const socket = await open(`${ws}/idle`, { 'x-request-id': 'ws-idle-1' });
+    assert.equal(await echo(socket, 'once'), 'once');
+    const server = upstream.sockets[before] as WebSocket;
+    await Promise.all([once(socket, 'close'), once(server, 'close')]);
+    assert.equal((await lineOf('ws-idle-1')).closedBy, 'idle_timeout');
+  });
+
+  test('a client that vanishes mid-stream closes the upstream side and the gateway keeps serving', async () => {
+    const before = upstream.sockets.length;
+    const socket = await open(`${ws}/chat/gone`, { 'x-request-id': 'ws-gone-1' });
+    socket.send('y'.repeat(200_000));
+    socket.terminate();
+    await waitFor(() => upstream.sockets.length > before, 5000, 'the upstream side');
+    const server = upstream.sockets[before] as WebSocket;
+    if (server.readyState !== WebSocket.CLOSED) await once(server, 'close');
+    assert.equal((await lineOf('ws-gone-1')).closedBy, 'client');
+    const next = await open(`${ws}/chat/next`);
+    assert.equal(await echo(next, 'still here'), 'still here');
+    next.close();
+    await waitFor(async () => (await gauge('chat')) === 0, 5000, 'no socket left');
+  });
+});
+
+describe('WebSocket connections across reload and shutdown', () => {
+  test('a reload that removes the route keeps the open socket on its instance', async () => {
+    const upstream = await startEchoUpstream();
+    const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) });
+    try {
+      const socket = await open(`${gw.url.replace('http:', 'ws:')}/chat`);
+      assert.equal(await echo(socket, 'before'), 'before');
+      gw.write('c.yaml', `services:\n  other: { instances: ["http://127.0.0.1:9"] }\nroutes:\n  - { name: other, match: { path: /other }, service: other }\n`);
+      assert.deepEqual(gw.gateway.reload(), { ok: true });
+      assert.equal(await echo(socket, 'after'), 'after');
+      socket.close();
+      await once(socket, 'close');
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+
+  test('stop refuses new upgrades, waits for open sockets, and closes the rest at shutdownTimeout', async () => {
+    const upstream = await startEchoUpstream();
+    const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url).replace('shutdownTimeout: 5s', 'shutdownTimeout: 1s') });
+    const ws = gw.url.replace('http:', 'ws:');
+    try {
+      const polite = await open(`${ws}/chat/polite`);
+      const stubborn = await open(`${ws}/chat/stubborn`);
+      const stopped = gw.gateway.stop();
+      const late = new WebSocket(`${ws}/chat/late`);
+      const [lateError] = (await once(late, 'error')) as [Error];
+      assert.match(lateError.message, /ECONNREFUSED|socket hang up|Unexpected server response/);
+      assert.equal(await echo(polite, 'still open while draining'), 'still open while draining');
+      polite.close();
+      await once(polite, 'close');
+      const [code] = (await once(stubborn, 'close')) as [number];
+      assert.equal(code, 1006, 'the connection was cut after the drain deadline');
+      await stopped;
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
