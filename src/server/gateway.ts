@@ -66,6 +66,8 @@ export class Gateway {
     const handler = createRequestHandler(() => live.current, observer);
     this.#webSockets = new WebSocketTracker((route, delta) => telemetry.metrics.webSocketConnections(route, delta));
     const webSockets = this.#webSockets;
+    // A socket opened with a token that is revoked afterwards is closed, wherever the revocation came from.
+    security.revocations.onRevoked((jti) => webSockets.revoked(jti));
     const publicApp = createPublicApp(security, () => live.current.trustedProxies, telemetryObserver, (err) => options.logger.error({ err }, 'public endpoint failed'));
     const listener = createPublicServer(publicApp, (req, res, head) => {
       this.#inFlight++;

@@ -149,6 +149,48 @@ describe('WebSocket through the gateway', () => {
     assert.ok(!gw.accessLines.some((l) => l.includes(secret)));
   });
 
+  test('revoking the token closes its socket with 1008 between two frames of a streaming upstream', async () => {
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'chatter', scopes: ['chat'], ttl: '10m', aud: 'api' }) });
+    const { token: secret, jti } = (await minted.body.json()) as { token: string; jti: string };
+    const before = upstream.sockets.length;
+    const socket = await open(`${ws}/secure/stream`, { authorization: `Bearer ${secret}`, 'x-request-id': 'ws-revoke-1' });
+    const errors: Error[] = [];
+    socket.on('error', (err) => errors.push(err));
+    let messages = 0;
+    socket.on('message', (data: Buffer) => {
+      assert.equal(data.length, 50_000, 'every message arrives whole');
+      messages++;
+    });
+    await waitFor(() => upstream.sockets.length > before, 5000, 'the upstream side');
+    const server = upstream.sockets[before] as WebSocket;
+    const flood = setInterval(() => server.readyState === WebSocket.OPEN && server.send(Buffer.alloc(50_000, 1)), 1);
+    const serverClosed = once(server, 'close');
+    try {
+      await waitFor(() => messages > 5, 5000, 'messages flowing');
+      const revoked = await request(`${gw.adminUrl}/admin/tokens/${jti}/revoke`, { method: 'POST' });
+      assert.equal(revoked.statusCode < 300, true);
+      await revoked.body.dump();
+      const [code, reason] = (await once(socket, 'close')) as [number, Buffer];
+      assert.equal(code, 1008);
+      assert.equal(reason.toString(), 'token revoked');
+      assert.deepEqual(errors, []);
+    } finally {
+      clearInterval(flood);
+    }
+    await serverClosed;
+    assert.equal((await lineOf('ws-revoke-1')).closedBy, 'token_revoked');
+  });
+
+  test('a socket is closed with 1008 when the token it was opened with expires', async () => {
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'chatter', scopes: ['chat'], ttl: '2s', aud: 'api' }) });
+    const { token: secret } = (await minted.body.json()) as { token: string };
+    const socket = await open(`${ws}/secure/short`, { authorization: `Bearer ${secret}` });
+    assert.equal(await echo(socket, 'while valid'), 'while valid');
+    const [code, reason] = (await once(socket, 'close')) as [number, Buffer];
+    assert.equal(code, 1008);
+    assert.equal(reason.toString(), 'token expired');
+  });
+
   test('an upgrade on a route without websocket gets 400 bad_request', async () => {
     const res = await refusal(`${ws}/plain`);
     assert.equal(res.status, 400);

@@ -13,7 +13,7 @@ import { classifyUpstreamError, failureToError } from '../upstream-errors.js';
 import { upstreamConnectOptions, type UpstreamTlsConfig } from '../upstream-tls.js';
 import { upstreamHandshake } from './handshake.js';
 import { StreamRelay } from './relay.js';
-import type { WebSocketTracker } from './tracker.js';
+import type { OpenSocket, WebSocketTracker } from './tracker.js';
 
 /** A route's `websocket` settings, in milliseconds. */
 export interface WebSocketPlan {
@@ -64,6 +64,29 @@ function tlsOf(service: ServiceRuntime): ConnectionOptions | undefined {
     tlsOptions.set(config, options);
   }
   return options;
+}
+
+/** The `jti` and expiry (ms) of the token an upgrade was authenticated with; neither for an anonymous one. */
+function tokenBounds(ctx: RequestContext): { jti: string | undefined; expiresAt: number | undefined } {
+  const claims = ctx.principal?.claims;
+  const jti = typeof claims?.jti === 'string' ? claims.jti : undefined;
+  const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
+  return { jti, expiresAt };
+}
+
+/** setTimeout's longest delay (2^31 - 1 ms, ~24.8 days); a later expiry is re-armed when it fires. */
+const MAX_DELAY_MS = 2_147_483_647;
+
+/** Calls `fire` at `expiresAt` (ms since epoch), however far away; `timer` is the current one to clear. */
+function expireAt(expiresAt: number, fire: () => void): { timer: NodeJS.Timeout | undefined } {
+  const handle: { timer: NodeJS.Timeout | undefined } = { timer: undefined };
+  const arm = (): void => {
+    const left = expiresAt - Date.now();
+    if (left <= 0) return fire();
+    handle.timer = setTimeout(arm, Math.min(left, MAX_DELAY_MS));
+  };
+  arm();
+  return handle;
 }
 
 /** 503 when the route holds `maxConnections` or the gateway shuts down (SPEC: `unavailable`). */
@@ -123,10 +146,21 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
     if (result.head.length > 0) client.stream.write(result.head);
     if (client.head.length > 0) upstream.write(client.head);
     request.onOpen();
-    const relayed = new StreamRelay(client.stream, upstream, { idleTimeoutMs: plan.idleTimeoutMs });
-    const open = { route, close: (reason: Parameters<StreamRelay['close']>[0]) => relayed.close(reason) };
+    const { jti, expiresAt } = tokenBounds(ctx);
+    const relayed = new StreamRelay(client.stream, upstream, { idleTimeoutMs: plan.idleTimeoutMs, trackFrames: jti !== undefined || expiresAt !== undefined });
+    const open: OpenSocket = {
+      route,
+      jti,
+      close: (reason) => {
+        if (reason === 'token_revoked') relayed.closeForPolicy(reason, 'token revoked');
+        else if (reason === 'token_expired') relayed.closeForPolicy(reason, 'token expired');
+        else relayed.close(reason);
+      },
+    };
+    const expiry = expiresAt === undefined ? undefined : expireAt(expiresAt, () => open.close('token_expired'));
     if (!tracker.opened(open)) relayed.close('shutdown');
     const end = await relayed.done;
+    clearTimeout(expiry?.timer);
     tracker.closed(open);
     endpoint.release();
     return end;

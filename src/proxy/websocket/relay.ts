@@ -1,8 +1,13 @@
 /** Relays an upgraded connection's bytes both ways between two duplex streams, untouched, until either side closes. */
+import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { closeFrame, FrameBoundary } from './frame-boundary.js';
 
 /** Who ended a relayed connection, as the access log names it. */
-export type ClosedBy = 'client' | 'upstream' | 'idle_timeout' | 'shutdown' | 'token_expired';
+export type ClosedBy = 'client' | 'upstream' | 'idle_timeout' | 'shutdown' | 'token_expired' | 'token_revoked';
+
+/** RFC 6455 7.4.1: 1008, policy violation: the token the connection was opened with no longer holds. */
+const POLICY_VIOLATION = 1008;
 
 /** How a relayed connection ended. */
 export interface RelayEnd {
@@ -16,8 +21,8 @@ export interface RelayEnd {
 export interface RelayOptions {
   /** Close both sides after this long without a byte in either direction, ms. */
   readonly idleTimeoutMs: number;
-  /** Sees every chunk the upstream sends before it is relayed (a frame-boundary tracker). */
-  readonly onUpstreamChunk?: (chunk: Buffer) => void;
+  /** Follow frame boundaries both ways, so {@link StreamRelay.closeForPolicy} can end the connection cleanly. */
+  readonly trackFrames: boolean;
 }
 
 /**
@@ -35,18 +40,26 @@ export class StreamRelay {
   #timer: NodeJS.Timeout | undefined;
   #ended = false;
   #resolve: (end: RelayEnd) => void = () => undefined;
+  readonly #fromClient: FrameBoundary | undefined;
+  readonly #fromUpstream: FrameBoundary | undefined;
+  /** Set once a policy close waits for the upstream's current frame to end. */
+  #policyClose: { reason: ClosedBy; frame: Buffer } | undefined;
 
   constructor(private readonly client: Duplex, private readonly upstream: Duplex, private readonly options: RelayOptions) {
     this.done = new Promise((resolve) => (this.#resolve = resolve));
+    const fromClient = (this.#fromClient = options.trackFrames ? new FrameBoundary() : undefined);
+    const fromUpstream = (this.#fromUpstream = options.trackFrames ? new FrameBoundary() : undefined);
     client.on('data', (chunk: Buffer) => {
       this.#bytesFromClient += chunk.length;
       this.#lastActivity = Date.now();
+      fromClient?.advance(chunk);
     });
-    const inspect = options.onUpstreamChunk;
     upstream.on('data', (chunk: Buffer) => {
       this.#bytesFromUpstream += chunk.length;
       this.#lastActivity = Date.now();
-      inspect?.(chunk);
+      if (fromUpstream === undefined) return;
+      if (this.#policyClose === undefined) fromUpstream.advance(chunk);
+      else this.#relayToBoundary(chunk, fromUpstream);
     });
     // Errors end the relay; the listeners stay for the streams' whole life so a late error (a write racing the
     // close) never reaches 'uncaughtException'.
@@ -63,24 +76,41 @@ export class StreamRelay {
     else if (upstream.destroyed) this.#finish('upstream', false);
   }
 
-  /** Bytes relayed so far, client -> upstream. */
-  get bytesFromClient(): number {
-    return this.#bytesFromClient;
-  }
-
   /** Ends both sides gracefully (FIN once written data is flushed), for `reason`. */
   close(reason: ClosedBy): void {
     this.#finish(reason, true);
   }
 
-  /** Stops relaying client -> upstream and upstream -> client; `last` is written to the client before its FIN. */
-  closeWith(reason: ClosedBy, toClient: Buffer, toUpstream: Buffer): void {
-    if (this.#ended) return;
-    this.upstream.unpipe(this.client);
+  /**
+   * Closes for a policy reason (the token expired or was revoked): the client gets a 1008 Close frame at the end of
+   * the upstream's current frame, so it never sees a frame cut in half; the upstream gets one too when the client
+   * was between frames; then FIN both ways. Without frame tracking it is a plain close.
+   */
+  closeForPolicy(reason: ClosedBy, text: string): void {
+    const fromUpstream = this.#fromUpstream;
+    if (this.#ended || this.#policyClose !== undefined) return;
+    if (fromUpstream === undefined || this.#fromClient === undefined) return this.close(reason);
     this.client.unpipe(this.upstream);
-    if (this.client.writable) this.client.write(toClient);
-    if (this.upstream.writable) this.upstream.write(toUpstream);
-    this.#finish(reason, true);
+    this.upstream.unpipe(this.client);
+    // Nothing more of the client's reaches the upstream; a Close in the middle of a client frame would corrupt it.
+    if (this.#fromClient.atBoundary && this.upstream.writable) this.upstream.write(closeFrame(POLICY_VIOLATION, text, true, randomBytes(4)));
+    this.#policyClose = { reason, frame: closeFrame(POLICY_VIOLATION, text, false) };
+    if (fromUpstream.atBoundary) this.#sendPolicyClose();
+    // The rest of the upstream's current frame is relayed by hand from the 'data' listener.
+    else this.upstream.resume();
+  }
+
+  #relayToBoundary(chunk: Buffer, frames: FrameBoundary): void {
+    const end = frames.advance(chunk, true);
+    if (this.client.writable) this.client.write(end === chunk.length ? chunk : chunk.subarray(0, end));
+    if (frames.atBoundary) this.#sendPolicyClose();
+  }
+
+  #sendPolicyClose(): void {
+    const pending = this.#policyClose;
+    if (pending === undefined || this.#ended) return;
+    if (this.client.writable) this.client.write(pending.frame);
+    this.#finish(pending.reason, true);
   }
 
   #armIdle(ms: number): void {

@@ -4,6 +4,8 @@ import type { ClosedBy } from './relay.js';
 /** An open relayed connection as the tracker sees it. */
 export interface OpenSocket {
   readonly route: string;
+  /** The `jti` of the token the connection was opened with, if it had one. */
+  readonly jti: string | undefined;
   close(reason: ClosedBy): void;
 }
 
@@ -17,6 +19,7 @@ export type OpenCountListener = (route: string, delta: 1 | -1) => void;
 export class WebSocketTracker {
   readonly #byRoute = new Map<string, number>();
   readonly #open = new Set<OpenSocket>();
+  readonly #byJti = new Map<string, Set<OpenSocket>>();
   #closing = false;
   #drained: (() => void) | undefined;
 
@@ -42,13 +45,29 @@ export class WebSocketTracker {
   opened(socket: OpenSocket): boolean {
     if (this.#closing) return false;
     this.#open.add(socket);
+    if (socket.jti !== undefined) {
+      const sockets = this.#byJti.get(socket.jti) ?? new Set<OpenSocket>();
+      sockets.add(socket);
+      this.#byJti.set(socket.jti, sockets);
+    }
     this.onChange(socket.route, 1);
     return true;
+  }
+
+  /** Closes every connection opened with the token `jti` (it was just revoked). */
+  revoked(jti: string): void {
+    const sockets = this.#byJti.get(jti);
+    if (sockets !== undefined) for (const socket of [...sockets]) socket.close('token_revoked');
   }
 
   /** Unregisters a connection that ended. */
   closed(socket: OpenSocket): void {
     if (!this.#open.delete(socket)) return;
+    if (socket.jti !== undefined) {
+      const sockets = this.#byJti.get(socket.jti);
+      sockets?.delete(socket);
+      if (sockets?.size === 0) this.#byJti.delete(socket.jti);
+    }
     this.onChange(socket.route, -1);
     if (this.#open.size === 0) this.#drained?.();
   }

@@ -1,0 +1,133 @@
+/** The frame-boundary tracker and the relay's policy close, on real loopback sockets: frames stay whole, then 1008 and FIN. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { closeFrame, FrameBoundary } from '../../src/proxy/websocket/frame-boundary.js';
+import { StreamRelay } from '../../src/proxy/websocket/relay.js';
+
+/** An unmasked server frame with `payloadLength` bytes of payload (7-bit, 16-bit or 64-bit length form). */
+function frame(payloadLength: number, opcode = 0x2, maskKey?: Buffer): Buffer {
+  const payload = Buffer.alloc(payloadLength, 0x61);
+  const maskBit = maskKey === undefined ? 0 : 0x80;
+  let head: Buffer;
+  if (payloadLength < 126) head = Buffer.from([0x80 | opcode, maskBit | payloadLength]);
+  else if (payloadLength < 65_536) {
+    head = Buffer.from([0x80 | opcode, maskBit | 126, 0, 0]);
+    head.writeUInt16BE(payloadLength, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[0] = 0x80 | opcode;
+    head[1] = maskBit | 127;
+    head.writeBigUInt64BE(BigInt(payloadLength), 2);
+  }
+  return Buffer.concat(maskKey === undefined ? [head, payload] : [head, maskKey, payload]);
+}
+
+describe('FrameBoundary', () => {
+  const cases: ReadonlyArray<readonly [string, Buffer[]]> = [
+    ['empty and short frames', [frame(0), frame(5), frame(125)]],
+    ['16-bit and 64-bit lengths', [frame(126), frame(65_535), frame(70_000)]],
+    ['masked client frames', [frame(3, 0x1, Buffer.from([1, 2, 3, 4])), frame(300, 0x2, Buffer.from([9, 9, 9, 9]))]],
+    ['a control frame between data frames', [frame(10), closeFrame(1000, 'bye', false), frame(1)]],
+  ];
+  for (const [name, frames] of cases) {
+    test(`finds every frame end, whatever the chunking: ${name}`, () => {
+      const stream = Buffer.concat(frames);
+      const ends: number[] = [];
+      let total = 0;
+      for (const f of frames) ends.push((total += f.length));
+      for (const chunkSize of [1, 2, 3, 7, 13, 1000, stream.length]) {
+        const tracker = new FrameBoundary();
+        const found: number[] = [];
+        for (let offset = 0; offset < stream.length; offset += chunkSize) {
+          let chunk = stream.subarray(offset, offset + chunkSize);
+          let base = offset;
+          while (chunk.length > 0) {
+            const used = tracker.advance(chunk, true);
+            if (tracker.atBoundary) found.push(base + used);
+            chunk = chunk.subarray(used);
+            base += used;
+          }
+        }
+        assert.deepEqual(found, ends, `chunks of ${chunkSize}`);
+      }
+    });
+  }
+
+  test('a close frame carries its code and reason, masked towards a server', () => {
+    assert.deepEqual(closeFrame(1008, 'x', false), Buffer.from([0x88, 3, 0x03, 0xf0, 0x78]));
+    const masked = closeFrame(1008, 'x', true, Buffer.from([1, 2, 3, 4]));
+    assert.deepEqual(masked, Buffer.from([0x88, 0x83, 1, 2, 3, 4, 0x03 ^ 1, 0xf0 ^ 2, 0x78 ^ 3]));
+  });
+});
+
+/** Two connected loopback sockets. */
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const near = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  const [far] = await accepted;
+  await once(near, 'connect');
+  server.close();
+  return [near, far];
+}
+
+/** Everything `socket` receives until its peer's FIN. */
+function collect(socket: Socket): { data: () => Buffer; ended: Promise<unknown> } {
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return { data: () => Buffer.concat(chunks), ended: once(socket, 'end') };
+}
+
+async function received(socket: { data: () => Buffer }, bytes: number): Promise<void> {
+  while (socket.data().length < bytes) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('StreamRelay.closeForPolicy', () => {
+  test('waits for the end of the upstream frame in flight, then sends 1008 to the client and a masked Close upstream', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true });
+    const atClient = collect(clientPeer);
+    const atUpstream = collect(upstreamPeer);
+    const message = frame(1000);
+    upstreamPeer.write(message.subarray(0, 600));
+    await received(atClient, 600);
+
+    relay.closeForPolicy('token_revoked', 'token revoked');
+    upstreamPeer.write(Buffer.concat([message.subarray(600), frame(50)]));
+    await atClient.ended;
+    assert.deepEqual(atClient.data(), Buffer.concat([message, closeFrame(1008, 'token revoked', false)]), 'the frame whole, then the Close; the next frame dropped');
+
+    await atUpstream.ended;
+    const close = atUpstream.data();
+    assert.equal(close[0], 0x88);
+    assert.equal((close[1] as number) & 0x80, 0x80, 'masked (RFC 6455 5.3)');
+    const key = close.subarray(2, 6);
+    const payload = Buffer.from(close.subarray(6).map((byte, i) => byte ^ (key[i % 4] as number)));
+    assert.equal(payload.readUInt16BE(0), 1008);
+    assert.equal(payload.subarray(2).toString(), 'token revoked');
+    assert.equal((await relay.done).closedBy, 'token_revoked');
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+
+  test('between frames the Close goes out at once', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true });
+    const atClient = collect(clientPeer);
+    upstreamPeer.write(frame(20));
+    await received(atClient, 22);
+    relay.closeForPolicy('token_expired', 'token expired');
+    await atClient.ended;
+    assert.deepEqual(atClient.data(), Buffer.concat([frame(20), closeFrame(1008, 'token expired', false)]));
+    assert.equal((await relay.done).closedBy, 'token_expired');
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+});
