@@ -2,8 +2,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -79,10 +80,11 @@ routes:
   - { name: secure, match: { path: /secure }, service: chat, websocket: true, auth: { required: true, scopes: [chat], queryToken: true } }
   - { name: idle, match: { path: /idle }, service: chat, websocket: { idleTimeout: 300ms } }
   - { name: plain, match: { path: /plain }, service: chat }
+  - { name: limited, match: { path: /limited }, service: chat, websocket: true, rateLimit: { capacity: 1, refillPerSecond: 0.001 } }
 ${extra}`;
 }
 
-describe('WebSocket through the gateway', () => {
+describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
   let upstream: EchoUpstream;
   let gw: TestGateway;
   let ws: string;
@@ -110,8 +112,14 @@ describe('WebSocket through the gateway', () => {
       .then(() => JSON.parse(gw.accessLines.find((l) => l.includes(requestId)) as string) as Record<string, unknown>);
 
   test('frames are echoed through the gateway; the close writes one access-log line with bytes and who closed', async () => {
+    const before = upstream.handshakes.length;
     const socket = await open(`${ws}/chat/room`, { 'x-request-id': 'ws-echo-1' });
     assert.equal(await echo(socket, 'hello'), 'hello');
+    const seen = upstream.handshakes[before] as IncomingMessage;
+    const hosts = seen.rawHeaders.filter((_v, i) => i % 2 === 0 && seen.rawHeaders[i]?.toLowerCase() === 'host');
+    assert.equal(hosts.length, 1, 'one Host: the instance authority');
+    assert.equal(seen.headers.host, new URL(upstream.url).host);
+    assert.equal(seen.headers['x-request-id'], 'ws-echo-1');
     assert.equal(await echo(socket, 'x'.repeat(70_000)), 'x'.repeat(70_000));
     assert.equal(await gauge('chat'), 1);
     assert.equal(gw.accessLines.filter((l) => l.includes('ws-echo-1')).length, 0, 'no line before the close');
@@ -197,6 +205,26 @@ describe('WebSocket through the gateway', () => {
     assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'bad_request');
   });
 
+  test('another protocol\'s upgrade is forwarded as a plain request, and the connection closed after it', async () => {
+    const req = httpRequest(`${gw.url}/plain`, { headers: { connection: 'Upgrade', upgrade: 'foo/1' } });
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    let body = '';
+    for await (const chunk of res) body += String(chunk);
+    assert.equal(res.statusCode, 200);
+    assert.equal(body, 'plain');
+    assert.equal(res.headers.connection, 'close');
+  });
+
+  test('an upgrade takes one rate-limit token; frames on the open socket take none', async () => {
+    const socket = await open(`${ws}/limited`);
+    for (let i = 0; i < 5; i++) assert.equal(await echo(socket, `m${i}`), `m${i}`);
+    const refused = await refusal(`${ws}/limited`);
+    assert.equal(refused.status, 429);
+    socket.close();
+    await once(socket, 'close');
+  });
+
   test('beyond maxConnections open sockets on the route: 503 unavailable, and room again after a close', async () => {
     const first = await open(`${ws}/chat/a`);
     const second = await open(`${ws}/chat/b`);
@@ -238,7 +266,7 @@ describe('WebSocket through the gateway', () => {
   });
 });
 
-describe('WebSocket connections across reload and shutdown', () => {
+describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }, () => {
   test('a reload that removes the route keeps the open socket on its instance', async () => {
     const upstream = await startEchoUpstream();
     const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) });
@@ -273,6 +301,28 @@ describe('WebSocket connections across reload and shutdown', () => {
       const [code] = (await once(stubborn, 'close')) as [number];
       assert.equal(code, 1006, 'the connection was cut after the drain deadline');
       await stopped;
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
+
+describe('WebSocket telemetry', { timeout: 60_000 }, () => {
+  test('the handshake has a SERVER span ending with 101 while the socket stays open', async () => {
+    const upstream = await startEchoUpstream();
+    const exporter = new InMemorySpanExporter();
+    const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) }, { tracing: { spanExporter: exporter } });
+    try {
+      const socket = await open(`${gw.url.replace('http:', 'ws:')}/chat/traced`);
+      assert.equal(await echo(socket, 'traced'), 'traced');
+      await waitFor(() => exporter.getFinishedSpans().some((s) => s.kind === 1), 5000, 'the SERVER span');
+      const server = exporter.getFinishedSpans().find((s) => s.kind === 1 /* SERVER */);
+      assert.equal(server?.name, 'GET chat');
+      assert.equal(server?.attributes['http.response.status_code'], 101);
+      assert.equal(socket.readyState, WebSocket.OPEN);
+      socket.close();
+      await once(socket, 'close');
     } finally {
       await gw.stop();
       await upstream.close();
