@@ -33,11 +33,8 @@ export interface RequestOutcome {
 
 /** How a relayed WebSocket connection ended. */
 export interface WebSocketClose {
-  /** `client`, `upstream`, `idle_timeout`, `shutdown` or `token_expired`. */
+  /** `client`, `upstream`, `idle_timeout`, `shutdown`, `token_expired` or `token_revoked`. */
   readonly closedBy: string;
-  /** Bytes relayed after the handshake, client -> upstream and upstream -> client. */
-  readonly bytesFromClient: number;
-  readonly bytesFromUpstream: number;
 }
 
 /** Telemetry hooks around a request. */

@@ -11,7 +11,7 @@ import { relay } from '../relay.js';
 import type { ServiceRuntime } from '../service-runtime.js';
 import { classifyUpstreamError, failureToError } from '../upstream-errors.js';
 import { upstreamConnectOptions, type UpstreamTlsConfig } from '../upstream-tls.js';
-import { upstreamHandshake } from './handshake.js';
+import { upstreamHandshake, type HandshakeResult } from './handshake.js';
 import { StreamRelay } from './relay.js';
 import type { OpenSocket, WebSocketTracker } from './tracker.js';
 
@@ -111,7 +111,7 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
     const attempt = observer.begin(ctx, service, endpoint, 0, path);
     const started = performance.now();
     endpoint.begin();
-    let result;
+    let result: HandshakeResult;
     try {
       result = await upstreamHandshake({
         origin: endpoint.origin,

@@ -47,7 +47,9 @@ export function upstreamHandshake(target: HandshakeRequest): Promise<HandshakeRe
   return new Promise((resolve, reject) => {
     const req = secure ? httpsRequest(options) : httpRequest(options);
     req.setTimeout(target.timeoutMs, () => req.destroy(timedOut()));
-    req.once('error', reject);
+    // Kept for the request's whole life: an error after the answer (a reset while its body streams) must not
+    // reach 'uncaughtException'; the relay of that body sees it on the response.
+    req.on('error', reject);
     req.once('upgrade', (response: IncomingMessage, socket: Socket, head: Buffer) => {
       req.setTimeout(0);
       resolve({ kind: 'upgraded', response, socket, head });

@@ -12,10 +12,10 @@ const POLICY_VIOLATION = 1008;
 /** How a relayed connection ended. */
 export interface RelayEnd {
   readonly closedBy: ClosedBy;
-  /** Bytes relayed client -> upstream and upstream -> client (after the handshake). */
-  readonly bytesFromClient: number;
-  readonly bytesFromUpstream: number;
 }
+
+/** How long a side gets to take the last bytes and the FIN of a graceful close before it is reset, ms. */
+const FIN_GRACE_MS = 2000;
 
 /** Options of {@link StreamRelay}. */
 export interface RelayOptions {
@@ -34,8 +34,6 @@ export interface RelayOptions {
 export class StreamRelay {
   /** Resolves once, when the relay ended, with who ended it. */
   readonly done: Promise<RelayEnd>;
-  #bytesFromClient = 0;
-  #bytesFromUpstream = 0;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #ended = false;
@@ -50,12 +48,10 @@ export class StreamRelay {
     const fromClient = (this.#fromClient = options.trackFrames ? new FrameBoundary() : undefined);
     const fromUpstream = (this.#fromUpstream = options.trackFrames ? new FrameBoundary() : undefined);
     client.on('data', (chunk: Buffer) => {
-      this.#bytesFromClient += chunk.length;
       this.#lastActivity = Date.now();
       fromClient?.advance(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      this.#bytesFromUpstream += chunk.length;
       this.#lastActivity = Date.now();
       if (fromUpstream === undefined) return;
       if (this.#policyClose === undefined) fromUpstream.advance(chunk);
@@ -128,10 +124,16 @@ export class StreamRelay {
     this.client.unpipe(this.upstream);
     this.upstream.unpipe(this.client);
     for (const stream of [this.client, this.upstream]) {
-      // A FIN after what was already written, then the read side too: nothing more is relayed either way.
-      if (graceful && stream.writable) stream.end(() => stream.destroy());
-      else stream.destroy();
+      if (graceful && stream.writable) {
+        // A FIN after what was already written, then the read side too: nothing more is relayed either way. A peer
+        // that stopped reading would hold the socket (and a shutdown) forever: it is reset after a grace period.
+        const reset = setTimeout(() => stream.destroy(), FIN_GRACE_MS);
+        stream.end(() => {
+          clearTimeout(reset);
+          stream.destroy();
+        });
+      } else stream.destroy();
     }
-    this.#resolve({ closedBy: by, bytesFromClient: this.#bytesFromClient, bytesFromUpstream: this.#bytesFromUpstream });
+    this.#resolve({ closedBy: by });
   }
 }
