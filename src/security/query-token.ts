@@ -13,13 +13,14 @@ function isAccessToken(param: string): boolean {
 
 /**
  * The token of the first `access_token` parameter, form-decoded (RFC 6750 2.3 sends it
- * application/x-www-form-urlencoded); undefined when there is none or it does not decode.
+ * application/x-www-form-urlencoded); undefined when there is none, it is empty or it does not decode.
  */
 export function queryAccessToken(query: string): string | undefined {
   const param = params(query).find(isAccessToken);
   if (param === undefined) return undefined;
   try {
-    return decodeURIComponent(param.slice(NAME.length + 1).replaceAll('+', ' '));
+    const token = decodeURIComponent(param.slice(NAME.length + 1).replaceAll('+', ' '));
+    return token === '' ? undefined : token;
   } catch {
     return undefined;
   }

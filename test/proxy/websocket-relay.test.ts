@@ -1,4 +1,4 @@
-/** The frame-boundary tracker and the relay's policy close, on real loopback sockets: frames stay whole, then 1008 and FIN. */
+/** The relay on real loopback sockets: either side's end closes the other; a policy close keeps frames whole, then 1008 and FIN. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -129,5 +129,33 @@ describe('StreamRelay.closeForPolicy', () => {
     assert.equal((await relay.done).closedBy, 'token_expired');
     clientPeer.destroy();
     upstreamPeer.destroy();
+  });
+});
+
+describe('StreamRelay ends', () => {
+  test('a client FIN (half-close) reaches the upstream and closes both sides', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: false });
+    const atUpstream = collect(upstreamPeer);
+    const atClient = collect(clientPeer);
+    clientPeer.end(Buffer.from('last words'));
+    await atUpstream.ended;
+    assert.equal(atUpstream.data().toString(), 'last words');
+    await atClient.ended;
+    assert.equal((await relay.done).closedBy, 'client');
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+
+  test('an upstream reset closes the client side', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: false });
+    clientPeer.on('error', () => undefined);
+    const clientClosed = once(clientPeer, 'close');
+    upstreamPeer.resetAndDestroy();
+    await clientClosed;
+    assert.equal((await relay.done).closedBy, 'upstream');
   });
 });
