@@ -267,6 +267,21 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
 });
 
 describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }, () => {
+  test('least-request counts open sockets: six upgrades spread three and three over two instances', async () => {
+    const [a, b] = [await startEchoUpstream(), await startEchoUpstream()];
+    const gw = await startGateway({ 'c.yaml': `services:\n  chat: { instances: [${a.url}, ${b.url}], loadBalancer: { policy: least-request } }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n` });
+    try {
+      const sockets: WebSocket[] = [];
+      for (let i = 0; i < 6; i++) sockets.push(await open(`${gw.url.replace('http:', 'ws:')}/chat/${i}`));
+      assert.deepEqual([a.sockets.length, b.sockets.length], [3, 3]);
+      for (const socket of sockets) socket.close();
+      await Promise.all(sockets.map((socket) => socket.readyState === WebSocket.CLOSED || once(socket, 'close')));
+    } finally {
+      await gw.stop();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test('a reload that removes the route keeps the open socket on its instance', async () => {
     const upstream = await startEchoUpstream();
     const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) });
