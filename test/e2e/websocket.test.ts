@@ -305,7 +305,7 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
     const ws = gw.url.replace('http:', 'ws:');
     try {
       const polite = await open(`${ws}/chat/polite`);
-      const stubborn = await open(`${ws}/chat/stubborn`);
+      const stubborn = await open(`${ws}/chat/stubborn`, { 'x-request-id': 'ws-stubborn-1' });
       const stopped = gw.gateway.stop();
       const late = new WebSocket(`${ws}/chat/late`);
       const [lateError] = (await once(late, 'error')) as [Error];
@@ -316,6 +316,8 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
       const [code] = (await once(stubborn, 'close')) as [number];
       assert.equal(code, 1006, 'the connection was cut after the drain deadline');
       await stopped;
+      const line = JSON.parse(gw.accessLines.find((l) => l.includes('ws-stubborn-1')) as string) as Record<string, unknown>;
+      assert.equal(line.closedBy, 'shutdown');
     } finally {
       await gw.stop();
       await upstream.close();
