@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { request } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -321,6 +321,42 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
     } finally {
       await gw.stop();
       await upstream.close();
+    }
+  });
+});
+
+describe('WebSocket clients that vanish', { timeout: 60_000 }, () => {
+  test('a client gone while the upstream handshake is pending: the upstream socket is closed, the gateway keeps serving', async () => {
+    const held: { socket?: Socket; answer?: () => void } = {};
+    const server = createServer((_req, res) => res.end('plain'));
+    const arrived = new Promise<void>((resolve) => {
+      server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+        held.socket = socket;
+        held.answer = () => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n');
+        resolve();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const upstreamUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const gw = await startGateway({ 'c.yaml': `services:\n  chat: { instances: [${upstreamUrl}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n` });
+    try {
+      const client = connect(gw.gateway.port, '127.0.0.1');
+      await once(client, 'connect');
+      client.write('GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      await arrived;
+      client.resetAndDestroy();
+      await once(client, 'close');
+      const upstreamClosed = once(held.socket as Socket, 'end');
+      held.answer?.();
+      await upstreamClosed;
+      const res = await request(`${gw.url}/chat`);
+      assert.equal(res.statusCode, 200);
+      assert.equal(await res.body.text(), 'plain');
+    } finally {
+      await gw.stop();
+      server.closeAllConnections();
+      server.close();
     }
   });
 });
