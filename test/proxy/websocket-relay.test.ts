@@ -116,6 +116,22 @@ describe('StreamRelay.closeForPolicy', () => {
     upstreamPeer.destroy();
   });
 
+  test('an upstream that never finishes its frame does not keep the client connected', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true });
+    clientPeer.on('error', () => undefined);
+    upstreamPeer.on('error', () => undefined);
+    const atClient = collect(clientPeer);
+    collect(upstreamPeer);
+    upstreamPeer.write(frame(1000).subarray(0, 100));
+    await received(atClient, 100);
+    relay.closeForPolicy('token_revoked', 'token revoked');
+    await Promise.all([once(clientPeer, 'close'), once(upstreamPeer, 'close')]);
+    assert.equal((await relay.done).closedBy, 'token_revoked');
+    assert.equal(atClient.data().length, 100, 'no Close inside the frame');
+  });
+
   test('between frames the Close goes out at once', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();

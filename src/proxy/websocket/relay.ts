@@ -16,6 +16,8 @@ export interface RelayEnd {
 
 /** How long a side gets to take the last bytes and the FIN of a graceful close before it is reset, ms. */
 const FIN_GRACE_MS = 2000;
+/** How long a policy close waits for the upstream's frame in flight to end before both sides are reset, ms. */
+const FRAME_END_WAIT_MS = 5000;
 
 /** Options of {@link StreamRelay}. */
 export interface RelayOptions {
@@ -91,9 +93,12 @@ export class StreamRelay {
     // Nothing more of the client's reaches the upstream; a Close in the middle of a client frame would corrupt it.
     if (this.#fromClient.atBoundary && this.upstream.writable) this.upstream.write(closeFrame(POLICY_VIOLATION, text, true, randomBytes(4)));
     this.#policyClose = { reason, frame: closeFrame(POLICY_VIOLATION, text, false) };
-    if (fromUpstream.atBoundary) this.#sendPolicyClose();
-    // The rest of the upstream's current frame is relayed by hand from the 'data' listener.
-    else this.upstream.resume();
+    if (fromUpstream.atBoundary) return this.#sendPolicyClose();
+    // The rest of the upstream's current frame is relayed by hand from the 'data' listener; an upstream that
+    // does not finish it soon does not keep a revoked client connected: both sides are reset instead.
+    this.upstream.resume();
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#finish(reason, false), FRAME_END_WAIT_MS);
   }
 
   #relayToBoundary(chunk: Buffer, frames: FrameBoundary): void {
