@@ -289,7 +289,7 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
       const socket = await open(`${gw.url.replace('http:', 'ws:')}/chat`);
       assert.equal(await echo(socket, 'before'), 'before');
       gw.write('c.yaml', `services:\n  other: { instances: ["http://127.0.0.1:9"] }\nroutes:\n  - { name: other, match: { path: /other }, service: other }\n`);
-      assert.deepEqual(gw.gateway.reload(), { ok: true });
+      assert.deepEqual(await gw.gateway.reload(), { ok: true });
       assert.equal(await echo(socket, 'after'), 'after');
       socket.close();
       await once(socket, 'close');
