@@ -132,6 +132,22 @@ describe('StreamRelay.closeForPolicy', () => {
     assert.equal(atClient.data().length, 100, 'no Close inside the frame');
   });
 
+  test('bytes read off with the upstream\'s handshake count as frame bytes too', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const message = frame(1000);
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true, upstreamHead: message.subarray(0, 300) });
+    const atClient = collect(clientPeer);
+    collect(upstreamPeer);
+    await received(atClient, 300);
+    relay.closeForPolicy('token_revoked', 'token revoked');
+    upstreamPeer.write(message.subarray(300));
+    await atClient.ended;
+    assert.deepEqual(atClient.data(), Buffer.concat([message, closeFrame(1008, 'token revoked', false)]));
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+
   test('between frames the Close goes out at once', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();

@@ -89,6 +89,17 @@ function expireAt(expiresAt: number, fire: () => void): { timer: NodeJS.Timeout 
   return handle;
 }
 
+/** The client's `101` headers: the upstream's as sent (its `x-request-id` replaced by edgeway's), then the stages'. */
+function acceptHeaders(raw: readonly string[], ctx: RequestContext): string[] {
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() !== 'x-request-id') headers.push(raw[i] as string, raw[i + 1] as string);
+  }
+  headers.push('x-request-id', ctx.requestId);
+  for (const [name, value] of ctx.responseHeaders) headers.push(name, value);
+  return headers;
+}
+
 /** 503 when the route holds `maxConnections` or the gateway shuts down (SPEC: `unavailable`). */
 function full(route: string): GatewayError {
   return new GatewayError('unavailable', `route "${route}" has no room for another WebSocket connection`, [['retry-after', '1']]);
@@ -140,14 +151,15 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
     }
     const upstream = result.socket;
     attempt.end(101, undefined, false);
-    const accepted: string[] = [...response.rawHeaders, 'x-request-id', ctx.requestId];
-    for (const [name, value] of ctx.responseHeaders) accepted.push(name, value);
-    client.accept(accepted);
-    if (result.head.length > 0) client.stream.write(result.head);
-    if (client.head.length > 0) upstream.write(client.head);
+    client.accept(acceptHeaders(response.rawHeaders, ctx));
     request.onOpen();
     const { jti, expiresAt } = tokenBounds(ctx);
-    const relayed = new StreamRelay(client.stream, upstream, { idleTimeoutMs: plan.idleTimeoutMs, trackFrames: jti !== undefined || expiresAt !== undefined });
+    const relayed = new StreamRelay(client.stream, upstream, {
+      idleTimeoutMs: plan.idleTimeoutMs,
+      trackFrames: jti !== undefined || expiresAt !== undefined,
+      clientHead: client.head,
+      upstreamHead: result.head,
+    });
     const open: OpenSocket = {
       route,
       jti,

@@ -25,6 +25,9 @@ export interface RelayOptions {
   readonly idleTimeoutMs: number;
   /** Follow frame boundaries both ways, so {@link StreamRelay.closeForPolicy} can end the connection cleanly. */
   readonly trackFrames: boolean;
+  /** Bytes each side sent right behind its handshake, read off with it: relayed first (and followed as frames). */
+  readonly clientHead?: Buffer;
+  readonly upstreamHead?: Buffer;
 }
 
 /**
@@ -67,6 +70,15 @@ export class StreamRelay {
     upstream.once('end', () => this.#finish('upstream', true));
     client.once('close', () => this.#finish('client', false));
     upstream.once('close', () => this.#finish('upstream', false));
+    const { clientHead, upstreamHead } = options;
+    if (upstreamHead !== undefined && upstreamHead.length > 0) {
+      fromUpstream?.advance(upstreamHead);
+      client.write(upstreamHead);
+    }
+    if (clientHead !== undefined && clientHead.length > 0) {
+      fromClient?.advance(clientHead);
+      upstream.write(clientHead);
+    }
     client.pipe(upstream, { end: false });
     upstream.pipe(client, { end: false });
     this.#armIdle(options.idleTimeoutMs);
