@@ -27,7 +27,7 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { assemble, StartError, type GatewayOptions, type GatewayParts } from './assemble.js';
 import type { Connections } from './connections.js';
 import { createPublicApp } from './public-app.js';
-import { createPublicServer } from './public-listener.js';
+import { answerParserErrors, createPublicServer } from './public-listener.js';
 import type { AcmeManager } from './acme/manager.js';
 import type { TlsTerminator } from './tls.js';
 
@@ -90,6 +90,7 @@ export class Gateway {
       ],
     });
     this.adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: config.gateway.admin.host }) as Server;
+    answerParserErrors(this.adminServer);
   }
 
   /** Loads config, connects the store, binds both listeners. */
