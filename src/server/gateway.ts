@@ -184,6 +184,7 @@ export class Gateway {
   #restrictInstances(): void {
     this.#instancePolicy = new InstancePolicy({ allowedNetworks: this.parts.live.current.config.discovery.allowedNetworks, ownPorts: this.#ownPorts() });
     this.parts.registry.restrict(this.#instancePolicy);
+    this.parts.deps.pools.restrict(this.#instancePolicy);
   }
 
   /**
