@@ -102,6 +102,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     proto: (client.trustedPeer ? firstValue(req.headers['x-forwarded-proto']) : undefined) ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
     host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host ?? '',
     requestId,
+    trustedPeer: client.trustedPeer,
   }, ctx.upstreamHeaders, ctx.droppedHeaders);
   const input = requestPickInput(req.headers, client.ip, Date.now());
   await forward({ ctx, service: route.pickService(), plan: route.plan, headers, path: upstreamPath(route, path) + query, input, observer: observer.attempts });
