@@ -122,13 +122,16 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
       () => finish(res.statusCode, undefined),
       (err: unknown) => {
         const error = toGatewayError(err);
+        // The client closed the connection before any answer (nginx's 499): logged and counted as its own
+        // status, never as the 502 that nobody received.
+        const status = res.destroyed && !res.headersSent ? 499 : error.status;
         const unread = !req.complete;
         const discard = unread && discardableBody(req);
         if (unread && !discard && !res.headersSent) res.setHeader('connection', 'close');
         respondError(res, error, requestId, progress.ctx?.responseHeaders);
         // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
         if (discard) req.resume();
-        finish(error.status, error);
+        finish(status, error);
       },
     );
   };

@@ -75,6 +75,9 @@ describe('a client that disconnects while the gateway streams its answer', () =>
     await waitFor(async () => (await inFlight(gw)) === 0, 5000, 'no request in flight');
     const services = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as { services: Array<{ instances: Array<{ healthy: boolean; ejected: boolean }> }> };
     assert.deepEqual(services.services.flatMap((s) => s.instances).map((i) => [i.healthy, i.ejected]), [[true, false]], 'a client that left is no failure of the instance');
+    // nginx's 499 (client closed request): neither the upstream's answer nor a 502 it never caused.
+    await waitFor(() => gw.accessLines.filter((line) => line.includes('"/hang"')).length === 5, 5000, 'the access-log lines');
+    assert.deepEqual(gw.accessLines.filter((line) => line.includes('"/hang"')).map((line) => (JSON.parse(line) as { status: number }).status), [499, 499, 499, 499, 499]);
   });
 
   for (const [phase, path, disconnect] of phases) {
