@@ -76,6 +76,8 @@ export function upstreamRequestHeaders(
     const lower = name.toLowerCase();
     if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || dropped?.has(lower) || aliasesOwnedName(lower)) continue;
     if (facts.trustedPeer !== true && claimsForwarding(lower)) continue;
+    // A header a stage consumed (x-api-key) goes in every spelling a CGI-style upstream reads the same.
+    if (dropped !== undefined && lower.includes('_') && dropped.has(lower.replaceAll('_', '-'))) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(
