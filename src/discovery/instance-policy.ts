@@ -47,6 +47,15 @@ export class InstancePolicy {
     this.allowed = options.allowedNetworks === undefined ? undefined : networkList(options.allowedNetworks);
   }
 
+  /**
+   * Whether a connection to `address:port` reaches one of this gateway's listeners. `refusal` sees only the
+   * URL; a host name (the machine's own, a wildcard DNS name) is resolved at connect time, so the upstream
+   * pools ask again with the address they are about to connect to.
+   */
+  isOwnListener(address: string, port: number): boolean {
+    return this.ownPorts.has(port) && isIP(address) !== 0 && this.local.check(address, family(address));
+  }
+
   /** Why `url` may not be an instance, or undefined when it may. `url` passed checkRegistration already. */
   refusal(url: string): string | undefined {
     const parsed = new URL(url);
@@ -56,7 +65,7 @@ export class InstancePolicy {
     // RFC 6761 6.3: localhost names always resolve to loopback.
     const address = host === 'localhost' || host.endsWith('.localhost') ? '127.0.0.1' : host;
     const isAddress = isIP(address) !== 0;
-    if (isAddress && this.local.check(address, family(address)) && this.ownPorts.has(port)) {
+    if (isAddress && this.isOwnListener(address, port)) {
       return `${url} points at this gateway's own listener on port ${port}`;
     }
     if (this.allowed === undefined) return undefined;

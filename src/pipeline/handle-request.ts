@@ -117,6 +117,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     proto: (client.trustedPeer ? firstValue(req.headers['x-forwarded-proto']) : undefined) ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
     host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host ?? '',
     requestId,
+    trustedPeer: client.trustedPeer,
   }, ctx.upstreamHeaders, ctx.droppedHeaders);
   const input = requestPickInput(req.headers, client.ip, Date.now());
   const target = upstreamPath(route, path) + forwardedQuery;
@@ -145,13 +146,16 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
       () => finish(progress.webSocket === undefined ? res.statusCode : 101, undefined),
       (err: unknown) => {
         const error = toGatewayError(err);
+        // The client closed the connection before any answer (nginx's 499): logged and counted as its own
+        // status, never as the 502 that nobody received.
+        const status = res.destroyed && !res.headersSent ? 499 : error.status;
         const unread = !req.complete;
         const discard = unread && discardableBody(req);
         if (unread && !discard && !res.headersSent) res.setHeader('connection', 'close');
         respondError(res, error, requestId, progress.ctx?.responseHeaders);
         // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
         if (discard) req.resume();
-        finish(error.status, error);
+        finish(status, error);
       },
     );
   };

@@ -1,4 +1,5 @@
 /** The terminal stage: sends the request upstream (one attempt per pick, retrying where safe) and streams the answer back. */
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { type AttemptOutcome, type Endpoint, type FailureKind, saysAboutInstance } from '../balancing/endpoint.js';
@@ -115,6 +116,16 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
     const started = performance.now();
     endpoint.begin();
     let response: Dispatcher.ResponseData;
+    // A client that leaves before the answer began would otherwise hold the upstream connection and the
+    // in-flight and breaker slots until the request timeout. undici takes an EventEmitter as its signal,
+    // which costs less than an AbortController; the abort is classified client-aborted (no blame, no retry).
+    // `aborted` covers a client that left while an earlier attempt failed or its retry waited.
+    const clientGone = Object.assign(new EventEmitter(), { aborted: ctx.res.destroyed });
+    const onClientClose = (): void => {
+      clientGone.aborted = true;
+      clientGone.emit('abort');
+    };
+    ctx.res.once('close', onClientClose);
     try {
       response = await service.pool(endpoint).request({
         path: endpoint.basePath + path,
@@ -123,6 +134,7 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         body: body ?? null,
         headersTimeout: timeout,
         bodyTimeout: plan.requestTimeoutMs,
+        signal: clientGone,
       });
     } catch (err) {
       if (body instanceof BodyLimit && body.exceeded) {
@@ -141,6 +153,8 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         continue;
       }
       throw failureToError(kind, service.name, err);
+    } finally {
+      ctx.res.off('close', onClientClose);
     }
     const status = response.statusCode;
     if (service.retry.on.has(String(status))) {

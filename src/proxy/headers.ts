@@ -47,6 +47,14 @@ export interface ForwardedFacts {
   readonly proto: string;
   readonly host: string;
   readonly requestId: string;
+  /** The peer is a trusted proxy (`trustedProxies`): its other forwarding headers are believed and passed on. */
+  readonly trustedPeer?: boolean;
+}
+
+// What only a trusted proxy may tell the upstream about the client (Traefik drops them from others): the
+// other X-Forwarded-* fields and the client-address headers that Go's chi RealIP, Echo and nginx realip read.
+function claimsForwarding(lower: string): boolean {
+  return lower.startsWith('x-forwarded-') || lower === 'x-real-ip' || lower === 'true-client-ip';
 }
 
 /**
@@ -67,6 +75,9 @@ export function upstreamRequestHeaders(
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
     if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || dropped?.has(lower) || aliasesOwnedName(lower)) continue;
+    if (facts.trustedPeer !== true && claimsForwarding(lower)) continue;
+    // A header a stage consumed (x-api-key) goes in every spelling a CGI-style upstream reads the same.
+    if (dropped !== undefined && lower.includes('_') && dropped.has(lower.replaceAll('_', '-'))) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(

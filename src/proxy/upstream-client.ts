@@ -1,5 +1,7 @@
 /** Keep-alive connection pools to upstream origins, shared across config reloads. */
+import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Pool } from 'undici';
+import type { InstancePolicy } from '../discovery/instance-policy.js';
 import { upstreamConnectOptions, upstreamTlsKey, type UpstreamTlsConfig } from './upstream-tls.js';
 
 /** Pool settings that come from a service's config. */
@@ -14,6 +16,27 @@ export interface PoolOptions {
 /** The pools of one gateway process, keyed by origin and settings, so a reload keeps warm connections. */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  private policy: InstancePolicy | undefined;
+
+  /** Refuses, from now on, connections whose resolved address is one of the gateway's own listeners. */
+  restrict(policy: InstancePolicy): void {
+    this.policy = policy;
+  }
+
+  /** dns.lookup, refusing an own listener's address (net.connect calls it for host names only). */
+  private guardedLookup(port: number): typeof lookup {
+    return ((host: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+      lookup(host, { ...options, all: true }, (err, addresses) => {
+        const own = err === null ? addresses.find((entry) => this.policy?.isOwnListener(entry.address, port)) : undefined;
+        if (own !== undefined) {
+          return callback(Object.assign(new Error(`${host}:${port} resolves to ${own.address}, this gateway's own listener`), { code: 'ECONNREFUSED' }), []);
+        }
+        if (err !== null || options.all === true) return callback(err, addresses);
+        const [first] = addresses;
+        callback(null, first?.address ?? '', first?.family);
+      });
+    }) as typeof lookup;
+  }
 
   /** The pool for an origin (`http://host:port`), created on first use. */
   get(origin: string, options: PoolOptions): Pool {
@@ -24,6 +47,7 @@ export class UpstreamPools {
         connections: options.maxConnections,
         connect: {
           timeout: options.connectTimeoutMs,
+          lookup: this.guardedLookup(Number(new URL(origin).port) || (origin.startsWith('https:') ? 443 : 80)),
           ...(options.tls !== undefined && origin.startsWith('https:') ? upstreamConnectOptions(options.tls) : {}),
         },
         keepAliveTimeout: 30_000,

@@ -132,6 +132,9 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
           throw err instanceof GatewayError && err.code === 'unauthorized' ? await failed(err, clientIp) : err;
         }
         cache.set(digest, verified);
+      } else if (verified.ownKid !== undefined && keys.verificationKey(verified.ownKid) === undefined) {
+        // README: an emergency rotation refuses every token issued before at once, verified before or not.
+        throw await failed(invalidToken('signing key revoked'), clientIp);
       }
       if (verified.jti !== undefined && revocations.isRevoked(verified.jti)) throw await failed(invalidToken('token revoked'), clientIp);
       return verified.principal;

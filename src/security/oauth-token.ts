@@ -84,8 +84,9 @@ function basicCredentials(header: string): { id: string; secret: string } | unde
 
 /** Handles one token request; never throws for client mistakes, only answers them. */
 export async function handleTokenRequest(deps: OAuthTokenDeps, request: OAuthTokenRequest): Promise<OAuthTokenResponse> {
-  const ipBlock = deps.byIp.blockedFor(request.clientIp);
-  if (ipBlock > 0) return throttled(ipBlock);
+  // A block rations the secret checks rather than refusing them: one IP may be a NAT of many clients, one of
+  // them the attacker, and a valid secret must still pass; past the ration, 429 without a check.
+  if (!deps.byIp.mayCheck(request.clientIp)) return throttled(deps.byIp.blockedFor(request.clientIp));
 
   const mediaType = (request.contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/x-www-form-urlencoded') {
@@ -111,8 +112,7 @@ export async function handleTokenRequest(deps: OAuthTokenDeps, request: OAuthTok
   }
 
   const key = clientKey(credentials.id, request.clientIp);
-  const clientBlock = deps.byClient.blockedFor(key);
-  if (clientBlock > 0) return throttled(clientBlock);
+  if (!deps.byClient.mayCheck(key)) return throttled(deps.byClient.blockedFor(key));
   const client = await deps.clients.verify(credentials.id, credentials.secret);
   if (client === undefined) {
     const blocked = Math.max(await deps.byIp.fail(request.clientIp), await deps.byClient.fail(key));

@@ -7,6 +7,8 @@ export interface CachedToken {
   readonly principal: Principal;
   readonly expiresAt: number;
   readonly jti: string | undefined;
+  /** The kid of edgeway's own key that signed it, checked on every hit (an emergency rotation revokes it). */
+  readonly ownKid?: string;
 }
 
 /** The cache key of a token: its SHA-256, so the cache never holds bearer credentials themselves. */

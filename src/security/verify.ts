@@ -17,6 +17,8 @@ export interface VerifiedToken {
   readonly principal: Principal;
   readonly expiresAt: number;
   readonly jti: string | undefined;
+  /** The kid of edgeway's own key that signed it; a cached verdict holds only while that key is not revoked. */
+  readonly ownKid?: string;
 }
 
 /** What a verifier is built from besides the config. */
@@ -37,6 +39,8 @@ interface IssuerEntry {
   readonly resolve: KeyResolver;
   /** Latest acceptable `exp` relative to now, ms: bounded for edgeway's own tokens, which never outlive MAX_TOKEN_TTL_MS. */
   readonly maxLifetimeMs: number;
+  /** edgeway's own issuer, verified with its key ring. */
+  readonly own: boolean;
 }
 
 /**
@@ -60,6 +64,7 @@ export class TokenVerifier {
       this.#issuers.set(entry.issuer, {
         audience: typeof entry.audience === 'string' ? entry.audience : [...entry.audience],
         resolve: this.#resolverFor(entry.issuer, entry.jwksUri, deps),
+        own: entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined,
         maxLifetimeMs: entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined ? MAX_TOKEN_TTL_MS + auth.clockSkew : Number.POSITIVE_INFINITY,
       });
     }
@@ -99,6 +104,7 @@ export class TokenVerifier {
       principal: Object.freeze({ sub: payload.sub as string, scopes: Object.freeze(scopesOf(frozen)), claims: frozen }),
       expiresAt: (payload.exp as number) * 1000,
       jti: typeof payload.jti === 'string' ? payload.jti : undefined,
+      ...(issuer.own && typeof header.kid === 'string' ? { ownKid: header.kid } : {}),
     };
   }
 

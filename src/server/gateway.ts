@@ -28,7 +28,7 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { assemble, StartError, type GatewayOptions, type GatewayParts } from './assemble.js';
 import type { Connections } from './connections.js';
 import { createPublicApp } from './public-app.js';
-import { createPublicServer } from './public-listener.js';
+import { answerParserErrors, createPublicServer } from './public-listener.js';
 import type { AcmeManager } from './acme/manager.js';
 import type { TlsTerminator } from './tls.js';
 
@@ -98,6 +98,7 @@ export class Gateway {
       ],
     });
     this.adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: config.gateway.admin.host }) as Server;
+    answerParserErrors(this.adminServer);
   }
 
   /** Loads config, connects the store, binds both listeners. */
@@ -191,6 +192,7 @@ export class Gateway {
   #restrictInstances(): void {
     this.#instancePolicy = new InstancePolicy({ allowedNetworks: this.parts.live.current.config.discovery.allowedNetworks, ownPorts: this.#ownPorts() });
     this.parts.registry.restrict(this.#instancePolicy);
+    this.parts.deps.pools.restrict(this.#instancePolicy);
   }
 
   /**

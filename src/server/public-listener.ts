@@ -24,6 +24,15 @@ function rawError(socket: Socket, code: ErrorCode, message: string): void {
   respondErrorOnSocket(socket, new GatewayError(code, message), resolveRequestId(undefined));
 }
 
+/** Answers what the HTTP parser refused in the SPEC's JSON shape; the admin listener uses it too (SPEC: both listeners alike). */
+export function answerParserErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'HPE_HEADER_OVERFLOW') rawError(socket, 'headers_too_large', 'request headers too large');
+    else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
+    else rawError(socket, 'bad_request', 'malformed HTTP request');
+  });
+}
+
 function pathOf(url: string | undefined): string {
   if (url === undefined) return '/';
   const q = url.indexOf('?');
@@ -63,11 +72,7 @@ export function createPublicServer(
   const connections = new Connections(server);
   // Without a listener Node answers 100 Continue itself, before auth or the body limit had their say.
   server.on('checkContinue', listener);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'HPE_HEADER_OVERFLOW') rawError(socket, 'headers_too_large', 'request headers too large');
-    else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
-    else rawError(socket, 'bad_request', 'malformed HTTP request');
-  });
+  answerParserErrors(server);
   // Node hands over a request with `Connection: Upgrade` raw: the handler answers it on a response of its own
   // (closing the connection after a refusal) or, for a WebSocket, relays the socket.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

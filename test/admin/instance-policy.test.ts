@@ -1,6 +1,7 @@
 /** Registrations that point at edgeway's own listeners, or outside `discovery.allowedNetworks`, are refused and never routed to. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { discoveredOrdersYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { errorOf, exchange } from '../helpers/http-exchange.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -44,6 +45,29 @@ describe('instances at edgeway\'s own listeners', () => {
     assert.equal(errorOf(answer).code, 'unavailable');
     assert.deepEqual(await listed(gw), []);
     await gw.gateway.registry.deregister('orders', 'sneaky');
+  });
+});
+
+describe('an instance named by a host name that resolves to this machine', () => {
+  let gw: TestGateway;
+
+  before(async () => {
+    gw = await startGateway({ 'c.yaml': CONFIG });
+  });
+  after(async () => {
+    await gw.stop();
+  });
+
+  // The machine's own name resolves to one of its addresses (/etc/hosts maps it to 127.0.0.1 or 127.0.1.1);
+  // any DNS name can do the same (`*.nip.io`), so only the address connected to tells.
+  test('is never connected to at an own listener\'s port: no token minting through the public port', async (t) => {
+    const named = `http://${hostname()}:${gw.gateway.adminPort}`;
+    if (!(await fetch(`${named}/healthz`).then((res) => res.ok, () => false))) return t.skip(`${named} does not reach the admin listener here`);
+    assert.equal((await put(gw, 'named', named)).status, 200);
+    const answer = await exchange(gw.gateway.port, 'POST', '/orders/admin/tokens', { 'content-type': 'application/json' }, MINT);
+    assert.notEqual(answer.status, 200, answer.body);
+    assert.doesNotMatch(answer.body, /"token"/);
+    assert.equal(errorOf(answer).code, 'bad_gateway');
   });
 });
 

@@ -71,6 +71,9 @@ describe('API keys on Redis, two gateways', () => {
     assert.equal(seen?.rawHeaders.join('\n').includes(key), false);
     await waitFor(() => first.accessLines.some((line) => line.includes('"sub":"team-a"')), 2000, 'the access-log line');
     assert.equal(first.accessLines.join('\n').includes(key), false);
+    // A CGI-style upstream reads X_Api_Key as HTTP_X_API_KEY, the very variable x-api-key becomes.
+    assert.equal((await call(first, '/keyed/1', { 'x-api-key': key, X_Api_Key: key })).status, 200);
+    assert.equal(upstream.seen.at(-1)?.rawHeaders.join('\n').includes(key), false, 'the key reached the upstream under another spelling');
     const listed = await apikeys(['list'], env);
     assert.match(listed, new RegExp(`${id}\\s+team-a`));
     assert.equal(listed.includes(key), false);

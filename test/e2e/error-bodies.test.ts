@@ -65,6 +65,22 @@ describe('error answers carry the response\'s request id', () => {
     assert.equal((JSON.parse(body) as { error: { requestId: string } }).error.requestId, id);
   });
 
+  for (const [what, request, status, code] of [
+    ['a malformed request', 'GET /healthz HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n', 400, 'bad_request'],
+    ['oversized headers', `GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, 431, 'headers_too_large'],
+  ] as const) {
+    test(`admin: ${what} the parser refuses gets the SPEC shape on the raw socket`, async () => {
+      const reply = await rawRequest(gw.gateway.adminPort, request);
+      const [head = '', body = ''] = reply.split('\r\n\r\n');
+      assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `));
+      const id = /\r\nx-request-id: ([^\r]+)/i.exec(head)?.[1];
+      assert.ok(id, head);
+      const error = (JSON.parse(body) as { error: { code: string; requestId: string } }).error;
+      assert.equal(error.code, code);
+      assert.equal(error.requestId, id);
+    });
+  }
+
   const admin: Array<[string, () => Promise<Exchange>, number, string]> = [
     ['an unknown admin path', () => exchange(gw.gateway.adminPort, 'GET', '/admin/nothing-here'), 404, 'not_found'],
     ['a token request without sub', () => exchange(gw.gateway.adminPort, 'POST', '/admin/tokens', { 'content-type': 'application/json' }, '{"scopes":[]}'), 400, 'bad_request'],

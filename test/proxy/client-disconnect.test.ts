@@ -31,6 +31,7 @@ describe('a client that disconnects while the gateway streams its answer', () =>
     up = await startUpstream((req, res) => {
       res.on('close', () => upstreamClosed.push(req.url ?? ''));
       if (req.url === '/late') return void setTimeout(() => res.end('late'), 300);
+      if (req.url === '/hang') return;
       if (req.url === '/events') return streamEvents(res);
       if (req.url === '/huge') return streamHuge(res);
       res.end('ok');
@@ -62,6 +63,22 @@ describe('a client that disconnects while the gateway streams its answer', () =>
       socket.destroy();
     }],
   ];
+
+  test('before the response headers of an upstream that would answer only at the request timeout: the upstream request is aborted at once', async () => {
+    for (let i = 0; i < 5; i++) {
+      const { socket } = openRequest(gw.gateway.port, '/hang');
+      await waitFor(() => up.seen.filter((r) => r.url === '/hang').length === i + 1, 5000, 'the request to reach the upstream');
+      socket.destroy();
+    }
+    // timeouts.request is 15 s: only an abort on the client's disconnect frees the upstream connection sooner.
+    await waitFor(() => upstreamClosed.filter((p) => p === '/hang').length === 5, 5000, 'the upstream requests to be aborted');
+    await waitFor(async () => (await inFlight(gw)) === 0, 5000, 'no request in flight');
+    const services = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as { services: Array<{ instances: Array<{ healthy: boolean; ejected: boolean }> }> };
+    assert.deepEqual(services.services.flatMap((s) => s.instances).map((i) => [i.healthy, i.ejected]), [[true, false]], 'a client that left is no failure of the instance');
+    // nginx's 499 (client closed request): neither the upstream's answer nor a 502 it never caused.
+    await waitFor(() => gw.accessLines.filter((line) => line.includes('"/hang"')).length === 5, 5000, 'the access-log lines');
+    assert.deepEqual(gw.accessLines.filter((line) => line.includes('"/hang"')).map((line) => (JSON.parse(line) as { status: number }).status), [499, 499, 499, 499, 499]);
+  });
 
   for (const [phase, path, disconnect] of phases) {
     test(`${phase}: the gateway keeps serving, frees the slot and closes the upstream request`, async () => {

@@ -34,4 +34,16 @@ describe('underscore headers through the gateway', () => {
     assert.notEqual(upstream.seen.at(-1)?.headers['x-request-id'], 'spoof');
     assert.equal(upstream.seen.at(-1)?.headers['x_custom_thing'], 'kept', 'other underscore headers pass as sent');
   });
+
+  // X_Forwarded_Port was dropped while X-Forwarded-Port passed, though a CGI stack reads both as
+  // HTTP_X_FORWARDED_PORT; and Go's chi RealIP, Echo and nginx realip take X-Real-IP as the client address.
+  test('an untrusted client\'s other forwarding headers (X-Forwarded-Port, -Prefix, X-Real-IP) never reach the upstream', async () => {
+    const res = await request(`${gw.url}/whoami`, {
+      headers: { 'X-Forwarded-Port': '1', 'X-Forwarded-Prefix': '/admin', 'X-Forwarded-Server': 'evil', 'X-Real-IP': '10.9.9.9', 'True-Client-IP': '10.9.9.8' },
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
+    const seen = upstream.seen.at(-1)?.headers ?? {};
+    for (const name of ['x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-real-ip', 'true-client-ip']) assert.equal(seen[name], undefined, `${name} reached the upstream`);
+  });
 });

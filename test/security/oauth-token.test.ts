@@ -80,18 +80,21 @@ describe('the client-credentials grant', () => {
 });
 
 describe('failure throttling', () => {
-  test('a client id failing too often from one IP is refused with 429 there, even with the right secret, but not elsewhere', async () => {
+  // STYLE: a throttle slows attackers, never customers. One IP may be a NAT of many clients, one of them
+  // the attacker: a block rations the checks (a 256-bit secret is not guessed at 5 a second), it does not
+  // refuse the right secret.
+  test('a client id failing too often from one IP gets 429 for its guesses there, but the right secret still passes', async () => {
     const { secret: own } = await security.clients.add('victim', ['a']);
     const attempts: number[] = [];
     for (let i = 0; i < 11; i += 1) attempts.push((await post('grant_type=client_credentials', basic('victim', `guess-${i}`), FORM, '198.51.100.1')).status);
     assert.deepEqual(attempts, [...Array<number>(10).fill(401), 429], '10 failures are answered 401, the 11th 429');
-    const blocked = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1');
-    assertError(blocked, 429, 'invalid_client');
-    assert.ok(Number(header(blocked, 'retry-after')) > 0);
-    const owner = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.2');
+    const guess = await post('grant_type=client_credentials', basic('victim', 'guess-more'), FORM, '198.51.100.1');
+    assertError(guess, 429, 'invalid_client');
+    assert.ok(Number(header(guess, 'retry-after')) > 0);
+    const owner = await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1');
     assert.equal(owner.status, 200, owner.body);
     assert.equal(typeof JSON.parse(owner.body).access_token, 'string');
-    assertError(await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.1'), 429, 'invalid_client');
+    assert.equal((await post('grant_type=client_credentials', basic('victim', own), FORM, '198.51.100.2')).status, 200);
   });
 
   test('guesses spread over many IPs are each bounded per IP and never lock the owner out', async () => {
@@ -100,12 +103,12 @@ describe('failure throttling', () => {
     assert.equal((await post('grant_type=client_credentials', basic('spread', own), FORM, '198.51.101.200')).status, 200);
   });
 
-  test('an IP with too many failures is refused with 429 before any check', async () => {
+  test('an IP with too many failures gets 429 for its failures, but another client behind it still gets its token', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 31; i += 1) statuses.push((await post('grant_type=client_credentials', basic(`ghost-${i}`, 'x'), FORM, '192.0.2.99')).status);
     assert.deepEqual(statuses, [...Array<number>(30).fill(401), 429], '30 failures are answered 401, the 31st 429');
-    const blocked = await post('grant_type=client_credentials', basic('billing', secret), FORM, '192.0.2.99');
-    assertError(blocked, 429, 'invalid_client');
-    assert.equal((await post('grant_type=client_credentials', basic('billing', secret), FORM, '192.0.2.100')).status, 200);
+    assertError(await post('grant_type=client_credentials', basic('ghost-x', 'x'), FORM, '192.0.2.99'), 429, 'invalid_client');
+    const neighbour = await post('grant_type=client_credentials', basic('billing', secret), FORM, '192.0.2.99');
+    assert.equal(neighbour.status, 200, neighbour.body);
   });
 });
