@@ -3,6 +3,7 @@ import type { CrossIssue } from '../config/cross-checks.js';
 import type { ConfigCompiler } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { compileSplit } from '../balancing/split.js';
+import { InstancePolicy } from '../discovery/instance-policy.js';
 import { TrustedProxies } from './client-ip.js';
 
 /** What the compilers refuse in a schema-valid config, at the key paths of the values they refused. */
@@ -15,6 +16,15 @@ export function compileChecks(config: Config): CrossIssue[] {
       issues.push({ path: ['gateway', 'trustedProxies', i], message: `"${entry}" is not an IP address or CIDR (${(err as Error).message})` });
     }
   });
+  // A static instance at the admin port would serve the admin API (token minting) on the public port.
+  const { listen, admin, tls } = config.gateway;
+  const own = new InstancePolicy({ ownPorts: [listen.port, admin.port, tls?.redirectHttpPort ?? 0] });
+  for (const [name, service] of Object.entries(config.services)) {
+    service.instances.forEach((instance, i) => {
+      const refusal = own.refusal(typeof instance === 'string' ? instance : instance.url);
+      if (refusal !== undefined) issues.push({ path: ['services', name, 'instances', i], message: refusal });
+    });
+  }
   config.routes.forEach((route, i) => {
     const split = compileSplit(route.service, route.split);
     if (!split.ok) issues.push({ path: ['routes', i, 'split'], message: split.message });
