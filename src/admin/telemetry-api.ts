@@ -7,6 +7,7 @@ import type { ServiceView } from '../telemetry/services-view.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { CertificatesView } from '../telemetry/certificates.js';
 import { STARTED_AT, VERSION } from '../telemetry/build-info.js';
 
 /** What the dashboard reads beyond telemetry: the live snapshot's routes and services, and part states. */
@@ -17,6 +18,8 @@ export interface DashboardDeps {
   traceUrl(): string | undefined;
   store(): GatewayMeta['store'];
   registry(): GatewayMeta['registry'];
+  /** The ACME certificates, when `gateway.tls.acme` is set (the page shows a Certificates panel). */
+  readonly certificates?: CertificatesView | undefined;
 }
 
 /**
@@ -55,6 +58,7 @@ export function telemetryApi(
     routes: deps.routes,
     services: deps.services,
     alerts: telemetry.alerts,
+    certificates: deps.certificates,
     meta: () => ({ version: VERSION, startedAt: STARTED_AT, store: deps.store(), registry: deps.registry(), traceUrl: deps.traceUrl() ?? null }),
   });
 

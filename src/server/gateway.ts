@@ -52,7 +52,7 @@ export class Gateway {
   #instancePolicy: InstancePolicy | undefined;
 
   private constructor(private readonly options: GatewayOptions, private readonly parts: GatewayParts) {
-    const { config, live, registry, security, telemetry, tls } = parts;
+    const { config, live, registry, security, telemetry, tls, acme } = parts;
     const telemetryObserver = requestObserver(telemetry);
     const observer: RequestObserver = {
       start: telemetryObserver.start,
@@ -94,6 +94,7 @@ export class Gateway {
           traceUrl: () => live.current.config.dashboard.traceUrl,
           store: () => ({ kind: parts.backend.kind, state: parts.backend.kind === 'redis' ? parts.backend.redis.status : 'embedded' }),
           registry: () => ({ ...registry.status() }),
+          ...(acme === undefined ? {} : { certificates: () => acme.certificates() }),
         }, options.metricsExposition)],
       ],
     });

@@ -110,6 +110,7 @@ describe('dashboard', () => {
       const failures = await page.locator('#failures').innerText();
       assert.match(failures, /a3ce929d0e0e47364bf92f3577b34da6/);
       assert.equal(await page.locator('#failures a.trace').count(), 0, 'no links without dashboard.traceUrl');
+      assert.equal(await page.locator('#certificates-panel').isVisible(), false, 'no Certificates panel without ACME');
       mkdirSync('test-output', { recursive: true });
       await page.screenshot({ path: 'test-output/dashboard-local.png', fullPage: true });
       assert.deepEqual(problems, []);

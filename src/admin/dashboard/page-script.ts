@@ -185,6 +185,25 @@ export const PAGE_SCRIPT = String.raw`
       (d.alerts.history.length ? '<table class="history"><tbody>' + d.alerts.history.map((e) => '<tr data-alert="' + esc(e.rule) + '"><td>' + esc(fmtTime(e.at)) + '</td><td class="' + (e.state === 'firing' ? 'c5' : 'ok') + '">' + esc(e.state) + '</td><td class="name">' + esc(e.rule) + '</td><td>' + esc(e.subject) + '</td><td class="num">' + esc(fmtValue(e.kind, e.value)) + '</td></tr>').join('') + '</tbody></table>' : '<div class="muted small">No alert changes recorded.</div>');
   }
 
+  const SEVERITY = { warn: 'c4', bad: 'c5' };
+  // The pill goes by severity, so a 'valid' certificate that expired or is about to is not green.
+  const CERT_PILL = { ok: 'good', warn: 'warn', bad: 'bad' };
+  const fmtUtc = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  // Absent unless the gateway runs ACME (the endpoint sends null).
+  function renderCertificates(d) {
+    $('certificates-panel').hidden = d.certificates === null;
+    if (d.certificates === null) return;
+    $('certificates').innerHTML = d.certificates.length === 0 ? '<tr><td colspan="7" class="muted">No ACME domains</td></tr>' : d.certificates.map((c) => {
+      const days = c.expiresInDays;
+      const expires = days === null ? '–' : c.notAfter <= d.now ? 'expired ' + fmtAge(d.now - c.notAfter) + ' ago' : 'expires in ' + days + ' day' + (days === 1 ? '' : 's');
+      return '<tr data-domain="' + esc(c.domain) + '" data-severity="' + esc(c.severity) + '"><td class="name">' + esc(c.domain) + '</td>' +
+        '<td data-k="state"><span class="pill ' + (c.state === 'pending' || c.state === 'ordering' ? '' : CERT_PILL[c.severity]) + '">' + esc(c.state) + '</span></td><td data-k="issuer" class="opt">' + esc(c.issuer ?? '–') + '</td>' +
+        '<td data-k="notAfter" class="opt">' + (c.notAfter ? fmtUtc(c.notAfter) : '–') + '</td><td data-k="expires" class="' + (SEVERITY[c.severity] || '') + '">' + expires + '</td>' +
+        '<td data-k="error" class="reasons ' + (c.lastError ? 'c5' : 'muted') + '">' + esc(c.lastError ?? '–') + '</td>' +
+        '<td data-k="retry">' + (c.retryAt ? 'in ' + fmtAge(c.retryAt - d.now) + ' <span class="muted">(' + esc(fmtUtc(c.retryAt)) + ')</span>' : '–') + '</td></tr>';
+    }).join('');
+  }
+
   function renderFailures(d) {
     const url = d.meta.traceUrl;
     $('failures').innerHTML = d.failures.length === 0 ? '<tr><td colspan="10" class="muted">No failed or slow requests on this gateway</td></tr>' : d.failures.map((f) => {
@@ -205,7 +224,7 @@ export const PAGE_SCRIPT = String.raw`
     d.fleet.series = points(d, d.fleet.series);
     for (const r of d.routes) r.series = points(d, r.series);
     last = d;
-    renderMeta(d); renderFleet(d); renderAlerts(d); renderGateways(d); renderRoutes(d); renderServices(d); renderConsumers(d); renderFailures(d);
+    renderMeta(d); renderFleet(d); renderAlerts(d); renderGateways(d); renderRoutes(d); renderServices(d); renderConsumers(d); renderCertificates(d); renderFailures(d);
   }
 
   document.addEventListener('click', (ev) => {

@@ -97,6 +97,8 @@ export function dashboardPage(options: DashboardPageOptions = {}): string {
 <div id="fleet-tiles" class="tiles"></div><div id="fleet-chart"></div>${LEGEND}
 <div class="legend">errors by reason: <span id="fleet-reasons"></span></div></section>
 <section class="wide"><h2>Gateways</h2><div class="hscroll"><table><thead><tr><th>gateway</th><th>version</th><th>uptime</th><th class="num">requests</th><th class="num">2xx</th><th class="num opt">3xx</th><th class="num">4xx</th><th class="num">429</th><th class="num">5xx</th></tr></thead><tbody id="gateways"></tbody></table></div></section>
+<section class="wide" id="certificates-panel" hidden><h2>Certificates <span class="scope muted">ACME, as this gateway sees them</span></h2>
+<div class="hscroll"><table><thead><tr><th>domain</th><th>state</th><th class="opt">issuer</th><th class="opt">not after</th><th>expires</th><th>last error</th><th>next retry</th></tr></thead><tbody id="certificates"></tbody></table></div></section>
 <section><h2>Alerts</h2><div id="alerts"><div class="muted">loading…</div></div></section>
 <section><h2>Top consumers</h2><div class="hscroll"><table><thead><tr><th>by requests</th><th class="num">requests</th><th class="num">429</th></tr></thead><tbody id="consumers-requests"></tbody></table>
 <table><thead><tr><th>by 429s</th><th class="num">requests</th><th class="num">429</th></tr></thead><tbody id="consumers-limited"></tbody></table></div></section>

@@ -11,6 +11,8 @@ import type { ServiceRuntime } from '../../proxy/service-runtime.js';
 import type { RouteConfig } from '../../config/schema.js';
 import { serviceRows, type ServiceRow } from './instances-view.js';
 import { BucketMath, type ParsedBucket } from './bucket-math.js';
+import { certificateRows, type CertificateRow } from './certificates-view.js';
+import type { CertificatesView } from '../../telemetry/certificates.js';
 
 /** Requests of a bucket or range by status class; `s429` is also inside `s4xx`, and a rare 1xx counts as 2xx. */
 export interface Classes {
@@ -90,6 +92,8 @@ export interface DashboardStats {
   /** Recent failed (4xx, 5xx) or slow requests on this gateway, newest first. */
   readonly failures: readonly RecentRequest[];
   readonly alerts: { readonly active: readonly ActiveAlert[]; readonly history: readonly AlertEvent[] };
+  /** The ACME domains as this gateway sees them; null when `gateway.tls.acme` is not set. */
+  readonly certificates: readonly CertificateRow[] | null;
 }
 
 /** What the endpoint reads. */
@@ -104,6 +108,8 @@ export interface DashboardSources {
   /** Configured services of the live snapshot. */
   readonly services?: () => ReadonlyMap<string, ServiceRuntime>;
   readonly alerts?: { active(): ActiveAlert[]; history(): Promise<AlertEvent[]> };
+  /** The ACME certificates, when `gateway.tls.acme` is set. */
+  readonly certificates?: CertificatesView | undefined;
   readonly meta: () => Omit<GatewayMeta, 'gateway'>;
   readonly now?: () => number;
 }
@@ -284,6 +290,7 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
       consumers: { byRequests: topConsumers(consumers, 'requests', TOP_CONSUMERS), byRateLimited: topConsumers(consumers, 'rateLimited', TOP_CONSUMERS) },
       failures: sources.stats.recent(),
       alerts: { active: sources.alerts?.active() ?? [], history: alertHistory },
+      certificates: sources.certificates === undefined ? null : certificateRows(sources.certificates(), at),
     };
   };
 }
