@@ -46,6 +46,11 @@ const cases: Array<{ name: string; setup: (dir: string) => void; errors: string[
   { name: 'a folder named like a config file', setup: (dir) => mkdirSync(join(dir, 'b.yaml')), errors: ['b.yaml: cannot read config: not a regular file'] },
   { name: 'a file over 1 MiB', setup: (dir) => writeFileSync(join(dir, 'b.yaml'), `# ${'x'.repeat(MAX_CONFIG_FILE_BYTES)}\n`), errors: [`b.yaml: larger than ${MAX_CONFIG_FILE_BYTES} bytes; split the config into a folder of smaller files`] },
   { name: 'an instance URL with credentials', setup: (dir) => writeFileSync(join(dir, 'a.yaml'), SERVICE.replace('//', '//user:secret@')), errors: ['a.yaml:3: services.orders.instances[0]: url must not carry credentials (user:password@)'] },
+  {
+    name: "a static instance at the gateway's own admin port",
+    setup: (dir) => writeFileSync(join(dir, 'a.yaml'), 'gateway: { admin: { port: 9911 } }\nservices:\n  orders:\n    instances: [http://localhost:9911]\n'),
+    errors: ["a.yaml:4: services.orders.instances[0]: http://localhost:9911 points at this gateway's own listener on port 9911"],
+  },
   { name: 'an instance URL of another scheme', setup: (dir) => writeFileSync(join(dir, 'a.yaml'), SERVICE.replace('http:', 'ftp:')), errors: ['a.yaml:3: services.orders.instances[0]: url must use http or https'] },
   {
     name: 'a JWKS URL with credentials',
