@@ -5,6 +5,7 @@ import { httpUrlProblem } from './http-url.js';
 import { TOKEN_PATTERN } from './http-token.js';
 import { adaptiveConcurrencySchema } from './adaptive-concurrency-schema.js';
 import { alertsSchema } from './alerts-schema.js';
+import { addPrefixSchema, addressOrCidr, compressionSchema, corsSchema, requestHeadersSchema, responseHeadersSchema } from './policies-schema.js';
 
 export { duration };
 
@@ -154,6 +155,14 @@ const route = z.strictObject({
   plugins: z.array(z.strictObject({ name: z.string().min(1), config: z.unknown().optional() })).default([]),
   /** `Upgrade: websocket` requests are relayed (RFC 6455); `true` takes the defaults. */
   websocket: webSocket.optional(),
+  // Edge policies (SPEC "Edge policies (per route)"); their blocks live in policies-schema.ts.
+  cors: corsSchema.optional(),
+  ipAllow: z.array(addressOrCidr).min(1).optional(),
+  ipDeny: z.array(addressOrCidr).min(1).optional(),
+  requestHeaders: requestHeadersSchema.optional(),
+  responseHeaders: responseHeadersSchema.optional(),
+  addPrefix: addPrefixSchema.optional(),
+  compression: compressionSchema.optional(),
 });
 
 const plugin = z.strictObject({

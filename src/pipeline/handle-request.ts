@@ -102,12 +102,19 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     responseHeaders: [],
     upstreamHeaders: [],
     droppedHeaders: undefined,
+    upstreamHeaderRules: undefined,
+    responseHeaderRules: undefined,
+    compression: undefined,
     service: undefined,
     instance: undefined,
     upstreamMs: 0,
   };
   progress.ctx = ctx;
-  for (const stage of route.stages) await stage(ctx);
+  for (const stage of route.stages) {
+    await stage(ctx);
+    // A stage that answered itself (a CORS preflight) ends the request here.
+    if (res.writableEnded) return;
+  }
   const forwardedQuery = route.stripsQueryToken ? withoutAccessToken(query) : query;
   // Only now is the body wanted: a client refused by a stage (401, 413, 429) never sends it.
   if (expectsContinue(req)) res.writeContinue();
@@ -118,7 +125,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host ?? '',
     requestId,
     trustedPeer: client.trustedPeer,
-  }, ctx.upstreamHeaders, ctx.droppedHeaders);
+  }, ctx.upstreamHeaders, ctx.droppedHeaders, ctx.upstreamHeaderRules);
   const input = requestPickInput(req.headers, client.ip, Date.now());
   const target = upstreamPath(route, path) + forwardedQuery;
   if (webSocket && upgrade !== undefined && route.webSocket !== undefined) {
@@ -152,7 +159,7 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
         const unread = !req.complete;
         const discard = unread && discardableBody(req);
         if (unread && !discard && !res.headersSent) res.setHeader('connection', 'close');
-        respondError(res, error, requestId, progress.ctx?.responseHeaders);
+        respondError(res, error, requestId, progress.ctx?.responseHeaders, progress.ctx?.responseHeaderRules);
         // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
         if (discard) req.resume();
         finish(status, error);

@@ -3,18 +3,19 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { renderError, type ErrorHeaders, type GatewayError } from '../errors.js';
+import { errorAnswerHeaders, type ResponseHeaderRules } from '../proxy/header-transforms.js';
 
 /**
  * Answers `err` unless headers already went out, in which case the response is cut short so the client
  * sees a truncated body rather than a wrong one.
  */
-export function respondError(res: ServerResponse, err: GatewayError, requestId: string, extra: ErrorHeaders = []): void {
+export function respondError(res: ServerResponse, err: GatewayError, requestId: string, extra: ErrorHeaders = [], rules?: ResponseHeaderRules): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const { status, headers, body } = renderError(err, requestId, extra);
-  res.writeHead(status, headers.flat());
+  res.writeHead(status, rules === undefined ? headers.flat() : errorAnswerHeaders(headers, rules));
   res.end(body);
 }
 

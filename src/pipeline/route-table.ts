@@ -1,6 +1,7 @@
 /** The route table: longest whole-segment prefix wins, tie to the route listed first; built once per config. */
 import type { RouteConfig } from '../config/schema.js';
 import type { CompiledRoute, RouteMatch } from '../request/route.js';
+import { isPreflight } from '../security/cors.js';
 
 /** Precomputes a route's match from its config. */
 export function compileMatch(route: RouteConfig): RouteMatch {
@@ -11,6 +12,7 @@ export function compileMatch(route: RouteConfig): RouteMatch {
     hostSuffix: host?.startsWith('*.') ? host.slice(1) : undefined,
     prefix,
     methods: route.match.methods ? new Set(route.match.methods) : undefined,
+    preflight: route.cors !== undefined,
     headers: Object.entries(route.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const),
   };
 }
@@ -27,7 +29,7 @@ export interface MatchInput {
 function matchesRest(route: RouteMatch, input: MatchInput): boolean {
   if (route.host !== undefined && route.host !== input.host) return false;
   if (route.hostSuffix !== undefined && !input.host.endsWith(route.hostSuffix)) return false;
-  if (route.methods !== undefined && !route.methods.has(input.method)) return false;
+  if (route.methods !== undefined && !route.methods.has(input.method) && !(route.preflight && isPreflight(input.method, input.headers))) return false;
   for (const [name, value] of route.headers) {
     if (input.headers[name] !== value) return false;
   }
@@ -62,9 +64,13 @@ export class RouteTable<R extends CompiledRoute> {
   }
 }
 
-/** The path the upstream receives: the normalised path, less the route prefix when stripPrefix is set. */
+/**
+ * The path the upstream receives: the normalised path, less the route prefix when stripPrefix is set, then
+ * with addPrefix in front (`/api/7` on prefix `/api` with addPrefix `/v2` becomes `/v2/7`; `/api` alone `/v2`).
+ */
 export function upstreamPath(route: CompiledRoute, path: string): string {
-  if (!route.config.stripPrefix || route.match.prefix === '') return path;
-  const rest = path.slice(route.match.prefix.length);
+  const { addPrefix } = route.config;
+  const rest = route.config.stripPrefix ? path.slice(route.match.prefix.length) : path;
+  if (addPrefix !== undefined) return addPrefix + rest;
   return rest === '' ? '/' : rest;
 }

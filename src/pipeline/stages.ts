@@ -1,5 +1,9 @@
 /** The one place that fixes stage order: every route runs its stages in this order, then the proxy. */
+import { buildCompressionStage } from '../proxy/compression.js';
+import { buildRequestHeadersStage, buildResponseHeadersStage } from '../proxy/header-transforms.js';
 import { buildAuthStage } from '../security/auth-stage.js';
+import { buildCorsStage, CORS_RESPONSE_HEADERS } from '../security/cors.js';
+import { buildIpRulesStage } from '../security/ip-rules.js';
 import type { Security } from '../security/index.js';
 import type { PluginHost } from '../plugins/host.js';
 import type { PluginStageDeps } from '../plugins/stage.js';
@@ -25,10 +29,17 @@ export type StageKey = StageName extends `edgeway.${infer Key}` ? Key : never;
 
 /** The stages in the order they run. A new stage (CORS, IP rules, API keys, plugins, ...) joins by adding one entry. */
 export const STAGES: ReadonlyArray<readonly [StageKey, StageFactory]> = [
+  // Edge policies before auth: the response rules first so every later answer gets them, then the
+  // address check, then CORS (a preflight carries no credentials and is answered here).
+  ['response_headers', (route) => buildResponseHeadersStage(route.config, route.config.cors === undefined ? [] : CORS_RESPONSE_HEADERS)],
+  ['ip_rules', (route) => buildIpRulesStage(route.config)],
+  ['cors', (route) => buildCorsStage(route.config)],
   ['auth', (route, deps) => buildAuthStage(route.config, deps.security)],
   ['rate_limit', (route, deps) => buildRateLimitStage(route.config, deps.rateLimit)],
   // Besides this stage's span, each plugin call has its own `edgeway.plugin <name>` span.
   ['plugins', (route, deps) => deps.plugins.host.build(route, { spans: deps.spans, onFailure: deps.plugins.onFailure })],
+  ['request_headers', (route) => buildRequestHeadersStage(route.config)],
+  ['compression', (route) => buildCompressionStage(route.config)],
 ];
 
 /** The route's stages in order, each wrapped in its span; a route that uses none gets an empty list. */

@@ -11,6 +11,7 @@ import type { ServiceRuntime } from './service-runtime.js';
 import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
 import { decideRetry } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
+import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { relay } from './relay.js';
 import { classifyUpstreamError, failureToError } from './upstream-errors.js';
@@ -185,8 +186,9 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         throw err;
       }
     }
-    ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
-    const failure = await relay(response.body, ctx.res);
+    const answer = ctx.compression === undefined ? response.body : compressResponse(ctx.compression, method, status, response.headers, response.body);
+    ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
+    const failure = await relay(answer, ctx.res);
     const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
     endpoint.end(performance.now() - started, outcome);
     if (saysAboutInstance(outcome)) service.outlier?.record(endpoint);

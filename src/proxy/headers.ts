@@ -1,5 +1,6 @@
 /** All header hygiene between client, gateway and upstream, in both directions. */
 import type { IncomingHttpHeaders } from 'node:http';
+import { isDropped, type RequestHeaderRules, type ResponseHeaderRules } from './header-transforms.js';
 
 // RFC 9110 7.6.1: hop-by-hop fields end at the gateway; `expect` is answered by the gateway itself and
 // `host` is set by the upstream client from the instance's authority.
@@ -60,7 +61,8 @@ function claimsForwarding(lower: string): boolean {
 /**
  * The upstream request headers as a flat [name, value, ...] list: the client's headers less hop-by-hop
  * ones, `x-edgeway-*`, forwarding headers, underscore spellings of any of these and the `dropped` names
- * (lower-case) that stages consumed, plus the gateway's own.
+ * (lower-case) that stages consumed, plus the gateway's own, then the route's `requestHeaders` (which
+ * config keeps away from every name edgeway writes itself).
  */
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
@@ -68,6 +70,7 @@ export function upstreamRequestHeaders(
   facts: ForwardedFacts,
   extra: ReadonlyArray<readonly [string, string]>,
   dropped?: ReadonlySet<string>,
+  rules?: RequestHeaderRules,
 ): string[] {
   const named = connectionTokens(connection);
   const out: string[] = [];
@@ -78,6 +81,7 @@ export function upstreamRequestHeaders(
     if (facts.trustedPeer !== true && claimsForwarding(lower)) continue;
     // A header a stage consumed (x-api-key) goes in every spelling a CGI-style upstream reads the same.
     if (dropped !== undefined && lower.includes('_') && dropped.has(lower.replaceAll('_', '-'))) continue;
+    if (rules !== undefined && isDropped(rules.drop, lower)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(
@@ -86,26 +90,37 @@ export function upstreamRequestHeaders(
     'x-forwarded-host', facts.host,
     'x-request-id', facts.requestId,
   );
-  for (const [name, value] of extra) out.push(name, value);
+  for (const [name, value] of extra) {
+    // A plugin's header gives way to the route's requestHeaders, which apply last.
+    if (rules === undefined || !rules.drop.has(name.toLowerCase())) out.push(name, value);
+  }
+  if (rules !== undefined) out.push(...rules.set);
   return out;
 }
 
-/** The response headers for the client as a flat list: the upstream's less hop-by-hop ones, plus extras. */
+/**
+ * The response headers for the client as a flat list: the upstream's less hop-by-hop ones, plus extras,
+ * then the route's `responseHeaders` rules.
+ */
 export function clientResponseHeaders(
   upstream: IncomingHttpHeaders,
   requestId: string,
   extra: ReadonlyArray<readonly [string, string]>,
+  rules?: ResponseHeaderRules,
 ): string[] {
   const named = connectionTokens(upstream.connection);
   const out: string[] = [];
   for (const name in upstream) {
-    if (RESPONSE_DROP.has(name) || named?.has(name)) continue;
+    if (RESPONSE_DROP.has(name) || named?.has(name) || rules?.dropUpstream.has(name)) continue;
     const value = upstream[name];
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
   out.push('x-request-id', requestId);
-  for (const [name, value] of extra) out.push(name, value);
+  for (const [name, value] of extra) {
+    if (rules === undefined || !rules.drop.has(name.toLowerCase())) out.push(name, value);
+  }
+  if (rules !== undefined) out.push(...rules.set);
   return out;
 }

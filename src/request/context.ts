@@ -2,6 +2,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute } from './route.js';
 import type { ServerSpan } from './server-span.js';
+import type { RequestHeaderRules, ResponseHeaderRules } from '../proxy/header-transforms.js';
+import type { ResponseCompression } from '../proxy/compression.js';
 
 /** The verified caller of an authenticated request. */
 export interface Principal {
@@ -34,6 +36,12 @@ export interface RequestContext {
   droppedHeaders?: Set<string> | undefined;
   /** Runs on the upstream's response before its head is written (a route's plugins); it may edit `headers`. */
   responseHook?: ResponseHook | undefined;
+  /** The route's requestHeaders rules, handed over by the request_headers stage. */
+  upstreamHeaderRules?: RequestHeaderRules | undefined;
+  /** The route's responseHeaders rules, handed over by the response_headers stage; every answer applies them. */
+  responseHeaderRules?: ResponseHeaderRules | undefined;
+  /** What the compression stage negotiated with the client; the forwarder compresses eligible responses. */
+  compression?: ResponseCompression | undefined;
   /** The request's SERVER span (a no-op span when tracing is off). */
   readonly trace: ServerSpan;
   /** The service and instance of the last upstream attempt, and the time spent on all attempts (ms). */

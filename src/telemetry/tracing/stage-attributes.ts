@@ -4,7 +4,9 @@ import { GatewayError } from '../../errors.js';
 import type { RequestContext } from '../../request/context.js';
 
 /** Stage span names: they line up with the stage names and the metric names. */
-export type StageName = 'edgeway.auth' | 'edgeway.rate_limit' | 'edgeway.select_instance' | 'edgeway.plugins' | `edgeway.plugin ${string}`;
+export type StageName =
+  | 'edgeway.response_headers' | 'edgeway.ip_rules' | 'edgeway.cors' | 'edgeway.auth' | 'edgeway.rate_limit'
+  | 'edgeway.plugins' | `edgeway.plugin ${string}` | 'edgeway.request_headers' | 'edgeway.compression' | 'edgeway.select_instance';
 
 const REMAINING_HEADER = 'ratelimit-remaining';
 

@@ -1,0 +1,105 @@
+/** requestHeaders / responseHeaders: compiled set/remove rules, applied after edgeway's own header rules. */
+import type { HeaderTransformConfig } from '../config/policies-schema.js';
+import type { RouteConfig } from '../config/schema.js';
+import type { Stage } from '../request/context.js';
+
+/** Request rules: client headers to drop (a set name replaces the client's copy), then headers to add. */
+export interface RequestHeaderRules {
+  /** Lower-case names. */
+  readonly drop: ReadonlySet<string>;
+  /** Flat [name, value, ...] list appended to the upstream request. */
+  readonly set: readonly string[];
+}
+
+/** Response rules, applied to proxied responses and to edgeway's own answers. */
+export interface ResponseHeaderRules {
+  /** Lower-case names removed from every answer (the configured `remove` and the names `set` replaces). */
+  readonly drop: ReadonlySet<string>;
+  /** `drop`, plus names a stage owns on this route (the CORS headers): removed from the upstream's response only. */
+  readonly dropUpstream: ReadonlySet<string>;
+  /** Flat [name, value, ...] list appended to proxied responses. */
+  readonly set: readonly string[];
+  /** `set` less the headers that describe edgeway's JSON error body, which an error answer keeps. */
+  readonly setOnErrors: readonly string[];
+}
+
+/** Headers an error answer writes about its own body; a transform never removes or replaces them there. */
+const ERROR_BODY_HEADERS = new Set(['content-type', 'content-length', 'cache-control', 'x-request-id']);
+
+/**
+ * Whether a header is dropped by `drop`, comparing names the way CGI-style stacks do (`_` read as `-`), so
+ * removing `x-user` also removes a client's `X_User` that such an upstream would read as the same variable.
+ */
+export function isDropped(drop: ReadonlySet<string>, lower: string): boolean {
+  return drop.has(lower) || (lower.includes('_') && drop.has(lower.replaceAll('_', '-')));
+}
+
+function flatten(set: Readonly<Record<string, string>>, keep: (lower: string) => boolean = () => true): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(set)) if (keep(name.toLowerCase())) out.push(name.toLowerCase(), value);
+  return out;
+}
+
+function dropSet(config: HeaderTransformConfig | undefined): Set<string> {
+  return new Set([...(config?.remove ?? []), ...Object.keys(config?.set ?? {})].map((name) => name.toLowerCase()));
+}
+
+/** Compiles a route's requestHeaders. */
+export function compileRequestRules(config: HeaderTransformConfig): RequestHeaderRules {
+  return { drop: dropSet(config), set: flatten(config.set) };
+}
+
+/** Compiles a route's responseHeaders, with the names stages own (`owned`, lower-case) taken from the upstream. */
+export function compileResponseRules(config: HeaderTransformConfig | undefined, owned: readonly string[]): ResponseHeaderRules {
+  const drop = dropSet(config);
+  return {
+    drop,
+    dropUpstream: new Set([...drop, ...owned]),
+    set: flatten(config?.set ?? {}),
+    setOnErrors: flatten(config?.set ?? {}, (lower) => !ERROR_BODY_HEADERS.has(lower)),
+  };
+}
+
+/** The request_headers stage: hands the route's compiled rules to the forwarder. */
+export function buildRequestHeadersStage(route: RouteConfig): Stage | undefined {
+  if (route.requestHeaders === undefined) return undefined;
+  const rules = compileRequestRules(route.requestHeaders);
+  return function requestHeaders(ctx) {
+    ctx.upstreamHeaderRules = rules;
+  };
+}
+
+/**
+ * The response_headers stage, first of a route's stages so its rules reach every answer after routing,
+ * the refusals of later stages included. `owned` lists response headers another stage of the route writes.
+ */
+export function buildResponseHeadersStage(route: RouteConfig, owned: readonly string[]): Stage | undefined {
+  if (route.responseHeaders === undefined && owned.length === 0) return undefined;
+  const rules = compileResponseRules(route.responseHeaders, owned);
+  return function responseHeaders(ctx) {
+    ctx.responseHeaderRules = rules;
+  };
+}
+
+/**
+ * The headers of a non-error answer edgeway writes itself (a CORS preflight): `base`, the extras stages
+ * added unless removed, then the route's `set`.
+ */
+export function ownAnswerHeaders(base: string[], extra: ReadonlyArray<readonly [string, string]>, rules: ResponseHeaderRules | undefined): string[] {
+  for (const [name, value] of extra) {
+    if (rules === undefined || !rules.drop.has(name.toLowerCase())) base.push(name, value);
+  }
+  if (rules !== undefined) base.push(...rules.set);
+  return base;
+}
+
+/** The headers of edgeway's own error answer (as `renderError` lists them) with the route's rules applied. */
+export function errorAnswerHeaders(headers: ReadonlyArray<readonly [string, string]>, rules: ResponseHeaderRules): string[] {
+  const out: string[] = [];
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    if (ERROR_BODY_HEADERS.has(lower) || !rules.drop.has(lower)) out.push(name, value);
+  }
+  out.push(...rules.setOnErrors);
+  return out;
+}

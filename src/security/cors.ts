@@ -1,0 +1,63 @@
+/** The cors stage: the Fetch standard's CORS protocol answered at the edge (preflights never reach the upstream). */
+import type { RouteConfig } from '../config/schema.js';
+import { GatewayError } from '../errors.js';
+import type { RequestContext, Stage } from '../request/context.js';
+import { ownAnswerHeaders } from '../proxy/header-transforms.js';
+
+/** Response headers the cors stage owns on its route: the upstream's copies are dropped, so no answer carries two. */
+export const CORS_RESPONSE_HEADERS = [
+  'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers',
+  'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age',
+] as const;
+
+// Every answer on the route depends on Origin (allowed or not, preflight or not), so caches must key on it.
+const VARY_ORIGIN: [string, string] = ['vary', 'Origin'];
+
+/** Fetch standard 3.2.2: a CORS preflight is OPTIONS with Origin and Access-Control-Request-Method. */
+export function isPreflight(method: string | undefined, headers: RequestContext['req']['headers']): boolean {
+  return method === 'OPTIONS' && headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
+}
+
+function answerPreflight(ctx: RequestContext, origin: string, headers: readonly string[]): void {
+  const base = ['x-request-id', ctx.requestId, 'access-control-allow-origin', origin, ...headers];
+  ctx.res.writeHead(204, ownAnswerHeaders(base, ctx.responseHeaders, ctx.responseHeaderRules));
+  ctx.res.end();
+  // The preflight has no body worth reading; an unread one would hold the keep-alive connection.
+  if (!ctx.req.complete) ctx.req.resume();
+}
+
+/**
+ * Builds the route's CORS stage, or undefined without `cors`. A preflight from an allowed origin is
+ * answered 204 here; from another origin, 403. An actual request from an allowed origin goes on and its
+ * answer (proxied or edgeway's own error, so a browser can read a 401) carries the origin itself in
+ * Access-Control-Allow-Origin; one from another origin goes on without CORS headers, and the browser
+ * withholds the answer from the page.
+ */
+export function buildCorsStage(route: RouteConfig): Stage | undefined {
+  const config = route.cors;
+  if (config === undefined) return undefined;
+  const anyOrigin = config.origins.includes('*');
+  const origins = new Set(config.origins);
+  const actual: Array<[string, string]> = [];
+  const preflight: string[] = ['access-control-allow-methods', config.methods.join(', ')];
+  if (config.credentials) {
+    actual.push(['access-control-allow-credentials', 'true']);
+    preflight.push('access-control-allow-credentials', 'true');
+  }
+  if (config.exposeHeaders.length > 0) actual.push(['access-control-expose-headers', config.exposeHeaders.join(', ')]);
+  if (config.headers.length > 0) preflight.push('access-control-allow-headers', config.headers.join(', '));
+  if (config.maxAge !== undefined) preflight.push('access-control-max-age', String(Math.floor(config.maxAge / 1000)));
+  return function cors(ctx) {
+    ctx.responseHeaders.push(VARY_ORIGIN);
+    const origin = ctx.req.headers.origin;
+    if (origin === undefined) return;
+    const allowed = anyOrigin || origins.has(origin);
+    if (isPreflight(ctx.req.method, ctx.req.headers)) {
+      if (!allowed) throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
+      answerPreflight(ctx, origin, preflight);
+      return;
+    }
+    if (!allowed) return;
+    ctx.responseHeaders.push(['access-control-allow-origin', origin], ...actual);
+  };
+}
