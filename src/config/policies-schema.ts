@@ -94,14 +94,11 @@ export const COMPRESSIBLE_TYPES = ['text/*', 'application/json', 'application/*+
 
 const mediaRange = z.string().regex(/^[a-z0-9!#$&^_.+-]+\/([a-z0-9!#$&^_.+-]+|\*|\*\+[a-z0-9!#$&^_.-]+)$/, 'a content type such as application/json, text/* or application/*+json (lower-case, no parameters)');
 
-/** `compression`: true for the defaults, or the settings. */
-export const compressionSchema = z.union([
-  z.boolean().transform((on) => (on ? { encodings: ['br', 'gzip'] as Array<'br' | 'gzip'>, minBytes: 1024, types: COMPRESSIBLE_TYPES } : undefined)),
-  z.strictObject({
-    // Preference order when the client accepts both equally.
-    encodings: z.array(z.enum(['br', 'gzip'])).min(1).default(['br', 'gzip']),
-    minBytes: z.number().int().min(0).default(1024), // 1 KiB: smaller bodies barely shrink
-    types: z.array(mediaRange).min(1).default(COMPRESSIBLE_TYPES),
-  }),
-]);
+/** `compression`: true for the defaults, false for none, or the settings (each error at its own key). */
+export const compressionSchema = z.preprocess((value) => (value === true ? {} : value === false ? undefined : value), z.strictObject({
+  // Preference order when the client accepts both equally.
+  encodings: z.array(z.enum(['br', 'gzip'])).min(1).default(['br', 'gzip']),
+  minBytes: z.number().int().min(0).default(1024), // 1 KiB: smaller bodies barely shrink
+  types: z.array(mediaRange).min(1).default(COMPRESSIBLE_TYPES),
+}, { error: (issue) => (issue.code === 'invalid_type' ? 'compression is true, false or { encodings, minBytes, types }' : undefined) }).optional());
 export type CompressionConfig = NonNullable<z.output<typeof compressionSchema>>;
