@@ -29,6 +29,11 @@ routes:
     match: { path: /web, methods: [GET, POST] }
     service: svc
     cors: { origins: ["${APP}"], methods: [GET, POST], headers: [authorization, content-type], exposeHeaders: [x-request-id], credentials: true, maxAge: 10m }
+  - name: limited
+    match: { path: /limited }
+    service: svc
+    cors: { origins: ["${APP}"] }
+    rateLimit: { capacity: 1, refillPerSecond: 0.001, key: route }
   - name: open
     match: { path: /open }
     service: svc
@@ -98,6 +103,15 @@ routes:
       const res = await request(`${gw.url}/web/orders`, { headers: { origin: 'https://evil.example' } });
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['access-control-allow-origin'], undefined);
+      assert.equal(res.headers.vary, 'Origin');
+      await res.body.dump();
+    });
+
+    test('edgeway\'s own refusal of an allowed origin\'s request carries the CORS headers, so the page can read it', async () => {
+      await (await request(`${gw.url}/limited`, { headers: { origin: APP } })).body.dump();
+      const res = await request(`${gw.url}/limited`, { headers: { origin: APP } });
+      assert.equal(res.statusCode, 429);
+      assert.equal(res.headers['access-control-allow-origin'], APP);
       assert.equal(res.headers.vary, 'Origin');
       await res.body.dump();
     });
