@@ -16,6 +16,8 @@ const GZIP_LEVEL = 4;
 // 256 KiB window: the memory a stream holds stays of the order of gzip's, whatever the body's length.
 const BROTLI_WINDOW_BITS = 18;
 const NEGOTIATION_CACHE = 256;
+// Longer values are negotiated every time: a client cannot fill the cache with 16 KiB keys.
+const CACHEABLE_LENGTH = 128;
 
 /** A route's compression settings, compiled. */
 export interface CompressionPolicy {
@@ -83,6 +85,7 @@ export function negotiate(policy: CompressionPolicy, header: string | undefined)
   const known = policy.negotiated.get(header);
   if (known !== undefined) return known ?? undefined;
   const coding = parseAcceptEncoding(header, policy.encodings);
+  if (header.length > CACHEABLE_LENGTH) return coding;
   if (policy.negotiated.size >= NEGOTIATION_CACHE) policy.negotiated.clear();
   policy.negotiated.set(header, coding ?? null);
   return coding;

@@ -33,3 +33,12 @@ for (const [header, preferBr, preferGzip] of cases) {
     assert.equal(negotiate(both, header), preferBr);
   });
 }
+
+test('long Accept-Encoding values are negotiated but never cached, and the cache stays bounded', () => {
+  const policy = compileCompression({ encodings: ['br', 'gzip'], minBytes: 0, types: ['text/*'] });
+  const long = `${'x-pad;q=0.1, '.repeat(20)}gzip`;
+  assert.equal(negotiate(policy, long), 'gzip');
+  assert.equal(policy.negotiated.size, 0);
+  for (let i = 0; i < 1000; i++) negotiate(policy, `gzip, x-${i}`);
+  assert.ok(policy.negotiated.size <= 256);
+});
