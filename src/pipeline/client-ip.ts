@@ -1,27 +1,20 @@
 /** The client address: X-Forwarded-For is believed only when the peer is a trusted proxy. */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, type BlockList } from 'node:net';
+import { compileAddressList, listed } from '../security/ip-rules.js';
 
 /** Trusted proxy ranges compiled once from `gateway.trustedProxies` (CIDRs or single addresses). */
 export class TrustedProxies {
-  private readonly list = new BlockList();
+  private readonly list: BlockList;
   readonly empty: boolean;
 
   constructor(entries: readonly string[]) {
     this.empty = entries.length === 0;
-    for (const entry of entries) {
-      const [address, bits] = entry.split('/') as [string, string | undefined];
-      const type = isIPv6(address) ? 'ipv6' : 'ipv4';
-      if (bits === undefined) this.list.addAddress(address, type);
-      else this.list.addSubnet(address, Number(bits), type);
-    }
+    this.list = compileAddressList(entries);
   }
 
   /** Whether an address (plain or IPv4-mapped IPv6) belongs to a trusted proxy. */
   has(address: string): boolean {
-    if (this.empty) return false;
-    if (isIPv4(address)) return this.list.check(address, 'ipv4');
-    if (isIPv6(address)) return this.list.check(address, 'ipv6');
-    return false;
+    return !this.empty && listed(this.list, address);
   }
 
   /** Checks that every entry is an address or CIDR; returns the offending entries. */

@@ -4,6 +4,7 @@ import type { ConfigCompiler } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { compileSplit } from '../balancing/split.js';
 import { InstancePolicy } from '../discovery/instance-policy.js';
+import { compileAddressList } from '../security/ip-rules.js';
 import { TrustedProxies } from './client-ip.js';
 
 /** What the compilers refuse in a schema-valid config, at the key paths of the values they refused. */
@@ -26,6 +27,15 @@ export function compileChecks(config: Config): CrossIssue[] {
     });
   }
   config.routes.forEach((route, i) => {
+    for (const key of ['ipAllow', 'ipDeny'] as const) {
+      route[key]?.forEach((entry, j) => {
+        try {
+          compileAddressList([entry]);
+        } catch (err) {
+          issues.push({ path: ['routes', i, key, j], message: `"${entry}" is not an IP address or CIDR (${(err as Error).message})` });
+        }
+      });
+    }
     const split = compileSplit(route.service, route.split);
     if (!split.ok) issues.push({ path: ['routes', i, 'split'], message: split.message });
   });
