@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/redis-server.js';
 
 const APP = 'https://app.example.com';
 
@@ -20,8 +21,9 @@ describe('edge policies', () => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ url: req.url }));
     });
+    const closed = await freePort();
     gw = await startGateway({
-      'services.yaml': serviceYaml('svc', [up.url]),
+      'services.yaml': serviceYaml('svc', [up.url]) + serviceYaml('dead', [`http://127.0.0.1:${closed}`]).replace('services:\n', ''),
       'routes.yaml': `
 gateway: { trustedProxies: [127.0.0.1] }
 routes:
@@ -38,6 +40,7 @@ routes:
     match: { path: /open }
     service: svc
     cors: { origins: ["*"] }
+    responseHeaders: { set: { x-frame-options: DENY } }
   - name: allow
     match: { path: /allow }
     service: svc
@@ -53,6 +56,10 @@ routes:
     service: svc
     requestHeaders: { set: { x-api-version: "2" }, remove: [cookie, x-user] }
     responseHeaders: { set: { strict-transport-security: max-age=63072000, cache-control: public }, remove: [server, x-powered-by] }
+  - name: headers-dead
+    match: { path: /dead }
+    service: dead
+    responseHeaders: { set: { strict-transport-security: max-age=63072000, cache-control: public, content-type: text/html } }
   - { name: prefixed, match: { path: /api }, service: svc, stripPrefix: true, addPrefix: /v2 }
   - { name: prefixed-kept, match: { path: /kept }, service: svc, addPrefix: /v2 }
 `,
@@ -122,6 +129,7 @@ routes:
       assert.equal(res.headers['access-control-allow-origin'], 'http://127.0.0.1:1234');
       assert.equal(res.headers['access-control-allow-credentials'], undefined);
       assert.equal(res.headers['access-control-allow-methods'], 'GET, HEAD, PUT, PATCH, POST, DELETE');
+      assert.equal(res.headers['x-frame-options'], 'DENY', 'responseHeaders reach the preflight answer too');
     });
 
     test('an OPTIONS without Access-Control-Request-Method is no preflight: it is forwarded', async () => {
@@ -191,6 +199,15 @@ routes:
       assert.equal(res.headers['x-powered-by'], undefined);
       assert.match(String(res.headers['x-request-id']), /./);
       await res.body.dump();
+    });
+
+    test('responseHeaders reach edgeway\'s own errors, which keep their JSON content type and no-store', async () => {
+      const res = await request(`${gw.url}/dead`);
+      assert.equal(res.statusCode, 502);
+      assert.equal(res.headers['strict-transport-security'], 'max-age=63072000');
+      assert.equal(res.headers['content-type'], 'application/json');
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'bad_gateway');
     });
   });
 
