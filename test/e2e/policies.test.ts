@@ -26,7 +26,14 @@ describe('edge policies', () => {
       'services.yaml': serviceYaml('svc', [up.url]) + serviceYaml('dead', [`http://127.0.0.1:${closed}`]).replace('services:\n', ''),
       'routes.yaml': `
 gateway: { trustedProxies: [127.0.0.1] }
+auth: { issuers: [{ issuer: edgeway, audience: api }] }
 routes:
+  - name: private
+    match: { path: /private }
+    service: svc
+    auth: { required: true }
+    cors: { origins: ["${APP}"], headers: [authorization] }
+    ipAllow: [127.0.0.1]
   - name: web
     match: { path: /web, methods: [GET, POST] }
     service: svc
@@ -120,6 +127,25 @@ routes:
       assert.equal(res.statusCode, 429);
       assert.equal(res.headers['access-control-allow-origin'], APP);
       assert.equal(res.headers.vary, 'Origin');
+      await res.body.dump();
+    });
+
+    test('on a route that requires a token, the preflight (which never carries one) is answered before auth, and the 401 carries CORS headers', async () => {
+      up.seen.length = 0;
+      const preflight = await request(`${gw.url}/private`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+      assert.equal(preflight.statusCode, 204);
+      await preflight.body.dump();
+      const res = await request(`${gw.url}/private`, { headers: { origin: APP } });
+      assert.equal(res.statusCode, 401);
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      await res.body.dump();
+      assert.equal(up.seen.length, 0);
+    });
+
+    test('a preflight from an address outside ipAllow is refused before CORS answers it', async () => {
+      const res = await request(`${gw.url}/private`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET', 'x-forwarded-for': '198.51.100.7' } });
+      assert.equal(res.statusCode, 403);
+      assert.equal(res.headers['access-control-allow-origin'], undefined);
       await res.body.dump();
     });
 
