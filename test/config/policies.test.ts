@@ -112,3 +112,18 @@ test('every policy of the SPEC example loads', () => {
 `));
   assert.deepEqual(errors, []);
 });
+
+test('compression: true takes the defaults, false is off', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeway-cfg-'));
+  try {
+    writeFileSync(join(dir, 'a.yaml'), `services:\n  svc:\n    instances: [http://127.0.0.1:9001]\nroutes:\n  - { name: on, service: svc, compression: true }\n  - { name: off, service: svc, compression: false }\n`);
+    const loaded = loadConfig(dir);
+    assert.equal(loaded.ok, true);
+    if (!loaded.ok) return;
+    assert.deepEqual(loaded.config.routes[0]?.compression?.encodings, ['br', 'gzip']);
+    assert.equal(loaded.config.routes[0]?.compression?.minBytes, 1024);
+    assert.equal(loaded.config.routes[1]?.compression, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
