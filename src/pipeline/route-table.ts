@@ -29,7 +29,8 @@ export interface MatchInput {
 function matchesRest(route: RouteMatch, input: MatchInput): boolean {
   if (route.host !== undefined && route.host !== input.host) return false;
   if (route.hostSuffix !== undefined && !input.host.endsWith(route.hostSuffix)) return false;
-  if (route.methods !== undefined && !route.methods.has(input.method) && !(route.preflight && isPreflight(input.method, input.headers))) return false;
+  if (route.preflight && isPreflight(input.method, input.headers)) return true;
+  if (route.methods !== undefined && !route.methods.has(input.method)) return false;
   for (const [name, value] of route.headers) {
     if (input.headers[name] !== value) return false;
   }

@@ -9,7 +9,11 @@ export interface RouteMatch {
   /** Path prefix without a trailing slash ("" for the root). */
   readonly prefix: string;
   readonly methods: ReadonlySet<string> | undefined;
-  /** The route has `cors`: a CORS preflight matches it whatever `methods` lists, so the cors stage answers it. */
+  /**
+   * The route has `cors`: a CORS preflight matches it whatever `methods` and `headers` say (a preflight is
+   * always OPTIONS and carries the names of the request's headers, never their values), so the cors stage
+   * answers it.
+   */
   readonly preflight: boolean;
   /** [lower-case name, exact value] pairs that must all be present. */
   readonly headers: ReadonlyArray<readonly [string, string]>;

@@ -35,7 +35,7 @@ routes:
     cors: { origins: ["${APP}"], headers: [authorization] }
     ipAllow: [127.0.0.1]
   - name: web
-    match: { path: /web, methods: [GET, POST] }
+    match: { path: /web, methods: [GET, POST], headers: { x-api-version: "2" } }
     service: svc
     cors: { origins: ["${APP}"], methods: [GET, POST], headers: [authorization, content-type], exposeHeaders: [x-request-id], credentials: true, maxAge: 10m }
   - name: limited
@@ -80,7 +80,7 @@ routes:
   describe('cors', () => {
     test('a preflight from an allowed origin is answered 204 at the edge with the Access-Control-Allow-* headers', async () => {
       up.seen.length = 0;
-      // OPTIONS is not in match.methods: the route still takes the preflight, and it never reaches the upstream.
+      // OPTIONS is not in match.methods and a preflight carries no x-api-version: the route still takes it, and it never reaches the upstream.
       const res = await request(`${gw.url}/web/orders`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
       assert.equal(res.statusCode, 204);
       assert.equal(res.headers['access-control-allow-origin'], APP);
@@ -104,7 +104,7 @@ routes:
     });
 
     test('an actual request from an allowed origin gets the origin itself, Vary: Origin, expose and credentials headers, and the upstream\'s own CORS headers are replaced', async () => {
-      const res = await request(`${gw.url}/web/orders`, { headers: { origin: APP } });
+      const res = await request(`${gw.url}/web/orders`, { headers: { origin: APP, 'x-api-version': '2' } });
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['access-control-allow-origin'], APP);
       assert.equal(res.headers['access-control-allow-credentials'], 'true');
@@ -114,7 +114,7 @@ routes:
     });
 
     test('an actual request from another origin is forwarded without CORS headers (the browser withholds the answer)', async () => {
-      const res = await request(`${gw.url}/web/orders`, { headers: { origin: 'https://evil.example' } });
+      const res = await request(`${gw.url}/web/orders`, { headers: { origin: 'https://evil.example', 'x-api-version': '2' } });
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['access-control-allow-origin'], undefined);
       assert.equal(res.headers.vary, 'Origin');
