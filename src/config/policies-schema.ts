@@ -5,7 +5,7 @@ import { duration } from './duration.js';
 import { TOKEN } from './http-token.js';
 
 /** RFC 9110 7.6.1 hop-by-hop fields (and HTTP/2's connection-specific ones, RFC 9113 8.2.2). */
-export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings'] as const;
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings'] as const;
 
 /** Headers edgeway itself writes upstream; a transform could only forge or break them. */
 const EDGEWAY_REQUEST_HEADERS = ['host', 'content-length', 'expect', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'traceparent', 'tracestate'];
@@ -84,13 +84,12 @@ export const corsSchema = z.strictObject({
   // Fetch standard 3.2.5: a credentialed response with Access-Control-Allow-Origin `*` is refused by every browser.
   if (cors.credentials && cors.origins.includes('*')) ctx.addIssue({ code: 'custom', path: ['origins'], message: 'origins "*" cannot be combined with credentials: true (browsers refuse credentialed responses to any origin); list the origins' });
 });
-export type CorsConfig = z.output<typeof corsSchema>;
 
 /** A path prefix with whole, already-normalised segments: `/v2`, `/api/internal`. */
 export const addPrefixSchema = z.string().refine((text) => /^(\/[A-Za-z0-9\-_~!$&'()*+,;=:@]+)+$/.test(text) && !/\/\.\.?(\/|$)/.test(text), 'addPrefix is a path of whole segments such as /v2: it starts with "/", has no trailing "/", no dot-segments, no query and no percent-encoding');
 
 /** Content types compressed by default: text and the structured syntaxes that compress well. */
-export const COMPRESSIBLE_TYPES = ['text/*', 'application/json', 'application/*+json', 'application/javascript', 'application/xml', 'application/*+xml', 'image/svg+xml'];
+const COMPRESSIBLE_TYPES = ['text/*', 'application/json', 'application/*+json', 'application/javascript', 'application/xml', 'application/*+xml', 'image/svg+xml'];
 
 const mediaRange = z.string().regex(/^[a-z0-9!#$&^_.+-]+\/([a-z0-9!#$&^_.+-]+|\*|\*\+[a-z0-9!#$&^_.-]+)$/, 'a content type such as application/json, text/* or application/*+json (lower-case, no parameters)');
 

@@ -45,12 +45,12 @@ function dropSet(config: HeaderTransformConfig | undefined): Set<string> {
 }
 
 /** Compiles a route's requestHeaders. */
-export function compileRequestRules(config: HeaderTransformConfig): RequestHeaderRules {
+function compileRequestRules(config: HeaderTransformConfig): RequestHeaderRules {
   return { drop: dropSet(config), set: flatten(config.set) };
 }
 
 /** Compiles a route's responseHeaders, with the names stages own (`owned`, lower-case) taken from the upstream. */
-export function compileResponseRules(config: HeaderTransformConfig | undefined, owned: readonly string[]): ResponseHeaderRules {
+function compileResponseRules(config: HeaderTransformConfig | undefined, owned: readonly string[]): ResponseHeaderRules {
   const drop = dropSet(config);
   return {
     drop,
