@@ -1,4 +1,4 @@
-/** What the auth and rate_limit stages decided, as attributes of their spans; read from the request context. */
+/** What the stages decided (auth, rate_limit, ip_rules, cors, compression), as attributes of their spans; read from the request context. */
 import type { Span } from '@opentelemetry/api';
 import { GatewayError } from '../../errors.js';
 import type { RequestContext } from '../../request/context.js';
@@ -50,6 +50,19 @@ function describeRateLimit(span: Span, ctx: RequestContext, refused: GatewayErro
 }
 
 /**
+ * `edgeway.cors.outcome`: `preflight` (answered 204 here), `forbidden` (a preflight from another origin),
+ * `allowed` (an actual request from an allowed origin), `other_origin` (one from another origin, forwarded
+ * without CORS headers) or `none` (no Origin). Never the origin itself.
+ */
+function describeCors(span: Span, ctx: RequestContext, refused: GatewayError | undefined): void {
+  let outcome = 'none';
+  if (refused !== undefined) outcome = refused.code;
+  else if (ctx.res.writableEnded) outcome = 'preflight';
+  else if (ctx.req.headers.origin !== undefined) outcome = ctx.responseHeaders.some(([name]) => name === 'access-control-allow-origin') ? 'allowed' : 'other_origin';
+  span.setAttribute('edgeway.cors.outcome', outcome);
+}
+
+/**
  * Sets the attributes of a finished stage span. Returns false when `error` is a failure of the stage
  * (an unexpected exception or a 5xx), which the caller marks as the span's error; a 4xx the stage
  * answered with is a decision, and the span status stays UNSET.
@@ -59,5 +72,9 @@ export function describeStage(span: Span, name: StageName, ctx: RequestContext, 
   if (error !== undefined && refused === undefined) return false;
   if (name === 'edgeway.auth') describeAuth(span, ctx, refused);
   else if (name === 'edgeway.rate_limit') describeRateLimit(span, ctx, refused);
+  else if (name === 'edgeway.ip_rules') span.setAttribute('edgeway.ip_rules.outcome', refused === undefined ? 'allowed' : refused.code);
+  else if (name === 'edgeway.cors') describeCors(span, ctx, refused);
+  // The coding the client accepts best; whether a response is compressed also depends on the response.
+  else if (name === 'edgeway.compression') span.setAttribute('edgeway.compression.accepted', ctx.compression?.encoding ?? 'identity');
   return true;
 }
