@@ -9,6 +9,7 @@ import { acmeDomains } from '../config/acme-domains.js';
 import { loadAndCompileWithPlugins } from '../plugins/compile.js';
 import { watchModules } from '../plugins/watch.js';
 import { watchConfig } from '../config/watch.js';
+import type { RouteConfig } from '../config/schema.js';
 import { createAdminApp } from '../admin/app.js';
 import { createServicesApi } from '../admin/services-api.js';
 import { tokensApi } from '../admin/tokens-api.js';
@@ -33,6 +34,11 @@ import type { AcmeManager } from './acme/manager.js';
 import type { TlsTerminator } from './tls.js';
 
 export { StartError, type GatewayOptions } from './assemble.js';
+
+/** A header transform as the admin API shows it: the names it sets and removes. */
+function headerTransformView(transform: RouteConfig['requestHeaders']): { set: string[]; remove: readonly string[] } | null {
+  return transform === undefined ? null : { set: Object.keys(transform.set), remove: transform.remove };
+}
 
 /** A started gateway. */
 export class Gateway {
@@ -258,6 +264,14 @@ export class Gateway {
       auth: route.config.auth ?? null,
       rateLimit: route.config.rateLimit ?? null,
       split: route.config.split ?? null,
+      cors: route.config.cors ?? null,
+      ipAllow: route.config.ipAllow ?? null,
+      ipDeny: route.config.ipDeny ?? null,
+      // Names only: a configured value may be a credential for the upstream.
+      requestHeaders: headerTransformView(route.config.requestHeaders),
+      responseHeaders: headerTransformView(route.config.responseHeaders),
+      addPrefix: route.config.addPrefix ?? null,
+      compression: route.config.compression ?? null,
     }));
   }
 

@@ -237,6 +237,17 @@ routes:
     });
   });
 
+  test('GET /admin/routes shows each route\'s policies, header transforms by name only', async () => {
+    const routes = (await (await request(`${gw.adminUrl}/admin/routes`)).body.json()) as Array<Record<string, unknown>>;
+    const headers = routes.find((route) => route.name === 'headers');
+    assert.deepEqual(headers?.requestHeaders, { set: ['x-api-version'], remove: ['cookie', 'x-user'] });
+    assert.equal(JSON.stringify(headers).includes('max-age=63072000'), false);
+    const allow = routes.find((route) => route.name === 'allow');
+    assert.deepEqual([allow?.ipAllow, allow?.ipDeny, allow?.cors], [['203.0.113.0/24', '2001:db8:1::/48'], ['203.0.113.128/25'], null]);
+    assert.equal(routes.find((route) => route.name === 'prefixed')?.addPrefix, '/v2');
+    assert.deepEqual((routes.find((route) => route.name === 'web')?.cors as { origins: string[] }).origins, [APP]);
+  });
+
   describe('addPrefix', () => {
     const cases: Array<[string, string]> = [
       ['/api/orders/7?x=1', '/v2/orders/7?x=1'],
