@@ -44,6 +44,9 @@ describe('compression', () => {
       } else if (path === '/empty') {
         res.writeHead(204);
         res.end();
+      } else if (path === '/not-modified') {
+        res.writeHead(304, { 'content-type': 'application/json', etag: '"v1"' });
+        res.end();
       } else if (path === '/forever') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('data: first\n\n');
@@ -137,11 +140,15 @@ routes:
     assert.equal(gunzipSync(res.body).toString(), JSON_BODY);
   });
 
-  test('a 204 passes untouched', async () => {
-    const res = await get('/empty', 'br');
-    assert.equal(res.status, 204);
-    assert.equal(res.headers['content-encoding'], undefined);
-  });
+  for (const [path, status] of [['/empty', 204], ['/not-modified', 304]] as const) {
+    test(`a ${status} passes untouched`, async () => {
+      const res = await get(path, 'br');
+      assert.equal(res.status, status);
+      assert.equal(res.headers['content-encoding'], undefined);
+      assert.equal(res.headers.vary, undefined);
+      assert.equal(res.body.length, 0);
+    });
+  }
 
   for (const coding of ['br', 'gzip'] as const) {
     test(`an event stream in ${coding} reaches the client event by event (each flushed, never buffered)`, { timeout: 5000 }, async () => {
