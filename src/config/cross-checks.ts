@@ -119,6 +119,19 @@ export function referenceIssues(raw: unknown): CrossIssue[] {
   return issues;
 }
 
+/** On a CORS route the cors stage writes the Access-Control-* headers; a transform of them would send two or none. */
+function checkCorsOwnership(route: Config['routes'][number], i: number, issues: CrossIssue[]): void {
+  const transform = route.responseHeaders;
+  if (route.cors === undefined || transform === undefined) return;
+  const message = (name: string): string => `${name.toLowerCase()}: cors writes the Access-Control-* headers on this route; configure them under cors`;
+  for (const name of Object.keys(transform.set)) {
+    if (name.toLowerCase().startsWith('access-control-')) issues.push({ path: ['routes', i, 'responseHeaders', 'set', name], message: message(name) });
+  }
+  transform.remove.forEach((name, j) => {
+    if (name.toLowerCase().startsWith('access-control-')) issues.push({ path: ['routes', i, 'responseHeaders', 'remove', j], message: message(name) });
+  });
+}
+
 function checkRoutes(config: Config, issues: CrossIssue[]): void {
   const hasIssuers = config.auth.issuers.length > 0;
   config.routes.forEach((route, i) => {
@@ -128,6 +141,7 @@ function checkRoutes(config: Config, issues: CrossIssue[]): void {
     if (route.rateLimit?.key === 'consumer' && !route.auth?.required) {
       issues.push({ path: ['routes', i, 'rateLimit', 'key'], message: 'key consumer needs auth.required on the route (the consumer is the token sub)' });
     }
+    checkCorsOwnership(route, i, issues);
   });
 }
 

@@ -71,6 +71,14 @@ const cases: Array<{ name: string; lines: string; errors: string[] }> = [
     ],
   },
   {
+    name: 'responseHeaders touching Access-Control-* on a CORS route',
+    lines: '    cors: { origins: ["https://app.example.com"] }\n    responseHeaders:\n      set: { Access-Control-Allow-Origin: "*" }\n      remove: [access-control-max-age, x-powered-by]\n',
+    errors: [
+      'a.yaml:9: routes[0].responseHeaders.set.Access-Control-Allow-Origin: access-control-allow-origin: cors writes the Access-Control-* headers on this route; configure them under cors',
+      'a.yaml:10: routes[0].responseHeaders.remove[0]: access-control-max-age: cors writes the Access-Control-* headers on this route; configure them under cors',
+    ],
+  },
+  {
     name: 'addPrefix that is not whole, normalised segments',
     lines: '    addPrefix: /v2/\n',
     errors: ['a.yaml:7: routes[0].addPrefix: addPrefix is a path of whole segments such as /v2: it starts with "/", has no trailing "/", no dot-segments, no query and no percent-encoding'],
