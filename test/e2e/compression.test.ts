@@ -47,6 +47,9 @@ describe('compression', () => {
       } else if (path === '/not-modified') {
         res.writeHead(304, { 'content-type': 'application/json', etag: '"v1"' });
         res.end();
+      } else if (path === '/dies') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(JSON_BODY.slice(0, 3000), () => setImmediate(() => res.socket?.destroy()));
       } else if (path === '/forever') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('data: first\n\n');
@@ -175,5 +178,15 @@ routes:
     }
     res.body.destroy();
     await closed;
+  });
+
+  test('an upstream that dies mid-body cuts the compressed answer short, and the gateway keeps serving', { timeout: 5000 }, async () => {
+    // The encoder may not have sent a byte yet, headers included: the client sees the connection end either way.
+    await assert.rejects(async () => {
+      const res = await request(`${gw.url}/dies`, { headers: { 'accept-encoding': 'br' } });
+      await res.body.arrayBuffer();
+    });
+    const next = await get('/json', 'br');
+    assert.equal(brotliDecompressSync(next.body).toString(), JSON_BODY);
   });
 });
