@@ -10,8 +10,6 @@ export const CORS_RESPONSE_HEADERS = [
   'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age',
 ] as const;
 
-// Every answer on the route depends on Origin (allowed or not, preflight or not), so caches must key on it.
-const VARY_ORIGIN: [string, string] = ['vary', 'Origin'];
 
 /** Fetch standard 3.2.2: a CORS preflight is OPTIONS with Origin and Access-Control-Request-Method. */
 export function isPreflight(method: string | undefined, headers: RequestContext['req']['headers']): boolean {
@@ -38,7 +36,7 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
   if (config === undefined) return undefined;
   const anyOrigin = config.origins.includes('*');
   const origins = new Set(config.origins);
-  const actual: Array<[string, string]> = [];
+  const actual: Array<readonly [string, string]> = [];
   const preflight: string[] = ['access-control-allow-methods', config.methods.join(', ')];
   if (config.credentials) {
     actual.push(['access-control-allow-credentials', 'true']);
@@ -48,7 +46,8 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
   if (config.headers.length > 0) preflight.push('access-control-allow-headers', config.headers.join(', '));
   if (config.maxAge !== undefined) preflight.push('access-control-max-age', String(Math.floor(config.maxAge / 1000)));
   return function cors(ctx) {
-    ctx.responseHeaders.push(VARY_ORIGIN);
+    // Every answer on the route depends on Origin (allowed or not, preflight or not), so caches must key on it.
+    ctx.responseHeaders.push(['vary', 'Origin']);
     const origin = ctx.req.headers.origin;
     if (origin === undefined) return;
     const allowed = anyOrigin || origins.has(origin);
@@ -58,6 +57,8 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
       return;
     }
     if (!allowed) return;
-    ctx.responseHeaders.push(['access-control-allow-origin', origin], ...actual);
+    ctx.responseHeaders.push(['access-control-allow-origin', origin]);
+    // Fresh pairs: the request's header list is its own to change, the compiled ones are shared.
+    for (const [name, value] of actual) ctx.responseHeaders.push([name, value]);
   };
 }
