@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { renderError, type ErrorHeaders, type GatewayError } from '../errors.js';
-import { errorAnswerHeaders, type ResponseHeaderRules } from '../proxy/header-transforms.js';
+import { errorAnswerHeaders } from '../proxy/header-transforms.js';
+import type { ResponseHeaderRules } from '../request/policy-state.js';
 
 /**
  * Answers `err` unless headers already went out, in which case the response is cut short so the client

@@ -5,8 +5,7 @@ import { constants, createBrotliCompress, createGzip } from 'node:zlib';
 import type { CompressionConfig } from '../config/policies-schema.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { Stage } from '../request/context.js';
-
-export type ContentCoding = 'br' | 'gzip';
+import type { CompressionPolicy, ContentCoding, ResponseCompression } from '../request/policy-state.js';
 
 // Chosen by CPU per response (bench/compression-cpu.ts, README "Edge policies"): br quality 3 costs about
 // what gzip does on a 10 KB JSON body and sends 35% fewer bytes; gzip level 1 costs half of level 4 and a
@@ -18,26 +17,6 @@ const BROTLI_WINDOW_BITS = 18;
 const NEGOTIATION_CACHE = 256;
 // Longer values are negotiated every time: a client cannot fill the cache with 16 KiB keys.
 const CACHEABLE_LENGTH = 128;
-
-/** A route's compression settings, compiled. */
-export interface CompressionPolicy {
-  readonly encodings: readonly ContentCoding[];
-  readonly minBytes: number;
-  readonly exactTypes: ReadonlySet<string>;
-  /** `text/` from `text/*`. */
-  readonly typePrefixes: readonly string[];
-  /** [`application/`, `+json`] from `application/*+json`. */
-  readonly typeSuffixes: ReadonlyArray<readonly [string, string]>;
-  /** Accept-Encoding values already negotiated (clients send few distinct ones); null = no coding. */
-  readonly negotiated: Map<string, ContentCoding | null>;
-}
-
-/** What the compression stage settled for one request. */
-export interface ResponseCompression {
-  readonly policy: CompressionPolicy;
-  /** The coding the client accepts best, or undefined (the answer still says `Vary: Accept-Encoding`). */
-  readonly encoding: ContentCoding | undefined;
-}
 
 /** Compiles a route's compression config. */
 export function compileCompression(config: CompressionConfig): CompressionPolicy {

@@ -2,26 +2,7 @@
 import type { HeaderTransformConfig } from '../config/policies-schema.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { Stage } from '../request/context.js';
-
-/** Request rules: client headers to drop (a set name replaces the client's copy), then headers to add. */
-export interface RequestHeaderRules {
-  /** Lower-case names. */
-  readonly drop: ReadonlySet<string>;
-  /** Flat [name, value, ...] list appended to the upstream request. */
-  readonly set: readonly string[];
-}
-
-/** Response rules, applied to proxied responses and to edgeway's own answers. */
-export interface ResponseHeaderRules {
-  /** Lower-case names removed from every answer (the configured `remove` and the names `set` replaces). */
-  readonly drop: ReadonlySet<string>;
-  /** `drop`, plus names a stage owns on this route (the CORS headers): removed from the upstream's response only. */
-  readonly dropUpstream: ReadonlySet<string>;
-  /** Flat [name, value, ...] list appended to proxied responses. */
-  readonly set: readonly string[];
-  /** `set` less the headers that describe edgeway's JSON error body, which an error answer keeps. */
-  readonly setOnErrors: readonly string[];
-}
+import type { RequestHeaderRules, ResponseHeaderRules } from '../request/policy-state.js';
 
 /** Headers an error answer writes about its own body; a transform never removes or replaces them there. */
 const ERROR_BODY_HEADERS = new Set(['content-type', 'content-length', 'cache-control', 'x-request-id']);
@@ -79,18 +60,6 @@ export function buildResponseHeadersStage(route: RouteConfig, owned: readonly st
   return function responseHeaders(ctx) {
     ctx.responseHeaderRules = rules;
   };
-}
-
-/**
- * The headers of a non-error answer edgeway writes itself (a CORS preflight): `base`, the extras stages
- * added unless removed, then the route's `set`.
- */
-export function ownAnswerHeaders(base: string[], extra: ReadonlyArray<readonly [string, string]>, rules: ResponseHeaderRules | undefined): string[] {
-  for (const [name, value] of extra) {
-    if (rules === undefined || !rules.drop.has(name.toLowerCase())) base.push(name, value);
-  }
-  if (rules !== undefined) base.push(...rules.set);
-  return base;
 }
 
 /** The headers of edgeway's own error answer (as `renderError` lists them) with the route's rules applied. */

@@ -1,6 +1,7 @@
 /** All header hygiene between client, gateway and upstream, in both directions. */
 import type { IncomingHttpHeaders } from 'node:http';
-import { isDropped, type RequestHeaderRules, type ResponseHeaderRules } from './header-transforms.js';
+import type { RequestHeaderRules, ResponseHeaderRules } from '../request/policy-state.js';
+import { isDropped } from './header-transforms.js';
 
 // RFC 9110 7.6.1: hop-by-hop fields end at the gateway; `expect` is answered by the gateway itself and
 // `host` is set by the upstream client from the instance's authority.

@@ -2,8 +2,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute } from './route.js';
 import type { ServerSpan } from './server-span.js';
-import type { RequestHeaderRules, ResponseHeaderRules } from '../proxy/header-transforms.js';
-import type { ResponseCompression } from '../proxy/compression.js';
+import type { RequestHeaderRules, ResponseCompression, ResponseHeaderRules } from './policy-state.js';
 
 /** The verified caller of an authenticated request. */
 export interface Principal {

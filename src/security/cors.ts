@@ -2,7 +2,7 @@
 import type { RouteConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext, Stage } from '../request/context.js';
-import { ownAnswerHeaders } from '../proxy/header-transforms.js';
+import { ownAnswerHeaders } from '../request/policy-state.js';
 
 /** Response headers the cors stage owns on its route: the upstream's copies are dropped, so no answer carries two. */
 export const CORS_RESPONSE_HEADERS = [

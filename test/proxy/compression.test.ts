@@ -1,7 +1,8 @@
 /** Accept-Encoding negotiation (RFC 9110 12.5.3) against a route's offered codings. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCompression, negotiate, type ContentCoding } from '../../src/proxy/compression.js';
+import { compileCompression, negotiate } from '../../src/proxy/compression.js';
+import type { ContentCoding } from '../../src/request/policy-state.js';
 
 const both = compileCompression({ encodings: ['br', 'gzip'], minBytes: 0, types: ['text/*'] });
 const gzipFirst = compileCompression({ encodings: ['gzip', 'br'], minBytes: 0, types: ['text/*'] });
