@@ -16,6 +16,10 @@ export function isPreflight(method: string | undefined, headers: RequestContext[
   return method === 'OPTIONS' && headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
 }
 
+function isWebSocketUpgrade(upgrade: string | undefined): boolean {
+  return upgrade !== undefined && upgrade.toLowerCase() === 'websocket';
+}
+
 function answerPreflight(ctx: RequestContext, origin: string, headers: readonly string[]): void {
   const base = ['x-request-id', ctx.requestId, 'access-control-allow-origin', origin, ...headers];
   ctx.res.writeHead(204, ownAnswerHeaders(base, ctx.responseHeaders, ctx.responseHeaderRules));
@@ -29,7 +33,7 @@ function answerPreflight(ctx: RequestContext, origin: string, headers: readonly 
  * answered 204 here; from another origin, 403. An actual request from an allowed origin goes on and its
  * answer (proxied or edgeway's own error, so a browser can read a 401) carries the origin itself in
  * Access-Control-Allow-Origin; one from another origin goes on without CORS headers, and the browser
- * withholds the answer from the page.
+ * withholds the answer from the page, except a WebSocket handshake, which gets 403.
  */
 export function buildCorsStage(route: RouteConfig): Stage | undefined {
   const config = route.cors;
@@ -56,6 +60,9 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
       answerPreflight(ctx, origin, preflight);
       return;
     }
+    // RFC 6455 10.2: browsers apply no CORS to WebSocket handshakes, so Origin is the server's only check
+    // against a page on another site opening a socket with the user's cookies.
+    if (!allowed && isWebSocketUpgrade(ctx.req.headers.upgrade)) throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
     if (!allowed) return;
     ctx.responseHeaders.push(['access-control-allow-origin', origin]);
     // Fresh pairs: the request's header list is its own to change, the compiled ones are shared.
