@@ -16,7 +16,7 @@ const DISCARD_LIMIT_BYTES = 64 * 1024; // 64 KiB
 
 /** RFC 9110 10.1.1: the client waits for `100 Continue` before it sends the body (HTTP/1.0 has no 1xx answers). */
 export function expectsContinue(req: IncomingMessage): boolean {
-  return req.httpVersionMinor === 1 && req.headers.expect?.toLowerCase() === '100-continue';
+  return (req.httpVersionMinor === 1 || req.httpVersionMajor === 2) && req.headers.expect?.toLowerCase() === '100-continue';
 }
 
 /**

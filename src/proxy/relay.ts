@@ -15,7 +15,7 @@ function ignore(): void {}
  * Hand-rolled rather than `stream.pipeline`, which allocates an AbortController (and a DOMException on
  * completion) per call: ~7% of the proxy path's CPU.
  */
-export function relay(body: Readable, res: ServerResponse): Promise<FailureKind | undefined> {
+export function relay(body: Readable, res: ServerResponse, trailers?: Record<string, string>): Promise<FailureKind | undefined> {
   body.on('error', ignore);
   // The client may have gone while the upstream was still answering: 'close' has already fired.
   if (res.destroyed) {
@@ -45,6 +45,14 @@ export function relay(body: Readable, res: ServerResponse): Promise<FailureKind 
     body.once('error', onError);
     res.once('finish', onFinish);
     res.once('close', onClose);
+    // undici fills `trailers` before the body ends; this listener runs before pipe's own end(), so an HTTP/2
+    // client gets them in the final HEADERS frame (gRPC's grpc-status, RFC 9113 8.1). HTTP/1.1 clients
+    // would need chunked framing and a Trailer announcement: they are not sent there.
+    if (trailers !== undefined && res.req?.httpVersionMajor === 2) {
+      body.once('end', () => {
+        if (Object.keys(trailers).length > 0) res.addTrailers(trailers);
+      });
+    }
     body.pipe(res);
   });
 }

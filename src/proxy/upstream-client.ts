@@ -11,7 +11,12 @@ export interface PoolOptions {
   readonly maxConnections: number;
   /** CA, client certificate and server name for https origins (`upstreamTls`). */
   readonly tls?: UpstreamTlsConfig;
+  /** `services.*.protocol`: http1, h2 (TLS, ALPN) or h2c (prior knowledge, RFC 9113 3.3). */
+  readonly protocol?: 'http1' | 'h2' | 'h2c';
 }
+
+/** Streams one HTTP/2 connection carries at once before the pool opens another (Node's and most servers' default). */
+const H2_STREAMS_PER_CONNECTION = 100;
 
 /** The pools of one gateway process, keyed by origin and settings, so a reload keeps warm connections. */
 export class UpstreamPools {
@@ -40,7 +45,8 @@ export class UpstreamPools {
 
   /** The pool for an origin (`http://host:port`), created on first use. */
   get(origin: string, options: PoolOptions): Pool {
-    const key = `${origin}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+    const key = `${origin}|${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+    const h2 = options.protocol === 'h2' || options.protocol === 'h2c';
     let pool = this.pools.get(key);
     if (pool === undefined) {
       pool = new Pool(origin, {
@@ -49,10 +55,13 @@ export class UpstreamPools {
           timeout: options.connectTimeoutMs,
           lookup: this.guardedLookup(Number(new URL(origin).port) || (origin.startsWith('https:') ? 443 : 80)),
           ...(options.tls !== undefined && origin.startsWith('https:') ? upstreamConnectOptions(options.tls) : {}),
+          ...(options.protocol === 'h2c' ? { useH2c: true } : {}),
         },
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 60_000,
-        pipelining: 1,
+        // HTTP/2 multiplexes: one connection serves many requests at once, so the pool opens few.
+        allowH2: h2,
+        pipelining: h2 ? H2_STREAMS_PER_CONNECTION : 1,
       });
       this.pools.set(key, pool);
     }
