@@ -8,7 +8,7 @@ import type { RequestObserver, WebSocketClose } from '../request/observer.js';
 import type { ServerSpan } from '../request/server-span.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from '../request/context.js';
-import { checkFraming, discardableBody, expectsContinue } from './framing.js';
+import { checkFraming, checkHeaderList, discardableBody, expectsContinue } from './framing.js';
 import { normalizePath } from './normalize-path.js';
 import { isGrpcRequest, respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
@@ -81,6 +81,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
   progress.clientIp = client.ip;
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
+  if (req.httpVersionMajor === 2) checkHeaderList(req, snapshot.config.gateway.maxHeaderBytes);
   // RFC 9112 3.2: a request without Host is answered 400 (here, in the SPEC's JSON shape rather than Node's).
   if (req.headers.host === undefined && req.httpVersionMinor === 1) throw new GatewayError('bad_request', 'missing Host header');
   const host = hostOf(req);

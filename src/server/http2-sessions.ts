@@ -48,13 +48,19 @@ export class Http2Sessions {
     session.setTimeout(this.limits.idleTimeout, () => session.close());
     let windowStart = 0;
     let resets = 0;
+    let refused = false;
     const reset = (): void => {
       const now = performance.now();
       if (now - windowStart >= 1000) {
         windowStart = now;
         resets = 0;
       }
-      if (++resets > this.limits.maxResetsPerSecond && !session.destroyed) session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      if (++resets > this.limits.maxResetsPerSecond && !refused && !session.destroyed) {
+        refused = true;
+        // destroy(err, code) would send GOAWAY NO_ERROR here: the code goes out first, then the socket closes.
+        session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        setImmediate(() => session.destroy());
+      }
     };
     session.on('stream', (stream: ServerHttp2Stream) => {
       // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
