@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { endWithHeaders } from '../proxy/relay.js';
 import { renderError, renderGrpcError, type ErrorHeaders, type GatewayError } from '../errors.js';
 
 /** A gRPC call (gRPC over HTTP/2: `application/grpc` or `application/grpc+proto`...), whatever its route. */
@@ -25,13 +26,7 @@ export function respondError(res: ServerResponse, err: GatewayError, requestId: 
   // RFC 9113 8.2.2: connection-specific fields are malformed in HTTP/2 (Node refuses to send them).
   const fields = http2 ? headers.filter(([name]) => name !== 'connection') : headers;
   if (grpc) {
-    // Trailers-only (gRPC over HTTP/2): one HEADERS frame that ends the stream, so the fields go in with end().
-    res.statusCode = status;
-    for (const [name, value] of fields) {
-      const previous = res.getHeader(name);
-      res.setHeader(name, previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value]);
-    }
-    res.end();
+    endWithHeaders(res, status, fields.flat());
     return;
   }
   res.writeHead(status, fields.flat());

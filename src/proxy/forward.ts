@@ -13,7 +13,7 @@ import { decideRetry } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
-import { relay } from './relay.js';
+import { endWithHeaders, relay } from './relay.js';
 import { classifyUpstreamError, failureToError } from './upstream-errors.js';
 
 /** Per-route forwarding settings, computed at config load. */
@@ -198,8 +198,16 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         throw err;
       }
     }
-    ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
-    const failure = await relay(response.body, ctx.res, response.trailers);
+    const fields = clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders);
+    let failure: FailureKind | undefined;
+    if (plan.grpc && response.headers['grpc-status'] !== undefined) {
+      // A trailers-only gRPC answer (the status in the only HEADERS frame) must reach the client in that form.
+      response.body.dump().catch(() => undefined);
+      endWithHeaders(ctx.res, status, fields);
+    } else {
+      ctx.res.writeHead(status, fields);
+      failure = await relay(response.body, ctx.res, response.trailers);
+    }
     const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
     endpoint.end(performance.now() - started, outcome);
     if (saysAboutInstance(outcome)) service.outlier?.record(endpoint);

@@ -56,3 +56,19 @@ export function relay(body: Readable, res: ServerResponse, trailers?: Record<str
     body.pipe(res);
   });
 }
+
+/**
+ * Answers with headers and no body in one go: set before `end()`, the fields travel in a HEADERS frame that
+ * ends the stream over HTTP/2, which gRPC's trailers-only response requires (a status in the HEADERS of a
+ * stream that then sends an empty DATA frame is no status to a gRPC client). `fields` is [name, value, ...].
+ */
+export function endWithHeaders(res: ServerResponse, status: number, fields: readonly string[]): void {
+  res.statusCode = status;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1] as string;
+    const previous = res.getHeader(name);
+    res.setHeader(name, previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value]);
+  }
+  res.end();
+}
