@@ -36,7 +36,12 @@ export function relay(body: Readable, res: ServerResponse, trailers?: Record<str
       res.destroy();
       settle(classifyUpstreamError(err));
     };
-    const onFinish = (): void => settle(undefined);
+    const onFinish = (): void => {
+      // Node's HTTP/2 compat response also says 'finish' for a stream the client reset: not everything got there.
+      if (res.writableFinished) return settle(undefined);
+      body.destroy();
+      settle('client-aborted');
+    };
     const onClose = (): void => {
       if (res.writableFinished) return settle(undefined);
       body.destroy();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { createSecureServer, createServer as createH2Server, type Http2SecureServer, type Http2Server } from 'node:http2';
+import { constants, createSecureServer, createServer as createH2Server, type Http2SecureServer, type Http2Server } from 'node:http2';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { createCa, type TestCa } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { h2Connect, h2Request } from '../helpers/h2-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 
@@ -178,11 +179,31 @@ routes:
 
 describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port', () => {
   let upstream: Upstream;
+  /** Bytes the /firehose upstream managed to write so far; it writes only while its socket drains. */
+  let firehoseWritten = 0;
   let on: TestGateway;
   let off: TestGateway;
 
   before(async () => {
-    upstream = await startUpstream();
+    upstream = await startUpstream((req, res, body) => {
+      if (req.url !== '/firehose') {
+        const payload = JSON.stringify({ url: req.url, bodyLength: body.length });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(payload);
+        return;
+      }
+      // 64 MiB offered as fast as the gateway takes it.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024);
+      const pump = (): void => {
+        while (firehoseWritten < 64 * 1024 * 1024) {
+          firehoseWritten += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('close', () => res.off('drain', pump));
+      pump();
+    });
     const services = `services:\n  plain: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: plain, match: { path: / }, service: plain }\n`;
     on = await startGateway({ 'gateway.yaml': 'gateway:\n  h2c: true\n', 'services.yaml': services });
     off = await startGateway({ 'services.yaml': services });
@@ -209,6 +230,27 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
     assert.equal(first.status, 200);
     assert.equal(second.status, 200);
     assert.equal((JSON.parse(second.body) as { url: string }).url, '/h1/b');
+  });
+
+  test('flow control: an h2 client that stops reading stops the upstream too (no unbounded buffering)', async () => {
+    const session = await h2Connect(on.url);
+    try {
+      const stream = session.request({ ':method': 'GET', ':path': '/firehose', ':authority': 'gateway.test' });
+      stream.on('error', () => undefined);
+      await once(stream, 'response');
+      stream.pause();
+      // Let the windows and buffers on the way fill up, then check that the upstream was held back.
+      let previous = -1;
+      await waitFor(() => {
+        const settled = firehoseWritten === previous;
+        previous = firehoseWritten;
+        return settled;
+      }, 20_000, 'the upstream to be held back', 500);
+      assert.ok(firehoseWritten < 16 * 1024 * 1024, `upstream wrote ${firehoseWritten} bytes to a client reading none`);
+      stream.close(constants.NGHTTP2_CANCEL);
+    } finally {
+      session.destroy();
+    }
   });
 
   test('curl --http2-prior-knowledge gets 200 over h2c', async () => {
