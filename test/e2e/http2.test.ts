@@ -8,11 +8,12 @@ import { constants, createSecureServer, createServer as createH2Server, type Htt
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createCa, type TestCa } from '../helpers/certs.js';
+import { waitFor as waitUntil } from '../helpers/wait-for.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { h2Connect, h2Request } from '../helpers/h2-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 
@@ -215,6 +216,27 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
     await upstream.close();
   });
 
+  test('the SERVER span says network.protocol.version 2 and server.address from :authority', async () => {
+    const exporter = new InMemorySpanExporter();
+    const traced = await startGateway({
+      'gateway.yaml': 'gateway:\n  h2c: true\n',
+      'services.yaml': `services:\n  plain: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: plain, match: { path: / }, service: plain }\n`,
+    }, { tracing: { spanExporter: exporter } });
+    const session = await h2Connect(traced.url);
+    try {
+      assert.equal((await h2Request(session, { ':method': 'GET', ':path': '/traced', ':authority': 'api.example.test:8443' })).status, 200);
+      await waitUntil(() => exporter.getFinishedSpans().some((span) => span.kind === 1), 10_000, 'the SERVER span');
+      const server = exporter.getFinishedSpans().find((span) => span.kind === 1 /* SERVER */);
+      assert.equal(server?.attributes['network.protocol.version'], '2');
+      assert.equal(server?.attributes['server.address'], 'api.example.test');
+      assert.equal(server?.attributes['server.port'], 8443);
+      assert.equal(server?.attributes['http.route'], 'plain');
+    } finally {
+      session.close();
+      await traced.stop();
+    }
+  });
+
   test('a prior-knowledge h2 client and HTTP/1.1 clients share the port', async () => {
     const session = await h2Connect(on.url);
     try {
@@ -241,7 +263,7 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
       stream.pause();
       // Let the windows and buffers on the way fill up, then check that the upstream was held back.
       let previous = -1;
-      await waitFor(() => {
+      await waitUntil(() => {
         const settled = firehoseWritten === previous;
         previous = firehoseWritten;
         return settled;
