@@ -69,6 +69,37 @@ export function renderError(err: GatewayError, requestId: string, extra: ErrorHe
   return { status: err.status, headers, body };
 }
 
+/** SPEC's gRPC status for each HTTP status edgeway refuses with (gRPC status codes: 16 UNAUTHENTICATED ... 4 DEADLINE_EXCEEDED). */
+const GRPC_STATUS: Readonly<Record<number, number>> = { 401: 16, 403: 7, 404: 12, 413: 8, 429: 8, 502: 14, 503: 14, 504: 4 };
+
+/** INTERNAL: every refusal without its own gRPC code. */
+const GRPC_INTERNAL = 13;
+
+/** gRPC over HTTP/2: grpc-message is percent-encoded UTF-8; printable ASCII other than `%` stays as is. */
+export function encodeGrpcMessage(message: string): string {
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * The same refusal for a gRPC client: HTTP 200 with the status in `grpc-status` and `grpc-message` and no
+ * body, sent trailers-only; the error's own headers (`www-authenticate` on 16, `retry-after`) stay.
+ */
+export function renderGrpcError(err: GatewayError, requestId: string, extra: ErrorHeaders = []): RenderedError {
+  const headers: Array<readonly [string, string]> = [
+    ['content-type', 'application/grpc'],
+    ['grpc-status', String(GRPC_STATUS[err.status] ?? GRPC_INTERNAL)],
+    ['grpc-message', encodeGrpcMessage(err.message)],
+    ['x-request-id', requestId],
+    ...extra,
+    ...err.headers,
+  ];
+  return { status: 200, headers, body: '' };
+}
+
 /** Maps anything thrown on the request path to a GatewayError, hiding internals of unexpected failures. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;

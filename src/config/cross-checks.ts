@@ -142,6 +142,14 @@ function checkRoutes(config: Config, issues: CrossIssue[]): void {
       issues.push({ path: ['routes', i, 'rateLimit', 'key'], message: 'key consumer needs auth.required on the route (the consumer is the token sub)' });
     }
     checkCorsOwnership(route, i, issues);
+    if (route.grpc) {
+      // gRPC needs HTTP/2 end to end (trailers carry the status); an http1 service could never answer it.
+      for (const name of [route.service, ...(route.split ?? []).map((part) => part.service)]) {
+        if (config.services[name]?.protocol === 'http1') {
+          issues.push({ path: ['routes', i, 'grpc'], message: `grpc needs service "${name}" to use protocol h2 or h2c, not http1` });
+        }
+      }
+    }
   });
 }
 

@@ -51,6 +51,17 @@ const gateway = z.strictObject({
   shutdownTimeout: duration.default(10_000),
   /** The longest a plugin hook may take before the request is answered 500. */
   pluginTimeout: duration.default(50),
+  /** A TLS listener offers h2 beside http/1.1 by ALPN (RFC 9113 3.2). */
+  http2: z.boolean().default(true),
+  /** The plaintext listener also takes HTTP/2 with prior knowledge (RFC 9113 3.3). */
+  h2c: z.boolean().default(false),
+  http2Limits: z.strictObject({
+    maxConcurrentStreams: z.number().int().min(1).default(100),
+    /** Client RST_STREAMs per second on one connection beyond which it gets GOAWAY (CVE-2023-44487). */
+    maxResetsPerSecond: z.number().int().min(1).default(200),
+    /** A connection with no frame either way for this long is closed with GOAWAY. */
+    idleTimeout: duration.default(300_000),
+  }).default({ maxConcurrentStreams: 100, maxResetsPerSecond: 200, idleTimeout: 300_000 }),
 });
 
 const issuer = z.strictObject({
@@ -73,6 +84,8 @@ const instance = z.union([
 const policy = z.enum(['round-robin', 'weighted', 'least-request', 'ring-hash']);
 
 const service = z.strictObject({
+  /** How edgeway talks to instances: HTTP/1.1, HTTP/2 over TLS (ALPN), or HTTP/2 with prior knowledge. */
+  protocol: z.enum(['http1', 'h2', 'h2c']).default('http1'),
   discovery: z.enum(['redis', 'static']).default('static'),
   instances: z.array(instance).default([]),
   loadBalancer: z.strictObject({ policy: policy.default('least-request'), hashOn: z.string().min(1).optional(), slowStart: duration.optional() }).default({ policy: 'least-request' }),
@@ -163,6 +176,8 @@ const route = z.strictObject({
   responseHeaders: responseHeadersSchema.optional(),
   addPrefix: addPrefixSchema.optional(),
   compression: compressionSchema.optional(),
+  /** gRPC over HTTP/2: trailers relayed, grpc-timeout honoured, gateway refusals as gRPC status. */
+  grpc: z.boolean().default(false),
 });
 
 const plugin = z.strictObject({

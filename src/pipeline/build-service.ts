@@ -29,7 +29,7 @@ export interface ServiceDeps {
 export function buildService(name: string, config: ServiceConfig, deps: ServiceDeps): ServiceRuntime {
   const fixed = config.discovery === 'static' ? staticInstances(name, config.instances) : undefined;
   const balancer = createBalancer(config.loadBalancer, { random: Math.random });
-  const poolOptions = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.circuitBreaker?.maxConnections ?? 1024, tls: config.upstreamTls };
+  const poolOptions = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.circuitBreaker?.maxConnections ?? 1024, tls: config.upstreamTls, protocol: config.protocol };
   const outlier = config.outlierDetection ? new OutlierDetector(config.outlierDetection) : undefined;
   const health = config.healthCheck
     ? new HealthChecker(config.healthCheck, { onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy) })

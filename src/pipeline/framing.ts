@@ -16,7 +16,7 @@ const DISCARD_LIMIT_BYTES = 64 * 1024; // 64 KiB
 
 /** RFC 9110 10.1.1: the client waits for `100 Continue` before it sends the body (HTTP/1.0 has no 1xx answers). */
 export function expectsContinue(req: IncomingMessage): boolean {
-  return req.httpVersionMinor === 1 && req.headers.expect?.toLowerCase() === '100-continue';
+  return (req.httpVersionMinor === 1 || req.httpVersionMajor === 2) && req.headers.expect?.toLowerCase() === '100-continue';
 }
 
 /**
@@ -61,4 +61,16 @@ export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
     if (lengths > 1 || !DIGITS.test(cl)) throw faulty('invalid or repeated Content-Length');
     if (Number(cl) > maxBodyBytes) throw new GatewayError('payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
   }
+}
+
+/**
+ * HTTP/2 counterpart of the HTTP/1.1 parser's header limit: the header list size as SETTINGS_MAX_HEADER_LIST_SIZE
+ * counts it (RFC 9113 6.5.2: name, value and 32 octets per field) against `maxHeaderBytes`, answered 431 like
+ * an HTTP/1.1 header overflow. Node advertises the setting but holds a session to its own, larger bound.
+ */
+export function checkHeaderList(req: IncomingMessage, maxHeaderBytes: number): void {
+  const raw = req.rawHeaders;
+  let size = 0;
+  for (let i = 0; i < raw.length; i += 2) size += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
+  if (size > maxHeaderBytes) throw new GatewayError('headers_too_large', 'request headers too large');
 }

@@ -8,9 +8,9 @@ import type { RequestObserver, WebSocketClose } from '../request/observer.js';
 import type { ServerSpan } from '../request/server-span.js';
 import { resolveClient } from './client-ip.js';
 import type { RequestContext } from '../request/context.js';
-import { checkFraming, discardableBody, expectsContinue } from './framing.js';
+import { checkFraming, checkHeaderList, discardableBody, expectsContinue } from './framing.js';
 import { normalizePath } from './normalize-path.js';
-import { respondError } from './respond-error.js';
+import { isGrpcRequest, respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
 import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
@@ -59,8 +59,13 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return first === '' ? undefined : first;
 }
 
+/** RFC 9113 8.3.1: over HTTP/2 `:authority` plays Host (a client may send Host instead). */
+function authorityOf(req: IncomingMessage): string | undefined {
+  return (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+}
+
 function hostOf(req: IncomingMessage): string {
-  const raw = req.headers.host ?? '';
+  const raw = authorityOf(req) ?? '';
   const end = raw.startsWith('[') ? raw.indexOf(']') + 1 : raw.indexOf(':');
   return (end > 0 ? raw.slice(0, end) : raw).toLowerCase();
 }
@@ -76,6 +81,7 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
   progress.clientIp = client.ip;
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
+  if (req.httpVersionMajor === 2) checkHeaderList(req, snapshot.config.gateway.maxHeaderBytes);
   // RFC 9112 3.2: a request without Host is answered 400 (here, in the SPEC's JSON shape rather than Node's).
   if (req.headers.host === undefined && req.httpVersionMinor === 1) throw new GatewayError('bad_request', 'missing Host header');
   const host = hostOf(req);
@@ -122,10 +128,12 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
     clientIp: client.ip,
     forwardedFor: client.forwardedFor,
     proto: (client.trustedPeer ? firstValue(req.headers['x-forwarded-proto']) : undefined) ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
-    host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host ?? '',
+    host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? authorityOf(req) ?? '',
     requestId,
     trustedPeer: client.trustedPeer,
   }, ctx.upstreamHeaders, ctx.droppedHeaders, ctx.upstreamHeaderRules);
+  // RFC 9113 8.2.2: `te: trailers` is the one TE an HTTP/2 peer may send, and gRPC servers expect it.
+  if (route.config.grpc) headers.push('te', 'trailers');
   const input = requestPickInput(req.headers, client.ip, Date.now());
   const target = upstreamPath(route, path) + forwardedQuery;
   if (webSocket && upgrade !== undefined && route.webSocket !== undefined) {
@@ -158,8 +166,9 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
         const status = res.destroyed && !res.headersSent ? 499 : error.status;
         const unread = !req.complete;
         const discard = unread && discardableBody(req);
-        if (unread && !discard && !res.headersSent) res.setHeader('connection', 'close');
-        respondError(res, error, requestId, progress.ctx?.responseHeaders, progress.ctx?.responseHeaderRules);
+        // RFC 9113 8.2.2: HTTP/2 has no Connection header; an unread stream ends on its own.
+        if (unread && !discard && !res.headersSent && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
+        respondError(res, error, requestId, progress.ctx?.responseHeaders, progress.ctx?.responseHeaderRules, progress.route?.config.grpc === true || isGrpcRequest(req));
         // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
         if (discard) req.resume();
         finish(status, error);

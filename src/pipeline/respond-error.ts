@@ -2,21 +2,36 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
-import { renderError, type ErrorHeaders, type GatewayError } from '../errors.js';
+import type { IncomingMessage } from 'node:http';
+import { endWithHeaders } from '../proxy/relay.js';
+import { renderError, renderGrpcError, type ErrorHeaders, type GatewayError } from '../errors.js';
 import { errorAnswerHeaders } from '../proxy/header-transforms.js';
 import type { ResponseHeaderRules } from '../request/policy-state.js';
 
+/** A gRPC call (gRPC over HTTP/2: `application/grpc` or `application/grpc+proto`...), whatever its route. */
+export function isGrpcRequest(req: IncomingMessage): boolean {
+  const type = req.headers['content-type'];
+  return type !== undefined && type.startsWith('application/grpc') && (type.length === 16 || type[16] === '+' || type[16] === ';');
+}
+
 /**
  * Answers `err` unless headers already went out, in which case the response is cut short so the client
- * sees a truncated body rather than a wrong one.
+ * sees a truncated body rather than a wrong one. `grpc` answers in gRPC's trailers-only form instead.
  */
-export function respondError(res: ServerResponse, err: GatewayError, requestId: string, extra: ErrorHeaders = [], rules?: ResponseHeaderRules): void {
+export function respondError(res: ServerResponse, err: GatewayError, requestId: string, extra: ErrorHeaders = [], rules?: ResponseHeaderRules, grpc = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const { status, headers, body } = renderError(err, requestId, extra);
-  res.writeHead(status, rules === undefined ? headers.flat() : errorAnswerHeaders(headers, rules));
+  const http2 = res.req?.httpVersionMajor === 2;
+  const { status, headers, body } = grpc ? renderGrpcError(err, requestId, extra) : renderError(err, requestId, extra);
+  // RFC 9113 8.2.2: connection-specific fields are malformed in HTTP/2 (Node refuses to send them).
+  const fields = http2 ? headers.filter(([name]) => name !== 'connection') : headers;
+  if (grpc) {
+    endWithHeaders(res, status, fields.flat());
+    return;
+  }
+  res.writeHead(status, rules === undefined ? fields.flat() : errorAnswerHeaders(fields, rules));
   res.end(body);
 }
 

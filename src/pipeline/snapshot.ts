@@ -45,6 +45,7 @@ function forwardPlan(config: Config, route: Config['routes'][number]): ForwardPl
     perTryTimeoutMs: service.retries?.perTryTimeout,
     serverTiming: config.telemetry.serverTiming,
     retryNonIdempotent: route.retryNonIdempotent,
+    grpc: route.grpc,
   };
 }
 

@@ -13,7 +13,8 @@ import { decideRetry } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
 import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
-import { relay } from './relay.js';
+import { grpcTimeoutMs } from './grpc-timeout.js';
+import { endWithHeaders, relay } from './relay.js';
 import { classifyUpstreamError, failureToError } from './upstream-errors.js';
 
 /** Per-route forwarding settings, computed at config load. */
@@ -25,11 +26,21 @@ export interface ForwardPlan {
   readonly serverTiming: boolean;
   /** The route opted in to retrying non-idempotent methods. */
   readonly retryNonIdempotent: boolean;
+  /** A gRPC route: `grpc-timeout` bounds the attempt, and HTTP statuses are never retried (gRPC's live in trailers). */
+  readonly grpc: boolean;
+}
+
+/** Whether the request has a body: HTTP/1.1 says so in its framing headers, HTTP/2 by not ending the stream with HEADERS. */
+function hasBody(req: RequestContext['req']): boolean {
+  const { headers } = req;
+  if (headers['content-length'] === '0') return false;
+  if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+  return headers['transfer-encoding'] !== undefined || headers['content-length'] !== undefined;
 }
 
 function requestBody(ctx: RequestContext, plan: ForwardPlan): Readable | undefined {
   const { headers } = ctx.req;
-  if (headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0')) return undefined;
+  if (!hasBody(ctx.req)) return undefined;
   // A declared length was already checked against the limit; only a chunked body needs counting.
   if (headers['content-length'] !== undefined) return ctx.req;
   const limited = new BodyLimit(plan.maxBodyBytes);
@@ -100,7 +111,9 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
   const body = requestBody(ctx, plan);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
   const tried = new Set<Endpoint>();
-  const timeout = plan.perTryTimeoutMs ?? plan.requestTimeoutMs;
+  // gRPC over HTTP/2: the client's deadline bounds the call like timeouts.request; the smaller wins.
+  const deadlineMs = plan.grpc ? Math.min(plan.requestTimeoutMs, grpcTimeoutMs(ctx.req.headers['grpc-timeout'])) : plan.requestTimeoutMs;
+  const timeout = Math.min(plan.perTryTimeoutMs ?? deadlineMs, deadlineMs);
   const facts = {
     method,
     hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined,
@@ -134,7 +147,7 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         headers: tracker.headers.length > 0 ? [...headers, ...tracker.headers] : headers,
         body: body ?? null,
         headersTimeout: timeout,
-        bodyTimeout: plan.requestTimeoutMs,
+        bodyTimeout: deadlineMs,
         signal: clientGone,
       });
     } catch (err) {
@@ -158,7 +171,7 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
       ctx.res.off('close', onClientClose);
     }
     const status = response.statusCode;
-    if (service.retry.on.has(String(status))) {
+    if (!plan.grpc && service.retry.on.has(String(status))) {
       const retryAfter = response.headers['retry-after'] as string | undefined;
       const decision = decideRetry(service.retry, { ...facts, kind: 'status', status, retryAfter, retriesDone: attempt }, Math.random, Date.now());
       if (decision.retry && service.budget.tryAcquire()) {
@@ -186,9 +199,17 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         throw err;
       }
     }
-    const answer = ctx.compression === undefined ? response.body : compressResponse(ctx.compression, method, status, response.headers, response.body);
-    ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
-    const failure = await relay(answer, ctx.res);
+    let failure: FailureKind | undefined;
+    if (plan.grpc && response.headers['grpc-status'] !== undefined) {
+      // A trailers-only gRPC answer (the status in the only HEADERS frame) must reach the client in that form.
+      response.body.dump().catch(() => undefined);
+      endWithHeaders(ctx.res, status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
+    } else {
+      // Compression rewrites the upstream's headers (content-encoding, length, Vary), so it comes first.
+      const answer = ctx.compression === undefined ? response.body : compressResponse(ctx.compression, method, status, response.headers, response.body);
+      ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
+      failure = await relay(answer, ctx.res, response.trailers);
+    }
     const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
     endpoint.end(performance.now() - started, outcome);
     if (saysAboutInstance(outcome)) service.outlier?.record(endpoint);

@@ -78,6 +78,8 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
+    // RFC 9113 8.3: pseudo-headers (`:method`, `:authority`...) belong to the client's HTTP/2 stream only.
+    if (lower.charCodeAt(0) === 58 /* : */) continue;
     if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || dropped?.has(lower) || aliasesOwnedName(lower)) continue;
     if (facts.trustedPeer !== true && claimsForwarding(lower)) continue;
     // A header a stage consumed (x-api-key) goes in every spelling a CGI-style upstream reads the same.

@@ -15,7 +15,7 @@ function ignore(): void {}
  * Hand-rolled rather than `stream.pipeline`, which allocates an AbortController (and a DOMException on
  * completion) per call: ~7% of the proxy path's CPU.
  */
-export function relay(body: Readable, res: ServerResponse): Promise<FailureKind | undefined> {
+export function relay(body: Readable, res: ServerResponse, trailers?: Record<string, string>): Promise<FailureKind | undefined> {
   body.on('error', ignore);
   // The client may have gone while the upstream was still answering: 'close' has already fired.
   if (res.destroyed) {
@@ -36,7 +36,12 @@ export function relay(body: Readable, res: ServerResponse): Promise<FailureKind 
       res.destroy();
       settle(classifyUpstreamError(err));
     };
-    const onFinish = (): void => settle(undefined);
+    const onFinish = (): void => {
+      // Node's HTTP/2 compat response also says 'finish' for a stream the client reset: not everything got there.
+      if (res.writableFinished) return settle(undefined);
+      body.destroy();
+      settle('client-aborted');
+    };
     const onClose = (): void => {
       if (res.writableFinished) return settle(undefined);
       body.destroy();
@@ -45,6 +50,30 @@ export function relay(body: Readable, res: ServerResponse): Promise<FailureKind 
     body.once('error', onError);
     res.once('finish', onFinish);
     res.once('close', onClose);
+    // undici fills `trailers` before the body ends; this listener runs before pipe's own end(), so an HTTP/2
+    // client gets them in the final HEADERS frame (gRPC's grpc-status, RFC 9113 8.1). HTTP/1.1 clients
+    // would need chunked framing and a Trailer announcement: they are not sent there.
+    if (trailers !== undefined && res.req?.httpVersionMajor === 2) {
+      body.once('end', () => {
+        if (Object.keys(trailers).length > 0) res.addTrailers(trailers);
+      });
+    }
     body.pipe(res);
   });
+}
+
+/**
+ * Answers with headers and no body in one go: set before `end()`, the fields travel in a HEADERS frame that
+ * ends the stream over HTTP/2, which gRPC's trailers-only response requires (a status in the HEADERS of a
+ * stream that then sends an empty DATA frame is no status to a gRPC client). `fields` is [name, value, ...].
+ */
+export function endWithHeaders(res: ServerResponse, status: number, fields: readonly string[]): void {
+  res.statusCode = status;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1] as string;
+    const previous = res.getHeader(name);
+    res.setHeader(name, previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value]);
+  }
+  res.end();
 }

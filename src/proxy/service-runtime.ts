@@ -1,5 +1,5 @@
 /** A service as the request path sees it: its live endpoints, balancer, pools and resilience policies. */
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import type { Endpoint } from '../balancing/endpoint.js';
 import type { PickInput } from '../balancing/balancer.js';
@@ -23,7 +23,7 @@ export interface ServiceRuntime {
   endpoints(): readonly Endpoint[];
   /** Picks an available endpoint not in `exclude`; undefined when there is none (503). */
   pick(input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined;
-  pool(endpoint: Endpoint): Pool;
+  pool(endpoint: Endpoint): Dispatcher;
   /** Stops background work (health checks, registry subscription) when the snapshot is replaced. */
   close(): void;
 }

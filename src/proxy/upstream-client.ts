@@ -1,7 +1,8 @@
 /** Keep-alive connection pools to upstream origins, shared across config reloads. */
 import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { InstancePolicy } from '../discovery/instance-policy.js';
+import { keepH2Trailers } from './h2-trailers.js';
 import { upstreamConnectOptions, upstreamTlsKey, type UpstreamTlsConfig } from './upstream-tls.js';
 
 /** Pool settings that come from a service's config. */
@@ -11,11 +12,18 @@ export interface PoolOptions {
   readonly maxConnections: number;
   /** CA, client certificate and server name for https origins (`upstreamTls`). */
   readonly tls?: UpstreamTlsConfig;
+  /** `services.*.protocol`: http1, h2 (TLS, ALPN) or h2c (prior knowledge, RFC 9113 3.3). */
+  readonly protocol?: 'http1' | 'h2' | 'h2c';
 }
+
+/** Streams one HTTP/2 connection carries at once before the pool opens another (Node's and most servers' default). */
+const H2_STREAMS_PER_CONNECTION = 100;
 
 /** The pools of one gateway process, keyed by origin and settings, so a reload keeps warm connections. */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  /** What requests go through, per pool key: the pool, or for HTTP/2 the pool behind the trailer fix. */
+  private readonly dispatchers = new Map<string, Dispatcher>();
   private policy: InstancePolicy | undefined;
 
   /** Refuses, from now on, connections whose resolved address is one of the gateway's own listeners. */
@@ -39,8 +47,9 @@ export class UpstreamPools {
   }
 
   /** The pool for an origin (`http://host:port`), created on first use. */
-  get(origin: string, options: PoolOptions): Pool {
-    const key = `${origin}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+  get(origin: string, options: PoolOptions): Dispatcher {
+    const key = `${origin}|${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+    const h2 = options.protocol === 'h2' || options.protocol === 'h2c';
     let pool = this.pools.get(key);
     if (pool === undefined) {
       pool = new Pool(origin, {
@@ -49,20 +58,25 @@ export class UpstreamPools {
           timeout: options.connectTimeoutMs,
           lookup: this.guardedLookup(Number(new URL(origin).port) || (origin.startsWith('https:') ? 443 : 80)),
           ...(options.tls !== undefined && origin.startsWith('https:') ? upstreamConnectOptions(options.tls) : {}),
+          ...(options.protocol === 'h2c' ? { useH2c: true } : {}),
         },
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 60_000,
-        pipelining: 1,
+        // HTTP/2 multiplexes: one connection serves many requests at once, so the pool opens few.
+        allowH2: h2,
+        pipelining: h2 ? H2_STREAMS_PER_CONNECTION : 1,
       });
       this.pools.set(key, pool);
+      this.dispatchers.set(key, h2 ? pool.compose(keepH2Trailers) : pool);
     }
-    return pool;
+    return this.dispatchers.get(key) as Dispatcher;
   }
 
   /** Closes every pool after in-flight requests finish, or at once (aborting them) when `abort` is set. */
   async close(abort = false): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
+    this.dispatchers.clear();
     await Promise.allSettled(pools.map((pool) => (abort ? pool.destroy() : pool.close())));
   }
 }

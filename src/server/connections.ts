@@ -1,7 +1,9 @@
 /** The public listener's connections: pipelined requests answered in order, and a drain that ends each between requests. */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
-import { Server as TlsServer } from 'node:tls';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import { H2C_SOCKET } from './h2c.js';
+import type { Http2Sessions } from './http2-sessions.js';
 
 /**
  * How long a connection must sit idle, while draining, before it is closed, ms. A client that sends its next
@@ -14,7 +16,12 @@ export const DRAIN_IDLE_MS = 200;
 const CURRENT = Symbol('edgeway.currentResponse');
 
 /** A connection and the response of its latest request (undefined until the first request arrives). */
-type Tracked = Socket & { [CURRENT]?: ServerResponse };
+type Tracked = Socket & { [CURRENT]?: ServerResponse; [H2C_SOCKET]?: true };
+
+/** An HTTP/2 connection (ALPN h2, or h2c prior knowledge): its session, not this sweep, closes it. */
+function carriesHttp2(socket: Tracked): boolean {
+  return (socket as Partial<TLSSocket>).alpnProtocol === 'h2' || socket[H2C_SOCKET] === true;
+}
 
 function idle(socket: Tracked): boolean {
   const res = socket[CURRENT];
@@ -31,7 +38,7 @@ export class Connections {
   readonly #sockets = new Set<Tracked>();
   #draining = false;
 
-  constructor(private readonly server: Server) {
+  constructor(private readonly server: Server, private readonly sessions?: Http2Sessions) {
     // An HTTPS server hands requests the TLS socket, which 'secureConnection' carries ('connection' has the TCP one).
     server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Tracked) => {
       this.#sockets.add(socket);
@@ -41,6 +48,11 @@ export class Connections {
 
   /** Hands every request to `handle` in the order it arrived on its connection; while draining, as the last one. */
   request(req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
+    // HTTP/2 streams are concurrent by design (RFC 9113 5); a draining session already sent GOAWAY.
+    if (req.httpVersionMajor === 2) {
+      handle(req, res);
+      return;
+    }
     const socket = req.socket as Tracked;
     const previous = socket[CURRENT];
     socket[CURRENT] = res;
@@ -69,6 +81,7 @@ export class Connections {
     this.#draining = true;
     // net.Server's close: http.Server.close() would also cut every idle keep-alive connection at once.
     NetServer.prototype.close.call(this.server);
+    this.sessions?.closeAll();
     for (const socket of this.#sockets) {
       const res = socket[CURRENT];
       if (res !== undefined && !res.headersSent) res.setHeader('connection', 'close');
@@ -76,15 +89,21 @@ export class Connections {
     const deadline = Date.now() + timeoutMs;
     // A connection idle at two sweeps in a row with the same latest response had no request in between.
     let idleAtLastSweep = new Map<Tracked, ServerResponse | undefined>();
-    while (this.#sockets.size > 0 && Date.now() < deadline) {
+    while ((this.#sockets.size > 0 || (this.sessions?.size ?? 0) > 0) && Date.now() < deadline) {
       const idleNow = new Map<Tracked, ServerResponse | undefined>();
       for (const socket of this.#sockets) {
-        if (!idle(socket) || socket.writableEnded) continue;
+        if (carriesHttp2(socket) || !idle(socket) || socket.writableEnded) continue;
         if (idleAtLastSweep.has(socket) && idleAtLastSweep.get(socket) === socket[CURRENT]) socket.end();
         else idleNow.set(socket, socket[CURRENT]);
       }
       idleAtLastSweep = idleNow;
       await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_IDLE_MS, Math.max(0, deadline - Date.now()))));
     }
+  }
+
+  /** Cuts every connection still open (after the drain deadline). */
+  closeAll(): void {
+    this.sessions?.destroyAll();
+    for (const socket of this.#sockets) socket.destroy();
   }
 }

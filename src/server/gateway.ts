@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { PublicServer } from './public-listener.js';
 import { serve } from '@hono/node-server';
 import type { Registry as PromRegistry } from 'prom-client';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
@@ -42,7 +43,7 @@ function headerTransformView(transform: RouteConfig['requestHeaders']): { set: s
 
 /** A started gateway. */
 export class Gateway {
-  readonly publicServer: Server;
+  readonly publicServer: PublicServer;
   readonly adminServer: Server;
   readonly #connections: Connections;
   /** Open WebSocket connections: they outlive reloads and are drained on stop. */
@@ -78,7 +79,11 @@ export class Gateway {
     const listener = createPublicServer(publicApp, (req, res, head) => {
       this.#inFlight++;
       handler(req, res, head === undefined ? undefined : { head, webSockets });
-    }, { maxHeaderBytes: config.gateway.maxHeaderBytes }, tls?.createServer);
+    }, {
+      maxHeaderBytes: config.gateway.maxHeaderBytes,
+      // HTTP/2 is offered by ALPN on TLS (gateway.http2) and by prior knowledge on plaintext (gateway.h2c).
+      ...((tls !== undefined ? config.gateway.http2 : config.gateway.h2c) ? { http2: config.gateway.http2Limits, h2c: config.gateway.h2c } : {}),
+    }, tls?.createServer);
     this.publicServer = listener.server;
     this.#connections = listener.connections;
     const adminApp = createAdminApp({
@@ -288,7 +293,7 @@ export class Gateway {
     const closed = once(this.publicServer, 'close');
     const { shutdownTimeout } = this.parts.live.current.config.gateway;
     await Promise.all([this.#connections.drain(shutdownTimeout), this.#webSockets.drain(shutdownTimeout)]);
-    this.publicServer.closeAllConnections();
+    this.#connections.closeAll();
     await closed;
     this.adminServer.closeAllConnections();
     await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -93,7 +94,7 @@ function selectAlpn(this: TLSSocket, { protocols }: { servername: string; protoc
  */
 export class TlsTerminator {
   private material: TlsMaterial;
-  private server: HttpsServer | undefined;
+  private server: HttpsServer | Http2SecureServer | undefined;
   private redirect: Server | undefined;
   private stopWatch: () => void = () => undefined;
 
@@ -124,9 +125,14 @@ export class TlsTerminator {
     };
   }
 
-  /** Creates the HTTPS server (for `createPublicServer`) and remembers it: a reload replaces its default context. */
+  /**
+   * Creates the TLS server (for `createPublicServer`) and remembers it: a reload replaces its default context.
+   * Options with HTTP/2 settings make it offer `h2` and `http/1.1` by ALPN (RFC 7301, RFC 9113 3.2).
+   */
   readonly createServer: CreateServer = (options, listener) => {
-    const server = createHttpsServer({ ...options, ...this.serverOptions() }, listener);
+    const server = options.settings === undefined
+      ? createHttpsServer({ ...options, ...this.serverOptions() }, listener)
+      : createSecureServer({ ...options, ...this.serverOptions(), allowHTTP1: true }, listener as unknown as (...args: unknown[]) => void);
     this.server = server;
     return server;
   };

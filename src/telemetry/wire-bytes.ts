@@ -18,6 +18,8 @@ interface MarkedSocket extends Socket {
  * the request that just finished (a pipelined request read ahead counts towards the earlier one).
  */
 export function bytesReadSinceLast(req: IncomingMessage): number {
+  // HTTP/2 multiplexes streams on one socket: its counters belong to no single request.
+  if (req.httpVersionMajor === 2) return 0;
   const socket = req.socket as MarkedSocket | null;
   // Node lets go of the socket of a request whose connection closed: its exchange is not counted.
   if (socket === null) return 0;
@@ -42,6 +44,7 @@ function skipRestOfBody(req: IncomingMessage, socket: MarkedSocket): void {
 
 /** Bytes written to the request's socket since the last call for it: the status line, headers and body of the response. */
 export function bytesWrittenSinceLast(req: IncomingMessage): number {
+  if (req.httpVersionMajor === 2) return 0;
   const socket = req.socket as MarkedSocket | null;
   if (socket === null) return 0;
   const total = socket.bytesWritten;

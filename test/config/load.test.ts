@@ -22,6 +22,16 @@ const SERVICE = 'services:\n  orders:\n    instances: [http://127.0.0.1:9001]\n'
 
 const cases: Array<{ name: string; files: Record<string, string>; errors: Array<string | RegExp> }> = [
   {
+    name: 'a grpc route on an http1 service is a config error',
+    files: { 'a.yaml': SERVICE, 'b.yaml': 'routes:\n  - name: greeter\n    service: orders\n    grpc: true\n' },
+    errors: [/routes\[0\]\.grpc: grpc needs service "orders" to use protocol h2 or h2c, not http1/],
+  },
+  {
+    name: 'a grpc route on an h2c service is valid',
+    files: { 'a.yaml': 'services:\n  orders:\n    protocol: h2c\n    instances: [http://127.0.0.1:9001]\n', 'b.yaml': 'routes:\n  - name: greeter\n    service: orders\n    grpc: true\n' },
+    errors: [],
+  },
+  {
     name: 'unknown service names the route, file and line',
     files: { 'a.yaml': SERVICE, 'b.yaml': 'routes:\n  - name: ok\n    service: orders\n  - name: typo\n    service: ordrs\n' },
     errors: ['b.yaml:5: routes[1].service: unknown service "ordrs"'],

@@ -17,7 +17,7 @@ import type { AttemptObserver } from '../../src/request/observer.js';
 import { UpstreamPools } from '../../src/proxy/upstream-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const plan = { requestTimeoutMs: 5_000, maxBodyBytes: 1024, perTryTimeoutMs: undefined, serverTiming: false, retryNonIdempotent: false };
+const plan = { requestTimeoutMs: 5_000, maxBodyBytes: 1024, perTryTimeoutMs: undefined, serverTiming: false, retryNonIdempotent: false, grpc: false };
 const observer: AttemptObserver = {
   select: (_ctx, pick) => pick(),
   begin: () => ({ headers: [], end: () => undefined }),

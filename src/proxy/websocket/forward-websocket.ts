@@ -143,7 +143,7 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
     const status = response.statusCode ?? 502;
     if (result.kind === 'response') {
       // Anything but 101 is the upstream's answer to an ordinary request (a 403, a 426): the client gets it as is.
-      ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders));
+      ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
       const failure = await relay(response, ctx.res);
       endpoint.end(performance.now() - started, failure ?? (status >= 500 ? 'server-error' : 'success'));
       attempt.end(status, failure, false);

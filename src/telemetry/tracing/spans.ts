@@ -138,10 +138,12 @@ function describeServerSpan(span: Span, req: IncomingMessage, routeName: string,
   span.setAttribute(ATTR_URL_PATH, query === -1 ? url : url.slice(0, query));
   if (query !== -1 && query < url.length - 1) span.setAttribute(ATTR_URL_QUERY, redactQuery(url.slice(query)).slice(1));
   span.setAttribute(ATTR_URL_SCHEME, https ? 'https' : 'http');
-  span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, req.httpVersion);
-  // semconv: server.address and server.port come from Host; without a port there, the scheme's default.
-  if (req.headers.host !== undefined) {
-    const { address, port } = splitHost(req.headers.host);
+  // semconv spells HTTP/2 as "2" (Node says "2.0").
+  span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, req.httpVersionMajor === 2 ? '2' : req.httpVersion);
+  // semconv: server.address and server.port come from Host (HTTP/2: :authority); without a port there, the scheme's default.
+  const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  if (host !== undefined) {
+    const { address, port } = splitHost(host);
     const number = port === '' ? (https ? 443 : 80) : Number(port);
     span.setAttribute(ATTR_SERVER_ADDRESS, address);
     // Host is the client's text: a port that is no port is left out rather than exported as NaN.

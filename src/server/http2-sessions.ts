@@ -1,0 +1,89 @@
+/** HTTP/2 sessions of the public listener: their SETTINGS, the per-connection defences, and their graceful close. */
+import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { EventEmitter } from 'node:events';
+
+/** `gateway.http2Limits` with the header budget of `gateway.maxHeaderBytes`. */
+export interface Http2Limits {
+  readonly maxConcurrentStreams: number;
+  readonly maxResetsPerSecond: number;
+  /** ms without a frame either way before the session is closed. */
+  readonly idleTimeout: number;
+  readonly maxHeaderBytes: number;
+}
+
+/**
+ * Server options for `http2.createServer` / `createSecureServer`. The header list budget is advertised in
+ * SETTINGS and enforced by Node per stream (a larger HEADERS+CONTINUATION sequence gets RST_STREAM, so a
+ * CONTINUATION flood ends within `maxHeaderBytes`; CVE-2024-27316 class); push is off (RFC 9113 8.4).
+ */
+export function http2Options(limits: Http2Limits): { settings: { maxConcurrentStreams: number; maxHeaderListSize: number; enablePush: boolean }; maxHeaderListPairs: number } {
+  return {
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes, enablePush: false },
+    // HPACK-indexed headers cost a byte each on the wire: bound their count too, not only their size.
+    maxHeaderListPairs: 256,
+  };
+}
+
+/**
+ * Tracks the HTTP/2 sessions of a server and arms each with the defences: more than `maxResetsPerSecond`
+ * streams cancelled before their answer (client RST_STREAM, the rapid-reset attack CVE-2023-44487) gets that
+ * session a GOAWAY ENHANCE_YOUR_CALM and closes it; other sessions are untouched. A session idle for
+ * `idleTimeout` is closed with GOAWAY NO_ERROR (RFC 9113 6.8).
+ */
+export class Http2Sessions {
+  readonly #sessions = new Set<ServerHttp2Session>();
+
+  constructor(private readonly limits: Http2Limits) {}
+
+  /** Starts tracking the sessions `server` (an http2 server) creates. */
+  attach(server: EventEmitter): void {
+    server.on('session', (session: ServerHttp2Session) => this.#arm(session));
+  }
+
+  #arm(session: ServerHttp2Session): void {
+    this.#sessions.add(session);
+    session.once('close', () => this.#sessions.delete(session));
+    // An 'error' on a session without a listener would reach uncaughtException; the socket is gone either way.
+    session.on('error', () => undefined);
+    session.setTimeout(this.limits.idleTimeout, () => session.close());
+    let windowStart = 0;
+    let resets = 0;
+    let refused = false;
+    const reset = (): void => {
+      const now = performance.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        resets = 0;
+      }
+      if (++resets > this.limits.maxResetsPerSecond && !refused && !session.destroyed) {
+        refused = true;
+        // destroy(err, code) would send GOAWAY NO_ERROR here: the code goes out first, then the socket closes.
+        session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        setImmediate(() => session.destroy());
+      }
+    };
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
+      // always answers (an error response at worst) before it lets a stream go.
+      if (stream.closed) reset();
+      else stream.once('close', () => {
+        if (!stream.headersSent) reset();
+      });
+    });
+  }
+
+  /** Sends GOAWAY to every session: in-flight streams finish, no new ones start (RFC 9113 6.8). */
+  closeAll(): void {
+    for (const session of this.#sessions) session.close();
+  }
+
+  /** Cuts every session still open. */
+  destroyAll(): void {
+    for (const session of this.#sessions) session.destroy();
+  }
+
+  /** Open sessions. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+}
