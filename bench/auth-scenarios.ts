@@ -42,11 +42,16 @@ routes:
 async function startAuthGateway(upstreams: readonly string[], cpu: string) {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeway-bench-auth-'));
   const gw = await startGatewayProcess(cpu, authYaml(upstreams), { EDGEWAY_DATA_DIR: dataDir });
-  const auth = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'bench' }] } }).auth;
+  const auth = configSchema.parse({
+    auth: { issuers: [{ issuer: 'edgeway', audience: 'bench' }] },
+  }).auth;
   const security = await createSecurity(connectBackend(undefined, dataDir), auth);
   const mint = async (count: number): Promise<string[]> => {
     const tokens: string[] = [];
-    for (let i = 0; i < count; i++) tokens.push((await security.issueToken({ sub: `client-${i}`, scopes: SCOPES, ttlMs: 3_600_000 })).token);
+    for (let i = 0; i < count; i++)
+      tokens.push(
+        (await security.issueToken({ sub: `client-${i}`, scopes: SCOPES, ttlMs: 3_600_000 })).token,
+      );
     return tokens;
   };
   return { gw, mint, close: () => security.close() };
@@ -60,7 +65,12 @@ export async function authScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
   const base = `http://127.0.0.1:${gw.port}`;
   return [
     { name: 'auth: open route', url: `${base}/open/item`, pid: gw.child.pid },
-    { name: 'auth: cached token', url: `${base}/secure/item`, pid: gw.child.pid, headers: { authorization: `Bearer ${token as string}` } },
+    {
+      name: 'auth: cached token',
+      url: `${base}/secure/item`,
+      pid: gw.child.pid,
+      headers: { authorization: `Bearer ${token as string}` },
+    },
   ];
 }
 
@@ -77,10 +87,33 @@ end
 `;
 
 /** wrk with the rotating script; req/s, p99 and non-2xx count. */
-async function driveDistinct(url: string, tokenFile: string, seconds: number, connections: number, cpu: string) {
+async function driveDistinct(
+  url: string,
+  tokenFile: string,
+  seconds: number,
+  connections: number,
+  cpu: string,
+) {
   const script = join(tmpdir(), `edgeway-rotate-${process.pid}.lua`);
   writeFileSync(script, ROTATE_LUA);
-  const { stdout } = await run('taskset', ['-c', cpu, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url, '--', tokenFile], { maxBuffer: 1 << 20 });
+  const { stdout } = await run(
+    'taskset',
+    [
+      '-c',
+      cpu,
+      'wrk',
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      url,
+      '--',
+      tokenFile,
+    ],
+    { maxBuffer: 1 << 20 },
+  );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
   const p99 = /\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '-';
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
@@ -88,11 +121,25 @@ async function driveDistinct(url: string, tokenFile: string, seconds: number, co
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' }, tokens: { type: 'string', default: '36000' }, runs: { type: 'string', default: '3' } } });
-  const [seconds, connections, count, runs] = [Number(values.duration), Number(values.connections), Number(values.tokens), Number(values.runs)];
-  if (LOAD_TOOL !== 'wrk') throw new Error('the distinct-token case needs wrk (for its Lua script)');
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '50' },
+      tokens: { type: 'string', default: '36000' },
+      runs: { type: 'string', default: '3' },
+    },
+  });
+  const [seconds, connections, count, runs] = [
+    Number(values.duration),
+    Number(values.connections),
+    Number(values.tokens),
+    Number(values.runs),
+  ];
+  if (LOAD_TOOL !== 'wrk')
+    throw new Error('the distinct-token case needs wrk (for its Lua script)');
   const perRound = Math.floor(count / runs);
-  if (perRound <= TOKEN_CACHE_SIZE) throw new Error(`--tokens must exceed ${TOKEN_CACHE_SIZE} per run`);
+  if (perRound <= TOKEN_CACHE_SIZE)
+    throw new Error(`--tokens must exceed ${TOKEN_CACHE_SIZE} per run`);
   const upstreams = [await startBenchUpstream('1')];
   const { gw, mint, close } = await startAuthGateway(upstreams, '0');
   const tokens = await mint(count);
@@ -113,27 +160,62 @@ async function main(): Promise<void> {
   };
   const auth = { authorization: `Bearer ${tokens[0] as string}` };
   await drive(`${base}/secure/item`, 1, connections, '1', auth);
-  const rows: Record<'open' | 'cached' | 'distinct', Array<{ rps: number; p99: string; cpu: number; errors: number }>> = { open: [], cached: [], distinct: [] };
+  const rows: Record<
+    'open' | 'cached' | 'distinct',
+    Array<{ rps: number; p99: string; cpu: number; errors: number }>
+  > = { open: [], cached: [], distinct: [] };
   // Interleaved rounds: a noisy neighbour then slows every case alike instead of one.
   for (let round = 0; round < runs; round++) {
     const open = await cpuOf(() => drive(`${base}/open/item`, seconds, connections, '1'));
     rows.open.push({ ...open, p99: `${open.p99Ms.toFixed(2)}ms` });
     const cached = await cpuOf(() => drive(`${base}/secure/item`, seconds, connections, '1', auth));
     rows.cached.push({ ...cached, p99: `${cached.p99Ms.toFixed(2)}ms` });
-    rows.distinct.push(await cpuOf(() => driveDistinct(`${base}/secure/item`, tokenFiles[round] as string, seconds, connections, '1')));
+    rows.distinct.push(
+      await cpuOf(() =>
+        driveDistinct(
+          `${base}/secure/item`,
+          tokenFiles[round] as string,
+          seconds,
+          connections,
+          '1',
+        ),
+      ),
+    );
   }
-  const summary = Object.fromEntries(Object.entries(rows).map(([name, list]) => {
-    const rps = median(list.map((r) => r.rps));
-    const cpu = median(list.map((r) => r.cpu));
-    return [name, { rps, cpu, perCore: median(list.map((r) => r.rps / r.cpu)), p99: list.map((r) => r.p99).join('/'), errors: list.reduce((a, r) => a + r.errors, 0) }];
-  })) as Record<'open' | 'cached' | 'distinct', { rps: number; cpu: number; perCore: number; p99: string; errors: number }>;
-  console.log(`\nedgeway auth bench: wrk c=${connections}, ${runs} runs x ${seconds}s (medians), gateway pinned to CPU 0, ${perRound} distinct tokens per run (LRU cache holds ${TOKEN_CACHE_SIZE})\n`);
+  const summary = Object.fromEntries(
+    Object.entries(rows).map(([name, list]) => {
+      const rps = median(list.map((r) => r.rps));
+      const cpu = median(list.map((r) => r.cpu));
+      return [
+        name,
+        {
+          rps,
+          cpu,
+          perCore: median(list.map((r) => r.rps / r.cpu)),
+          p99: list.map((r) => r.p99).join('/'),
+          errors: list.reduce((a, r) => a + r.errors, 0),
+        },
+      ];
+    }),
+  ) as Record<
+    'open' | 'cached' | 'distinct',
+    { rps: number; cpu: number; perCore: number; p99: string; errors: number }
+  >;
+  console.log(
+    `\nedgeway auth bench: wrk c=${connections}, ${runs} runs x ${seconds}s (medians), gateway pinned to CPU 0, ${perRound} distinct tokens per run (LRU cache holds ${TOKEN_CACHE_SIZE})\n`,
+  );
   for (const [name, s] of Object.entries(summary)) {
-    console.log(`${name.padEnd(10)}${s.rps.toFixed(0).padStart(8)} req/s  cpu ${s.cpu.toFixed(2)}  ${s.perCore.toFixed(0).padStart(6)} req/s/core  errors ${s.errors}  p99 ${s.p99}`);
+    console.log(
+      `${name.padEnd(10)}${s.rps.toFixed(0).padStart(8)} req/s  cpu ${s.cpu.toFixed(2)}  ${s.perCore.toFixed(0).padStart(6)} req/s/core  errors ${s.errors}  p99 ${s.p99}`,
+    );
   }
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);
-  console.log(`\ncached / open: ${ratio(summary.cached.rps, summary.open.rps)}x req/s, ${ratio(summary.cached.perCore, summary.open.perCore)}x per core (target >= 0.9x)`);
-  console.log(`distinct / open: ${ratio(summary.distinct.rps, summary.open.rps)}x req/s, ${ratio(summary.distinct.perCore, summary.open.perCore)}x per core`);
+  console.log(
+    `\ncached / open: ${ratio(summary.cached.rps, summary.open.rps)}x req/s, ${ratio(summary.cached.perCore, summary.open.perCore)}x per core (target >= 0.9x)`,
+  );
+  console.log(
+    `distinct / open: ${ratio(summary.distinct.rps, summary.open.rps)}x req/s, ${ratio(summary.distinct.perCore, summary.open.perCore)}x per core`,
+  );
 }
 
 if (process.argv[1]?.endsWith('auth-scenarios.ts')) {

@@ -22,18 +22,40 @@ async function load(client: Redis, current: number): Promise<void> {
     const minute = current - m * 60_000;
     const pipeline = client.pipeline();
     for (let r = 0; r < ROUTES; r++) {
-      const fields: Record<string, number> = { requests: 6000, e3: 5, e4: 120, e5: 12, rl: 40, 'x:unauthorized': 80, 'x:rate_limited': 40, 'x:bad_gateway': 12 };
+      const fields: Record<string, number> = {
+        requests: 6000,
+        e3: 5,
+        e4: 120,
+        e5: 12,
+        rl: 40,
+        'x:unauthorized': 80,
+        'x:rate_limited': 40,
+        'x:bad_gateway': 12,
+      };
       for (let b = 20; b < 34; b++) fields[`l${b}`] = 400;
       pipeline.hset(historyKey(`route-${r}`, minute), fields);
     }
     const gateways: Record<string, number> = {};
-    for (let g = 0; g < 4; g++) Object.assign(gateways, { [`gw-${g}|requests`]: 30_000, [`gw-${g}|e4`]: 600, [`gw-${g}|e5`]: 60, [`gw-${g}|rl`]: 200 });
+    for (let g = 0; g < 4; g++)
+      Object.assign(gateways, {
+        [`gw-${g}|requests`]: 30_000,
+        [`gw-${g}|e4`]: 600,
+        [`gw-${g}|e5`]: 60,
+        [`gw-${g}|rl`]: 200,
+      });
     pipeline.hset(historyKey(GATEWAYS, minute), gateways);
     const instances: Record<string, number> = {};
-    for (let s = 0; s < 5; s++) for (let i = 0; i < 4; i++) Object.assign(instances, { [`svc-${s}|i-${i}|ok`]: 5000, [`svc-${s}|i-${i}|status_5xx`]: 5, [`svc-${s}|i-${i}|connect_error`]: 2 });
+    for (let s = 0; s < 5; s++)
+      for (let i = 0; i < 4; i++)
+        Object.assign(instances, {
+          [`svc-${s}|i-${i}|ok`]: 5000,
+          [`svc-${s}|i-${i}|status_5xx`]: 5,
+          [`svc-${s}|i-${i}|connect_error`]: 2,
+        });
     pipeline.hset(historyKey(INSTANCES, minute), instances);
     const consumers: Record<string, number> = {};
-    for (let s = 0; s < 200; s++) Object.assign(consumers, { [`r|consumer-${s}`]: 100 + s, [`l|consumer-${s}`]: s % 7 });
+    for (let s = 0; s < 200; s++)
+      Object.assign(consumers, { [`r|consumer-${s}`]: 100 + s, [`l|consumer-${s}`]: s % 7 });
     pipeline.hset(historyKey(CONSUMERS, minute), consumers);
     await pipeline.exec();
   }
@@ -45,12 +67,29 @@ try {
   const now = Date.now();
   await load(client, Math.floor(now / 60_000) * 60_000);
   const stats = new StatsCollector();
-  const history = new RedisHistory(client, stats, { logger: pino({ level: 'silent' }), gateway: { id: 'gw-0', version: 'bench', startedAt: now } });
-  const { routes } = configSchema.parse({ routes: Array.from({ length: ROUTES }, (_, r) => ({ name: `route-${r}`, match: { path: `/r${r}` }, service: 'svc' })) });
+  const history = new RedisHistory(client, stats, {
+    logger: pino({ level: 'silent' }),
+    gateway: { id: 'gw-0', version: 'bench', startedAt: now },
+  });
+  const { routes } = configSchema.parse({
+    routes: Array.from({ length: ROUTES }, (_, r) => ({
+      name: `route-${r}`,
+      match: { path: `/r${r}` },
+      service: 'svc',
+    })),
+  });
   const endpoint = createStatsEndpoint({
-    stats, history, gatewayId: 'gw-0',
+    stats,
+    history,
+    gatewayId: 'gw-0',
     routes: () => routes.map((config) => ({ name: config.name, config })),
-    meta: () => ({ version: 'bench', startedAt: now, store: { kind: 'redis', state: 'ready' }, registry: {}, traceUrl: null }),
+    meta: () => ({
+      version: 'bench',
+      startedAt: now,
+      store: { kind: 'redis', state: 'ready' },
+      registry: {},
+      traceUrl: null,
+    }),
   });
   for (const range of Object.keys(RANGES) as RangeName[]) {
     let started = process.hrtime.bigint();
@@ -61,7 +100,9 @@ try {
     for (let i = 0; i < POLLS; i++) JSON.stringify(await endpoint(range));
     const wall = Number(process.hrtime.bigint() - started) / 1000 / POLLS;
     const used = process.cpuUsage(cpu);
-    console.log(`${range}: cold ${(cold / 1000).toFixed(0)} ms; warm ${wall.toFixed(0)} µs wall, ${((used.user + used.system) / POLLS).toFixed(0)} µs CPU per poll; body ${(size / 1024).toFixed(1)} KiB`);
+    console.log(
+      `${range}: cold ${(cold / 1000).toFixed(0)} ms; warm ${wall.toFixed(0)} µs wall, ${((used.user + used.system) / POLLS).toFixed(0)} µs CPU per poll; body ${(size / 1024).toFixed(1)} KiB`,
+    );
   }
 } finally {
   client.disconnect();

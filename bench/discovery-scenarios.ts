@@ -17,12 +17,22 @@ const SLOW_MS = FAST_MS * 5;
 export async function benchRedis(): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL;
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   process.on('exit', () => child.kill('SIGKILL'));
   const url = `redis://127.0.0.1:${port}`;
   // register() rejects until the server accepts connections; retry briefly.
   for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = await register({ redis: url, service: 'bench-probe', id: 'probe', url: 'http://127.0.0.1:1', ttlMs: 1000 }).catch(() => undefined);
+    const probe = await register({
+      redis: url,
+      service: 'bench-probe',
+      id: 'probe',
+      url: 'http://127.0.0.1:1',
+      ttlMs: 1000,
+    }).catch(() => undefined);
     if (probe !== undefined) {
       await probe.stop();
       return url;
@@ -57,7 +67,9 @@ routes:
 
 async function waitForInstances(adminPort: number, service: string, count: number): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const body = (await fetch(`http://127.0.0.1:${adminPort}/admin/services`).then((r) => r.json())) as { services: Array<{ name: string; instances: unknown[] }> };
+    const body = (await fetch(`http://127.0.0.1:${adminPort}/admin/services`).then((r) =>
+      r.json(),
+    )) as { services: Array<{ name: string; instances: unknown[] }> };
     if (body.services.find((s) => s.name === service)?.instances.length === count) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -67,11 +79,29 @@ async function waitForInstances(adminPort: number, service: string, count: numbe
 /** Builds the discovery scenarios; the processes it starts live until the bench exits. */
 export async function discoveryScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
   const redisUrl = await benchRedis();
-  const three = [...ctx.upstreams.slice(0, 2), ...(await Promise.all(Array.from({ length: 3 - Math.min(2, ctx.upstreams.length) }, () => startBenchUpstream(OTHER_CPU))))];
-  const balancing = [await startBenchUpstream(OTHER_CPU, FAST_MS), await startBenchUpstream(OTHER_CPU, FAST_MS), await startBenchUpstream(OTHER_CPU, SLOW_MS)];
-  const gw = await startGatewayProcess(ctx.proxyCpu, config(three, balancing), {}, ['--redis', redisUrl]);
+  const three = [
+    ...ctx.upstreams.slice(0, 2),
+    ...(await Promise.all(
+      Array.from({ length: 3 - Math.min(2, ctx.upstreams.length) }, () =>
+        startBenchUpstream(OTHER_CPU),
+      ),
+    )),
+  ];
+  const balancing = [
+    await startBenchUpstream(OTHER_CPU, FAST_MS),
+    await startBenchUpstream(OTHER_CPU, FAST_MS),
+    await startBenchUpstream(OTHER_CPU, SLOW_MS),
+  ];
+  const gw = await startGatewayProcess(ctx.proxyCpu, config(three, balancing), {}, [
+    '--redis',
+    redisUrl,
+  ]);
   // Heartbeats run until the bench exits; the registrations then lapse with the throwaway Redis.
-  await Promise.all(three.map((url, i) => register({ redis: redisUrl, service: 'found', id: `bench-${i + 1}`, url, ttlMs: 10_000 })));
+  await Promise.all(
+    three.map((url, i) =>
+      register({ redis: redisUrl, service: 'found', id: `bench-${i + 1}`, url, ttlMs: 10_000 }),
+    ),
+  );
   await waitForInstances(gw.adminPort, 'found', 3);
   const base = `http://127.0.0.1:${gw.port}`;
   return [

@@ -33,21 +33,69 @@ function toMs(value: string): number {
 }
 
 /** Runs load against `url` for `seconds` with `connections` keep-alive connections, the tool pinned to `cpu`. */
-export async function drive(url: string, seconds: number, connections: number, cpu: string, headers: Record<string, string> = {}): Promise<LoadResult> {
+export async function drive(
+  url: string,
+  seconds: number,
+  connections: number,
+  cpu: string,
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
   const headerArgs = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   if (LOAD_TOOL === 'wrk') {
-    const { stdout } = await run('taskset', ['-c', cpu, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headerArgs, url], { maxBuffer: 1 << 20 });
+    const { stdout } = await run(
+      'taskset',
+      [
+        '-c',
+        cpu,
+        'wrk',
+        '-t1',
+        `-c${connections}`,
+        `-d${seconds}s`,
+        '--latency',
+        ...headerArgs,
+        url,
+      ],
+      { maxBuffer: 1 << 20 },
+    );
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
     const p50 = toMs(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
     const p99 = toMs(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
     const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
-    const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-    const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+    const socketErrors =
+      /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+    const errors =
+      non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
     return { rps, p50Ms: p50, p99Ms: p99, errors };
   }
-  const { stdout } = await run('taskset', ['-c', cpu, 'npx', 'autocannon', '-j', '-c', String(connections), '-d', String(seconds), ...headerArgs, url], { maxBuffer: 1 << 24 });
-  const out = JSON.parse(stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
-  return { rps: out.requests.average, p50Ms: out.latency.p50, p99Ms: out.latency.p99, errors: out.errors + out.non2xx };
+  const { stdout } = await run(
+    'taskset',
+    [
+      '-c',
+      cpu,
+      'npx',
+      'autocannon',
+      '-j',
+      '-c',
+      String(connections),
+      '-d',
+      String(seconds),
+      ...headerArgs,
+      url,
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  const out = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    errors: number;
+    non2xx: number;
+  };
+  return {
+    rps: out.requests.average,
+    p50Ms: out.latency.p50,
+    p99Ms: out.latency.p99,
+    errors: out.errors + out.non2xx,
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far. */

@@ -3,7 +3,9 @@ import { createServer } from 'node:http';
 
 const server = createServer((req, res) => {
   req.resume();
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 }).end());
+  req.on('end', () =>
+    res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 }).end(),
+  );
 });
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.argv[2]), '127.0.0.1', () => process.stdout.write('ready\n'));

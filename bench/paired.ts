@@ -16,17 +16,26 @@ export interface PairedResult {
 }
 
 /** Runs `rounds` rounds of `seconds` with half the connections on each side; both scenarios need a pid. */
-export async function measurePaired(scenario: Scenario, baseline: Scenario, rounds: number, seconds: number, connections: number, loadCpu: string): Promise<PairedResult> {
+export async function measurePaired(
+  scenario: Scenario,
+  baseline: Scenario,
+  rounds: number,
+  seconds: number,
+  connections: number,
+  loadCpu: string,
+): Promise<PairedResult> {
   const perCpu: number[] = [];
   const rps: number[] = [];
   const half = Math.max(1, Math.floor(connections / 2));
   for (let round = 0; round < rounds; round++) {
     const pids = [scenario.pid as number, baseline.pid as number];
     const before = pids.map(cpuSeconds);
-    const [a, b] = await Promise.all([scenario, baseline].map((s) => drive(s.url, seconds, half, loadCpu, s.headers)));
+    const [a, b] = await Promise.all(
+      [scenario, baseline].map((s) => drive(s.url, seconds, half, loadCpu, s.headers)),
+    );
     const used = pids.map((pid, i) => cpuSeconds(pid) - (before[i] as number));
     if (a === undefined || b === undefined) throw new Error('paired load did not return');
-    perCpu.push((a.rps / (used[0] as number)) / (b.rps / (used[1] as number)));
+    perCpu.push(a.rps / (used[0] as number) / (b.rps / (used[1] as number)));
     rps.push(a.rps / b.rps);
   }
   return { perCpu: median(perCpu), rps: median(rps), rounds: perCpu };

@@ -23,12 +23,19 @@ const ROUNDS = 30;
 const PER_ROUND = 200;
 
 async function main(): Promise<void> {
-  const upstream = createServer((_req, res) => res.writeHead(200, { 'content-length': '2' }).end('ok'));
+  const upstream = createServer((_req, res) =>
+    res.writeHead(200, { 'content-length': '2' }).end('ok'),
+  );
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-plugin-bench-'));
-  writeFileSync(join(dir, 'noop.mjs'), `export default { name: 'noop', create() { return { onRequest() {} }; } };`);
-  writeFileSync(join(dir, 'c.yaml'), `services:
+  writeFileSync(
+    join(dir, 'noop.mjs'),
+    `export default { name: 'noop', create() { return { onRequest() {} }; } };`,
+  );
+  writeFileSync(
+    join(dir, 'c.yaml'),
+    `services:
   svc: { instances: ["http://127.0.0.1:${(upstream.address() as AddressInfo).port}"] }
 plugins:
   - { name: noop, module: ./noop.mjs }
@@ -36,12 +43,23 @@ routes:
   - { name: plain, match: { path: /plain }, service: svc }
   - { name: twin, match: { path: /twin }, service: svc }
   - { name: noop, match: { path: /noop }, service: svc, plugins: [{ name: noop }] }
-`);
-  const gateway = await Gateway.start({ configPath: dir, port: 0, adminPort: 0, dataDir: join(dir, '.data'), logger: pino({ level: 'silent' }), accessLog: { destination: { write: () => undefined }, minLength: 0 }, watch: false, tracing: { env: {} } });
+`,
+  );
+  const gateway = await Gateway.start({
+    configPath: dir,
+    port: 0,
+    adminPort: 0,
+    dataDir: join(dir, '.data'),
+    logger: pino({ level: 'silent' }),
+    accessLog: { destination: { write: () => undefined }, minLength: 0 },
+    watch: false,
+    tracing: { env: {} },
+  });
   const pool = new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 1 });
   const round = async (path: string): Promise<number> => {
     const started = performance.now();
-    for (let i = 0; i < PER_ROUND; i++) await (await pool.request({ path, method: 'GET' })).body.dump();
+    for (let i = 0; i < PER_ROUND; i++)
+      await (await pool.request({ path, method: 'GET' })).body.dump();
     return ((performance.now() - started) * 1000) / PER_ROUND;
   };
   await round('/plain');
@@ -56,8 +74,14 @@ routes:
       times[path]?.push(await round(path));
     }
   }
-  const [p, t, n] = order.map((path) => median(times[path] as number[])) as [number, number, number];
-  process.stdout.write(`per request (median of ${ROUNDS} rounds of ${PER_ROUND}): plain ${p.toFixed(1)} us, its twin (A/A) ${t.toFixed(1)} us, one no-op plugin ${n.toFixed(1)} us; no-op/plain ${(n / p).toFixed(3)}, twin/plain ${(t / p).toFixed(3)}\n`);
+  const [p, t, n] = order.map((path) => median(times[path] as number[])) as [
+    number,
+    number,
+    number,
+  ];
+  process.stdout.write(
+    `per request (median of ${ROUNDS} rounds of ${PER_ROUND}): plain ${p.toFixed(1)} us, its twin (A/A) ${t.toFixed(1)} us, one no-op plugin ${n.toFixed(1)} us; no-op/plain ${(n / p).toFixed(3)}, twin/plain ${(t / p).toFixed(3)}\n`,
+  );
 
   const stage = buildPluginStage('noop', [{ name: 'noop', instance: { onRequest() {} } }], {
     spans: new SpanFactory(startTracing({ env: {} })),
@@ -70,7 +94,9 @@ routes:
   const started = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) stage?.(ctx);
   const ns = Number(process.hrtime.bigint() - started) / calls;
-  process.stdout.write(`plugin stage alone: ${ns.toFixed(0)} ns per call (view, timing check, hook)\n`);
+  process.stdout.write(
+    `plugin stage alone: ${ns.toFixed(0)} ns per call (view, timing check, hook)\n`,
+  );
   await pool.close();
   await gateway.stop();
   upstream.close();

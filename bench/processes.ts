@@ -15,7 +15,9 @@ let built = false;
  */
 export function compiled(script: string): string {
   if (!built) {
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+      stdio: 'inherit',
+    });
     built = true;
   }
   return `dist/${script.replace(/\.ts$/, '.js')}`;
@@ -31,9 +33,18 @@ export async function freePort(): Promise<number> {
 }
 
 /** Spawns `node --import tsx script args` pinned to `cpu`, resolving once it prints `marker`. */
-export async function startNode(cpu: string, args: string[], marker: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+export async function startNode(
+  cpu: string,
+  args: string[],
+  marker: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ChildProcess> {
   // Its own process group, so stopAll also reaches what it forks (cluster workers).
-  const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
+  const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    detached: true,
+  });
   started.push(child);
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -58,15 +69,36 @@ export async function startBenchUpstream(cpu: string, delayMs = 0): Promise<stri
 }
 
 /** Writes a gateway config folder and starts `edgeway start` on it; returns the port and the process. */
-export async function startGatewayProcess(cpu: string, yaml: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
+export async function startGatewayProcess(
+  cpu: string,
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+  extraArgs: string[] = [],
+): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
   const [port, adminPort] = [await freePort(), await freePort()];
   // The same young-generation size as `npm start` and the Docker image.
-  const child = await startNode(cpu, ['--max-semi-space-size=4', compiled('src/cli/main.ts'), 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort), ...extraArgs], 'edgeway listening', {
-    EDGEWAY_DATA_DIR: join(dir, '.data'),
-    ...env,
-  });
+  const child = await startNode(
+    cpu,
+    [
+      '--max-semi-space-size=4',
+      compiled('src/cli/main.ts'),
+      'start',
+      '--config',
+      dir,
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+      ...extraArgs,
+    ],
+    'edgeway listening',
+    {
+      EDGEWAY_DATA_DIR: join(dir, '.data'),
+      ...env,
+    },
+  );
   return { port, adminPort, child };
 }
 

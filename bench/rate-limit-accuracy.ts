@@ -8,7 +8,10 @@ import type { BucketPolicy } from '../src/traffic/rate-limit/token-bucket.js';
 // BENCH_CAPACITY, BENCH_RATE (tokens/s), BENCH_BUDGET_MS (per-call deadline).
 const clients = Number(process.env.BENCH_CLIENTS ?? 200);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const policy: BucketPolicy = { capacity: Number(process.env.BENCH_CAPACITY ?? 100), refillPerSecond: Number(process.env.BENCH_RATE ?? 50) };
+const policy: BucketPolicy = {
+  capacity: Number(process.env.BENCH_CAPACITY ?? 100),
+  refillPerSecond: Number(process.env.BENCH_RATE ?? 50),
+};
 const budgetMs = Number(process.env.BENCH_BUDGET_MS ?? 1000);
 
 interface Run {
@@ -23,7 +26,8 @@ interface Run {
 async function scriptCalls(probe: Redis): Promise<number> {
   const info = await probe.info('commandstats');
   let calls = 0;
-  for (const match of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(match[2]);
+  for (const match of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm))
+    calls += Number(match[2]);
   return calls;
 }
 
@@ -34,9 +38,19 @@ async function redisNow(probe: Redis): Promise<number> {
 }
 
 /** `clients` loops split over two gateways (two connections, as two processes), for `seconds`; `spendLeases` then drains them. */
-async function run(url: string, probe: Redis, bucket: BucketPolicy, key: string, spendLeases: boolean): Promise<Run> {
-  const connections = [0, 1].map(() => new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 }));
-  const limiters = connections.map((redis) => new RedisRateLimiter({ redis, policy: bucket, budgetMs }));
+async function run(
+  url: string,
+  probe: Redis,
+  bucket: BucketPolicy,
+  key: string,
+  spendLeases: boolean,
+): Promise<Run> {
+  const connections = [0, 1].map(
+    () => new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 }),
+  );
+  const limiters = connections.map(
+    (redis) => new RedisRateLimiter({ redis, policy: bucket, budgetMs }),
+  );
   const out: Run = { admitted: 0, denied: 0, failed: 0, elapsedMs: 0, scriptCalls: 0 };
   const callsBefore = await scriptCalls(probe);
   const startedAt = await redisNow(probe);
@@ -54,9 +68,12 @@ async function run(url: string, probe: Redis, bucket: BucketPolicy, key: string,
       if ((n += 1) % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  await Promise.all(Array.from({ length: clients }, (_, i) => client(limiters[i % 2] as RedisRateLimiter)));
+  await Promise.all(
+    Array.from({ length: clients }, (_, i) => client(limiters[i % 2] as RedisRateLimiter)),
+  );
   // Leases still held are spent, not lost: take them one at a time until each gateway is denied.
-  if (spendLeases) for (const limiter of limiters) while ((await limiter.consume(key)).allowed) out.admitted += 1;
+  if (spendLeases)
+    for (const limiter of limiters) while ((await limiter.consume(key)).allowed) out.admitted += 1;
   out.elapsedMs = (await redisNow(probe)) - startedAt;
   out.scriptCalls = (await scriptCalls(probe)) - callsBefore;
   await Promise.all(connections.map((redis) => redis.quit()));
@@ -64,7 +81,8 @@ async function run(url: string, probe: Redis, bucket: BucketPolicy, key: string,
 }
 
 async function main(): Promise<void> {
-  const owned: TestRedis | undefined = process.env.REDIS_URL === undefined ? await startRedis() : undefined;
+  const owned: TestRedis | undefined =
+    process.env.REDIS_URL === undefined ? await startRedis() : undefined;
   const url = process.env.REDIS_URL ?? (owned as TestRedis).url;
   const probe = new Redis(url);
   const stamp = Date.now();
@@ -73,16 +91,34 @@ async function main(): Promise<void> {
   const ideal = policy.capacity + (policy.refillPerSecond * limited.elapsedMs) / 1000;
   const under = ((ideal - limited.admitted) / ideal) * 100;
   const decisions = limited.admitted + limited.denied;
-  console.log(`past the limit: clients ${clients}, gateways 2, ${(limited.elapsedMs / 1000).toFixed(2)} s, capacity ${policy.capacity}, ${policy.refillPerSecond}/s`);
-  console.log(`  decisions ${decisions} (${(decisions / (limited.elapsedMs / 1000)).toFixed(0)}/s), store failures ${limited.failed}`);
-  console.log(`  admitted ${limited.admitted}, ideal ${ideal.toFixed(1)}, under-admission ${under.toFixed(2)}% (negative: over)`);
-  console.log(`  script calls ${limited.scriptCalls} (${(limited.scriptCalls / decisions).toFixed(3)} per decision)`);
+  console.log(
+    `past the limit: clients ${clients}, gateways 2, ${(limited.elapsedMs / 1000).toFixed(2)} s, capacity ${policy.capacity}, ${policy.refillPerSecond}/s`,
+  );
+  console.log(
+    `  decisions ${decisions} (${(decisions / (limited.elapsedMs / 1000)).toFixed(0)}/s), store failures ${limited.failed}`,
+  );
+  console.log(
+    `  admitted ${limited.admitted}, ideal ${ideal.toFixed(1)}, under-admission ${under.toFixed(2)}% (negative: over)`,
+  );
+  console.log(
+    `  script calls ${limited.scriptCalls} (${(limited.scriptCalls / decisions).toFixed(3)} per decision)`,
+  );
 
   // A hot key that never reaches its limit: what leases save.
-  const hot = await run(url, probe, { capacity: 1e9, refillPerSecond: 1e9 }, `bench:hot:${stamp}`, false);
+  const hot = await run(
+    url,
+    probe,
+    { capacity: 1e9, refillPerSecond: 1e9 },
+    `bench:hot:${stamp}`,
+    false,
+  );
   const hotDecisions = hot.admitted + hot.denied;
-  console.log(`under the limit: ${hotDecisions} decisions (${(hotDecisions / (hot.elapsedMs / 1000)).toFixed(0)}/s), denied ${hot.denied}, store failures ${hot.failed}`);
-  console.log(`  script calls ${hot.scriptCalls} (${(hot.scriptCalls / hotDecisions).toFixed(4)} per request)`);
+  console.log(
+    `under the limit: ${hotDecisions} decisions (${(hotDecisions / (hot.elapsedMs / 1000)).toFixed(0)}/s), denied ${hot.denied}, store failures ${hot.failed}`,
+  );
+  console.log(
+    `  script calls ${hot.scriptCalls} (${(hot.scriptCalls / hotDecisions).toFixed(4)} per request)`,
+  );
 
   probe.disconnect();
   await owned?.stop();

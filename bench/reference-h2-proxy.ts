@@ -8,20 +8,34 @@ const pool = new Pool(process.argv[3] as string, { connections: 128, pipelining:
 
 const server = createServer({ settings: { maxConcurrentStreams: 100 } }, (req, res) => {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (!name.startsWith(':') && typeof value === 'string') headers[name] = value;
-  pool.request({ path: req.url, method: req.method as 'GET', headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }).then(
-    (upstream) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(upstream.headers)) {
-        if (value !== undefined && name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding') out[name] = value;
-      }
-      res.writeHead(upstream.statusCode, out);
-      pipeline(upstream.body, res, () => undefined);
-    },
-    () => {
-      res.writeHead(502);
-      res.end();
-    },
-  );
+  for (const [name, value] of Object.entries(req.headers))
+    if (!name.startsWith(':') && typeof value === 'string') headers[name] = value;
+  pool
+    .request({
+      path: req.url,
+      method: req.method as 'GET',
+      headers,
+      body: req.method === 'GET' || req.method === 'HEAD' ? null : req,
+    })
+    .then(
+      (upstream) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(upstream.headers)) {
+          if (
+            value !== undefined &&
+            name !== 'connection' &&
+            name !== 'keep-alive' &&
+            name !== 'transfer-encoding'
+          )
+            out[name] = value;
+        }
+        res.writeHead(upstream.statusCode, out);
+        pipeline(upstream.body, res, () => undefined);
+      },
+      () => {
+        res.writeHead(502);
+        res.end();
+      },
+    );
 });
 server.listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));

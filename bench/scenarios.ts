@@ -25,5 +25,10 @@ export interface ScenarioContext {
 
 /** Scenarios the feature areas add. */
 export async function extraScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
-  return [...(await authScenarios(ctx)), ...(await discoveryScenarios(ctx)), ...(await trafficTelemetryScenarios(ctx)), ...(await workersScenarios(ctx))];
+  return [
+    ...(await authScenarios(ctx)),
+    ...(await discoveryScenarios(ctx)),
+    ...(await trafficTelemetryScenarios(ctx)),
+    ...(await workersScenarios(ctx)),
+  ];
 }

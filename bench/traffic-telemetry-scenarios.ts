@@ -32,17 +32,34 @@ async function otlpReceiver(cpu: string): Promise<string> {
 /** The scenarios; every gateway here runs on Redis and is pinned to the proxy CPU. */
 export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
   const redis = await benchRedis();
-  const limits = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {}, ['--redis', redis]);
-  const traced = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {
-    OTEL_EXPORTER_OTLP_ENDPOINT: await otlpReceiver(ctx.otherCpu),
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-    OTEL_TRACES_SAMPLER: 'always_on',
-  }, ['--redis', redis]);
+  const limits = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {}, [
+    '--redis',
+    redis,
+  ]);
+  const traced = await startGatewayProcess(
+    ctx.proxyCpu,
+    config(ctx.upstreams),
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: await otlpReceiver(ctx.otherCpu),
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_TRACES_SAMPLER: 'always_on',
+    },
+    ['--redis', redis],
+  );
   const at = (port: number, path: string): string => `http://127.0.0.1:${port}${path}/item`;
   return [
     { name: 'rate limit: unlimited route', url: at(limits.port, '/open'), pid: limits.child.pid },
-    { name: 'rate limit: limited, never hit', url: at(limits.port, '/limited'), pid: limits.child.pid },
+    {
+      name: 'rate limit: limited, never hit',
+      url: at(limits.port, '/limited'),
+      pid: limits.child.pid,
+    },
     { name: 'telemetry: off', url: at(limits.port, '/open'), pid: limits.child.pid },
-    { name: 'telemetry: traces 100% + OTLP', url: at(traced.port, '/open'), pid: traced.child.pid, pairedWith: 'telemetry: off' },
+    {
+      name: 'telemetry: traces 100% + OTLP',
+      url: at(traced.port, '/open'),
+      pid: traced.child.pid,
+      pairedWith: 'telemetry: off',
+    },
   ];
 }

@@ -19,7 +19,10 @@ function flag(name: string, fallback: number): number {
 }
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '0';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? '0';
   return Math.round(Number(/\d+/.exec(line)?.[0] ?? 0) / 1024);
 }
 
@@ -49,18 +52,36 @@ async function main(): Promise<void> {
   const rounds = flag('rounds', 2000);
   const server = createServer();
   const wss = new WebSocketServer({ server });
-  wss.on('connection', (socket) => socket.on('message', (data, binary) => socket.send(data, { binary })));
+  wss.on('connection', (socket) =>
+    socket.on('message', (data, binary) => socket.send(data, { binary })),
+  );
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const upstream = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-ws-bench-'));
-  writeFileSync(join(dir, 'c.yaml'), `services:\n  echo: { instances: [http://${upstream}] }\nroutes:\n  - { name: echo, match: { path: / }, service: echo, websocket: { maxConnections: ${idle + 10} } }\n`);
+  writeFileSync(
+    join(dir, 'c.yaml'),
+    `services:\n  echo: { instances: [http://${upstream}] }\nroutes:\n  - { name: echo, match: { path: / }, service: echo, websocket: { maxConnections: ${idle + 10} } }\n`,
+  );
   const [port, adminPort] = [await freePort(), await freePort()];
-  const gateway = spawn(process.execPath, ['bin/edgeway.js', 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, REDIS_URL: '', EDGEWAY_DATA_DIR: join(dir, '.data') },
-  });
+  const gateway = spawn(
+    process.execPath,
+    [
+      'bin/edgeway.js',
+      'start',
+      '--config',
+      dir,
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REDIS_URL: '', EDGEWAY_DATA_DIR: join(dir, '.data') },
+    },
+  );
   gateway.stdout.resume();
   let log = '';
   gateway.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -72,7 +93,9 @@ async function main(): Promise<void> {
   try {
     const direct = await roundTrips(`ws://${upstream}/`, rounds);
     const through = await roundTrips(`ws://127.0.0.1:${port}/`, rounds);
-    console.log(`echo round trip (64 B, ${rounds} sequential): direct p50 ${direct.p50.toFixed(3)} ms p99 ${direct.p99.toFixed(3)} ms; edgeway p50 ${through.p50.toFixed(3)} ms p99 ${through.p99.toFixed(3)} ms`);
+    console.log(
+      `echo round trip (64 B, ${rounds} sequential): direct p50 ${direct.p50.toFixed(3)} ms p99 ${direct.p99.toFixed(3)} ms; edgeway p50 ${through.p50.toFixed(3)} ms p99 ${through.p99.toFixed(3)} ms`,
+    );
 
     const before = rssMb(pid);
     const sockets: WebSocket[] = [];
@@ -87,7 +110,9 @@ async function main(): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const held = rssMb(pid);
-    console.log(`${sockets.length} idle WebSocket connections held: gateway RSS ${before} MB before, ${held} MB with them (${(((held - before) * 1024) / idle).toFixed(1)} KiB each)`);
+    console.log(
+      `${sockets.length} idle WebSocket connections held: gateway RSS ${before} MB before, ${held} MB with them (${(((held - before) * 1024) / idle).toFixed(1)} KiB each)`,
+    );
     for (const socket of sockets) socket.terminate();
   } finally {
     gateway.kill('SIGKILL');

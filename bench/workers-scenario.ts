@@ -16,7 +16,11 @@ const ALL_CPUS = '0-1';
 /** A throwaway redis-server, killed when the bench process exits. */
 async function throwawayRedis(): Promise<string> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   process.on('exit', () => child.kill('SIGKILL'));
   await new Promise((r) => setTimeout(r, 300));
   return `redis://127.0.0.1:${port}`;
@@ -29,8 +33,18 @@ function config(upstreams: readonly string[]): string {
 /** Starts `edgeway start --workers 1` and `--workers 2` on one Redis; both live until the bench exits. */
 export async function workersScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
   const redisUrl = await throwawayRedis();
-  const one = await startGatewayProcess(ALL_CPUS, config(ctx.upstreams), {}, ['--redis', redisUrl, '--workers', '1']);
-  const two = await startGatewayProcess(ALL_CPUS, config(ctx.upstreams), {}, ['--redis', redisUrl, '--workers', '2']);
+  const one = await startGatewayProcess(ALL_CPUS, config(ctx.upstreams), {}, [
+    '--redis',
+    redisUrl,
+    '--workers',
+    '1',
+  ]);
+  const two = await startGatewayProcess(ALL_CPUS, config(ctx.upstreams), {}, [
+    '--redis',
+    redisUrl,
+    '--workers',
+    '2',
+  ]);
   // No pid: CPU of a worker cluster is spread over processes, so the table shows req/s only.
   return [
     { name: 'workers: 1 (unpinned, Redis)', url: `http://127.0.0.1:${one.port}/bench/item` },
@@ -42,7 +56,11 @@ async function standalone(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const upstreams = [await startBenchUpstream(ALL_CPUS), await startBenchUpstream(ALL_CPUS)];
-  const [one, two] = await workersScenarios({ upstreams, proxyCpu: ALL_CPUS, otherCpu: ALL_CPUS }) as [Scenario, Scenario];
+  const [one, two] = (await workersScenarios({
+    upstreams,
+    proxyCpu: ALL_CPUS,
+    otherCpu: ALL_CPUS,
+  })) as [Scenario, Scenario];
   await drive(one.url, 1, 50, ALL_CPUS);
   await drive(two.url, 1, 50, ALL_CPUS);
   const rps = { one: [] as number[], two: [] as number[] };
@@ -50,12 +68,17 @@ async function standalone(): Promise<void> {
     rps.one.push((await drive(one.url, seconds, 50, ALL_CPUS)).rps);
     rps.two.push((await drive(two.url, seconds, 50, ALL_CPUS)).rps);
   }
-  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+  const median = (v: number[]): number =>
+    [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
   const [r1, r2] = [median(rps.one), median(rps.two)];
-  console.log(`\nedgeway --workers scaling (${rounds} rounds x ${seconds}s, c=50, medians; gateways, upstreams and load generator all unpinned on the same cores)`);
+  console.log(
+    `\nedgeway --workers scaling (${rounds} rounds x ${seconds}s, c=50, medians; gateways, upstreams and load generator all unpinned on the same cores)`,
+  );
   console.log(`  --workers 1: ${r1.toFixed(0)} req/s`);
   console.log(`  --workers 2: ${r2.toFixed(0)} req/s`);
-  console.log(`  scaling ratio: ${(r2 / r1).toFixed(2)} (2.00 would be perfect; the load generator and upstreams compete for the same cores)`);
+  console.log(
+    `  scaling ratio: ${(r2 / r1).toFixed(2)} (2.00 would be perfect; the load generator and upstreams compete for the same cores)`,
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -26,6 +26,8 @@ if (existsSync(source) && tsxInstalled()) {
 } else if (existsSync(compiled)) {
   await import(pathToFileURL(compiled).href);
 } else {
-  process.stderr.write('edgeway: neither dist/ (npm run build) nor tsx (a dev dependency: npm ci without --omit=dev) is installed, so nothing can run\n');
+  process.stderr.write(
+    'edgeway: neither dist/ (npm run build) nor tsx (a dev dependency: npm ci without --omit=dev) is installed, so nothing can run\n',
+  );
   process.exitCode = 1;
 }

@@ -30,7 +30,12 @@ export class GatewayError extends Error {
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
   /** `options.status` overrides the code's usual status (a plugin's `reject(402, 'forbidden', ...)`). */
-  constructor(code: ErrorCode, message: string, headers: ErrorHeaders = [], options?: { cause?: unknown; details?: Readonly<Record<string, unknown>>; status?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    headers: ErrorHeaders = [],
+    options?: { cause?: unknown; details?: Readonly<Record<string, unknown>>; status?: number },
+  ) {
     super(message, options);
     this.name = 'GatewayError';
     this.code = code;
@@ -56,8 +61,18 @@ export interface RenderedError {
  * The one renderer of error answers, on every listener: the SPEC body, `requestId` equal to the
  * `x-request-id` header, `extra` headers (a route's response headers) and then the error's own.
  */
-export function renderError(err: GatewayError, requestId: string, extra: ErrorHeaders = []): RenderedError {
-  const body = err.details === undefined ? errorBody(err.code, err.message, requestId) : JSON.stringify({ ...err.details, error: { code: err.code, message: err.message, requestId } });
+export function renderError(
+  err: GatewayError,
+  requestId: string,
+  extra: ErrorHeaders = [],
+): RenderedError {
+  const body =
+    err.details === undefined
+      ? errorBody(err.code, err.message, requestId)
+      : JSON.stringify({
+          ...err.details,
+          error: { code: err.code, message: err.message, requestId },
+        });
   const headers: Array<readonly [string, string]> = [
     ['content-type', 'application/json'],
     ['content-length', String(Buffer.byteLength(body))],
@@ -70,7 +85,16 @@ export function renderError(err: GatewayError, requestId: string, extra: ErrorHe
 }
 
 /** SPEC's gRPC status for each HTTP status edgeway refuses with (gRPC status codes: 16 UNAUTHENTICATED ... 4 DEADLINE_EXCEEDED). */
-const GRPC_STATUS: Readonly<Record<number, number>> = { 401: 16, 403: 7, 404: 12, 413: 8, 429: 8, 502: 14, 503: 14, 504: 4 };
+const GRPC_STATUS: Readonly<Record<number, number>> = {
+  401: 16,
+  403: 7,
+  404: 12,
+  413: 8,
+  429: 8,
+  502: 14,
+  503: 14,
+  504: 4,
+};
 
 /** INTERNAL: every refusal without its own gRPC code. */
 const GRPC_INTERNAL = 13;
@@ -79,7 +103,10 @@ const GRPC_INTERNAL = 13;
 export function encodeGrpcMessage(message: string): string {
   let out = '';
   for (const byte of Buffer.from(message, 'utf8')) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
@@ -88,7 +115,11 @@ export function encodeGrpcMessage(message: string): string {
  * The same refusal for a gRPC client: HTTP 200 with the status in `grpc-status` and `grpc-message` and no
  * body, sent trailers-only; the error's own headers (`www-authenticate` on 16, `retry-after`) stay.
  */
-export function renderGrpcError(err: GatewayError, requestId: string, extra: ErrorHeaders = []): RenderedError {
+export function renderGrpcError(
+  err: GatewayError,
+  requestId: string,
+  extra: ErrorHeaders = [],
+): RenderedError {
   const headers: Array<readonly [string, string]> = [
     ['content-type', 'application/grpc'],
     ['grpc-status', String(GRPC_STATUS[err.status] ?? GRPC_INTERNAL)],
@@ -103,5 +134,7 @@ export function renderGrpcError(err: GatewayError, requestId: string, extra: Err
 /** Maps anything thrown on the request path to a GatewayError, hiding internals of unexpected failures. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
-  return new GatewayError('bad_gateway', 'the gateway failed to handle the request', [], { cause: err });
+  return new GatewayError('bad_gateway', 'the gateway failed to handle the request', [], {
+    cause: err,
+  });
 }

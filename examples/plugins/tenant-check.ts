@@ -27,16 +27,21 @@ const tenantCheck: Plugin<TenantCheckConfig | undefined> = {
   create(config = {}) {
     if (typeof config !== 'object' || config === null) throw new Error('config must be a mapping');
     const header = (config.header ?? 'x-tenant').toLowerCase();
-    if (!HEADER_NAME.test(header)) throw new Error(`header must be a lower-case header name, not "${config.header}"`);
+    if (!HEADER_NAME.test(header))
+      throw new Error(`header must be a lower-case header name, not "${config.header}"`);
     const prefix = config.scopePrefix ?? 'tenant:';
-    if (typeof prefix !== 'string' || prefix === '') throw new Error('scopePrefix must be a non-empty string');
+    if (typeof prefix !== 'string' || prefix === '')
+      throw new Error('scopePrefix must be a non-empty string');
     return {
       // Synchronous on purpose: a hook that returns no promise is not awaited and costs no timer.
       onRequest(req) {
         const tenant = req.headers.get(header);
-        if (tenant === undefined || !TENANT_ID.test(tenant)) return req.reject(400, 'bad_request', `${header} must name a tenant`);
-        if (req.principal === undefined) return req.reject(401, 'unauthorized', 'a tenant request needs an authenticated caller');
-        if (!req.principal.scopes.includes(`${prefix}${tenant}`)) return req.reject(403, 'forbidden', `not allowed to act for tenant ${tenant}`);
+        if (tenant === undefined || !TENANT_ID.test(tenant))
+          return req.reject(400, 'bad_request', `${header} must name a tenant`);
+        if (req.principal === undefined)
+          return req.reject(401, 'unauthorized', 'a tenant request needs an authenticated caller');
+        if (!req.principal.scopes.includes(`${prefix}${tenant}`))
+          return req.reject(403, 'forbidden', `not allowed to act for tenant ${tenant}`);
         req.headers.set('x-tenant-verified', tenant);
       },
     };

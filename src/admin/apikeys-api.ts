@@ -33,8 +33,14 @@ export function apiKeysApi(security: Security): Hono {
   app.post('/', async (c) => {
     const { consumer, scopes, ttl } = await readJson(c, issueBody);
     try {
-      const issued = await security.apiKeys.issue({ consumer, scopes, ...(ttl === undefined ? {} : { ttlMs: ttl }) });
-      return c.json({ ...apiKeyView(issued), key: issued.key }, 201, { 'cache-control': 'no-store' });
+      const issued = await security.apiKeys.issue({
+        consumer,
+        scopes,
+        ...(ttl === undefined ? {} : { ttlMs: ttl }),
+      });
+      return c.json({ ...apiKeyView(issued), key: issued.key }, 201, {
+        'cache-control': 'no-store',
+      });
     } catch (err) {
       if (err instanceof RangeError) throw new GatewayError('bad_request', err.message);
       throw err;
@@ -43,7 +49,8 @@ export function apiKeysApi(security: Security): Hono {
 
   app.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!(await security.apiKeys.revoke(id))) throw new GatewayError('not_found', `no API key "${id}"`);
+    if (!(await security.apiKeys.revoke(id)))
+      throw new GatewayError('not_found', `no API key "${id}"`);
     return c.json({ revoked: id });
   });
   return app;

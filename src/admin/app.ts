@@ -54,7 +54,11 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
       maxSize: MAX_ADMIN_BODY_BYTES,
       // The rest of the body is never read: the connection closes after the answer.
       onError: () => {
-        throw new GatewayError('payload_too_large', `admin request bodies are limited to ${MAX_ADMIN_BODY_BYTES} bytes`, [['connection', 'close']]);
+        throw new GatewayError(
+          'payload_too_large',
+          `admin request bodies are limited to ${MAX_ADMIN_BODY_BYTES} bytes`,
+          [['connection', 'close']],
+        );
       },
     }),
   );
@@ -69,14 +73,24 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
     const result = await deps.reload();
     if (result.ok) return c.json({ status: 'reloaded' });
     const errors = result.diagnostics.map(formatDiagnostic);
-    throw new GatewayError('bad_request', `config rejected, still serving the last good one: ${errors.length} error(s)`, [], { details: { status: 'rejected', errors } });
+    throw new GatewayError(
+      'bad_request',
+      `config rejected, still serving the last good one: ${errors.length} error(s)`,
+      [],
+      { details: { status: 'rejected', errors } },
+    );
   });
   for (const [path, sub] of deps.mounts ?? []) app.route(path, sub);
-  app.notFound((c) => errorResponse(new GatewayError('not_found', 'no such admin endpoint'), c.get('requestId')));
+  app.notFound((c) =>
+    errorResponse(new GatewayError('not_found', 'no such admin endpoint'), c.get('requestId')),
+  );
   app.onError((err, c) => {
     if (err instanceof GatewayError) return errorResponse(err, c.get('requestId'));
     deps.onUnexpectedError?.(err);
-    return errorResponse(new GatewayError('internal_error', 'the admin API failed to handle the request'), c.get('requestId'));
+    return errorResponse(
+      new GatewayError('internal_error', 'the admin API failed to handle the request'),
+      c.get('requestId'),
+    );
   });
   return app;
 }

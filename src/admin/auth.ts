@@ -15,7 +15,11 @@ export function adminAuth(token: string): MiddlewareHandler {
   const isAdmin = adminTokenChecker(token);
   return async function adminBearer(c, next) {
     if (!isAdmin(c.req.header('authorization'))) {
-      throw new GatewayError('unauthorized', 'admin API needs Authorization: Bearer $EDGEWAY_ADMIN_TOKEN', [['www-authenticate', 'Bearer realm="edgeway-admin"']]);
+      throw new GatewayError(
+        'unauthorized',
+        'admin API needs Authorization: Bearer $EDGEWAY_ADMIN_TOKEN',
+        [['www-authenticate', 'Bearer realm="edgeway-admin"']],
+      );
     }
     await next();
   };

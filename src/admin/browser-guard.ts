@@ -8,8 +8,13 @@ import type { MiddlewareHandler } from 'hono';
 import { GatewayError } from '../errors.js';
 
 /** The names a Host header may give for the admin listener, lower-cased: its configured host and the machine's name. */
-export function adminHostNames(listenHost: string, machine: string = machineHostname()): ReadonlySet<string> {
-  return new Set([listenHost, machine].map((name) => name.toLowerCase()).filter((name) => isIP(name) === 0));
+export function adminHostNames(
+  listenHost: string,
+  machine: string = machineHostname(),
+): ReadonlySet<string> {
+  return new Set(
+    [listenHost, machine].map((name) => name.toLowerCase()).filter((name) => isIP(name) === 0),
+  );
 }
 
 // reg-name / IPv4 or a bracketed IPv6 literal, then an optional port (RFC 9110 7.2, RFC 3986 3.2.2).
@@ -55,16 +60,27 @@ export function browserGuard(listenHost: string): MiddlewareHandler {
   return async function adminBrowserGuard(c, next) {
     const host = c.req.header('host');
     if (!namesAdminListener(host, names)) {
-      throw new GatewayError('forbidden', `Host "${host ?? ''}" does not name this admin listener: use its address, localhost or ${[...names].join(', ') || 'its host name'}`);
+      throw new GatewayError(
+        'forbidden',
+        `Host "${host ?? ''}" does not name this admin listener: use its address, localhost or ${[...names].join(', ') || 'its host name'}`,
+      );
     }
     const origin = c.req.header('origin');
     if (origin !== undefined && !isOwnOrigin(origin, host as string)) {
-      throw new GatewayError('forbidden', `requests from the page at ${origin} are refused: the admin API answers its own dashboard only`);
+      throw new GatewayError(
+        'forbidden',
+        `requests from the page at ${origin} are refused: the admin API answers its own dashboard only`,
+      );
     }
     const contentType = c.req.header('content-type');
-    const hasBody = c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
+    const hasBody =
+      c.req.header('transfer-encoding') !== undefined ||
+      Number(c.req.header('content-length') ?? 0) > 0;
     if ((contentType !== undefined || hasBody) && !isJson(contentType ?? '')) {
-      throw new GatewayError('unsupported_media_type', 'admin request bodies must be application/json');
+      throw new GatewayError(
+        'unsupported_media_type',
+        'admin request bodies must be application/json',
+      );
     }
     await next();
   };

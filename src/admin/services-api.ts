@@ -52,7 +52,11 @@ function expiry(record: InstanceRecord | undefined): number | null {
   return record === undefined || !Number.isFinite(record.expiresAt) ? null : record.expiresAt;
 }
 
-function fromEndpoint(endpoint: Endpoint, record: InstanceRecord | undefined, now: number): InstanceStatus {
+function fromEndpoint(
+  endpoint: Endpoint,
+  record: InstanceRecord | undefined,
+  now: number,
+): InstanceStatus {
   return {
     id: endpoint.id,
     url: endpoint.url,
@@ -70,11 +74,25 @@ function fromEndpoint(endpoint: Endpoint, record: InstanceRecord | undefined, no
 
 function fromRecord(record: InstanceRecord): InstanceStatus {
   const { id, url, weight, capacity, meta, draining } = record;
-  return { id, url, weight, capacity, meta, draining, healthy: null, ejected: false, inFlight: 0, latencyMs: null, expiresAt: expiry(record) };
+  return {
+    id,
+    url,
+    weight,
+    capacity,
+    meta,
+    draining,
+    healthy: null,
+    ejected: false,
+    inFlight: 0,
+    latencyMs: null,
+    expiresAt: expiry(record),
+  };
 }
 
 /** Every configured service and every service with registered instances, sorted by name. */
-export function servicesStatus(deps: Pick<ServicesApiDeps, 'registry' | 'services' | 'now'>): ServiceStatus[] {
+export function servicesStatus(
+  deps: Pick<ServicesApiDeps, 'registry' | 'services' | 'now'>,
+): ServiceStatus[] {
   const now = (deps.now ?? Date.now)();
   const configured = deps.services();
   const names = new Set([...configured.keys(), ...deps.registry.services()]);
@@ -82,9 +100,16 @@ export function servicesStatus(deps: Pick<ServicesApiDeps, 'registry' | 'service
     const records = new Map(deps.registry.list(name).map((record) => [record.id, record]));
     const runtime = configured.get(name);
     if (runtime === undefined) {
-      return { name, configured: false, discovery: null, instances: [...records.values()].map(fromRecord) };
+      return {
+        name,
+        configured: false,
+        discovery: null,
+        instances: [...records.values()].map(fromRecord),
+      };
     }
-    const instances = runtime.endpoints().map((endpoint) => fromEndpoint(endpoint, records.get(endpoint.id), now));
+    const instances = runtime
+      .endpoints()
+      .map((endpoint) => fromEndpoint(endpoint, records.get(endpoint.id), now));
     return { name, configured: true, discovery: runtime.config.discovery, instances };
   });
 }
@@ -107,14 +132,24 @@ export function createServicesApi(deps: ServicesApiDeps): Hono {
 
   app.put('/:service/instances/:id', async (c) => {
     const { ttl, ...fields } = await readJson(c, registrationBody);
-    const registration = checkRegistration({ ...fields, service: c.req.param('service'), id: c.req.param('id') });
+    const registration = checkRegistration({
+      ...fields,
+      service: c.req.param('service'),
+      id: c.req.param('id'),
+    });
     const ttlMs = checkTtl(ttl);
     const refused = deps.refusal(registration.url);
-    if (refused !== undefined) throw new GatewayError('forbidden', `registration refused: ${refused}`);
+    if (refused !== undefined)
+      throw new GatewayError('forbidden', `registration refused: ${refused}`);
     try {
       await deps.registry.register(registration, ttlMs);
     } catch (err) {
-      throw new GatewayError('unavailable', `the registry refused the registration: ${(err as Error).message}`, [], { cause: err });
+      throw new GatewayError(
+        'unavailable',
+        `the registry refused the registration: ${(err as Error).message}`,
+        [],
+        { cause: err },
+      );
     }
     return c.json({ ...registration, ttlMs, expiresAt: (deps.now ?? Date.now)() + ttlMs });
   });
@@ -126,9 +161,15 @@ export function createServicesApi(deps: ServicesApiDeps): Hono {
     try {
       removed = await deps.registry.deregister(service, id);
     } catch (err) {
-      throw new GatewayError('unavailable', `the registry refused the deregistration: ${(err as Error).message}`, [], { cause: err });
+      throw new GatewayError(
+        'unavailable',
+        `the registry refused the deregistration: ${(err as Error).message}`,
+        [],
+        { cause: err },
+      );
     }
-    if (!removed) throw new GatewayError('not_found', `no instance ${id} of service ${service} is registered`);
+    if (!removed)
+      throw new GatewayError('not_found', `no instance ${id} of service ${service} is registered`);
     return c.body(null, 204);
   });
 

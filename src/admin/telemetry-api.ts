@@ -27,17 +27,19 @@ export interface DashboardDeps {
  * status: an instance counts as healthy when a pick could choose it (healthy, not ejected, not draining).
  */
 export function viewServices(statuses: readonly ServiceStatus[]): ServiceView[] {
-  return statuses.filter((service) => service.configured).map((service) => ({
-    name: service.name,
-    instances: service.instances.map((instance) => ({
-      id: instance.id,
-      url: instance.url,
-      healthy: instance.healthy !== false && !instance.ejected && !instance.draining,
-      weight: instance.weight,
-      inFlight: instance.inFlight,
-      latencyMs: instance.latencyMs ?? undefined,
-    })),
-  }));
+  return statuses
+    .filter((service) => service.configured)
+    .map((service) => ({
+      name: service.name,
+      instances: service.instances.map((instance) => ({
+        id: instance.id,
+        url: instance.url,
+        healthy: instance.healthy !== false && !instance.ejected && !instance.draining,
+        weight: instance.weight,
+        inFlight: instance.inFlight,
+        latencyMs: instance.latencyMs ?? undefined,
+      })),
+    }));
 }
 
 /**
@@ -47,7 +49,8 @@ export function viewServices(statuses: readonly ServiceStatus[]): ServiceView[] 
 export function telemetryApi(
   telemetry: Telemetry,
   deps: DashboardDeps,
-  exposition: () => Promise<{ contentType: string; body: string }> = () => telemetry.metrics.exposition(),
+  exposition: () => Promise<{ contentType: string; body: string }> = () =>
+    telemetry.metrics.exposition(),
 ): Hono {
   const app = new Hono();
   const page = dashboardPage();
@@ -59,7 +62,13 @@ export function telemetryApi(
     services: deps.services,
     alerts: telemetry.alerts,
     certificates: deps.certificates,
-    meta: () => ({ version: VERSION, startedAt: STARTED_AT, store: deps.store(), registry: deps.registry(), traceUrl: deps.traceUrl() ?? null }),
+    meta: () => ({
+      version: VERSION,
+      startedAt: STARTED_AT,
+      store: deps.store(),
+      registry: deps.registry(),
+      traceUrl: deps.traceUrl() ?? null,
+    }),
   });
 
   app.get('/', (c) => c.html(page));
@@ -67,6 +76,8 @@ export function telemetryApi(
     const { contentType, body } = await exposition();
     return c.body(body, 200, { 'content-type': contentType });
   });
-  app.get('/admin/stats', async (c) => c.json(await stats(parseRange(c.req.query('range'))), 200, { 'cache-control': 'no-store' }));
+  app.get('/admin/stats', async (c) =>
+    c.json(await stats(parseRange(c.req.query('range'))), 200, { 'cache-control': 'no-store' }),
+  );
   return app;
 }

@@ -23,8 +23,21 @@ export function tokensApi(security: Security): Hono {
   app.post('/', async (c) => {
     const body = await readJson(c, mintBody);
     try {
-      const issued = await security.issueToken({ sub: body.sub, scopes: body.scopes, ttlMs: body.ttl, ...(body.aud === undefined ? {} : { aud: body.aud }) });
-      return c.json({ token: issued.token, jti: issued.jti, expiresAt: new Date(issued.expiresAt).toISOString() }, 200, { 'cache-control': 'no-store' });
+      const issued = await security.issueToken({
+        sub: body.sub,
+        scopes: body.scopes,
+        ttlMs: body.ttl,
+        ...(body.aud === undefined ? {} : { aud: body.aud }),
+      });
+      return c.json(
+        {
+          token: issued.token,
+          jti: issued.jti,
+          expiresAt: new Date(issued.expiresAt).toISOString(),
+        },
+        200,
+        { 'cache-control': 'no-store' },
+      );
     } catch (err) {
       if (err instanceof RangeError) throw new GatewayError('bad_request', err.message);
       throw err;

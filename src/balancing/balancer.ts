@@ -27,7 +27,11 @@ export interface Balancer {
    * when there is none: the proxy answers that with 503. Pass a new array whenever the set of endpoints
    * changes (policies rebuild per-set state on a new array identity); in-place updates need no new array.
    */
-  pick(endpoints: readonly Endpoint[], input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined;
+  pick(
+    endpoints: readonly Endpoint[],
+    input: PickInput,
+    exclude?: ReadonlySet<Endpoint>,
+  ): Endpoint | undefined;
 }
 
 /** What every policy gets injected: the random source (uniform in [0, 1)). */
@@ -36,6 +40,10 @@ export interface BalancerDeps {
 }
 
 /** True when the endpoint may take this pick. */
-export function eligible(endpoint: Endpoint, now: number, exclude: ReadonlySet<Endpoint> | undefined): boolean {
+export function eligible(
+  endpoint: Endpoint,
+  now: number,
+  exclude: ReadonlySet<Endpoint> | undefined,
+): boolean {
   return endpoint.available(now) && (exclude === undefined || !exclude.has(endpoint));
 }

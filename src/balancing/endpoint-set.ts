@@ -17,7 +17,8 @@ export function syncEndpoints(
   const next = records.map((record, index) => {
     const known = byId.get(record.id);
     // A new url means a different process behind the same id: its history does not carry over.
-    const endpoint = known !== undefined && known.url === record.url ? known : new Endpoint(record, options);
+    const endpoint =
+      known !== undefined && known.url === record.url ? known : new Endpoint(record, options);
     if (endpoint === known) endpoint.update(record);
     if (current[index] !== endpoint) same = false;
     return endpoint;

@@ -139,7 +139,11 @@ export class Endpoint {
 }
 
 /** Weight multiplier in (0, 1] while an endpoint warms up: linear over `slowStartMs`, never below 10%. */
-export function slowStartFactor(endpoint: Endpoint, now: number, slowStartMs: number | undefined): number {
+export function slowStartFactor(
+  endpoint: Endpoint,
+  now: number,
+  slowStartMs: number | undefined,
+): number {
   if (slowStartMs === undefined || slowStartMs <= 0) return 1;
   const age = now - endpoint.addedAt;
   if (age >= slowStartMs) return 1;

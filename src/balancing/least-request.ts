@@ -11,9 +11,17 @@ const MIN_LATENCY_MS = 1;
  * The load an endpoint would carry with one more request, per unit of capacity: lower is better.
  * Latency only enters when both candidates have been measured, so a new endpoint is neither flooded nor starved.
  */
-function score(endpoint: Endpoint, latencyKnown: boolean, now: number, slowStartMs: number | undefined): number {
+function score(
+  endpoint: Endpoint,
+  latencyKnown: boolean,
+  now: number,
+  slowStartMs: number | undefined,
+): number {
   const latency = latencyKnown ? Math.max(MIN_LATENCY_MS, endpoint.ewmaLatencyMs) : 1;
-  return ((endpoint.inFlight + 1) * latency) / (endpoint.capacity * slowStartFactor(endpoint, now, slowStartMs));
+  return (
+    ((endpoint.inFlight + 1) * latency) /
+    (endpoint.capacity * slowStartFactor(endpoint, now, slowStartMs))
+  );
 }
 
 /**
@@ -25,7 +33,12 @@ export function leastRequest(deps: BalancerDeps, slowStartMs: number | undefined
   const { random } = deps;
 
   /** An eligible index other than `skip`: a few random probes, then a scan from a random start; -1 if none. */
-  function candidate(endpoints: readonly Endpoint[], input: PickInput, exclude: ReadonlySet<Endpoint> | undefined, skip: number): number {
+  function candidate(
+    endpoints: readonly Endpoint[],
+    input: PickInput,
+    exclude: ReadonlySet<Endpoint> | undefined,
+    skip: number,
+  ): number {
     const n = endpoints.length;
     const others = skip < 0 ? n : n - 1;
     if (others <= 0) return -1;
@@ -43,7 +56,11 @@ export function leastRequest(deps: BalancerDeps, slowStartMs: number | undefined
   }
 
   return {
-    pick(endpoints: readonly Endpoint[], input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    pick(
+      endpoints: readonly Endpoint[],
+      input: PickInput,
+      exclude?: ReadonlySet<Endpoint>,
+    ): Endpoint | undefined {
       const first = candidate(endpoints, input, exclude, -1);
       if (first < 0) return undefined;
       const a = endpoints[first] as Endpoint;
@@ -51,7 +68,10 @@ export function leastRequest(deps: BalancerDeps, slowStartMs: number | undefined
       if (second < 0) return a;
       const b = endpoints[second] as Endpoint;
       const latencyKnown = a.ewmaLatencyMs > 0 && b.ewmaLatencyMs > 0;
-      return score(b, latencyKnown, input.now, slowStartMs) < score(a, latencyKnown, input.now, slowStartMs) ? b : a;
+      return score(b, latencyKnown, input.now, slowStartMs) <
+        score(a, latencyKnown, input.now, slowStartMs)
+        ? b
+        : a;
     },
   };
 }

@@ -11,14 +11,19 @@ export function parseCookies(header: string | undefined): ReadonlyMap<string, st
     if (eq < 0) continue;
     const name = pair.slice(0, eq).trim();
     let value = pair.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
+      value = value.slice(1, -1);
     if (name !== '' && !cookies.has(name)) cookies.set(name, value);
   }
   return cookies;
 }
 
 /** A PickInput over a Node request's headers (lower-case names, as Node gives them). */
-export function requestPickInput(headers: IncomingHttpHeaders, clientIp: string, now: number): PickInput {
+export function requestPickInput(
+  headers: IncomingHttpHeaders,
+  clientIp: string,
+  now: number,
+): PickInput {
   let cookies: ReadonlyMap<string, string> | undefined;
   return {
     now,

@@ -38,8 +38,14 @@ function buildRing(endpoints: readonly Endpoint[]): Ring {
     for (let i = 0; i < count; i++) entries.push([hash32(`${endpoint.id}#${i}`), index]);
   });
   // Ties broken by id order so every gateway builds the same ring from the same set.
-  entries.sort((a, b) => a[0] - b[0] || ((endpoints[a[1]] as Endpoint).id < (endpoints[b[1]] as Endpoint).id ? -1 : 1));
-  return { points: Uint32Array.from(entries, (e) => e[0]), owners: Uint32Array.from(entries, (e) => e[1]) };
+  entries.sort(
+    (a, b) =>
+      a[0] - b[0] || ((endpoints[a[1]] as Endpoint).id < (endpoints[b[1]] as Endpoint).id ? -1 : 1),
+  );
+  return {
+    points: Uint32Array.from(entries, (e) => e[0]),
+    owners: Uint32Array.from(entries, (e) => e[1]),
+  };
 }
 
 /** Index of the first point at or after `hash`, wrapping to 0 past the end (binary search, O(log n)). */
@@ -63,7 +69,11 @@ export function ringHash(deps: BalancerDeps, hashOn: HashOn): Balancer {
   let set: readonly Endpoint[] | undefined;
   let ring: Ring = { points: new Uint32Array(0), owners: new Uint32Array(0) };
   return {
-    pick(endpoints: readonly Endpoint[], input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    pick(
+      endpoints: readonly Endpoint[],
+      input: PickInput,
+      exclude?: ReadonlySet<Endpoint>,
+    ): Endpoint | undefined {
       if (endpoints !== set) {
         ring = buildRing(endpoints);
         set = endpoints;

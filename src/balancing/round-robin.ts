@@ -6,7 +6,11 @@ import type { Endpoint } from './endpoint.js';
 export function roundRobin(deps: BalancerDeps): Balancer {
   let cursor = Math.floor(deps.random() * 0x40000000);
   return {
-    pick(endpoints: readonly Endpoint[], input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    pick(
+      endpoints: readonly Endpoint[],
+      input: PickInput,
+      exclude?: ReadonlySet<Endpoint>,
+    ): Endpoint | undefined {
       const n = endpoints.length;
       // Skipping unavailable endpoints costs one step each, so a pick is O(1) while most are available.
       for (let step = 0; step < n; step++) {

@@ -9,7 +9,9 @@ export interface SplitPicker {
 }
 
 /** A compiled split, or the message a config check reports. */
-export type SplitResult = { readonly ok: true; readonly picker: SplitPicker } | { readonly ok: false; readonly message: string };
+export type SplitResult =
+  | { readonly ok: true; readonly picker: SplitPicker }
+  | { readonly ok: false; readonly message: string };
 
 /**
  * Compiles `split: [{service, weight}]` (weights in percent); the route's own service gets what the split
@@ -18,7 +20,8 @@ export type SplitResult = { readonly ok: true; readonly picker: SplitPicker } | 
 export function compileSplit(service: string, split: RouteConfig['split']): SplitResult {
   const entries = split ?? [];
   const total = entries.reduce((sum, entry) => sum + entry.weight, 0);
-  if (total > 100) return { ok: false, message: `split weights add up to ${total}%, more than 100%` };
+  if (total > 100)
+    return { ok: false, message: `split weights add up to ${total}%, more than 100%` };
   const services = [service, ...entries.map((entry) => entry.service)];
   if (total === 0) return { ok: true, picker: { services, pick: () => service } };
   // Cumulative bounds in [0, 100): a draw below bound i goes to split entry i, the rest to the route's service.
@@ -35,7 +38,8 @@ export function compileSplit(service: string, split: RouteConfig['split']): Spli
       services,
       pick(random: () => number): string {
         const draw = random() * 100;
-        for (let i = 0; i < bounds.length; i++) if (draw < (bounds[i] as number)) return targets[i] as string;
+        for (let i = 0; i < bounds.length; i++)
+          if (draw < (bounds[i] as number)) return targets[i] as string;
         return service;
       },
     },

@@ -11,7 +11,11 @@ export function weighted(slowStartMs: number | undefined): Balancer {
   let set: readonly Endpoint[] | undefined;
   let scores = new Float64Array(0);
   return {
-    pick(endpoints: readonly Endpoint[], input: PickInput, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    pick(
+      endpoints: readonly Endpoint[],
+      input: PickInput,
+      exclude?: ReadonlySet<Endpoint>,
+    ): Endpoint | undefined {
       if (endpoints !== set) {
         // Carry scores across a set change so surviving endpoints keep their place in the sequence.
         const previous = new Map<Endpoint, number>();

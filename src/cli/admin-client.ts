@@ -35,7 +35,8 @@ export function adminUrl(flags: Record<string, string | boolean | undefined>): s
 /** Why a request did not reach `baseUrl`: fetch's own message ("fetch failed") hides the cause. */
 export function unreachableReason(err: unknown, baseUrl: string): string {
   const address = URL.canParse(baseUrl) ? new URL(baseUrl).host : baseUrl;
-  if ((err as Error).name === 'TimeoutError') return `no answer from ${address} within ${ADMIN_TIMEOUT_MS / 1000} s`;
+  if ((err as Error).name === 'TimeoutError')
+    return `no answer from ${address} within ${ADMIN_TIMEOUT_MS / 1000} s`;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   switch (cause?.code) {
     case 'ECONNREFUSED':
@@ -51,7 +52,10 @@ export function unreachableReason(err: unknown, baseUrl: string): string {
 }
 
 /** A client for `baseUrl`, sending `Authorization: Bearer <token>` when a token is set. */
-export function adminClient(baseUrl: string, token: string | undefined = process.env.EDGEWAY_ADMIN_TOKEN || undefined): AdminClient {
+export function adminClient(
+  baseUrl: string,
+  token: string | undefined = process.env.EDGEWAY_ADMIN_TOKEN || undefined,
+): AdminClient {
   return {
     baseUrl,
     async request(method, path, body) {
@@ -77,7 +81,8 @@ export async function errorMessage(response: Response): Promise<string> {
   const text = await response.text();
   try {
     const parsed = JSON.parse(text) as { error?: { message?: string } };
-    if (typeof parsed.error?.message === 'string') return `${response.status}: ${parsed.error.message}`;
+    if (typeof parsed.error?.message === 'string')
+      return `${response.status}: ${parsed.error.message}`;
   } catch {
     // Not JSON: fall through to the raw text.
   }

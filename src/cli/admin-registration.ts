@@ -17,10 +17,19 @@ export interface AdminRegistrationOptions extends Omit<RegistrationInput, 'drain
  */
 export async function registerViaAdmin(options: AdminRegistrationOptions): Promise<Registration> {
   const path = `/admin/services/${encodeURIComponent(options.service)}/instances/${encodeURIComponent(options.id)}`;
-  const body = { url: options.url, weight: options.weight, capacity: options.capacity, meta: options.meta, ttl: `${options.ttlMs}ms` };
+  const body = {
+    url: options.url,
+    weight: options.weight,
+    capacity: options.capacity,
+    meta: options.meta,
+    ttl: `${options.ttlMs}ms`,
+  };
   const put = async (): Promise<void> => {
     const response = await options.admin.request('PUT', path, body);
-    if (!response.ok) throw new Error(`${options.admin.baseUrl} refused the registration (${await errorMessage(response)})`);
+    if (!response.ok)
+      throw new Error(
+        `${options.admin.baseUrl} refused the registration (${await errorMessage(response)})`,
+      );
     await response.body?.cancel();
   };
   await put();
@@ -34,7 +43,11 @@ export async function registerViaAdmin(options: AdminRegistrationOptions): Promi
         failing = false;
       })
       .catch((err: unknown) => {
-        if (!failing) options.logger.warn(`heartbeat of ${options.service}/${options.id} failed; retrying every ${Math.round(options.ttlMs / 3)} ms`, (err as Error).message);
+        if (!failing)
+          options.logger.warn(
+            `heartbeat of ${options.service}/${options.id} failed; retrying every ${Math.round(options.ttlMs / 3)} ms`,
+            (err as Error).message,
+          );
         failing = true;
       });
   };
@@ -50,7 +63,10 @@ export async function registerViaAdmin(options: AdminRegistrationOptions): Promi
       if (!response.ok && response.status !== 404) throw new Error(await errorMessage(response));
       await response.body?.cancel();
     } catch (err) {
-      options.logger.warn(`deregistering ${options.service}/${options.id} failed; it expires within ${options.ttlMs} ms`, (err as Error).message);
+      options.logger.warn(
+        `deregistering ${options.service}/${options.id} failed; it expires within ${options.ttlMs} ms`,
+        (err as Error).message,
+      );
     }
   };
   return { id: options.id, stop: () => (stopped ??= stop()) };

@@ -40,24 +40,43 @@ export function helpText(spec: CommandSpec): string {
 }
 
 /** Parses argv against a spec; `--help` prints help and returns undefined. */
-export function parseCommand(spec: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | undefined {
+export function parseCommand(
+  spec: CommandSpec,
+  argv: string[],
+): Record<string, string | boolean | undefined> | undefined {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(helpText(spec));
     return undefined;
   }
-  const options = Object.fromEntries(Object.entries(spec.options).map(([name, o]) => [name, { type: o.type, multiple: o.multiple === true }]));
+  const options = Object.fromEntries(
+    Object.entries(spec.options).map(([name, o]) => [
+      name,
+      { type: o.type, multiple: o.multiple === true },
+    ]),
+  );
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false })
+      .values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: ${spec.usage}`);
   }
 }
 
 /** `--config`, as every command that reads the config takes it. */
-export const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'PATH', help: 'config file or folder of YAML files', default: '$EDGEWAY_CONFIG, else routes/' };
+export const CONFIG_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'PATH',
+  help: 'config file or folder of YAML files',
+  default: '$EDGEWAY_CONFIG, else routes/',
+};
 
 /** `--redis`, as every command that can use Redis takes it. */
-export const REDIS_OPTION: OptionSpec = { type: 'string', value: 'URL', help: 'Redis to use (redis://, rediss://, redis+sentinel://, redis+cluster://)', default: '$REDIS_URL, else none' };
+export const REDIS_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'URL',
+  help: 'Redis to use (redis://, rediss://, redis+sentinel://, redis+cluster://)',
+  default: '$REDIS_URL, else none',
+};
 
 /** `--admin`, as every command that talks to a gateway's admin API takes it. */
 export const ADMIN_OPTION: OptionSpec = {
@@ -68,7 +87,11 @@ export const ADMIN_OPTION: OptionSpec = {
 };
 
 /** `--json`, for commands that can print JSON instead of a table. */
-export const JSON_OPTION: OptionSpec = { type: 'boolean', help: 'print JSON instead of text', default: 'off' };
+export const JSON_OPTION: OptionSpec = {
+  type: 'boolean',
+  help: 'print JSON instead of text',
+  default: 'off',
+};
 
 /** The config path: --config, else EDGEWAY_CONFIG, else routes/. */
 export function configPath(flag: unknown): string {
@@ -85,7 +108,8 @@ export function redisUrl(flag: unknown): string | undefined {
 export function portFlag(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--${name} must be a port number (0-65535)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--${name} must be a port number (0-65535)`);
   return port;
 }
 

@@ -6,7 +6,8 @@ import { CONFIG_OPTION, configPath, parseCommand, type CommandSpec } from './arg
 
 const spec: CommandSpec = {
   usage: 'edgeway check [--config PATH]',
-  summary: 'Validates the config (a YAML file or a folder of them). Exit 0 when valid, 1 on any error.',
+  summary:
+    'Validates the config (a YAML file or a folder of them). Exit 0 when valid, 1 on any error.',
   options: { config: CONFIG_OPTION },
 };
 
@@ -22,6 +23,8 @@ export async function checkCommand(argv: string[]): Promise<number> {
     process.stderr.write(`edgeway: ${loaded.diagnostics.length} error(s) in ${path}\n`);
     return 1;
   }
-  process.stdout.write(`config OK: ${loaded.files.join(', ')} (${loaded.config.routes.length} routes, ${Object.keys(loaded.config.services).length} services)\n`);
+  process.stdout.write(
+    `config OK: ${loaded.files.join(', ')} (${loaded.config.routes.length} routes, ${Object.keys(loaded.config.services).length} services)\n`,
+  );
   return 0;
 }

@@ -14,6 +14,9 @@ export function commandConfig(flag: unknown): Config {
   const named = typeof flag === 'string' || process.env.EDGEWAY_CONFIG !== undefined;
   if (!named && !existsSync(path)) return configSchema.parse({});
   const loaded = loadConfig(path);
-  if (!loaded.ok) throw new CommandError(`invalid config at ${path}:\n${loaded.diagnostics.map(formatDiagnostic).join('\n')}`);
+  if (!loaded.ok)
+    throw new CommandError(
+      `invalid config at ${path}:\n${loaded.diagnostics.map(formatDiagnostic).join('\n')}`,
+    );
   return loaded.config;
 }

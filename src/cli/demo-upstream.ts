@@ -23,18 +23,38 @@ export function demoUpstreamCommand(): string[] {
  */
 export async function runDemoUpstream(argv: readonly string[]): Promise<void> {
   const [service, name, admin] = argv;
-  if (service === undefined || name === undefined || admin === undefined) throw new Error('usage: demo-upstream SERVICE NAME ADMIN_URL');
+  if (service === undefined || name === undefined || admin === undefined)
+    throw new Error('usage: demo-upstream SERVICE NAME ADMIN_URL');
   const server = createServer((req, res) => {
-    const payload = JSON.stringify({ instance: name, method: req.method, url: req.url, headers: req.headers }, null, 2);
+    const payload = JSON.stringify(
+      { instance: name, method: req.method, url: req.url, headers: req.headers },
+      null,
+      2,
+    );
     // Drain the request body so keep-alive connections stay usable.
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload));
+    req.on('end', () =>
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        })
+        .end(payload),
+    );
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const signal = untilSignal();
-  const registration = await registerViaAdmin({ admin: adminClient(admin), service, id: name, url, meta: { demo: 'true' }, ttlMs: DEMO_TTL_MS, logger: stderrLogger });
+  const registration = await registerViaAdmin({
+    admin: adminClient(admin),
+    service,
+    id: name,
+    url,
+    meta: { demo: 'true' },
+    ttlMs: DEMO_TTL_MS,
+    logger: stderrLogger,
+  });
   process.stdout.write(`ready ${url}\n`);
   await signal;
   await registration.stop();

@@ -8,17 +8,38 @@ import { Gateway, StartError } from '../server/gateway.js';
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { createAppLogger } from '../telemetry/access-log.js';
 import { adminClient } from './admin-client.js';
-import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, printMessage, REDIS_OPTION, redisUrl, type CommandSpec } from './args.js';
+import {
+  CONFIG_OPTION,
+  configPath,
+  dataDir,
+  parseCommand,
+  portFlag,
+  printMessage,
+  REDIS_OPTION,
+  redisUrl,
+  type CommandSpec,
+} from './args.js';
 import { demoUpstreamCommand } from './demo-upstream.js';
 import { untilSignal } from './register.js';
 
 const spec: CommandSpec = {
   usage: 'edgeway demo [--config PATH] [--port N] [--admin-port N] [--redis URL]',
-  summary: 'Starts the gateway on the example config (routes/) with two demo upstream instances of service "echo" that register themselves, prints a token and curl lines; Ctrl-C stops everything.',
+  summary:
+    'Starts the gateway on the example config (routes/) with two demo upstream instances of service "echo" that register themselves, prints a token and curl lines; Ctrl-C stops everything.',
   options: {
     config: { ...CONFIG_OPTION, default: '$EDGEWAY_CONFIG, else the example routes/' },
-    port: { type: 'string', value: 'N', help: 'public listener port', default: 'gateway.listen.port of the config (8080)' },
-    'admin-port': { type: 'string', value: 'N', help: 'admin listener port', default: 'gateway.admin.port of the config (9901)' },
+    port: {
+      type: 'string',
+      value: 'N',
+      help: 'public listener port',
+      default: 'gateway.listen.port of the config (8080)',
+    },
+    'admin-port': {
+      type: 'string',
+      value: 'N',
+      help: 'admin listener port',
+      default: 'gateway.admin.port of the config (9901)',
+    },
     redis: REDIS_OPTION,
   },
 };
@@ -42,7 +63,9 @@ function demoConfig(flag: unknown): string {
 }
 
 function spawnUpstream(name: string, admin: string): ChildProcess {
-  const child = spawn(process.execPath, [...demoUpstreamCommand(), DEMO_SERVICE, name, admin], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...demoUpstreamCommand(), DEMO_SERVICE, name, admin], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   child.stdout?.setEncoding('utf8');
   child.on('exit', (code, signal) => {
     if (code !== 0) logger.warn({ instance: name, code, signal }, 'demo upstream exited');
@@ -73,7 +96,11 @@ async function registered(gateway: Gateway): Promise<boolean> {
 /** A token for the private route from `POST /admin/tokens`, or undefined where the gateway does not issue them. */
 async function demoToken(admin: string): Promise<string | undefined> {
   try {
-    const response = await adminClient(admin).request('POST', '/admin/tokens', { sub: 'demo', scopes: ['echo:read'], ttl: '1h' });
+    const response = await adminClient(admin).request('POST', '/admin/tokens', {
+      sub: 'demo',
+      scopes: ['echo:read'],
+      ttl: '1h',
+    });
     if (!response.ok) {
       await response.body?.cancel();
       return undefined;
@@ -97,7 +124,9 @@ function banner(publicUrl: string, admin: string, token: string | undefined): st
     lines.push(`  curl -i -H 'authorization: Bearer ${token}' ${publicUrl}/private/hello`);
   } else {
     lines.push(`  curl -i ${publicUrl}/private/hello    # 401 without a token`);
-    lines.push(`  # a token for /private: TOKEN=$(edgeway token issue --sub demo --scope "echo:read")`);
+    lines.push(
+      `  # a token for /private: TOKEN=$(edgeway token issue --sub demo --scope "echo:read")`,
+    );
     lines.push(`  #   then: curl -i -H "authorization: Bearer $TOKEN" ${publicUrl}/private/hello`);
   }
   lines.push('', 'Ctrl-C stops everything.', '');

@@ -17,14 +17,29 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   start: { run: startCommand, summary: 'run the gateway' },
   check: { run: checkCommand, summary: 'validate config; exit 1 on any error' },
-  demo: { run: demoCommand, summary: 'run the gateway with two demo upstreams and print curl lines' },
+  demo: {
+    run: demoCommand,
+    summary: 'run the gateway with two demo upstreams and print curl lines',
+  },
   register: { run: registerCommand, summary: 'register an instance and heartbeat until stopped' },
-  services: { run: servicesCommand, summary: 'list services and instances with health, weight, in-flight and latency' },
-  token: { run: tokenCommand, summary: 'issue a signed JWT (token issue) or revoke one everywhere (token revoke)' },
+  services: {
+    run: servicesCommand,
+    summary: 'list services and instances with health, weight, in-flight and latency',
+  },
+  token: {
+    run: tokenCommand,
+    summary: 'issue a signed JWT (token issue) or revoke one everywhere (token revoke)',
+  },
   keys: { run: keysCommand, summary: 'list or rotate the signing keys' },
-  clients: { run: clientsCommand, summary: 'add, list or remove OAuth2 client-credentials clients' },
+  clients: {
+    run: clientsCommand,
+    summary: 'add, list or remove OAuth2 client-credentials clients',
+  },
   certs: { run: certsCommand, summary: 'list the ACME certificates or renew them now' },
-  apikeys: { run: apiKeysCommand, summary: 'issue, list or revoke API keys (x-api-key on routes with auth.apiKeys)' },
+  apikeys: {
+    run: apiKeysCommand,
+    summary: 'issue, list or revoke API keys (x-api-key on routes with auth.apiKeys)',
+  },
 };
 
 function help(): string {

@@ -3,11 +3,22 @@ import { createSecurity, type Security } from '../security/index.js';
 import type { StoreBackend } from '../store/backend.js';
 import { closeBackend, connectBackend } from '../store/connect.js';
 import { parseRedisUrl, redact, RedisUrlError } from '../store/redis-url.js';
-import { CommandError, CONFIG_OPTION, dataDir, printMessage, REDIS_OPTION, redisUrl, type OptionSpec } from './args.js';
+import {
+  CommandError,
+  CONFIG_OPTION,
+  dataDir,
+  printMessage,
+  REDIS_OPTION,
+  redisUrl,
+  type OptionSpec,
+} from './args.js';
 import { commandConfig } from './command-config.js';
 
 /** Flags every security command takes. */
-export const SECURITY_OPTIONS: Readonly<Record<'config' | 'redis', OptionSpec>> = { config: CONFIG_OPTION, redis: REDIS_OPTION };
+export const SECURITY_OPTIONS: Readonly<Record<'config' | 'redis', OptionSpec>> = {
+  config: CONFIG_OPTION,
+  redis: REDIS_OPTION,
+};
 
 /** Where the settings come from, for the --help text of every security command. */
 export const SECURITY_HELP =
@@ -21,7 +32,9 @@ export interface SecurityContext {
 }
 
 /** Opens the context the flags point at. */
-export async function openSecurityContext(flags: Record<string, string | boolean | undefined>): Promise<SecurityContext> {
+export async function openSecurityContext(
+  flags: Record<string, string | boolean | undefined>,
+): Promise<SecurityContext> {
   const auth = commandConfig(flags.config).auth;
   const url = redisUrl(flags.redis);
   if (url !== undefined) {
@@ -36,15 +49,20 @@ export async function openSecurityContext(flags: Record<string, string | boolean
   // A one-shot command reports an unreachable Redis once, as its failure, not as a stream of error events.
   let lastRedisError: Error | undefined;
   if (backend.kind === 'redis') {
-    for (const connection of [backend.redis, backend.subscriber]) connection.on('error', (err: Error) => (lastRedisError = err));
+    for (const connection of [backend.redis, backend.subscriber])
+      connection.on('error', (err: Error) => (lastRedisError = err));
   }
   let security: Security;
   try {
-    security = await createSecurity(backend, auth, { onError: (err) => printMessage((err as Error).message) });
+    security = await createSecurity(backend, auth, {
+      onError: (err) => printMessage((err as Error).message),
+    });
   } catch (err) {
     await closeBackend(backend);
     if (url === undefined) throw err;
-    throw new CommandError(`cannot use Redis at ${redact(url)}: ${(lastRedisError ?? (err as Error)).message}`);
+    throw new CommandError(
+      `cannot use Redis at ${redact(url)}: ${(lastRedisError ?? (err as Error)).message}`,
+    );
   }
   return {
     security,
@@ -57,7 +75,10 @@ export async function openSecurityContext(flags: Record<string, string | boolean
 }
 
 /** Runs `work` on an open context and always closes it; a CommandError or RangeError becomes exit 1 with its message. */
-export async function withSecurity(flags: Record<string, string | boolean | undefined>, work: (ctx: SecurityContext) => Promise<number>): Promise<number> {
+export async function withSecurity(
+  flags: Record<string, string | boolean | undefined>,
+  work: (ctx: SecurityContext) => Promise<number>,
+): Promise<number> {
   let ctx: SecurityContext | undefined;
   try {
     ctx = await openSecurityContext(flags);

@@ -5,7 +5,17 @@ import { groupReadReply } from '../discovery/record-codec.js';
 import { defineRegistryCommands, REGISTRY_KEYS } from '../discovery/registry-scripts.js';
 import { createRedisClient, parseRedisUrl, redact } from '../store/redis-url.js';
 import { adminClient, adminUrl, AdminUnreachableError, errorMessage } from './admin-client.js';
-import { ADMIN_OPTION, CommandError, CONFIG_OPTION, JSON_OPTION, parseCommand, printMessage, REDIS_OPTION, redisUrl, type CommandSpec } from './args.js';
+import {
+  ADMIN_OPTION,
+  CommandError,
+  CONFIG_OPTION,
+  JSON_OPTION,
+  parseCommand,
+  printMessage,
+  REDIS_OPTION,
+  redisUrl,
+  type CommandSpec,
+} from './args.js';
 import { commandConfig } from './command-config.js';
 
 const spec: CommandSpec = {
@@ -32,35 +42,86 @@ function expires(instance: InstanceStatus, now: number): string {
  * The table `edgeway services` prints: one row per instance, a dash row for a service without any.
  * `fromRegistry`: the rows come from Redis, not a gateway, so health is "registered" (or "draining").
  */
-export function formatServices(services: readonly ServiceStatus[], now: number = Date.now(), fromRegistry = false): string {
-  const header = ['SERVICE', 'INSTANCE', 'URL', 'HEALTH', 'WEIGHT', 'IN-FLIGHT', 'LATENCY', 'EXPIRES'];
+export function formatServices(
+  services: readonly ServiceStatus[],
+  now: number = Date.now(),
+  fromRegistry = false,
+): string {
+  const header = [
+    'SERVICE',
+    'INSTANCE',
+    'URL',
+    'HEALTH',
+    'WEIGHT',
+    'IN-FLIGHT',
+    'LATENCY',
+    'EXPIRES',
+  ];
   const rows: string[][] = [header];
   for (const service of services) {
     const name = service.configured ? service.name : `${service.name} (not in config)`;
-    if (service.instances.length === 0) rows.push([name, '-', '-', 'no instances', '-', '-', '-', '-']);
+    if (service.instances.length === 0)
+      rows.push([name, '-', '-', 'no instances', '-', '-', '-', '-']);
     for (const i of service.instances) {
       const latency = i.latencyMs === null ? '-' : `${i.latencyMs}ms`;
       const state = fromRegistry ? (i.draining ? 'draining' : 'registered') : health(i);
-      rows.push([name, i.id, i.url, state, String(i.weight), fromRegistry ? '-' : String(i.inFlight), latency, expires(i, now)]);
+      rows.push([
+        name,
+        i.id,
+        i.url,
+        state,
+        String(i.weight),
+        fromRegistry ? '-' : String(i.inFlight),
+        latency,
+        expires(i, now),
+      ]);
     }
   }
-  const widths = header.map((_, col) => Math.max(...rows.map((row) => (row[col] as string).length)));
-  return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col] as number)).join('  ').trimEnd()).join('\n') + '\n';
+  const widths = header.map((_, col) =>
+    Math.max(...rows.map((row) => (row[col] as string).length)),
+  );
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, col) => cell.padEnd(widths[col] as number))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function fromRecord(record: InstanceRecord): InstanceStatus {
   const { id, url, weight, capacity, meta, draining, expiresAt } = record;
-  return { id, url, weight, capacity, meta, draining, healthy: null, ejected: false, inFlight: 0, latencyMs: null, expiresAt };
+  return {
+    id,
+    url,
+    weight,
+    capacity,
+    meta,
+    draining,
+    healthy: null,
+    ejected: false,
+    inFlight: 0,
+    latencyMs: null,
+    expiresAt,
+  };
 }
 
 /** Every service the config defines or Redis holds instances of, read straight from the registry. */
-async function registryServices(url: string, configured: ReadonlySet<string>): Promise<ServiceStatus[]> {
+async function registryServices(
+  url: string,
+  configured: ReadonlySet<string>,
+): Promise<ServiceStatus[]> {
   const client = createRedisClient(parseRedisUrl(url));
   // A one-shot command reports an unreachable Redis once, as its failure, not as a stream of error events.
   client.on('error', () => {});
   try {
     const reply = await defineRegistryCommands(client).registryRead(...REGISTRY_KEYS, '');
-    const byService = groupReadReply(reply, (member, problem) => printMessage(`skipping ${member}: ${problem}`));
+    const byService = groupReadReply(reply, (member, problem) =>
+      printMessage(`skipping ${member}: ${problem}`),
+    );
     return [...new Set([...configured, ...byService.keys()])].sort().map((name) => ({
       name,
       configured: configured.has(name),
@@ -77,22 +138,31 @@ async function registryServices(url: string, configured: ReadonlySet<string>): P
 /** The services the config discovers through the registry (its static ones are no registry's business). */
 function discoveredServices(configFlag: unknown): Set<string> {
   const services = Object.entries(commandConfig(configFlag).services);
-  return new Set(services.filter(([, service]) => service.discovery === 'redis').map(([name]) => name));
+  return new Set(
+    services.filter(([, service]) => service.discovery === 'redis').map(([name]) => name),
+  );
 }
 
 /** Asks the gateway; undefined when it cannot be reached and Redis can answer instead. */
-async function gatewayServices(baseUrl: string, redis: string | undefined): Promise<ServiceStatus[] | undefined> {
+async function gatewayServices(
+  baseUrl: string,
+  redis: string | undefined,
+): Promise<ServiceStatus[] | undefined> {
   const admin = adminClient(baseUrl);
   let response: Response;
   try {
     response = await admin.request('GET', '/admin/services');
   } catch (err) {
     if (!(err instanceof AdminUnreachableError)) throw err;
-    if (redis === undefined) throw new CommandError(`cannot reach the gateway's admin API: ${err.message}`);
-    printMessage(`cannot reach the gateway's admin API (${err.message}); listing the Redis registry at ${redact(redis)}`);
+    if (redis === undefined)
+      throw new CommandError(`cannot reach the gateway's admin API: ${err.message}`);
+    printMessage(
+      `cannot reach the gateway's admin API (${err.message}); listing the Redis registry at ${redact(redis)}`,
+    );
     return undefined;
   }
-  if (!response.ok) throw new CommandError(`${admin.baseUrl} answered ${await errorMessage(response)}`);
+  if (!response.ok)
+    throw new CommandError(`${admin.baseUrl} answered ${await errorMessage(response)}`);
   return ((await response.json()) as { services: ServiceStatus[] }).services;
 }
 
@@ -102,7 +172,12 @@ export async function servicesCommand(argv: string[]): Promise<number> {
   if (flags === undefined) return 0;
   const redis = redisUrl(flags.redis);
   const reported = await gatewayServices(adminUrl(flags), redis);
-  const services = reported ?? (await registryServices(redis as string, discoveredServices(flags.config)));
-  process.stdout.write(flags.json === true ? `${JSON.stringify(services, null, 2)}\n` : formatServices(services, Date.now(), reported === undefined));
+  const services =
+    reported ?? (await registryServices(redis as string, discoveredServices(flags.config)));
+  process.stdout.write(
+    flags.json === true
+      ? `${JSON.stringify(services, null, 2)}\n`
+      : formatServices(services, Date.now(), reported === undefined),
+  );
   return 0;
 }

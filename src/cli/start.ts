@@ -9,17 +9,44 @@ import { parseWorkerCount, runPrimary } from '../server/workers.js';
 import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
 import { createAppLogger } from '../telemetry/access-log.js';
 import { guardProcess } from '../telemetry/process-guard.js';
-import { CONFIG_OPTION, configPath, dataDir, parseCommand, portFlag, REDIS_OPTION, redisUrl, UsageError, type CommandSpec } from './args.js';
+import {
+  CONFIG_OPTION,
+  configPath,
+  dataDir,
+  parseCommand,
+  portFlag,
+  REDIS_OPTION,
+  redisUrl,
+  UsageError,
+  type CommandSpec,
+} from './args.js';
 
 const spec: CommandSpec = {
-  usage: 'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N|auto]',
-  summary: 'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP reloads the config and TLS certificates (under --workers: restarts the workers one at a time).',
+  usage:
+    'edgeway start [--config PATH] [--port N] [--admin-port N] [--redis URL] [--workers N|auto]',
+  summary:
+    'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP reloads the config and TLS certificates (under --workers: restarts the workers one at a time).',
   options: {
     config: CONFIG_OPTION,
-    port: { type: 'string', value: 'N', help: 'public listener port', default: 'gateway.listen.port of the config (8080)' },
-    'admin-port': { type: 'string', value: 'N', help: 'admin listener port', default: 'gateway.admin.port of the config (9901)' },
+    port: {
+      type: 'string',
+      value: 'N',
+      help: 'public listener port',
+      default: 'gateway.listen.port of the config (8080)',
+    },
+    'admin-port': {
+      type: 'string',
+      value: 'N',
+      help: 'admin listener port',
+      default: 'gateway.admin.port of the config (9901)',
+    },
     redis: REDIS_OPTION,
-    workers: { type: 'string', value: 'N|auto', help: 'gateway processes sharing the port (auto: one per CPU; needs Redis)', default: '1' },
+    workers: {
+      type: 'string',
+      value: 'N|auto',
+      help: 'gateway processes sharing the port (auto: one per CPU; needs Redis)',
+      default: '1',
+    },
   },
 };
 
@@ -44,7 +71,8 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
   guardProcess(logger);
   const workers = typeof flags.workers === 'string' ? parseWorkerCount(flags.workers) : 1;
-  if (workers === undefined) throw new UsageError('--workers must be a number from 1 to 64, or auto');
+  if (workers === undefined)
+    throw new UsageError('--workers must be a number from 1 to 64, or auto');
   if (cluster.isPrimary && workers > 1) return startPrimary(flags, workers, url);
 
   const index = workerIndex();
@@ -55,7 +83,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       configPath: configPath(flags.config),
       port: portFlag(flags.port, 'port'),
       // Under --workers only worker 1 serves the admin port; the others bind an ephemeral one (see workers.ts).
-      adminPort: index === undefined || index === 1 ? portFlag(flags['admin-port'], 'admin-port') : 0,
+      adminPort:
+        index === undefined || index === 1 ? portFlag(flags['admin-port'], 'admin-port') : 0,
       redisUrl: url,
       adminToken: process.env.EDGEWAY_ADMIN_TOKEN || undefined,
       dataDir: dataDir(),
@@ -72,8 +101,12 @@ export async function startCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (hooks !== undefined) return runWorker(gateway, hooks.metrics, logger.child({ worker: index }));
-  logger.info({ port: gateway.port, adminPort: gateway.adminPort, store: gateway.backend.kind }, 'edgeway listening');
+  if (hooks !== undefined)
+    return runWorker(gateway, hooks.metrics, logger.child({ worker: index }));
+  logger.info(
+    { port: gateway.port, adminPort: gateway.adminPort, store: gateway.backend.kind },
+    'edgeway listening',
+  );
   // SIGHUP's default action ends the process; operators send it to reload, as with nginx or HAProxy.
   const onHangup = (): void => {
     logger.info('SIGHUP: reloading the config and TLS certificates');
@@ -92,9 +125,15 @@ export async function startCommand(argv: string[]): Promise<number> {
 }
 
 /** Checks what the workers would need (Redis, a valid config) before forking any. */
-async function startPrimary(flags: Record<string, string | boolean | undefined>, workers: number, url: string | undefined): Promise<number> {
+async function startPrimary(
+  flags: Record<string, string | boolean | undefined>,
+  workers: number,
+  url: string | undefined,
+): Promise<number> {
   if (url === undefined) {
-    process.stderr.write(`edgeway: --workers ${workers} needs a shared store: the embedded in-memory store serves one process only. Pass --redis URL (or set REDIS_URL), or run with --workers 1.\n`);
+    process.stderr.write(
+      `edgeway: --workers ${workers} needs a shared store: the embedded in-memory store serves one process only. Pass --redis URL (or set REDIS_URL), or run with --workers 1.\n`,
+    );
     return 1;
   }
   const loaded = await loadAndCompileWithPlugins(configPath(flags.config), checkOnly);
@@ -103,5 +142,9 @@ async function startPrimary(flags: Record<string, string | boolean | undefined>,
     process.stderr.write('edgeway: invalid config\n');
     return 1;
   }
-  return runPrimary({ count: workers, stopTimeoutMs: loaded.config.gateway.shutdownTimeout + STOP_MARGIN_MS, logger: logger.child({ primary: process.pid }) });
+  return runPrimary({
+    count: workers,
+    stopTimeoutMs: loaded.config.gateway.shutdownTimeout + STOP_MARGIN_MS,
+    logger: logger.child({ primary: process.pid }),
+  });
 }

@@ -8,7 +8,9 @@ import type { Config } from './schema.js';
 export function acmeDomains(config: Config): string[] {
   const acme = config.gateway.tls?.acme;
   if (acme === undefined) return [];
-  const names = acme.domains ?? config.routes.flatMap((route) => (route.match.host === undefined ? [] : [route.match.host]));
+  const names =
+    acme.domains ??
+    config.routes.flatMap((route) => (route.match.host === undefined ? [] : [route.match.host]));
   const exact = names
     .map((name) => name.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, ''))
     .filter((name) => !name.includes('*') && /^[a-z0-9.-]+$/.test(name));

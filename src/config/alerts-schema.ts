@@ -2,7 +2,10 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 
-const ruleName = z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'alert names use letters, digits, ".", "_" and "-"');
+const ruleName = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9._-]+$/, 'alert names use letters, digits, ".", "_" and "-"');
 
 const errorRatioRule = z.strictObject({
   name: ruleName,
@@ -36,20 +39,41 @@ const certificateExpiryRule = z.strictObject({
   within: duration.default(14 * 86_400_000), // 14 days
   for: duration.default(600_000),
 });
-const redisDownRule = z.strictObject({ name: ruleName, kind: z.literal('redis-down'), for: duration.default(30_000) });
+const redisDownRule = z.strictObject({
+  name: ruleName,
+  kind: z.literal('redis-down'),
+  for: duration.default(30_000),
+});
 
 /** The `alerts` config section: `{ rules: [...], webhooks: [urls] }`. Rule names must be unique. */
-export const alertsSchema = z.strictObject({
-  rules: z.array(z.discriminatedUnion('kind', [errorRatioRule, latencyRule, noHealthyRule, redisDownRule, certificateExpiryRule])).default([])
-    .superRefine((rules, ctx) => {
-      const seen = new Set<string>();
-      rules.forEach((rule, index) => {
-        if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate alert name "${rule.name}"` });
-        seen.add(rule.name);
-      });
-    }),
-  webhooks: z.array(z.url({ protocol: /^https?$/ })).default([]),
-}).default({ rules: [], webhooks: [] });
+export const alertsSchema = z
+  .strictObject({
+    rules: z
+      .array(
+        z.discriminatedUnion('kind', [
+          errorRatioRule,
+          latencyRule,
+          noHealthyRule,
+          redisDownRule,
+          certificateExpiryRule,
+        ]),
+      )
+      .default([])
+      .superRefine((rules, ctx) => {
+        const seen = new Set<string>();
+        rules.forEach((rule, index) => {
+          if (seen.has(rule.name))
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'name'],
+              message: `duplicate alert name "${rule.name}"`,
+            });
+          seen.add(rule.name);
+        });
+      }),
+    webhooks: z.array(z.url({ protocol: /^https?$/ })).default([]),
+  })
+  .default({ rules: [], webhooks: [] });
 
 /** The parsed `alerts` section. */
 export type AlertsConfig = z.infer<typeof alertsSchema>;

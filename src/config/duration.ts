@@ -15,7 +15,10 @@ export function parseDuration(text: string): number | undefined {
 export const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use e.g. 250ms, 5s, 1m, 1h, 30d)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration "${text}" (use e.g. 250ms, 5s, 1m, 1h, 30d)`,
+    });
     return z.NEVER;
   }
   return ms;

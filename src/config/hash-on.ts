@@ -8,7 +8,8 @@ export type HashOn =
   | { readonly kind: 'cookie'; readonly name: string };
 
 /** The result of parsing `hashOn`: the source, or the message a config check reports. */
-export type HashOnResult = { readonly ok: true; readonly hashOn: HashOn } | { readonly ok: false; readonly message: string };
+export type HashOnResult =
+  { readonly ok: true; readonly hashOn: HashOn } | { readonly ok: false; readonly message: string };
 
 /** Parses `hashOn`; absent means the client address. */
 export function parseHashOn(text: string | undefined): HashOnResult {
@@ -18,7 +19,10 @@ export function parseHashOn(text: string | undefined): HashOnResult {
   const name = text.slice(colon + 1);
   if (colon > 0 && (kind === 'header' || kind === 'cookie') && TOKEN.test(name)) {
     // Header names are case-insensitive (RFC 9110 5.1); Node hands them over lower-cased.
-    return { ok: true, hashOn: kind === 'header' ? { kind, name: name.toLowerCase() } : { kind, name } };
+    return {
+      ok: true,
+      hashOn: kind === 'header' ? { kind, name: name.toLowerCase() } : { kind, name },
+    };
   }
   return { ok: false, message: `hashOn "${text}" must be ip, header:NAME or cookie:NAME` };
 }

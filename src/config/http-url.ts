@@ -7,6 +7,7 @@ export function httpUrlProblem(value: string): string | undefined {
   // WHATWG URL parsing refuses http(s) URLs without a host, so the scheme check also guarantees one.
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'url must use http or https';
   // Credentials in a URL would be logged and shown on the dashboard (and fetch refuses such URLs).
-  if (url.username !== '' || url.password !== '') return 'url must not carry credentials (user:password@)';
+  if (url.username !== '' || url.password !== '')
+    return 'url must not carry credentials (user:password@)';
   return undefined;
 }

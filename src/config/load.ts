@@ -6,7 +6,12 @@ import { loadSources, type ConfigSources } from './sources.js';
 
 /** A valid config (deep-frozen) with the files it came from, or every problem found. */
 export type LoadedConfig =
-  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly locate: ConfigSources['locate'] }
+  | {
+      readonly ok: true;
+      readonly config: Config;
+      readonly files: readonly string[];
+      readonly locate: ConfigSources['locate'];
+    }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 function deepFreeze<T>(value: T): T {
@@ -19,7 +24,13 @@ function deepFreeze<T>(value: T): T {
 
 /** A config compiled into runtime objects, with the config and files it came from, or every problem found. */
 export type Compiled<T> =
-  | { readonly ok: true; readonly config: Config; readonly files: readonly string[]; readonly locate: ConfigSources['locate']; readonly output: T }
+  | {
+      readonly ok: true;
+      readonly config: Config;
+      readonly files: readonly string[];
+      readonly locate: ConfigSources['locate'];
+      readonly output: T;
+    }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 /** How a caller turns a valid config into runtime objects (the compilers live above config/). */
@@ -40,21 +51,38 @@ export function loadAndCompile<T>(path: string, compiler: ConfigCompiler<T>): Co
   try {
     validated = validate(path, compiler.check);
   } catch (err) {
-    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      diagnostics: [
+        { file: path, line: 0, path: '', message: `cannot load config: ${(err as Error).message}` },
+      ],
+    };
   }
   if (!validated.ok) return validated;
   const { config, files, locate } = validated;
   try {
     return { ok: true, config, files, locate, output: compiler.build(config, files) };
   } catch (err) {
-    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          file: path,
+          line: 0,
+          path: '',
+          message: `cannot compile config: ${(err as Error).message}`,
+        },
+      ],
+    };
   }
 }
 
 /** Reads and validates config without the compilers' checks (for commands that only read a section). */
 export function loadConfig(path: string): LoadedConfig {
   const loaded = loadAndCompile(path, { check: () => [], build: () => undefined });
-  return loaded.ok ? { ok: true, config: loaded.config, files: loaded.files, locate: loaded.locate } : loaded;
+  return loaded.ok
+    ? { ok: true, config: loaded.config, files: loaded.files, locate: loaded.locate }
+    : loaded;
 }
 
 function validate(path: string, compilerCheck: ConfigCompiler<unknown>['check']): LoadedConfig {
@@ -66,14 +94,23 @@ function validate(path: string, compilerCheck: ConfigCompiler<unknown>['check'])
   if (!parsed.success) {
     const diagnostics = parsed.error.issues.flatMap((issue) => {
       // One diagnostic per unknown key, pointing at the key itself (typos are the common case).
-      const located = issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => ({ path: [...issue.path, key], message: 'unknown key' }))
-        : [{ path: issue.path, message: issue.message }];
-      return located.map(({ path, message }) => ({ ...sources.locate(path), path: formatKeyPath(path), message }));
+      const located =
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({ path: [...issue.path, key], message: 'unknown key' }))
+          : [{ path: issue.path, message: issue.message }];
+      return located.map(({ path, message }) => ({
+        ...sources.locate(path),
+        path: formatKeyPath(path),
+        message,
+      }));
     });
     // Broken references are reported in the same pass, so one `edgeway check` lists every error it can.
     for (const issue of referenceIssues(sources.raw)) {
-      diagnostics.push({ ...sources.locate(issue.path), path: formatKeyPath(issue.path), message: issue.message });
+      diagnostics.push({
+        ...sources.locate(issue.path),
+        path: formatKeyPath(issue.path),
+        message: issue.message,
+      });
     }
     return { ok: false, diagnostics };
   }
@@ -86,7 +123,9 @@ function validate(path: string, compilerCheck: ConfigCompiler<unknown>['check'])
     });
     // Document order, whichever layer found the problem.
     const fileOrder = new Map(sources.files.map((file, i) => [file, i]));
-    diagnostics.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line);
+    diagnostics.sort(
+      (a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line,
+    );
     return { ok: false, diagnostics };
   }
   return { ok: true, config, files: sources.files, locate: sources.locate };

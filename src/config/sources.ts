@@ -1,7 +1,16 @@
 /** Reads one YAML file or a folder of them, merges them, and remembers where every key came from. */
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
+import {
+  LineCounter,
+  parseDocument,
+  isMap,
+  isScalar,
+  isSeq,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { Diagnostic } from './diagnostic.js';
 import { readConfigFile } from './read-file.js';
 
@@ -79,17 +88,24 @@ function toData(parsed: ParsedFile): { ok: true; data: unknown } | { ok: false; 
   try {
     data = parsed.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    return { ok: false, message: `${(err as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions per file)` };
+    return {
+      ok: false,
+      message: `${(err as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions per file)`,
+    };
   }
-  if (expandsBeyond(data, MAX_EXPANDED_VALUES)) return { ok: false, message: `aliases expand to more than ${MAX_EXPANDED_VALUES} values` };
+  if (expandsBeyond(data, MAX_EXPANDED_VALUES))
+    return { ok: false, message: `aliases expand to more than ${MAX_EXPANDED_VALUES} values` };
   return { ok: true, data };
 }
 
 function keyLine(parsed: ParsedFile, path: ReadonlyArray<PropertyKey>): number | undefined {
-  const parent = path.length === 0 ? parsed.doc.contents : parsed.doc.getIn(path.slice(0, -1), true);
+  const parent =
+    path.length === 0 ? parsed.doc.contents : parsed.doc.getIn(path.slice(0, -1), true);
   const last = path[path.length - 1];
   if (isMap(parent)) {
-    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last));
+    const pair = parent.items.find(
+      (item) => isScalar(item.key) && String(item.key.value) === String(last),
+    );
     const range = (pair?.key as Node | undefined)?.range;
     if (range) return parsed.lines.linePos(range[0]).line;
   }
@@ -116,9 +132,20 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
   try {
     paths = listYamlFiles(path);
   } catch (err) {
-    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot read config: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      diagnostics: [
+        { file: path, line: 0, path: '', message: `cannot read config: ${(err as Error).message}` },
+      ],
+    };
   }
-  if (paths.length === 0) return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: 'no .yaml or .yml files in this folder' }] };
+  if (paths.length === 0)
+    return {
+      ok: false,
+      diagnostics: [
+        { file: path, line: 0, path: '', message: 'no .yaml or .yml files in this folder' },
+      ],
+    };
 
   const parsed: ParsedFile[] = [];
   for (const full of paths) {
@@ -129,13 +156,34 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
       continue;
     }
     const lines = new LineCounter();
-    const doc = parseDocument(read.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+    const doc = parseDocument(read.text, {
+      lineCounter: lines,
+      prettyErrors: false,
+      uniqueKeys: false,
+    });
     for (const error of doc.errors) {
       const line = lines.linePos(error.pos[0]).line;
-      diagnostics.push({ file, line, path: '', message: error.message.split('\n')[0] ?? error.message });
+      diagnostics.push({
+        file,
+        line,
+        path: '',
+        message: error.message.split('\n')[0] ?? error.message,
+      });
     }
-    for (const offset of duplicateKeyOffsets(doc)) diagnostics.push({ file, line: lines.linePos(offset).line, path: '', message: 'Map keys must be unique' });
-    if (doc.contents !== null && !isMap(doc.contents)) diagnostics.push({ file, line: 1, path: '', message: 'a config file must be a mapping of sections' });
+    for (const offset of duplicateKeyOffsets(doc))
+      diagnostics.push({
+        file,
+        line: lines.linePos(offset).line,
+        path: '',
+        message: 'Map keys must be unique',
+      });
+    if (doc.contents !== null && !isMap(doc.contents))
+      diagnostics.push({
+        file,
+        line: 1,
+        path: '',
+        message: 'a config file must be a mapping of sections',
+      });
     parsed.push({ file, doc, lines });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
@@ -161,12 +209,22 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
           routes.push(route);
           routeOwner.push({ parsed: p, index });
         });
-      } else if (section === 'services' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      } else if (
+        section === 'services' &&
+        value !== null &&
+        typeof value === 'object' &&
+        !Array.isArray(value)
+      ) {
         const services = (raw.services ??= {}) as Record<string, unknown>;
         for (const [name, service] of Object.entries(value)) {
           const first = serviceOwner.get(name);
           if (first) {
-            diagnostics.push({ file: p.file, line: lineOf(p, ['services', name]), path: `services.${name}`, message: `service "${name}" is also defined in ${first.file}` });
+            diagnostics.push({
+              file: p.file,
+              line: lineOf(p, ['services', name]),
+              path: `services.${name}`,
+              message: `service "${name}" is also defined in ${first.file}`,
+            });
             continue;
           }
           serviceOwner.set(name, p);
@@ -175,7 +233,12 @@ export function loadSources(path: string, cwd = process.cwd()): LoadResult {
       } else {
         const first = sectionOwner.get(section);
         if (first && SINGLE_OWNER_SECTIONS.has(section)) {
-          diagnostics.push({ file: p.file, line: lineOf(p, [section]), path: section, message: `section "${section}" is also defined in ${first.file}; keep it in one file` });
+          diagnostics.push({
+            file: p.file,
+            line: lineOf(p, [section]),
+            path: section,
+            message: `section "${section}" is also defined in ${first.file}; keep it in one file`,
+          });
           continue;
         }
         sectionOwner.set(section, p);

@@ -36,7 +36,10 @@ export interface Registration {
 export const DEFAULT_TTL_MS = 10_000;
 
 function defaultId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100) || 'instance';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._:-]/g, '-')
+      .slice(0, 100) || 'instance';
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -49,11 +52,20 @@ export async function register(options: RegisterOptions): Promise<Registration> 
   const reg = checkRegistration({ ...options, id: options.id ?? defaultId() });
   const ttlMs = checkTtl(options.ttlMs ?? DEFAULT_TTL_MS);
   const logger = options.logger ?? consoleLogger;
-  const owned = typeof options.redis === 'string' ? createRedisClient(parseRedisUrl(options.redis)) : undefined;
+  const owned =
+    typeof options.redis === 'string' ? createRedisClient(parseRedisUrl(options.redis)) : undefined;
   const client = owned ?? (options.redis as RedisClient);
   const commands = defineRegistryCommands(client);
   const record = encodeRecord(reg);
-  const send = (): Promise<unknown> => commands.registryRegister(...REGISTRY_KEYS, reg.service, reg.id, record, ttlMs, REGISTRY_CHANNEL);
+  const send = (): Promise<unknown> =>
+    commands.registryRegister(
+      ...REGISTRY_KEYS,
+      reg.service,
+      reg.id,
+      record,
+      ttlMs,
+      REGISTRY_CHANNEL,
+    );
 
   // A connection we opened must not print ioredis' "unhandled error" noise while Redis is down.
   owned?.on('error', () => {});
@@ -76,7 +88,11 @@ export async function register(options: RegisterOptions): Promise<Registration> 
         failing = false;
       })
       .catch((err: unknown) => {
-        if (!failing) logger.warn(`registry: heartbeat of ${reg.service}/${reg.id} failed; retrying every ${Math.round(ttlMs / 3)} ms`, err);
+        if (!failing)
+          logger.warn(
+            `registry: heartbeat of ${reg.service}/${reg.id} failed; retrying every ${Math.round(ttlMs / 3)} ms`,
+            err,
+          );
         failing = true;
       })
       .finally(() => {
@@ -93,7 +109,10 @@ export async function register(options: RegisterOptions): Promise<Registration> 
     try {
       await commands.registryDeregister(...REGISTRY_KEYS, reg.service, reg.id, REGISTRY_CHANNEL);
     } catch (err) {
-      logger.warn(`registry: deregistering ${reg.service}/${reg.id} failed; it expires within ${ttlMs} ms`, err);
+      logger.warn(
+        `registry: deregistering ${reg.service}/${reg.id} failed; it expires within ${ttlMs} ms`,
+        err,
+      );
     }
     if (owned !== undefined) await owned.quit().catch(() => owned.disconnect());
   };

@@ -63,7 +63,14 @@ export class HealthChecker {
     }
     for (const endpoint of endpoints) {
       if (this.probes.has(endpoint)) continue;
-      const probe: Probe = { timer: undefined, deadline: undefined, request: undefined, release: undefined, successes: 0, failures: 0 };
+      const probe: Probe = {
+        timer: undefined,
+        deadline: undefined,
+        request: undefined,
+        release: undefined,
+        successes: 0,
+        failures: 0,
+      };
       this.probes.set(endpoint, probe);
       this.probe(endpoint, probe);
     }
@@ -108,7 +115,11 @@ export class HealthChecker {
     probe.deadline = setTimeout(() => settle(false), this.config.timeout);
     probe.deadline.unref();
     // agent: false gives each probe its own connection, so a probe also tests that connections are accepted.
-    const request = client.request(url, { method: 'GET', agent: false, headers: { 'user-agent': 'edgeway-health-check' } });
+    const request = client.request(url, {
+      method: 'GET',
+      agent: false,
+      headers: { 'user-agent': 'edgeway-health-check' },
+    });
     probe.request = request;
     request.on('response', (response) => {
       response.resume();
@@ -123,11 +134,13 @@ export class HealthChecker {
     if (passed) {
       probe.failures = 0;
       probe.successes++;
-      if (!endpoint.healthy && probe.successes >= this.config.healthyThreshold) this.flip(endpoint, true);
+      if (!endpoint.healthy && probe.successes >= this.config.healthyThreshold)
+        this.flip(endpoint, true);
     } else {
       probe.successes = 0;
       probe.failures++;
-      if (endpoint.healthy && probe.failures >= this.config.unhealthyThreshold) this.flip(endpoint, false);
+      if (endpoint.healthy && probe.failures >= this.config.unhealthyThreshold)
+        this.flip(endpoint, false);
     }
   }
 

@@ -20,7 +20,9 @@ function family(address: string): 'ipv4' | 'ipv6' {
 }
 
 function interfaceAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((entries) => (entries ?? []).map((entry) => entry.address));
+  return Object.values(networkInterfaces()).flatMap((entries) =>
+    (entries ?? []).map((entry) => entry.address),
+  );
 }
 
 /** Builds a BlockList from CIDRs (`10.0.0.0/8`, `fd00::/8`). */
@@ -42,9 +44,16 @@ export class InstancePolicy {
   constructor(options: InstancePolicyOptions) {
     // Any address of this machine reaches a listener bound to 0.0.0.0 or ::, and 127.0.0.0/8 is all loopback.
     this.local.addSubnet('127.0.0.0', 8, 'ipv4');
-    for (const address of ['0.0.0.0', '::', '::1', ...(options.localAddresses ?? interfaceAddresses())]) this.local.addAddress(address, family(address));
+    for (const address of [
+      '0.0.0.0',
+      '::',
+      '::1',
+      ...(options.localAddresses ?? interfaceAddresses()),
+    ])
+      this.local.addAddress(address, family(address));
     this.ownPorts = new Set([...options.ownPorts].filter((port) => port > 0));
-    this.allowed = options.allowedNetworks === undefined ? undefined : networkList(options.allowedNetworks);
+    this.allowed =
+      options.allowedNetworks === undefined ? undefined : networkList(options.allowedNetworks);
   }
 
   /**
@@ -53,7 +62,9 @@ export class InstancePolicy {
    * pools ask again with the address they are about to connect to.
    */
   isOwnListener(address: string, port: number): boolean {
-    return this.ownPorts.has(port) && isIP(address) !== 0 && this.local.check(address, family(address));
+    return (
+      this.ownPorts.has(port) && isIP(address) !== 0 && this.local.check(address, family(address))
+    );
   }
 
   /** Why `url` may not be an instance, or undefined when it may. `url` passed checkRegistration already. */
@@ -61,7 +72,8 @@ export class InstancePolicy {
     const parsed = new URL(url);
     // WHATWG parsing already turned 2130706433 or 0x7f.1 into 127.0.0.1; a trailing dot names the same host.
     const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
-    const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
+    const port =
+      parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
     // RFC 6761 6.3: localhost names always resolve to loopback.
     const address = host === 'localhost' || host.endsWith('.localhost') ? '127.0.0.1' : host;
     const isAddress = isIP(address) !== 0;
@@ -69,8 +81,10 @@ export class InstancePolicy {
       return `${url} points at this gateway's own listener on port ${port}`;
     }
     if (this.allowed === undefined) return undefined;
-    if (!isAddress) return `${url} names a host, but discovery.allowedNetworks admits addresses only`;
-    if (!this.allowed.check(address, family(address))) return `${url} is outside discovery.allowedNetworks`;
+    if (!isAddress)
+      return `${url} names a host, but discovery.allowedNetworks admits addresses only`;
+    if (!this.allowed.check(address, family(address)))
+      return `${url} is outside discovery.allowedNetworks`;
     return undefined;
   }
 }

@@ -54,7 +54,8 @@ function checkName(what: string, value: unknown): string {
 }
 
 function checkUrl(value: unknown): string {
-  if (typeof value !== 'string' || value.length > MAX_URL_LENGTH) fail('url must be an absolute URL');
+  if (typeof value !== 'string' || value.length > MAX_URL_LENGTH)
+    fail('url must be an absolute URL');
   const problem = httpUrlProblem(value);
   if (problem !== undefined) fail(problem);
   return value;
@@ -62,13 +63,15 @@ function checkUrl(value: unknown): string {
 
 function checkCount(what: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`${what} must be an integer >= 1`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    fail(`${what} must be an integer >= 1`);
   return value;
 }
 
 function checkMeta(value: unknown): Readonly<Record<string, string>> {
   if (value === undefined) return Object.freeze({});
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('meta must be an object of strings');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('meta must be an object of strings');
   const meta: Record<string, string> = {};
   for (const key of Object.keys(value).sort()) {
     const entry = (value as Record<string, unknown>)[key];
@@ -84,7 +87,8 @@ function checkMeta(value: unknown): Readonly<Record<string, string>> {
  */
 export function checkRegistration(input: RegistrationInput): InstanceRegistration {
   if (typeof input !== 'object' || input === null) fail('a registration must be an object');
-  if (input.draining !== undefined && typeof input.draining !== 'boolean') fail('draining must be a boolean');
+  if (input.draining !== undefined && typeof input.draining !== 'boolean')
+    fail('draining must be a boolean');
   return Object.freeze({
     id: checkName('id', input.id),
     service: checkName('service', input.service),
@@ -98,16 +102,20 @@ export function checkRegistration(input: RegistrationInput): InstanceRegistratio
 
 /** Validates a TTL in milliseconds: a positive integer (Redis scores and timers need a finite value). */
 export function checkTtl(ttlMs: number): number {
-  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) fail('ttl must be a positive integer of milliseconds');
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
+    fail('ttl must be a positive integer of milliseconds');
   return ttlMs;
 }
 
 /** True when two records describe the same instance the same way, whatever their expiry. */
 export function sameRegistration(a: InstanceRegistration, b: InstanceRegistration): boolean {
-  if (a.id !== b.id || a.service !== b.service || a.url !== b.url || a.weight !== b.weight) return false;
+  if (a.id !== b.id || a.service !== b.service || a.url !== b.url || a.weight !== b.weight)
+    return false;
   if (a.capacity !== b.capacity || a.draining !== b.draining) return false;
   const keys = Object.keys(a.meta);
-  return keys.length === Object.keys(b.meta).length && keys.every((key) => a.meta[key] === b.meta[key]);
+  return (
+    keys.length === Object.keys(b.meta).length && keys.every((key) => a.meta[key] === b.meta[key])
+  );
 }
 
 /** Static instances from config (`instances:` of a service): never expire; ids are the host, then host.2, ... */

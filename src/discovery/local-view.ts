@@ -25,7 +25,10 @@ export class LocalView {
   /** "service/id url" of refused instances already reported, so a heartbeat does not report again. */
   private readonly reported = new Set<string>();
 
-  constructor(private readonly onListenerError: ListenerErrorHandler, private readonly onRefused: RefusalHandler) {}
+  constructor(
+    private readonly onListenerError: ListenerErrorHandler,
+    private readonly onRefused: RefusalHandler,
+  ) {}
 
   /** Lists only instances `policy` admits from now on, re-checking every instance held. */
   restrict(policy: InstancePolicy): void {
@@ -78,19 +81,26 @@ export class LocalView {
 
   private publish(service: string, records: readonly InstanceRecord[]): void {
     const before = this.list(service);
-    const after = [...this.admitted(records)].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const changed = before.length !== after.length || before.some((rec, i) => !sameRegistration(rec, after[i] as InstanceRecord));
-    const moved = changed || before.some((rec, i) => rec.expiresAt !== (after[i] as InstanceRecord).expiresAt);
+    const after = [...this.admitted(records)].sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
+    const changed =
+      before.length !== after.length ||
+      before.some((rec, i) => !sameRegistration(rec, after[i] as InstanceRecord));
+    const moved =
+      changed || before.some((rec, i) => rec.expiresAt !== (after[i] as InstanceRecord).expiresAt);
     if (!moved) return;
     if (after.length === 0) this.lists.delete(service);
     else this.lists.set(service, Object.freeze(after));
-    if (before.length === 0 || after.length === 0) this.serviceNames = Object.freeze([...this.lists.keys()].sort());
+    if (before.length === 0 || after.length === 0)
+      this.serviceNames = Object.freeze([...this.lists.keys()].sort());
     if (changed) this.emit(service);
   }
 
   /** Replaces every service at once (a full resync): services missing from `all` are emptied. */
   replaceAll(all: ReadonlyMap<string, readonly InstanceRecord[]>): void {
-    for (const service of [...this.held.keys()]) if (!all.has(service)) this.replace(service, EMPTY);
+    for (const service of [...this.held.keys()])
+      if (!all.has(service)) this.replace(service, EMPTY);
     for (const [service, records] of all) this.replace(service, records);
   }
 
@@ -117,7 +127,8 @@ export abstract class LocalViewRegistry {
   constructor(logger: RegistryLogger) {
     this.view = new LocalView(
       (err) => logger.warn('registry: a change listener threw', err),
-      (record, reason) => logger.warn(`registry: refusing instance ${record.service}/${record.id}: ${reason}`),
+      (record, reason) =>
+        logger.warn(`registry: refusing instance ${record.service}/${record.id}: ${reason}`),
     );
   }
 

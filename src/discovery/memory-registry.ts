@@ -1,7 +1,17 @@
 /** The embedded registry for a single gateway process: instances in memory, expired by a sweep timer. */
-import { checkRegistration, checkTtl, type InstanceRecord, type InstanceRegistration } from './instance.js';
+import {
+  checkRegistration,
+  checkTtl,
+  type InstanceRecord,
+  type InstanceRegistration,
+} from './instance.js';
 import { LocalViewRegistry } from './local-view.js';
-import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
+import {
+  consoleLogger,
+  type Registry,
+  type RegistryLogger,
+  type RegistryStatus,
+} from './registry.js';
 
 /** Options of a MemoryRegistry; the defaults suit production, tests inject a clock. */
 export interface MemoryRegistryOptions {

@@ -47,11 +47,17 @@ export class OutlierDetector {
     if (this.ejectedCount(now) + 1 > allowed) return undefined;
     const base = this.config.baseEjectionTime;
     // An endpoint that behaved for as long as its last ejection lasted starts over at one base time.
-    if (endpoint.ejections > 0 && now - endpoint.ejectedUntil >= base * endpoint.ejections) endpoint.ejections = 0;
+    if (endpoint.ejections > 0 && now - endpoint.ejectedUntil >= base * endpoint.ejections)
+      endpoint.ejections = 0;
     endpoint.ejections++;
-    endpoint.ejectedUntil = now + Math.max(base, Math.min(MAX_EJECTION_MS, base * endpoint.ejections));
+    endpoint.ejectedUntil =
+      now + Math.max(base, Math.min(MAX_EJECTION_MS, base * endpoint.ejections));
     endpoint.consecutiveFailures = 0;
-    const ejection: Ejection = { endpoint, until: endpoint.ejectedUntil, count: endpoint.ejections };
+    const ejection: Ejection = {
+      endpoint,
+      until: endpoint.ejectedUntil,
+      count: endpoint.ejections,
+    };
     this.onEject(ejection);
     return ejection;
   }

@@ -20,7 +20,13 @@ export function memberOf(service: string, id: string): string {
  * so re-registering the same instance writes the same bytes and the script sees a plain heartbeat.
  */
 export function encodeRecord(reg: InstanceRegistration): string {
-  const stored: StoredRecord = { url: reg.url, weight: reg.weight, capacity: reg.capacity, meta: { ...reg.meta }, draining: reg.draining };
+  const stored: StoredRecord = {
+    url: reg.url,
+    weight: reg.weight,
+    capacity: reg.capacity,
+    meta: { ...reg.meta },
+    draining: reg.draining,
+  };
   return JSON.stringify(stored);
 }
 
@@ -28,7 +34,11 @@ export function encodeRecord(reg: InstanceRegistration): string {
  * Decodes one stored instance, or returns an error message when someone wrote a malformed record by
  * hand (the registry skips it rather than serving a bad upstream).
  */
-export function decodeRecord(member: string, json: string, expiresAt: number): InstanceRecord | string {
+export function decodeRecord(
+  member: string,
+  json: string,
+  expiresAt: number,
+): InstanceRecord | string {
   const slash = member.indexOf('/');
   if (slash < 1) return `bad registry member "${member}"`;
   let stored: StoredRecord;
@@ -38,7 +48,11 @@ export function decodeRecord(member: string, json: string, expiresAt: number): I
     return `instance "${member}" has a record that is not JSON`;
   }
   try {
-    const reg = checkRegistration({ ...stored, service: member.slice(0, slash), id: member.slice(slash + 1) });
+    const reg = checkRegistration({
+      ...stored,
+      service: member.slice(0, slash),
+      id: member.slice(slash + 1),
+    });
     return Object.freeze({ ...reg, expiresAt });
   } catch (err) {
     return `instance "${member}" is invalid: ${(err as Error).message}`;
@@ -49,7 +63,10 @@ export function decodeRecord(member: string, json: string, expiresAt: number): I
  * Groups a registry-read.lua reply (member, JSON, expiresAt triples) by service; a malformed record is
  * handed to `skip` with its problem and left out.
  */
-export function groupReadReply(reply: readonly string[], skip: (member: string, problem: string) => void): Map<string, InstanceRecord[]> {
+export function groupReadReply(
+  reply: readonly string[],
+  skip: (member: string, problem: string) => void,
+): Map<string, InstanceRecord[]> {
   const byService = new Map<string, InstanceRecord[]>();
   for (let i = 0; i + 2 < reply.length; i += 3) {
     const member = reply[i] as string;

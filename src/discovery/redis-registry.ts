@@ -1,10 +1,26 @@
 /** The shared registry: instances in Redis, a local view kept current by a pushed change feed and resyncs. */
 import type { StoreBackend } from '../store/backend.js';
-import { checkRegistration, checkTtl, NAME_PATTERN, type InstanceRecord, type InstanceRegistration } from './instance.js';
+import {
+  checkRegistration,
+  checkTtl,
+  NAME_PATTERN,
+  type InstanceRecord,
+  type InstanceRegistration,
+} from './instance.js';
 import { LocalViewRegistry } from './local-view.js';
 import { encodeRecord, groupReadReply, memberOf } from './record-codec.js';
-import { defineRegistryCommands, REGISTRY_CHANNEL, REGISTRY_KEYS, type RegistryCommands } from './registry-scripts.js';
-import { consoleLogger, type Registry, type RegistryLogger, type RegistryStatus } from './registry.js';
+import {
+  defineRegistryCommands,
+  REGISTRY_CHANNEL,
+  REGISTRY_KEYS,
+  type RegistryCommands,
+} from './registry-scripts.js';
+import {
+  consoleLogger,
+  type Registry,
+  type RegistryLogger,
+  type RegistryStatus,
+} from './registry.js';
 
 /** Options of a RedisRegistry; defaults meet the SPEC's "every gateway sees a change within 1 s". */
 export interface RedisRegistryOptions {
@@ -19,7 +35,12 @@ export interface RedisRegistryOptions {
   readonly logger?: RegistryLogger;
 }
 
-const DEFAULTS = { sweepIntervalMs: 300, reconcileIntervalMs: 5000, sweepLimit: 500, startWaitMs: 5000 } as const;
+const DEFAULTS = {
+  sweepIntervalMs: 300,
+  reconcileIntervalMs: 5000,
+  sweepLimit: 500,
+  startWaitMs: 5000,
+} as const;
 
 type RedisBackend = Extract<StoreBackend, { kind: 'redis' }>;
 
@@ -44,7 +65,10 @@ export class RedisRegistry extends LocalViewRegistry implements Registry {
   private inOutage = false;
   private lastSyncAt = 0;
 
-  constructor(private readonly backend: RedisBackend, options: RedisRegistryOptions = {}) {
+  constructor(
+    private readonly backend: RedisBackend,
+    options: RedisRegistryOptions = {},
+  ) {
     const logger = options.logger ?? consoleLogger;
     super(logger);
     this.logger = logger;
@@ -59,14 +83,26 @@ export class RedisRegistry extends LocalViewRegistry implements Registry {
 
   async register(rec: InstanceRegistration, ttlMs: number): Promise<void> {
     const reg = checkRegistration(rec);
-    await this.commands.registryRegister(...REGISTRY_KEYS, reg.service, reg.id, encodeRecord(reg), checkTtl(ttlMs), REGISTRY_CHANNEL);
+    await this.commands.registryRegister(
+      ...REGISTRY_KEYS,
+      reg.service,
+      reg.id,
+      encodeRecord(reg),
+      checkTtl(ttlMs),
+      REGISTRY_CHANNEL,
+    );
     // Read back so this gateway sees its own write at once, without waiting for the feed.
     await this.refresh(reg.service);
   }
 
   async deregister(service: string, id: string): Promise<boolean> {
     this.retained.delete(memberOf(service, id));
-    const removed = await this.commands.registryDeregister(...REGISTRY_KEYS, service, id, REGISTRY_CHANNEL);
+    const removed = await this.commands.registryDeregister(
+      ...REGISTRY_KEYS,
+      service,
+      id,
+      REGISTRY_CHANNEL,
+    );
     await this.refresh(service);
     return removed === 1;
   }
@@ -104,12 +140,18 @@ export class RedisRegistry extends LocalViewRegistry implements Registry {
     this.view.clearListeners();
     for (const wake of this.syncWaiters) wake();
     // The subscriber connection belongs to the backend and may carry other channels: drop only ours.
-    if (subscriber.status === 'ready') await subscriber.unsubscribe(REGISTRY_CHANNEL).catch(this.onError);
+    if (subscriber.status === 'ready')
+      await subscriber.unsubscribe(REGISTRY_CHANNEL).catch(this.onError);
   }
 
   status(): RegistryStatus {
     const connected = this.connected();
-    return { backend: 'redis', connected, lastSyncAt: this.lastSyncAt, stale: !connected || !this.inSync };
+    return {
+      backend: 'redis',
+      connected,
+      lastSyncAt: this.lastSyncAt,
+      stale: !connected || !this.inSync,
+    };
   }
 
   private connected(): boolean {
@@ -158,7 +200,10 @@ export class RedisRegistry extends LocalViewRegistry implements Registry {
   private outage(err: unknown): void {
     if (this.inOutage || !this.started) return;
     this.inOutage = true;
-    this.logger.warn('registry: Redis unreachable; serving the last known instances until it is back', err);
+    this.logger.warn(
+      'registry: Redis unreachable; serving the last known instances until it is back',
+      err,
+    );
   }
 
   /** SUBSCRIBE first, then read everything: a change published in between is read, never missed. */
@@ -207,7 +252,9 @@ export class RedisRegistry extends LocalViewRegistry implements Registry {
         } else {
           const services = [...this.pendingServices];
           this.pendingServices.clear();
-          const replies = await Promise.all(services.map((service) => this.commands.registryRead(...REGISTRY_KEYS, service)));
+          const replies = await Promise.all(
+            services.map((service) => this.commands.registryRead(...REGISTRY_KEYS, service)),
+          );
           services.forEach((service, i) => {
             const fresh = this.withRetained(this.decode(replies[i] ?? []), Date.now(), service);
             this.view.replace(service, fresh.get(service) ?? []);
@@ -245,16 +292,24 @@ export class RedisRegistry extends LocalViewRegistry implements Registry {
    * holds whose TTL has not run out are kept until they re-register on their next heartbeat or expire,
    * instead of being dropped for the seconds in between.
    */
-  private retainUnexpired(fresh: ReadonlyMap<string, readonly InstanceRecord[]>, now: number): void {
+  private retainUnexpired(
+    fresh: ReadonlyMap<string, readonly InstanceRecord[]>,
+    now: number,
+  ): void {
     for (const service of this.view.services()) {
       for (const rec of this.view.list(service)) {
-        if (rec.expiresAt > now && !fresh.get(service)?.some((r) => r.id === rec.id)) this.retained.set(memberOf(service, rec.id), rec);
+        if (rec.expiresAt > now && !fresh.get(service)?.some((r) => r.id === rec.id))
+          this.retained.set(memberOf(service, rec.id), rec);
       }
     }
   }
 
   /** `fresh` plus the retained instances it lacks (of `only` when given); drops retained ones that came back or expired. */
-  private withRetained(fresh: Map<string, InstanceRecord[]>, now: number, only?: string): Map<string, InstanceRecord[]> {
+  private withRetained(
+    fresh: Map<string, InstanceRecord[]>,
+    now: number,
+    only?: string,
+  ): Map<string, InstanceRecord[]> {
     for (const [key, rec] of this.retained) {
       if (only !== undefined && rec.service !== only) continue;
       const list = fresh.get(rec.service) ?? [];

@@ -6,7 +6,11 @@ import { readScript } from '../store/lua-script.js';
  * Every registry key shares the hash tag `{registry}`, so each script touches a single Redis Cluster slot.
  * Order matters: it is the KEYS order of every script.
  */
-export const REGISTRY_KEYS = ['edgeway:{registry}:instances', 'edgeway:{registry}:expiry', 'edgeway:{registry}:index'] as const;
+export const REGISTRY_KEYS = [
+  'edgeway:{registry}:instances',
+  'edgeway:{registry}:expiry',
+  'edgeway:{registry}:index',
+] as const;
 
 /** The change feed: scripts PUBLISH a service name here whenever its instances change. */
 export const REGISTRY_CHANNEL = 'edgeway:{registry}:changes';
@@ -22,8 +26,19 @@ type KeyArgs = typeof REGISTRY_KEYS;
 
 /** The commands defineRegistryCommands adds, as ioredis exposes them (keys first, then ARGV). */
 export interface RegistryCommands {
-  registryRegister(...args: [...KeyArgs, service: string, id: string, record: string, ttlMs: number, channel: string]): Promise<[number, number]>;
-  registryDeregister(...args: [...KeyArgs, service: string, id: string, channel: string]): Promise<number>;
+  registryRegister(
+    ...args: [
+      ...KeyArgs,
+      service: string,
+      id: string,
+      record: string,
+      ttlMs: number,
+      channel: string,
+    ]
+  ): Promise<[number, number]>;
+  registryDeregister(
+    ...args: [...KeyArgs, service: string, id: string, channel: string]
+  ): Promise<number>;
   registrySweep(...args: [...KeyArgs, channel: string, limit: number]): Promise<number>;
   registryRead(...args: [...KeyArgs, service: string]): Promise<string[]>;
 }
@@ -49,7 +64,11 @@ export function defineRegistryCommands(client: RedisClient): RegistryCommands {
   const lua = registryScriptSources();
   for (const name of Object.keys(SCRIPTS) as Array<keyof typeof SCRIPTS>) {
     if (typeof (client as unknown as Record<string, unknown>)[name] === 'function') continue;
-    client.defineCommand(name, { lua: lua[name], numberOfKeys: REGISTRY_KEYS.length, readOnly: name === 'registryRead' });
+    client.defineCommand(name, {
+      lua: lua[name],
+      numberOfKeys: REGISTRY_KEYS.length,
+      readOnly: name === 'registryRead',
+    });
   }
   return client as unknown as RegistryCommands;
 }

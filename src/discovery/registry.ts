@@ -48,6 +48,7 @@ export interface Registry {
 
 /** console, shaped as a RegistryLogger. */
 export const consoleLogger: RegistryLogger = {
-  warn: (message, detail) => (detail === undefined ? console.warn(message) : console.warn(message, detail)),
+  warn: (message, detail) =>
+    detail === undefined ? console.warn(message) : console.warn(message, detail),
   info: (message) => console.info(message),
 };

@@ -26,19 +26,34 @@ export interface ServiceDeps {
 }
 
 /** Builds the runtime of service `name`; its endpoints follow the registry (or static config) live. */
-export function buildService(name: string, config: ServiceConfig, deps: ServiceDeps): ServiceRuntime {
+export function buildService(
+  name: string,
+  config: ServiceConfig,
+  deps: ServiceDeps,
+): ServiceRuntime {
   const fixed = config.discovery === 'static' ? staticInstances(name, config.instances) : undefined;
   const balancer = createBalancer(config.loadBalancer, { random: Math.random });
-  const poolOptions = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.circuitBreaker?.maxConnections ?? 1024, tls: config.upstreamTls, protocol: config.protocol };
-  const outlier = config.outlierDetection ? new OutlierDetector(config.outlierDetection) : undefined;
+  const poolOptions = {
+    connectTimeoutMs: config.timeouts.connect,
+    maxConnections: config.circuitBreaker?.maxConnections ?? 1024,
+    tls: config.upstreamTls,
+    protocol: config.protocol,
+  };
+  const outlier = config.outlierDetection
+    ? new OutlierDetector(config.outlierDetection)
+    : undefined;
   const health = config.healthCheck
-    ? new HealthChecker(config.healthCheck, { onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy) })
+    ? new HealthChecker(config.healthCheck, {
+        onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy),
+      })
     : undefined;
 
   let concurrency: AdaptiveConcurrencyLimiter | undefined;
   if (config.adaptiveConcurrency) {
     const key = `${name}|${JSON.stringify(config.adaptiveConcurrency)}`;
-    concurrency = deps.concurrencyLimiters.get(key) ?? new AdaptiveConcurrencyLimiter(config.adaptiveConcurrency);
+    concurrency =
+      deps.concurrencyLimiters.get(key) ??
+      new AdaptiveConcurrencyLimiter(config.adaptiveConcurrency);
     deps.concurrencyLimiters.set(key, concurrency);
   }
 
@@ -51,7 +66,9 @@ export function buildService(name: string, config: ServiceConfig, deps: ServiceD
   };
   refresh();
   health?.start(endpoints);
-  const unsubscribe = fixed ? () => undefined : deps.registry.onChange((service) => service === name && refresh());
+  const unsubscribe = fixed
+    ? () => undefined
+    : deps.registry.onChange((service) => service === name && refresh());
 
   return {
     name,

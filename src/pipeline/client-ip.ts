@@ -44,11 +44,18 @@ function unmapped(address: string): string {
  * Resolves the client: from a trusted peer, the right-most untrusted X-Forwarded-For entry (entries further
  * left could be forged by the client); from anyone else, the peer itself, discarding its X-Forwarded-For.
  */
-export function resolveClient(peerAddress: string | undefined, xff: string | string[] | undefined, trusted: TrustedProxies): ClientAddress {
+export function resolveClient(
+  peerAddress: string | undefined,
+  xff: string | string[] | undefined,
+  trusted: TrustedProxies,
+): ClientAddress {
   const peer = unmapped(peerAddress ?? '');
   const trustedPeer = trusted.has(peer);
   if (xff === undefined || !trustedPeer) return { ip: peer, forwardedFor: peer, trustedPeer };
-  const chain = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const chain = (Array.isArray(xff) ? xff.join(',') : xff)
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
   let ip = peer;
   for (let i = chain.length - 1; i >= 0; i--) {
     const hop = unmapped(chain[i] as string);
@@ -56,5 +63,9 @@ export function resolveClient(peerAddress: string | undefined, xff: string | str
     ip = hop;
     if (!trusted.has(hop)) break;
   }
-  return { ip, forwardedFor: chain.length > 0 ? `${chain.join(', ')}, ${peer}` : peer, trustedPeer };
+  return {
+    ip,
+    forwardedFor: chain.length > 0 ? `${chain.join(', ')}, ${peer}` : peer,
+    trustedPeer,
+  };
 }

@@ -14,16 +14,22 @@ export function compileChecks(config: Config): CrossIssue[] {
     try {
       new TrustedProxies([entry]);
     } catch (err) {
-      issues.push({ path: ['gateway', 'trustedProxies', i], message: `"${entry}" is not an IP address or CIDR (${(err as Error).message})` });
+      issues.push({
+        path: ['gateway', 'trustedProxies', i],
+        message: `"${entry}" is not an IP address or CIDR (${(err as Error).message})`,
+      });
     }
   });
   // A static instance at the admin port would serve the admin API (token minting) on the public port.
   const { listen, admin, tls } = config.gateway;
-  const own = new InstancePolicy({ ownPorts: [listen.port, admin.port, tls?.redirectHttpPort ?? 0] });
+  const own = new InstancePolicy({
+    ownPorts: [listen.port, admin.port, tls?.redirectHttpPort ?? 0],
+  });
   for (const [name, service] of Object.entries(config.services)) {
     service.instances.forEach((instance, i) => {
       const refusal = own.refusal(typeof instance === 'string' ? instance : instance.url);
-      if (refusal !== undefined) issues.push({ path: ['services', name, 'instances', i], message: refusal });
+      if (refusal !== undefined)
+        issues.push({ path: ['services', name, 'instances', i], message: refusal });
     });
   }
   config.routes.forEach((route, i) => {
@@ -32,7 +38,10 @@ export function compileChecks(config: Config): CrossIssue[] {
         try {
           compileAddressList([entry]);
         } catch (err) {
-          issues.push({ path: ['routes', i, key, j], message: `"${entry}" is not an IP address or CIDR (${(err as Error).message})` });
+          issues.push({
+            path: ['routes', i, key, j],
+            message: `"${entry}" is not an IP address or CIDR (${(err as Error).message})`,
+          });
         }
       });
     }
@@ -43,4 +52,7 @@ export function compileChecks(config: Config): CrossIssue[] {
 }
 
 /** The compiler for commands that check a config without running it (`edgeway check`, the primary of `--workers`). */
-export const checkOnly: ConfigCompiler<undefined> = { check: compileChecks, build: () => undefined };
+export const checkOnly: ConfigCompiler<undefined> = {
+  check: compileChecks,
+  build: () => undefined,
+};

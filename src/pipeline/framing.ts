@@ -16,7 +16,10 @@ const DISCARD_LIMIT_BYTES = 64 * 1024; // 64 KiB
 
 /** RFC 9110 10.1.1: the client waits for `100 Continue` before it sends the body (HTTP/1.0 has no 1xx answers). */
 export function expectsContinue(req: IncomingMessage): boolean {
-  return (req.httpVersionMinor === 1 || req.httpVersionMajor === 2) && req.headers.expect?.toLowerCase() === '100-continue';
+  return (
+    (req.httpVersionMinor === 1 || req.httpVersionMajor === 2) &&
+    req.headers.expect?.toLowerCase() === '100-continue'
+  );
 }
 
 /**
@@ -41,9 +44,11 @@ export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
   const cl = req.headers['content-length'];
   if (te !== undefined) {
     // RFC 9112 6.1: HTTP/1.0 has no transfer codings; such a message's framing is faulty whatever else it says.
-    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) throw faulty('Transfer-Encoding in an HTTP/1.0 request');
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)
+      throw faulty('Transfer-Encoding in an HTTP/1.0 request');
     // RFC 9112 6.1: a sender must not send Content-Length with Transfer-Encoding; a gateway must not forward it.
-    if (cl !== undefined) throw faulty('Content-Length and Transfer-Encoding together are ambiguous');
+    if (cl !== undefined)
+      throw faulty('Content-Length and Transfer-Encoding together are ambiguous');
     if (te.toLowerCase() !== 'chunked') throw faulty('only Transfer-Encoding: chunked is accepted');
   }
   // Node keeps the first of repeated Host headers and joins repeated Content-Length ones; both are refused.
@@ -59,7 +64,8 @@ export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
   if (hosts > 1) throw new GatewayError('bad_request', 'more than one Host header');
   if (cl !== undefined) {
     if (lengths > 1 || !DIGITS.test(cl)) throw faulty('invalid or repeated Content-Length');
-    if (Number(cl) > maxBodyBytes) throw new GatewayError('payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
+    if (Number(cl) > maxBodyBytes)
+      throw new GatewayError('payload_too_large', `request body exceeds ${maxBodyBytes} bytes`);
   }
 }
 
@@ -71,6 +77,8 @@ export function checkFraming(req: IncomingMessage, maxBodyBytes: number): void {
 export function checkHeaderList(req: IncomingMessage, maxHeaderBytes: number): void {
   const raw = req.rawHeaders;
   let size = 0;
-  for (let i = 0; i < raw.length; i += 2) size += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
-  if (size > maxHeaderBytes) throw new GatewayError('headers_too_large', 'request headers too large');
+  for (let i = 0; i < raw.length; i += 2)
+    size += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
+  if (size > maxHeaderBytes)
+    throw new GatewayError('headers_too_large', 'request headers too large');
 }

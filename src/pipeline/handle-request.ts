@@ -19,7 +19,9 @@ import type { WebSocketTracker } from '../proxy/websocket/tracker.js';
 import { checkUpgrade, isWebSocketUpgrade, upgradeWebSocket } from './upgrade.js';
 
 /** RFC 9110 15.5.6: a 405 lists what the resource does allow. */
-const TRACE_REFUSED: ReadonlyArray<readonly [string, string]> = [['allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS']];
+const TRACE_REFUSED: ReadonlyArray<readonly [string, string]> = [
+  ['allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'],
+];
 
 /** Mutable facts gathered while a request is handled, kept for the outcome even when it fails. */
 interface Progress {
@@ -42,13 +44,18 @@ function splitTarget(url: string, host: string): { path: string; query: string }
     } catch {
       throw new GatewayError('bad_request', 'invalid request target');
     }
-    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname.toLowerCase() !== host) {
+    if (
+      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+      parsed.hostname.toLowerCase() !== host
+    ) {
       throw new GatewayError('bad_request', 'absolute-form request target does not match Host');
     }
     target = parsed.pathname + parsed.search;
   }
   const q = target.indexOf('?');
-  return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
+  return q === -1
+    ? { path: target, query: '' }
+    : { path: target.slice(0, q), query: target.slice(q) };
 }
 
 /** The first entry of a possibly repeated, comma-joined header (the one the outermost proxy wrote). */
@@ -77,23 +84,39 @@ export interface Upgrade {
   readonly webSockets: WebSocketTracker;
 }
 
-async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, requestId: string, startedAt: bigint, observer: RequestObserver, progress: Progress, upgrade: Upgrade | undefined): Promise<void> {
-  const client = resolveClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.trustedProxies);
+async function run(
+  req: IncomingMessage,
+  res: ServerResponse,
+  snapshot: Snapshot,
+  requestId: string,
+  startedAt: bigint,
+  observer: RequestObserver,
+  progress: Progress,
+  upgrade: Upgrade | undefined,
+): Promise<void> {
+  const client = resolveClient(
+    req.socket.remoteAddress,
+    req.headers['x-forwarded-for'],
+    snapshot.trustedProxies,
+  );
   progress.clientIp = client.ip;
   checkFraming(req, snapshot.config.gateway.maxBodyBytes);
   if (req.httpVersionMajor === 2) checkHeaderList(req, snapshot.config.gateway.maxHeaderBytes);
   // RFC 9112 3.2: a request without Host is answered 400 (here, in the SPEC's JSON shape rather than Node's).
-  if (req.headers.host === undefined && req.httpVersionMinor === 1) throw new GatewayError('bad_request', 'missing Host header');
+  if (req.headers.host === undefined && req.httpVersionMinor === 1)
+    throw new GatewayError('bad_request', 'missing Host header');
   const host = hostOf(req);
   const { path: rawPath, query } = splitTarget(req.url ?? '/', host);
   const path = normalizePath(rawPath);
-  if (path === 'invalid_target' || path === 'invalid_percent_encoding') throw new GatewayError('bad_request', 'invalid request path');
+  if (path === 'invalid_target' || path === 'invalid_percent_encoding')
+    throw new GatewayError('bad_request', 'invalid request path');
   progress.path = path;
   const method = req.method ?? 'GET';
   const route = snapshot.table.find({ host, path, method, headers: req.headers });
   // RFC 9110 9.3.8: TRACE echoes the request back, credentials included (cross-site tracing); only a route
   // that names it in match.methods (and so matched it by name) forwards it.
-  if (method === 'TRACE' && route?.config.match.methods === undefined) throw new GatewayError('method_not_allowed', 'TRACE is not allowed', TRACE_REFUSED);
+  if (method === 'TRACE' && route?.config.match.methods === undefined)
+    throw new GatewayError('method_not_allowed', 'TRACE is not allowed', TRACE_REFUSED);
   if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
   progress.route = route;
   const webSocket = isWebSocketUpgrade(req);
@@ -102,7 +125,14 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   progress.trace = trace;
 
   const ctx: RequestContext = {
-    req, res, requestId, startedAt, route, path, query, trace,
+    req,
+    res,
+    requestId,
+    startedAt,
+    route,
+    path,
+    query,
+    trace,
     clientIp: client.ip,
     principal: undefined,
     responseHeaders: [],
@@ -124,38 +154,87 @@ async function run(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot
   const forwardedQuery = route.stripsQueryToken ? withoutAccessToken(query) : query;
   // Only now is the body wanted: a client refused by a stage (401, 413, 429) never sends it.
   if (expectsContinue(req)) res.writeContinue();
-  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
-    clientIp: client.ip,
-    forwardedFor: client.forwardedFor,
-    proto: (client.trustedPeer ? firstValue(req.headers['x-forwarded-proto']) : undefined) ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
-    host: (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? authorityOf(req) ?? '',
-    requestId,
-    trustedPeer: client.trustedPeer,
-  }, ctx.upstreamHeaders, ctx.droppedHeaders, ctx.upstreamHeaderRules);
+  const headers = upstreamRequestHeaders(
+    req.rawHeaders,
+    req.headers.connection,
+    {
+      clientIp: client.ip,
+      forwardedFor: client.forwardedFor,
+      proto:
+        (client.trustedPeer ? firstValue(req.headers['x-forwarded-proto']) : undefined) ??
+        ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
+      host:
+        (client.trustedPeer ? firstValue(req.headers['x-forwarded-host']) : undefined) ??
+        authorityOf(req) ??
+        '',
+      requestId,
+      trustedPeer: client.trustedPeer,
+    },
+    ctx.upstreamHeaders,
+    ctx.droppedHeaders,
+    ctx.upstreamHeaderRules,
+  );
   // RFC 9113 8.2.2: `te: trailers` is the one TE an HTTP/2 peer may send, and gRPC servers expect it.
   if (route.config.grpc) headers.push('te', 'trailers');
   const input = requestPickInput(req.headers, client.ip, Date.now());
   const target = upstreamPath(route, path) + forwardedQuery;
   if (webSocket && upgrade !== undefined && route.webSocket !== undefined) {
     progress.webSocket = await upgradeWebSocket(ctx, upgrade.head, {
-      service: route.pickService(), plan: route.webSocket, tracker: upgrade.webSockets, headers, path: target, input,
-      observer: observer.attempts, onOpen: () => observer.upgraded(ctx),
+      service: route.pickService(),
+      plan: route.webSocket,
+      tracker: upgrade.webSockets,
+      headers,
+      path: target,
+      input,
+      observer: observer.attempts,
+      onOpen: () => observer.upgraded(ctx),
     });
     return;
   }
-  await forward({ ctx, service: route.pickService(), plan: route.plan, headers, path: target, input, observer: observer.attempts });
+  await forward({
+    ctx,
+    service: route.pickService(),
+    plan: route.plan,
+    headers,
+    path: target,
+    input,
+    observer: observer.attempts,
+  });
 }
 
 /** The public listener's request handler over the live snapshot (read once per request). */
-export function createRequestHandler(current: () => Snapshot, observer: RequestObserver): (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => void {
+export function createRequestHandler(
+  current: () => Snapshot,
+  observer: RequestObserver,
+): (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => void {
   return function handleRequest(req, res, upgrade) {
     const startedAt = process.hrtime.bigint();
     const requestId = resolveRequestId(req.headers['x-request-id']);
-    const progress: Progress = { route: undefined, ctx: undefined, trace: undefined, clientIp: '', path: '', webSocket: undefined };
+    const progress: Progress = {
+      route: undefined,
+      ctx: undefined,
+      trace: undefined,
+      clientIp: '',
+      path: '',
+      webSocket: undefined,
+    };
     const finish = (status: number, error: GatewayError | undefined): void => {
       const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);
       const { webSocket } = progress;
-      observer.done({ req, res, requestId, route: progress.route, ctx: progress.ctx, trace, clientIp: progress.clientIp, path: progress.path, status, startedAt, error, ...(webSocket === undefined ? {} : { webSocket }) });
+      observer.done({
+        req,
+        res,
+        requestId,
+        route: progress.route,
+        ctx: progress.ctx,
+        trace,
+        clientIp: progress.clientIp,
+        path: progress.path,
+        status,
+        startedAt,
+        error,
+        ...(webSocket === undefined ? {} : { webSocket }),
+      });
     };
     run(req, res, current(), requestId, startedAt, observer, progress, upgrade).then(
       () => finish(progress.webSocket === undefined ? res.statusCode : 101, undefined),
@@ -167,8 +246,16 @@ export function createRequestHandler(current: () => Snapshot, observer: RequestO
         const unread = !req.complete;
         const discard = unread && discardableBody(req);
         // RFC 9113 8.2.2: HTTP/2 has no Connection header; an unread stream ends on its own.
-        if (unread && !discard && !res.headersSent && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
-        respondError(res, error, requestId, progress.ctx?.responseHeaders, progress.ctx?.responseHeaderRules, progress.route?.config.grpc === true || isGrpcRequest(req));
+        if (unread && !discard && !res.headersSent && req.httpVersionMajor === 1)
+          res.setHeader('connection', 'close');
+        respondError(
+          res,
+          error,
+          requestId,
+          progress.ctx?.responseHeaders,
+          progress.ctx?.responseHeaderRules,
+          progress.route?.config.grpc === true || isGrpcRequest(req),
+        );
         // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
         if (discard) req.resume();
         finish(status, error);

@@ -11,20 +11,33 @@ import type { ResponseHeaderRules } from '../request/policy-state.js';
 /** A gRPC call (gRPC over HTTP/2: `application/grpc` or `application/grpc+proto`...), whatever its route. */
 export function isGrpcRequest(req: IncomingMessage): boolean {
   const type = req.headers['content-type'];
-  return type !== undefined && type.startsWith('application/grpc') && (type.length === 16 || type[16] === '+' || type[16] === ';');
+  return (
+    type !== undefined &&
+    type.startsWith('application/grpc') &&
+    (type.length === 16 || type[16] === '+' || type[16] === ';')
+  );
 }
 
 /**
  * Answers `err` unless headers already went out, in which case the response is cut short so the client
  * sees a truncated body rather than a wrong one. `grpc` answers in gRPC's trailers-only form instead.
  */
-export function respondError(res: ServerResponse, err: GatewayError, requestId: string, extra: ErrorHeaders = [], rules?: ResponseHeaderRules, grpc = false): void {
+export function respondError(
+  res: ServerResponse,
+  err: GatewayError,
+  requestId: string,
+  extra: ErrorHeaders = [],
+  rules?: ResponseHeaderRules,
+  grpc = false,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const http2 = res.req?.httpVersionMajor === 2;
-  const { status, headers, body } = grpc ? renderGrpcError(err, requestId, extra) : renderError(err, requestId, extra);
+  const { status, headers, body } = grpc
+    ? renderGrpcError(err, requestId, extra)
+    : renderError(err, requestId, extra);
   // RFC 9113 8.2.2: connection-specific fields are malformed in HTTP/2 (Node refuses to send them).
   const fields = http2 ? headers.filter(([name]) => name !== 'connection') : headers;
   if (grpc) {
@@ -36,7 +49,11 @@ export function respondError(res: ServerResponse, err: GatewayError, requestId: 
 }
 
 /** The error answer as a fetch Response, for edgeway's Hono apps (admin API, public endpoints). */
-export function errorResponse(err: GatewayError, requestId: string, extra: ErrorHeaders = []): Response {
+export function errorResponse(
+  err: GatewayError,
+  requestId: string,
+  extra: ErrorHeaders = [],
+): Response {
   const { status, headers, body } = renderError(err, requestId, extra);
   return new Response(body, { status, headers: headers as Array<[string, string]> });
 }

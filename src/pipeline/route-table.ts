@@ -13,7 +13,9 @@ export function compileMatch(route: RouteConfig): RouteMatch {
     prefix,
     methods: route.match.methods ? new Set(route.match.methods) : undefined,
     preflight: route.cors !== undefined,
-    headers: Object.entries(route.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const),
+    headers: Object.entries(route.match.headers ?? {}).map(
+      ([name, value]) => [name.toLowerCase(), value] as const,
+    ),
   };
 }
 

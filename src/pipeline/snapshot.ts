@@ -49,7 +49,10 @@ function forwardPlan(config: Config, route: Config['routes'][number]): ForwardPl
   };
 }
 
-function servicePicker(route: Config['routes'][number], services: ReadonlyMap<string, ServiceRuntime>): () => ServiceRuntime {
+function servicePicker(
+  route: Config['routes'][number],
+  services: ReadonlyMap<string, ServiceRuntime>,
+): () => ServiceRuntime {
   const own = services.get(route.service) as ServiceRuntime;
   if (route.split === undefined || route.split.length === 0) return () => own;
   const split = compileSplit(route.service, route.split);
@@ -59,13 +62,22 @@ function servicePicker(route: Config['routes'][number], services: ReadonlyMap<st
 }
 
 /** Compiles a validated config; throws only on programming errors (config problems were caught by loadAndCompile). */
-export function buildSnapshot(config: Config, files: readonly string[], deps: SnapshotDeps): Snapshot {
+export function buildSnapshot(
+  config: Config,
+  files: readonly string[],
+  deps: SnapshotDeps,
+): Snapshot {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, serviceConfig] of Object.entries(config.services)) {
     services.set(name, buildService(name, serviceConfig, deps));
   }
   const routes = config.routes.map((route, index): RuntimeRoute => {
-    const compiled: CompiledRoute = { name: route.name, index, config: route, match: compileMatch(route) };
+    const compiled: CompiledRoute = {
+      name: route.name,
+      index,
+      config: route,
+      match: compileMatch(route),
+    };
     const plan = forwardPlan(config, route);
     const ws = route.websocket;
     return {
@@ -73,7 +85,14 @@ export function buildSnapshot(config: Config, files: readonly string[], deps: Sn
       pickService: servicePicker(route, services),
       stages: buildStages(compiled, deps),
       plan,
-      webSocket: ws === undefined ? undefined : { idleTimeoutMs: ws.idleTimeout, maxConnections: ws.maxConnections, handshakeTimeoutMs: plan.requestTimeoutMs },
+      webSocket:
+        ws === undefined
+          ? undefined
+          : {
+              idleTimeoutMs: ws.idleTimeout,
+              maxConnections: ws.maxConnections,
+              handshakeTimeoutMs: plan.requestTimeoutMs,
+            },
       stripsQueryToken: route.auth?.queryToken === true,
     };
   });

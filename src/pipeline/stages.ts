@@ -31,13 +31,24 @@ export type StageKey = StageName extends `edgeway.${infer Key}` ? Key : never;
 export const STAGES: ReadonlyArray<readonly [StageKey, StageFactory]> = [
   // Edge policies before auth: the response rules first so every later answer gets them, then the
   // address check, then CORS (a preflight carries no credentials and is answered here).
-  ['response_headers', (route) => buildResponseHeadersStage(route.config, route.config.cors === undefined ? [] : CORS_RESPONSE_HEADERS)],
+  [
+    'response_headers',
+    (route) =>
+      buildResponseHeadersStage(
+        route.config,
+        route.config.cors === undefined ? [] : CORS_RESPONSE_HEADERS,
+      ),
+  ],
   ['ip_rules', (route) => buildIpRulesStage(route.config)],
   ['cors', (route) => buildCorsStage(route.config)],
   ['auth', (route, deps) => buildAuthStage(route.config, deps.security)],
   ['rate_limit', (route, deps) => buildRateLimitStage(route.config, deps.rateLimit)],
   // Besides this stage's span, each plugin call has its own `edgeway.plugin <name>` span.
-  ['plugins', (route, deps) => deps.plugins.host.build(route, { spans: deps.spans, onFailure: deps.plugins.onFailure })],
+  [
+    'plugins',
+    (route, deps) =>
+      deps.plugins.host.build(route, { spans: deps.spans, onFailure: deps.plugins.onFailure }),
+  ],
   ['request_headers', (route) => buildRequestHeadersStage(route.config)],
   ['compression', (route) => buildCompressionStage(route.config)],
 ];

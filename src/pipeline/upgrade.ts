@@ -10,7 +10,10 @@ import type { RuntimeRoute } from './snapshot.js';
 /** True when `Upgrade` lists the `websocket` protocol (RFC 6455 4.2.1: case-insensitive). */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   const upgrade = req.headers.upgrade;
-  return upgrade !== undefined && upgrade.split(',').some((token) => token.trim().toLowerCase() === 'websocket');
+  return (
+    upgrade !== undefined &&
+    upgrade.split(',').some((token) => token.trim().toLowerCase() === 'websocket')
+  );
 }
 
 /**
@@ -19,14 +22,29 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
  * Node then parses it as a plain request); and another protocol's upgrade carrying a body, whose bytes Node
  * left unparsed on the socket (the upgrade itself is dropped: the request is forwarded as plain HTTP).
  */
-export function checkUpgrade(req: IncomingMessage, route: RuntimeRoute, webSocket: boolean, parsedAsUpgrade: boolean): void {
+export function checkUpgrade(
+  req: IncomingMessage,
+  route: RuntimeRoute,
+  webSocket: boolean,
+  parsedAsUpgrade: boolean,
+): void {
   if (webSocket) {
-    if (route.webSocket === undefined) throw new GatewayError('bad_request', `route "${route.name}" does not accept WebSocket upgrades`);
-    if (!parsedAsUpgrade) throw new GatewayError('bad_request', 'a WebSocket handshake needs "Connection: Upgrade"');
-    if (req.method !== 'GET') throw new GatewayError('bad_request', 'a WebSocket handshake is a GET request');
+    if (route.webSocket === undefined)
+      throw new GatewayError(
+        'bad_request',
+        `route "${route.name}" does not accept WebSocket upgrades`,
+      );
+    if (!parsedAsUpgrade)
+      throw new GatewayError('bad_request', 'a WebSocket handshake needs "Connection: Upgrade"');
+    if (req.method !== 'GET')
+      throw new GatewayError('bad_request', 'a WebSocket handshake is a GET request');
     return;
   }
-  if (parsedAsUpgrade && (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0')) {
+  if (
+    parsedAsUpgrade &&
+    (req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] ?? '0') !== '0')
+  ) {
     throw new GatewayError('bad_request', 'an upgrade request with a body is not supported');
   }
 }
@@ -35,7 +53,11 @@ export function checkUpgrade(req: IncomingMessage, route: RuntimeRoute, webSocke
 const SWITCHING = 'HTTP/1.1 101 Switching Protocols\r\n';
 
 /** Relays an HTTP/1.1 WebSocket upgrade: the client's socket leaves the HTTP server and carries the frames. */
-export function upgradeWebSocket(ctx: RequestContext, head: Buffer, rest: Omit<WebSocketForward, 'ctx' | 'client'>): Promise<WebSocketClose | undefined> {
+export function upgradeWebSocket(
+  ctx: RequestContext,
+  head: Buffer,
+  rest: Omit<WebSocketForward, 'ctx' | 'client'>,
+): Promise<WebSocketClose | undefined> {
   const socket = ctx.req.socket as Socket;
   return forwardWebSocket({
     ...rest,

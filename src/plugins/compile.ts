@@ -8,7 +8,11 @@ import { loadPlugins } from './load.js';
  * asynchronous): a plugin that cannot load or refuses its config is a diagnostic like any other, and with
  * a `host` the build sees the new instances. Never throws.
  */
-export async function loadAndCompileWithPlugins<T>(path: string, compiler: ConfigCompiler<T>, host?: PluginHost): Promise<Compiled<T>> {
+export async function loadAndCompileWithPlugins<T>(
+  path: string,
+  compiler: ConfigCompiler<T>,
+  host?: PluginHost,
+): Promise<Compiled<T>> {
   const validated = loadAndCompile(path, { check: compiler.check, build: () => undefined });
   if (!validated.ok) return validated;
   const { config, files, locate } = validated;
@@ -18,6 +22,16 @@ export async function loadAndCompileWithPlugins<T>(path: string, compiler: Confi
   try {
     return { ok: true, config, files, locate, output: compiler.build(config, files) };
   } catch (err) {
-    return { ok: false, diagnostics: [{ file: path, line: 0, path: '', message: `cannot compile config: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          file: path,
+          line: 0,
+          path: '',
+          message: `cannot compile config: ${(err as Error).message}`,
+        },
+      ],
+    };
   }
 }

@@ -28,7 +28,14 @@ export class PluginHost {
   }
 
   /** The plugins stage of `route`, or undefined when it lists none. */
-  build(route: CompiledRoute, deps: { readonly spans: SpanFactory; readonly onFailure: PluginStageDeps['onFailure'] }): Stage | undefined {
-    return buildPluginStage(route.name, this.#current[route.index] ?? [], { spans: deps.spans, onFailure: deps.onFailure, timeoutMs: this.#timeoutMs });
+  build(
+    route: CompiledRoute,
+    deps: { readonly spans: SpanFactory; readonly onFailure: PluginStageDeps['onFailure'] },
+  ): Stage | undefined {
+    return buildPluginStage(route.name, this.#current[route.index] ?? [], {
+      spans: deps.spans,
+      onFailure: deps.onFailure,
+      timeoutMs: this.#timeoutMs,
+    });
   }
 }

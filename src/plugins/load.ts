@@ -33,25 +33,36 @@ function message(err: unknown): string {
 
 function isPlugin(value: unknown): value is Plugin {
   const candidate = value as Partial<Plugin> | null;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.name === 'string' && typeof candidate.create === 'function';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.name === 'string' &&
+    typeof candidate.create === 'function'
+  );
 }
 
 function isInstance(value: unknown): value is PluginInstance {
   if (typeof value !== 'object' || value === null) return false;
   const { onRequest, onResponse } = value as Record<string, unknown>;
-  return (onRequest === undefined || typeof onRequest === 'function') && (onResponse === undefined || typeof onResponse === 'function');
+  return (
+    (onRequest === undefined || typeof onRequest === 'function') &&
+    (onResponse === undefined || typeof onResponse === 'function')
+  );
 }
 
 function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((settle, fail) => {
     const timer = setTimeout(() => fail(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    work.then((value) => {
-      clearTimeout(timer);
-      settle(value);
-    }, (err: unknown) => {
-      clearTimeout(timer);
-      fail(err);
-    });
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        settle(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        fail(err);
+      },
+    );
   });
 }
 
@@ -63,10 +74,14 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
 async function importModule(file: string): Promise<unknown> {
   const version = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
   try {
-    return ((await import(`${pathToFileURL(file).href}?v=${version}`)) as { default?: unknown }).default;
+    return ((await import(`${pathToFileURL(file).href}?v=${version}`)) as { default?: unknown })
+      .default;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-      throw new Error('.ts plugins load only when edgeway runs from its sources (through tsx); compile the plugin to .mjs', { cause: err });
+      throw new Error(
+        '.ts plugins load only when edgeway runs from its sources (through tsx); compile the plugin to .mjs',
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -90,8 +105,13 @@ export async function loadPlugins(config: Config, locate: Locate): Promise<Plugi
       at(['plugins', i, 'module'], `cannot load plugin module ${file}: ${message(err)}`);
       continue;
     }
-    if (!isPlugin(exported)) at(['plugins', i, 'module'], `${file} must export default { name, create(config) }`);
-    else if (exported.name !== declared.name) at(['plugins', i, 'name'], `${file} exports the plugin "${exported.name}", not "${declared.name}"`);
+    if (!isPlugin(exported))
+      at(['plugins', i, 'module'], `${file} must export default { name, create(config) }`);
+    else if (exported.name !== declared.name)
+      at(
+        ['plugins', i, 'name'],
+        `${file} exports the plugin "${exported.name}", not "${declared.name}"`,
+      );
     else modules.set(declared.name, exported);
   }
   const plugins: LoadedPlugin[][] = [];
@@ -101,14 +121,26 @@ export async function loadPlugins(config: Config, locate: Locate): Promise<Plugi
       const plugin = modules.get(entry.name);
       if (plugin === undefined) continue;
       try {
-        const instance = await within(Promise.resolve().then(() => plugin.create(entry.config)), CREATE_TIMEOUT_MS, `plugin "${entry.name}": create`);
-        if (!isInstance(instance)) throw new Error('create must return an object with onRequest and/or onResponse functions');
+        const instance = await within(
+          Promise.resolve().then(() => plugin.create(entry.config)),
+          CREATE_TIMEOUT_MS,
+          `plugin "${entry.name}": create`,
+        );
+        if (!isInstance(instance))
+          throw new Error(
+            'create must return an object with onRequest and/or onResponse functions',
+          );
         loaded.push({ name: entry.name, instance });
       } catch (err) {
-        at(['routes', i, 'plugins', j], `plugin "${entry.name}" refused its config: ${message(err)}`);
+        at(
+          ['routes', i, 'plugins', j],
+          `plugin "${entry.name}" refused its config: ${message(err)}`,
+        );
       }
     }
     plugins.push(loaded);
   }
-  return diagnostics.length > 0 ? { ok: false, diagnostics } : { ok: true, plugins, modules: files };
+  return diagnostics.length > 0
+    ? { ok: false, diagnostics }
+    : { ok: true, plugins, modules: files };
 }

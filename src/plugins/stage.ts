@@ -27,13 +27,16 @@ const TIMED_OUT = new Error('plugin hook timed out');
 function timed(pending: Promise<void>, ms: number): Promise<void> {
   return new Promise<void>((settle, fail) => {
     const timer = setTimeout(() => fail(TIMED_OUT), ms);
-    pending.then(() => {
-      clearTimeout(timer);
-      settle();
-    }, (err: unknown) => {
-      clearTimeout(timer);
-      fail(err);
-    });
+    pending.then(
+      () => {
+        clearTimeout(timer);
+        settle();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        fail(err);
+      },
+    );
   });
 }
 
@@ -81,7 +84,11 @@ class PluginCall {
    * hook cannot be interrupted, so its time is checked when it returns: past the timeout its request is
    * answered 500 as SPEC says, which makes a hook that blocks the event loop visible to its author at once.
    */
-  #after(result: void | Promise<void>, started: number, view: RequestView | undefined): void | Promise<void> {
+  #after(
+    result: void | Promise<void>,
+    started: number,
+    view: RequestView | undefined,
+  ): void | Promise<void> {
     if (result instanceof Promise) {
       return timed(result, this.#deps.timeoutMs).then(
         () => this.#settled(view),
@@ -91,7 +98,12 @@ class PluginCall {
       );
     }
     const elapsed = performance.now() - started;
-    if (elapsed > this.#deps.timeoutMs) throw this.#failure(new Error(`synchronous hook ran ${Math.round(elapsed)} ms`), view, 'timeout');
+    if (elapsed > this.#deps.timeoutMs)
+      throw this.#failure(
+        new Error(`synchronous hook ran ${Math.round(elapsed)} ms`),
+        view,
+        'timeout',
+      );
     return this.#settled(view);
   }
 
@@ -104,12 +116,19 @@ class PluginCall {
     if (reason === 'error' && view?.rejection !== undefined) return view.rejection;
     this.#deps.onFailure(this.#plugin.name, this.#route, reason, err);
     const what = reason === 'timeout' ? `took longer than ${this.#deps.timeoutMs} ms` : 'failed';
-    return new GatewayError('internal_error', `plugin "${this.#plugin.name}" ${what}`, [], { cause: err });
+    return new GatewayError('internal_error', `plugin "${this.#plugin.name}" ${what}`, [], {
+      cause: err,
+    });
   }
 }
 
 /** Runs `calls[from..]` in order, awaiting only calls that returned a promise. */
-function runFrom(calls: readonly PluginCall[], from: number, ctx: RequestContext, spans: SpanFactory): void | Promise<void> {
+function runFrom(
+  calls: readonly PluginCall[],
+  from: number,
+  ctx: RequestContext,
+  spans: SpanFactory,
+): void | Promise<void> {
   for (let i = from; i < calls.length; i++) {
     const call = calls[i] as PluginCall;
     const result = spans.runStage(call.span, call.request, ctx);
@@ -118,20 +137,37 @@ function runFrom(calls: readonly PluginCall[], from: number, ctx: RequestContext
   return undefined;
 }
 
-function respondFrom(calls: readonly PluginCall[], from: number, status: number, headers: IncomingHttpHeaders): void | Promise<void> {
+function respondFrom(
+  calls: readonly PluginCall[],
+  from: number,
+  status: number,
+  headers: IncomingHttpHeaders,
+): void | Promise<void> {
   for (let i = from; i < calls.length; i++) {
     const result = (calls[i] as PluginCall).respond(status, headers);
-    if (result instanceof Promise) return result.then(() => respondFrom(calls, i + 1, status, headers));
+    if (result instanceof Promise)
+      return result.then(() => respondFrom(calls, i + 1, status, headers));
   }
   return undefined;
 }
 
 /** The stage for a route's plugins, or undefined when it lists none. */
-export function buildPluginStage(route: string, plugins: readonly LoadedPlugin[], deps: PluginStageDeps): Stage | undefined {
+export function buildPluginStage(
+  route: string,
+  plugins: readonly LoadedPlugin[],
+  deps: PluginStageDeps,
+): Stage | undefined {
   if (plugins.length === 0) return undefined;
-  const requestCalls = plugins.filter((p) => p.instance.onRequest !== undefined).map((p) => new PluginCall(p, route, deps));
-  const responseCalls = plugins.filter((p) => p.instance.onResponse !== undefined).map((p) => new PluginCall(p, route, deps));
-  const responseHook: ResponseHook | undefined = responseCalls.length === 0 ? undefined : (_ctx, status, headers) => respondFrom(responseCalls, 0, status, headers);
+  const requestCalls = plugins
+    .filter((p) => p.instance.onRequest !== undefined)
+    .map((p) => new PluginCall(p, route, deps));
+  const responseCalls = plugins
+    .filter((p) => p.instance.onResponse !== undefined)
+    .map((p) => new PluginCall(p, route, deps));
+  const responseHook: ResponseHook | undefined =
+    responseCalls.length === 0
+      ? undefined
+      : (_ctx, status, headers) => respondFrom(responseCalls, 0, status, headers);
   const { spans } = deps;
   return function plugins(ctx) {
     if (responseHook !== undefined) ctx.responseHook = responseHook;

@@ -6,8 +6,29 @@ import type { PluginHeaders, PluginPrincipal, PluginRequest, PluginResponse } fr
 
 // RFC 9110 7.6.1 hop-by-hop fields, the framing fields (RFC 9112 6) and what edgeway itself writes: a
 // plugin that could set these could desynchronise the connection or forge edgeway's own facts.
-const FRAMING = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'x-request-id'];
-const REQUEST_OWNED = new Set([...FRAMING, 'host', 'expect', 'http2-settings', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'traceparent', 'tracestate']);
+const FRAMING = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'x-request-id',
+];
+const REQUEST_OWNED = new Set([
+  ...FRAMING,
+  'host',
+  'expect',
+  'http2-settings',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'traceparent',
+  'tracestate',
+]);
 const RESPONSE_OWNED = new Set([...FRAMING, 'content-encoding']);
 
 // RFC 9110 5.5: field values are visible ASCII, SP, HTAB and obs-text; CR and LF would split the header.
@@ -17,24 +38,29 @@ const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 function checkedName(name: string, owned: ReadonlySet<string>): string {
   const lower = String(name).toLowerCase();
   if (!FIELD_NAME.test(lower)) throw new TypeError(`"${name}" is not a header name`);
-  if (owned.has(lower) || lower.startsWith('x-edgeway-')) throw new TypeError(`plugins cannot change the ${lower} header`);
+  if (owned.has(lower) || lower.startsWith('x-edgeway-'))
+    throw new TypeError(`plugins cannot change the ${lower} header`);
   return lower;
 }
 
 function checkedValue(value: string): string {
   const text = String(value);
-  if (!FIELD_VALUE.test(text)) throw new TypeError('header values cannot contain control characters');
+  if (!FIELD_VALUE.test(text))
+    throw new TypeError('header values cannot contain control characters');
   return text;
 }
 
 /** The last value edgeway's stages queued for the upstream under `lower`, if any. */
 function queued(list: ReadonlyArray<readonly [string, string]>, lower: string): string | undefined {
-  for (let i = list.length - 1; i >= 0; i--) if ((list[i] as readonly [string, string])[0] === lower) return (list[i] as readonly [string, string])[1];
+  for (let i = list.length - 1; i >= 0; i--)
+    if ((list[i] as readonly [string, string])[0] === lower)
+      return (list[i] as readonly [string, string])[1];
   return undefined;
 }
 
 function unqueue(list: Array<[string, string]>, lower: string): void {
-  for (let i = list.length - 1; i >= 0; i--) if ((list[i] as [string, string])[0] === lower) list.splice(i, 1);
+  for (let i = list.length - 1; i >= 0; i--)
+    if ((list[i] as [string, string])[0] === lower) list.splice(i, 1);
 }
 
 /**
@@ -80,7 +106,8 @@ export class RequestView implements PluginRequest, PluginHeaders {
     const ctx = this.#ctx;
     const own = queued(ctx.upstreamHeaders, lower);
     // Client copies of x-edgeway-* never reach the upstream, so a plugin never reads them either.
-    if (own !== undefined || lower.startsWith('x-edgeway-') || ctx.droppedHeaders?.has(lower)) return own;
+    if (own !== undefined || lower.startsWith('x-edgeway-') || ctx.droppedHeaders?.has(lower))
+      return own;
     const value = ctx.req.headers[lower];
     return Array.isArray(value) ? value.join(', ') : value;
   }
@@ -100,8 +127,12 @@ export class RequestView implements PluginRequest, PluginHeaders {
   }
 
   reject(status: number, code: ErrorCode, message: string): never {
-    if (!Number.isInteger(status) || status < 400 || status > 599) throw new TypeError(`reject needs a status from 400 to 599, not ${status}`);
-    if (!Object.hasOwn(ERROR_STATUS, code)) throw new TypeError(`reject needs one of edgeway's error codes (${Object.keys(ERROR_STATUS).join(', ')}), not "${code}"`);
+    if (!Number.isInteger(status) || status < 400 || status > 599)
+      throw new TypeError(`reject needs a status from 400 to 599, not ${status}`);
+    if (!Object.hasOwn(ERROR_STATUS, code))
+      throw new TypeError(
+        `reject needs one of edgeway's error codes (${Object.keys(ERROR_STATUS).join(', ')}), not "${code}"`,
+      );
     this.rejection = new GatewayError(code, String(message), [], { status });
     throw this.rejection;
   }

@@ -6,7 +6,11 @@ import { unwatchFile, watchFile, type StatsListener } from 'node:fs';
  * fs.watch: editors save by renaming a new file over the old one, which ends an inotify watch on the old
  * inode but not a poll of the path. Returns a function that stops watching.
  */
-export function watchModules(files: readonly string[], onChange: () => void, debounceMs = 150): () => void {
+export function watchModules(
+  files: readonly string[],
+  onChange: () => void,
+  debounceMs = 150,
+): () => void {
   let timer: NodeJS.Timeout | undefined;
   const listener: StatsListener = (current, previous) => {
     if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) return;

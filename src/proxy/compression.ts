@@ -5,7 +5,11 @@ import { constants, createBrotliCompress, createGzip } from 'node:zlib';
 import type { CompressionConfig } from '../config/policies-schema.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { Stage } from '../request/context.js';
-import type { CompressionPolicy, ContentCoding, ResponseCompression } from '../request/policy-state.js';
+import type {
+  CompressionPolicy,
+  ContentCoding,
+  ResponseCompression,
+} from '../request/policy-state.js';
 
 // Chosen by CPU per response (bench/compression-cpu.ts, README "Edge policies"): br quality 3 costs about
 // what gzip does on a 10 KB JSON body and sends 35% fewer bytes; gzip level 1 costs half of level 4 and a
@@ -30,10 +34,20 @@ export function compileCompression(config: CompressionConfig): CompressionPolicy
     else if (sub.startsWith('*+')) typeSuffixes.push([type.slice(0, slash + 1), sub.slice(1)]);
     else exactTypes.add(type);
   }
-  return { encodings: config.encodings, minBytes: config.minBytes, exactTypes, typePrefixes, typeSuffixes, negotiated: new Map() };
+  return {
+    encodings: config.encodings,
+    minBytes: config.minBytes,
+    exactTypes,
+    typePrefixes,
+    typeSuffixes,
+    negotiated: new Map(),
+  };
 }
 
-function parseAcceptEncoding(header: string, offered: readonly ContentCoding[]): ContentCoding | undefined {
+function parseAcceptEncoding(
+  header: string,
+  offered: readonly ContentCoding[],
+): ContentCoding | undefined {
   const weights = new Map<string, number>();
   for (const part of header.split(',')) {
     const [coding = '', ...params] = part.split(';');
@@ -59,7 +73,10 @@ function parseAcceptEncoding(header: string, offered: readonly ContentCoding[]):
 }
 
 /** The coding to use for a client's Accept-Encoding (RFC 9110 12.5.3: q=0 refuses; `*` stands for the rest). */
-export function negotiate(policy: CompressionPolicy, header: string | undefined): ContentCoding | undefined {
+export function negotiate(
+  policy: CompressionPolicy,
+  header: string | undefined,
+): ContentCoding | undefined {
   if (header === undefined || header === '') return undefined;
   const known = policy.negotiated.get(header);
   if (known !== undefined) return known ?? undefined;
@@ -89,19 +106,27 @@ function compressibleType(policy: CompressionPolicy, contentType: string): boole
   const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   if (policy.exactTypes.has(type)) return true;
   for (const prefix of policy.typePrefixes) if (type.startsWith(prefix)) return true;
-  for (const [prefix, suffix] of policy.typeSuffixes) if (type.startsWith(prefix) && type.endsWith(suffix)) return true;
+  for (const [prefix, suffix] of policy.typeSuffixes)
+    if (type.startsWith(prefix) && type.endsWith(suffix)) return true;
   return false;
 }
 
 /** Whether a response may be compressed at all, whatever the client accepts. */
-function eligible(policy: CompressionPolicy, method: string, status: number, headers: IncomingHttpHeaders): boolean {
+function eligible(
+  policy: CompressionPolicy,
+  method: string,
+  status: number,
+  headers: IncomingHttpHeaders,
+): boolean {
   // HEAD has no body; 204/304 none either; 206 is a byte range of the unencoded representation.
-  if (method === 'HEAD' || status < 200 || status === 204 || status === 206 || status === 304) return false;
+  if (method === 'HEAD' || status < 200 || status === 204 || status === 206 || status === 304)
+    return false;
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
   // RFC 9111 5.2.2.6: no-transform forbids intermediaries to change the content coding.
   const cacheControl = headers['cache-control'];
-  if (cacheControl !== undefined && /(^|[\s,])no-transform($|[\s,])/i.test(cacheControl)) return false;
+  if (cacheControl !== undefined && /(^|[\s,])no-transform($|[\s,])/i.test(cacheControl))
+    return false;
   const type = headers['content-type'];
   if (type === undefined || !compressibleType(policy, type)) return false;
   const length = headers['content-length'];
@@ -111,19 +136,31 @@ function eligible(policy: CompressionPolicy, method: string, status: number, hea
 function addVary(headers: IncomingHttpHeaders): void {
   const vary = headers.vary;
   if (vary === undefined || vary.trim() === '') headers.vary = 'Accept-Encoding';
-  else if (vary.trim() !== '*' && !/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) headers.vary = `${vary}, Accept-Encoding`;
+  else if (vary.trim() !== '*' && !/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary))
+    headers.vary = `${vary}, Accept-Encoding`;
 }
 
-function encoder(encoding: ContentCoding, eventStream: boolean, length: number | undefined): Transform {
+function encoder(
+  encoding: ContentCoding,
+  eventStream: boolean,
+  length: number | undefined,
+): Transform {
   // An event stream is flushed on every upstream write, so each event reaches the client when it is sent.
-  if (encoding === 'gzip') return createGzip({ level: GZIP_LEVEL, flush: eventStream ? constants.Z_SYNC_FLUSH : constants.Z_NO_FLUSH });
+  if (encoding === 'gzip')
+    return createGzip({
+      level: GZIP_LEVEL,
+      flush: eventStream ? constants.Z_SYNC_FLUSH : constants.Z_NO_FLUSH,
+    });
   const params: Record<number, number> = {
     [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
     [constants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
     [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
   };
   if (length !== undefined) params[constants.BROTLI_PARAM_SIZE_HINT] = length;
-  return createBrotliCompress({ params, flush: eventStream ? constants.BROTLI_OPERATION_FLUSH : constants.BROTLI_OPERATION_PROCESS });
+  return createBrotliCompress({
+    params,
+    flush: eventStream ? constants.BROTLI_OPERATION_FLUSH : constants.BROTLI_OPERATION_PROCESS,
+  });
 }
 
 /**
@@ -133,12 +170,19 @@ function encoder(encoding: ContentCoding, eventStream: boolean, length: number |
  * encoded bytes are another representation) and returns the compressed stream. Either end failing ends
  * the other: an upstream error reaches the relay through the encoder, and a client gone destroys the body.
  */
-export function compressResponse(compression: ResponseCompression, method: string, status: number, headers: IncomingHttpHeaders, body: Readable): Readable {
+export function compressResponse(
+  compression: ResponseCompression,
+  method: string,
+  status: number,
+  headers: IncomingHttpHeaders,
+  body: Readable,
+): Readable {
   const { policy, encoding } = compression;
   if (!eligible(policy, method, status, headers)) return body;
   addVary(headers);
   if (encoding === undefined) return body;
-  const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
+  const length =
+    headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
   const type = headers['content-type'] as string;
   const stream = encoder(encoding, type.toLowerCase().startsWith('text/event-stream'), length);
   headers['content-encoding'] = encoding;

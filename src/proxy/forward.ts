@@ -2,7 +2,12 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { type AttemptOutcome, type Endpoint, type FailureKind, saysAboutInstance } from '../balancing/endpoint.js';
+import {
+  type AttemptOutcome,
+  type Endpoint,
+  type FailureKind,
+  saysAboutInstance,
+} from '../balancing/endpoint.js';
 import type { PickInput } from '../balancing/balancer.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../request/context.js';
@@ -34,7 +39,8 @@ export interface ForwardPlan {
 function hasBody(req: RequestContext['req']): boolean {
   const { headers } = req;
   if (headers['content-length'] === '0') return false;
-  if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+  if (req.httpVersionMajor === 2)
+    return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
   return headers['transfer-encoding'] !== undefined || headers['content-length'] !== undefined;
 }
 
@@ -107,12 +113,22 @@ export async function forward(request: ForwardRequest): Promise<void> {
   }
 }
 
-async function attempts({ ctx, service, plan, headers, path, input, observer }: ForwardRequest): Promise<void> {
+async function attempts({
+  ctx,
+  service,
+  plan,
+  headers,
+  path,
+  input,
+  observer,
+}: ForwardRequest): Promise<void> {
   const body = requestBody(ctx, plan);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
   const tried = new Set<Endpoint>();
   // gRPC over HTTP/2: the client's deadline bounds the call like timeouts.request; the smaller wins.
-  const deadlineMs = plan.grpc ? Math.min(plan.requestTimeoutMs, grpcTimeoutMs(ctx.req.headers['grpc-timeout'])) : plan.requestTimeoutMs;
+  const deadlineMs = plan.grpc
+    ? Math.min(plan.requestTimeoutMs, grpcTimeoutMs(ctx.req.headers['grpc-timeout']))
+    : plan.requestTimeoutMs;
   const timeout = Math.min(plan.perTryTimeoutMs ?? deadlineMs, deadlineMs);
   const facts = {
     method,
@@ -123,8 +139,14 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
 
   for (let attempt = 0; ; attempt++) {
     // A one-instance service may retry the same instance once nothing untried is left.
-    const endpoint = observer.select(ctx, () => service.pick(input, tried) ?? (attempt > 0 ? service.pick(input) : undefined));
-    if (endpoint === undefined) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
+    const endpoint = observer.select(
+      ctx,
+      () => service.pick(input, tried) ?? (attempt > 0 ? service.pick(input) : undefined),
+    );
+    if (endpoint === undefined)
+      throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [
+        ['retry-after', '1'],
+      ]);
     tried.add(endpoint);
     const tracker = observer.begin(ctx, service, endpoint, attempt, path);
     const started = performance.now();
@@ -156,10 +178,16 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
         tracker.end(undefined, 'client-aborted', false);
         throw payloadTooLarge(plan.maxBodyBytes);
       }
-      const kind: FailureKind = ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);
+      const kind: FailureKind =
+        ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);
       endpoint.end(performance.now() - started, kind);
       if (saysAboutInstance(kind)) service.outlier?.record(endpoint);
-      const decision = decideRetry(service.retry, { ...facts, kind, retriesDone: attempt }, Math.random, Date.now());
+      const decision = decideRetry(
+        service.retry,
+        { ...facts, kind, retriesDone: attempt },
+        Math.random,
+        Date.now(),
+      );
       const retry = decision.retry && service.budget.tryAcquire();
       tracker.end(undefined, kind, retry);
       if (retry) {
@@ -173,7 +201,12 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
     const status = response.statusCode;
     if (!plan.grpc && service.retry.on.has(String(status))) {
       const retryAfter = response.headers['retry-after'] as string | undefined;
-      const decision = decideRetry(service.retry, { ...facts, kind: 'status', status, retryAfter, retriesDone: attempt }, Math.random, Date.now());
+      const decision = decideRetry(
+        service.retry,
+        { ...facts, kind: 'status', status, retryAfter, retriesDone: attempt },
+        Math.random,
+        Date.now(),
+      );
       if (decision.retry && service.budget.tryAcquire()) {
         endpoint.end(performance.now() - started, 'server-error');
         service.outlier?.record(endpoint);
@@ -184,8 +217,12 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
       }
     }
     if (plan.serverTiming) {
-      const gatewayMs = Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 - (performance.now() - started);
-      ctx.responseHeaders.push(['server-timing', `edgeway;dur=${gatewayMs.toFixed(2)}, upstream;dur=${(performance.now() - started).toFixed(2)}`]);
+      const gatewayMs =
+        Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 - (performance.now() - started);
+      ctx.responseHeaders.push([
+        'server-timing',
+        `edgeway;dur=${gatewayMs.toFixed(2)}, upstream;dur=${(performance.now() - started).toFixed(2)}`,
+      ]);
     }
     if (ctx.responseHook !== undefined) {
       try {
@@ -203,11 +240,31 @@ async function attempts({ ctx, service, plan, headers, path, input, observer }: 
     if (plan.grpc && response.headers['grpc-status'] !== undefined) {
       // A trailers-only gRPC answer (the status in the only HEADERS frame) must reach the client in that form.
       response.body.dump().catch(() => undefined);
-      endWithHeaders(ctx.res, status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
+      endWithHeaders(
+        ctx.res,
+        status,
+        clientResponseHeaders(
+          response.headers,
+          ctx.requestId,
+          ctx.responseHeaders,
+          ctx.responseHeaderRules,
+        ),
+      );
     } else {
       // Compression rewrites the upstream's headers (content-encoding, length, Vary), so it comes first.
-      const answer = ctx.compression === undefined ? response.body : compressResponse(ctx.compression, method, status, response.headers, response.body);
-      ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
+      const answer =
+        ctx.compression === undefined
+          ? response.body
+          : compressResponse(ctx.compression, method, status, response.headers, response.body);
+      ctx.res.writeHead(
+        status,
+        clientResponseHeaders(
+          response.headers,
+          ctx.requestId,
+          ctx.responseHeaders,
+          ctx.responseHeaderRules,
+        ),
+      );
       failure = await relay(answer, ctx.res, response.trailers);
     }
     const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');

@@ -1,6 +1,13 @@
 /** The `grpc-timeout` request header (gRPC over HTTP/2): at most 8 digits and a unit. */
 
-const UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+const UNIT_MS: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 1e-3,
+  n: 1e-6,
+};
 
 const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 

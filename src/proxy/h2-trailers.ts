@@ -1,7 +1,8 @@
 /** Keeps HTTP/2 response trailers (gRPC's grpc-status) that undici's request API would drop. */
 import type { Dispatcher } from 'undici';
 
-type Trailers = Buffer[] | string[] | Record<string, string | string[] | undefined> | null | undefined;
+type Trailers =
+  Buffer[] | string[] | Record<string, string | string[] | undefined> | null | undefined;
 
 /** Node's trailers object as the [name, value, ...] list undici's request handler reads. */
 function flatten(trailers: Trailers): Buffer[] | string[] | null | undefined {
@@ -29,7 +30,10 @@ class TrailerFix implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void, context?: unknown): void {
     // The request handler keeps `context` for its response; the typings leave the argument out.
-    (this.#inner.onConnect as ((abort: (err?: Error) => void, context?: unknown) => void) | undefined)?.call(this.#inner, abort, context);
+    (
+      this.#inner.onConnect as
+        ((abort: (err?: Error) => void, context?: unknown) => void) | undefined
+    )?.call(this.#inner, abort, context);
   }
 
   onResponseStarted(): void {
@@ -40,7 +44,11 @@ class TrailerFix implements Dispatcher.DispatchHandler {
     return this.#inner.onHeaders?.(status, headers, resume, statusText) ?? true;
   }
 
-  onUpgrade(status: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
+  onUpgrade(
+    status: number,
+    headers: Buffer[] | string[] | null,
+    socket: import('node:stream').Duplex,
+  ): void {
     this.#inner.onUpgrade?.(status, headers, socket);
   }
 
@@ -62,4 +70,6 @@ class TrailerFix implements Dispatcher.DispatchHandler {
 }
 
 /** The interceptor for `dispatcher.compose`: every request's handler gets its HTTP/2 trailers flattened. */
-export const keepH2Trailers: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => dispatch(options, new TrailerFix(handler));
+export const keepH2Trailers: Dispatcher.DispatcherComposeInterceptor =
+  (dispatch) => (options, handler) =>
+    dispatch(options, new TrailerFix(handler));

@@ -5,7 +5,12 @@ import type { Stage } from '../request/context.js';
 import type { RequestHeaderRules, ResponseHeaderRules } from '../request/policy-state.js';
 
 /** Headers an error answer writes about its own body; a transform never removes or replaces them there. */
-const ERROR_BODY_HEADERS = new Set(['content-type', 'content-length', 'cache-control', 'x-request-id']);
+const ERROR_BODY_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'cache-control',
+  'x-request-id',
+]);
 
 /**
  * Whether a header is dropped by `drop`, comparing names the way CGI-style stacks do (`_` read as `-`), so
@@ -15,14 +20,22 @@ export function isDropped(drop: ReadonlySet<string>, lower: string): boolean {
   return drop.has(lower) || (lower.includes('_') && drop.has(lower.replaceAll('_', '-')));
 }
 
-function flatten(set: Readonly<Record<string, string>>, keep: (lower: string) => boolean = () => true): string[] {
+function flatten(
+  set: Readonly<Record<string, string>>,
+  keep: (lower: string) => boolean = () => true,
+): string[] {
   const out: string[] = [];
-  for (const [name, value] of Object.entries(set)) if (keep(name.toLowerCase())) out.push(name.toLowerCase(), value);
+  for (const [name, value] of Object.entries(set))
+    if (keep(name.toLowerCase())) out.push(name.toLowerCase(), value);
   return out;
 }
 
 function dropSet(config: HeaderTransformConfig | undefined): Set<string> {
-  return new Set([...(config?.remove ?? []), ...Object.keys(config?.set ?? {})].map((name) => name.toLowerCase()));
+  return new Set(
+    [...(config?.remove ?? []), ...Object.keys(config?.set ?? {})].map((name) =>
+      name.toLowerCase(),
+    ),
+  );
 }
 
 /** Compiles a route's requestHeaders. */
@@ -31,7 +44,10 @@ function compileRequestRules(config: HeaderTransformConfig): RequestHeaderRules 
 }
 
 /** Compiles a route's responseHeaders, with the names stages own (`owned`, lower-case) taken from the upstream. */
-function compileResponseRules(config: HeaderTransformConfig | undefined, owned: readonly string[]): ResponseHeaderRules {
+function compileResponseRules(
+  config: HeaderTransformConfig | undefined,
+  owned: readonly string[],
+): ResponseHeaderRules {
   const drop = dropSet(config);
   return {
     drop,
@@ -54,7 +70,10 @@ export function buildRequestHeadersStage(route: RouteConfig): Stage | undefined 
  * The response_headers stage, first of a route's stages so its rules reach every answer after routing,
  * the refusals of later stages included. `owned` lists response headers another stage of the route writes.
  */
-export function buildResponseHeadersStage(route: RouteConfig, owned: readonly string[]): Stage | undefined {
+export function buildResponseHeadersStage(
+  route: RouteConfig,
+  owned: readonly string[],
+): Stage | undefined {
   if (route.responseHeaders === undefined && owned.length === 0) return undefined;
   const rules = compileResponseRules(route.responseHeaders, owned);
   return function responseHeaders(ctx) {
@@ -63,7 +82,10 @@ export function buildResponseHeadersStage(route: RouteConfig, owned: readonly st
 }
 
 /** The headers of edgeway's own error answer (as `renderError` lists them) with the route's rules applied. */
-export function errorAnswerHeaders(headers: ReadonlyArray<readonly [string, string]>, rules: ResponseHeaderRules): string[] {
+export function errorAnswerHeaders(
+  headers: ReadonlyArray<readonly [string, string]>,
+  rules: ResponseHeaderRules,
+): string[] {
   const out: string[] = [];
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();

@@ -6,15 +6,37 @@ import { isDropped } from './header-transforms.js';
 // RFC 9110 7.6.1: hop-by-hop fields end at the gateway; `expect` is answered by the gateway itself and
 // `host` is set by the upstream client from the instance's authority.
 const REQUEST_DROP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate', 'expect', 'host', 'x-request-id',
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
+  'host',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'http2-settings',
   // Trace context is re-sent per attempt: the CLIENT span's (or, with tracing off, the client's own).
-  'traceparent', 'tracestate',
+  'traceparent',
+  'tracestate',
 ]);
 const RESPONSE_DROP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authenticate', 'x-request-id',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'x-request-id',
 ]);
 
 /**
@@ -25,7 +47,9 @@ const RESPONSE_DROP = new Set([
 function aliasesOwnedName(lower: string): boolean {
   if (!lower.includes('_')) return false;
   const dashed = lower.replaceAll('_', '-');
-  return REQUEST_DROP.has(dashed) || dashed.startsWith('x-edgeway-') || dashed.startsWith('x-forwarded-');
+  return (
+    REQUEST_DROP.has(dashed) || dashed.startsWith('x-edgeway-') || dashed.startsWith('x-forwarded-')
+  );
 }
 
 /** Header names listed in a `Connection` header (RFC 9110 7.6.1), lower-cased; empty when there is none. */
@@ -80,18 +104,30 @@ export function upstreamRequestHeaders(
     const lower = name.toLowerCase();
     // RFC 9113 8.3: pseudo-headers (`:method`, `:authority`...) belong to the client's HTTP/2 stream only.
     if (lower.charCodeAt(0) === 58 /* : */) continue;
-    if (REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-') || named?.has(lower) || dropped?.has(lower) || aliasesOwnedName(lower)) continue;
+    if (
+      REQUEST_DROP.has(lower) ||
+      lower.startsWith('x-edgeway-') ||
+      named?.has(lower) ||
+      dropped?.has(lower) ||
+      aliasesOwnedName(lower)
+    )
+      continue;
     if (facts.trustedPeer !== true && claimsForwarding(lower)) continue;
     // A header a stage consumed (x-api-key) goes in every spelling a CGI-style upstream reads the same.
-    if (dropped !== undefined && lower.includes('_') && dropped.has(lower.replaceAll('_', '-'))) continue;
+    if (dropped !== undefined && lower.includes('_') && dropped.has(lower.replaceAll('_', '-')))
+      continue;
     if (rules !== undefined && isDropped(rules.drop, lower)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(
-    'x-forwarded-for', facts.forwardedFor,
-    'x-forwarded-proto', facts.proto,
-    'x-forwarded-host', facts.host,
-    'x-request-id', facts.requestId,
+    'x-forwarded-for',
+    facts.forwardedFor,
+    'x-forwarded-proto',
+    facts.proto,
+    'x-forwarded-host',
+    facts.host,
+    'x-request-id',
+    facts.requestId,
   );
   for (const [name, value] of extra) {
     // A plugin's header gives way to the route's requestHeaders, which apply last.

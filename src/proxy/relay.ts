@@ -15,7 +15,11 @@ function ignore(): void {}
  * Hand-rolled rather than `stream.pipeline`, which allocates an AbortController (and a DOMException on
  * completion) per call: ~7% of the proxy path's CPU.
  */
-export function relay(body: Readable, res: ServerResponse, trailers?: Record<string, string>): Promise<FailureKind | undefined> {
+export function relay(
+  body: Readable,
+  res: ServerResponse,
+  trailers?: Record<string, string>,
+): Promise<FailureKind | undefined> {
   body.on('error', ignore);
   // The client may have gone while the upstream was still answering: 'close' has already fired.
   if (res.destroyed) {
@@ -67,13 +71,22 @@ export function relay(body: Readable, res: ServerResponse, trailers?: Record<str
  * ends the stream over HTTP/2, which gRPC's trailers-only response requires (a status in the HEADERS of a
  * stream that then sends an empty DATA frame is no status to a gRPC client). `fields` is [name, value, ...].
  */
-export function endWithHeaders(res: ServerResponse, status: number, fields: readonly string[]): void {
+export function endWithHeaders(
+  res: ServerResponse,
+  status: number,
+  fields: readonly string[],
+): void {
   res.statusCode = status;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
     const value = fields[i + 1] as string;
     const previous = res.getHeader(name);
-    res.setHeader(name, previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value]);
+    res.setHeader(
+      name,
+      previous === undefined
+        ? value
+        : [...(Array.isArray(previous) ? previous : [String(previous)]), value],
+    );
   }
   res.end();
 }

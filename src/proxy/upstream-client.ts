@@ -33,11 +33,28 @@ export class UpstreamPools {
 
   /** dns.lookup, refusing an own listener's address (net.connect calls it for host names only). */
   private guardedLookup(port: number): typeof lookup {
-    return ((host: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+    return ((
+      host: string,
+      options: LookupOptions,
+      callback: (
+        err: NodeJS.ErrnoException | null,
+        address: string | LookupAddress[],
+        family?: number,
+      ) => void,
+    ) => {
       lookup(host, { ...options, all: true }, (err, addresses) => {
-        const own = err === null ? addresses.find((entry) => this.policy?.isOwnListener(entry.address, port)) : undefined;
+        const own =
+          err === null
+            ? addresses.find((entry) => this.policy?.isOwnListener(entry.address, port))
+            : undefined;
         if (own !== undefined) {
-          return callback(Object.assign(new Error(`${host}:${port} resolves to ${own.address}, this gateway's own listener`), { code: 'ECONNREFUSED' }), []);
+          return callback(
+            Object.assign(
+              new Error(`${host}:${port} resolves to ${own.address}, this gateway's own listener`),
+              { code: 'ECONNREFUSED' },
+            ),
+            [],
+          );
         }
         if (err !== null || options.all === true) return callback(err, addresses);
         const [first] = addresses;
@@ -56,8 +73,12 @@ export class UpstreamPools {
         connections: options.maxConnections,
         connect: {
           timeout: options.connectTimeoutMs,
-          lookup: this.guardedLookup(Number(new URL(origin).port) || (origin.startsWith('https:') ? 443 : 80)),
-          ...(options.tls !== undefined && origin.startsWith('https:') ? upstreamConnectOptions(options.tls) : {}),
+          lookup: this.guardedLookup(
+            Number(new URL(origin).port) || (origin.startsWith('https:') ? 443 : 80),
+          ),
+          ...(options.tls !== undefined && origin.startsWith('https:')
+            ? upstreamConnectOptions(options.tls)
+            : {}),
           ...(options.protocol === 'h2c' ? { useH2c: true } : {}),
         },
         keepAliveTimeout: 30_000,

@@ -2,12 +2,29 @@
 import type { FailureKind } from '../balancing/endpoint.js';
 import { GatewayError } from '../errors.js';
 
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT']);
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT',
+]);
+const TIMEOUTS = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 const RESETS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 // undici refuses these before it writes a byte: a request it cannot encode (a header value outside
 // RFC 9110 5.5, an invalid method or path) or a pool edgeway itself closed. The instance never saw them.
-const GATEWAY_SIDE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const GATEWAY_SIDE = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
 
 /** The kind of an error thrown by undici for one upstream attempt. */
 export function classifyUpstreamError(err: unknown): FailureKind {
@@ -22,7 +39,12 @@ export function classifyUpstreamError(err: unknown): FailureKind {
   if (CONNECT_FAILURES.has(code)) return 'connect-failure';
   if (TIMEOUTS.has(code)) return 'timeout';
   if (RESETS.has(code)) return 'reset';
-  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'invalid-response';
+  if (
+    code.startsWith('HPE_') ||
+    code === 'UND_ERR_INFO' ||
+    code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
+  )
+    return 'invalid-response';
   return 'reset';
 }
 
@@ -32,11 +54,22 @@ export function failureToError(kind: FailureKind, service: string, cause?: unkno
     case 'timeout':
       return new GatewayError('gateway_timeout', `upstream service "${service}" timed out`);
     case 'connect-failure':
-      return new GatewayError('bad_gateway', `upstream service "${service}" refused the connection`);
+      return new GatewayError(
+        'bad_gateway',
+        `upstream service "${service}" refused the connection`,
+      );
     case 'invalid-response':
-      return new GatewayError('bad_gateway', `upstream service "${service}" sent an invalid response`);
+      return new GatewayError(
+        'bad_gateway',
+        `upstream service "${service}" sent an invalid response`,
+      );
     case 'gateway-error':
-      return new GatewayError('internal_error', `the gateway could not send the request to service "${service}"`, [], { cause });
+      return new GatewayError(
+        'internal_error',
+        `the gateway could not send the request to service "${service}"`,
+        [],
+        { cause },
+      );
     case 'reset':
     case 'client-aborted':
       return new GatewayError('bad_gateway', `upstream service "${service}" reset the connection`);

@@ -26,5 +26,11 @@ export function upstreamConnectOptions(config: UpstreamTlsConfig): ConnectionOpt
 /** A stable key for pool sharing: services with the same TLS settings share connections to an origin. */
 export function upstreamTlsKey(config: UpstreamTlsConfig | undefined): string {
   if (config === undefined) return '';
-  return JSON.stringify([config.ca, config.cert, config.key, config.serverName, config.rejectUnauthorized ?? true]);
+  return JSON.stringify([
+    config.ca,
+    config.cert,
+    config.key,
+    config.serverName,
+    config.rejectUnauthorized ?? true,
+  ]);
 }

@@ -2,7 +2,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRoute } from './route.js';
 import type { ServerSpan } from './server-span.js';
-import type { RequestHeaderRules, ResponseCompression, ResponseHeaderRules } from './policy-state.js';
+import type {
+  RequestHeaderRules,
+  ResponseCompression,
+  ResponseHeaderRules,
+} from './policy-state.js';
 
 /** The verified caller of an authenticated request. */
 export interface Principal {
@@ -50,7 +54,11 @@ export interface RequestContext {
 }
 
 /** Called with the upstream's status and headers before they go to the client; a throw answers instead. */
-export type ResponseHook = (ctx: RequestContext, status: number, headers: IncomingHttpHeaders) => void | Promise<void>;
+export type ResponseHook = (
+  ctx: RequestContext,
+  status: number,
+  headers: IncomingHttpHeaders,
+) => void | Promise<void>;
 
 /**
  * A stage: runs before the request is forwarded. It throws a GatewayError to answer instead of the

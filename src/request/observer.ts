@@ -51,7 +51,13 @@ export interface RequestObserver {
 export interface AttemptObserver {
   select(ctx: RequestContext, pick: () => Endpoint | undefined): Endpoint | undefined;
   /** `path` is what the attempt requests after the instance's base path (query included). */
-  begin(ctx: RequestContext, service: ObservedService, endpoint: Endpoint, attempt: number, path: string): AttemptTracker;
+  begin(
+    ctx: RequestContext,
+    service: ObservedService,
+    endpoint: Endpoint,
+    attempt: number,
+    path: string,
+  ): AttemptTracker;
 }
 
 /** One attempt's telemetry. */

@@ -47,7 +47,11 @@ export interface ResponseCompression {
  * The headers of a non-error answer edgeway writes itself (a CORS preflight): `base`, the extras stages
  * added unless removed, then the route's `set`.
  */
-export function ownAnswerHeaders(base: string[], extra: ReadonlyArray<readonly [string, string]>, rules: ResponseHeaderRules | undefined): string[] {
+export function ownAnswerHeaders(
+  base: string[],
+  extra: ReadonlyArray<readonly [string, string]>,
+  rules: ResponseHeaderRules | undefined,
+): string[] {
   for (const [name, value] of extra) {
     if (rules === undefined || !rules.drop.has(name.toLowerCase())) base.push(name, value);
   }

@@ -11,7 +11,9 @@ function quoted(text: string): string {
 
 /** 401 for a request that carries no token at all: RFC 6750 3.1 says to send no error code then. */
 export function missingToken(): GatewayError {
-  return new GatewayError('unauthorized', 'a bearer token is required', [['www-authenticate', `Bearer realm="${REALM}"`]]);
+  return new GatewayError('unauthorized', 'a bearer token is required', [
+    ['www-authenticate', `Bearer realm="${REALM}"`],
+  ]);
 }
 
 /** The exact challenge SPEC names for a bad token. */
@@ -22,13 +24,20 @@ const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
  * optional); the short reason goes into the error body's message instead.
  */
 export function invalidToken(description: string, cause?: unknown): GatewayError {
-  return new GatewayError('unauthorized', `invalid token: ${description}`, [['www-authenticate', INVALID_TOKEN_CHALLENGE]], { cause });
+  return new GatewayError(
+    'unauthorized',
+    `invalid token: ${description}`,
+    [['www-authenticate', INVALID_TOKEN_CHALLENGE]],
+    { cause },
+  );
 }
 
 /** 403 `insufficient_scope` naming every scope the route requires (RFC 6750 3.1). */
 export function insufficientScope(required: readonly string[]): GatewayError {
   const challenge = `Bearer error="insufficient_scope", scope="${quoted(required.join(' '))}"`;
-  return new GatewayError('forbidden', `the token lacks a required scope (${required.join(' ')})`, [['www-authenticate', challenge]]);
+  return new GatewayError('forbidden', `the token lacks a required scope (${required.join(' ')})`, [
+    ['www-authenticate', challenge],
+  ]);
 }
 
 /** 429 with Retry-After in whole seconds, at least 1 (RFC 9110 10.2.3). */

@@ -17,10 +17,14 @@ export function buildAuthStage(route: RouteConfig, security: Security): Stage | 
   const claimHeaders = Object.entries(auth.claimHeaders);
   // The auth config in force when this route's snapshot was built, even after a reload swaps the snapshot.
   const verify = security.authenticator();
-  if (auth.apiKeys) return buildKeyOrTokenStage({ required, scopes, claimHeaders, verify }, security);
+  if (auth.apiKeys)
+    return buildKeyOrTokenStage({ required, scopes, claimHeaders, verify }, security);
   return async function authenticate(ctx) {
     // The header wins when both are sent; the query's copy is removed before forwarding either way.
-    const fromQuery = queryToken && ctx.req.headers.authorization === undefined ? queryAccessToken(ctx.query) : undefined;
+    const fromQuery =
+      queryToken && ctx.req.headers.authorization === undefined
+        ? queryAccessToken(ctx.query)
+        : undefined;
     const header = fromQuery === undefined ? ctx.req.headers.authorization : `Bearer ${fromQuery}`;
     if (!required && header === undefined) return;
     const principal = await verify(header, ctx.clientIp);

@@ -14,7 +14,8 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  */
 export function parseBearer(header: string | undefined): string | undefined {
   if (header === undefined || header.length === 0) return undefined;
-  if (Buffer.byteLength(header, 'utf8') > MAX_AUTHORIZATION_BYTES) throw invalidToken('authorization header too large');
+  if (Buffer.byteLength(header, 'utf8') > MAX_AUTHORIZATION_BYTES)
+    throw invalidToken('authorization header too large');
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
   // RFC 9110 11.1: the auth-scheme is case-insensitive.

@@ -1,5 +1,11 @@
 /** Failure throttles: after too many failures a key (client IP, client id) is blocked, and its crypto work is rationed. */
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract, type RateLimiterStoreAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+  type RateLimiterStoreAbstract,
+} from 'rate-limiter-flexible';
 import type { StoreBackend } from '../store/backend.js';
 
 /** How many failures a key may have per window, and how long it is refused after. */
@@ -39,8 +45,16 @@ export class FailureThrottle {
   readonly #allowance = new Map<string, { left: number; at: number }>();
 
   constructor(backend: StoreBackend, options: ThrottleOptions) {
-    const common = { keyPrefix: `edgeway:{${options.name}}`, points: options.failures, duration: options.windowSec, blockDuration: options.blockSec };
-    this.#limiter = backend.kind === 'redis' ? new RateLimiterRedis({ ...common, storeClient: backend.redis }) : new RateLimiterMemory(common);
+    const common = {
+      keyPrefix: `edgeway:{${options.name}}`,
+      points: options.failures,
+      duration: options.windowSec,
+      blockDuration: options.blockSec,
+    };
+    this.#limiter =
+      backend.kind === 'redis'
+        ? new RateLimiterRedis({ ...common, storeClient: backend.redis })
+        : new RateLimiterMemory(common);
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => undefined);
     this.#checksPerSecond = options.checksPerSecondWhileBlocked ?? 5;
@@ -100,6 +114,15 @@ export class FailureThrottle {
 }
 
 /** The default guard against token forgery: past 20 invalid tokens a minute per client IP, 5 min of rationed signature checks. */
-export function invalidTokenThrottle(backend: StoreBackend, overrides: Partial<ThrottleOptions> = {}): FailureThrottle {
-  return new FailureThrottle(backend, { name: 'auth-failures', failures: 20, windowSec: 60, blockSec: 300, ...overrides });
+export function invalidTokenThrottle(
+  backend: StoreBackend,
+  overrides: Partial<ThrottleOptions> = {},
+): FailureThrottle {
+  return new FailureThrottle(backend, {
+    name: 'auth-failures',
+    failures: 20,
+    windowSec: 60,
+    blockSec: 300,
+    ...overrides,
+  });
 }

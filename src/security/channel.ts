@@ -18,7 +18,11 @@ export interface ChannelHandlers {
  * while the connection was away are lost. Resolves once subscribed when the connection is ready now;
  * returns a function that stops listening.
  */
-export async function listen(subscriber: RedisClient, channel: string, handlers: ChannelHandlers): Promise<() => Promise<void>> {
+export async function listen(
+  subscriber: RedisClient,
+  channel: string,
+  handlers: ChannelHandlers,
+): Promise<() => Promise<void>> {
   let stopped = false;
   const onMessage = (from: string, message: string): void => {
     if (from === channel) handlers.onMessage(message);

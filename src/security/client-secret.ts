@@ -16,7 +16,9 @@ const KEY_LENGTH = 32;
 
 function derive(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(secret, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (err, key) => (err === null ? resolve(key) : reject(err)));
+    scrypt(secret, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+      err === null ? resolve(key) : reject(err),
+    );
   });
 }
 
@@ -26,7 +28,10 @@ export function newSecret(random: (bytes: number) => Buffer = randomBytes): stri
 }
 
 /** Hashes `secret` with a fresh 16-byte salt. */
-export async function hashSecret(secret: string, random: (bytes: number) => Buffer = randomBytes): Promise<SecretHash> {
+export async function hashSecret(
+  secret: string,
+  random: (bytes: number) => Buffer = randomBytes,
+): Promise<SecretHash> {
   const salt = random(16);
   const hash = await derive(secret, salt, PARAMS);
   return { salt: salt.toString('base64url'), hash: hash.toString('base64url'), ...PARAMS };
@@ -36,10 +41,19 @@ export async function hashSecret(secret: string, random: (bytes: number) => Buff
 let decoy: Promise<SecretHash> | undefined;
 
 /** Whether `secret` matches `stored` (or, with no stored hash, false after the same work). */
-export async function secretMatches(secret: string, stored: SecretHash | undefined): Promise<boolean> {
+export async function secretMatches(
+  secret: string,
+  stored: SecretHash | undefined,
+): Promise<boolean> {
   decoy ??= hashSecret(newSecret());
   const target = stored ?? (await decoy);
   const expected = Buffer.from(target.hash, 'base64url');
-  const actual = await derive(secret, Buffer.from(target.salt, 'base64url'), { N: target.N, r: target.r, p: target.p });
-  return actual.length === expected.length && timingSafeEqual(actual, expected) && stored !== undefined;
+  const actual = await derive(secret, Buffer.from(target.salt, 'base64url'), {
+    N: target.N,
+    r: target.r,
+    p: target.p,
+  });
+  return (
+    actual.length === expected.length && timingSafeEqual(actual, expected) && stored !== undefined
+  );
 }

@@ -40,7 +40,9 @@ class RedisClientRecords implements ClientRecords {
   }
 
   async all(): Promise<StoredClient[]> {
-    return Object.values(await this.redis.hgetall(CLIENTS_HASH)).map((text) => JSON.parse(text) as StoredClient);
+    return Object.values(await this.redis.hgetall(CLIENTS_HASH)).map(
+      (text) => JSON.parse(text) as StoredClient,
+    );
   }
 
   async insert(client: StoredClient): Promise<boolean> {
@@ -96,23 +98,35 @@ export class Clients {
   readonly #now: () => number;
 
   constructor(backend: StoreBackend, now: () => number = Date.now) {
-    this.#records = backend.kind === 'redis' ? new RedisClientRecords(backend.redis) : new FileClientRecords(backend.dataDir);
+    this.#records =
+      backend.kind === 'redis'
+        ? new RedisClientRecords(backend.redis)
+        : new FileClientRecords(backend.dataDir);
     this.#now = now;
   }
 
   /** Registers a client and returns its secret, which is not stored and cannot be shown again. */
   async add(id: string, scopes: readonly string[]): Promise<{ id: string; secret: string }> {
-    if (!CLIENT_ID.test(id)) throw new RangeError('client id must be 1 to 128 of A-Z a-z 0-9 . _ ~ -');
+    if (!CLIENT_ID.test(id))
+      throw new RangeError('client id must be 1 to 128 of A-Z a-z 0-9 . _ ~ -');
     const bad = scopes.find((scope) => !isScopeToken(scope));
     if (bad !== undefined) throw new RangeError(`invalid scope "${bad}"`);
     const secret = newSecret();
-    const stored: StoredClient = { id, scopes: [...scopes], createdAt: this.#now(), secret: await hashSecret(secret) };
-    if (!(await this.#records.insert(stored))) throw new RangeError(`client "${id}" already exists`);
+    const stored: StoredClient = {
+      id,
+      scopes: [...scopes],
+      createdAt: this.#now(),
+      secret: await hashSecret(secret),
+    };
+    if (!(await this.#records.insert(stored)))
+      throw new RangeError(`client "${id}" already exists`);
     return { id, secret };
   }
 
   async list(): Promise<ClientInfo[]> {
-    return (await this.#records.all()).map(({ id, scopes, createdAt }) => ({ id, scopes, createdAt })).sort((a, b) => a.id.localeCompare(b.id));
+    return (await this.#records.all())
+      .map(({ id, scopes, createdAt }) => ({ id, scopes, createdAt }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** Removes a client; false when there was none. */

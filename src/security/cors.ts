@@ -6,14 +6,24 @@ import { ownAnswerHeaders } from '../request/policy-state.js';
 
 /** Response headers the cors stage owns on its route: the upstream's copies are dropped, so no answer carries two. */
 export const CORS_RESPONSE_HEADERS = [
-  'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers',
-  'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age',
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-expose-headers',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-max-age',
 ] as const;
 
-
 /** Fetch standard 3.2.2: a CORS preflight is OPTIONS with Origin and Access-Control-Request-Method. */
-export function isPreflight(method: string | undefined, headers: RequestContext['req']['headers']): boolean {
-  return method === 'OPTIONS' && headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
+export function isPreflight(
+  method: string | undefined,
+  headers: RequestContext['req']['headers'],
+): boolean {
+  return (
+    method === 'OPTIONS' &&
+    headers.origin !== undefined &&
+    headers['access-control-request-method'] !== undefined
+  );
 }
 
 function isWebSocketUpgrade(upgrade: string | undefined): boolean {
@@ -46,9 +56,12 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
     actual.push(['access-control-allow-credentials', 'true']);
     preflight.push('access-control-allow-credentials', 'true');
   }
-  if (config.exposeHeaders.length > 0) actual.push(['access-control-expose-headers', config.exposeHeaders.join(', ')]);
-  if (config.headers.length > 0) preflight.push('access-control-allow-headers', config.headers.join(', '));
-  if (config.maxAge !== undefined) preflight.push('access-control-max-age', String(Math.floor(config.maxAge / 1000)));
+  if (config.exposeHeaders.length > 0)
+    actual.push(['access-control-expose-headers', config.exposeHeaders.join(', ')]);
+  if (config.headers.length > 0)
+    preflight.push('access-control-allow-headers', config.headers.join(', '));
+  if (config.maxAge !== undefined)
+    preflight.push('access-control-max-age', String(Math.floor(config.maxAge / 1000)));
   return function cors(ctx) {
     // Every answer on the route depends on Origin (allowed or not, preflight or not), so caches must key on it.
     ctx.responseHeaders.push(['vary', 'Origin']);
@@ -56,13 +69,15 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
     if (origin === undefined) return;
     const allowed = anyOrigin || origins.has(origin);
     if (isPreflight(ctx.req.method, ctx.req.headers)) {
-      if (!allowed) throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
+      if (!allowed)
+        throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
       answerPreflight(ctx, origin, preflight);
       return;
     }
     // RFC 6455 10.2: browsers apply no CORS to WebSocket handshakes, so Origin is the server's only check
     // against a page on another site opening a socket with the user's cookies.
-    if (!allowed && isWebSocketUpgrade(ctx.req.headers.upgrade)) throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
+    if (!allowed && isWebSocketUpgrade(ctx.req.headers.upgrade))
+      throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
     if (!allowed) return;
     ctx.responseHeaders.push(['access-control-allow-origin', origin]);
     // Fresh pairs: the request's header list is its own to change, the compiled ones are shared.

@@ -6,14 +6,18 @@ import type { Principal } from '../request/context.js';
 // RFC 8187 3.2.1: each UTF-8 byte outside visible ASCII, and `%` itself, becomes %XX. The result is ASCII,
 // decodes unambiguously with decodeURIComponent, and cannot carry CR/LF into another header.
 const PLAIN = /^[\x21-\x24\x26-\x7e]*$/;
-const HEX = Array.from({ length: 256 }, (_, byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`);
+const HEX = Array.from(
+  { length: 256 },
+  (_, byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+);
 
 /** A string as a header value: unchanged when it is plain visible ASCII without `%`, else percent-encoded UTF-8. */
 export function encodeHeaderValue(text: string): string {
   if (PLAIN.test(text)) return text;
   let out = '';
   // Buffer.from turns a lone surrogate into U+FFFD where encodeURIComponent would throw.
-  for (const byte of Buffer.from(text, 'utf8')) out += byte > 0x20 && byte < 0x7f && byte !== 0x25 ? String.fromCharCode(byte) : HEX[byte];
+  for (const byte of Buffer.from(text, 'utf8'))
+    out += byte > 0x20 && byte < 0x7f && byte !== 0x25 ? String.fromCharCode(byte) : HEX[byte];
   return out;
 }
 
@@ -27,11 +31,17 @@ const MAX_CLAIM_HEADER_CHARS = 256;
 /** A claim as a header value: strings, numbers and booleans, arrays as lists; encoded, at most 256 characters. */
 export function claimValue(claim: unknown): string | undefined {
   let value: string;
-  if (typeof claim === 'string' || typeof claim === 'number' || typeof claim === 'boolean') value = encodeHeaderValue(String(claim));
-  else if (Array.isArray(claim) && claim.every((part) => typeof part === 'string' || typeof part === 'number')) value = encodeHeaderList(claim);
+  if (typeof claim === 'string' || typeof claim === 'number' || typeof claim === 'boolean')
+    value = encodeHeaderValue(String(claim));
+  else if (
+    Array.isArray(claim) &&
+    claim.every((part) => typeof part === 'string' || typeof part === 'number')
+  )
+    value = encodeHeaderList(claim);
   else return undefined;
   // Cut on a whole escape, so the bounded value still decodes.
-  if (value.length > MAX_CLAIM_HEADER_CHARS) value = value.slice(0, MAX_CLAIM_HEADER_CHARS).replace(/%[0-9A-F]?$/, '');
+  if (value.length > MAX_CLAIM_HEADER_CHARS)
+    value = value.slice(0, MAX_CLAIM_HEADER_CHARS).replace(/%[0-9A-F]?$/, '');
   return value === '' ? undefined : value;
 }
 
@@ -39,8 +49,15 @@ export function claimValue(claim: unknown): string | undefined {
  * Adds the caller's identity to `headers`. `sub` and scopes are never cut: a shortened identity could
  * name someone else.
  */
-export function addIdentityHeaders(headers: Array<[string, string]>, principal: Principal, claimHeaders: ReadonlyArray<readonly [string, string]>): void {
-  headers.push(['x-edgeway-sub', encodeHeaderValue(principal.sub)], ['x-edgeway-scopes', encodeHeaderList(principal.scopes)]);
+export function addIdentityHeaders(
+  headers: Array<[string, string]>,
+  principal: Principal,
+  claimHeaders: ReadonlyArray<readonly [string, string]>,
+): void {
+  headers.push(
+    ['x-edgeway-sub', encodeHeaderValue(principal.sub)],
+    ['x-edgeway-scopes', encodeHeaderList(principal.scopes)],
+  );
   for (const [header, claim] of claimHeaders) {
     const value = claimValue(principal.claims[claim]);
     if (value !== undefined) headers.push([header, value]);

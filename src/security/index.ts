@@ -11,11 +11,21 @@ import { TokenVerifier, type AuthConfig } from './verify.js';
 import { RemoteKeySet, type RemoteKeySetOptions } from './remote-jwks.js';
 import { keyRecordStore, type SigningAlgorithm } from './key-records.js';
 import { SigningKeys } from './signing-keys.js';
-import { EDGEWAY_ISSUER, MAX_TOKEN_TTL_MS, TokenIssuer, type IssueRequest, type IssuedToken } from './tokens.js';
+import {
+  EDGEWAY_ISSUER,
+  MAX_TOKEN_TTL_MS,
+  TokenIssuer,
+  type IssueRequest,
+  type IssuedToken,
+} from './tokens.js';
 import { openRevocations, type RevocationList } from './revocations.js';
 import { Clients } from './clients.js';
 import { FailureThrottle, invalidTokenThrottle } from './brute-force.js';
-import { handleTokenRequest, type OAuthTokenRequest, type OAuthTokenResponse } from './oauth-token.js';
+import {
+  handleTokenRequest,
+  type OAuthTokenRequest,
+  type OAuthTokenResponse,
+} from './oauth-token.js';
 import { ApiKeys } from './api-keys/api-keys.js';
 import { authenticateApiKey } from './api-keys/authenticate.js';
 
@@ -44,7 +54,10 @@ export interface SecurityOptions {
 }
 
 /** Verifies a request's bearer token; throws 401 / 429 / 503 GatewayErrors. */
-export type Authenticate = (authorization: string | undefined, clientIp: string) => Promise<Principal>;
+export type Authenticate = (
+  authorization: string | undefined,
+  clientIp: string,
+) => Promise<Principal>;
 
 /** The one object the gateway, the admin API and the CLI use. */
 export interface Security {
@@ -78,38 +91,80 @@ export interface Security {
 }
 
 /** Builds the security core on `backend`; call once per process and `close()` on shutdown. */
-export async function createSecurity(backend: StoreBackend, auth: AuthConfig, options: SecurityOptions = {}): Promise<Security> {
+export async function createSecurity(
+  backend: StoreBackend,
+  auth: AuthConfig,
+  options: SecurityOptions = {},
+): Promise<Security> {
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
-  const keys = await SigningKeys.open(keyRecordStore(backend, now, onError), { algorithm: options.signingAlgorithm ?? 'ES256', maxTokenTtlMs: MAX_TOKEN_TTL_MS, now, onError });
+  const keys = await SigningKeys.open(keyRecordStore(backend, now, onError), {
+    algorithm: options.signingAlgorithm ?? 'ES256',
+    maxTokenTtlMs: MAX_TOKEN_TTL_MS,
+    now,
+    onError,
+  });
   const revocations = await openRevocations(backend, now, onError);
   const clients = new Clients(backend, now);
-  const apiKeys = await ApiKeys.open(backend, { now, onError, ...(options.tokenCacheSize === undefined ? {} : { cacheSize: options.tokenCacheSize }) });
+  const apiKeys = await ApiKeys.open(backend, {
+    now,
+    onError,
+    ...(options.tokenCacheSize === undefined ? {} : { cacheSize: options.tokenCacheSize }),
+  });
   const issuer = new TokenIssuer(keys, now);
   const cache = new TokenCache(options.tokenCacheSize ?? 10_000, now);
   revocations.onRevoked((jti) => cache.dropJti(jti));
-  const guard = invalidTokenThrottle(backend, { now, onError, ...(options.invalidTokensPerMinute !== undefined ? { failures: options.invalidTokensPerMinute } : {}) });
-  const oauthByClient = new FailureThrottle(backend, { name: 'oauth-client-ip-failures', failures: 10, windowSec: 300, blockSec: 900, now, onError });
-  const oauthByIp = new FailureThrottle(backend, { name: 'oauth-ip-failures', failures: 30, windowSec: 300, blockSec: 900, now, onError });
+  const guard = invalidTokenThrottle(backend, {
+    now,
+    onError,
+    ...(options.invalidTokensPerMinute !== undefined
+      ? { failures: options.invalidTokensPerMinute }
+      : {}),
+  });
+  const oauthByClient = new FailureThrottle(backend, {
+    name: 'oauth-client-ip-failures',
+    failures: 10,
+    windowSec: 300,
+    blockSec: 900,
+    now,
+    onError,
+  });
+  const oauthByIp = new FailureThrottle(backend, {
+    name: 'oauth-ip-failures',
+    failures: 30,
+    windowSec: 300,
+    blockSec: 900,
+    now,
+    onError,
+  });
 
   const remoteSets = new Map<string, RemoteKeySet>();
   const remoteKeySet = (uri: string): RemoteKeySet => {
-    const known = remoteSets.get(uri) ?? new RemoteKeySet(uri, { ...options.remoteJwks, now, onError });
+    const known =
+      remoteSets.get(uri) ?? new RemoteKeySet(uri, { ...options.remoteJwks, now, onError });
     remoteSets.set(uri, known);
     return known;
   };
   // Each config's verdicts are cached under its own generation, so one config never serves another's verdict
   // (a snapshot's authenticator outlives a reload); the LRU evicts a retired generation's entries.
   let generation = 0;
-  let ownAudience = auth.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
+  let ownAudience = auth.issuers.find(
+    (entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined,
+  )?.audience;
 
   const issueToken = (request: IssueRequest): Promise<IssuedToken> =>
-    issuer.issue(request.aud !== undefined || ownAudience === undefined ? request : { ...request, aud: ownAudience });
+    issuer.issue(
+      request.aud !== undefined || ownAudience === undefined
+        ? request
+        : { ...request, aud: ownAudience },
+    );
 
   /** Counts an invalid token against the client IP; past the limit the answer becomes 429. */
   const failed = async (err: GatewayError, clientIp: string): Promise<GatewayError> => {
     const blockedMs = await guard.fail(clientIp);
-    return blockedMs > 0 ? tooManyFailures(blockedMs, 'too many invalid tokens from this address') : err;
+    return blockedMs > 0
+      ? tooManyFailures(blockedMs, 'too many invalid tokens from this address')
+      : err;
   };
 
   const authenticatorFor = (verifier: TokenVerifier, cacheScope: string): Authenticate =>
@@ -125,21 +180,31 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
       let verified = cache.get(digest);
       if (verified === undefined) {
         // A blocked address is rationed, not refused: its next valid token still verifies (a NAT hides many users).
-        if (!guard.mayCheck(clientIp)) throw tooManyFailures(1000, 'too many invalid tokens from this address');
+        if (!guard.mayCheck(clientIp))
+          throw tooManyFailures(1000, 'too many invalid tokens from this address');
         try {
           verified = await verifier.verify(token);
         } catch (err) {
-          throw err instanceof GatewayError && err.code === 'unauthorized' ? await failed(err, clientIp) : err;
+          throw err instanceof GatewayError && err.code === 'unauthorized'
+            ? await failed(err, clientIp)
+            : err;
         }
         cache.set(digest, verified);
-      } else if (verified.ownKid !== undefined && keys.verificationKey(verified.ownKid) === undefined) {
+      } else if (
+        verified.ownKid !== undefined &&
+        keys.verificationKey(verified.ownKid) === undefined
+      ) {
         // README: an emergency rotation refuses every token issued before at once, verified before or not.
         throw await failed(invalidToken('signing key revoked'), clientIp);
       }
-      if (verified.jti !== undefined && revocations.isRevoked(verified.jti)) throw await failed(invalidToken('token revoked'), clientIp);
+      if (verified.jti !== undefined && revocations.isRevoked(verified.jti))
+        throw await failed(invalidToken('token revoked'), clientIp);
       return verified.principal;
     };
-  let current = authenticatorFor(new TokenVerifier(auth, { ownKeys: keys, now, remoteKeySet }), `${generation}:`);
+  let current = authenticatorFor(
+    new TokenVerifier(auth, { ownKeys: keys, now, remoteKeySet }),
+    `${generation}:`,
+  );
 
   return {
     authenticate: (authorization, clientIp) => current(authorization, clientIp),
@@ -151,15 +216,29 @@ export async function createSecurity(backend: StoreBackend, auth: AuthConfig, op
     jwks: () => keys.jwks(),
     reconfigure(next) {
       generation += 1;
-      current = authenticatorFor(new TokenVerifier(next, { ownKeys: keys, now, remoteKeySet }), `${generation}:`);
-      ownAudience = next.issuers.find((entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined)?.audience;
+      current = authenticatorFor(
+        new TokenVerifier(next, { ownKeys: keys, now, remoteKeySet }),
+        `${generation}:`,
+      );
+      ownAudience = next.issuers.find(
+        (entry) => entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined,
+      )?.audience;
     },
     keys,
     clients,
     revocations,
     apiKeys,
     oauthToken: (request) =>
-      handleTokenRequest({ clients, issue: issueToken, ttlMs: options.oauthTokenTtlMs ?? 3_600_000, byClient: oauthByClient, byIp: oauthByIp }, request),
+      handleTokenRequest(
+        {
+          clients,
+          issue: issueToken,
+          ttlMs: options.oauthTokenTtlMs ?? 3_600_000,
+          byClient: oauthByClient,
+          byIp: oauthByIp,
+        },
+        request,
+      ),
     async close() {
       await Promise.all([keys.close(), revocations.close(), apiKeys.close()]);
     },

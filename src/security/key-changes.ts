@@ -15,10 +15,17 @@ export type KeyChange =
 export type KeyChangeResult = 0 | 1 | 2;
 
 /** Applies `change` at `now` to `records`; returns the new ring and the result. */
-export function applyKeyChange(records: readonly KeyRecord[], change: KeyChange, now: number, maxTokenTtlMs: number): { records: KeyRecord[]; result: KeyChangeResult } {
+export function applyKeyChange(
+  records: readonly KeyRecord[],
+  change: KeyChange,
+  now: number,
+  maxTokenTtlMs: number,
+): { records: KeyRecord[]; result: KeyChangeResult } {
   const ring = new Map<string, KeyRecord>();
-  for (const record of records) if (record.retireAfter === undefined || record.retireAfter > now) ring.set(record.kid, record);
-  const inState = (state: KeyState): KeyRecord[] => [...ring.values()].filter((r) => r.state === state);
+  for (const record of records)
+    if (record.retireAfter === undefined || record.retireAfter > now) ring.set(record.kid, record);
+  const inState = (state: KeyState): KeyRecord[] =>
+    [...ring.values()].filter((r) => r.state === state);
   const put = (record: KeyRecord, state: KeyState, retireAfter?: number): void => {
     const { retireAfter: _old, ...rest } = record;
     ring.set(record.kid, { ...rest, state, ...(retireAfter !== undefined ? { retireAfter } : {}) });
@@ -51,14 +58,17 @@ export function applyKeyChange(records: readonly KeyRecord[], change: KeyChange,
     }
     result = 1;
   } else if (change.mode === 'revoke') {
-    for (const record of ring.values()) if (record.state !== 'revoked') put(record, 'revoked', now + maxTokenTtlMs);
+    for (const record of ring.values())
+      if (record.state !== 'revoked') put(record, 'revoked', now + maxTokenTtlMs);
     given('current');
     result = 1;
   } else if (change.mode === 'restore' && !ring.has(change.key.kid)) {
     const held = change.key;
     const demoted = held.state === 'current' && current.length > 0;
     const retireAfter = demoted ? now + maxTokenTtlMs : held.retireAfter;
-    const kept = !(held.state === 'next' && next.length > 0) && (retireAfter === undefined || retireAfter > now);
+    const kept =
+      !(held.state === 'next' && next.length > 0) &&
+      (retireAfter === undefined || retireAfter > now);
     if (kept) {
       put(held, demoted ? 'retiring' : held.state, retireAfter);
       result = 1;

@@ -35,7 +35,13 @@ export type NewKey = Pick<KeyRecord, 'kid' | 'alg' | 'privateJwk'>;
 
 /** A record's state; records written before states existed carry only a `current` flag. */
 function stateOf(stored: { state?: unknown; current?: unknown }): KeyState {
-  if (stored.state === 'next' || stored.state === 'current' || stored.state === 'retiring' || stored.state === 'revoked') return stored.state;
+  if (
+    stored.state === 'next' ||
+    stored.state === 'current' ||
+    stored.state === 'retiring' ||
+    stored.state === 'revoked'
+  )
+    return stored.state;
   return stored.current === true ? 'current' : 'retiring';
 }
 
@@ -96,12 +102,28 @@ class RedisKeyRecords implements KeyRecordStore {
 
   async change(change: KeyChange, maxTokenTtlMs: number): Promise<KeyChangeResult> {
     const { key, mode } = change;
-    const held = mode === 'restore' ? [change.key.state, change.key.createdAt, change.key.retireAfter ?? ''] : [];
-    return (await this.#rotate(KEYS_HASH, key.kid, key.alg, JSON.stringify(key.privateJwk), maxTokenTtlMs, mode, KEYS_CHANNEL, ...held)) as KeyChangeResult;
+    const held =
+      mode === 'restore'
+        ? [change.key.state, change.key.createdAt, change.key.retireAfter ?? '']
+        : [];
+    return (await this.#rotate(
+      KEYS_HASH,
+      key.kid,
+      key.alg,
+      JSON.stringify(key.privateJwk),
+      maxTokenTtlMs,
+      mode,
+      KEYS_CHANNEL,
+      ...held,
+    )) as KeyChangeResult;
   }
 
   async watch(onChange: () => void): Promise<void> {
-    this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, { onMessage: onChange, onReconnect: onChange, onError: this.#onError });
+    this.#stop = await listen(this.#subscriber, KEYS_CHANNEL, {
+      onMessage: onChange,
+      onReconnect: onChange,
+      onError: this.#onError,
+    });
     // The command connection's reconnect too: a restarted Redis may have lost the keys, and the reload puts them back.
     this.#onCommandsReady = onChange;
     this.#redis.on('ready', onChange);
@@ -125,13 +147,23 @@ class FileKeyRecords implements KeyRecordStore {
   }
 
   async load(): Promise<KeyRecord[]> {
-    const { keys } = await readJsonFile<{ keys: Array<Omit<KeyRecord, 'state'> & { state?: KeyState; current?: boolean }> }>(this.#path, { keys: [] });
-    return keys.map(({ current: _flag, ...record }) => ({ ...record, state: stateOf({ state: record.state, current: _flag }) }));
+    const { keys } = await readJsonFile<{
+      keys: Array<Omit<KeyRecord, 'state'> & { state?: KeyState; current?: boolean }>;
+    }>(this.#path, { keys: [] });
+    return keys.map(({ current: _flag, ...record }) => ({
+      ...record,
+      state: stateOf({ state: record.state, current: _flag }),
+    }));
   }
 
   change(change: KeyChange, maxTokenTtlMs: number): Promise<KeyChangeResult> {
     return this.#lock.run(async () => {
-      const { records, result } = applyKeyChange(await this.load(), change, this.#now(), maxTokenTtlMs);
+      const { records, result } = applyKeyChange(
+        await this.load(),
+        change,
+        this.#now(),
+        maxTokenTtlMs,
+      );
       if (result > 0) await writeJsonFile(this.#path, { keys: records });
       return result;
     });
@@ -149,6 +181,12 @@ class FileKeyRecords implements KeyRecordStore {
 }
 
 /** The key store of a backend. */
-export function keyRecordStore(backend: StoreBackend, now: () => number = Date.now, onError: (err: unknown) => void = () => undefined): KeyRecordStore {
-  return backend.kind === 'redis' ? new RedisKeyRecords(backend.redis, backend.subscriber, onError) : new FileKeyRecords(backend.dataDir, now);
+export function keyRecordStore(
+  backend: StoreBackend,
+  now: () => number = Date.now,
+  onError: (err: unknown) => void = () => undefined,
+): KeyRecordStore {
+  return backend.kind === 'redis'
+    ? new RedisKeyRecords(backend.redis, backend.subscriber, onError)
+    : new FileKeyRecords(backend.dataDir, now);
 }

@@ -4,7 +4,8 @@
 export const OAUTH_METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 /** A Host value that may become part of a URL: a DNS name or IPv4 address, or a bracketed IPv6 literal, with an optional port. */
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /** The public origin a client reached edgeway at, or undefined when the Host cannot be part of a URL. */
 export function publicOrigin(proto: string, host: string | undefined): string | undefined {

@@ -36,14 +36,27 @@ export interface OAuthTokenDeps {
 type OAuthError = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope';
 
 /** RFC 6749 5.1: token answers must not be cached. */
-const NO_STORE: ReadonlyArray<readonly [string, string]> = [['content-type', 'application/json'], ['cache-control', 'no-store'], ['pragma', 'no-cache']];
+const NO_STORE: ReadonlyArray<readonly [string, string]> = [
+  ['content-type', 'application/json'],
+  ['cache-control', 'no-store'],
+  ['pragma', 'no-cache'],
+];
 const BASIC_CHALLENGE = ['www-authenticate', 'Basic realm="edgeway"'] as const;
 
-function answer(status: number, body: unknown, extra: ReadonlyArray<readonly [string, string]> = []): OAuthTokenResponse {
+function answer(
+  status: number,
+  body: unknown,
+  extra: ReadonlyArray<readonly [string, string]> = [],
+): OAuthTokenResponse {
   return { status, headers: [...NO_STORE, ...extra], body: JSON.stringify(body) };
 }
 
-function oauthError(status: number, error: OAuthError, description: string, extra: ReadonlyArray<readonly [string, string]> = []): OAuthTokenResponse {
+function oauthError(
+  status: number,
+  error: OAuthError,
+  description: string,
+  extra: ReadonlyArray<readonly [string, string]> = [],
+): OAuthTokenResponse {
   return answer(status, { error, error_description: description }, extra);
 }
 
@@ -54,7 +67,9 @@ function oauthError(status: number, error: OAuthError, description: string, extr
  */
 function throttled(ms: number): OAuthTokenResponse {
   const seconds = Math.max(1, Math.ceil(ms / 1000));
-  return oauthError(429, 'invalid_client', `too many failed attempts; retry after ${seconds} s`, [['retry-after', String(seconds)]]);
+  return oauthError(429, 'invalid_client', `too many failed attempts; retry after ${seconds} s`, [
+    ['retry-after', String(seconds)],
+  ]);
 }
 
 /**
@@ -76,17 +91,24 @@ function basicCredentials(header: string): { id: string; secret: string } | unde
   if (colon === -1) return undefined;
   try {
     const formDecode = (text: string): string => decodeURIComponent(text.replace(/\+/g, ' '));
-    return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+    return {
+      id: formDecode(decoded.slice(0, colon)),
+      secret: formDecode(decoded.slice(colon + 1)),
+    };
   } catch {
     return undefined;
   }
 }
 
 /** Handles one token request; never throws for client mistakes, only answers them. */
-export async function handleTokenRequest(deps: OAuthTokenDeps, request: OAuthTokenRequest): Promise<OAuthTokenResponse> {
+export async function handleTokenRequest(
+  deps: OAuthTokenDeps,
+  request: OAuthTokenRequest,
+): Promise<OAuthTokenResponse> {
   // A block rations the secret checks rather than refusing them: one IP may be a NAT of many clients, one of
   // them the attacker, and a valid secret must still pass; past the ration, 429 without a check.
-  if (!deps.byIp.mayCheck(request.clientIp)) return throttled(deps.byIp.blockedFor(request.clientIp));
+  if (!deps.byIp.mayCheck(request.clientIp))
+    return throttled(deps.byIp.blockedFor(request.clientIp));
 
   const mediaType = (request.contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/x-www-form-urlencoded') {
@@ -94,21 +116,34 @@ export async function handleTokenRequest(deps: OAuthTokenDeps, request: OAuthTok
   }
   const form = new URLSearchParams(request.body);
   // RFC 6749 3.2: request parameters must not be included more than once.
-  const repeated = ['grant_type', 'scope', 'client_id', 'client_secret'].find((name) => form.getAll(name).length > 1);
-  if (repeated !== undefined) return oauthError(400, 'invalid_request', `parameter ${repeated} is repeated`);
+  const repeated = ['grant_type', 'scope', 'client_id', 'client_secret'].find(
+    (name) => form.getAll(name).length > 1,
+  );
+  if (repeated !== undefined)
+    return oauthError(400, 'invalid_request', `parameter ${repeated} is repeated`);
   const grantType = form.get('grant_type');
   if (grantType === null) return oauthError(400, 'invalid_request', 'grant_type is missing');
-  if (grantType !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'only client_credentials is supported');
+  if (grantType !== 'client_credentials')
+    return oauthError(400, 'unsupported_grant_type', 'only client_credentials is supported');
 
   const fromHeader = request.authorization !== undefined && request.authorization.length > 0;
   const fromBody = form.has('client_id') || form.has('client_secret');
   // RFC 6749 2.3: a client must not use more than one authentication method per request.
-  if (fromHeader && fromBody) return oauthError(400, 'invalid_request', 'use either HTTP Basic or body credentials, not both');
+  if (fromHeader && fromBody)
+    return oauthError(
+      400,
+      'invalid_request',
+      'use either HTTP Basic or body credentials, not both',
+    );
   const credentials = fromHeader
     ? basicCredentials(request.authorization as string)
-    : fromBody ? { id: form.get('client_id') ?? '', secret: form.get('client_secret') ?? '' } : undefined;
+    : fromBody
+      ? { id: form.get('client_id') ?? '', secret: form.get('client_secret') ?? '' }
+      : undefined;
   if (credentials === undefined || credentials.id.length === 0) {
-    return oauthError(401, 'invalid_client', 'client authentication is required', [BASIC_CHALLENGE]);
+    return oauthError(401, 'invalid_client', 'client authentication is required', [
+      BASIC_CHALLENGE,
+    ]);
   }
 
   const key = clientKey(credentials.id, request.clientIp);
@@ -122,14 +157,25 @@ export async function handleTokenRequest(deps: OAuthTokenDeps, request: OAuthTok
   return grant(deps, client, form.get('scope'));
 }
 
-async function grant(deps: OAuthTokenDeps, client: ClientInfo, scopeParam: string | null): Promise<OAuthTokenResponse> {
+async function grant(
+  deps: OAuthTokenDeps,
+  client: ClientInfo,
+  scopeParam: string | null,
+): Promise<OAuthTokenResponse> {
   // RFC 6749 3.3: no scope asked means the client's pre-defined (granted) scopes.
-  const requested = scopeParam === null ? [...client.scopes] : scopeParam.split(' ').filter((s) => s.length > 0);
+  const requested =
+    scopeParam === null ? [...client.scopes] : scopeParam.split(' ').filter((s) => s.length > 0);
   const granted = new Set(client.scopes);
   const extra = requested.filter((scope) => !granted.has(scope));
-  if (extra.length > 0) return oauthError(400, 'invalid_scope', `scope not granted to this client: ${extra.join(' ')}`);
+  if (extra.length > 0)
+    return oauthError(400, 'invalid_scope', `scope not granted to this client: ${extra.join(' ')}`);
   const scopes = [...new Set(requested)];
-  const issued = await deps.issue({ sub: client.id, scopes, ttlMs: deps.ttlMs, ...(deps.audience !== undefined ? { aud: deps.audience } : {}) });
+  const issued = await deps.issue({
+    sub: client.id,
+    scopes,
+    ttlMs: deps.ttlMs,
+    ...(deps.audience !== undefined ? { aud: deps.audience } : {}),
+  });
   return answer(200, {
     access_token: issued.token,
     token_type: 'Bearer',

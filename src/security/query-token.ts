@@ -8,7 +8,10 @@ function params(query: string): string[] {
 }
 
 function isAccessToken(param: string): boolean {
-  return param.startsWith(NAME) && (param.length === NAME.length || param.charCodeAt(NAME.length) === 61 /* = */);
+  return (
+    param.startsWith(NAME) &&
+    (param.length === NAME.length || param.charCodeAt(NAME.length) === 61) /* = */
+  );
 }
 
 /**

@@ -1,5 +1,12 @@
 /** A remote JWKS with stale-while-revalidate, stale-if-error and a refetch cool-down that bounds IdP load. */
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput, type CryptoKey } from 'jose';
+import {
+  createLocalJWKSet,
+  errors,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type FlattenedJWSInput,
+  type CryptoKey,
+} from 'jose';
 
 /** Tuning of a remote key set; every duration in milliseconds. */
 export interface RemoteKeySetOptions {
@@ -78,7 +85,10 @@ export class RemoteKeySet {
   }
 
   /** The jose key resolver for `jwtVerify`. */
-  readonly resolve = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> => {
+  readonly resolve = async (
+    header: JWSHeaderParameters,
+    token: FlattenedJWSInput,
+  ): Promise<CryptoKey> => {
     if (this.#local === undefined) {
       await this.#refresh().catch((err: unknown) => {
         throw new KeysUnavailableError(this.#url, err);
@@ -99,7 +109,12 @@ export class RemoteKeySet {
         return (this.#local ?? local)(header, token);
       }
       const kid = header.kid;
-      if (kid === undefined || this.#missing.has(kid) || (!this.#awaited.has(kid) && this.#awaited.size >= MAX_TRACKED_KIDS)) throw err;
+      if (
+        kid === undefined ||
+        this.#missing.has(kid) ||
+        (!this.#awaited.has(kid) && this.#awaited.size >= MAX_TRACKED_KIDS)
+      )
+        throw err;
       // Not known to be forged until the next refresh looks for it: the caller must not count it as an attack.
       if (!this.#awaited.has(kid)) this.#awaited.set(kid, this.#now());
       throw new KeyRefreshPendingError(kid, this.#attemptedAt + this.#cooldown - this.#now());
@@ -147,7 +162,8 @@ export class RemoteKeySet {
       throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
     }
     const text = await response.text();
-    if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
+    if (text.length > MAX_JWKS_BYTES)
+      throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
     const set = JSON.parse(text) as JSONWebKeySet;
     const local = createLocalJWKSet(set);
     this.#local = local;

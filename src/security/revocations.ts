@@ -56,7 +56,8 @@ class LocalRevocations {
 
 /** Refuses ids that cannot be a jti edgeway or a sane IdP issued (bounds what the list stores). */
 export function checkJti(jti: string): void {
-  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) throw new RangeError('jti must be 1 to 256 characters');
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256)
+    throw new RangeError('jti must be 1 to 256 characters');
 }
 
 /** Memory mode: one process, so the local copy is the list. */
@@ -84,7 +85,12 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
   }
 
   /** Loads the whole list, then follows additions. */
-  static async open(redis: RedisClient, subscriber: RedisClient, now: () => number, onError: (err: unknown) => void): Promise<RedisRevocations> {
+  static async open(
+    redis: RedisClient,
+    subscriber: RedisClient,
+    now: () => number,
+    onError: (err: unknown) => void,
+  ): Promise<RedisRevocations> {
     const list = new RedisRevocations(redis, now, onError);
     list.#stop = await listen(subscriber, REVOCATIONS_CHANNEL, {
       onMessage: (message) => list.#receive(message),
@@ -116,7 +122,8 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
       this.remember(flat[i] as string, Number(flat[i + 1]));
     }
     for (const [jti, expiresAt] of this.known()) {
-      if (!stored.has(jti)) await this.#add(REVOCATIONS_KEY, jti, Math.ceil(expiresAt), REVOCATIONS_CHANNEL);
+      if (!stored.has(jti))
+        await this.#add(REVOCATIONS_KEY, jti, Math.ceil(expiresAt), REVOCATIONS_CHANNEL);
     }
   }
 
@@ -132,7 +139,11 @@ export class RedisRevocations extends LocalRevocations implements RevocationList
 }
 
 /** The revocation list of a backend. */
-export async function openRevocations(backend: StoreBackend, now: () => number = Date.now, onError: (err: unknown) => void = () => undefined): Promise<RevocationList> {
+export async function openRevocations(
+  backend: StoreBackend,
+  now: () => number = Date.now,
+  onError: (err: unknown) => void = () => undefined,
+): Promise<RevocationList> {
   if (backend.kind === 'memory') return new MemoryRevocations(now);
   return RedisRevocations.open(backend.redis, backend.subscriber, now, onError);
 }

@@ -15,7 +15,8 @@ export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
   const scope = claims['scope'];
   if (typeof scope === 'string') return scope.split(' ').filter((s) => s.length > 0);
   const scp = claims['scp'];
-  if (Array.isArray(scp)) return scp.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  if (Array.isArray(scp))
+    return scp.filter((s): s is string => typeof s === 'string' && s.length > 0);
   if (typeof scp === 'string') return scp.split(' ').filter((s) => s.length > 0);
   return [];
 }

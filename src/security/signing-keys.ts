@@ -1,5 +1,13 @@
 /** edgeway's own signing keys: a ring of next, current and retiring keys, rotation, restore after a store wipe, and the public JWKS. */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JSONWebKeySet } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JWK,
+  type JSONWebKeySet,
+} from 'jose';
 import type { KeyRecord, KeyRecordStore, KeyState, SigningAlgorithm } from './key-records.js';
 
 /** A key as anyone may see it: no private part. */
@@ -49,8 +57,13 @@ function publicPart(jwk: JWK): JWK {
   return kty === 'EC' ? { kty, crv, x, y } : { kty, crv, x };
 }
 
-async function generate(alg: SigningAlgorithm): Promise<{ kid: string; alg: SigningAlgorithm; privateJwk: JWK }> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+async function generate(
+  alg: SigningAlgorithm,
+): Promise<{ kid: string; alg: SigningAlgorithm; privateJwk: JWK }> {
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+  });
   const privateJwk = await exportJWK(privateKey);
   // RFC 7638 thumbprint: a kid derived from the key itself, unique without coordination.
   const kid = await calculateJwkThumbprint(publicPart(privateJwk));
@@ -112,7 +125,9 @@ export class SigningKeys {
   verificationKey(kid: string | undefined): CryptoKey | undefined {
     if (kid === undefined) return undefined;
     const key = this.#keys.get(kid);
-    return key !== undefined && this.#isLive(key) && key.info.state !== 'revoked' ? key.verify : undefined;
+    return key !== undefined && this.#isLive(key) && key.info.state !== 'revoked'
+      ? key.verify
+      : undefined;
   }
 
   /**
@@ -120,7 +135,10 @@ export class SigningKeys {
    * key; the previous current key verifies until `rotation + maxTokenTtl`.
    */
   async rotate(): Promise<KeyInfo> {
-    await this.#store.change({ mode: 'rotate', key: await generate(this.#algorithm) }, this.#maxTokenTtlMs);
+    await this.#store.change(
+      { mode: 'rotate', key: await generate(this.#algorithm) },
+      this.#maxTokenTtlMs,
+    );
     return this.#settle();
   }
 
@@ -129,14 +147,24 @@ export class SigningKeys {
    * are refused) and a new key, not published before, signs from now on.
    */
   async revokeAll(): Promise<KeyInfo> {
-    await this.#store.change({ mode: 'revoke', key: await generate(this.#algorithm) }, this.#maxTokenTtlMs);
+    await this.#store.change(
+      { mode: 'revoke', key: await generate(this.#algorithm) },
+      this.#maxTokenTtlMs,
+    );
     return this.#settle();
   }
 
   /** RFC 7517 JWK Set of the public keys that verify or will: next, current and retiring. */
   jwks(): JSONWebKeySet {
     const published = [...this.#live()].filter((k) => k.info.state !== 'revoked');
-    return { keys: published.map((k) => ({ ...k.publicJwk, kid: k.info.kid, alg: k.info.alg, use: 'sig' })) };
+    return {
+      keys: published.map((k) => ({
+        ...k.publicJwk,
+        kid: k.info.kid,
+        alg: k.info.alg,
+        use: 'sig',
+      })),
+    };
   }
 
   /** Re-reads the store; reloads run one after another so an older read never wins. */
@@ -159,17 +187,26 @@ export class SigningKeys {
   /** Fills the ring's gaps (a current key, then a next key); each step adds at most one key. */
   async #ensure(): Promise<void> {
     for (let step = 0; step < 3; step += 1) {
-      if ((await this.#store.change({ mode: 'ensure', key: await generate(this.#algorithm) }, this.#maxTokenTtlMs)) === 0) return;
+      if (
+        (await this.#store.change(
+          { mode: 'ensure', key: await generate(this.#algorithm) },
+          this.#maxTokenTtlMs,
+        )) === 0
+      )
+        return;
     }
   }
 
   async #load(): Promise<void> {
     let records = await this.#store.load();
     const stored = new Set(records.map((r) => r.kid));
-    const lost = [...this.#live()].filter((k) => !stored.has(k.info.kid)).sort((a, b) => RESTORE_ORDER[a.info.state] - RESTORE_ORDER[b.info.state]);
+    const lost = [...this.#live()]
+      .filter((k) => !stored.has(k.info.kid))
+      .sort((a, b) => RESTORE_ORDER[a.info.state] - RESTORE_ORDER[b.info.state]);
     if (lost.length > 0) {
       // The store forgot keys that tokens in circulation are signed with: put them back rather than strand those tokens.
-      for (const key of lost) await this.#store.change({ mode: 'restore', key: key.record }, this.#maxTokenTtlMs);
+      for (const key of lost)
+        await this.#store.change({ mode: 'restore', key: key.record }, this.#maxTokenTtlMs);
       await this.#ensure();
       records = await this.#store.load();
     }
@@ -206,7 +243,11 @@ export class SigningKeys {
   #currentKey(): LoadedKey {
     let newest: LoadedKey | undefined;
     for (const key of this.#keys.values()) {
-      if (key.info.state === 'current' && (newest === undefined || key.info.createdAt > newest.info.createdAt)) newest = key;
+      if (
+        key.info.state === 'current' &&
+        (newest === undefined || key.info.createdAt > newest.info.createdAt)
+      )
+        newest = key;
     }
     if (newest === undefined) throw new Error('no current signing key');
     return newest;

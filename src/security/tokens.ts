@@ -27,7 +27,8 @@ export interface IssuedToken {
 
 /** Why an issue request is refused, or undefined when it is acceptable. */
 export function issueRequestProblem(request: IssueRequest): string | undefined {
-  if (typeof request.sub !== 'string' || request.sub.length === 0 || request.sub.length > 256) return 'sub must be 1 to 256 characters';
+  if (typeof request.sub !== 'string' || request.sub.length === 0 || request.sub.length > 256)
+    return 'sub must be 1 to 256 characters';
   if (!Number.isInteger(request.ttlMs) || request.ttlMs < 1000) return 'ttl must be at least 1s';
   if (request.ttlMs > MAX_TOKEN_TTL_MS) return 'ttl must be at most 24h';
   const bad = request.scopes.find((scope) => !isScopeToken(scope));
@@ -41,7 +42,11 @@ export class TokenIssuer {
   readonly #now: () => number;
   readonly #random: (bytes: number) => Buffer;
 
-  constructor(keys: SigningKeys, now: () => number = Date.now, random: (bytes: number) => Buffer = randomBytes) {
+  constructor(
+    keys: SigningKeys,
+    now: () => number = Date.now,
+    random: (bytes: number) => Buffer = randomBytes,
+  ) {
     this.#keys = keys;
     this.#now = now;
     this.#random = random;
@@ -53,7 +58,7 @@ export class TokenIssuer {
     if (problem !== undefined) throw new RangeError(problem);
     const { kid, alg, key } = this.#keys.signingKey();
     const issuedAt = Math.floor(this.#now() / 1000);
-    const expiresAt = (issuedAt * 1000) + request.ttlMs;
+    const expiresAt = issuedAt * 1000 + request.ttlMs;
     const jti = this.#random(16).toString('base64url');
     const jwt = new SignJWT({ scope: request.scopes.join(' ') })
       .setProtectedHeader({ alg, kid, typ: 'JWT' })
@@ -64,7 +69,8 @@ export class TokenIssuer {
       .setNotBefore(issuedAt)
       // RFC 7519 4.1.4: exp is in whole seconds; round down so the token never outlives the TTL.
       .setExpirationTime(Math.floor(expiresAt / 1000));
-    if (request.aud !== undefined) jwt.setAudience(typeof request.aud === 'string' ? request.aud : [...request.aud]);
+    if (request.aud !== undefined)
+      jwt.setAudience(typeof request.aud === 'string' ? request.aud : [...request.aud]);
     return { token: await jwt.sign(key), jti, expiresAt: Math.floor(expiresAt / 1000) * 1000 };
   }
 }

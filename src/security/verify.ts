@@ -1,11 +1,25 @@
 /** Verifies bearer JWTs against the configured issuers: header policy, signature, iss, aud, exp, nbf. */
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWSHeaderParameters,
+  type JWTPayload,
+} from 'jose';
 import type { Config } from '../config/schema.js';
 import type { Principal } from '../request/context.js';
 import { GatewayError } from '../errors.js';
 import { invalidToken } from './auth-errors.js';
 import { scopesOf } from './scopes.js';
-import { KeyRefreshPendingError, KeysUnavailableError, RemoteKeySet, type RemoteKeySetOptions } from './remote-jwks.js';
+import {
+  KeyRefreshPendingError,
+  KeysUnavailableError,
+  RemoteKeySet,
+  type RemoteKeySetOptions,
+} from './remote-jwks.js';
 import type { SigningKeys } from './signing-keys.js';
 import { EDGEWAY_ISSUER, MAX_TOKEN_TTL_MS } from './tokens.js';
 
@@ -32,7 +46,10 @@ export interface VerifierDeps {
   readonly remoteKeySet?: (jwksUri: string) => RemoteKeySet;
 }
 
-type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => CryptoKey | Promise<CryptoKey>;
+type KeyResolver = (
+  header: JWSHeaderParameters,
+  token: FlattenedJWSInput,
+) => CryptoKey | Promise<CryptoKey>;
 
 interface IssuerEntry {
   readonly audience: string | string[];
@@ -65,7 +82,10 @@ export class TokenVerifier {
         audience: typeof entry.audience === 'string' ? entry.audience : [...entry.audience],
         resolve: this.#resolverFor(entry.issuer, entry.jwksUri, deps),
         own: entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined,
-        maxLifetimeMs: entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined ? MAX_TOKEN_TTL_MS + auth.clockSkew : Number.POSITIVE_INFINITY,
+        maxLifetimeMs:
+          entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined
+            ? MAX_TOKEN_TTL_MS + auth.clockSkew
+            : Number.POSITIVE_INFINITY,
       });
     }
   }
@@ -77,9 +97,11 @@ export class TokenVerifier {
     if (header === null || claims === null) throw invalidToken('malformed token');
     const carried = KEY_BEARING_HEADERS.find((name) => name in header);
     if (carried !== undefined) throw invalidToken(`the ${carried} header is not accepted`);
-    if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg)) throw invalidToken('algorithm not allowed');
+    if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg))
+      throw invalidToken('algorithm not allowed');
     const issuer = typeof claims.iss === 'string' ? this.#issuers.get(claims.iss) : undefined;
-    if (issuer === undefined || typeof claims.iss !== 'string') throw invalidToken('unknown issuer');
+    if (issuer === undefined || typeof claims.iss !== 'string')
+      throw invalidToken('unknown issuer');
 
     let payload: JWTPayload;
     try {
@@ -96,12 +118,18 @@ export class TokenVerifier {
       throw describe(err);
     }
     // RFC 7519 4.1.2: sub identifies the principal; an empty one names nobody and would reach the upstream as such.
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw invalidToken('empty sub claim');
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0)
+      throw invalidToken('empty sub claim');
     // edgeway signs nothing valid longer than MAX_TOKEN_TTL_MS: a longer-lived token was not issued by the token API.
-    if ((payload.exp as number) * 1000 - this.#now() > issuer.maxLifetimeMs) throw invalidToken('token lifetime exceeds the 24h maximum');
+    if ((payload.exp as number) * 1000 - this.#now() > issuer.maxLifetimeMs)
+      throw invalidToken('token lifetime exceeds the 24h maximum');
     const frozen = Object.freeze({ ...payload });
     return {
-      principal: Object.freeze({ sub: payload.sub as string, scopes: Object.freeze(scopesOf(frozen)), claims: frozen }),
+      principal: Object.freeze({
+        sub: payload.sub as string,
+        scopes: Object.freeze(scopesOf(frozen)),
+        claims: frozen,
+      }),
       expiresAt: (payload.exp as number) * 1000,
       jti: typeof payload.jti === 'string' ? payload.jti : undefined,
       ...(issuer.own && typeof header.kid === 'string' ? { ownKid: header.kid } : {}),
@@ -110,7 +138,9 @@ export class TokenVerifier {
 
   #resolverFor(issuer: string, jwksUri: string | undefined, deps: VerifierDeps): KeyResolver {
     if (jwksUri !== undefined) {
-      const remote = deps.remoteKeySet?.(jwksUri) ?? new RemoteKeySet(jwksUri, { ...deps.remote, now: this.#now });
+      const remote =
+        deps.remoteKeySet?.(jwksUri) ??
+        new RemoteKeySet(jwksUri, { ...deps.remote, now: this.#now });
       return remote.resolve;
     }
     const ownKeys = deps.ownKeys;
@@ -137,21 +167,35 @@ function decodeOrNull<T>(decode: () => T): T | null {
 function describe(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof KeysUnavailableError) {
-    return new GatewayError('unavailable', 'the token issuer\'s signing keys are unavailable', [['retry-after', '5']], { cause: err });
+    return new GatewayError(
+      'unavailable',
+      "the token issuer's signing keys are unavailable",
+      [['retry-after', '5']],
+      { cause: err },
+    );
   }
   if (err instanceof KeyRefreshPendingError) {
     // RFC 9110 15.6.4: temporary; Retry-After says when the key set will have been looked at again.
     const seconds = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
-    return new GatewayError('unavailable', 'the token\'s signing key is not known yet; the issuer\'s keys are fetched again shortly', [['retry-after', seconds]], { cause: err });
+    return new GatewayError(
+      'unavailable',
+      "the token's signing key is not known yet; the issuer's keys are fetched again shortly",
+      [['retry-after', seconds]],
+      { cause: err },
+    );
   }
   if (err instanceof errors.JWTExpired) return invalidToken('token expired', err);
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === 'nbf') return invalidToken('token not yet valid', err);
     if (err.claim === 'iss') return invalidToken('wrong issuer', err);
     if (err.claim === 'aud') return invalidToken('wrong audience', err);
-    return invalidToken(`${err.reason === 'missing' ? 'missing' : 'invalid'} ${err.claim} claim`, err);
+    return invalidToken(
+      `${err.reason === 'missing' ? 'missing' : 'invalid'} ${err.claim} claim`,
+      err,
+    );
   }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return invalidToken('signature verification failed', err);
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return invalidToken('signature verification failed', err);
   if (err instanceof errors.JWKSNoMatchingKey) return invalidToken('no key matches the token', err);
   if (err instanceof errors.JOSEAlgNotAllowed) return invalidToken('algorithm not allowed', err);
   return invalidToken('invalid token', err);

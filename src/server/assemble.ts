@@ -12,7 +12,12 @@ import type { Registry } from '../discovery/registry.js';
 import { InstancePolicy } from '../discovery/instance-policy.js';
 import { checkOnly } from '../pipeline/compile-checks.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
-import { buildSnapshot, retireSnapshot, type Snapshot, type SnapshotDeps } from '../pipeline/snapshot.js';
+import {
+  buildSnapshot,
+  retireSnapshot,
+  type Snapshot,
+  type SnapshotDeps,
+} from '../pipeline/snapshot.js';
 import { UpstreamPools } from '../proxy/upstream-client.js';
 import { createSecurity, type Security } from '../security/index.js';
 import type { StoreBackend } from '../store/backend.js';
@@ -52,7 +57,10 @@ export interface GatewayOptions {
 
 /** Thrown when the gateway cannot start; the CLI prints it and exits 1. */
 export class StartError extends Error {
-  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
+  constructor(
+    message: string,
+    readonly diagnostics: readonly Diagnostic[] = [],
+  ) {
     super(message);
     this.name = 'StartError';
   }
@@ -98,8 +106,14 @@ export interface GatewayParts {
   close(cutOff: boolean): Promise<void>;
 }
 
-function registryLogger(logger: Logger): { warn(message: string, detail?: unknown): void; info(message: string): void } {
-  return { warn: (message, detail) => logger.warn({ detail }, message), info: (message) => logger.info(message) };
+function registryLogger(logger: Logger): {
+  warn(message: string, detail?: unknown): void;
+  info(message: string): void;
+} {
+  return {
+    warn: (message, detail) => logger.warn({ detail }, message),
+    info: (message) => logger.info(message),
+  };
 }
 
 /** Loads and checks the config, connects the store and starts every long-lived part; throws StartError on a refusal. */
@@ -110,29 +124,42 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   const { config } = loaded;
   const adminHost = config.gateway.admin.host;
   if (!isLoopbackHost(adminHost) && !options.adminToken) {
-    throw new StartError(`admin listener on ${adminHost} is reachable off loopback: set EDGEWAY_ADMIN_TOKEN`);
+    throw new StartError(
+      `admin listener on ${adminHost} is reachable off loopback: set EDGEWAY_ADMIN_TOKEN`,
+    );
   }
   const backend = connectBackend(options.redisUrl, options.dataDir);
   let tls: TlsTerminator | undefined;
   let acme: AcmeManager | undefined;
   try {
     acme = await createAcme(config, backend, options.logger, options.acme);
-    tls = config.gateway.tls ? new TlsTerminator(config.gateway.tls, options.logger, acme) : undefined;
+    tls = config.gateway.tls
+      ? new TlsTerminator(config.gateway.tls, options.logger, acme)
+      : undefined;
   } catch (err) {
     await closeBackend(backend);
     throw new StartError((err as Error).message);
   }
-  if (backend.kind === 'memory') options.logger.info('no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only');
+  if (backend.kind === 'memory')
+    options.logger.info(
+      'no Redis configured (--redis or REDIS_URL): running on the embedded in-memory store, one instance only',
+    );
   const registry = createRegistry(backend, { logger: registryLogger(options.logger) });
   // Refused from the first record on; the gateway narrows it again once its ports are bound.
   registry.restrict(
     new InstancePolicy({
       allowedNetworks: config.discovery.allowedNetworks,
-      ownPorts: [options.port ?? config.gateway.listen.port, options.adminPort ?? config.gateway.admin.port, config.gateway.tls?.redirectHttpPort ?? 0],
+      ownPorts: [
+        options.port ?? config.gateway.listen.port,
+        options.adminPort ?? config.gateway.admin.port,
+        config.gateway.tls?.redirectHttpPort ?? 0,
+      ],
     }),
   );
   await registry.start();
-  const security = await createSecurity(backend, config.auth, { onError: (err) => options.logger.warn({ err }, 'security background task failed') });
+  const security = await createSecurity(backend, config.auth, {
+    onError: (err) => options.logger.warn({ err }, 'security background task failed'),
+  });
   const rateLimiters = createRateLimiterProvider({ backend, logger: options.logger });
   await rateLimiters.start();
   // Read only at scrape and alert time, once `live` below exists.
@@ -154,11 +181,15 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
     endpoints: new Map(),
     concurrencyLimiters: new Map(),
     spans: telemetry.spans,
-    onHealthChange: (service, endpoint, healthy) => telemetry.metrics.setInstanceHealthy(service, endpoint.id, healthy),
+    onHealthChange: (service, endpoint, healthy) =>
+      telemetry.metrics.setInstanceHealthy(service, endpoint.id, healthy),
     security,
     rateLimit: {
       limiters: rateLimiters,
-      counters: { count: (route: string, outcome: RateLimitOutcome) => telemetry.forRoute(route).metrics.rateLimit(outcome) },
+      counters: {
+        count: (route: string, outcome: RateLimitOutcome) =>
+          telemetry.forRoute(route).metrics.rateLimit(outcome),
+      },
     },
     plugins: {
       host: plugins,
@@ -171,11 +202,26 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   };
   const live = new LiveSnapshot(buildSnapshot(config, loaded.files, deps));
   return {
-    config, backend, registry, security, telemetry, tls, acme, deps, live, servicesView, services,
+    config,
+    backend,
+    registry,
+    security,
+    telemetry,
+    tls,
+    acme,
+    deps,
+    live,
+    servicesView,
+    services,
     async close(cutOff) {
       retireSnapshot(live.current);
       await deps.pools.close(cutOff);
-      await Promise.allSettled([rateLimiters.close(), security.close(), telemetry.shutdown(), tls?.close()]);
+      await Promise.allSettled([
+        rateLimiters.close(),
+        security.close(),
+        telemetry.shutdown(),
+        tls?.close(),
+      ]);
       await registry.close();
       await closeBackend(backend);
     },

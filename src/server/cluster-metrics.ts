@@ -10,7 +10,11 @@ const GATHER_TIMEOUT_MS = 3000;
  * Gauges that are each process's view of one shared state, not a share of a total: summing them would
  * report N for "up". The lowest value says "some worker sees it down", which is what an alert wants.
  */
-const LOWEST_OF_WORKERS: ReadonlySet<string> = new Set(['edgeway_redis_up', 'edgeway_instance_healthy', 'edgeway_certificate_expiry_timestamp_seconds']);
+const LOWEST_OF_WORKERS: ReadonlySet<string> = new Set([
+  'edgeway_redis_up',
+  'edgeway_instance_healthy',
+  'edgeway_certificate_expiry_timestamp_seconds',
+]);
 
 /** Primary side: asks workers for their metrics and hands the collection to the worker that was scraped. */
 export class MetricsGatherer {
@@ -21,7 +25,11 @@ export class MetricsGatherer {
   async answer(requester: Worker, id: number, workers: readonly Worker[]): Promise<void> {
     const parts = await Promise.all(workers.map((worker) => this.#ask(worker)));
     if (requester.isConnected()) {
-      requester.send({ type: 'metrics-parts', id, parts: parts.filter((part): part is MetricsJson => part !== undefined) } satisfies ParentMessage);
+      requester.send({
+        type: 'metrics-parts',
+        id,
+        parts: parts.filter((part): part is MetricsJson => part !== undefined),
+      } satisfies ParentMessage);
     }
   }
 

@@ -28,7 +28,10 @@ export interface WorkerHooks {
  */
 export function workerHooks(index: number): WorkerHooks {
   const metrics = new WorkerMetrics(send);
-  const options = index === 1 ? { onReloaded: () => send({ type: 'reloaded' }), metricsExposition: metrics.exposition } : {};
+  const options =
+    index === 1
+      ? { onReloaded: () => send({ type: 'reloaded' }), metricsExposition: metrics.exposition }
+      : {};
   return { options, metrics };
 }
 
@@ -36,11 +39,16 @@ export function workerHooks(index: number): WorkerHooks {
  * Runs a started gateway as a cluster worker until the primary says `drain`, the IPC channel closes
  * (the primary is gone) or SIGTERM/SIGINT arrives; then drains it and leaves the cluster. Resolves with 0.
  */
-export async function runWorker(gateway: Gateway, metrics: WorkerMetrics, logger: Logger): Promise<number> {
+export async function runWorker(
+  gateway: Gateway,
+  metrics: WorkerMetrics,
+  logger: Logger,
+): Promise<number> {
   const done = new Promise<string>((resolve) => {
     process.on('message', (message: ParentMessage) => {
       if (message.type === 'drain') resolve('drain');
-      else if (message.type === 'reload') gateway.reload().catch((err: unknown) => logger.error({ err }, 'config reload failed'));
+      else if (message.type === 'reload')
+        gateway.reload().catch((err: unknown) => logger.error({ err }, 'config reload failed'));
       else metrics.received(message, gateway.metricsRegistry);
     });
     process.once('disconnect', () => resolve('primary gone'));

@@ -38,16 +38,26 @@ export class Connections {
   readonly #sockets = new Set<Tracked>();
   #draining = false;
 
-  constructor(private readonly server: Server, private readonly sessions?: Http2Sessions) {
+  constructor(
+    private readonly server: Server,
+    private readonly sessions?: Http2Sessions,
+  ) {
     // An HTTPS server hands requests the TLS socket, which 'secureConnection' carries ('connection' has the TCP one).
-    server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Tracked) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
+    server.on(
+      server instanceof TlsServer ? 'secureConnection' : 'connection',
+      (socket: Tracked) => {
+        this.#sockets.add(socket);
+        socket.once('close', () => this.#sockets.delete(socket));
+      },
+    );
   }
 
   /** Hands every request to `handle` in the order it arrived on its connection; while draining, as the last one. */
-  request(req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
+  request(
+    req: IncomingMessage,
+    res: ServerResponse,
+    handle: (req: IncomingMessage, res: ServerResponse) => void,
+  ): void {
     // HTTP/2 streams are concurrent by design (RFC 9113 5); a draining session already sent GOAWAY.
     if (req.httpVersionMajor === 2) {
       handle(req, res);
@@ -93,11 +103,14 @@ export class Connections {
       const idleNow = new Map<Tracked, ServerResponse | undefined>();
       for (const socket of this.#sockets) {
         if (carriesHttp2(socket) || !idle(socket) || socket.writableEnded) continue;
-        if (idleAtLastSweep.has(socket) && idleAtLastSweep.get(socket) === socket[CURRENT]) socket.end();
+        if (idleAtLastSweep.has(socket) && idleAtLastSweep.get(socket) === socket[CURRENT])
+          socket.end();
         else idleNow.set(socket, socket[CURRENT]);
       }
       idleAtLastSweep = idleNow;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_IDLE_MS, Math.max(0, deadline - Date.now()))));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(DRAIN_IDLE_MS, Math.max(0, deadline - Date.now()))),
+      );
     }
   }
 

@@ -37,8 +37,12 @@ import type { TlsTerminator } from './tls.js';
 export { StartError, type GatewayOptions } from './assemble.js';
 
 /** A header transform as the admin API shows it: the names it sets and removes. */
-function headerTransformView(transform: RouteConfig['requestHeaders']): { set: string[]; remove: readonly string[] } | null {
-  return transform === undefined ? null : { set: Object.keys(transform.set), remove: transform.remove };
+function headerTransformView(
+  transform: RouteConfig['requestHeaders'],
+): { set: string[]; remove: readonly string[] } | null {
+  return transform === undefined
+    ? null
+    : { set: Object.keys(transform.set), remove: transform.remove };
 }
 
 /** A started gateway. */
@@ -58,7 +62,10 @@ export class Gateway {
   /** Which instance addresses registrations may use; rebuilt once the ports are bound and on each reload. */
   #instancePolicy: InstancePolicy | undefined;
 
-  private constructor(private readonly options: GatewayOptions, private readonly parts: GatewayParts) {
+  private constructor(
+    private readonly options: GatewayOptions,
+    private readonly parts: GatewayParts,
+  ) {
     const { config, live, registry, security, telemetry, tls, acme } = parts;
     const telemetryObserver = requestObserver(telemetry);
     const observer: RequestObserver = {
@@ -71,19 +78,33 @@ export class Gateway {
       },
     };
     const handler = createRequestHandler(() => live.current, observer);
-    this.#webSockets = new WebSocketTracker((route, delta) => telemetry.metrics.webSocketConnections(route, delta));
+    this.#webSockets = new WebSocketTracker((route, delta) =>
+      telemetry.metrics.webSocketConnections(route, delta),
+    );
     const webSockets = this.#webSockets;
     // A socket opened with a token that is revoked afterwards is closed, wherever the revocation came from.
     security.revocations.onRevoked((jti) => webSockets.revoked(jti));
-    const publicApp = createPublicApp(security, () => live.current.trustedProxies, telemetryObserver, (err) => options.logger.error({ err }, 'public endpoint failed'));
-    const listener = createPublicServer(publicApp, (req, res, head) => {
-      this.#inFlight++;
-      handler(req, res, head === undefined ? undefined : { head, webSockets });
-    }, {
-      maxHeaderBytes: config.gateway.maxHeaderBytes,
-      // HTTP/2 is offered by ALPN on TLS (gateway.http2) and by prior knowledge on plaintext (gateway.h2c).
-      ...((tls !== undefined ? config.gateway.http2 : config.gateway.h2c) ? { http2: config.gateway.http2Limits, h2c: config.gateway.h2c } : {}),
-    }, tls?.createServer);
+    const publicApp = createPublicApp(
+      security,
+      () => live.current.trustedProxies,
+      telemetryObserver,
+      (err) => options.logger.error({ err }, 'public endpoint failed'),
+    );
+    const listener = createPublicServer(
+      publicApp,
+      (req, res, head) => {
+        this.#inFlight++;
+        handler(req, res, head === undefined ? undefined : { head, webSockets });
+      },
+      {
+        maxHeaderBytes: config.gateway.maxHeaderBytes,
+        // HTTP/2 is offered by ALPN on TLS (gateway.http2) and by prior knowledge on plaintext (gateway.h2c).
+        ...((tls !== undefined ? config.gateway.http2 : config.gateway.h2c)
+          ? { http2: config.gateway.http2Limits, h2c: config.gateway.h2c }
+          : {}),
+      },
+      tls?.createServer,
+    );
     this.publicServer = listener.server;
     this.#connections = listener.connections;
     const adminApp = createAdminApp({
@@ -92,24 +113,48 @@ export class Gateway {
       onUnexpectedError: (err) => options.logger.error({ err }, 'admin request failed'),
       routes: () => this.routesView(),
       // Ready while Redis is away too (routing goes on from the last known set); the detail says so.
-      ready: () => ({ ready: this.#serving, detail: { store: parts.backend.kind, registry: registry.status() } }),
+      ready: () => ({
+        ready: this.#serving,
+        detail: { store: parts.backend.kind, registry: registry.status() },
+      }),
       reload: () => this.reload(),
       mounts: [
-        ['/admin/services', createServicesApi({ registry, services: parts.services, refusal: (url) => this.#instancePolicy?.refusal(url) })],
+        [
+          '/admin/services',
+          createServicesApi({
+            registry,
+            services: parts.services,
+            refusal: (url) => this.#instancePolicy?.refusal(url),
+          }),
+        ],
         ['/admin/tokens', tokensApi(security)],
         ...(parts.acme === undefined ? [] : [['/admin/certs', certsApi(parts.acme)] as const]),
         ['/admin/apikeys', apiKeysApi(security)],
-        ['/', telemetryApi(telemetry, {
-          services: parts.services,
-          routes: () => live.current.table.routes,
-          traceUrl: () => live.current.config.dashboard.traceUrl,
-          store: () => ({ kind: parts.backend.kind, state: parts.backend.kind === 'redis' ? parts.backend.redis.status : 'embedded' }),
-          registry: () => ({ ...registry.status() }),
-          ...(acme === undefined ? {} : { certificates: () => acme.certificates() }),
-        }, options.metricsExposition)],
+        [
+          '/',
+          telemetryApi(
+            telemetry,
+            {
+              services: parts.services,
+              routes: () => live.current.table.routes,
+              traceUrl: () => live.current.config.dashboard.traceUrl,
+              store: () => ({
+                kind: parts.backend.kind,
+                state: parts.backend.kind === 'redis' ? parts.backend.redis.status : 'embedded',
+              }),
+              registry: () => ({ ...registry.status() }),
+              ...(acme === undefined ? {} : { certificates: () => acme.certificates() }),
+            },
+            options.metricsExposition,
+          ),
+        ],
       ],
     });
-    this.adminServer = serve({ fetch: adminApp.fetch, port: options.adminPort ?? config.gateway.admin.port, hostname: config.gateway.admin.host }) as Server;
+    this.adminServer = serve({
+      fetch: adminApp.fetch,
+      port: options.adminPort ?? config.gateway.admin.port,
+      hostname: config.gateway.admin.host,
+    }) as Server;
     answerParserErrors(this.adminServer);
   }
 
@@ -124,9 +169,15 @@ export class Gateway {
   /** Binds the listeners, then starts what runs in the background (telemetry, the TLS redirect, the config watch). */
   private async listen(): Promise<void> {
     const { config, tls } = this.parts;
-    this.publicServer.listen(this.options.port ?? config.gateway.listen.port, config.gateway.listen.host);
+    this.publicServer.listen(
+      this.options.port ?? config.gateway.listen.port,
+      config.gateway.listen.host,
+    );
     try {
-      await Promise.all([once(this.publicServer, 'listening'), once(this.adminServer, 'listening')]);
+      await Promise.all([
+        once(this.publicServer, 'listening'),
+        once(this.adminServer, 'listening'),
+      ]);
     } catch (err) {
       this.publicServer.close();
       this.adminServer.close();
@@ -197,12 +248,24 @@ export class Gateway {
   #ownPorts(): number[] {
     const { listen, admin, tls } = this.parts.live.current.config.gateway;
     const { port, adminPort } = this.options;
-    return [this.port, this.adminPort, this.parts.tls?.redirectPort ?? 0, listen.port, admin.port, tls?.redirectHttpPort ?? 0, port ?? 0, adminPort ?? 0];
+    return [
+      this.port,
+      this.adminPort,
+      this.parts.tls?.redirectPort ?? 0,
+      listen.port,
+      admin.port,
+      tls?.redirectHttpPort ?? 0,
+      port ?? 0,
+      adminPort ?? 0,
+    ];
   }
 
   /** Applies `discovery.allowedNetworks` and the bound ports to the admin API and the registry's view. */
   #restrictInstances(): void {
-    this.#instancePolicy = new InstancePolicy({ allowedNetworks: this.parts.live.current.config.discovery.allowedNetworks, ownPorts: this.#ownPorts() });
+    this.#instancePolicy = new InstancePolicy({
+      allowedNetworks: this.parts.live.current.config.discovery.allowedNetworks,
+      ownPorts: this.#ownPorts(),
+    });
     this.parts.registry.restrict(this.#instancePolicy);
     this.parts.deps.pools.restrict(this.#instancePolicy);
   }
@@ -220,26 +283,37 @@ export class Gateway {
   /** Saving a plugin module reloads too; the set of modules may change with each reload. */
   #watchPlugins(): void {
     this.#stopWatchingPlugins();
-    this.#stopWatchingPlugins = watchModules(this.parts.deps.plugins.host.modules, () => this.#reloadDetached());
+    this.#stopWatchingPlugins = watchModules(this.parts.deps.plugins.host.modules, () =>
+      this.#reloadDetached(),
+    );
   }
 
   #reloadDetached(): void {
-    this.reload().catch((err: unknown) => this.options.logger.error({ err }, 'config reload failed'));
+    this.reload().catch((err: unknown) =>
+      this.options.logger.error({ err }, 'config reload failed'),
+    );
   }
 
   async #reloadNow(): Promise<{ ok: true } | { ok: false; diagnostics: readonly Diagnostic[] }> {
     const { telemetry, security, live, deps } = this.parts;
-    const compiled = await loadAndCompileWithPlugins(this.options.configPath, {
-      check: compileChecks,
-      build: (config, files) => {
-        // Before the stages are built: each auth stage takes the authenticator of its own snapshot's auth config.
-        security.reconfigure(config.auth);
-        return buildSnapshot(config, files, deps);
+    const compiled = await loadAndCompileWithPlugins(
+      this.options.configPath,
+      {
+        check: compileChecks,
+        build: (config, files) => {
+          // Before the stages are built: each auth stage takes the authenticator of its own snapshot's auth config.
+          security.reconfigure(config.auth);
+          return buildSnapshot(config, files, deps);
+        },
       },
-    }, deps.plugins.host);
+      deps.plugins.host,
+    );
     if (!compiled.ok) {
       security.reconfigure(live.current.config.auth);
-      this.options.logger.warn({ errors: compiled.diagnostics.map(formatDiagnostic) }, 'config reload rejected; still serving the last good config');
+      this.options.logger.warn(
+        { errors: compiled.diagnostics.map(formatDiagnostic) },
+        'config reload rejected; still serving the last good config',
+      );
       telemetry.metrics.configReload('failure');
       return compiled;
     }
@@ -247,7 +321,10 @@ export class Gateway {
     live.replace(compiled.output);
     this.parts.acme?.setDomains(acmeDomains(compiled.config));
     this.#restrictInstances();
-    this.options.logger.info({ routes: compiled.config.routes.length, files: compiled.files }, 'config reloaded');
+    this.options.logger.info(
+      { routes: compiled.config.routes.length, files: compiled.files },
+      'config reloaded',
+    );
     if (this.options.watch !== false && !this.#stopping) this.#watchPlugins();
     this.options.onReloaded?.();
     return { ok: true };
@@ -292,7 +369,10 @@ export class Gateway {
     this.#stopWatchingPlugins();
     const closed = once(this.publicServer, 'close');
     const { shutdownTimeout } = this.parts.live.current.config.gateway;
-    await Promise.all([this.#connections.drain(shutdownTimeout), this.#webSockets.drain(shutdownTimeout)]);
+    await Promise.all([
+      this.#connections.drain(shutdownTimeout),
+      this.#webSockets.drain(shutdownTimeout),
+    ]);
     this.#connections.closeAll();
     await closed;
     this.adminServer.closeAllConnections();

@@ -16,9 +16,16 @@ export interface Http2Limits {
  * SETTINGS and enforced by Node per stream (a larger HEADERS+CONTINUATION sequence gets RST_STREAM, so a
  * CONTINUATION flood ends within `maxHeaderBytes`; CVE-2024-27316 class); push is off (RFC 9113 8.4).
  */
-export function http2Options(limits: Http2Limits): { settings: { maxConcurrentStreams: number; maxHeaderListSize: number; enablePush: boolean }; maxHeaderListPairs: number } {
+export function http2Options(limits: Http2Limits): {
+  settings: { maxConcurrentStreams: number; maxHeaderListSize: number; enablePush: boolean };
+  maxHeaderListPairs: number;
+} {
   return {
-    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes, enablePush: false },
+    settings: {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxHeaderListSize: limits.maxHeaderBytes,
+      enablePush: false,
+    },
     // HPACK-indexed headers cost a byte each on the wire: bound their count too, not only their size.
     maxHeaderListPairs: 256,
   };
@@ -66,9 +73,10 @@ export class Http2Sessions {
       // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
       // always answers (an error response at worst) before it lets a stream go.
       if (stream.closed) reset();
-      else stream.once('close', () => {
-        if (!stream.headersSent) reset();
-      });
+      else
+        stream.once('close', () => {
+          if (!stream.headersSent) reset();
+        });
     });
   }
 

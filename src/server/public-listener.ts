@@ -1,5 +1,13 @@
 /** The public listener: the proxy for every route, plus edgeway's own public endpoints served by Hono. */
-import { createServer, ServerResponse as NodeServerResponse, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  ServerResponse as NodeServerResponse,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createH2cServer, type Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -13,7 +21,11 @@ import { acceptH2c } from './h2c.js';
 import { http2Options, Http2Sessions, type Http2Limits } from './http2-sessions.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
-export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set(['/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/oauth/token']);
+export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set([
+  '/.well-known/jwks.json',
+  '/.well-known/oauth-authorization-server',
+  '/oauth/token',
+]);
 
 /** The public server: HTTP/1.1 (`http`, `https`) or HTTP/2 over TLS with HTTP/1.1 beside it (ALPN). */
 export type PublicServer = Server | Http2SecureServer;
@@ -22,7 +34,10 @@ export type PublicServer = Server | Http2SecureServer;
  * Makes the server: `http.createServer`, or a TLS server with the TLS options spread in (`https`, or
  * `http2.createSecureServer` with `allowHTTP1` when the options carry HTTP/2 settings).
  */
-export type CreateServer = (options: ServerOptions & Partial<ReturnType<typeof http2Options>>, listener: RequestListener) => PublicServer;
+export type CreateServer = (
+  options: ServerOptions & Partial<ReturnType<typeof http2Options>>,
+  listener: RequestListener,
+) => PublicServer;
 
 /** Server-level limits and protocols from `gateway.*`. */
 export interface ListenerLimits {
@@ -41,7 +56,8 @@ function rawError(socket: Socket, code: ErrorCode, message: string): void {
 /** Answers what the HTTP parser refused in the SPEC's JSON shape; the admin listener uses it too (SPEC: both listeners alike). */
 export function answerParserErrors(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'HPE_HEADER_OVERFLOW') rawError(socket, 'headers_too_large', 'request headers too large');
+    if (err.code === 'HPE_HEADER_OVERFLOW')
+      rawError(socket, 'headers_too_large', 'request headers too large');
     else if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.destroy();
     else rawError(socket, 'bad_request', 'malformed HTTP request');
   });
@@ -49,7 +65,11 @@ export function answerParserErrors(server: Server): void {
 
 /** RFC 9113 8.5: CONNECT over HTTP/2 is a stream of its own; it gets the same refusal as over HTTP/1.1. */
 function refuseConnect(req: IncomingMessage, res: ServerResponse): void {
-  respondError(res, new GatewayError('method_not_allowed', 'CONNECT is not supported'), resolveRequestId(req.headers['x-request-id']));
+  respondError(
+    res,
+    new GatewayError('method_not_allowed', 'CONNECT is not supported'),
+    resolveRequestId(req.headers['x-request-id']),
+  );
 }
 
 function pathOf(url: string | undefined): string {
@@ -86,10 +106,21 @@ export function createPublicServer(
       void appListener(req, res);
     } else proxy(req, res);
   };
-  const listener = (req: IncomingMessage, res: ServerResponse): void => connections.request(req, res, route);
-  const h2 = limits.http2 === undefined ? undefined : { ...limits.http2, maxHeaderBytes: limits.maxHeaderBytes };
+  const listener = (req: IncomingMessage, res: ServerResponse): void =>
+    connections.request(req, res, route);
+  const h2 =
+    limits.http2 === undefined
+      ? undefined
+      : { ...limits.http2, maxHeaderBytes: limits.maxHeaderBytes };
   const sessions = h2 === undefined ? undefined : new Http2Sessions(h2);
-  const server = create({ maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false, ...(h2 === undefined ? {} : http2Options(h2)) }, listener);
+  const server = create(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      requireHostHeader: false,
+      ...(h2 === undefined ? {} : http2Options(h2)),
+    },
+    listener,
+  );
   // An HTTP/2 server's HTTP/1.1 fallback reads these from the server object rather than its options.
   Object.assign(server, { maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false });
   const onRequest = listener as unknown as (...args: unknown[]) => void;

@@ -3,7 +3,11 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import {
+  createServer as createHttpsServer,
+  type Server as HttpsServer,
+  type ServerOptions as HttpsServerOptions,
+} from 'node:https';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -38,12 +42,19 @@ export interface TlsWatchOptions {
 
 /** Every PEM file a `gateway.tls` block names, resolved against the working directory. */
 export function tlsFiles(config: TlsConfig): string[] {
-  const paths = [config.cert, config.key, ...(config.sni ?? []).flatMap((entry) => [entry.cert, entry.key])];
+  const paths = [
+    config.cert,
+    config.key,
+    ...(config.sni ?? []).flatMap((entry) => [entry.cert, entry.key]),
+  ];
   return [...new Set(paths.filter((p): p is string => p !== undefined).map((p) => resolve(p)))];
 }
 
 function readPair(certPath: string, keyPath: string): KeyPair {
-  const pair = { cert: readFileSync(resolve(certPath), 'utf8'), key: readFileSync(resolve(keyPath), 'utf8') };
+  const pair = {
+    cert: readFileSync(resolve(certPath), 'utf8'),
+    key: readFileSync(resolve(keyPath), 'utf8'),
+  };
   // Building a context parses both PEMs and checks that the key belongs to the certificate.
   createSecureContext(pair);
   return pair;
@@ -69,8 +80,14 @@ export function loadTlsMaterial(config: TlsConfig): TlsMaterial {
       throw new Error(`TLS certificate ${config.cert} / ${config.key}: ${(err as Error).message}`);
     }
   }
-  if (fallback === undefined && config.acme === undefined) throw new Error('gateway.tls needs cert and key, at least one sni entry, or acme');
-  return { fallback, sni: new SniTable(sni.map((entry) => ({ hosts: entry.hosts, value: createSecureContext(entry.pair) }))) };
+  if (fallback === undefined && config.acme === undefined)
+    throw new Error('gateway.tls needs cert and key, at least one sni entry, or acme');
+  return {
+    fallback,
+    sni: new SniTable(
+      sni.map((entry) => ({ hosts: entry.hosts, value: createSecureContext(entry.pair) })),
+    ),
+  };
 }
 
 // RFC 8737 3: a validation handshake offers only "acme-tls/1". OpenSSL runs the ALPN callback before
@@ -78,7 +95,10 @@ export function loadTlsMaterial(config: TlsConfig): TlsMaterial {
 const ACME_TLS = Symbol('edgeway.acme-tls');
 type AcmeSocket = TLSSocket & { [ACME_TLS]?: boolean };
 
-function selectAlpn(this: TLSSocket, { protocols }: { servername: string; protocols: string[] }): string | undefined {
+function selectAlpn(
+  this: TLSSocket,
+  { protocols }: { servername: string; protocols: string[] },
+): string | undefined {
   if (protocols.includes('acme-tls/1')) {
     (this as AcmeSocket)[ACME_TLS] = true;
     return 'acme-tls/1';
@@ -98,7 +118,11 @@ export class TlsTerminator {
   private redirect: Server | undefined;
   private stopWatch: () => void = () => undefined;
 
-  constructor(private readonly config: TlsConfig, private readonly logger: Logger, private readonly acme?: AcmeManager) {
+  constructor(
+    private readonly config: TlsConfig,
+    private readonly logger: Logger,
+    private readonly acme?: AcmeManager,
+  ) {
     this.material = loadTlsMaterial(config);
   }
 
@@ -114,9 +138,16 @@ export class TlsTerminator {
     return {
       ...this.#fallback(this.material),
       // No context (an unlisted name) leaves the handshake on the default one: the server's current context.
-      SNICallback: function sniCallback(this: TLSSocket, servername: string, callback: (err: Error | null, context?: SecureContext) => void) {
+      SNICallback: function sniCallback(
+        this: TLSSocket,
+        servername: string,
+        callback: (err: Error | null, context?: SecureContext) => void,
+      ) {
         if (acme !== undefined && (this as AcmeSocket)[ACME_TLS] === true) {
-          acme.alpnContext(servername).then((context) => callback(null, context), (err: Error) => callback(err));
+          acme.alpnContext(servername).then(
+            (context) => callback(null, context),
+            (err: Error) => callback(err),
+          );
           return;
         }
         callback(null, material().sni.lookup(servername) ?? acme?.context(servername));
@@ -130,9 +161,13 @@ export class TlsTerminator {
    * Options with HTTP/2 settings make it offer `h2` and `http/1.1` by ALPN (RFC 7301, RFC 9113 3.2).
    */
   readonly createServer: CreateServer = (options, listener) => {
-    const server = options.settings === undefined
-      ? createHttpsServer({ ...options, ...this.serverOptions() }, listener)
-      : createSecureServer({ ...options, ...this.serverOptions(), allowHTTP1: true }, listener as unknown as (...args: unknown[]) => void);
+    const server =
+      options.settings === undefined
+        ? createHttpsServer({ ...options, ...this.serverOptions() }, listener)
+        : createSecureServer(
+            { ...options, ...this.serverOptions(), allowHTTP1: true },
+            listener as unknown as (...args: unknown[]) => void,
+          );
     this.server = server;
     return server;
   };
@@ -144,8 +179,15 @@ export class TlsTerminator {
   async start(host: string, httpsPort: number, watch: TlsWatchOptions = {}): Promise<void> {
     this.watch(watch);
     const acme = this.acme;
-    const challenge = acme?.challenge === 'http-01' ? (token: string) => acme.httpChallenge(token) : undefined;
-    if (this.config.redirectHttpPort !== undefined) this.redirect = await listenRedirect(this.config.redirectHttpPort, host, httpsPort, challenge);
+    const challenge =
+      acme?.challenge === 'http-01' ? (token: string) => acme.httpChallenge(token) : undefined;
+    if (this.config.redirectHttpPort !== undefined)
+      this.redirect = await listenRedirect(
+        this.config.redirectHttpPort,
+        host,
+        httpsPort,
+        challenge,
+      );
     await acme?.start();
   }
 
@@ -160,7 +202,10 @@ export class TlsTerminator {
     try {
       next = loadTlsMaterial(this.config);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'TLS certificate reload rejected; still serving the previous certificates');
+      this.logger.warn(
+        { err: (err as Error).message },
+        'TLS certificate reload rejected; still serving the previous certificates',
+      );
       return false;
     }
     const fallback = this.#fallback(next);

@@ -9,7 +9,10 @@ import { MetricsGatherer } from './cluster-metrics.js';
 export const MAX_WORKERS = 64;
 
 /** Reads `--workers`: a count 1..64 or `auto` (one per CPU the process may use); undefined when invalid. */
-export function parseWorkerCount(value: string, cpus: number = availableParallelism()): number | undefined {
+export function parseWorkerCount(
+  value: string,
+  cpus: number = availableParallelism(),
+): number | undefined {
   if (value === 'auto') return Math.max(1, Math.min(cpus, MAX_WORKERS));
   if (!/^\d+$/.test(value)) return undefined;
   const count = Number(value);
@@ -57,7 +60,9 @@ export class WorkerSupervisor {
 
   /** The PIDs of the running workers, by slot. */
   pids(): number[] {
-    return [...this.#slots.entries()].sort(([a], [b]) => a - b).map(([, worker]) => worker.process.pid as number);
+    return [...this.#slots.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, worker]) => worker.process.pid as number);
   }
 
   /** SIGHUP: a rolling restart, so every worker reads the config and certificates afresh; one asked for during a restart runs after it. */
@@ -77,7 +82,11 @@ export class WorkerSupervisor {
   /** Drains every worker (killing those that overrun the stop timeout). */
   async stop(): Promise<void> {
     this.#stopping = true;
-    await Promise.all(Object.values(cluster.workers ?? {}).map((w) => (w === undefined ? undefined : this.#drain(w))));
+    await Promise.all(
+      Object.values(cluster.workers ?? {}).map((w) =>
+        w === undefined ? undefined : this.#drain(w),
+      ),
+    );
   }
 
   #fork(index: number): Promise<Worker> {
@@ -100,7 +109,10 @@ export class WorkerSupervisor {
         worker.off('message', onReady);
         worker.once('exit', (code, signal) => this.#replaceIfCrashed(index, worker, code, signal));
         this.#slots.set(index, worker);
-        this.options.logger.info({ worker: index, pid: worker.process.pid, port: message.port }, 'worker listening');
+        this.options.logger.info(
+          { worker: index, pid: worker.process.pid, port: message.port },
+          'worker listening',
+        );
         resolve(worker);
       };
       worker.on('message', onReady);
@@ -109,7 +121,8 @@ export class WorkerSupervisor {
 
   #received(worker: Worker, message: WorkerMessage): void {
     if (message.type === 'reloaded') this.#broadcast({ type: 'reload' }, worker);
-    else if (message.type === 'metrics-request') void this.#metrics.answer(worker, message.id, [...this.#slots.values()]);
+    else if (message.type === 'metrics-request')
+      void this.#metrics.answer(worker, message.id, [...this.#slots.values()]);
     else if (message.type === 'metrics-part') this.#metrics.received(message);
   }
 
@@ -117,12 +130,23 @@ export class WorkerSupervisor {
     for (const w of this.#slots.values()) if (w !== except && w.isConnected()) w.send(message);
   }
 
-  #replaceIfCrashed(index: number, worker: Worker, code: number | null, signal: string | null): void {
+  #replaceIfCrashed(
+    index: number,
+    worker: Worker,
+    code: number | null,
+    signal: string | null,
+  ): void {
     if (this.#stopping || this.#slots.get(index) !== worker) return;
-    this.options.logger.error({ worker: index, pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+    this.options.logger.error(
+      { worker: index, pid: worker.process.pid, code, signal },
+      'worker died; starting a new one',
+    );
     this.#slots.delete(index);
     setTimeout(() => {
-      if (!this.#stopping) this.#fork(index).catch((err: unknown) => this.options.logger.error({ err }, 'replacement worker failed to start'));
+      if (!this.#stopping)
+        this.#fork(index).catch((err: unknown) =>
+          this.options.logger.error({ err }, 'replacement worker failed to start'),
+        );
     }, RESPAWN_DELAY_MS).unref();
   }
 
@@ -132,7 +156,10 @@ export class WorkerSupervisor {
     if (worker.isConnected()) worker.send({ type: 'drain' } satisfies ParentMessage);
     else worker.process.kill('SIGTERM');
     const timer = setTimeout(() => {
-      this.options.logger.warn({ pid: worker.process.pid }, 'worker did not drain in time; killing it');
+      this.options.logger.warn(
+        { pid: worker.process.pid },
+        'worker did not drain in time; killing it',
+      );
       worker.process.kill('SIGKILL');
     }, this.options.stopTimeoutMs);
     await exited;
@@ -149,7 +176,10 @@ export class WorkerSupervisor {
         try {
           await this.#fork(index);
         } catch (err) {
-          this.options.logger.error({ err: (err as Error).message, worker: index }, 'rolling restart: new worker failed to start; keeping the old one');
+          this.options.logger.error(
+            { err: (err as Error).message, worker: index },
+            'rolling restart: new worker failed to start; keeping the old one',
+          );
           continue;
         }
         if (old !== undefined) await this.#drain(old);
@@ -166,7 +196,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const supervisor = new WorkerSupervisor(options);
   if (!(await supervisor.start())) return 1;
   const pids = supervisor.pids();
-  logger.info({ workers: options.count, pids, primary: process.pid, worker1: pids[0] }, 'edgeway listening');
+  logger.info(
+    { workers: options.count, pids, primary: process.pid, worker1: pids[0] },
+    'edgeway listening',
+  );
   const onHangup = (): void => supervisor.hangup();
   process.on('SIGHUP', onHangup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

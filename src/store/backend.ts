@@ -11,4 +11,9 @@ export type RedisClient = Redis | Cluster;
  */
 export type StoreBackend =
   | { readonly kind: 'memory'; readonly dataDir: string }
-  | { readonly kind: 'redis'; readonly redis: RedisClient; readonly subscriber: RedisClient; readonly dataDir: string };
+  | {
+      readonly kind: 'redis';
+      readonly redis: RedisClient;
+      readonly subscriber: RedisClient;
+      readonly dataDir: string;
+    };

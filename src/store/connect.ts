@@ -11,7 +11,12 @@ export function connectBackend(redisUrl: string | undefined, dataDir: string): S
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (redisUrl === undefined || redisUrl === '') return { kind: 'memory', dataDir };
   const topology = parseRedisUrl(redisUrl);
-  return { kind: 'redis', redis: createRedisClient(topology), subscriber: createRedisClient(topology), dataDir };
+  return {
+    kind: 'redis',
+    redis: createRedisClient(topology),
+    subscriber: createRedisClient(topology),
+    dataDir,
+  };
 }
 
 /** Closes the backend's connections. */

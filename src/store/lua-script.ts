@@ -30,9 +30,15 @@ export type ScriptCommand<Reply> = (...keysThenArgs: Array<string | number>) => 
  * Defines `name` from redis/<file> on the connection once (EVALSHA with an EVAL fallback, as ioredis
  * does for defineCommand) and returns the bound command.
  */
-export function defineScript<Reply>(redis: RedisClient, name: string, file: string, numberOfKeys: number): ScriptCommand<Reply> {
+export function defineScript<Reply>(
+  redis: RedisClient,
+  name: string,
+  file: string,
+  numberOfKeys: number,
+): ScriptCommand<Reply> {
   const commands = redis as unknown as Record<string, ScriptCommand<Reply> | undefined>;
-  if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua: readScript(file), numberOfKeys });
+  if (typeof commands[name] !== 'function')
+    redis.defineCommand(name, { lua: readScript(file), numberOfKeys });
   const command = commands[name] as ScriptCommand<Reply>;
   return command.bind(redis);
 }

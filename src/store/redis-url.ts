@@ -12,12 +12,18 @@ export interface RedisNode {
 export type RedisTopology =
   | { readonly kind: 'standalone'; readonly options: RedisOptions }
   | { readonly kind: 'sentinel'; readonly options: RedisOptions }
-  | { readonly kind: 'cluster'; readonly nodes: readonly RedisNode[]; readonly options: ClusterOptions };
+  | {
+      readonly kind: 'cluster';
+      readonly nodes: readonly RedisNode[];
+      readonly options: ClusterOptions;
+    };
 
 /** Thrown for a URL edgeway cannot use; the message names the bad part and the accepted forms. */
 export class RedisUrlError extends Error {
   constructor(detail: string) {
-    super(`invalid Redis URL: ${detail} (expected redis[s]://[:password@]host:port[/db], redis[s]+sentinel://[:password@]host1:26379,host2:26379/mastername[/db] or redis[s]+cluster://[:password@]host1:7000,host2:7001)`);
+    super(
+      `invalid Redis URL: ${detail} (expected redis[s]://[:password@]host:port[/db], redis[s]+sentinel://[:password@]host1:26379,host2:26379/mastername[/db] or redis[s]+cluster://[:password@]host1:7000,host2:7001)`,
+    );
     this.name = 'RedisUrlError';
   }
 }
@@ -37,7 +43,8 @@ const COMMON: RedisOptions = {
 
 // After a Sentinel failover the old master comes back as a replica: a write there answers READONLY,
 // and reconnecting (2 = reconnect and resend) makes ioredis ask the Sentinels for the new master.
-const reconnectOnReadonly = (err: Error): 2 | false => (err.message.startsWith('READONLY') ? 2 : false);
+const reconnectOnReadonly = (err: Error): 2 | false =>
+  err.message.startsWith('READONLY') ? 2 : false;
 
 const URL_SHAPE = /^([a-z+]+):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
 
@@ -45,14 +52,17 @@ function parseNode(text: string, defaultPort: number): RedisNode {
   const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(text);
   const plain = /^([^:[\]]+)(?::(\d+))?$/.exec(text);
   const match = bracketed ?? plain;
-  if (match === null || match[1] === undefined || match[1] === '') throw new RedisUrlError(`bad host "${text}"`);
+  if (match === null || match[1] === undefined || match[1] === '')
+    throw new RedisUrlError(`bad host "${text}"`);
   const port = match[2] === undefined ? defaultPort : Number(match[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RedisUrlError(`bad port in "${text}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RedisUrlError(`bad port in "${text}"`);
   return { host: match[1], port };
 }
 
 function parseDb(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > 15) throw new RedisUrlError(`bad database number "${text}" (0-15)`);
+  if (!/^\d+$/.test(text) || Number(text) > 15)
+    throw new RedisUrlError(`bad database number "${text}" (0-15)`);
   return Number(text);
 }
 
@@ -76,7 +86,10 @@ function parseQuery(query: string | undefined, allowed: readonly string[]): Map<
   const params = new Map<string, string>();
   if (query === undefined || query === '') return params;
   for (const [key, value] of new URLSearchParams(query)) {
-    if (!allowed.includes(key)) throw new RedisUrlError(`unknown query parameter "${key}"${allowed.length > 0 ? ` (accepted: ${allowed.join(', ')})` : ''}`);
+    if (!allowed.includes(key))
+      throw new RedisUrlError(
+        `unknown query parameter "${key}"${allowed.length > 0 ? ` (accepted: ${allowed.join(', ')})` : ''}`,
+      );
     params.set(key, value);
   }
   return params;
@@ -89,7 +102,16 @@ export function parseRedisUrl(url: string): RedisTopology {
   const [, rawScheme = '', userinfo, hostList = '', path = '', query] = shape;
   const scheme = rawScheme.toLowerCase();
   const tls = scheme.startsWith('rediss');
-  const kind = ({ redis: 'standalone', rediss: 'standalone', 'redis+sentinel': 'sentinel', 'rediss+sentinel': 'sentinel', 'redis+cluster': 'cluster', 'rediss+cluster': 'cluster' } as const)[scheme];
+  const kind = (
+    {
+      redis: 'standalone',
+      rediss: 'standalone',
+      'redis+sentinel': 'sentinel',
+      'rediss+sentinel': 'sentinel',
+      'redis+cluster': 'cluster',
+      'rediss+cluster': 'cluster',
+    } as const
+  )[scheme];
   if (kind === undefined) throw new RedisUrlError(`unknown scheme "${rawScheme}:"`);
   if (hostList === '') throw new RedisUrlError('no host');
   const nodes = hostList.split(',').map((h) => parseNode(h, DEFAULT_PORT[kind]));
@@ -98,16 +120,23 @@ export function parseRedisUrl(url: string): RedisTopology {
   const tlsOptions = tls ? { tls: {} } : {};
 
   if (kind === 'standalone') {
-    if (nodes.length > 1) throw new RedisUrlError(`${nodes.length} hosts in a standalone URL (use redis+sentinel:// or redis+cluster:// for several)`);
+    if (nodes.length > 1)
+      throw new RedisUrlError(
+        `${nodes.length} hosts in a standalone URL (use redis+sentinel:// or redis+cluster:// for several)`,
+      );
     if (segments.length > 1) throw new RedisUrlError(`bad path "${path}" (only /db)`);
     parseQuery(query, []);
     const node = nodes[0] as RedisNode;
     const db = segments[0] === undefined ? {} : { db: parseDb(segments[0]) };
-    return { kind, options: { ...COMMON, ...auth, ...db, ...tlsOptions, host: node.host, port: node.port } };
+    return {
+      kind,
+      options: { ...COMMON, ...auth, ...db, ...tlsOptions, host: node.host, port: node.port },
+    };
   }
   if (kind === 'sentinel') {
     const [name, dbText, ...rest] = segments;
-    if (name === undefined) throw new RedisUrlError('no master name (redis+sentinel://host:26379/mastername)');
+    if (name === undefined)
+      throw new RedisUrlError('no master name (redis+sentinel://host:26379/mastername)');
     if (rest.length > 0) throw new RedisUrlError(`bad path "${path}" (only /mastername[/db])`);
     const params = parseQuery(query, ['sentinelPassword']);
     const sentinelPassword = params.get('sentinelPassword');
@@ -130,7 +159,8 @@ export function parseRedisUrl(url: string): RedisTopology {
     };
   }
   // Redis Cluster has one database only, so a /db path is a mistake rather than something to ignore.
-  if (segments.length > 0) throw new RedisUrlError(`bad path "${path}" (a Cluster has no database number)`);
+  if (segments.length > 0)
+    throw new RedisUrlError(`bad path "${path}" (a Cluster has no database number)`);
   parseQuery(query, []);
   // ioredis' Cluster retries through clusterRetryStrategy; a per-node retryStrategy is not accepted there.
   const { retryStrategy: _clusterRetriesInstead, ...perNode } = COMMON;
@@ -148,11 +178,19 @@ export function parseRedisUrl(url: string): RedisTopology {
 
 /** Opens a client for a parsed topology; connection errors surface through retries and command failures. */
 export function createRedisClient(topology: RedisTopology): RedisClient {
-  if (topology.kind === 'cluster') return new Cluster(topology.nodes.map((n) => ({ host: n.host, port: n.port })), topology.options);
+  if (topology.kind === 'cluster')
+    return new Cluster(
+      topology.nodes.map((n) => ({ host: n.host, port: n.port })),
+      topology.options,
+    );
   return new Redis(topology.options);
 }
 
 /** The URL with any password replaced by `***`, for logs and error messages. */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_m, userinfo: string) => `//${userinfo.includes(':') ? `${userinfo.slice(0, userinfo.indexOf(':'))}:***` : '***'}@`);
+  return url.replace(
+    /\/\/([^@/]*)@/,
+    (_m, userinfo: string) =>
+      `//${userinfo.includes(':') ? `${userinfo.slice(0, userinfo.indexOf(':'))}:***` : '***'}@`,
+  );
 }

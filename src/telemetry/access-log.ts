@@ -6,11 +6,34 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * client secrets and cookies must never reach a log file even when an object is logged whole.
  */
 export const REDACT_PATHS: readonly string[] = [
-  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'cookie', '*.cookie', 'headers.cookie', 'req.headers.cookie',
-  'token', '*.token', 'adminToken', '*.adminToken', 'secret', '*.secret', 'clientSecret', '*.clientSecret',
-  'password', '*.password', 'access_token', '*.access_token', 'client_secret', '*.client_secret',
-  'apiKey', '*.apiKey', '["x-api-key"]', '*["x-api-key"]', 'headers["x-api-key"]', 'req.headers["x-api-key"]',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'cookie',
+  '*.cookie',
+  'headers.cookie',
+  'req.headers.cookie',
+  'token',
+  '*.token',
+  'adminToken',
+  '*.adminToken',
+  'secret',
+  '*.secret',
+  'clientSecret',
+  '*.clientSecret',
+  'password',
+  '*.password',
+  'access_token',
+  '*.access_token',
+  'client_secret',
+  '*.client_secret',
+  'apiKey',
+  '*.apiKey',
+  '["x-api-key"]',
+  '*["x-api-key"]',
+  'headers["x-api-key"]',
+  'req.headers["x-api-key"]',
 ];
 
 const redact = { paths: [...REDACT_PATHS], censor: '[redacted]' };
@@ -21,7 +44,16 @@ const formatters = { level: (label: string) => ({ level: label }) };
 
 /** A logger for warnings and lifecycle events (stderr, synchronous: rare and must survive a crash); the CLI creates one and injects it. */
 export function createAppLogger(): Logger {
-  return pino({ name: 'edgeway', base: undefined, redact, formatters, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+  return pino(
+    {
+      name: 'edgeway',
+      base: undefined,
+      redact,
+      formatters,
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: 2, sync: true }),
+  );
 }
 
 /** The longest a line waits in the buffer, ms: a flush every half second leaves no line older than ~1 s. */
@@ -82,13 +114,22 @@ export interface AccessLogOptions {
  * when the process exits, even on a crash.
  */
 export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
-  const boom = options.destination === undefined
-    ? pino.destination({ dest: 1, sync: false, minLength: options.minLength ?? 4096, periodicFlush: FLUSH_INTERVAL_MS })
-    : undefined;
+  const boom =
+    options.destination === undefined
+      ? pino.destination({
+          dest: 1,
+          sync: false,
+          minLength: options.minLength ?? 4096,
+          periodicFlush: FLUSH_INTERVAL_MS,
+        })
+      : undefined;
   const destination = options.destination ?? (boom as DestinationStream);
   // No redaction pass here: an entry is built field by field from AccessLogEntry and never carries headers,
   // so redaction would only cost time (~4% of the proxy path's CPU when it was on).
-  const log = pino({ base: undefined, formatters, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, destination);
+  const log = pino(
+    { base: undefined, formatters, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
+    destination,
+  );
   return {
     write(entry) {
       const query = entry.path.indexOf('?');

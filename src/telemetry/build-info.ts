@@ -9,7 +9,10 @@ function readVersion(): string {
   for (let depth = 0; depth < 6; depth += 1) {
     const candidate = join(dir, 'package.json');
     if (existsSync(candidate)) {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'edgeway') return pkg.version ?? 'unknown';
     }
     dir = dirname(dir);

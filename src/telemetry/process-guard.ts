@@ -15,6 +15,9 @@ export function guardProcess(logger: Logger): void {
   });
   process.on('unhandledRejection', (reason) => {
     processErrors.count++;
-    logger.error({ err: reason, origin: 'unhandledRejection' }, 'unhandled rejection; the gateway keeps serving');
+    logger.error(
+      { err: reason, origin: 'unhandledRejection' },
+      'unhandled rejection; the gateway keeps serving',
+    );
   });
 }

@@ -17,7 +17,9 @@ export type RequestIdGenerator = () => string;
  * unique across gateway instances and workers; the counter makes each id cost ~20 ns, against ~150 ns
  * for crypto.randomUUID() measured on Node 20 (2M iterations each).
  */
-export function createRequestIdGenerator(random: (bytes: number) => Buffer = randomBytes): RequestIdGenerator {
+export function createRequestIdGenerator(
+  random: (bytes: number) => Buffer = randomBytes,
+): RequestIdGenerator {
   const prefix = `${random(9).toString('base64url')}-`;
   let counter = 0;
   return () => prefix + (counter++).toString(36);
@@ -29,6 +31,9 @@ const processGenerator = createRequestIdGenerator();
  * The id of a request: `incoming` (the x-request-id header value) if it is sane, else a new one.
  * A repeated header arrives as an array; only a single value is kept.
  */
-export function resolveRequestId(incoming: string | string[] | undefined, generate: RequestIdGenerator = processGenerator): string {
+export function resolveRequestId(
+  incoming: string | string[] | undefined,
+  generate: RequestIdGenerator = processGenerator,
+): string {
   return typeof incoming === 'string' && SANE_ID.test(incoming) ? incoming : generate();
 }

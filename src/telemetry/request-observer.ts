@@ -33,7 +33,8 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
     select(ctx, pick) {
       return spans.stageSpan(ctx.trace, 'edgeway.select_instance', (span) => {
         const endpoint: Endpoint | undefined = pick();
-        if (endpoint !== undefined && span.isRecording()) span.setAttribute('edgeway.instance', endpoint.id);
+        if (endpoint !== undefined && span.isRecording())
+          span.setAttribute('edgeway.instance', endpoint.id);
         return endpoint;
       });
     },
@@ -51,9 +52,23 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
         end(status, failure, retried) {
           const ms = performance.now() - started;
           ctx.upstreamMs += ms;
-          const outcome: UpstreamOutcome = failure !== undefined ? OUTCOME[failure] : retried || (status !== undefined && status >= 500) ? 'http_error' : 'success';
+          const outcome: UpstreamOutcome =
+            failure !== undefined
+              ? OUTCOME[failure]
+              : retried || (status !== undefined && status >= 500)
+                ? 'http_error'
+                : 'success';
           metrics.upstream(service.name, endpoint.id).attempt(outcome, ms / 1000);
-          stats.instance(service.name, endpoint.id).record(failure !== undefined ? INSTANCE_OUTCOME[failure] : status !== undefined && status >= 500 ? OUTCOME_INDEX.status_5xx : OUTCOME_INDEX.ok, ms);
+          stats
+            .instance(service.name, endpoint.id)
+            .record(
+              failure !== undefined
+                ? INSTANCE_OUTCOME[failure]
+                : status !== undefined && status >= 500
+                  ? OUTCOME_INDEX.status_5xx
+                  : OUTCOME_INDEX.ok,
+              ms,
+            );
           if (retried) metrics.retry(service.name);
           if (failure !== undefined) ctx.trace.upstreamFailure = failure;
           spans.endClientSpan(client, status, failure);

@@ -3,7 +3,12 @@ import type { CertificatesView } from './certificates.js';
 import { hostname } from 'node:os';
 import type { StoreBackend } from '../store/backend.js';
 import type { Logger } from 'pino';
-import { createAccessLog, type AccessLog, type AccessLogEntry, type AccessLogOptions } from './access-log.js';
+import {
+  createAccessLog,
+  type AccessLog,
+  type AccessLogEntry,
+  type AccessLogOptions,
+} from './access-log.js';
 import { MemoryAlertState, RedisAlertState } from './alerts/alert-state.js';
 import type { AlertsConfig } from '../config/alerts-schema.js';
 import { AlertEvaluator } from './alerts/alerts.js';
@@ -81,7 +86,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();
   const gatewayName = options.gatewayName ?? `${hostname()}:${process.pid}`;
-  const history = backend.kind === 'redis' ? new RedisHistory(backend.redis, stats, { logger, gateway: { id: gatewayName, version: VERSION, startedAt: STARTED_AT } }) : undefined;
+  const history =
+    backend.kind === 'redis'
+      ? new RedisHistory(backend.redis, stats, {
+          logger,
+          gateway: { id: gatewayName, version: VERSION, startedAt: STARTED_AT },
+        })
+      : undefined;
   const webhooks = new WebhookSender(options.alerts.webhooks, { logger });
   const localStore = new MemoryAlertState();
   const alerts = new AlertEvaluator(
@@ -92,11 +103,24 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       ...(redisUp === undefined ? {} : { redisUp }),
       ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
     },
-    { store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore, localStore, webhooks, logger, gateway: gatewayName },
+    {
+      store: backend.kind === 'redis' ? new RedisAlertState(backend.redis) : localStore,
+      localStore,
+      webhooks,
+      logger,
+      gateway: gatewayName,
+    },
   );
   const routes = new Map<string, RouteTelemetry>();
   return {
-    tracing, spans, metrics, accessLog, stats, history, alerts, gatewayName,
+    tracing,
+    spans,
+    metrics,
+    accessLog,
+    stats,
+    history,
+    alerts,
+    gatewayName,
     forRoute(name) {
       let route = routes.get(name);
       if (route === undefined) {
@@ -107,7 +131,14 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     },
     finish(route, server, entry, error) {
       route.metrics.request(entry.method, entry.status, entry.durationMs / 1000);
-      route.stats.record(entry.status, entry.durationMs, entry.requestId, entry.traceId, reasonOf(entry.status, error), entry);
+      route.stats.record(
+        entry.status,
+        entry.durationMs,
+        entry.requestId,
+        entry.traceId,
+        reasonOf(entry.status, error),
+        entry,
+      );
       spans.endServerSpan(server, entry.status, error);
       accessLog.write(entry);
     },
@@ -117,7 +148,9 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     },
     async shutdown() {
       await alerts.stop();
-      await history?.stop().catch((err: unknown) => logger.warn({ err }, 'final history flush failed'));
+      await history
+        ?.stop()
+        .catch((err: unknown) => logger.warn({ err }, 'final history flush failed'));
       await webhooks.drain();
       await accessLog.flush();
       await tracing.shutdown();

@@ -37,9 +37,13 @@ export function bytesReadSinceLast(req: IncomingMessage): number {
  */
 function skipRestOfBody(req: IncomingMessage, socket: MarkedSocket): void {
   let rest = -req.readableLength;
-  req.on('data', (chunk: Buffer) => { rest += chunk.length; });
+  req.on('data', (chunk: Buffer) => {
+    rest += chunk.length;
+  });
   // HTTP/1.1 parses the next request only after this body ends, so the mark is still this request's.
-  req.once('end', () => { socket[READ] = (socket[READ] ?? 0) + rest; });
+  req.once('end', () => {
+    socket[READ] = (socket[READ] ?? 0) + rest;
+  });
 }
 
 /** Bytes written to the request's socket since the last call for it: the status line, headers and body of the response. */

@@ -105,7 +105,8 @@ export class AdaptiveConcurrencyLimiter {
       this.#startWindow();
       const now = this.#clock();
       this.#nextSampleAt = now + this.#config.sampleInterval;
-      this.#nextMinRttAt = now + this.#config.minRttInterval * (1 + JITTER * (2 * this.#random() - 1));
+      this.#nextMinRttAt =
+        now + this.#config.minRttInterval * (1 + JITTER * (2 * this.#random() - 1));
     }
     this.#advance();
   }
@@ -123,9 +124,15 @@ export class AdaptiveConcurrencyLimiter {
     if (this.#samples.length === 0 || this.#minRtt === undefined) return;
     const sampleRtt = Math.max(quantile(this.#samples, this.#config.percentile), Number.EPSILON);
     this.#samples = [];
-    const gradient = Math.min(2, Math.max(0.5, (this.#minRtt * (1 + this.#config.buffer)) / sampleRtt));
+    const gradient = Math.min(
+      2,
+      Math.max(0.5, (this.#minRtt * (1 + this.#config.buffer)) / sampleRtt),
+    );
     const scaled = this.#limit * gradient;
-    this.#limit = Math.min(this.#config.maxLimit, Math.max(this.#config.minLimit, scaled + Math.sqrt(scaled)));
+    this.#limit = Math.min(
+      this.#config.maxLimit,
+      Math.max(this.#config.minLimit, scaled + Math.sqrt(scaled)),
+    );
   }
 
   #startWindow(): void {
@@ -136,5 +143,7 @@ export class AdaptiveConcurrencyLimiter {
 
 /** The 503 a shed request gets; one sample interval is usually enough for a slot to free up. */
 export function concurrencyShedError(service: string): GatewayError {
-  return new GatewayError('unavailable', `service ${service} is at its concurrency limit`, [['Retry-After', '1']]);
+  return new GatewayError('unavailable', `service ${service} is at its concurrency limit`, [
+    ['Retry-After', '1'],
+  ]);
 }

@@ -52,7 +52,10 @@ export class CircuitBreaker {
       return { kind: 'granted', release: this.releaser() };
     }
     if (this.pending >= this.limits.maxPendingRequests || signal?.aborted === true) {
-      return { kind: 'rejected', error: overflow('too many requests are waiting for this service') };
+      return {
+        kind: 'rejected',
+        error: overflow('too many requests are waiting for this service'),
+      };
     }
     const slot = new Promise<Release>((resolve, reject) => {
       const onAbort = (): void => {
@@ -61,7 +64,11 @@ export class CircuitBreaker {
         this.pending--;
         reject(overflow('gave up waiting for a connection to this service'));
       };
-      const waiter: Waiter = { resolve, done: false, detach: () => signal?.removeEventListener('abort', onAbort) };
+      const waiter: Waiter = {
+        resolve,
+        done: false,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
       this.queue.push(waiter);
       this.pending++;
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -107,5 +114,7 @@ export class CircuitBreaker {
 }
 
 function overflow(message: string): GatewayError {
-  return new GatewayError('unavailable', `circuit breaker open: ${message}`, [['retry-after', RETRY_AFTER_SECONDS]]);
+  return new GatewayError('unavailable', `circuit breaker open: ${message}`, [
+    ['retry-after', RETRY_AFTER_SECONDS],
+  ]);
 }

@@ -48,7 +48,12 @@ export class GatewayPresence {
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#windowMs = options.windowMs ?? 3000;
     this.#budgetMs = options.budgetMs ?? 250;
-    this.#heartbeat = defineScript<number>(options.redis, 'edgewayPresenceHeartbeat', 'presence-heartbeat.lua', 1);
+    this.#heartbeat = defineScript<number>(
+      options.redis,
+      'edgewayPresenceHeartbeat',
+      'presence-heartbeat.lua',
+      1,
+    );
   }
 
   /** Live gateways (this one included) as of the last successful heartbeat; at least 1. */
@@ -59,7 +64,10 @@ export class GatewayPresence {
   /** Sends one heartbeat; resolves to the live count, or undefined when Redis did not answer in time. */
   async beat(): Promise<number | undefined> {
     try {
-      const count = await withDeadline(this.#heartbeat(PRESENCE_KEY, this.id, this.#windowMs), this.#budgetMs);
+      const count = await withDeadline(
+        this.#heartbeat(PRESENCE_KEY, this.id, this.#windowMs),
+        this.#budgetMs,
+      );
       this.counters.heartbeats += 1;
       this.#liveCount = Math.max(1, count);
       return this.#liveCount;
@@ -81,6 +89,8 @@ export class GatewayPresence {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await withDeadline(this.#redis.zrem(PRESENCE_KEY, this.id), this.#budgetMs).catch(() => undefined);
+    await withDeadline(this.#redis.zrem(PRESENCE_KEY, this.id), this.#budgetMs).catch(
+      () => undefined,
+    );
   }
 }

@@ -25,7 +25,10 @@ export class RetryBudget {
   private readonly requests = new Float64Array(SLOTS);
   private readonly retries = new Float64Array(SLOTS);
 
-  constructor(options: RetryBudgetOptions = {}, private readonly now: () => number = Date.now) {
+  constructor(
+    options: RetryBudgetOptions = {},
+    private readonly now: () => number = Date.now,
+  ) {
     const windowMs = options.windowMs ?? 10_000;
     this.ratio = options.ratio ?? 0.2;
     this.minRetries = (options.minRetriesPerSecond ?? 10) * (windowMs / 1000);

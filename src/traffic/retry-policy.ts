@@ -36,7 +36,10 @@ export const NO_RETRIES: RetryPolicy = Object.freeze({
 });
 
 /** Compiles a service's `retries` block. */
-export function compileRetryPolicy(config: RetriesConfig | undefined, maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS): RetryPolicy {
+export function compileRetryPolicy(
+  config: RetriesConfig | undefined,
+  maxRetryAfterMs = DEFAULT_MAX_RETRY_AFTER_MS,
+): RetryPolicy {
   if (config === undefined) return NO_RETRIES;
   return Object.freeze({
     retries: config.attempts,
@@ -69,25 +72,39 @@ export interface FailedAttempt {
 }
 
 /** Why a failure is not retried; for logs and span attributes. */
-export type NoRetryReason = 'attempts-exhausted' | 'not-retryable' | 'body-sent' | 'not-idempotent' | 'retry-after-too-long';
+export type NoRetryReason =
+  'attempts-exhausted' | 'not-retryable' | 'body-sent' | 'not-idempotent' | 'retry-after-too-long';
 
 /** A retry decision: wait `delayMs` then try again (on another endpoint if possible), or give up. */
-export type RetryDecision = { readonly retry: true; readonly delayMs: number } | { readonly retry: false; readonly reason: NoRetryReason };
+export type RetryDecision =
+  | { readonly retry: true; readonly delayMs: number }
+  | { readonly retry: false; readonly reason: NoRetryReason };
 
 /** RFC 9110 9.2.2: methods whose repetition has the same effect as one request. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Decides whether a failed attempt is retried and after how long; `now` (ms) reads HTTP-date Retry-After. */
-export function decideRetry(policy: RetryPolicy, attempt: FailedAttempt, random: () => number, now: number): RetryDecision {
+export function decideRetry(
+  policy: RetryPolicy,
+  attempt: FailedAttempt,
+  random: () => number,
+  now: number,
+): RetryDecision {
   if (attempt.retriesDone >= policy.retries) return { retry: false, reason: 'attempts-exhausted' };
   const trigger = retryTrigger(attempt);
-  if (trigger === undefined || !policy.on.has(trigger)) return { retry: false, reason: 'not-retryable' };
+  if (trigger === undefined || !policy.on.has(trigger))
+    return { retry: false, reason: 'not-retryable' };
   if (attempt.bodyBytesSent) return { retry: false, reason: 'body-sent' };
   // A connect failure never reached the upstream, so even a POST is safe to send again (nginx does the same).
-  const safe = attempt.kind === 'connect-failure' || IDEMPOTENT.has(attempt.method) || attempt.hasIdempotencyKey || attempt.retryNonIdempotent;
+  const safe =
+    attempt.kind === 'connect-failure' ||
+    IDEMPOTENT.has(attempt.method) ||
+    attempt.hasIdempotencyKey ||
+    attempt.retryNonIdempotent;
   if (!safe) return { retry: false, reason: 'not-idempotent' };
   const backoff = backoffMs(policy, attempt.retriesDone, random);
-  const header = attempt.retryAfter === undefined ? undefined : parseRetryAfter(attempt.retryAfter, now);
+  const header =
+    attempt.retryAfter === undefined ? undefined : parseRetryAfter(attempt.retryAfter, now);
   if (header === undefined) return { retry: true, delayMs: backoff };
   if (header > policy.maxRetryAfterMs) return { retry: false, reason: 'retry-after-too-long' };
   return { retry: true, delayMs: Math.max(header, backoff) };

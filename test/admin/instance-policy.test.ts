@@ -10,16 +10,28 @@ const CONFIG = discoveredOrdersYaml({ stripPrefix: true });
 const MINT = JSON.stringify({ sub: 'mallory', scopes: ['admin'], ttl: '1h' });
 
 function put(gw: TestGateway, id: string, url: string): ReturnType<typeof exchange> {
-  return exchange(gw.gateway.adminPort, 'PUT', `/admin/services/orders/instances/${id}`, { 'content-type': 'application/json' }, JSON.stringify({ url }));
+  return exchange(
+    gw.gateway.adminPort,
+    'PUT',
+    `/admin/services/orders/instances/${id}`,
+    { 'content-type': 'application/json' },
+    JSON.stringify({ url }),
+  );
 }
 
 async function listed(gw: TestGateway): Promise<string[]> {
   const answer = await exchange(gw.gateway.adminPort, 'GET', '/admin/services');
-  const { services } = JSON.parse(answer.body) as { services: Array<{ name: string; instances: Array<{ id: string }> }> };
-  return services.find((service) => service.name === 'orders')?.instances.map((instance) => instance.id) ?? [];
+  const { services } = JSON.parse(answer.body) as {
+    services: Array<{ name: string; instances: Array<{ id: string }> }>;
+  };
+  return (
+    services
+      .find((service) => service.name === 'orders')
+      ?.instances.map((instance) => instance.id) ?? []
+  );
 }
 
-describe('instances at edgeway\'s own listeners', () => {
+describe("instances at edgeway's own listeners", () => {
   let gw: TestGateway;
 
   before(async () => {
@@ -30,7 +42,11 @@ describe('instances at edgeway\'s own listeners', () => {
   });
 
   test('a PUT at the admin port or the public port is 403 forbidden and registers nothing', async () => {
-    for (const url of [`http://127.0.0.1:${gw.gateway.adminPort}`, `http://localhost:${gw.gateway.port}/`, `http://[::1]:${gw.gateway.adminPort}`]) {
+    for (const url of [
+      `http://127.0.0.1:${gw.gateway.adminPort}`,
+      `http://localhost:${gw.gateway.port}/`,
+      `http://[::1]:${gw.gateway.adminPort}`,
+    ]) {
       const answer = await put(gw, 'loop', url);
       assert.equal(answer.status, 403, `${url}: ${answer.body}`);
       assert.match(errorOf(answer).message, /own listener/);
@@ -39,8 +55,25 @@ describe('instances at edgeway\'s own listeners', () => {
   });
 
   test('a record at the admin port that reaches the registry another way is never routed to: no token minting through the public port', async () => {
-    await gw.gateway.registry.register({ id: 'sneaky', service: 'orders', url: `http://127.0.0.1:${gw.gateway.adminPort}`, weight: 1, capacity: 100, meta: {}, draining: false }, 30_000);
-    const answer = await exchange(gw.gateway.port, 'POST', '/orders/admin/tokens', { 'content-type': 'application/json' }, MINT);
+    await gw.gateway.registry.register(
+      {
+        id: 'sneaky',
+        service: 'orders',
+        url: `http://127.0.0.1:${gw.gateway.adminPort}`,
+        weight: 1,
+        capacity: 100,
+        meta: {},
+        draining: false,
+      },
+      30_000,
+    );
+    const answer = await exchange(
+      gw.gateway.port,
+      'POST',
+      '/orders/admin/tokens',
+      { 'content-type': 'application/json' },
+      MINT,
+    );
     assert.equal(answer.status, 503, answer.body);
     assert.equal(errorOf(answer).code, 'unavailable');
     assert.deepEqual(await listed(gw), []);
@@ -60,11 +93,23 @@ describe('an instance named by a host name that resolves to this machine', () =>
 
   // The machine's own name resolves to one of its addresses (/etc/hosts maps it to 127.0.0.1 or 127.0.1.1);
   // any DNS name can do the same (`*.nip.io`), so only the address connected to tells.
-  test('is never connected to at an own listener\'s port: no token minting through the public port', async (t) => {
+  test("is never connected to at an own listener's port: no token minting through the public port", async (t) => {
     const named = `http://${hostname()}:${gw.gateway.adminPort}`;
-    if (!(await fetch(`${named}/healthz`).then((res) => res.ok, () => false))) return t.skip(`${named} does not reach the admin listener here`);
+    if (
+      !(await fetch(`${named}/healthz`).then(
+        (res) => res.ok,
+        () => false,
+      ))
+    )
+      return t.skip(`${named} does not reach the admin listener here`);
     assert.equal((await put(gw, 'named', named)).status, 200);
-    const answer = await exchange(gw.gateway.port, 'POST', '/orders/admin/tokens', { 'content-type': 'application/json' }, MINT);
+    const answer = await exchange(
+      gw.gateway.port,
+      'POST',
+      '/orders/admin/tokens',
+      { 'content-type': 'application/json' },
+      MINT,
+    );
     assert.notEqual(answer.status, 200, answer.body);
     assert.doesNotMatch(answer.body, /"token"/);
     assert.equal(errorOf(answer).code, 'bad_gateway');
@@ -77,7 +122,9 @@ describe('discovery.allowedNetworks', () => {
 
   before(async () => {
     upstream = await startUpstream();
-    gw = await startGateway({ 'c.yaml': `${CONFIG}discovery: { allowedNetworks: [10.0.0.0/8] }\n` });
+    gw = await startGateway({
+      'c.yaml': `${CONFIG}discovery: { allowedNetworks: [10.0.0.0/8] }\n`,
+    });
   });
   after(async () => {
     await gw.stop();
@@ -89,7 +136,18 @@ describe('discovery.allowedNetworks', () => {
     assert.equal(refused.status, 403, refused.body);
     assert.match(errorOf(refused).message, /outside discovery\.allowedNetworks/);
 
-    await gw.gateway.registry.register({ id: 'u1', service: 'orders', url: upstream.url, weight: 1, capacity: 100, meta: {}, draining: false }, 30_000);
+    await gw.gateway.registry.register(
+      {
+        id: 'u1',
+        service: 'orders',
+        url: upstream.url,
+        weight: 1,
+        capacity: 100,
+        meta: {},
+        draining: false,
+      },
+      30_000,
+    );
     assert.equal((await exchange(gw.gateway.port, 'GET', '/orders/x')).status, 503);
 
     gw.write('c.yaml', `${CONFIG}discovery: { allowedNetworks: [10.0.0.0/8, 127.0.0.0/8] }\n`);
@@ -100,6 +158,9 @@ describe('discovery.allowedNetworks', () => {
   });
 
   test('an entry that is not a CIDR is a config error', async () => {
-    await assert.rejects(startGateway({ 'c.yaml': `${CONFIG}discovery: { allowedNetworks: [10.0.0.1] }\n` }), /invalid config/);
+    await assert.rejects(
+      startGateway({ 'c.yaml': `${CONFIG}discovery: { allowedNetworks: [10.0.0.1] }\n` }),
+      /invalid config/,
+    );
   });
 });

@@ -43,14 +43,36 @@ describe('admin /admin/services', () => {
 
   test('a PUT registers an instance that the gateway then routes to, and GET lists it with its live state', async () => {
     assert.equal(await status(`${gw.url}/orders/1`), 503);
-    const response = await put(gw, 'orders', 'i1', { url: upstream.url, weight: 2, capacity: 50, meta: { zone: 'a' }, ttl: '30s' });
+    const response = await put(gw, 'orders', 'i1', {
+      url: upstream.url,
+      weight: 2,
+      capacity: 50,
+      meta: { zone: 'a' },
+      ttl: '30s',
+    });
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { id: string; url: string; weight: number; ttlMs: number };
+    const body = (await response.json()) as {
+      id: string;
+      url: string;
+      weight: number;
+      ttlMs: number;
+    };
     assert.deepEqual([body.id, body.url, body.weight, body.ttlMs], ['i1', upstream.url, 2, 30_000]);
-    await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'the gateway to route to i1');
+    await waitFor(
+      async () => (await status(`${gw.url}/orders/1`)) === 200,
+      2000,
+      'the gateway to route to i1',
+    );
     assert.equal(upstream.seen.at(-1)?.url, '/1');
 
-    const list = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as { services: Array<{ name: string; configured: boolean; discovery: string; instances: Array<Record<string, unknown>> }> };
+    const list = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as {
+      services: Array<{
+        name: string;
+        configured: boolean;
+        discovery: string;
+        instances: Array<Record<string, unknown>>;
+      }>;
+    };
     const orders = list.services.find((s) => s.name === 'orders');
     assert.ok(orders);
     assert.equal(orders.configured, true);
@@ -58,8 +80,28 @@ describe('admin /admin/services', () => {
     const [instance] = orders.instances;
     assert.ok(instance);
     assert.deepEqual(
-      { id: instance.id, url: instance.url, weight: instance.weight, capacity: instance.capacity, meta: instance.meta, healthy: instance.healthy, ejected: instance.ejected, draining: instance.draining, inFlight: instance.inFlight },
-      { id: 'i1', url: upstream.url, weight: 2, capacity: 50, meta: { zone: 'a' }, healthy: true, ejected: false, draining: false, inFlight: 0 },
+      {
+        id: instance.id,
+        url: instance.url,
+        weight: instance.weight,
+        capacity: instance.capacity,
+        meta: instance.meta,
+        healthy: instance.healthy,
+        ejected: instance.ejected,
+        draining: instance.draining,
+        inFlight: instance.inFlight,
+      },
+      {
+        id: 'i1',
+        url: upstream.url,
+        weight: 2,
+        capacity: 50,
+        meta: { zone: 'a' },
+        healthy: true,
+        ejected: false,
+        draining: false,
+        inFlight: 0,
+      },
     );
     assert.equal(typeof instance.latencyMs, 'number');
     assert.ok((instance.expiresAt as number) > Date.now() + 20_000);
@@ -68,20 +110,36 @@ describe('admin /admin/services', () => {
   test('a registration on one gateway is pushed to a second gateway on the same Redis within 1 s', async () => {
     const response = await put(gw, 'orders', 'i1', { url: upstream.url });
     assert.equal(response.status, 200);
-    await waitFor(async () => (await status(`${other.url}/orders/x`)) === 200, 1000, 'the second gateway to route');
-    assert.ok((await fetch(`${other.adminUrl}/admin/services`).then((r) => r.text())).includes('"i1"'));
+    await waitFor(
+      async () => (await status(`${other.url}/orders/x`)) === 200,
+      1000,
+      'the second gateway to route',
+    );
+    assert.ok(
+      (await fetch(`${other.adminUrl}/admin/services`).then((r) => r.text())).includes('"i1"'),
+    );
   });
 
   test('a DELETE removes the instance (503 unavailable after) and a second DELETE is 404', async () => {
     assert.equal((await put(gw, 'orders', 'i1', { url: upstream.url })).status, 200);
     await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'routing');
-    const removed = await fetch(`${gw.adminUrl}/admin/services/orders/instances/i1`, { method: 'DELETE' });
+    const removed = await fetch(`${gw.adminUrl}/admin/services/orders/instances/i1`, {
+      method: 'DELETE',
+    });
     assert.equal(removed.status, 204);
-    await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 503 && (await status(`${other.url}/orders/1`)) === 503, 1000, 'both gateways to drop i1');
+    await waitFor(
+      async () =>
+        (await status(`${gw.url}/orders/1`)) === 503 &&
+        (await status(`${other.url}/orders/1`)) === 503,
+      1000,
+      'both gateways to drop i1',
+    );
     const answer = await fetch(`${gw.url}/orders/1`);
     assert.equal(answer.headers.get('content-type'), 'application/json');
     assert.equal(((await answer.json()) as { error: { code: string } }).error.code, 'unavailable');
-    const again = await fetch(`${gw.adminUrl}/admin/services/orders/instances/i1`, { method: 'DELETE' });
+    const again = await fetch(`${gw.adminUrl}/admin/services/orders/instances/i1`, {
+      method: 'DELETE',
+    });
     assert.equal(again.status, 404);
     assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'not_found');
   });
@@ -89,7 +147,11 @@ describe('admin /admin/services', () => {
   test('an instance that is not re-PUT drops out after its TTL', async () => {
     assert.equal((await put(gw, 'orders', 'short', { url: upstream.url, ttl: '1s' })).status, 200);
     await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 200, 2000, 'routing');
-    const gone = await waitFor(async () => (await status(`${gw.url}/orders/1`)) === 503, 5000, 'the TTL to expire');
+    const gone = await waitFor(
+      async () => (await status(`${gw.url}/orders/1`)) === 503,
+      5000,
+      'the TTL to expire',
+    );
     assert.ok(gone >= 500, `dropped after ${gone} ms, before its 1 s TTL could have passed`);
     const list = await fetch(`${gw.adminUrl}/admin/services`).then((r) => r.text());
     assert.ok(!list.includes('"short"'));
@@ -97,11 +159,16 @@ describe('admin /admin/services', () => {
 
   test('re-PUT heartbeats keep an instance past its TTL', async () => {
     for (let beat = 0; beat < 5; beat++) {
-      assert.equal((await put(gw, 'orders', 'beating', { url: upstream.url, ttl: '1s' })).status, 200);
+      assert.equal(
+        (await put(gw, 'orders', 'beating', { url: upstream.url, ttl: '1s' })).status,
+        200,
+      );
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(await status(`${gw.url}/orders/1`), 200);
     }
-    await fetch(`${gw.adminUrl}/admin/services/orders/instances/beating`, { method: 'DELETE' }).then((r) => r.body?.cancel());
+    await fetch(`${gw.adminUrl}/admin/services/orders/instances/beating`, {
+      method: 'DELETE',
+    }).then((r) => r.body?.cancel());
   });
 
   const badBodies: Array<[string, string, unknown]> = [
@@ -126,7 +193,9 @@ describe('admin /admin/services', () => {
       const response = await put(gw, 'orders', id, body);
       assert.equal(response.status, 400);
       assert.equal(response.headers.get('content-type'), 'application/json');
-      const parsed = (await response.json()) as { error: { code: string; message: string; requestId: string } };
+      const parsed = (await response.json()) as {
+        error: { code: string; message: string; requestId: string };
+      };
       assert.equal(parsed.error.code, 'bad_request');
       assert.ok(parsed.error.message.length > 0);
       assert.equal(typeof parsed.error.requestId, 'string');
@@ -134,15 +203,22 @@ describe('admin /admin/services', () => {
   }
 
   test('after the bad PUTs, no instance was registered by them', async () => {
-    const list = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as { services: Array<{ name: string; instances: unknown[] }> };
+    const list = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as {
+      services: Array<{ name: string; instances: unknown[] }>;
+    };
     assert.deepEqual(list.services.find((s) => s.name === 'orders')?.instances, []);
   });
 
   test('with an admin token set, the services API refuses requests without it', async () => {
-    const guarded = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: redis.url, adminToken: 'secret-token-123' });
+    const guarded = await startGateway(
+      { 'config.yaml': CONFIG },
+      { redisUrl: redis.url, adminToken: 'secret-token-123' },
+    );
     try {
       assert.equal(await status(`${guarded.adminUrl}/admin/services`), 401);
-      const ok = await fetch(`${guarded.adminUrl}/admin/services`, { headers: { authorization: 'Bearer secret-token-123' } });
+      const ok = await fetch(`${guarded.adminUrl}/admin/services`, {
+        headers: { authorization: 'Bearer secret-token-123' },
+      });
       assert.equal(ok.status, 200);
       await ok.body?.cancel();
     } finally {

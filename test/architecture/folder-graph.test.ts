@@ -25,11 +25,20 @@ const LAYERS: readonly (readonly string[])[] = [
   ['.'],
 ];
 /** Folders on one line may import each other only in these directions. */
-const SIBLING_EDGES = new Set(['proxy>traffic', 'telemetry>traffic', 'discovery>balancing', 'plugins>telemetry']);
+const SIBLING_EDGES = new Set([
+  'proxy>traffic',
+  'telemetry>traffic',
+  'discovery>balancing',
+  'plugins>telemetry',
+]);
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+    entry.isDirectory()
+      ? files(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
   );
 }
 
@@ -46,17 +55,23 @@ function folderEdges(): Map<string, string> {
     for (const match of readFileSync(file, 'utf8').matchAll(importFrom)) {
       const from = folderOf(file);
       const to = folderOf(resolve(dirname(file), match[1]!));
-      if (from !== to && !edges.has(`${from}>${to}`)) edges.set(`${from}>${to}`, relative(SRC, file));
+      if (from !== to && !edges.has(`${from}>${to}`))
+        edges.set(`${from}>${to}`, relative(SRC, file));
     }
   }
   return edges;
 }
 
-const rank = new Map(LAYERS.flatMap((layer, index) => layer.map((folder) => [folder, index] as const)));
+const rank = new Map(
+  LAYERS.flatMap((layer, index) => layer.map((folder) => [folder, index] as const)),
+);
 
 test('every folder of src/ has a place in the layering', () => {
   const folders = new Set(files(SRC).map(folderOf));
-  assert.deepEqual([...folders].filter((folder) => !rank.has(folder)), []);
+  assert.deepEqual(
+    [...folders].filter((folder) => !rank.has(folder)),
+    [],
+  );
 });
 
 test('folders import only downwards (no folder cycle, type imports included)', () => {

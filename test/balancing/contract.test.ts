@@ -16,7 +16,8 @@ for (const policy of Object.keys(BALANCERS) as Policy[]) {
   describe(`balancer contract: ${policy}`, () => {
     const clock = testClock();
     const fresh = () => createBalancer(configs[policy], { random: seededRandom(7) });
-    const input = (i: number) => pickInput(clock.now(), { headers: { 'x-user': `user-${i}` }, ip: `10.0.0.${i % 250}` });
+    const input = (i: number) =>
+      pickInput(clock.now(), { headers: { 'x-user': `user-${i}` }, ip: `10.0.0.${i % 250}` });
 
     test('answers undefined for an empty set', () => {
       assert.equal(fresh().pick([], input(0)), undefined);
@@ -48,7 +49,8 @@ for (const policy of Object.keys(BALANCERS) as Policy[]) {
         assert.ok(allowed.has(picked), `picked ${picked?.id}`);
         seen.add(picked);
       }
-      if (policy !== 'ring-hash') assert.equal(seen.size, 2, 'both available endpoints get traffic');
+      if (policy !== 'ring-hash')
+        assert.equal(seen.size, 2, 'both available endpoints get traffic');
     });
 
     test('answers undefined when every endpoint is unavailable or excluded', () => {
@@ -62,14 +64,21 @@ for (const policy of Object.keys(BALANCERS) as Policy[]) {
       const endpoints = makeEndpoints(1, clock);
       endpoints[0]!.ejectedUntil = clock.now() + 1000;
       const balancer = fresh();
-      assert.equal(balancer.pick(endpoints, pickInput(clock.now(), { headers: { 'x-user': 'a' } })), undefined);
-      assert.equal(balancer.pick(endpoints, pickInput(clock.now() + 1000, { headers: { 'x-user': 'a' } })), endpoints[0]);
+      assert.equal(
+        balancer.pick(endpoints, pickInput(clock.now(), { headers: { 'x-user': 'a' } })),
+        undefined,
+      );
+      assert.equal(
+        balancer.pick(endpoints, pickInput(clock.now() + 1000, { headers: { 'x-user': 'a' } })),
+        endpoints[0],
+      );
     });
 
     test('follows a new endpoint set', () => {
       const endpoints = makeEndpoints(4, clock);
       const balancer = fresh();
-      for (let i = 0; i < 10; i++) assert.ok(endpoints.slice(0, 2).includes(balancer.pick(endpoints.slice(0, 2), input(i))!));
+      for (let i = 0; i < 10; i++)
+        assert.ok(endpoints.slice(0, 2).includes(balancer.pick(endpoints.slice(0, 2), input(i))!));
       const later = endpoints.slice(2);
       for (let i = 0; i < 10; i++) assert.ok(later.includes(balancer.pick(later, input(i))!));
     });

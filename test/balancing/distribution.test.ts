@@ -4,13 +4,26 @@ import { describe, test } from 'node:test';
 import type { Balancer } from '../../src/balancing/balancer.js';
 import type { Endpoint } from '../../src/balancing/endpoint.js';
 import { createBalancer } from '../../src/balancing/policies.js';
-import { countPicks, makeEndpoints, pickInput, seededRandom, testClock, type TestClock } from './fixtures.js';
+import {
+  countPicks,
+  makeEndpoints,
+  pickInput,
+  seededRandom,
+  testClock,
+  type TestClock,
+} from './fixtures.js';
 
 /**
  * Replays `requests` arrivals one ms apart; a request to endpoint i lasts `latencies[i]` ms and reports
  * that latency through `end`, so in-flight counts and EWMAs evolve as in a real proxy.
  */
-function simulate(balancer: Balancer, endpoints: Endpoint[], clock: TestClock, latencies: number[], requests: number): Map<string, number> {
+function simulate(
+  balancer: Balancer,
+  endpoints: Endpoint[],
+  clock: TestClock,
+  latencies: number[],
+  requests: number,
+): Map<string, number> {
   const finishing = endpoints.map(() => [] as number[]);
   const picks: Array<Endpoint | undefined> = [];
   for (let r = 0; r < requests; r++) {
@@ -37,8 +50,11 @@ describe('round-robin', () => {
     const clock = testClock();
     const endpoints = makeEndpoints(3, clock);
     const balancer = createBalancer({ policy: 'round-robin' }, { random: seededRandom(1) });
-    const counts = countPicks(Array.from({ length: 3000 }, () => balancer.pick(endpoints, pickInput(clock.now()))));
-    for (const id of ['e0', 'e1', 'e2']) assert.ok(Math.abs(counts.get(id)! - 1000) <= 100, `${id}: ${counts.get(id)}`);
+    const counts = countPicks(
+      Array.from({ length: 3000 }, () => balancer.pick(endpoints, pickInput(clock.now()))),
+    );
+    for (const id of ['e0', 'e1', 'e2'])
+      assert.ok(Math.abs(counts.get(id)! - 1000) <= 100, `${id}: ${counts.get(id)}`);
   });
 
   test('keeps going round when one endpoint is down', () => {
@@ -46,7 +62,9 @@ describe('round-robin', () => {
     const endpoints = makeEndpoints(3, clock);
     endpoints[1]!.healthy = false;
     const balancer = createBalancer({ policy: 'round-robin' }, { random: seededRandom(1) });
-    const counts = countPicks(Array.from({ length: 1000 }, () => balancer.pick(endpoints, pickInput(clock.now()))));
+    const counts = countPicks(
+      Array.from({ length: 1000 }, () => balancer.pick(endpoints, pickInput(clock.now()))),
+    );
     assert.equal(counts.get('e0'), 500);
     assert.equal(counts.get('e2'), 500);
   });
@@ -57,7 +75,9 @@ describe('weighted', () => {
     const clock = testClock();
     const endpoints = makeEndpoints(2, clock, { weights: [3, 1] });
     const balancer = createBalancer({ policy: 'weighted' }, { random: seededRandom(1) });
-    const counts = countPicks(Array.from({ length: 4000 }, () => balancer.pick(endpoints, pickInput(clock.now()))));
+    const counts = countPicks(
+      Array.from({ length: 4000 }, () => balancer.pick(endpoints, pickInput(clock.now()))),
+    );
     assert.equal(counts.get('e0'), 3000);
     assert.equal(counts.get('e1'), 1000);
   });
@@ -66,7 +86,10 @@ describe('weighted', () => {
     const clock = testClock();
     const endpoints = makeEndpoints(3, clock, { weights: [5, 1, 1] });
     const balancer = createBalancer({ policy: 'weighted' }, { random: seededRandom(1) });
-    const sequence = Array.from({ length: 7 }, () => balancer.pick(endpoints, pickInput(clock.now()))!.id).join(' ');
+    const sequence = Array.from(
+      { length: 7 },
+      () => balancer.pick(endpoints, pickInput(clock.now()))!.id,
+    ).join(' ');
     assert.equal(sequence, 'e0 e0 e1 e0 e2 e0 e0');
   });
 
@@ -75,15 +98,25 @@ describe('weighted', () => {
     const endpoints = makeEndpoints(3, clock, { weights: [2, 1, 1] });
     const balancer = createBalancer({ policy: 'weighted' }, { random: seededRandom(1) });
     const exclude = new Set([endpoints[0]!]);
-    const counts = countPicks(Array.from({ length: 100 }, () => balancer.pick(endpoints, pickInput(clock.now()), exclude)));
+    const counts = countPicks(
+      Array.from({ length: 100 }, () => balancer.pick(endpoints, pickInput(clock.now()), exclude)),
+    );
     assert.deepEqual([counts.get('e0'), counts.get('e1'), counts.get('e2')], [undefined, 50, 50]);
   });
 });
 
 describe('least-request', () => {
   const latencyCases = [
-    { name: 'capacities 1:3 at equal latency get traffic 1:3 within 5%', capacities: [100, 300], latencies: [200, 200] },
-    { name: 'capacities 1:3:1 at equal latency get traffic 1:3:1 within 5%', capacities: [100, 300, 100], latencies: [200, 200, 200] },
+    {
+      name: 'capacities 1:3 at equal latency get traffic 1:3 within 5%',
+      capacities: [100, 300],
+      latencies: [200, 200],
+    },
+    {
+      name: 'capacities 1:3:1 at equal latency get traffic 1:3:1 within 5%',
+      capacities: [100, 300, 100],
+      latencies: [200, 200, 200],
+    },
   ];
   for (const { name, capacities, latencies } of latencyCases) {
     test(name, () => {
@@ -95,7 +128,10 @@ describe('least-request', () => {
       capacities.forEach((capacity, i) => {
         const expected = (20_000 * capacity) / totalCapacity;
         const got = counts.get(`e${i}`) ?? 0;
-        assert.ok(Math.abs(got - expected) <= expected * 0.05, `e${i}: ${got}, expected ${expected}`);
+        assert.ok(
+          Math.abs(got - expected) <= expected * 0.05,
+          `e${i}: ${got}, expected ${expected}`,
+        );
       });
     });
   }
@@ -115,6 +151,7 @@ describe('least-request', () => {
     const endpoints = makeEndpoints(2, clock);
     for (let i = 0; i < 5; i++) endpoints[0]!.begin();
     const balancer = createBalancer({ policy: 'least-request' }, { random: seededRandom(9) });
-    for (let i = 0; i < 20; i++) assert.equal(balancer.pick(endpoints, pickInput(clock.now())), endpoints[1]);
+    for (let i = 0; i < 20; i++)
+      assert.equal(balancer.pick(endpoints, pickInput(clock.now())), endpoints[1]);
   });
 });

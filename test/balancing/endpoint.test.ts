@@ -6,7 +6,13 @@ import { syncEndpoints } from '../../src/balancing/endpoint-set.js';
 import { parseCookies, requestPickInput } from '../../src/balancing/pick-input.js';
 import { testClock } from './fixtures.js';
 
-const spec = { id: 'a', url: 'https://api.internal:8443/v1/', weight: 2, capacity: 50, draining: false };
+const spec = {
+  id: 'a',
+  url: 'https://api.internal:8443/v1/',
+  weight: 2,
+  capacity: 50,
+  draining: false,
+};
 
 describe('Endpoint', () => {
   test('splits its URL into origin and base path', () => {
@@ -49,18 +55,26 @@ describe('Endpoint', () => {
     endpoint.end(200, 'success', 1_000);
     assert.ok(Math.abs(endpoint.ewmaLatencyMs - (100 / Math.E + 200 * (1 - 1 / Math.E))) < 1e-9);
     endpoint.end(10, 'success', 11_000);
-    assert.ok(endpoint.ewmaLatencyMs < 11, 'a sample after a long quiet spell replaces the average');
+    assert.ok(
+      endpoint.ewmaLatencyMs < 11,
+      'a sample after a long quiet spell replaces the average',
+    );
     endpoint.end(10_000, 'client-aborted', 11_001);
     assert.ok(endpoint.ewmaLatencyMs < 11, 'a cancelled request says nothing about latency');
   });
 
   test('counts failures in a row until a success', () => {
     const endpoint = new Endpoint(spec);
-    for (const outcome of ['server-error', 'connect-failure', 'reset', 'timeout'] as const) endpoint.end(1, outcome);
+    for (const outcome of ['server-error', 'connect-failure', 'reset', 'timeout'] as const)
+      endpoint.end(1, outcome);
     assert.equal(endpoint.consecutiveFailures, 4);
     endpoint.end(1, 'client-aborted');
     endpoint.end(1, 'gateway-error');
-    assert.equal(endpoint.consecutiveFailures, 4, 'neither the client leaving nor edgeway failing is the instance\'s fault');
+    assert.equal(
+      endpoint.consecutiveFailures,
+      4,
+      "neither the client leaving nor edgeway failing is the instance's fault",
+    );
     endpoint.end(1, 'success');
     assert.equal(endpoint.consecutiveFailures, 0);
   });
@@ -70,7 +84,10 @@ describe('syncEndpoints', () => {
   test('keeps Endpoint objects (and their state) across re-announcements, updating them in place', () => {
     const first = syncEndpoints([], [spec, { ...spec, id: 'b', url: 'http://b:1' }]);
     first[0]!.begin();
-    const second = syncEndpoints(first, [{ ...spec, weight: 5, draining: true }, { ...spec, id: 'b', url: 'http://b:1' }]);
+    const second = syncEndpoints(first, [
+      { ...spec, weight: 5, draining: true },
+      { ...spec, id: 'b', url: 'http://b:1' },
+    ]);
     assert.equal(second, first, 'same membership keeps the same array');
     assert.equal(first[0]!.weight, 5);
     assert.equal(first[0]!.draining, true);
@@ -90,7 +107,11 @@ describe('syncEndpoints', () => {
 
 describe('requestPickInput', () => {
   test('reads headers and cookies of a Node request', () => {
-    const input = requestPickInput({ 'x-user': 'u1', cookie: 'a=1; session="s 2"; a=3', 'x-list': ['p', 'q'] } as never, '10.0.0.1', 5);
+    const input = requestPickInput(
+      { 'x-user': 'u1', cookie: 'a=1; session="s 2"; a=3', 'x-list': ['p', 'q'] } as never,
+      '10.0.0.1',
+      5,
+    );
     assert.equal(input.header('x-user'), 'u1');
     assert.equal(input.header('x-list'), 'p, q');
     assert.equal(input.cookie('session'), 's 2');

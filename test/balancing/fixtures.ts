@@ -44,14 +44,23 @@ export function makeEndpoints(
     { length: count },
     (_, i) =>
       new Endpoint(
-        { id: `e${i}`, url: `http://127.0.0.1:${9000 + i}`, weight: spec.weights?.[i] ?? 1, capacity: spec.capacities?.[i] ?? 100, draining: false },
+        {
+          id: `e${i}`,
+          url: `http://127.0.0.1:${9000 + i}`,
+          weight: spec.weights?.[i] ?? 1,
+          capacity: spec.capacities?.[i] ?? 100,
+          draining: false,
+        },
         { now: clock.now },
       ),
   );
 }
 
 /** A PickInput at `now` with the given headers (lower-case names), cookies and client address. */
-export function pickInput(now: number, facts: { headers?: Record<string, string>; cookies?: Record<string, string>; ip?: string } = {}): PickInput {
+export function pickInput(
+  now: number,
+  facts: { headers?: Record<string, string>; cookies?: Record<string, string>; ip?: string } = {},
+): PickInput {
   return {
     now,
     clientIp: facts.ip ?? '',

@@ -30,7 +30,10 @@ for (const policy of ['weighted', 'least-request'] as Policy[]) {
       const clock = testClock(0);
       const [old] = makeEndpoints(1, clock);
       clock.set(100_000);
-      const fresh = new Endpoint({ id: 'new', url: 'http://127.0.0.1:9100', weight: 1, capacity: 100, draining: false }, { now: clock.now });
+      const fresh = new Endpoint(
+        { id: 'new', url: 'http://127.0.0.1:9100', weight: 1, capacity: 100, draining: false },
+        { now: clock.now },
+      );
       const endpoints = [old!, fresh];
       const balancer = createBalancer({ policy, slowStart: 10_000 }, { random: seededRandom(4) });
       const shareAt = (age: number): number => {
@@ -41,7 +44,8 @@ for (const policy of ['weighted', 'least-request'] as Policy[]) {
           picked?.begin();
           return picked;
         });
-        for (const endpoint of endpoints) while (endpoint.inFlight > 0) endpoint.end(10, 'success', now);
+        for (const endpoint of endpoints)
+          while (endpoint.inFlight > 0) endpoint.end(10, 'success', now);
         return (countPicks(picks).get('new') ?? 0) / 1000;
       };
       const early = shareAt(1_000);

@@ -4,7 +4,10 @@ import { describe, test } from 'node:test';
 import { compileSplit } from '../../src/balancing/split.js';
 import { seededRandom } from './fixtures.js';
 
-function picksOf(split: Array<{ service: string; weight: number }> | undefined, count: number): Map<string, number> {
+function picksOf(
+  split: Array<{ service: string; weight: number }> | undefined,
+  count: number,
+): Map<string, number> {
   const compiled = compileSplit('orders', split);
   assert.ok(compiled.ok);
   const random = seededRandom(11);
@@ -25,16 +28,35 @@ describe('compileSplit', () => {
   });
 
   test('splits three ways by percent', () => {
-    const counts = picksOf([{ service: 'a', weight: 30 }, { service: 'b', weight: 20 }], 4000);
-    for (const [service, share] of [['a', 0.3], ['b', 0.2], ['orders', 0.5]] as const) {
-      assert.ok(Math.abs((counts.get(service) ?? 0) / 4000 - share) <= 0.04, `${service}: ${counts.get(service)}`);
+    const counts = picksOf(
+      [
+        { service: 'a', weight: 30 },
+        { service: 'b', weight: 20 },
+      ],
+      4000,
+    );
+    for (const [service, share] of [
+      ['a', 0.3],
+      ['b', 0.2],
+      ['orders', 0.5],
+    ] as const) {
+      assert.ok(
+        Math.abs((counts.get(service) ?? 0) / 4000 - share) <= 0.04,
+        `${service}: ${counts.get(service)}`,
+      );
     }
   });
 
-  const edgeCases: Array<[string, Array<{ service: string; weight: number }> | undefined, Record<string, number>]> = [
+  const edgeCases: Array<
+    [string, Array<{ service: string; weight: number }> | undefined, Record<string, number>]
+  > = [
     ['no split keeps every request', undefined, { orders: 100 }],
     ['a 0% split sends nothing', [{ service: 'orders-v2', weight: 0 }], { orders: 100 }],
-    ['a 100% split sends everything', [{ service: 'orders-v2', weight: 100 }], { 'orders-v2': 100 }],
+    [
+      'a 100% split sends everything',
+      [{ service: 'orders-v2', weight: 100 }],
+      { 'orders-v2': 100 },
+    ],
   ];
   for (const [name, split, expected] of edgeCases) {
     test(name, () => assert.deepEqual(Object.fromEntries(picksOf(split, 100)), expected));
@@ -47,9 +69,15 @@ describe('compileSplit', () => {
   });
 
   test('rejects weights over 100% with a message', () => {
-    assert.deepEqual(compileSplit('orders', [{ service: 'a', weight: 60 }, { service: 'b', weight: 50 }]), {
-      ok: false,
-      message: 'split weights add up to 110%, more than 100%',
-    });
+    assert.deepEqual(
+      compileSplit('orders', [
+        { service: 'a', weight: 60 },
+        { service: 'b', weight: 50 },
+      ]),
+      {
+        ok: false,
+        message: 'split weights add up to 110%, more than 100%',
+      },
+    );
   });
 });

@@ -13,7 +13,10 @@ import { runCli, status } from './cli-process.js';
 /** A config folder like the gateway's, whose gateway.admin names `adminPort` (never the default 9901). */
 function configNamingAdmin(adminPort: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-cli-config-'));
-  writeFileSync(join(dir, 'gateway.yaml'), `gateway:\n  admin: { host: 127.0.0.1, port: ${adminPort} }\n`);
+  writeFileSync(
+    join(dir, 'gateway.yaml'),
+    `gateway:\n  admin: { host: 127.0.0.1, port: ${adminPort} }\n`,
+  );
   writeFileSync(join(dir, 'services.yaml'), discoveredOrdersYaml());
   return dir;
 }
@@ -37,10 +40,16 @@ describe('the admin address comes from EDGEWAY_CONFIG', () => {
 
   test('register, services and token revoke reach the gateway named by the config alone', async () => {
     const env = { EDGEWAY_CONFIG: config };
-    const registered = runCli(['register', '--service', 'orders', '--url', upstream.url, '--id', 'c1'], env);
+    const registered = runCli(
+      ['register', '--service', 'orders', '--url', upstream.url, '--id', 'c1'],
+      env,
+    );
     try {
       await registered.waitFor('registered orders/c1');
-      assert.match(registered.stdout(), new RegExp(`at http://127\\.0\\.0\\.1:${gw.gateway.adminPort}\\n`));
+      assert.match(
+        registered.stdout(),
+        new RegExp(`at http://127\\.0\\.0\\.1:${gw.gateway.adminPort}\\n`),
+      );
       assert.equal(await status(`${gw.url}/orders`), 200);
 
       const services = runCli(['services'], env);
@@ -49,7 +58,10 @@ describe('the admin address comes from EDGEWAY_CONFIG', () => {
 
       const revoked = runCli(['token', 'revoke', '--jti', 'some-jti'], env);
       assert.equal(await revoked.exited(), 0, revoked.stderr());
-      assert.match(revoked.stdout(), new RegExp(`revoked some-jti \\(via http://127\\.0\\.0\\.1:${gw.gateway.adminPort}\\)`));
+      assert.match(
+        revoked.stdout(),
+        new RegExp(`revoked some-jti \\(via http://127\\.0\\.0\\.1:${gw.gateway.adminPort}\\)`),
+      );
     } finally {
       registered.child.kill('SIGTERM');
       await registered.exited();
@@ -62,7 +74,10 @@ describe('the admin address comes from EDGEWAY_CONFIG', () => {
     try {
       const revoke = runCli(['token', 'revoke', '--jti', 'x'], { EDGEWAY_CONFIG: dir });
       assert.equal(await revoke.exited(), 1);
-      assert.match(revoke.stderr(), new RegExp(`^edgeway: .*connection refused at 127\\.0\\.0\\.1:${closed}\\n$`));
+      assert.match(
+        revoke.stderr(),
+        new RegExp(`^edgeway: .*connection refused at 127\\.0\\.0\\.1:${closed}\\n$`),
+      );
       assert.doesNotMatch(revoke.stderr(), /fetch failed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -76,7 +91,14 @@ describe('edgeway services reads the Redis registry when no gateway answers', ()
 
   before(async () => {
     redis = await startRedis();
-    registration = await register({ redis: redis.url, service: 'orders', id: 'r9', url: 'http://127.0.0.1:9', weight: 4, ttlMs: 30_000 });
+    registration = await register({
+      redis: redis.url,
+      service: 'orders',
+      id: 'r9',
+      url: 'http://127.0.0.1:9',
+      weight: 4,
+      ttlMs: 30_000,
+    });
   });
   after(async () => {
     await registration.stop();
@@ -89,12 +111,25 @@ describe('edgeway services reads the Redis registry when no gateway answers', ()
     try {
       const services = runCli(['services'], { EDGEWAY_CONFIG: dir, REDIS_URL: redis.url });
       assert.equal(await services.exited(), 0, services.stderr());
-      assert.match(services.stdout(), /^orders\s+r9\s+http:\/\/127\.0\.0\.1:9\s+registered\s+4\s+-\s+-\s+\d+s$/m);
-      assert.match(services.stderr(), new RegExp(`^edgeway: cannot reach the gateway's admin API \\(connection refused at 127\\.0\\.0\\.1:${closed}\\); listing the Redis registry`));
+      assert.match(
+        services.stdout(),
+        /^orders\s+r9\s+http:\/\/127\.0\.0\.1:9\s+registered\s+4\s+-\s+-\s+\d+s$/m,
+      );
+      assert.match(
+        services.stderr(),
+        new RegExp(
+          `^edgeway: cannot reach the gateway's admin API \\(connection refused at 127\\.0\\.0\\.1:${closed}\\); listing the Redis registry`,
+        ),
+      );
 
       const without = runCli(['services'], { EDGEWAY_CONFIG: dir });
       assert.equal(await without.exited(), 1);
-      assert.match(without.stderr(), new RegExp(`^edgeway: cannot reach the gateway's admin API: connection refused at 127\\.0\\.0\\.1:${closed}\\n$`));
+      assert.match(
+        without.stderr(),
+        new RegExp(
+          `^edgeway: cannot reach the gateway's admin API: connection refused at 127\\.0\\.0\\.1:${closed}\\n$`,
+        ),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

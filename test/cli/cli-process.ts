@@ -21,13 +21,22 @@ export interface CliProcess {
 }
 
 /** Starts `edgeway <args>` with extra environment variables. */
-export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, REDIS_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, REDIS_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exit = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal as NodeJS.Signals))));
+  const exit = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal as NodeJS.Signals))),
+  );
   const done = (): boolean => child.exitCode !== null || child.signalCode !== null;
   return {
     child,
@@ -36,8 +45,10 @@ export function runCli(args: readonly string[], env: Record<string, string | und
     async waitFor(text, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (!out.includes(text)) {
-        if (done()) throw new Error(`exited before printing "${text}"\nstdout: ${out}\nstderr: ${err}`);
-        if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`);
+        if (done())
+          throw new Error(`exited before printing "${text}"\nstdout: ${out}\nstderr: ${err}`);
+        if (Date.now() > deadline)
+          throw new Error(`no "${text}" within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },

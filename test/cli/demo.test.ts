@@ -34,7 +34,10 @@ describe('edgeway demo', () => {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'edgeway-demo-'));
-    demo = runCli(['demo', '--port', '0', '--admin-port', '0'], { EDGEWAY_DATA_DIR: dataDir, EDGEWAY_CONFIG: undefined });
+    demo = runCli(['demo', '--port', '0', '--admin-port', '0'], {
+      EDGEWAY_DATA_DIR: dataDir,
+      EDGEWAY_CONFIG: undefined,
+    });
     await demo.waitFor('Ctrl-C stops everything.', 30_000);
   });
   after(async () => {
@@ -43,7 +46,10 @@ describe('edgeway demo', () => {
   });
 
   test('the printed curl line for the public route reaches a demo upstream', async () => {
-    const line = demo.stdout().split('\n').find((l) => /curl -i http:\/\/127\.0\.0\.1:\d+\/echo\/hello/.test(l));
+    const line = demo
+      .stdout()
+      .split('\n')
+      .find((l) => /curl -i http:\/\/127\.0\.0\.1:\d+\/echo\/hello/.test(l));
     assert.ok(line, demo.stdout());
     const { stdout } = await exec('sh', ['-c', line.trim()]);
     assert.match(stdout, /^HTTP\/1\.1 200/);
@@ -52,15 +58,26 @@ describe('edgeway demo', () => {
   });
 
   test('the printed services line lists both demo instances', async () => {
-    const line = demo.stdout().split('\n').find((l) => l.includes('/admin/services'));
+    const line = demo
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('/admin/services'));
     assert.ok(line);
     const { stdout } = await exec('sh', ['-c', line.trim()]);
-    const { services } = JSON.parse(stdout) as { services: Array<{ name: string; instances: Array<{ id: string }> }> };
-    assert.deepEqual(services.find((s) => s.name === 'echo')?.instances.map((i) => i.id), ['demo-1', 'demo-2']);
+    const { services } = JSON.parse(stdout) as {
+      services: Array<{ name: string; instances: Array<{ id: string }> }>;
+    };
+    assert.deepEqual(
+      services.find((s) => s.name === 'echo')?.instances.map((i) => i.id),
+      ['demo-1', 'demo-2'],
+    );
   });
 
   test('the private route works with the printed token, or the demo says how to get one', async () => {
-    const line = demo.stdout().split('\n').find((l) => l.includes('/private/hello') && l.includes('Bearer ey'));
+    const line = demo
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('/private/hello') && l.includes('Bearer ey'));
     if (line === undefined) {
       assert.match(demo.stdout(), /edgeway token issue --sub demo --scope "echo:read"/);
       return;
@@ -72,11 +89,16 @@ describe('edgeway demo', () => {
   test('SIGINT stops the gateway and both upstream processes', async () => {
     const pid = demo.child.pid as number;
     const children = await upstreamPids(pid);
-    assert.equal(children.length, 2, `expected the two demo upstream processes, found ${children.join(', ')}`);
+    assert.equal(
+      children.length,
+      2,
+      `expected the two demo upstream processes, found ${children.join(', ')}`,
+    );
     const gatewayUrl = /gateway (http:\/\/127\.0\.0\.1:\d+)/.exec(demo.stdout())?.[1] as string;
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited(), 0, demo.stderr());
-    for (const child of children) assert.equal(alive(child), false, `demo upstream ${child} still running`);
+    for (const child of children)
+      assert.equal(alive(child), false, `demo upstream ${child} still running`);
     await assert.rejects(fetch(gatewayUrl), 'the gateway no longer listens');
   });
 });

@@ -20,7 +20,10 @@ describe('security CLI in embedded mode', () => {
   /** Runs `edgeway ...` against the gateway's config and data dir, with no Redis. */
   const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     try {
-      const { stdout, stderr } = await run(process.execPath, ['bin/edgeway.js', ...args], { env, timeout: 60_000 });
+      const { stdout, stderr } = await run(process.execPath, ['bin/edgeway.js', ...args], {
+        env,
+        timeout: 60_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const failed = err as { code: number; stdout: string; stderr: string };
@@ -28,10 +31,13 @@ describe('security CLI in embedded mode', () => {
     }
   };
 
-  const jwks = async (): Promise<JSONWebKeySet> => (await (await request(`${gw.url}/.well-known/jwks.json`)).body.json()) as JSONWebKeySet;
+  const jwks = async (): Promise<JSONWebKeySet> =>
+    (await (await request(`${gw.url}/.well-known/jwks.json`)).body.json()) as JSONWebKeySet;
 
   const callRoute = async (token: string): Promise<number> => {
-    const res = await request(`${gw.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await request(`${gw.url}/orders`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     await res.body.dump();
     return res.statusCode;
   };
@@ -60,13 +66,27 @@ describe('security CLI in embedded mode', () => {
   });
 
   test('token issue prints a JWT that verifies against the gateway JWKS and passes its route', async () => {
-    const { code, stdout } = await cli(['token', 'issue', '--sub', 'alice', '--scope', 'orders:read other', '--ttl', '10m']);
+    const { code, stdout } = await cli([
+      'token',
+      'issue',
+      '--sub',
+      'alice',
+      '--scope',
+      'orders:read other',
+      '--ttl',
+      '10m',
+    ]);
     assert.equal(code, 0);
     const token = stdout.trim();
-    const { payload } = await jwtVerify(token, createLocalJWKSet(await jwks()), { issuer: 'edgeway', audience: 'api' });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(await jwks()), {
+      issuer: 'edgeway',
+      audience: 'api',
+    });
     assert.equal(payload.sub, 'alice');
     assert.equal(payload.scope, 'orders:read other');
-    assert.ok(typeof payload.exp === 'number' && payload.exp - Math.floor(Date.now() / 1000) <= 600);
+    assert.ok(
+      typeof payload.exp === 'number' && payload.exp - Math.floor(Date.now() / 1000) <= 600,
+    );
     assert.equal(await callRoute(token), 200);
   });
 
@@ -90,7 +110,10 @@ describe('security CLI in embedded mode', () => {
   test('token issue --scope "" issues a token without scopes', async () => {
     const { code, stdout } = await cli(['token', 'issue', '--sub', 'dave', '--scope', '']);
     assert.equal(code, 0);
-    const { payload } = await jwtVerify(stdout.trim(), createLocalJWKSet(await jwks()), { issuer: 'edgeway', audience: 'api' });
+    const { payload } = await jwtVerify(stdout.trim(), createLocalJWKSet(await jwks()), {
+      issuer: 'edgeway',
+      audience: 'api',
+    });
     assert.equal(payload.sub, 'dave');
     assert.equal(payload.scope, '');
   });
@@ -105,7 +128,12 @@ describe('security CLI in embedded mode', () => {
   });
 
   test('an unreachable Redis is one clean error (password redacted), exit 1', async () => {
-    const { code, stderr } = await cli(['keys', 'list', '--redis', 'redis://user:hunter2@127.0.0.1:1']);
+    const { code, stderr } = await cli([
+      'keys',
+      'list',
+      '--redis',
+      'redis://user:hunter2@127.0.0.1:1',
+    ]);
     assert.equal(code, 1);
     assert.match(stderr, /^edgeway: cannot use Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1: /);
     assert.ok(!stderr.includes('hunter2'));
@@ -113,13 +141,28 @@ describe('security CLI in embedded mode', () => {
   });
 
   test('token revoke without Redis goes through the local gateway admin API', async () => {
-    const { stdout } = await cli(['token', 'issue', '--sub', 'bob', '--scope', 'orders:read', '--json']);
+    const { stdout } = await cli([
+      'token',
+      'issue',
+      '--sub',
+      'bob',
+      '--scope',
+      'orders:read',
+      '--json',
+    ]);
     const { token, jti } = JSON.parse(stdout) as { token: string; jti: string };
     assert.equal(await callRoute(token), 200);
     const revoked = await cli(['token', 'revoke', '--jti', jti, '--admin', gw.adminUrl]);
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.equal(await callRoute(token), 401);
-    const unreachable = await cli(['token', 'revoke', '--jti', jti, '--admin', 'http://127.0.0.1:1']);
+    const unreachable = await cli([
+      'token',
+      'revoke',
+      '--jti',
+      jti,
+      '--admin',
+      'http://127.0.0.1:1',
+    ]);
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach/);
   });
@@ -129,11 +172,20 @@ describe('security CLI in embedded mode', () => {
     assert.equal(added.code, 0);
     const secret = /client_secret: (\S+)/.exec(added.stdout)?.[1];
     assert.ok(secret !== undefined && secret.length >= 32, added.stdout);
-    const [listed, json] = await Promise.all([cli(['clients', 'list']), cli(['clients', 'list', '--json'])]);
+    const [listed, json] = await Promise.all([
+      cli(['clients', 'list']),
+      cli(['clients', 'list', '--json']),
+    ]);
     assert.match(listed.stdout, /reporting\s+\S+\s+orders:read/);
     assert.ok(!listed.stdout.includes(secret));
-    assert.deepEqual((JSON.parse(json.stdout) as Array<Record<string, unknown>>).map((c) => Object.keys(c).sort()), [['createdAt', 'id', 'scopes']]);
-    assert.ok(!readFileSync(join(gw.configDir, '.data', 'clients.json'), 'utf8').includes(secret), 'the secret is stored in clear');
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as Array<Record<string, unknown>>).map((c) => Object.keys(c).sort()),
+      [['createdAt', 'id', 'scopes']],
+    );
+    assert.ok(
+      !readFileSync(join(gw.configDir, '.data', 'clients.json'), 'utf8').includes(secret),
+      'the secret is stored in clear',
+    );
     const again = await cli(['clients', 'add', '--id', 'reporting', '--scope', 'orders:read']);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists/);
@@ -144,7 +196,10 @@ describe('security CLI in embedded mode', () => {
       body: `grant_type=client_credentials&client_id=reporting&client_secret=${encodeURIComponent(secret)}`,
     });
     assert.equal(grant.statusCode, 200, 'the running gateway reads clients.json the CLI wrote');
-    assert.equal(await callRoute(((await grant.body.json()) as { access_token: string }).access_token), 200);
+    assert.equal(
+      await callRoute(((await grant.body.json()) as { access_token: string }).access_token),
+      200,
+    );
 
     assert.equal((await cli(['clients', 'remove', '--id', 'reporting'])).code, 0);
     assert.doesNotMatch((await cli(['clients', 'list'])).stdout, /reporting/);
@@ -157,7 +212,9 @@ describe('security CLI in embedded mode', () => {
     const before = JSON.parse(listed.stdout) as Array<{ kid: string; current: boolean }>;
     assert.deepEqual(before.map((k) => k.kid).sort(), [...served].sort());
     assert.equal(before.filter((k) => k.current).length, 1);
-    const old = (await cli(['token', 'issue', '--sub', 'carol', '--scope', 'orders:read'])).stdout.trim();
+    const old = (
+      await cli(['token', 'issue', '--sub', 'carol', '--scope', 'orders:read'])
+    ).stdout.trim();
 
     const rotated = await cli(['keys', 'rotate']);
     assert.equal(rotated.code, 0);
@@ -169,7 +226,9 @@ describe('security CLI in embedded mode', () => {
     assert.match(table, /\sretiring\s/);
     assert.match(table, /\snext\s*$/m);
 
-    const fresh = (await cli(['token', 'issue', '--sub', 'carol', '--scope', 'orders:read'])).stdout.trim();
+    const fresh = (
+      await cli(['token', 'issue', '--sub', 'carol', '--scope', 'orders:read'])
+    ).stdout.trim();
     assert.equal(decodeProtectedHeader(fresh).kid, kid);
     // The gateway polls keys.json (500 ms); give it a few intervals.
     let status = 0;

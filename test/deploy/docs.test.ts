@@ -7,7 +7,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
 function markdownFiles(): string[] {
-  const inFolder = (dir: string): string[] => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, dir, f));
+  const inFolder = (dir: string): string[] =>
+    readdirSync(join(ROOT, dir))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join(ROOT, dir, f));
   return [join(ROOT, 'README.md'), ...inFolder('docs'), ...inFolder('deploy')];
 }
 
@@ -17,7 +20,11 @@ test('every markdown link points at an existing path inside the repository', () 
     for (const [, target] of readFileSync(file, 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
       links++;
       const where = `${relative(ROOT, file)} -> ${target}`;
-      assert.doesNotMatch(target as string, /^[a-z][a-z0-9+.-]*:/i, `${where}: links outside the repository`);
+      assert.doesNotMatch(
+        target as string,
+        /^[a-z][a-z0-9+.-]*:/i,
+        `${where}: links outside the repository`,
+      );
       const path = resolve(dirname(file), (target as string).split('#')[0] as string);
       assert.ok(!relative(ROOT, path).startsWith('..'), `${where}: leaves the repository`);
       assert.ok(existsSync(path), `${where}: no such file`);

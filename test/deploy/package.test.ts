@@ -3,7 +3,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { builtinModules } from 'node:module';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,16 +26,34 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 const run = promisify(execFile);
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sourceFiles(join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [join(dir, e.name)]
+        : [],
+  );
 }
 
 /** The package names src/ imports at run time (type-only imports are erased by the compiler). */
 function runtimeImports(): Set<string> {
   const names = new Set<string>();
   for (const file of sourceFiles(join(ROOT, 'src'))) {
-    for (const [, typeOnly, spec] of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s+(type\s+)?[^'";]*?from\s+'([^'.][^']*)'/gm)) {
-      if (typeOnly !== undefined || spec === undefined || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
-      names.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string));
+    for (const [, typeOnly, spec] of readFileSync(file, 'utf8').matchAll(
+      /^(?:import|export)\s+(type\s+)?[^'";]*?from\s+'([^'.][^']*)'/gm,
+    )) {
+      if (
+        typeOnly !== undefined ||
+        spec === undefined ||
+        spec.startsWith('node:') ||
+        builtinModules.includes(spec)
+      )
+        continue;
+      names.add(
+        spec.startsWith('@')
+          ? spec.split('/').slice(0, 2).join('/')
+          : (spec.split('/')[0] as string),
+      );
     }
   }
   return names;
@@ -36,11 +63,22 @@ describe('package.json', () => {
   test('every package src/ imports is a production dependency; tsx (and its esbuild) is a dev dependency only', () => {
     const imported = runtimeImports();
     assert.ok(imported.has('hono') && imported.has('ioredis'), [...imported].join(' '));
-    for (const name of imported) assert.ok(name in pkg.dependencies, `${name} is imported by src/ but not a dependency`);
-    assert.ok(!('tsx' in pkg.dependencies), 'tsx in dependencies ships it (and esbuild) in the production image');
+    for (const name of imported)
+      assert.ok(name in pkg.dependencies, `${name} is imported by src/ but not a dependency`);
+    assert.ok(
+      !('tsx' in pkg.dependencies),
+      'tsx in dependencies ships it (and esbuild) in the production image',
+    );
     assert.ok('tsx' in pkg.devDependencies);
-    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    for (const name of ['tsx', 'esbuild']) assert.equal(lock.packages[`node_modules/${name}`]?.dev, true, `${name} is dev-only in the lock file (npm ci --omit=dev skips it)`);
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    for (const name of ['tsx', 'esbuild'])
+      assert.equal(
+        lock.packages[`node_modules/${name}`]?.dev,
+        true,
+        `${name} is dev-only in the lock file (npm ci --omit=dev skips it)`,
+      );
   });
 
   test('every export points at the compiled form of a module that exists in src/', () => {
@@ -48,7 +86,10 @@ describe('package.json', () => {
     for (const [name, target] of Object.entries(pkg.exports)) {
       const source = /^\.\/dist\/(.+)\.js$/.exec(target)?.[1];
       assert.ok(source !== undefined, `${name}: ${target} is not under dist/`);
-      assert.ok(existsSync(join(ROOT, `${source}.ts`)), `${name}: ${target} has no source ${source}.ts`);
+      assert.ok(
+        existsSync(join(ROOT, `${source}.ts`)),
+        `${name}: ${target} has no source ${source}.ts`,
+      );
     }
   });
 });
@@ -83,11 +124,14 @@ describe('bin/edgeway.js', () => {
   test('with neither tsx nor dist/ it exits 1 saying what to install or build', async () => {
     const root = packageRoot(false);
     try {
-      await assert.rejects(run(process.execPath, [join(root, 'bin', 'edgeway.js')]), (err: { code: number; stderr: string }) => {
-        assert.equal(err.code, 1);
-        assert.match(err.stderr, /^edgeway: .*npm run build.*--omit=dev/);
-        return true;
-      });
+      await assert.rejects(
+        run(process.execPath, [join(root, 'bin', 'edgeway.js')]),
+        (err: { code: number; stderr: string }) => {
+          assert.equal(err.code, 1);
+          assert.match(err.stderr, /^edgeway: .*npm run build.*--omit=dev/);
+          return true;
+        },
+      );
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -38,7 +38,13 @@ function endpointAt(url: string, id = 'a'): Endpoint {
   return new Endpoint({ id, url, weight: 1, capacity: 10, draining: false });
 }
 
-const fast = { path: '/healthz', interval: 30, timeout: 200, unhealthyThreshold: 2, healthyThreshold: 3 };
+const fast = {
+  path: '/healthz',
+  interval: 30,
+  timeout: 200,
+  unhealthyThreshold: 2,
+  healthyThreshold: 3,
+};
 
 describe('HealthChecker', () => {
   const cleanups: Array<() => unknown> = [];
@@ -52,7 +58,9 @@ describe('HealthChecker', () => {
     cleanups.push(server.close);
     const endpoint = endpointAt(server.url);
     const changes: Array<[string, boolean, number]> = [];
-    const checker = new HealthChecker(fast, { onChange: (e, healthy) => changes.push([e.id, healthy, server.stats.probes]) });
+    const checker = new HealthChecker(fast, {
+      onChange: (e, healthy) => changes.push([e.id, healthy, server.stats.probes]),
+    });
     cleanups.push(() => checker.stop());
     checker.start([endpoint]);
     await waitFor(() => !endpoint.healthy, 5000, 'the health state');
@@ -126,18 +134,25 @@ async function slowHealthServer(delayMs: number) {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const close = (): Promise<void> => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return { stats, url: `http://127.0.0.1:${port}`, close };
 }
 
 describe('a health check whose timeout is longer than its interval', () => {
-  test('a second checker of the same endpoint (a reload\'s new snapshot) waits for the first one\'s probe', async () => {
+  test("a second checker of the same endpoint (a reload's new snapshot) waits for the first one's probe", async () => {
     const server = await slowHealthServer(80);
     const endpoint = endpointAt(server.url);
-    const config = { path: '/healthz', interval: 5, timeout: 2000, unhealthyThreshold: 1, healthyThreshold: 1 };
+    const config = {
+      path: '/healthz',
+      interval: 5,
+      timeout: 2000,
+      unhealthyThreshold: 1,
+      healthyThreshold: 1,
+    };
     const old = new HealthChecker(config);
     const next = new HealthChecker(config);
     try {
@@ -159,18 +174,33 @@ describe('a health check whose timeout is longer than its interval', () => {
 
   test('is accepted by the config and probes a slow instance one probe at a time, through reloads', async () => {
     const server = await slowHealthServer(80);
-    const yaml = serviceYaml('svc', [server.url], '    healthCheck: { path: /healthz, interval: 10ms, timeout: 2s, unhealthyThreshold: 1 }\n');
-    const gw = await startGateway({ 'services.yaml': yaml, 'routes.yaml': 'routes:\n  - { name: a, service: svc }\n' });
+    const yaml = serviceYaml(
+      'svc',
+      [server.url],
+      '    healthCheck: { path: /healthz, interval: 10ms, timeout: 2s, unhealthyThreshold: 1 }\n',
+    );
+    const gw = await startGateway({
+      'services.yaml': yaml,
+      'routes.yaml': 'routes:\n  - { name: a, service: svc }\n',
+    });
     try {
       await waitFor(() => server.stats.probes >= 3, 5000, 'three probes');
       for (let i = 0; i < 3; i++) {
         const reload = await gw.gateway.reload();
         assert.equal(reload.ok, true);
         const seen = server.stats.probes;
-        await waitFor(() => server.stats.probes >= seen + 2, 5000, 'two more probes after the reload');
+        await waitFor(
+          () => server.stats.probes >= seen + 2,
+          5000,
+          'two more probes after the reload',
+        );
       }
       assert.equal(server.stats.peak, 1, 'never two probes of one instance at once');
-      assert.equal(gw.gateway.current().services.get('svc')?.endpoints()[0]?.healthy, true, 'a slow probe within its timeout passes');
+      assert.equal(
+        gw.gateway.current().services.get('svc')?.endpoints()[0]?.healthy,
+        true,
+        'a slow probe within its timeout passes',
+      );
     } finally {
       await gw.stop();
       await server.close();

@@ -39,7 +39,11 @@ describe('an instance pointing at the gateway itself is refused', () => {
 });
 
 describe('discovery.allowedNetworks', () => {
-  const policy = new InstancePolicy({ allowedNetworks: ['10.0.0.0/8', 'fd00::/8', '127.0.0.0/8'], ownPorts: OWN_PORTS, localAddresses: [] });
+  const policy = new InstancePolicy({
+    allowedNetworks: ['10.0.0.0/8', 'fd00::/8', '127.0.0.0/8'],
+    ownPorts: OWN_PORTS,
+    localAddresses: [],
+  });
   const cases: Array<[string, RegExp | undefined]> = [
     ['http://10.1.2.3:8080', undefined],
     ['http://[fd12::7]:9000', undefined],

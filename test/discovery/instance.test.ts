@@ -1,16 +1,34 @@
 /** Registration checks, static instances from config, and the Redis record encoding. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRegistration, checkTtl, sameRegistration, staticInstances, type RegistrationInput } from '../../src/discovery/instance.js';
+import {
+  checkRegistration,
+  checkTtl,
+  sameRegistration,
+  staticInstances,
+  type RegistrationInput,
+} from '../../src/discovery/instance.js';
 import { decodeRecord, encodeRecord } from '../../src/discovery/record-codec.js';
 import { GatewayError } from '../../src/errors.js';
 
-const base: RegistrationInput = { id: 'a1', service: 'orders', url: 'https://orders.internal:8443/base' };
+const base: RegistrationInput = {
+  id: 'a1',
+  service: 'orders',
+  url: 'https://orders.internal:8443/base',
+};
 
 describe('checkRegistration', () => {
   test('applies defaults and sorts meta keys', () => {
     const reg = checkRegistration({ ...base, meta: { z: '1', a: '2' } });
-    assert.deepEqual(reg, { id: 'a1', service: 'orders', url: 'https://orders.internal:8443/base', weight: 1, capacity: 100, meta: { a: '2', z: '1' }, draining: false });
+    assert.deepEqual(reg, {
+      id: 'a1',
+      service: 'orders',
+      url: 'https://orders.internal:8443/base',
+      weight: 1,
+      capacity: 100,
+      meta: { a: '2', z: '1' },
+      draining: false,
+    });
     assert.deepEqual(Object.keys(reg.meta), ['a', 'z']);
     assert.ok(Object.isFrozen(reg) && Object.isFrozen(reg.meta));
   });
@@ -33,14 +51,16 @@ describe('checkRegistration', () => {
     test(`rejects ${what}`, () => {
       assert.throws(
         () => checkRegistration({ ...base, ...change } as RegistrationInput),
-        (err: unknown) => err instanceof GatewayError && err.code === 'bad_request' && message.test(err.message),
+        (err: unknown) =>
+          err instanceof GatewayError && err.code === 'bad_request' && message.test(err.message),
       );
     });
   }
 
   test('ttl must be a positive integer of milliseconds', () => {
     assert.equal(checkTtl(1), 1);
-    for (const ttl of [0, -5, 2.5, Infinity, Number.NaN]) assert.throws(() => checkTtl(ttl), GatewayError);
+    for (const ttl of [0, -5, 2.5, Infinity, Number.NaN])
+      assert.throws(() => checkTtl(ttl), GatewayError);
   });
 });
 
@@ -56,9 +76,23 @@ describe('sameRegistration', () => {
 
 describe('staticInstances', () => {
   test('never expire and take ids from the host, numbered on repeats', () => {
-    const recs = staticInstances('orders', ['http://127.0.0.1:9001', { url: 'http://127.0.0.1:9001/v2', weight: 3, capacity: 200 }, 'http://[::1]:9003']);
-    assert.deepEqual(recs.map((rec) => rec.id), ['127.0.0.1:9001', '127.0.0.1:9001.2', '_::1_:9003']);
-    assert.deepEqual(recs.map((rec) => [rec.weight, rec.capacity, rec.expiresAt]), [[1, 100, Infinity], [3, 200, Infinity], [1, 100, Infinity]]);
+    const recs = staticInstances('orders', [
+      'http://127.0.0.1:9001',
+      { url: 'http://127.0.0.1:9001/v2', weight: 3, capacity: 200 },
+      'http://[::1]:9003',
+    ]);
+    assert.deepEqual(
+      recs.map((rec) => rec.id),
+      ['127.0.0.1:9001', '127.0.0.1:9001.2', '_::1_:9003'],
+    );
+    assert.deepEqual(
+      recs.map((rec) => [rec.weight, rec.capacity, rec.expiresAt]),
+      [
+        [1, 100, Infinity],
+        [3, 200, Infinity],
+        [1, 100, Infinity],
+      ],
+    );
   });
 });
 
@@ -66,13 +100,25 @@ describe('record codec', () => {
   test('encodes with a fixed key order and decodes back to the same record', () => {
     const reg = checkRegistration({ ...base, weight: 2, meta: { b: '1', a: '2' } });
     const json = encodeRecord(reg);
-    assert.equal(json, '{"url":"https://orders.internal:8443/base","weight":2,"capacity":100,"meta":{"a":"2","b":"1"},"draining":false}');
+    assert.equal(
+      json,
+      '{"url":"https://orders.internal:8443/base","weight":2,"capacity":100,"meta":{"a":"2","b":"1"},"draining":false}',
+    );
     assert.deepEqual(decodeRecord('orders/a1', json, 1234), { ...reg, expiresAt: 1234 });
   });
 
   test('decodes a minimal hand-written record with defaults', () => {
     const rec = decodeRecord('orders/x:1', '{"url":"http://10.0.0.5"}', 5);
-    assert.deepEqual(rec, { id: 'x:1', service: 'orders', url: 'http://10.0.0.5', weight: 1, capacity: 100, meta: {}, draining: false, expiresAt: 5 });
+    assert.deepEqual(rec, {
+      id: 'x:1',
+      service: 'orders',
+      url: 'http://10.0.0.5',
+      weight: 1,
+      capacity: 100,
+      meta: {},
+      draining: false,
+      expiresAt: 5,
+    });
   });
 
   const malformed: Array<[string, string, string]> = [

@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AttemptOutcome } from '../../src/balancing/endpoint.js';
-import { MAX_EJECTION_MS, OutlierDetector, type Ejection } from '../../src/discovery/outlier-detection.js';
+import {
+  MAX_EJECTION_MS,
+  OutlierDetector,
+  type Ejection,
+} from '../../src/discovery/outlier-detection.js';
 import { makeEndpoints, testClock } from '../balancing/fixtures.js';
 
 const config = { consecutive5xx: 3, baseEjectionTime: 10_000, maxEjectionPercent: 50 };
@@ -11,7 +15,9 @@ function setup(count = 4, overrides: Partial<typeof config> = {}) {
   const clock = testClock(0);
   const endpoints = makeEndpoints(count, clock);
   const ejections: Ejection[] = [];
-  const detector = new OutlierDetector({ ...config, ...overrides }, clock.now, (ejection) => ejections.push(ejection));
+  const detector = new OutlierDetector({ ...config, ...overrides }, clock.now, (ejection) =>
+    ejections.push(ejection),
+  );
   detector.update(endpoints);
   /** Ends one attempt on endpoint i with `outcome`, as the proxy does, and lets the detector look. */
   const attempt = (i: number, outcome: AttemptOutcome) => {
@@ -29,14 +35,24 @@ describe('OutlierDetector', () => {
     assert.equal(attempt(0, 'server-error'), undefined);
     assert.equal(attempt(0, 'connect-failure'), undefined);
     const ejection = attempt(0, 'timeout');
-    assert.deepEqual(ejection && { id: ejection.endpoint.id, until: ejection.until, count: ejection.count }, { id: 'e0', until: 10_000, count: 1 });
+    assert.deepEqual(
+      ejection && { id: ejection.endpoint.id, until: ejection.until, count: ejection.count },
+      { id: 'e0', until: 10_000, count: 1 },
+    );
     assert.equal(endpoints[0]!.available(clock.now()), false);
     assert.equal(endpoints[0]!.available(10_000), true, 'the ejection ends by itself');
   });
 
   test('does not eject when a success breaks the run', () => {
     const { attempt, ejections } = setup();
-    const outcomes: AttemptOutcome[] = ['server-error', 'server-error', 'success', 'server-error', 'server-error', 'client-aborted'];
+    const outcomes: AttemptOutcome[] = [
+      'server-error',
+      'server-error',
+      'success',
+      'server-error',
+      'server-error',
+      'client-aborted',
+    ];
     for (const outcome of outcomes) attempt(1, outcome);
     assert.equal(ejections.length, 0);
   });
@@ -90,7 +106,10 @@ describe('OutlierDetector', () => {
       const { clock, endpoints, detector, attempt } = setup(count, { maxEjectionPercent: percent });
       for (let i = 0; i < count; i++) for (let n = 0; n < 3; n++) attempt(i, 'server-error');
       assert.equal(detector.ejectedCount(), allowed);
-      assert.equal(endpoints.filter((endpoint) => !endpoint.available(clock.now())).length, allowed);
+      assert.equal(
+        endpoints.filter((endpoint) => !endpoint.available(clock.now())).length,
+        allowed,
+      );
     });
   }
 

@@ -30,7 +30,10 @@ function shBlock(name: string): string {
 
 /** Runs a documented shell block from the package root, as a user would paste it. */
 async function runBlock(name: string): Promise<string> {
-  const { stdout } = await run('sh', ['-c', shBlock(name)], { cwd: root, env: { ...process.env, REDIS_URL: server.url } });
+  const { stdout } = await run('sh', ['-c', shBlock(name)], {
+    cwd: root,
+    env: { ...process.env, REDIS_URL: server.url },
+  });
   return stdout;
 }
 
@@ -42,10 +45,28 @@ describe('docs/discovery.md', () => {
       await waitFor(() => gw.registry.list('orders').length === 1, 1000, 'register');
       const [rec] = gw.registry.list('orders');
       assert.deepEqual(
-        { id: rec?.id, url: rec?.url, weight: rec?.weight, capacity: rec?.capacity, meta: rec?.meta, draining: rec?.draining },
-        { id: 'orders-1', url: 'http://127.0.0.1:9001', weight: 2, capacity: 50, meta: { zone: 'eu-1' }, draining: false },
+        {
+          id: rec?.id,
+          url: rec?.url,
+          weight: rec?.weight,
+          capacity: rec?.capacity,
+          meta: rec?.meta,
+          draining: rec?.draining,
+        },
+        {
+          id: 'orders-1',
+          url: 'http://127.0.0.1:9001',
+          weight: 2,
+          capacity: 50,
+          meta: { zone: 'eu-1' },
+          draining: false,
+        },
       );
-      assert.equal((await runBlock('register')).trim().split('\n')[0], '0', 'a repeated register is a plain heartbeat');
+      assert.equal(
+        (await runBlock('register')).trim().split('\n')[0],
+        '0',
+        'a repeated register is a plain heartbeat',
+      );
 
       await runBlock('drain');
       await waitFor(() => gw.registry.list('orders')[0]?.draining === true, 1000, 'drain');
@@ -61,22 +82,73 @@ describe('docs/discovery.md', () => {
     const gw = await startRedisRegistry(server, { reconcileIntervalMs: 600_000 });
     const raw = server.client();
     try {
-      const keys = ['edgeway:{registry}:instances', 'edgeway:{registry}:expiry', 'edgeway:{registry}:index'];
+      const keys = [
+        'edgeway:{registry}:instances',
+        'edgeway:{registry}:expiry',
+        'edgeway:{registry}:index',
+      ];
       const channel = 'edgeway:{registry}:changes';
-      const lua = (file: string): Promise<string> => readFile(new URL(`redis/${file}`, root), 'utf8');
-      const registerSha = String(await raw.call('SCRIPT', 'LOAD', await lua('registry-register.lua')));
-      const deregisterSha = String(await raw.call('SCRIPT', 'LOAD', await lua('registry-deregister.lua')));
+      const lua = (file: string): Promise<string> =>
+        readFile(new URL(`redis/${file}`, root), 'utf8');
+      const registerSha = String(
+        await raw.call('SCRIPT', 'LOAD', await lua('registry-register.lua')),
+      );
+      const deregisterSha = String(
+        await raw.call('SCRIPT', 'LOAD', await lua('registry-deregister.lua')),
+      );
 
-      const reply = (await raw.call('EVALSHA', registerSha, 3, ...keys, 'billing', 'b-1', '{"url":"http://127.0.0.1:9301"}', 10000, channel)) as number[];
+      const reply = (await raw.call(
+        'EVALSHA',
+        registerSha,
+        3,
+        ...keys,
+        'billing',
+        'b-1',
+        '{"url":"http://127.0.0.1:9301"}',
+        10000,
+        channel,
+      )) as number[];
       assert.equal(reply[0], 1);
       await waitFor(() => gw.registry.list('billing').length === 1, 1000, 'EVALSHA register');
       assert.deepEqual(gw.registry.list('billing')[0]?.weight, 1);
-      assert.ok(Math.abs((reply[1] ?? 0) - (Date.now() + 10_000)) < 2000, 'expiresAt is Redis time + ttl');
+      assert.ok(
+        Math.abs((reply[1] ?? 0) - (Date.now() + 10_000)) < 2000,
+        'expiresAt is Redis time + ttl',
+      );
 
-      await assert.rejects(raw.call('EVALSHA', registerSha, 3, ...keys, 'billing', 'b/2', '{"url":"http://x"}', 10000, channel), /service and id/);
-      await assert.rejects(raw.call('EVALSHA', registerSha, 3, ...keys, 'billing', 'b-2', '{"port":1}', 10000, channel), /"url"/);
+      await assert.rejects(
+        raw.call(
+          'EVALSHA',
+          registerSha,
+          3,
+          ...keys,
+          'billing',
+          'b/2',
+          '{"url":"http://x"}',
+          10000,
+          channel,
+        ),
+        /service and id/,
+      );
+      await assert.rejects(
+        raw.call(
+          'EVALSHA',
+          registerSha,
+          3,
+          ...keys,
+          'billing',
+          'b-2',
+          '{"port":1}',
+          10000,
+          channel,
+        ),
+        /"url"/,
+      );
 
-      assert.equal(await raw.call('EVALSHA', deregisterSha, 3, ...keys, 'billing', 'b-1', channel), 1);
+      assert.equal(
+        await raw.call('EVALSHA', deregisterSha, 3, ...keys, 'billing', 'b-1', channel),
+        1,
+      );
       await waitFor(() => gw.registry.list('billing').length === 0, 1000, 'EVALSHA deregister');
     } finally {
       raw.disconnect();

@@ -19,10 +19,16 @@ describe('MemoryRegistry', () => {
     assert.equal(registry.list('orders')[0]?.expiresAt, 1_000_200);
     now += 99;
     registry.sweep();
-    assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['long', 'short']);
+    assert.deepEqual(
+      registry.list('orders').map((rec) => rec.id),
+      ['long', 'short'],
+    );
     now += 1;
     registry.sweep();
-    assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['long']);
+    assert.deepEqual(
+      registry.list('orders').map((rec) => rec.id),
+      ['long'],
+    );
     now += 100;
     registry.sweep();
     assert.deepEqual(registry.services(), []);

@@ -43,7 +43,9 @@ describe('RedisRegistry between gateways', () => {
       b.registry.onChange((service) => changes.push(service));
 
       await a.registry.register(instance(), 60_000);
-      assert.ok((await waitFor(() => b.registry.list('orders').length === 1, 1000, 'register on b')) < 1000);
+      assert.ok(
+        (await waitFor(() => b.registry.list('orders').length === 1, 1000, 'register on b')) < 1000,
+      );
       assert.equal(b.registry.list('orders')[0]?.url, 'http://127.0.0.1:9001');
 
       await a.registry.register(instance({ draining: true }), 60_000);
@@ -53,10 +55,17 @@ describe('RedisRegistry between gateways', () => {
       await waitFor(() => b.registry.list('orders').length === 0, 1000, 'deregister on b');
 
       await a.registry.register(instance({ id: 'short' }), 200);
-      await waitFor(() => b.registry.list('orders').length === 1, 1000, 'short-lived register on b');
+      await waitFor(
+        () => b.registry.list('orders').length === 1,
+        1000,
+        'short-lived register on b',
+      );
       const expiresAt = b.registry.list('orders')[0]?.expiresAt ?? 0;
       await waitFor(() => b.registry.list('orders').length === 0, 2000, 'expiry on b');
-      assert.ok(Date.now() - expiresAt < 1000, `b saw the expiry ${Date.now() - expiresAt} ms late`);
+      assert.ok(
+        Date.now() - expiresAt < 1000,
+        `b saw the expiry ${Date.now() - expiresAt} ms late`,
+      );
       assert.deepEqual(changes, ['orders', 'orders', 'orders', 'orders', 'orders']);
     } finally {
       await a.dispose();
@@ -73,7 +82,10 @@ describe('RedisRegistry between gateways', () => {
       await gw.redis.zadd('edgeway:{registry}:expiry', Date.now() + 60_000, 'orders/bad');
       await gw.redis.zadd('edgeway:{registry}:index', 0, 'orders/bad');
       await gw.registry.register(instance({ id: 'a2' }), 60_000);
-      assert.deepEqual(gw.registry.list('orders').map((rec) => rec.id), ['a1', 'a2']);
+      assert.deepEqual(
+        gw.registry.list('orders').map((rec) => rec.id),
+        ['a1', 'a2'],
+      );
       await gw.registry.register(instance({ id: 'a3' }), 60_000);
       const logger = gw.logger as ReturnType<typeof captureLogger>;
       assert.equal(logger.warnings.filter((w) => w.includes('orders/bad')).length, 1);
@@ -90,10 +102,16 @@ describe('RedisRegistry start', () => {
     await writer.registry.register(instance(), 60_000);
     const redis = new Redis(server.url);
     const subscriber = new Redis(server.url);
-    const registry = new RedisRegistry({ kind: 'redis', redis, subscriber, dataDir: '' }, { logger: captureLogger() });
+    const registry = new RedisRegistry(
+      { kind: 'redis', redis, subscriber, dataDir: '' },
+      { logger: captureLogger() },
+    );
     try {
       await registry.start();
-      assert.deepEqual(registry.list('orders').map((rec) => rec.id), ['a1']);
+      assert.deepEqual(
+        registry.list('orders').map((rec) => rec.id),
+        ['a1'],
+      );
       assert.equal(registry.status().stale, false);
     } finally {
       await registry.close();
@@ -108,10 +126,18 @@ describe('RedisRegistry start', () => {
     const redis = new Redis({ port, host: '127.0.0.1' });
     const subscriber = new Redis({ port, host: '127.0.0.1' });
     const logger = captureLogger();
-    const registry = new RedisRegistry({ kind: 'redis', redis, subscriber, dataDir: '' }, { logger, startWaitMs: 300 });
+    const registry = new RedisRegistry(
+      { kind: 'redis', redis, subscriber, dataDir: '' },
+      { logger, startWaitMs: 300 },
+    );
     try {
       await registry.start();
-      assert.deepEqual(registry.status(), { backend: 'redis', connected: false, lastSyncAt: 0, stale: true });
+      assert.deepEqual(registry.status(), {
+        backend: 'redis',
+        connected: false,
+        lastSyncAt: 0,
+        stale: true,
+      });
       assert.deepEqual(registry.list('orders'), []);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(logger.warnings.length, 1);
@@ -129,7 +155,14 @@ describe('RedisRegistry through a Redis outage, with the registration client', (
     const logger = captureLogger();
     const gw = await startRedisRegistry(server, { logger, reconcileIntervalMs: 1000 });
     const quiet = captureLogger();
-    const client = await register({ redis: server.url, service: 'orders', id: 'c1', url: 'http://127.0.0.1:9101', ttlMs: 900, logger: quiet });
+    const client = await register({
+      redis: server.url,
+      service: 'orders',
+      id: 'c1',
+      url: 'http://127.0.0.1:9101',
+      ttlMs: 900,
+      logger: quiet,
+    });
     try {
       await waitFor(() => gw.registry.list('orders').length === 1, 1000, 'client registration');
       const known = gw.registry.list('orders');
@@ -142,8 +175,16 @@ describe('RedisRegistry through a Redis outage, with the registration client', (
       assert.equal(logger.warnings.length, 1, `warnings: ${logger.warnings.join(' | ')}`);
 
       await server.restart();
-      await waitFor(() => gw.registry.status().connected && !gw.registry.status().stale, 5000, 'reconnect and resync');
-      await waitFor(() => gw.registry.list('orders').length === 1, 5000, 'client heartbeat re-registering');
+      await waitFor(
+        () => gw.registry.status().connected && !gw.registry.status().stale,
+        5000,
+        'reconnect and resync',
+      );
+      await waitFor(
+        () => gw.registry.list('orders').length === 1,
+        5000,
+        'client heartbeat re-registering',
+      );
       assert.equal(gw.registry.list('orders')[0]?.url, 'http://127.0.0.1:9101');
       assert.ok(logger.infos.some((line) => line.includes('resynced')));
       assert.equal(logger.warnings.length, 1);
@@ -155,17 +196,43 @@ describe('RedisRegistry through a Redis outage, with the registration client', (
 
   test('an empty restart forgets no instance whose TTL has not run out', async () => {
     await flush();
-    const gw = await startRedisRegistry(server, { logger: captureLogger(), reconcileIntervalMs: 500 });
+    const gw = await startRedisRegistry(server, {
+      logger: captureLogger(),
+      reconcileIntervalMs: 500,
+    });
     try {
-      await gw.registry.register({ service: 'pay', id: 'p1', url: 'http://127.0.0.1:9301', weight: 1, capacity: 100, meta: {}, draining: false }, 4000);
+      await gw.registry.register(
+        {
+          service: 'pay',
+          id: 'p1',
+          url: 'http://127.0.0.1:9301',
+          weight: 1,
+          capacity: 100,
+          meta: {},
+          draining: false,
+        },
+        4000,
+      );
       await waitFor(() => gw.registry.list('pay').length === 1, 1000, 'registration');
       await server.stop();
       await waitFor(() => gw.registry.status().connected === false, 2000, 'disconnect noticed');
       await server.restart();
-      await waitFor(() => gw.registry.status().connected && !gw.registry.status().stale, 5000, 'reconnect and resync');
+      await waitFor(
+        () => gw.registry.status().connected && !gw.registry.status().stale,
+        5000,
+        'reconnect and resync',
+      );
       await new Promise((resolve) => setTimeout(resolve, 1200)); // two reconciliations of the empty Redis
-      assert.deepEqual(gw.registry.list('pay').map((rec) => rec.id), ['p1'], 'kept while its TTL runs');
-      await waitFor(() => gw.registry.list('pay').length === 0, 5000, 'dropped once its TTL has passed without a heartbeat');
+      assert.deepEqual(
+        gw.registry.list('pay').map((rec) => rec.id),
+        ['p1'],
+        'kept while its TTL runs',
+      );
+      await waitFor(
+        () => gw.registry.list('pay').length === 0,
+        5000,
+        'dropped once its TTL has passed without a heartbeat',
+      );
     } finally {
       await gw.dispose();
     }
@@ -174,10 +241,19 @@ describe('RedisRegistry through a Redis outage, with the registration client', (
   test('the client heartbeats keep its instance past the ttl', async () => {
     await flush();
     const gw = await startRedisRegistry(server);
-    const reg = await register({ redis: server.url, service: 'users', id: 'u1', url: 'http://127.0.0.1:9201', ttlMs: 450 });
+    const reg = await register({
+      redis: server.url,
+      service: 'users',
+      id: 'u1',
+      url: 'http://127.0.0.1:9201',
+      ttlMs: 450,
+    });
     try {
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.deepEqual(gw.registry.list('users').map((rec) => rec.id), ['u1']);
+      assert.deepEqual(
+        gw.registry.list('users').map((rec) => rec.id),
+        ['u1'],
+      );
     } finally {
       await reg.stop();
       await gw.dispose();
@@ -185,15 +261,27 @@ describe('RedisRegistry through a Redis outage, with the registration client', (
   });
 
   test('the client rejects invalid options before touching Redis', async () => {
-    await assert.rejects(register({ redis: server.url, service: 'a/b', url: 'http://127.0.0.1:1' }), /service must/);
-    await assert.rejects(register({ redis: server.url, service: 'a', url: 'http://127.0.0.1:1', ttlMs: 0 }), /ttl must/);
+    await assert.rejects(
+      register({ redis: server.url, service: 'a/b', url: 'http://127.0.0.1:1' }),
+      /service must/,
+    );
+    await assert.rejects(
+      register({ redis: server.url, service: 'a', url: 'http://127.0.0.1:1', ttlMs: 0 }),
+      /ttl must/,
+    );
   });
 
   test('the client deregisters on stop, and a gateway hears it', async () => {
     await flush();
     const gw = await startRedisRegistry(server);
     try {
-      const reg = await register({ redis: server.url, service: 'users', url: 'http://127.0.0.1:9201', meta: { version: '2' }, ttlMs: 5000 });
+      const reg = await register({
+        redis: server.url,
+        service: 'users',
+        url: 'http://127.0.0.1:9201',
+        meta: { version: '2' },
+        ttlMs: 5000,
+      });
       assert.match(reg.id, /^[A-Za-z0-9._:-]+$/);
       await waitFor(() => gw.registry.list('users').length === 1, 1000, 'client registration');
       assert.deepEqual(gw.registry.list('users')[0]?.meta, { version: '2' });

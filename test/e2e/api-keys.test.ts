@@ -31,10 +31,23 @@ let nextIp = 1;
 /** A client address of its own (trusted X-Forwarded-For), so one test's refusals never throttle another's. */
 const freshIp = (): string => `10.7.${Math.floor(nextIp / 250)}.${(nextIp++ % 250) + 1}`;
 
-async function call(gw: TestGateway, path: string, headers: Record<string, string> = {}, ip = freshIp()) {
+async function call(
+  gw: TestGateway,
+  path: string,
+  headers: Record<string, string> = {},
+  ip = freshIp(),
+) {
   const res = await request(`${gw.url}${path}`, { headers: { 'x-forwarded-for': ip, ...headers } });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text, code: res.statusCode >= 400 ? (JSON.parse(text) as { error: { code: string } }).error.code : undefined };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    code:
+      res.statusCode >= 400
+        ? (JSON.parse(text) as { error: { code: string } }).error.code
+        : undefined,
+  };
 }
 
 describe('API keys on Redis, two gateways', () => {
@@ -60,7 +73,12 @@ describe('API keys on Redis, two gateways', () => {
   });
 
   test('a CLI-issued key authenticates as its consumer; the upstream never sees the key, the access log never holds it', async () => {
-    const { id, key } = JSON.parse(await apikeys(['issue', '--consumer', 'team-a', '--scope', 'orders:read orders:write', '--ttl', '30d'], env)) as { id: string; key: string };
+    const { id, key } = JSON.parse(
+      await apikeys(
+        ['issue', '--consumer', 'team-a', '--scope', 'orders:read orders:write', '--ttl', '30d'],
+        env,
+      ),
+    ) as { id: string; key: string };
     assert.match(id, /^ak_/);
     const res = await call(first, '/keyed/1', { 'x-api-key': key });
     assert.equal(res.status, 200, res.text);
@@ -69,11 +87,19 @@ describe('API keys on Redis, two gateways', () => {
     assert.equal(seen?.headers['x-edgeway-scopes'], 'orders:read orders:write');
     assert.equal(seen?.headers['x-api-key'], undefined);
     assert.equal(seen?.rawHeaders.join('\n').includes(key), false);
-    await waitFor(() => first.accessLines.some((line) => line.includes('"sub":"team-a"')), 2000, 'the access-log line');
+    await waitFor(
+      () => first.accessLines.some((line) => line.includes('"sub":"team-a"')),
+      2000,
+      'the access-log line',
+    );
     assert.equal(first.accessLines.join('\n').includes(key), false);
     // A CGI-style upstream reads X_Api_Key as HTTP_X_API_KEY, the very variable x-api-key becomes.
     assert.equal((await call(first, '/keyed/1', { 'x-api-key': key, X_Api_Key: key })).status, 200);
-    assert.equal(upstream.seen.at(-1)?.rawHeaders.join('\n').includes(key), false, 'the key reached the upstream under another spelling');
+    assert.equal(
+      upstream.seen.at(-1)?.rawHeaders.join('\n').includes(key),
+      false,
+      'the key reached the upstream under another spelling',
+    );
     const listed = await apikeys(['list'], env);
     assert.match(listed, new RegExp(`${id}\\s+team-a`));
     assert.equal(listed.includes(key), false);
@@ -81,7 +107,8 @@ describe('API keys on Redis, two gateways', () => {
 
   test('an unknown key is 401 unauthorized and never reaches the upstream; a malformed one costs no Redis read', async () => {
     const client = redis.client();
-    const hgets = async (): Promise<number> => Number(/cmdstat_hget:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const hgets = async (): Promise<number> =>
+      Number(/cmdstat_hget:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
     try {
       const before = upstream.seen.length;
       const reads = await hgets();
@@ -100,70 +127,133 @@ describe('API keys on Redis, two gateways', () => {
     }
   });
 
-  test('scopes are checked like a token\'s, and a key with a bearer token beside it is refused', async () => {
-    const { key } = JSON.parse(await apikeys(['issue', '--consumer', 'reader-less', '--scope', 'other'], env)) as { key: string };
+  test("scopes are checked like a token's, and a key with a bearer token beside it is refused", async () => {
+    const { key } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'reader-less', '--scope', 'other'], env),
+    ) as { key: string };
     const scoped = await call(first, '/keyed/1', { 'x-api-key': key });
     assert.equal(scoped.status, 403);
     assert.equal(scoped.code, 'forbidden');
-    const both = await call(first, '/limited', { 'x-api-key': key, authorization: 'Bearer abc.def.ghi' });
+    const both = await call(first, '/limited', {
+      'x-api-key': key,
+      authorization: 'Bearer abc.def.ghi',
+    });
     assert.equal(both.status, 400);
     assert.equal(both.headers['www-authenticate'], 'Bearer error="invalid_request"');
   });
 
   test('a revoked key stops working on another gateway that had it cached, within 1 s', async () => {
-    const { id, key } = JSON.parse(await apikeys(['issue', '--consumer', 'leaver', '--scope', 'orders:read'], env)) as { id: string; key: string };
+    const { id, key } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'leaver', '--scope', 'orders:read'], env),
+    ) as { id: string; key: string };
     assert.equal((await call(second, '/keyed/1', { 'x-api-key': key })).status, 200);
-    assert.equal((await call(second, '/keyed/1', { 'x-api-key': key })).status, 200, 'served from the cache');
+    assert.equal(
+      (await call(second, '/keyed/1', { 'x-api-key': key })).status,
+      200,
+      'served from the cache',
+    );
     const cli = runCli(['apikeys', 'revoke', '--id', id], env);
     await cli.waitFor(`revoked ${id}`);
-    await waitFor(async () => (await call(second, '/keyed/1', { 'x-api-key': key })).status === 401, 1000, 'the second gateway to refuse the revoked key');
+    await waitFor(
+      async () => (await call(second, '/keyed/1', { 'x-api-key': key })).status === 401,
+      1000,
+      'the second gateway to refuse the revoked key',
+    );
     assert.equal(await cli.exited(), 0);
   });
 
   test('the admin API issues (key in that answer only), lists and revokes keys', async () => {
-    const created = await fetch(`${first.adminUrl}/admin/apikeys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consumer: 'svc-b', scopes: ['orders:read'], ttl: '1h' }) });
+    const created = await fetch(`${first.adminUrl}/admin/apikeys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ consumer: 'svc-b', scopes: ['orders:read'], ttl: '1h' }),
+    });
     assert.equal(created.status, 201);
     assert.equal(created.headers.get('cache-control'), 'no-store');
-    const body = (await created.json()) as { id: string; key: string; consumer: string; expiresAt: string };
+    const body = (await created.json()) as {
+      id: string;
+      key: string;
+      consumer: string;
+      expiresAt: string;
+    };
     assert.equal(body.consumer, 'svc-b');
     assert.ok(Date.parse(body.expiresAt) > Date.now());
     assert.equal((await call(second, '/keyed/1', { 'x-api-key': body.key })).status, 200);
     const listed = await (await fetch(`${first.adminUrl}/admin/apikeys`)).text();
     assert.ok(listed.includes(body.id));
     assert.equal(listed.includes(body.key), false);
-    assert.equal((await fetch(`${first.adminUrl}/admin/apikeys/${body.id}`, { method: 'DELETE' })).status, 200);
-    assert.equal((await fetch(`${first.adminUrl}/admin/apikeys/${body.id}`, { method: 'DELETE' })).status, 404);
-    await waitFor(async () => (await call(second, '/keyed/1', { 'x-api-key': body.key })).status === 401, 1000, 'the admin revocation on the other gateway');
-    const bad = await fetch(`${first.adminUrl}/admin/apikeys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consumer: 'x', scopes: 'a' }) });
+    assert.equal(
+      (await fetch(`${first.adminUrl}/admin/apikeys/${body.id}`, { method: 'DELETE' })).status,
+      200,
+    );
+    assert.equal(
+      (await fetch(`${first.adminUrl}/admin/apikeys/${body.id}`, { method: 'DELETE' })).status,
+      404,
+    );
+    await waitFor(
+      async () => (await call(second, '/keyed/1', { 'x-api-key': body.key })).status === 401,
+      1000,
+      'the admin revocation on the other gateway',
+    );
+    const bad = await fetch(`${first.adminUrl}/admin/apikeys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ consumer: 'x', scopes: 'a' }),
+    });
     assert.equal(bad.status, 400);
   });
 
   test('invalid keys count towards the invalid-credential throttle, which never refuses a valid key', async () => {
-    const { key } = JSON.parse(await apikeys(['issue', '--consumer', 'behind-nat', '--scope', 'orders:read'], env)) as { key: string };
+    const { key } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'behind-nat', '--scope', 'orders:read'], env),
+    ) as { key: string };
     const ip = freshIp();
     const statuses: number[] = [];
-    for (let i = 0; i < 21; i++) statuses.push((await call(first, '/keyed/1', { 'x-api-key': `ewk_guess${i}` }, ip)).status);
+    for (let i = 0; i < 21; i++)
+      statuses.push((await call(first, '/keyed/1', { 'x-api-key': `ewk_guess${i}` }, ip)).status);
     assert.deepEqual(statuses.slice(0, 20), Array(20).fill(401));
     assert.equal(statuses[20], 429, 'the 21st invalid credential in a minute');
-    const blockedToken = await call(second, '/keyed/1', { authorization: 'Bearer abc.def.ghi' }, ip);
+    const blockedToken = await call(
+      second,
+      '/keyed/1',
+      { authorization: 'Bearer abc.def.ghi' },
+      ip,
+    );
     assert.equal(blockedToken.status, 429, 'tokens and keys share the throttle, on every gateway');
-    assert.equal((await call(first, '/keyed/1', { 'x-api-key': key }, ip)).status, 200, 'a valid key from the throttled address still passes');
+    assert.equal(
+      (await call(first, '/keyed/1', { 'x-api-key': key }, ip)).status,
+      200,
+      'a valid key from the throttled address still passes',
+    );
   });
 
   test('the consumer is the rate-limit key: one bucket for every address the key is used from', async () => {
-    const { key } = JSON.parse(await apikeys(['issue', '--consumer', 'limited-one', '--scope', ''], env)) as { key: string };
+    const { key } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'limited-one', '--scope', ''], env),
+    ) as { key: string };
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await call(i % 2 === 0 ? first : second, '/limited', { 'x-api-key': key })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push(
+        (await call(i % 2 === 0 ? first : second, '/limited', { 'x-api-key': key })).status,
+      );
     assert.deepEqual(statuses, [200, 200, 429]);
   });
 
   test('while Redis is away a cached key keeps working and an uncached one is 503, not 401', async () => {
-    const { key: cachedKey } = JSON.parse(await apikeys(['issue', '--consumer', 'steady', '--scope', 'orders:read'], env)) as { key: string };
-    const { key: coldKey } = JSON.parse(await apikeys(['issue', '--consumer', 'cold', '--scope', 'orders:read'], env)) as { key: string };
+    const { key: cachedKey } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'steady', '--scope', 'orders:read'], env),
+    ) as { key: string };
+    const { key: coldKey } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'cold', '--scope', 'orders:read'], env),
+    ) as { key: string };
     assert.equal((await call(first, '/keyed/1', { 'x-api-key': cachedKey })).status, 200);
     await redis.stop();
     try {
-      assert.equal((await call(first, '/keyed/1', { 'x-api-key': cachedKey })).status, 200, 'served from the cache');
+      assert.equal(
+        (await call(first, '/keyed/1', { 'x-api-key': cachedKey })).status,
+        200,
+        'served from the cache',
+      );
       const cold = await call(first, '/keyed/1', { 'x-api-key': coldKey });
       assert.equal(cold.status, 503);
       assert.equal(cold.code, 'unavailable');
@@ -190,11 +280,21 @@ describe('API keys on the embedded store', () => {
   });
 
   test('a key the CLI issues beside a running gateway works, and its revocation lands within 1 s', async () => {
-    const { id, key } = JSON.parse(await apikeys(['issue', '--consumer', 'local', '--scope', 'orders:read'], env)) as { id: string; key: string };
-    await waitFor(async () => (await call(gw, '/keyed/1', { 'x-api-key': key })).status === 200, 1000, 'the gateway to accept the new key');
+    const { id, key } = JSON.parse(
+      await apikeys(['issue', '--consumer', 'local', '--scope', 'orders:read'], env),
+    ) as { id: string; key: string };
+    await waitFor(
+      async () => (await call(gw, '/keyed/1', { 'x-api-key': key })).status === 200,
+      1000,
+      'the gateway to accept the new key',
+    );
     const cli = runCli(['apikeys', 'revoke', '--id', id], env);
     await cli.waitFor(`revoked ${id}`);
-    await waitFor(async () => (await call(gw, '/keyed/1', { 'x-api-key': key })).status === 401, 1000, 'the gateway to refuse the revoked key');
+    await waitFor(
+      async () => (await call(gw, '/keyed/1', { 'x-api-key': key })).status === 401,
+      1000,
+      'the gateway to refuse the revoked key',
+    );
     await cli.exited();
   });
 });

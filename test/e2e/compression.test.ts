@@ -1,12 +1,24 @@
 /** Response compression through a real gateway: negotiation, eligibility, framing headers and event streams. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brotliDecompressSync, createBrotliDecompress, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
+import {
+  brotliDecompressSync,
+  createBrotliDecompress,
+  createGunzip,
+  gunzipSync,
+  gzipSync,
+} from 'node:zlib';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
 
-const JSON_BODY = JSON.stringify({ items: Array.from({ length: 80 }, (_, i) => ({ id: i, name: `widget ${i}`, tags: ['blue', 'large'] })) });
+const JSON_BODY = JSON.stringify({
+  items: Array.from({ length: 80 }, (_, i) => ({
+    id: i,
+    name: `widget ${i}`,
+    tags: ['blue', 'large'],
+  })),
+});
 
 describe('compression', () => {
   let up: Upstream;
@@ -22,7 +34,10 @@ describe('compression', () => {
       if (path === '/json' || path === '/json-etag') {
         if (path === '/json-etag') res.setHeader('etag', '"v1"');
         res.setHeader('accept-ranges', 'bytes');
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(JSON_BODY) });
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(JSON_BODY),
+        });
         res.end(req.method === 'HEAD' ? undefined : JSON_BODY);
       } else if (path === '/chunked') {
         res.writeHead(200, { 'content-type': 'text/plain', vary: 'Cookie' });
@@ -32,11 +47,18 @@ describe('compression', () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
         res.end('{}');
       } else if (path === '/png') {
-        res.writeHead(200, { 'content-type': 'image/png', 'content-length': Buffer.byteLength(JSON_BODY) });
+        res.writeHead(200, {
+          'content-type': 'image/png',
+          'content-length': Buffer.byteLength(JSON_BODY),
+        });
         res.end(JSON_BODY);
       } else if (path === '/encoded') {
         const gz = gzipSync(JSON_BODY);
-        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': gz.length });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': gz.length,
+        });
         res.end(gz);
       } else if (path === '/no-transform') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-transform' });
@@ -81,9 +103,24 @@ routes:
     await up.close();
   });
 
-  async function get(path: string, acceptEncoding?: string, method: 'GET' | 'HEAD' = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-    const res = await request(`${gw.url}${path}`, { method, headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } });
-    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+  async function get(
+    path: string,
+    acceptEncoding?: string,
+    method: 'GET' | 'HEAD' = 'GET',
+  ): Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: Buffer;
+  }> {
+    const res = await request(`${gw.url}${path}`, {
+      method,
+      headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding },
+    });
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: Buffer.from(await res.body.arrayBuffer()),
+    };
   }
 
   test('br when the client accepts it: Content-Encoding, Vary, no Content-Length or Accept-Ranges, the same bytes decoded', async () => {
@@ -103,13 +140,13 @@ routes:
     assert.equal(gunzipSync(res.body).toString(), JSON_BODY);
   });
 
-  test('a tie goes to the route\'s encodings order', async () => {
+  test("a tie goes to the route's encodings order", async () => {
     assert.equal((await get('/gz/json', 'br, gzip')).headers['content-encoding'], 'gzip');
     assert.equal((await get('/json', 'br, gzip')).headers['content-encoding'], 'br');
     assert.equal((await get('/json', '*')).headers['content-encoding'], 'br');
   });
 
-  test('a streamed body of unknown length is compressed, and the upstream\'s Vary is kept', async () => {
+  test("a streamed body of unknown length is compressed, and the upstream's Vary is kept", async () => {
     const res = await get('/chunked', 'gzip');
     assert.equal(res.headers['content-encoding'], 'gzip');
     assert.equal(res.headers.vary, 'Cookie, Accept-Encoding');
@@ -143,7 +180,10 @@ routes:
     assert.equal(gunzipSync(res.body).toString(), JSON_BODY);
   });
 
-  for (const [path, status] of [['/empty', 204], ['/not-modified', 304]] as const) {
+  for (const [path, status] of [
+    ['/empty', 204],
+    ['/not-modified', 304],
+  ] as const) {
     test(`a ${status} passes untouched`, async () => {
       const res = await get(path, 'br');
       assert.equal(res.status, status);
@@ -154,39 +194,55 @@ routes:
   }
 
   for (const coding of ['br', 'gzip'] as const) {
-    test(`an event stream in ${coding} reaches the client event by event (each flushed, never buffered)`, { timeout: 5000 }, async () => {
-      const res = await request(`${gw.url}/events`, { headers: { 'accept-encoding': coding } });
-      assert.equal(res.headers['content-encoding'], coding);
-      const decoded = res.body.pipe(coding === 'br' ? createBrotliDecompress() : createGunzip());
-      const events: string[] = [];
-      for await (const chunk of decoded) {
-        events.push(...String(chunk).split('\n\n').filter((part) => part !== ''));
-        // The upstream sends the next event only now: a gateway that buffered would never deliver this one.
-        nextEvent();
-      }
-      assert.deepEqual(events, ['data: event 1', 'data: event 2', 'data: event 3']);
-    });
+    test(
+      `an event stream in ${coding} reaches the client event by event (each flushed, never buffered)`,
+      { timeout: 5000 },
+      async () => {
+        const res = await request(`${gw.url}/events`, { headers: { 'accept-encoding': coding } });
+        assert.equal(res.headers['content-encoding'], coding);
+        const decoded = res.body.pipe(coding === 'br' ? createBrotliDecompress() : createGunzip());
+        const events: string[] = [];
+        for await (const chunk of decoded) {
+          events.push(
+            ...String(chunk)
+              .split('\n\n')
+              .filter((part) => part !== ''),
+          );
+          // The upstream sends the next event only now: a gateway that buffered would never deliver this one.
+          nextEvent();
+        }
+        assert.deepEqual(events, ['data: event 1', 'data: event 2', 'data: event 3']);
+      },
+    );
   }
 
-  test('a client that leaves a compressed stream ends the upstream request too', { timeout: 5000 }, async () => {
-    const closed = new Promise<void>((resolve) => (foreverClosed = resolve));
-    const res = await request(`${gw.url}/forever`, { headers: { 'accept-encoding': 'gzip' } });
-    const decoded = res.body.pipe(createGunzip());
-    for await (const chunk of decoded) {
-      assert.match(String(chunk), /first/);
-      break;
-    }
-    res.body.destroy();
-    await closed;
-  });
+  test(
+    'a client that leaves a compressed stream ends the upstream request too',
+    { timeout: 5000 },
+    async () => {
+      const closed = new Promise<void>((resolve) => (foreverClosed = resolve));
+      const res = await request(`${gw.url}/forever`, { headers: { 'accept-encoding': 'gzip' } });
+      const decoded = res.body.pipe(createGunzip());
+      for await (const chunk of decoded) {
+        assert.match(String(chunk), /first/);
+        break;
+      }
+      res.body.destroy();
+      await closed;
+    },
+  );
 
-  test('an upstream that dies mid-body cuts the compressed answer short, and the gateway keeps serving', { timeout: 5000 }, async () => {
-    // The encoder may not have sent a byte yet, headers included: the client sees the connection end either way.
-    await assert.rejects(async () => {
-      const res = await request(`${gw.url}/dies`, { headers: { 'accept-encoding': 'br' } });
-      await res.body.arrayBuffer();
-    });
-    const next = await get('/json', 'br');
-    assert.equal(brotliDecompressSync(next.body).toString(), JSON_BODY);
-  });
+  test(
+    'an upstream that dies mid-body cuts the compressed answer short, and the gateway keeps serving',
+    { timeout: 5000 },
+    async () => {
+      // The encoder may not have sent a byte yet, headers included: the client sees the connection end either way.
+      await assert.rejects(async () => {
+        const res = await request(`${gw.url}/dies`, { headers: { 'accept-encoding': 'br' } });
+        await res.body.arrayBuffer();
+      });
+      const next = await get('/json', 'br');
+      assert.equal(brotliDecompressSync(next.body).toString(), JSON_BODY);
+    },
+  );
 });

@@ -25,7 +25,9 @@ describe('cors on a WebSocket route', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    gw = await startGateway({ 'c.yaml': `services:\n  chat: { instances: [${upstream}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true, cors: { origins: ["${APP}"], credentials: true } }\n` });
+    gw = await startGateway({
+      'c.yaml': `services:\n  chat: { instances: [${upstream}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true, cors: { origins: ["${APP}"], credentials: true } }\n`,
+    });
   });
   after(async () => {
     await gw.stop();
@@ -37,7 +39,10 @@ describe('cors on a WebSocket route', () => {
 
   const ws = (): string => gw.url.replace('http:', 'ws:') + '/chat';
 
-  for (const [who, origin] of [['the allowed origin', APP], ['a client that sends no Origin (not a browser)', undefined]] as const) {
+  for (const [who, origin] of [
+    ['the allowed origin', APP],
+    ['a client that sends no Origin (not a browser)', undefined],
+  ] as const) {
     test(`a handshake from ${who} is relayed`, async () => {
       const socket = new WebSocket(ws(), origin === undefined ? {} : { origin });
       await once(socket, 'open');

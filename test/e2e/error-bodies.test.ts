@@ -18,7 +18,7 @@ function assertSpecError(answer: Exchange, status: number, code: string): void {
   assert.equal(error.requestId, answer.headers['x-request-id']);
 }
 
-describe('error answers carry the response\'s request id', () => {
+describe("error answers carry the response's request id", () => {
   let gw: TestGateway;
   let guarded: TestGateway;
 
@@ -44,20 +44,27 @@ describe('error answers carry the response\'s request id', () => {
   });
 
   test('a sane client-sent x-request-id is echoed in the header and the body', async () => {
-    const answer = await exchange(gw.gateway.port, 'DELETE', '/oauth/token', { 'x-request-id': 'client-id-42' });
+    const answer = await exchange(gw.gateway.port, 'DELETE', '/oauth/token', {
+      'x-request-id': 'client-id-42',
+    });
     assertSpecError(answer, 405, 'method_not_allowed');
     assert.equal(errorOf(answer).requestId, 'client-id-42');
-    const admin = await exchange(gw.gateway.adminPort, 'GET', '/nowhere', { 'x-request-id': 'client-id-43' });
+    const admin = await exchange(gw.gateway.adminPort, 'GET', '/nowhere', {
+      'x-request-id': 'client-id-43',
+    });
     assertSpecError(admin, 404, 'not_found');
     assert.equal(errorOf(admin).requestId, 'client-id-43');
   });
 
-  test('the proxy\'s own errors (no route) repeat the id', async () => {
+  test("the proxy's own errors (no route) repeat the id", async () => {
     assertSpecError(await exchange(gw.gateway.port, 'GET', '/no/route'), 404, 'not_found');
   });
 
   test('a request the parser refuses gets the same shape on the raw socket', async () => {
-    const reply = await rawRequest(gw.gateway.port, 'GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n');
+    const reply = await rawRequest(
+      gw.gateway.port,
+      'GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n',
+    );
     const [head = '', body = ''] = reply.split('\r\n\r\n');
     assert.match(head, /^HTTP\/1\.1 400 Bad Request/);
     const id = /\r\nx-request-id: ([^\r]+)/.exec(head)?.[1];
@@ -66,8 +73,18 @@ describe('error answers carry the response\'s request id', () => {
   });
 
   for (const [what, request, status, code] of [
-    ['a malformed request', 'GET /healthz HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n', 400, 'bad_request'],
-    ['oversized headers', `GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, 431, 'headers_too_large'],
+    [
+      'a malformed request',
+      'GET /healthz HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n',
+      400,
+      'bad_request',
+    ],
+    [
+      'oversized headers',
+      `GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`,
+      431,
+      'headers_too_large',
+    ],
   ] as const) {
     test(`admin: ${what} the parser refuses gets the SPEC shape on the raw socket`, async () => {
       const reply = await rawRequest(gw.gateway.adminPort, request);
@@ -82,12 +99,56 @@ describe('error answers carry the response\'s request id', () => {
   }
 
   const admin: Array<[string, () => Promise<Exchange>, number, string]> = [
-    ['an unknown admin path', () => exchange(gw.gateway.adminPort, 'GET', '/admin/nothing-here'), 404, 'not_found'],
-    ['a token request without sub', () => exchange(gw.gateway.adminPort, 'POST', '/admin/tokens', { 'content-type': 'application/json' }, '{"scopes":[]}'), 400, 'bad_request'],
-    ['a registration with an unknown field', () => exchange(gw.gateway.adminPort, 'PUT', '/admin/services/s/instances/i', { 'content-type': 'application/json' }, '{"url":"http://127.0.0.1:1","colour":"red"}'), 400, 'bad_request'],
-    ['a deregistration of nothing', () => exchange(gw.gateway.adminPort, 'DELETE', '/admin/services/s/instances/none'), 404, 'not_found'],
-    ['a foreign Host', () => exchange(gw.gateway.adminPort, 'GET', '/admin/routes', { host: 'attacker.example' }), 403, 'forbidden'],
-    ['a missing bearer token', () => exchange(guarded.gateway.adminPort, 'GET', '/admin/routes'), 401, 'unauthorized'],
+    [
+      'an unknown admin path',
+      () => exchange(gw.gateway.adminPort, 'GET', '/admin/nothing-here'),
+      404,
+      'not_found',
+    ],
+    [
+      'a token request without sub',
+      () =>
+        exchange(
+          gw.gateway.adminPort,
+          'POST',
+          '/admin/tokens',
+          { 'content-type': 'application/json' },
+          '{"scopes":[]}',
+        ),
+      400,
+      'bad_request',
+    ],
+    [
+      'a registration with an unknown field',
+      () =>
+        exchange(
+          gw.gateway.adminPort,
+          'PUT',
+          '/admin/services/s/instances/i',
+          { 'content-type': 'application/json' },
+          '{"url":"http://127.0.0.1:1","colour":"red"}',
+        ),
+      400,
+      'bad_request',
+    ],
+    [
+      'a deregistration of nothing',
+      () => exchange(gw.gateway.adminPort, 'DELETE', '/admin/services/s/instances/none'),
+      404,
+      'not_found',
+    ],
+    [
+      'a foreign Host',
+      () => exchange(gw.gateway.adminPort, 'GET', '/admin/routes', { host: 'attacker.example' }),
+      403,
+      'forbidden',
+    ],
+    [
+      'a missing bearer token',
+      () => exchange(guarded.gateway.adminPort, 'GET', '/admin/routes'),
+      401,
+      'unauthorized',
+    ],
   ];
   for (const [what, send, status, code] of admin) {
     test(`admin: ${what} is ${status} ${code} with requestId = x-request-id`, async () => {
@@ -114,9 +175,14 @@ describe('error answers carry the response\'s request id', () => {
   });
 
   test('an oversized chunked token request is refused after 16 KiB and the connection closes', async () => {
-    const head = 'POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const head =
+      'POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n';
     const payload = Buffer.alloc(16 * 1024, 0x61);
-    const chunk = Buffer.concat([Buffer.from(`${payload.length.toString(16)}\r\n`), payload, Buffer.from('\r\n')]);
+    const chunk = Buffer.concat([
+      Buffer.from(`${payload.length.toString(16)}\r\n`),
+      payload,
+      Buffer.from('\r\n'),
+    ]);
     const cut = await uploadUntilCut(gw.gateway.port, head, chunk, 64 * 1024 * 1024);
     assert.match(cut.reply, /^HTTP\/1\.1 413 /);
     assert.ok(cut.sent < 64 * 1024 * 1024, 'the server closed before the whole body was sent');
@@ -129,12 +195,21 @@ describe('the https redirect listener', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
-      const reply = await rawRequest((server.address() as AddressInfo).port, 'GET / HTTP/1.0\r\n\r\n');
+      const reply = await rawRequest(
+        (server.address() as AddressInfo).port,
+        'GET / HTTP/1.0\r\n\r\n',
+      );
       const [head = '', body = ''] = reply.split('\r\n\r\n');
       assert.match(head, /^HTTP\/1\.1 400 /);
       const id = /\r\nx-request-id: ([^\r]+)/.exec(head)?.[1];
       assert.ok(id);
-      assert.deepEqual(JSON.parse(body), { error: { code: 'bad_request', message: 'a Host header and an origin-form target are needed to redirect to https', requestId: id } });
+      assert.deepEqual(JSON.parse(body), {
+        error: {
+          code: 'bad_request',
+          message: 'a Host header and an origin-form target are needed to redirect to https',
+          requestId: id,
+        },
+      });
     } finally {
       server.close();
     }

@@ -48,7 +48,11 @@ const implementation: grpc.UntypedServiceImplementation = {
     call.sendMetadata(initial);
     const trailer = new grpc.Metadata();
     trailer.set('x-trailer', 't');
-    callback(null, { message: `hello ${name}`, tenant: String(call.metadata.get('x-tenant')[0] ?? '') }, trailer);
+    callback(
+      null,
+      { message: `hello ${name}`, tenant: String(call.metadata.get('x-tenant')[0] ?? '') },
+      trailer,
+    );
   },
   streamHellos(call: grpc.ServerWritableStream<Hello, Hello>) {
     for (let i = 0; i < 3; i++) call.write({ message: `hello ${call.request.name} ${i}` });
@@ -57,13 +61,24 @@ const implementation: grpc.UntypedServiceImplementation = {
 };
 
 type GreeterClient = grpc.Client & {
-  sayHello(request: Hello, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, reply?: Hello) => void): grpc.ClientUnaryCall;
+  sayHello(
+    request: Hello,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: (err: grpc.ServiceError | null, reply?: Hello) => void,
+  ): grpc.ClientUnaryCall;
   streamHellos(request: Hello, metadata?: grpc.Metadata): grpc.ClientReadableStream<Hello>;
 };
 
 function client(pkg: string, port: number): GreeterClient {
-  const Client = grpc.makeGenericClientConstructor(greeter(pkg) as grpc.ServiceDefinition, `${pkg}.Greeter`);
-  return new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as GreeterClient;
+  const Client = grpc.makeGenericClientConstructor(
+    greeter(pkg) as grpc.ServiceDefinition,
+    `${pkg}.Greeter`,
+  );
+  return new Client(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as GreeterClient;
 }
 
 interface Unary {
@@ -73,7 +88,11 @@ interface Unary {
   readonly trailing: grpc.Metadata | undefined;
 }
 
-function sayHello(target: GreeterClient, name: string, options: { metadata?: grpc.Metadata; deadlineMs?: number } = {}): Promise<Unary> {
+function sayHello(
+  target: GreeterClient,
+  name: string,
+  options: { metadata?: grpc.Metadata; deadlineMs?: number } = {},
+): Promise<Unary> {
   return new Promise((resolve) => {
     let initial: grpc.Metadata | undefined;
     let trailing: grpc.Metadata | undefined;
@@ -82,10 +101,15 @@ function sayHello(target: GreeterClient, name: string, options: { metadata?: grp
     const finish = (): void => {
       if (settled !== undefined && status) resolve({ ...settled, initial, trailing });
     };
-    const call = target.sayHello({ name }, options.metadata ?? new grpc.Metadata(), options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs }, (err, reply) => {
-      settled = { err, reply };
-      finish();
-    });
+    const call = target.sayHello(
+      { name },
+      options.metadata ?? new grpc.Metadata(),
+      options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs },
+      (err, reply) => {
+        settled = { err, reply };
+        finish();
+      },
+    );
     call.on('metadata', (metadata: grpc.Metadata) => {
       initial = metadata;
     });
@@ -120,11 +144,14 @@ describe('gRPC routes', () => {
     server = new grpc.Server();
     for (const pkg of PACKAGES) server.addService(greeter(pkg), implementation);
     const upstreamPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      );
     });
     const closed = await freePort();
     gw = await startGateway({
-      'gateway.yaml': 'gateway:\n  h2c: true\nauth:\n  issuers: [{ issuer: edgeway, audience: api }]\n',
+      'gateway.yaml':
+        'gateway:\n  h2c: true\nauth:\n  issuers: [{ issuer: edgeway, audience: api }]\n',
       'services.yaml': `services:
   greeter: { protocol: h2c, instances: ["http://127.0.0.1:${upstreamPort}"] }
   gone: { protocol: h2c, instances: ["http://127.0.0.1:${closed}"], retries: { attempts: 0 } }
@@ -177,10 +204,18 @@ routes:
   test('grpc-timeout bounds the upstream call at the gateway: trailers-only grpc-status 4', async () => {
     const session = await h2Connect(gw.url);
     try {
-      const answer = await h2Request(session, {
-        ':method': 'POST', ':path': '/helloworld.Greeter/SayHello', ':authority': 'gateway.test',
-        'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m',
-      }, grpcFrame({ name: 'slow' }));
+      const answer = await h2Request(
+        session,
+        {
+          ':method': 'POST',
+          ':path': '/helloworld.Greeter/SayHello',
+          ':authority': 'gateway.test',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+          'grpc-timeout': '200m',
+        },
+        grpcFrame({ name: 'slow' }),
+      );
       assert.equal(answer.status, 200);
       assert.equal(answer.headersOnly, true);
       assert.equal(answer.headers['grpc-status'], '4');
@@ -194,7 +229,16 @@ routes:
   test('no token: UNAUTHENTICATED, with www-authenticate kept', async () => {
     const session = await h2Connect(gw.url);
     try {
-      const answer = await h2Request(session, { ':method': 'POST', ':path': '/secure.Greeter/SayHello', ':authority': 'gateway.test', 'content-type': 'application/grpc' }, grpcFrame({ name: 'x' }));
+      const answer = await h2Request(
+        session,
+        {
+          ':method': 'POST',
+          ':path': '/secure.Greeter/SayHello',
+          ':authority': 'gateway.test',
+          'content-type': 'application/grpc',
+        },
+        grpcFrame({ name: 'x' }),
+      );
       assert.equal(answer.headers['grpc-status'], '16');
       assert.match(String(answer.headers['www-authenticate']), /^Bearer/);
       assert.equal(answer.headersOnly, true);
@@ -208,7 +252,11 @@ routes:
 
   test('a token without the scope: PERMISSION_DENIED; with it: OK', async () => {
     const mint = async (scopes: string[]): Promise<string> => {
-      const res = await fetch(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'grpc-user', scopes, ttl: '10m', aud: 'api' }) });
+      const res = await fetch(`${gw.adminUrl}/admin/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sub: 'grpc-user', scopes, ttl: '10m', aud: 'api' }),
+      });
       return ((await res.json()) as { token: string }).token;
     };
     const bearer = async (scopes: string[]): Promise<grpc.Metadata> => {

@@ -104,7 +104,9 @@ describe('hostile requests', () => {
   before(async () => {
     up = await startUpstream();
     gw = await startGateway({
-      'c.yaml': serviceYaml('svc', [up.url]) + `auth:
+      'c.yaml':
+        serviceYaml('svc', [up.url]) +
+        `auth:
   issuers: [{ issuer: edgeway, audience: api }]
 routes:
   - { name: api, match: { path: /api }, service: svc }
@@ -129,8 +131,12 @@ routes:
       const id = /x-request-id: ([^\r]+)\r\n/i.exec(reply)?.[1];
       assert.ok(id, 'every answer carries x-request-id');
       assert.ok(reply.includes(`"requestId":"${id}"`), 'the body names the same request id');
-      assert.deepEqual(up.seen.map((s) => s.url).filter((u) => u.includes('smuggled')), []);
-      if (attack.status !== 431) assert.equal(up.seen.length, 0, 'the upstream saw nothing of a refused request');
+      assert.deepEqual(
+        up.seen.map((s) => s.url).filter((u) => u.includes('smuggled')),
+        [],
+      );
+      if (attack.status !== 431)
+        assert.equal(up.seen.length, 0, 'the upstream saw nothing of a refused request');
       const normal = await request(`${gw.url}/api/ok`);
       assert.equal(normal.statusCode, 200);
       await normal.body.dump();
@@ -138,7 +144,12 @@ routes:
   }
 
   test('path tricks never select a route the normalised path would not', async () => {
-    for (const path of ['/public/../api/x', '/public/%2e%2e/api/x', '//api/x', '/public/.%2e/api/x']) {
+    for (const path of [
+      '/public/../api/x',
+      '/public/%2e%2e/api/x',
+      '//api/x',
+      '/public/.%2e/api/x',
+    ]) {
       up.seen.length = 0;
       const res = await request(`${gw.url}${path}`);
       await res.body.dump();
@@ -151,27 +162,49 @@ routes:
   });
 
   test('refused framing closes the connection: what follows on it is never read as a request', async () => {
-    const reply = await rawRequest(gw.gateway.port, `POST /api/a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`, 2000);
+    const reply = await rawRequest(
+      gw.gateway.port,
+      `POST /api/a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+      2000,
+    );
     assert.equal(responseCount(reply), 1, reply);
     assert.match(reply, /\r\nconnection: close\r\n/i);
   });
 
   test('TRACE is refused with 405 and Allow unless the route lists it in match.methods', async () => {
-    const refused = await rawRequest(gw.gateway.port, 'TRACE /api/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const refused = await rawRequest(
+      gw.gateway.port,
+      'TRACE /api/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(statusOf(refused), 405);
     assert.match(refused, /"code":"method_not_allowed"/);
     assert.match(refused, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
-    assert.equal(statusOf(await rawRequest(gw.gateway.port, 'TRACE /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')), 405);
+    assert.equal(
+      statusOf(
+        await rawRequest(
+          gw.gateway.port,
+          'TRACE /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+        ),
+      ),
+      405,
+    );
     up.seen.length = 0;
-    const allowed = await rawRequest(gw.gateway.port, 'TRACE /traced/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const allowed = await rawRequest(
+      gw.gateway.port,
+      'TRACE /traced/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(statusOf(allowed), 200);
     assert.equal(up.seen[0]?.method, 'TRACE');
   });
 
   test('Expect: 100-continue is answered only after the stages passed', async () => {
-    const head = (path: string, length: number): string => `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+    const head = (path: string, length: number): string =>
+      `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
     // The client waits for 100 before sending the body; refused requests get their final answer instead.
-    for (const [path, length, status] of [['/private/a', 5, 401], ['/api/a', 2 ** 30, 413]] as const) {
+    for (const [path, length, status] of [
+      ['/private/a', 5, 401],
+      ['/api/a', 2 ** 30, 413],
+    ] as const) {
       const reply = await rawRequest(gw.gateway.port, head(path, length));
       assert.equal(statusOf(reply), status, reply.slice(0, 200));
     }
@@ -182,21 +215,34 @@ routes:
   });
 
   test('a refused request with a small declared body keeps its connection: the body is read and dropped', async () => {
-    const reply = await rawRequest(gw.gateway.port, 'POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const reply = await rawRequest(
+      gw.gateway.port,
+      'POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(responseCount(reply), 2, reply);
   });
 
   test('a body over maxBodyBytes gets 413 and a closed connection, not a read of the whole body', async () => {
     const started = Date.now();
-    const reply = await rawRequest(gw.gateway.port, `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: ${2 ** 30}\r\n\r\n${'x'.repeat(64 * 1024)}`, 5000);
+    const reply = await rawRequest(
+      gw.gateway.port,
+      `POST /api/a HTTP/1.1\r\nHost: a\r\nContent-Length: ${2 ** 30}\r\n\r\n${'x'.repeat(64 * 1024)}`,
+      5000,
+    );
     assert.equal(statusOf(reply), 413);
     assert.match(reply, /\r\nconnection: close\r\n/i);
-    assert.ok(Date.now() - started < 4000, 'the gateway closed the connection instead of waiting for the rest of the body');
+    assert.ok(
+      Date.now() - started < 4000,
+      'the gateway closed the connection instead of waiting for the rest of the body',
+    );
   });
 
   test('an absolute-form target that agrees with Host is routed by its path only', async () => {
     up.seen.length = 0;
-    const reply = await rawRequest(gw.gateway.port, 'GET http://a/api/abs?q=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const reply = await rawRequest(
+      gw.gateway.port,
+      'GET http://a/api/abs?q=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(statusOf(reply), 200);
     assert.equal(up.seen[0]?.url, '/api/abs?q=1');
   });
@@ -209,7 +255,12 @@ describe('request bodies that break off', () => {
   before(async () => {
     up = await startUpstream();
     gw = await startGateway({
-      'c.yaml': serviceYaml('svc', [up.url], '    circuitBreaker: { maxConnections: 2, maxPendingRequests: 1 }\n') + 'routes:\n  - { name: api, match: { path: /api }, service: svc }\n',
+      'c.yaml':
+        serviceYaml(
+          'svc',
+          [up.url],
+          '    circuitBreaker: { maxConnections: 2, maxPendingRequests: 1 }\n',
+        ) + 'routes:\n  - { name: api, match: { path: /api }, service: svc }\n',
     });
   });
   after(async () => {
@@ -217,11 +268,22 @@ describe('request bodies that break off', () => {
     await up.close();
   });
 
-  const inFlight = (): number => gw.gateway.current().services.get('svc')?.endpoints().reduce((n, e) => n + e.inFlight, 0) ?? -1;
+  const inFlight = (): number =>
+    gw.gateway
+      .current()
+      .services.get('svc')
+      ?.endpoints()
+      .reduce((n, e) => n + e.inFlight, 0) ?? -1;
 
   for (const [name, data] of [
-    ['a broken chunk', 'POST /api/up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n'],
-    ['a client that vanishes mid-body', 'POST /api/up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'],
+    [
+      'a broken chunk',
+      'POST /api/up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n',
+    ],
+    [
+      'a client that vanishes mid-body',
+      'POST /api/up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+    ],
   ] as const) {
     test(`${name} frees its upstream attempt, so the circuit breaker never fills up`, async () => {
       for (let i = 0; i < 4; i++) await rawRequest(gw.gateway.port, data, 100);

@@ -22,7 +22,12 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer): 
 
 /** An HPACK literal header field without indexing, new name (RFC 7541 6.2.2); name and value under 127 bytes. */
 function literal(name: string, value: string): Buffer {
-  return Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+  return Buffer.concat([
+    Buffer.from([0x00, name.length]),
+    Buffer.from(name),
+    Buffer.from([value.length]),
+    Buffer.from(value),
+  ]);
 }
 
 /** `promise`, or a failure naming `what` once `ms` passed (the defence did not act). */
@@ -37,12 +42,17 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 /** The type of each frame in what a server sent. */
 function frameTypes(bytes: Buffer): number[] {
   const types: number[] = [];
-  for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes.readUInt8(at + 3));
+  for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3))
+    types.push(bytes.readUInt8(at + 3));
   return types;
 }
 
 async function victimStillServed(victim: ClientHttp2Session): Promise<void> {
-  const answer = await h2Request(victim, { ':method': 'GET', ':path': '/fast', ':authority': 'gateway.test' });
+  const answer = await h2Request(victim, {
+    ':method': 'GET',
+    ':path': '/fast',
+    ':authority': 'gateway.test',
+  });
   assert.equal(answer.status, 200);
 }
 
@@ -56,25 +66,34 @@ describe('HTTP/2 defences', () => {
 
   before(async () => {
     upstream = await startUpstream((req, res) => {
-      const answer = (): void => void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      const answer = (): void =>
+        void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       if (req.url?.startsWith('/slow')) setTimeout(answer, 300);
       else answer();
     });
     gw = await startGateway({
-      'gateway.yaml': 'gateway:\n  h2c: true\n  maxHeaderBytes: 2048\n  http2Limits: { maxConcurrentStreams: 7, maxResetsPerSecond: 20, idleTimeout: 1s }\n',
+      'gateway.yaml':
+        'gateway:\n  h2c: true\n  maxHeaderBytes: 2048\n  http2Limits: { maxConcurrentStreams: 7, maxResetsPerSecond: 20, idleTimeout: 1s }\n',
       'services.yaml': `services:\n  up: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: all, match: { path: / }, service: up }\n`,
     });
     victim = await h2Connect(gw.url);
     await victimStillServed(victim);
     victimTimer = setInterval(() => {
-      h2Request(victim, { ':method': 'GET', ':path': '/fast', ':authority': 'gateway.test' }).then((answer) => victimStatuses.push(answer.status), () => victimStatuses.push(0));
+      h2Request(victim, { ':method': 'GET', ':path': '/fast', ':authority': 'gateway.test' }).then(
+        (answer) => victimStatuses.push(answer.status),
+        () => victimStatuses.push(0),
+      );
     }, 100);
   });
 
   after(async () => {
     clearInterval(victimTimer);
     assert.ok(victimStatuses.length > 0);
-    assert.deepEqual(victimStatuses.filter((status) => status !== 200), [], 'the victim session got only 200s throughout');
+    assert.deepEqual(
+      victimStatuses.filter((status) => status !== 200),
+      [],
+      'the victim session got only 200s throughout',
+    );
     victim.close();
     await gw.stop();
     await upstream.close();
@@ -95,7 +114,11 @@ describe('HTTP/2 defences', () => {
     const attacker = await h2Connect(gw.url);
     const goaway = once(attacker, 'goaway');
     for (let i = 0; i < 60 && !attacker.destroyed && !attacker.closed; i++) {
-      const stream = attacker.request({ ':method': 'GET', ':path': '/slow', ':authority': 'gateway.test' });
+      const stream = attacker.request({
+        ':method': 'GET',
+        ':path': '/slow',
+        ':authority': 'gateway.test',
+      });
       stream.on('error', () => undefined);
       stream.close(constants.NGHTTP2_CANCEL);
       await new Promise((resolve) => setImmediate(resolve));
@@ -109,11 +132,26 @@ describe('HTTP/2 defences', () => {
   test('a header list beyond maxHeaderBytes gets 431 headers_too_large, as over HTTP/1.1; other sessions are served', async () => {
     const attacker = await h2Connect(gw.url);
     try {
-      const answer = await h2Request(attacker, { ':method': 'GET', ':path': '/fast', ':authority': 'gateway.test', 'x-big': 'a'.repeat(4000) });
+      const answer = await h2Request(attacker, {
+        ':method': 'GET',
+        ':path': '/fast',
+        ':authority': 'gateway.test',
+        'x-big': 'a'.repeat(4000),
+      });
       assert.equal(answer.status, 431);
-      assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, 'headers_too_large');
-      const huge = await h2Request(attacker, { ':method': 'GET', ':path': '/fast', ':authority': 'gateway.test', 'x-huge': 'a'.repeat(100_000) })
-        .then((refused) => `status ${refused.status}`, (err: NodeJS.ErrnoException) => err.code ?? 'error');
+      assert.equal(
+        (JSON.parse(answer.body) as { error: { code: string } }).error.code,
+        'headers_too_large',
+      );
+      const huge = await h2Request(attacker, {
+        ':method': 'GET',
+        ':path': '/fast',
+        ':authority': 'gateway.test',
+        'x-huge': 'a'.repeat(100_000),
+      }).then(
+        (refused) => `status ${refused.status}`,
+        (err: NodeJS.ErrnoException) => err.code ?? 'error',
+      );
       assert.notEqual(huge, 'status 200');
     } finally {
       attacker.destroy();
@@ -144,7 +182,11 @@ describe('HTTP/2 defences', () => {
     await closed;
     assert.ok(sent > 2048, 'the flood went past maxHeaderBytes before the connection ended');
     assert.ok(frameTypes(Buffer.concat(received)).includes(0x7), 'the gateway sent GOAWAY');
-    assert.equal(upstream.seen.filter((seen) => seen.headers['x-flood-0'] !== undefined).length, 0, 'the flooded request never reached the upstream');
+    assert.equal(
+      upstream.seen.filter((seen) => seen.headers['x-flood-0'] !== undefined).length,
+      0,
+      'the flooded request never reached the upstream',
+    );
     await victimStillServed(victim);
   });
 

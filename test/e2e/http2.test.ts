@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { constants, createSecureServer, createServer as createH2Server, type Http2SecureServer, type Http2Server } from 'node:http2';
+import {
+  constants,
+  createSecureServer,
+  createServer as createH2Server,
+  type Http2SecureServer,
+  type Http2Server,
+} from 'node:http2';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -17,13 +23,22 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const run = promisify(execFile);
 
-function getHttp1(url: string, options: { ca?: string; agent?: Agent } = {}): Promise<{ status: number; body: string; version: string }> {
+function getHttp1(
+  url: string,
+  options: { ca?: string; agent?: Agent } = {},
+): Promise<{ status: number; body: string; version: string }> {
   return new Promise((resolve, reject) => {
     const send = url.startsWith('https:') ? httpsRequest : httpRequest;
     const req = send(url, { ...options, servername: 'gateway.test' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), version: res.httpVersion }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString(),
+          version: res.httpVersion,
+        }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -37,7 +52,9 @@ async function listenH2(server: Http2Server | Http2SecureServer): Promise<number
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => {
       stream.respond({ ':status': 200, 'content-type': 'application/json' });
-      stream.end(JSON.stringify({ protocol: 'h2', headers, bodyLength: Buffer.concat(chunks).length }));
+      stream.end(
+        JSON.stringify({ protocol: 'h2', headers, bodyLength: Buffer.concat(chunks).length }),
+      );
     });
   });
   server.listen(0, '127.0.0.1');
@@ -89,14 +106,22 @@ routes:
     const session = await h2Connect(origin, { ca: ca.cert, servername: 'gateway.test' });
     try {
       assert.equal((session.socket as unknown as { alpnProtocol: string }).alpnProtocol, 'h2');
-      const answer = await h2Request(session, { ':method': 'GET', ':path': '/plain/x?q=1', ':authority': 'api.example.test', 'x-custom': 'yes' });
+      const answer = await h2Request(session, {
+        ':method': 'GET',
+        ':path': '/plain/x?q=1',
+        ':authority': 'api.example.test',
+        'x-custom': 'yes',
+      });
       assert.equal(answer.status, 200);
       const seen = JSON.parse(answer.body) as { url: string; headers: Record<string, string> };
       assert.equal(seen.url, '/plain/x?q=1');
       assert.equal(seen.headers['x-forwarded-host'], 'api.example.test');
       assert.equal(seen.headers['x-forwarded-proto'], 'https');
       assert.equal(seen.headers['x-custom'], 'yes');
-      assert.deepEqual(Object.keys(seen.headers).filter((name) => name.startsWith(':')), []);
+      assert.deepEqual(
+        Object.keys(seen.headers).filter((name) => name.startsWith(':')),
+        [],
+      );
       assert.ok(answer.headers['x-request-id']);
       assert.equal(answer.headers.connection, undefined);
     } finally {
@@ -107,7 +132,11 @@ routes:
   test('a request body streams through from an h2 client', async () => {
     const session = await h2Connect(origin, { ca: ca.cert, servername: 'gateway.test' });
     try {
-      const answer = await h2Request(session, { ':method': 'POST', ':path': '/plain/upload', ':authority': 'gateway.test' }, Buffer.alloc(200_000, 7));
+      const answer = await h2Request(
+        session,
+        { ':method': 'POST', ':path': '/plain/upload', ':authority': 'gateway.test' },
+        Buffer.alloc(200_000, 7),
+      );
       assert.equal(answer.status, 200);
       assert.equal((JSON.parse(answer.body) as { bodyLength: number }).bodyLength, 200_000);
     } finally {
@@ -118,7 +147,11 @@ routes:
   test('errors over h2 are the SPEC JSON body, with x-request-id equal to requestId', async () => {
     const session = await h2Connect(origin, { ca: ca.cert, servername: 'gateway.test' });
     try {
-      const answer = await h2Request(session, { ':method': 'GET', ':path': '/nowhere', ':authority': 'gateway.test' });
+      const answer = await h2Request(session, {
+        ':method': 'GET',
+        ':path': '/nowhere',
+        ':authority': 'gateway.test',
+      });
       assert.equal(answer.status, 404);
       assert.equal(answer.headers['content-type'], 'application/json');
       const body = JSON.parse(answer.body) as { error: { code: string; requestId: string } };
@@ -136,8 +169,19 @@ routes:
   });
 
   test('curl --http2 negotiates h2 and gets 200', async () => {
-    const { stdout } = await run('curl', ['-s', '--http2', '--cacert', ca.certPath, '--resolve', `gateway.test:${gw.gateway.port}:127.0.0.1`,
-      '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://gateway.test:${gw.gateway.port}/plain/curl`]);
+    const { stdout } = await run('curl', [
+      '-s',
+      '--http2',
+      '--cacert',
+      ca.certPath,
+      '--resolve',
+      `gateway.test:${gw.gateway.port}:127.0.0.1`,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `https://gateway.test:${gw.gateway.port}/plain/curl`,
+    ]);
     assert.equal(stdout, '2 200');
   });
 
@@ -146,14 +190,31 @@ routes:
     const connections: number[] = [];
     try {
       // A first request opens the connection; until it is up undici cannot know it will multiplex.
-      for (const path of ['/h2c/warm', '/h2/warm']) assert.equal((await h2Request(session, { ':method': 'GET', ':path': path, ':authority': 'gateway.test' })).status, 200);
+      for (const path of ['/h2c/warm', '/h2/warm'])
+        assert.equal(
+          (
+            await h2Request(session, {
+              ':method': 'GET',
+              ':path': path,
+              ':authority': 'gateway.test',
+            })
+          ).status,
+          200,
+        );
       h2cUpstream.on('connection', () => connections.push(1));
       h2Upstream.on('secureConnection', () => connections.push(2));
       for (const path of ['/h2c/a', '/h2/a']) {
-        const answers = await Promise.all([1, 2, 3].map(() => h2Request(session, { ':method': 'GET', ':path': path, ':authority': 'gateway.test' })));
+        const answers = await Promise.all(
+          [1, 2, 3].map(() =>
+            h2Request(session, { ':method': 'GET', ':path': path, ':authority': 'gateway.test' }),
+          ),
+        );
         for (const answer of answers) {
           assert.equal(answer.status, 200, answer.body);
-          const seen = JSON.parse(answer.body) as { protocol: string; headers: Record<string, string> };
+          const seen = JSON.parse(answer.body) as {
+            protocol: string;
+            headers: Record<string, string>;
+          };
           assert.equal(seen.protocol, 'h2');
           assert.equal(seen.headers['x-forwarded-host'], 'gateway.test');
         }
@@ -168,8 +229,15 @@ routes:
     const session = await h2Connect(origin, { ca: ca.cert, servername: 'gateway.test' });
     try {
       const before = gw.accessLines.length;
-      const answer = await h2Request(session, { ':method': 'GET', ':path': '/plain/logged', ':authority': 'gateway.test' });
-      const line = gw.accessLines.slice(before).map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.requestId === answer.headers['x-request-id']);
+      const answer = await h2Request(session, {
+        ':method': 'GET',
+        ':path': '/plain/logged',
+        ':authority': 'gateway.test',
+      });
+      const line = gw.accessLines
+        .slice(before)
+        .map((text) => JSON.parse(text) as Record<string, unknown>)
+        .find((entry) => entry.requestId === answer.headers['x-request-id']);
       assert.ok(line, 'an access-log line for the h2 request');
       assert.equal(line.status, 200);
     } finally {
@@ -206,7 +274,10 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
       pump();
     });
     const services = `services:\n  plain: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: plain, match: { path: / }, service: plain }\n`;
-    on = await startGateway({ 'gateway.yaml': 'gateway:\n  h2c: true\n', 'services.yaml': services });
+    on = await startGateway({
+      'gateway.yaml': 'gateway:\n  h2c: true\n',
+      'services.yaml': services,
+    });
     off = await startGateway({ 'services.yaml': services });
   });
 
@@ -218,14 +289,30 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
 
   test('the SERVER span says network.protocol.version 2 and server.address from :authority', async () => {
     const exporter = new InMemorySpanExporter();
-    const traced = await startGateway({
-      'gateway.yaml': 'gateway:\n  h2c: true\n',
-      'services.yaml': `services:\n  plain: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: plain, match: { path: / }, service: plain }\n`,
-    }, { tracing: { spanExporter: exporter } });
+    const traced = await startGateway(
+      {
+        'gateway.yaml': 'gateway:\n  h2c: true\n',
+        'services.yaml': `services:\n  plain: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: plain, match: { path: / }, service: plain }\n`,
+      },
+      { tracing: { spanExporter: exporter } },
+    );
     const session = await h2Connect(traced.url);
     try {
-      assert.equal((await h2Request(session, { ':method': 'GET', ':path': '/traced', ':authority': 'api.example.test:8443' })).status, 200);
-      await waitUntil(() => exporter.getFinishedSpans().some((span) => span.kind === 1), 10_000, 'the SERVER span');
+      assert.equal(
+        (
+          await h2Request(session, {
+            ':method': 'GET',
+            ':path': '/traced',
+            ':authority': 'api.example.test:8443',
+          })
+        ).status,
+        200,
+      );
+      await waitUntil(
+        () => exporter.getFinishedSpans().some((span) => span.kind === 1),
+        10_000,
+        'the SERVER span',
+      );
       const server = exporter.getFinishedSpans().find((span) => span.kind === 1 /* SERVER */);
       assert.equal(server?.attributes['network.protocol.version'], '2');
       assert.equal(server?.attributes['server.address'], 'api.example.test');
@@ -240,8 +327,19 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
   test('a prior-knowledge h2 client and HTTP/1.1 clients share the port', async () => {
     const session = await h2Connect(on.url);
     try {
-      const answers = await Promise.all([1, 2, 3].map((i) => h2Request(session, { ':method': 'GET', ':path': `/h2c/${i}`, ':authority': 'gateway.test' })));
-      assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200]);
+      const answers = await Promise.all(
+        [1, 2, 3].map((i) =>
+          h2Request(session, {
+            ':method': 'GET',
+            ':path': `/h2c/${i}`,
+            ':authority': 'gateway.test',
+          }),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        [200, 200, 200],
+      );
     } finally {
       session.close();
     }
@@ -257,18 +355,30 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
   test('flow control: an h2 client that stops reading stops the upstream too (no unbounded buffering)', async () => {
     const session = await h2Connect(on.url);
     try {
-      const stream = session.request({ ':method': 'GET', ':path': '/firehose', ':authority': 'gateway.test' });
+      const stream = session.request({
+        ':method': 'GET',
+        ':path': '/firehose',
+        ':authority': 'gateway.test',
+      });
       stream.on('error', () => undefined);
       await once(stream, 'response');
       stream.pause();
       // Let the windows and buffers on the way fill up, then check that the upstream was held back.
       let previous = -1;
-      await waitUntil(() => {
-        const settled = firehoseWritten === previous;
-        previous = firehoseWritten;
-        return settled;
-      }, 20_000, 'the upstream to be held back', 500);
-      assert.ok(firehoseWritten < 16 * 1024 * 1024, `upstream wrote ${firehoseWritten} bytes to a client reading none`);
+      await waitUntil(
+        () => {
+          const settled = firehoseWritten === previous;
+          previous = firehoseWritten;
+          return settled;
+        },
+        20_000,
+        'the upstream to be held back',
+        500,
+      );
+      assert.ok(
+        firehoseWritten < 16 * 1024 * 1024,
+        `upstream wrote ${firehoseWritten} bytes to a client reading none`,
+      );
       stream.close(constants.NGHTTP2_CANCEL);
     } finally {
       session.destroy();
@@ -276,12 +386,28 @@ describe('h2c: HTTP/2 with prior knowledge beside HTTP/1.1 on the plaintext port
   });
 
   test('curl --http2-prior-knowledge gets 200 over h2c', async () => {
-    const { stdout } = await run('curl', ['-s', '--http2-prior-knowledge', '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `${on.url}/curl`]);
+    const { stdout } = await run('curl', [
+      '-s',
+      '--http2-prior-knowledge',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `${on.url}/curl`,
+    ]);
     assert.equal(stdout, '2 200');
   });
 
   test('without gateway.h2c the preface is no HTTP/1.1 request: refused', async () => {
-    const { stdout } = await run('curl', ['-s', '--http2-prior-knowledge', '-o', '/dev/null', '-w', '%{http_code}', `${off.url}/curl`]).catch((err: { stdout: string }) => err);
+    const { stdout } = await run('curl', [
+      '-s',
+      '--http2-prior-knowledge',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `${off.url}/curl`,
+    ]).catch((err: { stdout: string }) => err);
     assert.notEqual(stdout, '200');
   });
 });

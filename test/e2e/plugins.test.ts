@@ -61,10 +61,18 @@ describe('plugins', () => {
   before(async () => {
     upstream = await startUpstream((req, res) => {
       const payload = JSON.stringify({ headers: req.headers });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-upstream-private': 'yes', ...(req.headers['x-frame'] ? { 'x-frame': '1' } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(payload),
+        'x-upstream-private': 'yes',
+        ...(req.headers['x-frame'] ? { 'x-frame': '1' } : {}),
+      });
       res.end(payload);
     });
-    gw = await startGateway({ ...modules, 'c.yaml': `${serviceYaml('svc', [upstream.url])}${routesYaml}` }, { tracing: { spanExporter: exporter } });
+    gw = await startGateway(
+      { ...modules, 'c.yaml': `${serviceYaml('svc', [upstream.url])}${routesYaml}` },
+      { tracing: { spanExporter: exporter } },
+    );
   });
 
   after(async () => {
@@ -75,7 +83,14 @@ describe('plugins', () => {
   const get = async (path: string, headers: Record<string, string> = {}) => {
     const res = await request(`${gw.url}${path}`, { headers });
     const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as { headers?: Record<string, string>; error?: { code: string; message: string } } };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: JSON.parse(text) as {
+        headers?: Record<string, string>;
+        error?: { code: string; message: string };
+      },
+    };
   };
 
   test('a route with a no-op plugin is forwarded as usual', async () => {
@@ -87,12 +102,28 @@ describe('plugins', () => {
     const before = upstream.seen.length;
     const res = await get('/fail', { 'x-boom': '1' });
     assert.equal(res.status, 500);
-    assert.deepEqual([res.body.error?.code, res.body.error?.message], ['internal_error', 'plugin "thrower" failed']);
+    assert.deepEqual(
+      [res.body.error?.code, res.body.error?.message],
+      ['internal_error', 'plugin "thrower" failed'],
+    );
     assert.equal(upstream.seen.length, before, 'the upstream never saw it');
     assert.equal((await get('/fail')).status, 200);
     // The span processor hands spans to the exporter asynchronously.
-    await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'edgeway.plugin thrower' && s.status.code === SpanStatusCode.ERROR), 1000, 'an errored edgeway.plugin thrower span');
-    await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'edgeway.plugin busy'), 1000, 'a span for every plugin');
+    await waitFor(
+      () =>
+        exporter
+          .getFinishedSpans()
+          .some(
+            (s) => s.name === 'edgeway.plugin thrower' && s.status.code === SpanStatusCode.ERROR,
+          ),
+      1000,
+      'an errored edgeway.plugin thrower span',
+    );
+    await waitFor(
+      () => exporter.getFinishedSpans().some((s) => s.name === 'edgeway.plugin busy'),
+      1000,
+      'a span for every plugin',
+    );
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /edgeway_plugin_errors_total\{plugin="thrower",reason="error"\} 1/);
   });
@@ -130,8 +161,12 @@ describe('plugins', () => {
     assert.equal((await get('/edit')).status, 200);
   });
 
-  test('the example tenant-check plugin (TypeScript) decides from the API key\'s consumer scopes', async () => {
-    const created = await fetch(`${gw.adminUrl}/admin/apikeys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ consumer: 'acme-app', scopes: ['tenant:acme'] }) });
+  test("the example tenant-check plugin (TypeScript) decides from the API key's consumer scopes", async () => {
+    const created = await fetch(`${gw.adminUrl}/admin/apikeys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ consumer: 'acme-app', scopes: ['tenant:acme'] }),
+    });
     const { key } = (await created.json()) as { key: string };
     const ok = await get('/tenant', { 'x-api-key': key, 'x-tenant': 'acme' });
     assert.equal(ok.status, 200);
@@ -156,8 +191,15 @@ describe('plugins', () => {
     const refused = await fetch(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
     assert.equal(refused.status, 400);
     const { errors } = (await refused.json()) as { errors: string[] };
-    assert.ok(errors.some((e) => e.endsWith(expected)), errors.join('\n'));
-    assert.equal((await get('/version')).body.headers?.['x-version'], 'v2', 'still the last good config');
+    assert.ok(
+      errors.some((e) => e.endsWith(expected)),
+      errors.join('\n'),
+    );
+    assert.equal(
+      (await get('/version')).body.headers?.['x-version'],
+      'v2',
+      'still the last good config',
+    );
 
     const check = runCli(['check', '--config', gw.configDir]);
     assert.equal(await check.exited(), 1);
@@ -165,11 +207,21 @@ describe('plugins', () => {
   });
 
   test('a route naming an undeclared plugin is a config error', async () => {
-    gw.write('c.yaml', `${serviceYaml('svc', [upstream.url])}${routesYaml.replace('plugins: [{ name: noop }]', 'plugins: [{ name: nope }]')}`);
+    gw.write(
+      'c.yaml',
+      `${serviceYaml('svc', [upstream.url])}${routesYaml.replace('plugins: [{ name: noop }]', 'plugins: [{ name: nope }]')}`,
+    );
     const refused = await fetch(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
     assert.equal(refused.status, 400);
-    assert.match(await refused.text(), /routes\[0\]\.plugins\[0\]\.name: unknown plugin \\"nope\\"/);
-    await waitFor(async () => (await get('/noop')).status === 200, 1000, 'the last good config to keep serving');
+    assert.match(
+      await refused.text(),
+      /routes\[0\]\.plugins\[0\]\.name: unknown plugin \\"nope\\"/,
+    );
+    await waitFor(
+      async () => (await get('/noop')).status === 200,
+      1000,
+      'the last good config to keep serving',
+    );
   });
 });
 
@@ -179,9 +231,12 @@ test('saving a plugin module reloads it on a watching gateway', async () => {
   const pluginDir = mkdtempSync(join(tmpdir(), 'edgeway-plugin-'));
   const module = join(pluginDir, 'version.mjs');
   writeFileSync(module, modules['version.mjs']!);
-  const gw = await startGateway({
-    'c.yaml': `${serviceYaml('svc', [upstream.url])}plugins:\n  - { name: version, module: ${module} }\nroutes:\n  - { name: v, service: svc, plugins: [{ name: version }] }\n`,
-  }, { watch: true });
+  const gw = await startGateway(
+    {
+      'c.yaml': `${serviceYaml('svc', [upstream.url])}plugins:\n  - { name: version, module: ${module} }\nroutes:\n  - { name: v, service: svc, plugins: [{ name: version }] }\n`,
+    },
+    { watch: true },
+  );
   try {
     const version = async (): Promise<string | undefined> => {
       const res = await request(`${gw.url}/`);

@@ -23,7 +23,9 @@ describe('edge policies', () => {
     });
     const closed = await freePort();
     gw = await startGateway({
-      'services.yaml': serviceYaml('svc', [up.url]) + serviceYaml('dead', [`http://127.0.0.1:${closed}`]).replace('services:\n', ''),
+      'services.yaml':
+        serviceYaml('svc', [up.url]) +
+        serviceYaml('dead', [`http://127.0.0.1:${closed}`]).replace('services:\n', ''),
       'routes.yaml': `
 gateway: { trustedProxies: [127.0.0.1] }
 auth: { issuers: [{ issuer: edgeway, audience: api }] }
@@ -81,7 +83,14 @@ routes:
     test('a preflight from an allowed origin is answered 204 at the edge with the Access-Control-Allow-* headers', async () => {
       up.seen.length = 0;
       // OPTIONS is not in match.methods and a preflight carries no x-api-version: the route still takes it, and it never reaches the upstream.
-      const res = await request(`${gw.url}/web/orders`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      const res = await request(`${gw.url}/web/orders`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: APP,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
+      });
       assert.equal(res.statusCode, 204);
       assert.equal(res.headers['access-control-allow-origin'], APP);
       assert.equal(res.headers['access-control-allow-methods'], 'GET, POST');
@@ -96,15 +105,23 @@ routes:
 
     test('a preflight from another origin gets 403 forbidden', async () => {
       up.seen.length = 0;
-      const res = await request(`${gw.url}/web/orders`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+      const res = await request(`${gw.url}/web/orders`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+      });
       assert.equal(res.statusCode, 403);
-      assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'forbidden');
+      assert.equal(
+        ((await res.body.json()) as { error: { code: string } }).error.code,
+        'forbidden',
+      );
       assert.equal(res.headers['access-control-allow-origin'], undefined);
       assert.equal(up.seen.length, 0);
     });
 
-    test('an actual request from an allowed origin gets the origin itself, Vary: Origin, expose and credentials headers, and the upstream\'s own CORS headers are replaced', async () => {
-      const res = await request(`${gw.url}/web/orders`, { headers: { origin: APP, 'x-api-version': '2' } });
+    test("an actual request from an allowed origin gets the origin itself, Vary: Origin, expose and credentials headers, and the upstream's own CORS headers are replaced", async () => {
+      const res = await request(`${gw.url}/web/orders`, {
+        headers: { origin: APP, 'x-api-version': '2' },
+      });
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['access-control-allow-origin'], APP);
       assert.equal(res.headers['access-control-allow-credentials'], 'true');
@@ -114,14 +131,16 @@ routes:
     });
 
     test('an actual request from another origin is forwarded without CORS headers (the browser withholds the answer)', async () => {
-      const res = await request(`${gw.url}/web/orders`, { headers: { origin: 'https://evil.example', 'x-api-version': '2' } });
+      const res = await request(`${gw.url}/web/orders`, {
+        headers: { origin: 'https://evil.example', 'x-api-version': '2' },
+      });
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['access-control-allow-origin'], undefined);
       assert.equal(res.headers.vary, 'Origin');
       await res.body.dump();
     });
 
-    test('edgeway\'s own refusal of an allowed origin\'s request carries the CORS headers, so the page can read it', async () => {
+    test("edgeway's own refusal of an allowed origin's request carries the CORS headers, so the page can read it", async () => {
       await (await request(`${gw.url}/limited`, { headers: { origin: APP } })).body.dump();
       const res = await request(`${gw.url}/limited`, { headers: { origin: APP } });
       assert.equal(res.statusCode, 429);
@@ -132,7 +151,14 @@ routes:
 
     test('on a route that requires a token, the preflight (which never carries one) is answered before auth, and the 401 carries CORS headers', async () => {
       up.seen.length = 0;
-      const preflight = await request(`${gw.url}/private`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+      const preflight = await request(`${gw.url}/private`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: APP,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
       assert.equal(preflight.statusCode, 204);
       await preflight.body.dump();
       const res = await request(`${gw.url}/private`, { headers: { origin: APP } });
@@ -143,24 +169,44 @@ routes:
     });
 
     test('a preflight from an address outside ipAllow is refused before CORS answers it', async () => {
-      const res = await request(`${gw.url}/private`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET', 'x-forwarded-for': '198.51.100.7' } });
+      const res = await request(`${gw.url}/private`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: APP,
+          'access-control-request-method': 'GET',
+          'x-forwarded-for': '198.51.100.7',
+        },
+      });
       assert.equal(res.statusCode, 403);
       assert.equal(res.headers['access-control-allow-origin'], undefined);
       await res.body.dump();
     });
 
     test('origins "*" answers any origin with that origin, without credentials', async () => {
-      const res = await request(`${gw.url}/open`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:1234', 'access-control-request-method': 'PUT' } });
+      const res = await request(`${gw.url}/open`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://127.0.0.1:1234', 'access-control-request-method': 'PUT' },
+      });
       assert.equal(res.statusCode, 204);
       assert.equal(res.headers['access-control-allow-origin'], 'http://127.0.0.1:1234');
       assert.equal(res.headers['access-control-allow-credentials'], undefined);
-      assert.equal(res.headers['access-control-allow-methods'], 'GET, HEAD, PUT, PATCH, POST, DELETE');
-      assert.equal(res.headers['x-frame-options'], 'DENY', 'responseHeaders reach the preflight answer too');
+      assert.equal(
+        res.headers['access-control-allow-methods'],
+        'GET, HEAD, PUT, PATCH, POST, DELETE',
+      );
+      assert.equal(
+        res.headers['x-frame-options'],
+        'DENY',
+        'responseHeaders reach the preflight answer too',
+      );
     });
 
     test('an OPTIONS without Access-Control-Request-Method is no preflight: it is forwarded', async () => {
       up.seen.length = 0;
-      const res = await request(`${gw.url}/open/x`, { method: 'OPTIONS', headers: { origin: APP } });
+      const res = await request(`${gw.url}/open/x`, {
+        method: 'OPTIONS',
+        headers: { origin: APP },
+      });
       assert.equal(res.statusCode, 200);
       await res.body.dump();
       assert.equal(up.seen[0]?.method, 'OPTIONS');
@@ -184,12 +230,15 @@ routes:
         const res = await request(`${gw.url}${path}`, { headers: { 'x-forwarded-for': client } });
         assert.equal(res.statusCode, status);
         const body = await res.body.text();
-        if (status === 403) assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'forbidden');
+        if (status === 403)
+          assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'forbidden');
       });
     }
 
-    test('a refusal carries the route\'s responseHeaders too', async () => {
-      const res = await request(`${gw.url}/allow`, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+    test("a refusal carries the route's responseHeaders too", async () => {
+      const res = await request(`${gw.url}/allow`, {
+        headers: { 'x-forwarded-for': '198.51.100.7' },
+      });
       assert.equal(res.statusCode, 403);
       assert.equal(res.headers['strict-transport-security'], 'max-age=63072000');
       assert.equal(res.headers['content-type'], 'application/json');
@@ -204,9 +253,11 @@ routes:
   });
 
   describe('header transforms', () => {
-    test('requestHeaders sets and removes after edgeway\'s own rules, underscore spellings of removed names included', async () => {
+    test("requestHeaders sets and removes after edgeway's own rules, underscore spellings of removed names included", async () => {
       up.seen.length = 0;
-      const res = await request(`${gw.url}/headers`, { headers: { 'x-api-version': '1', cookie: 'session=1', x_user: 'admin', 'x-kept': 'yes' } });
+      const res = await request(`${gw.url}/headers`, {
+        headers: { 'x-api-version': '1', cookie: 'session=1', x_user: 'admin', 'x-kept': 'yes' },
+      });
       assert.equal(res.statusCode, 200);
       await res.body.dump();
       const seen = up.seen[0]?.headers ?? {};
@@ -227,25 +278,39 @@ routes:
       await res.body.dump();
     });
 
-    test('responseHeaders reach edgeway\'s own errors, which keep their JSON content type and no-store', async () => {
+    test("responseHeaders reach edgeway's own errors, which keep their JSON content type and no-store", async () => {
       const res = await request(`${gw.url}/dead`);
       assert.equal(res.statusCode, 502);
       assert.equal(res.headers['strict-transport-security'], 'max-age=63072000');
       assert.equal(res.headers['content-type'], 'application/json');
       assert.equal(res.headers['cache-control'], 'no-store');
-      assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'bad_gateway');
+      assert.equal(
+        ((await res.body.json()) as { error: { code: string } }).error.code,
+        'bad_gateway',
+      );
     });
   });
 
-  test('GET /admin/routes shows each route\'s policies, header transforms by name only', async () => {
-    const routes = (await (await request(`${gw.adminUrl}/admin/routes`)).body.json()) as Array<Record<string, unknown>>;
+  test("GET /admin/routes shows each route's policies, header transforms by name only", async () => {
+    const routes = (await (await request(`${gw.adminUrl}/admin/routes`)).body.json()) as Array<
+      Record<string, unknown>
+    >;
     const headers = routes.find((route) => route.name === 'headers');
-    assert.deepEqual(headers?.requestHeaders, { set: ['x-api-version'], remove: ['cookie', 'x-user'] });
+    assert.deepEqual(headers?.requestHeaders, {
+      set: ['x-api-version'],
+      remove: ['cookie', 'x-user'],
+    });
     assert.equal(JSON.stringify(headers).includes('max-age=63072000'), false);
     const allow = routes.find((route) => route.name === 'allow');
-    assert.deepEqual([allow?.ipAllow, allow?.ipDeny, allow?.cors], [['203.0.113.0/24', '2001:db8:1::/48'], ['203.0.113.128/25'], null]);
+    assert.deepEqual(
+      [allow?.ipAllow, allow?.ipDeny, allow?.cors],
+      [['203.0.113.0/24', '2001:db8:1::/48'], ['203.0.113.128/25'], null],
+    );
     assert.equal(routes.find((route) => route.name === 'prefixed')?.addPrefix, '/v2');
-    assert.deepEqual((routes.find((route) => route.name === 'web')?.cors as { origins: string[] }).origins, [APP]);
+    assert.deepEqual(
+      (routes.find((route) => route.name === 'web')?.cors as { origins: string[] }).origins,
+      [APP],
+    );
   });
 
   describe('addPrefix', () => {

@@ -27,7 +27,10 @@ describe('proxying through the gateway', () => {
     slow = await startUpstream((_req, res) => setTimeout(() => res.end('late'), 1500));
     closedPort = await freePort();
     gw = await startGateway({
-      'services.yaml': serviceYaml('svc', [up.url]) + serviceYaml('slow', [slow.url]).replace('services:\n', '') + serviceYaml('dead', [`http://127.0.0.1:${closedPort}`]).replace('services:\n', ''),
+      'services.yaml':
+        serviceYaml('svc', [up.url]) +
+        serviceYaml('slow', [slow.url]).replace('services:\n', '') +
+        serviceYaml('dead', [`http://127.0.0.1:${closedPort}`]).replace('services:\n', ''),
       'routes.yaml': `
 gateway: { maxBodyBytes: 1000 }
 routes:
@@ -55,7 +58,10 @@ routes:
   test('strips hop-by-hop and Connection-named headers both ways and spoofed x-edgeway-* headers', async () => {
     up.seen.length = 0;
     // Raw bytes: HTTP clients refuse to send a custom Connection header themselves.
-    const reply = await rawRequest(gw.gateway.port, 'GET /api/h HTTP/1.1\r\nHost: a\r\nConnection: close, x-drop-me\r\nx-drop-me: 1\r\nTE: trailers\r\nx-edgeway-sub: admin\r\nX-Edgeway-Scopes: all\r\nx-keep: yes\r\n\r\n');
+    const reply = await rawRequest(
+      gw.gateway.port,
+      'GET /api/h HTTP/1.1\r\nHost: a\r\nConnection: close, x-drop-me\r\nx-drop-me: 1\r\nTE: trailers\r\nx-edgeway-sub: admin\r\nX-Edgeway-Scopes: all\r\nx-keep: yes\r\n\r\n',
+    );
     assert.equal(statusOf(reply), 200);
     const seen = up.seen[0]?.headers ?? {};
     assert.equal(seen['x-drop-me'], undefined);
@@ -66,16 +72,26 @@ routes:
     const res = await request(`${gw.url}/api/h`);
     await res.body.dump();
     assert.equal(res.headers['x-hop'], undefined);
-    assert.notEqual(res.headers['keep-alive'], 'timeout=5', "the upstream's Keep-Alive stays with its hop");
+    assert.notEqual(
+      res.headers['keep-alive'],
+      'timeout=5',
+      "the upstream's Keep-Alive stays with its hop",
+    );
     assert.equal(res.headers['x-upstream'], 'yes');
   });
 
   test('sets x-forwarded-* and keeps a sane client request id, replacing an insane one', async () => {
     up.seen.length = 0;
-    const res = await request(`${gw.url}/api/f`, { headers: { 'x-forwarded-for': '6.6.6.6', 'x-request-id': 'abc-123', host: 'api.example.com' } });
+    const res = await request(`${gw.url}/api/f`, {
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-request-id': 'abc-123', host: 'api.example.com' },
+    });
     await res.body.dump();
     const seen = up.seen[0]?.headers ?? {};
-    assert.equal(seen['x-forwarded-for'], '127.0.0.1', 'an untrusted client cannot inject X-Forwarded-For');
+    assert.equal(
+      seen['x-forwarded-for'],
+      '127.0.0.1',
+      'an untrusted client cannot inject X-Forwarded-For',
+    );
     assert.equal(seen['x-forwarded-proto'], 'http');
     assert.equal(seen['x-forwarded-host'], 'api.example.com');
     assert.equal(seen['x-request-id'], 'abc-123');
@@ -91,22 +107,34 @@ routes:
     assert.deepEqual(await ok.body.json(), { url: '/b', bytes: 900 });
     const declared = await request(`${gw.url}/api/b`, { method: 'POST', body: 'x'.repeat(1001) });
     assert.equal(declared.statusCode, 413);
-    assert.equal((await declared.body.json() as { error: { code: string } }).error.code, 'payload_too_large');
+    assert.equal(
+      ((await declared.body.json()) as { error: { code: string } }).error.code,
+      'payload_too_large',
+    );
     async function* chunks() {
       for (let i = 0; i < 5; i++) yield Buffer.alloc(400, 120);
     }
     up.seen.length = 0;
-    const chunked = await request(`${gw.url}/api/b`, { method: 'POST', body: Readable.from(chunks()) });
+    const chunked = await request(`${gw.url}/api/b`, {
+      method: 'POST',
+      body: Readable.from(chunks()),
+    });
     assert.equal(chunked.statusCode, 413);
     await chunked.body.dump();
   });
 
   test('answers 404 not_found, 502 bad_gateway and 504 gateway_timeout in the SPEC JSON shape', async () => {
-    for (const [path, status, code] of [['/nothing', 404, 'not_found'], ['/dead', 502, 'bad_gateway'], ['/slow', 504, 'gateway_timeout']] as const) {
+    for (const [path, status, code] of [
+      ['/nothing', 404, 'not_found'],
+      ['/dead', 502, 'bad_gateway'],
+      ['/slow', 504, 'gateway_timeout'],
+    ] as const) {
       const res = await request(`${gw.url}${path}`);
       assert.equal(res.statusCode, status, path);
       assert.equal(res.headers['content-type'], 'application/json');
-      const body = (await res.body.json()) as { error: { code: string; message: string; requestId: string } };
+      const body = (await res.body.json()) as {
+        error: { code: string; message: string; requestId: string };
+      };
       assert.equal(body.error.code, code);
       assert.equal(body.error.requestId, res.headers['x-request-id']);
       assert.ok(body.error.message.length > 0);
@@ -114,10 +142,20 @@ routes:
   });
 
   test('behind a trusted proxy, its X-Forwarded-For chain, proto and host are believed', async () => {
-    const g = await startGateway({ 'c.yaml': serviceYaml('svc', [up.url]) + 'gateway: { trustedProxies: [127.0.0.1/32] }\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n' });
+    const g = await startGateway({
+      'c.yaml':
+        serviceYaml('svc', [up.url]) +
+        'gateway: { trustedProxies: [127.0.0.1/32] }\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n',
+    });
     try {
       up.seen.length = 0;
-      const res = await request(`${g.url}/t`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' } });
+      const res = await request(`${g.url}/t`, {
+        headers: {
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'api.example.com',
+        },
+      });
       await res.body.dump();
       const seen = up.seen[0]?.headers ?? {};
       assert.equal(seen['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
@@ -131,7 +169,11 @@ routes:
   test('a POST is not retried unless its route opts in; a GET is', async () => {
     const bad = await startUpstream((_req, res) => res.writeHead(503).end('busy'));
     // One instance per service, so every retry goes back to it and the upstream counts attempts exactly.
-    const svc = (name: string) => serviceYaml(name, [bad.url], '    retries: { attempts: 1, backoff: 1ms }\n').replace('services:\n', '');
+    const svc = (name: string) =>
+      serviceYaml(name, [bad.url], '    retries: { attempts: 1, backoff: 1ms }\n').replace(
+        'services:\n',
+        '',
+      );
     const g = await startGateway({
       'c.yaml': `services:\n${svc('a')}${svc('b')}${svc('c')}routes:
   - { name: a, match: { path: /a }, service: a }
@@ -161,7 +203,11 @@ routes:
     junk.listen(0, '127.0.0.1');
     await once(junk, 'listening');
     const port = (junk.address() as { port: number }).port;
-    const g = await startGateway({ 'c.yaml': serviceYaml('j', [`http://127.0.0.1:${port}`]) + 'routes:\n  - { name: j, match: { path: / }, service: j }\n' });
+    const g = await startGateway({
+      'c.yaml':
+        serviceYaml('j', [`http://127.0.0.1:${port}`]) +
+        'routes:\n  - { name: j, match: { path: / }, service: j }\n',
+    });
     const res = await request(`${g.url}/x`);
     assert.equal(res.statusCode, 502);
     await res.body.dump();

@@ -37,8 +37,15 @@ describe('live reload', () => {
 
   test('an edited file is picked up by the watcher', async () => {
     assert.equal(await statusOf(`${gw.url}/a`), 200);
-    gw.write('routes.yaml', 'routes:\n  - { name: a, match: { path: /a }, service: svc }\n  - { name: b, match: { path: /b }, service: svc }\n');
-    await waitFor(async () => (await statusOf(`${gw.url}/b`)) === 200, 3000, 'the watcher to pick up the edit');
+    gw.write(
+      'routes.yaml',
+      'routes:\n  - { name: a, match: { path: /a }, service: svc }\n  - { name: b, match: { path: /b }, service: svc }\n',
+    );
+    await waitFor(
+      async () => (await statusOf(`${gw.url}/b`)) === 200,
+      3000,
+      'the watcher to pick up the edit',
+    );
   });
 
   test('an invalid edit is refused with the check errors and the last good config keeps serving', async () => {
@@ -47,7 +54,10 @@ describe('live reload', () => {
     assert.equal(reply.statusCode, 400);
     const body = (await reply.body.json()) as { status: string; errors: string[] };
     assert.equal(body.status, 'rejected');
-    assert.match(body.errors[0] as string, /routes\.yaml:2: routes\[0\]\.service: unknown service "nope"$/);
+    assert.match(
+      body.errors[0] as string,
+      /routes\.yaml:2: routes\[0\]\.service: unknown service "nope"$/,
+    );
     assert.equal(await statusOf(`${gw.url}/a`), 200);
     assert.equal(await statusOf(`${gw.url}/b`), 200);
   });
@@ -63,7 +73,13 @@ describe('live reload', () => {
 });
 
 /** The bounds the loader applies; the hostile edits below each cross one. */
-const ALIAS_BOMB = Array.from({ length: 10 }, (_, i) => (i === 0 ? 'x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]' : `x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`)).join('\n');
+const ALIAS_BOMB = Array.from({ length: 10 }, (_, i) =>
+  i === 0
+    ? 'x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'
+    : `x${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+).join('\n');
 
 describe('hostile config edits are refused, never fatal', () => {
   let up: Upstream;
@@ -78,7 +94,10 @@ describe('hostile config edits are refused, never fatal', () => {
 
   before(async () => {
     up = await startUpstream();
-    gw = await startGateway({ 'services.yaml': serviceYaml('svc', [up.url]), 'routes.yaml': ROUTES }, { watch: true });
+    gw = await startGateway(
+      { 'services.yaml': serviceYaml('svc', [up.url]), 'routes.yaml': ROUTES },
+      { watch: true },
+    );
   });
   after(async () => {
     await gw.stop();
@@ -112,15 +131,18 @@ describe('hostile config edits are refused, never fatal', () => {
     },
     {
       name: 'a static instance URL with credentials',
-      edit: () => gw.write('services.yaml', serviceYaml('svc', [up.url.replace('//', '//user:secret@')])),
+      edit: () =>
+        gw.write('services.yaml', serviceYaml('svc', [up.url.replace('//', '//user:secret@')])),
       undo: () => gw.write('services.yaml', serviceYaml('svc', [up.url])),
-      error: /services\.yaml:3: services\.svc\.instances\[0\]: url must not carry credentials \(user:password@\)$/,
+      error:
+        /services\.yaml:3: services\.svc\.instances\[0\]: url must not carry credentials \(user:password@\)$/,
     },
     {
       name: 'a trusted proxy that passes the schema but not the compiler',
       edit: () => gw.write('gateway.yaml', 'gateway:\n  trustedProxies: [nonsense/99]\n'),
       undo: () => rmSync(join(gw.configDir, 'gateway.yaml')),
-      error: /gateway\.yaml:2: gateway\.trustedProxies\[0\]: "nonsense\/99" is not an IP address or CIDR/,
+      error:
+        /gateway\.yaml:2: gateway\.trustedProxies\[0\]: "nonsense\/99" is not an IP address or CIDR/,
     },
   ];
 
@@ -129,11 +151,18 @@ describe('hostile config edits are refused, never fatal', () => {
       const failures = await reloadFailures();
       c.edit();
       try {
-        await waitFor(async () => (await reloadFailures()) > failures, 3000, 'the watcher to refuse the edit');
+        await waitFor(
+          async () => (await reloadFailures()) > failures,
+          3000,
+          'the watcher to refuse the edit',
+        );
         const reply = await request(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
         assert.equal(reply.statusCode, 400);
         const body = (await reply.body.json()) as { errors: string[] };
-        assert.ok(body.errors.some((e) => c.error.test(e)), body.errors.join('\n'));
+        assert.ok(
+          body.errors.some((e) => c.error.test(e)),
+          body.errors.join('\n'),
+        );
         assert.equal(await statusOf(`${gw.url}/a`), 200);
       } finally {
         c.undo();
@@ -144,11 +173,12 @@ describe('hostile config edits are refused, never fatal', () => {
     });
   }
 
-  test('one anchor reused on 200 routes (more than yaml\'s default of 100 aliases) loads', async () => {
+  test("one anchor reused on 200 routes (more than yaml's default of 100 aliases) loads", async () => {
     const routes = Array.from({ length: 200 }, (_, i) =>
       i === 0
         ? '  - { name: r0, match: { path: /r0 }, service: svc, rateLimit: &rl { capacity: 100, refillPerSecond: 10 }, timeouts: &t { request: 5s } }'
-        : `  - { name: r${i}, match: { path: /r${i} }, service: svc, rateLimit: *rl, timeouts: *t }`);
+        : `  - { name: r${i}, match: { path: /r${i} }, service: svc, rateLimit: *rl, timeouts: *t }`,
+    );
     gw.write('routes.yaml', `${ROUTES}${routes.join('\n')}\n`);
     const reply = await request(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
     const body = await reply.body.text();
@@ -161,11 +191,20 @@ test('a refused reload logs exactly the lines edgeway check prints for the same 
   const up = await startUpstream();
   const logLines: string[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) });
-  const gw = await startGateway({ 'services.yaml': serviceYaml('svc', [up.url]), 'routes.yaml': 'routes:\n  - { name: a, service: svc }\n' }, { logger });
+  const gw = await startGateway(
+    {
+      'services.yaml': serviceYaml('svc', [up.url]),
+      'routes.yaml': 'routes:\n  - { name: a, service: svc }\n',
+    },
+    { logger },
+  );
   try {
     // A cross-field error and two that only the runtime's compilers find, in two files.
     gw.write('gateway.yaml', 'gateway:\n  trustedProxies: [10.0.0.0/8, nonsense/99]\n');
-    gw.write('routes.yaml', 'routes:\n  - { name: a, service: svc, split: [{ service: svc, weight: 60 }, { service: svc, weight: 50 }] }\n  - { name: b, service: nope }\n');
+    gw.write(
+      'routes.yaml',
+      'routes:\n  - { name: a, service: svc, split: [{ service: svc, weight: 60 }, { service: svc, weight: 50 }] }\n  - { name: b, service: nope }\n',
+    );
     assert.equal((await gw.gateway.reload()).ok, false);
     const logged = (JSON.parse(logLines.at(-1) as string) as { errors: string[] }).errors;
     const check = runCli(['check', '--config', gw.configDir]);

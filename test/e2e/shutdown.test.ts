@@ -21,19 +21,40 @@ interface Child {
 
 /** Starts `edgeway start` on a one-route config in a fresh folder and waits until it listens. */
 async function startEdgeway(up: Upstream, dir: string): Promise<Child> {
-  writeFileSync(join(dir, 'c.yaml'), `services:\n  svc:\n    instances: [${up.url}]\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n`);
+  writeFileSync(
+    join(dir, 'c.yaml'),
+    `services:\n  svc:\n    instances: [${up.url}]\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n`,
+  );
   const [port, adminPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['bin/edgeway.js', 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, REDIS_URL: '', EDGEWAY_DATA_DIR: join(dir, '.data') },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/edgeway.js',
+      'start',
+      '--config',
+      dir,
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REDIS_URL: '', EDGEWAY_DATA_DIR: join(dir, '.data') },
+    },
+  );
   let log = '';
   child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited: ${log}`);
-    return log.includes('edgeway listening');
-  }, 20_000, 'edgeway listening', 50);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited: ${log}`);
+      return log.includes('edgeway listening');
+    },
+    20_000,
+    'edgeway listening',
+    50,
+  );
   return { child, port, adminPort, log: () => log };
 }
 
@@ -96,9 +117,19 @@ test('SIGHUP reloads the config under a loop of keep-alive clients and loses no 
     await waitFor(async () => load.tally.ok > 200, 10_000, 'the load to run', 20);
     const before = gw.log().length;
     process.kill(gw.child.pid as number, 'SIGHUP');
-    await waitFor(async () => gw.log().slice(before).includes('config reloaded'), 10_000, 'the reload', 20);
+    await waitFor(
+      async () => gw.log().slice(before).includes('config reloaded'),
+      10_000,
+      'the reload',
+      20,
+    );
     const okAtReload = load.tally.ok;
-    await waitFor(async () => load.tally.ok > okAtReload + 200, 10_000, 'more requests after the reload', 20);
+    await waitFor(
+      async () => load.tally.ok > okAtReload + 200,
+      10_000,
+      'more requests after the reload',
+      20,
+    );
     const tally = await load.stop();
     assert.equal(gw.child.exitCode, null, gw.log());
     assert.deepEqual(tally.failures, [], `${tally.ok} answered`);

@@ -23,12 +23,20 @@ describe('telemetry through the gateway', () => {
   before(async () => {
     up = await startUpstream();
     const dead = `http://127.0.0.1:${await freePort()}`;
-    gw = await startGateway({
-      'c.yaml': serviceYaml('svc', [up.url]) + serviceYaml('flaky', [dead, up.url]).replace('services:\n', '').replace('round-robin', 'round-robin }\n    retries: { attempts: 2, backoff: 1ms') + `routes:
+    gw = await startGateway(
+      {
+        'c.yaml':
+          serviceYaml('svc', [up.url]) +
+          serviceYaml('flaky', [dead, up.url])
+            .replace('services:\n', '')
+            .replace('round-robin', 'round-robin }\n    retries: { attempts: 2, backoff: 1ms') +
+          `routes:
   - { name: orders-read, match: { path: /orders }, service: svc, rateLimit: { capacity: 100, refillPerSecond: 10, key: ip } }
   - { name: flaky, match: { path: /flaky }, service: flaky }
 `,
-    }, { tracing: { spanExporter: exporter } });
+      },
+      { tracing: { spanExporter: exporter } },
+    );
   });
   after(async () => {
     await gw.stop();
@@ -39,7 +47,9 @@ describe('telemetry through the gateway', () => {
     exporter.reset();
     up.seen.length = 0;
     const incomingTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await request(`${gw.url}/orders/7`, { headers: { traceparent: `00-${incomingTrace}-00f067aa0ba902b7-01` } });
+    const res = await request(`${gw.url}/orders/7`, {
+      headers: { traceparent: `00-${incomingTrace}-00f067aa0ba902b7-01` },
+    });
     await res.body.dump();
     await new Promise((r) => setTimeout(r, 50));
     const spans = exporter.getFinishedSpans();
@@ -49,8 +59,14 @@ describe('telemetry through the gateway', () => {
     assert.equal(server.attributes['http.route'], 'orders-read');
     assert.equal(server.spanContext().traceId, incomingTrace, 'the incoming trace is continued');
     assert.equal(parentOf(server), '00f067aa0ba902b7');
-    const children = spans.filter((s) => parentOf(s) === server.spanContext().spanId).map((s) => s.name).sort();
-    assert.deepEqual(children.filter((n) => n.startsWith('edgeway.')), ['edgeway.rate_limit', 'edgeway.select_instance']);
+    const children = spans
+      .filter((s) => parentOf(s) === server.spanContext().spanId)
+      .map((s) => s.name)
+      .sort();
+    assert.deepEqual(
+      children.filter((n) => n.startsWith('edgeway.')),
+      ['edgeway.rate_limit', 'edgeway.select_instance'],
+    );
     const client = spans.find((s) => s.kind === 2 /* CLIENT */);
     assert.ok(client);
     const sent = up.seen[0]?.headers.traceparent;
@@ -68,25 +84,46 @@ describe('telemetry through the gateway', () => {
     const clients = exporter.getFinishedSpans().filter((s) => s.kind === 2);
     const failed = clients.filter((s) => s.status.code === 2 /* ERROR */);
     assert.ok(failed.length >= 1, 'round-robin sent at least one attempt to the dead instance');
-    assert.equal(clients.length, 2 + failed.length, 'every failed attempt was retried in a span of its own');
+    assert.equal(
+      clients.length,
+      2 + failed.length,
+      'every failed attempt was retried in a span of its own',
+    );
   });
 
   test('/metrics exposes request, upstream and rate-limit series', async () => {
     const res = await request(`${gw.adminUrl}/metrics`);
     const text = await res.body.text();
-    assert.match(text, /edgeway_requests_total\{route="orders-read",method="GET",status="200",status_class="2xx"\} [1-9]/);
-    assert.match(text, /edgeway_upstream_attempts_total\{service="flaky",instance="[^"]+",outcome="connect_error"\} [1-9]/);
-    assert.match(text, /edgeway_rate_limit_decisions_total\{route="orders-read",outcome="allowed"\} [1-9]/);
+    assert.match(
+      text,
+      /edgeway_requests_total\{route="orders-read",method="GET",status="200",status_class="2xx"\} [1-9]/,
+    );
+    assert.match(
+      text,
+      /edgeway_upstream_attempts_total\{service="flaky",instance="[^"]+",outcome="connect_error"\} [1-9]/,
+    );
+    assert.match(
+      text,
+      /edgeway_rate_limit_decisions_total\{route="orders-read",outcome="allowed"\} [1-9]/,
+    );
     assert.match(text, /edgeway_retries_total\{service="flaky"\} [1-9]/);
-    assert.match(text, /edgeway_instance_healthy\{service="svc",instance="[^"]+"\} 1/, 'a static instance reports its health');
+    assert.match(
+      text,
+      /edgeway_instance_healthy\{service="svc",instance="[^"]+"\} 1/,
+      'a static instance reports its health',
+    );
   });
 
   test('one access-log line per request with request id and trace id, never the Authorization value', async () => {
     gw.accessLines.length = 0;
-    const res = await request(`${gw.url}/orders/1?secret=x`, { headers: { authorization: 'Bearer abc.def.ghi', 'x-request-id': 'log-me-1' } });
+    const res = await request(`${gw.url}/orders/1?secret=x`, {
+      headers: { authorization: 'Bearer abc.def.ghi', 'x-request-id': 'log-me-1' },
+    });
     await res.body.dump();
     await new Promise((r) => setTimeout(r, 50));
-    const lines = gw.accessLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === 'log-me-1');
+    const lines = gw.accessLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.requestId === 'log-me-1');
     assert.equal(lines.length, 1);
     assert.equal(lines[0]?.route, 'orders-read');
     assert.equal(lines[0]?.status, 200);
@@ -99,11 +136,18 @@ describe('telemetry through the gateway', () => {
     const off = await request(`${gw.url}/orders/1`);
     await off.body.dump();
     assert.equal(off.headers['server-timing'], undefined);
-    const g = await startGateway({ 'c.yaml': serviceYaml('svc', [up.url]) + 'telemetry: { serverTiming: true }\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n' });
+    const g = await startGateway({
+      'c.yaml':
+        serviceYaml('svc', [up.url]) +
+        'telemetry: { serverTiming: true }\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n',
+    });
     try {
       const on = await request(`${g.url}/x`);
       await on.body.dump();
-      assert.match(String(on.headers['server-timing']), /^edgeway;dur=\d+\.\d\d, upstream;dur=\d+\.\d\d$/);
+      assert.match(
+        String(on.headers['server-timing']),
+        /^edgeway;dur=\d+\.\d\d, upstream;dur=\d+\.\d\d$/,
+      );
     } finally {
       await g.stop();
     }
@@ -133,11 +177,15 @@ describe('access-log lines and span attributes for streams, failures and authent
     streamer = await startUpstream((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write(chunk);
-      setTimeout(() => { res.write(chunk); res.end(chunk); }, 10);
+      setTimeout(() => {
+        res.write(chunk);
+        res.end(chunk);
+      }, 10);
     });
     dead = `http://127.0.0.1:${await freePort()}`;
-    gw = await startGateway({
-      'c.yaml': `auth:
+    gw = await startGateway(
+      {
+        'c.yaml': `auth:
   issuers:
     - { issuer: edgeway, audience: api }
 services:
@@ -151,7 +199,9 @@ routes:
   - { name: dead, match: { path: /dead }, service: dead }
   - { name: private, match: { path: /private }, service: svc, auth: { required: true, scopes: [orders:read] }, rateLimit: { capacity: 5, refillPerSecond: 1, key: consumer } }
 `,
-    }, { tracing: { spanExporter: exporter } });
+      },
+      { tracing: { spanExporter: exporter } },
+    );
   });
   after(async () => {
     await gw.stop();
@@ -162,7 +212,9 @@ routes:
   /** The access-log line of the request with `id` (lines are written when the response is done). */
   async function lineOf(id: string): Promise<Record<string, unknown>> {
     await new Promise((r) => setTimeout(r, 50));
-    const lines = gw.accessLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === id);
+    const lines = gw.accessLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.requestId === id);
     assert.equal(lines.length, 1, id);
     return lines[0] as Record<string, unknown>;
   }
@@ -172,15 +224,25 @@ routes:
       yield Buffer.alloc(3000, 'a');
       yield Buffer.alloc(2000, 'b');
     }
-    const res = await request(`${gw.url}/stream`, { method: 'POST', body: Readable.from(body()), headers: { 'x-request-id': 'bytes-1' } });
+    const res = await request(`${gw.url}/stream`, {
+      method: 'POST',
+      body: Readable.from(body()),
+      headers: { 'x-request-id': 'bytes-1' },
+    });
     assert.equal(res.headers['content-length'], undefined, 'the response is streamed');
     assert.equal((await res.body.arrayBuffer()).byteLength, 30_000);
     assert.equal(streamer.seen.at(-1)?.body.length, 5000);
     const line = await lineOf('bytes-1');
     assert.equal(line.level, 'info');
     // Wire bytes: the body plus the head and chunk framing (a few hundred bytes here).
-    assert.ok(Number(line.bytesIn) >= 5000 && Number(line.bytesIn) < 5000 + 1024, `bytesIn ${String(line.bytesIn)}`);
-    assert.ok(Number(line.bytesOut) >= 30_000 && Number(line.bytesOut) < 30_000 + 1024, `bytesOut ${String(line.bytesOut)}`);
+    assert.ok(
+      Number(line.bytesIn) >= 5000 && Number(line.bytesIn) < 5000 + 1024,
+      `bytesIn ${String(line.bytesIn)}`,
+    );
+    assert.ok(
+      Number(line.bytesOut) >= 30_000 && Number(line.bytesOut) < 30_000 + 1024,
+      `bytesOut ${String(line.bytesOut)}`,
+    );
   });
 
   test('a body still arriving after an early answer is not counted towards the next request on the connection', async () => {
@@ -189,14 +251,24 @@ routes:
     socket.on('data', (data: Buffer) => (reply += data.toString('latin1')));
     const answers = async (count: number): Promise<boolean> => {
       const deadline = Date.now() + 5000;
-      while ((reply.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0) < count && !socket.destroyed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (
+        (reply.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0) < count &&
+        !socket.destroyed &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 20));
       return (reply.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0) >= count;
     };
     try {
       await once(socket, 'connect');
-      socket.write('POST /private HTTP/1.1\r\nHost: gw\r\nContent-Length: 50000\r\nx-request-id: early-1\r\n\r\n' + 'a'.repeat(10));
+      socket.write(
+        'POST /private HTTP/1.1\r\nHost: gw\r\nContent-Length: 50000\r\nx-request-id: early-1\r\n\r\n' +
+          'a'.repeat(10),
+      );
       assert.ok(await answers(1), 'the 401 comes before the body is complete');
-      socket.write('b'.repeat(49_990) + 'GET /private HTTP/1.1\r\nHost: gw\r\nx-request-id: early-2\r\n\r\n');
+      socket.write(
+        'b'.repeat(49_990) + 'GET /private HTTP/1.1\r\nHost: gw\r\nx-request-id: early-2\r\n\r\n',
+      );
       // A gateway that closes the connection after an early answer leaves no next request to miscount.
       if (!(await answers(2))) return;
       assert.ok(Number((await lineOf('early-1')).bytesIn) < 1024);
@@ -235,10 +307,16 @@ routes:
   });
 
   test('an authenticated line carries the sub; auth and rate_limit spans say what they decided; a 401 span stays UNSET', async () => {
-    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'client-42', scopes: ['orders:read'], ttl: '10m', aud: 'api' }) });
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'client-42', scopes: ['orders:read'], ttl: '10m', aud: 'api' }),
+    });
     const { token } = (await minted.body.json()) as { token: string };
     exporter.reset();
-    const ok = await request(`${gw.url}/private`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'auth-1' } });
+    const ok = await request(`${gw.url}/private`, {
+      headers: { authorization: `Bearer ${token}`, 'x-request-id': 'auth-1' },
+    });
     assert.equal(ok.statusCode, 200);
     await ok.body.dump();
     assert.equal((await lineOf('auth-1')).sub, 'client-42');
@@ -257,11 +335,26 @@ routes:
     assert.deepEqual(refused?.events, []);
     const limit = named('edgeway.rate_limit')[0];
     assert.deepEqual(
-      [limit?.attributes['edgeway.rate_limit.key'], limit?.attributes['edgeway.rate_limit.mode'], limit?.attributes['edgeway.rate_limit.outcome'], limit?.attributes['edgeway.rate_limit.remaining']],
+      [
+        limit?.attributes['edgeway.rate_limit.key'],
+        limit?.attributes['edgeway.rate_limit.mode'],
+        limit?.attributes['edgeway.rate_limit.outcome'],
+        limit?.attributes['edgeway.rate_limit.remaining'],
+      ],
       ['consumer', 'enforce', 'allowed', 4],
     );
     const servers = spans.filter((s) => s.kind === 1 /* SERVER */);
-    assert.deepEqual(servers.map((s) => [s.attributes['http.response.status_code'], s.status.code, s.events.length]), [[200, 0, 0], [401, 0, 0]]);
+    assert.deepEqual(
+      servers.map((s) => [
+        s.attributes['http.response.status_code'],
+        s.status.code,
+        s.events.length,
+      ]),
+      [
+        [200, 0, 0],
+        [401, 0, 0],
+      ],
+    );
     assert.ok(!JSON.stringify(spans.map((s) => s.attributes)).includes(token), 'never the token');
   });
 });
@@ -269,16 +362,39 @@ routes:
 test('a quiet gateway writing its access log to a file shows each line within about a second, and the last one on SIGTERM', async () => {
   const up = await startUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-log-'));
-  writeFileSync(join(dir, 'c.yaml'), `services:\n  svc:\n    instances: [${up.url}]\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n`);
+  writeFileSync(
+    join(dir, 'c.yaml'),
+    `services:\n  svc:\n    instances: [${up.url}]\nroutes:\n  - { name: all, match: { path: / }, service: svc }\n`,
+  );
   const logFile = join(dir, 'access.log');
   const out = openSync(logFile, 'a');
   const [port, adminPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['bin/edgeway.js', 'start', '--config', dir, '--port', String(port), '--admin-port', String(adminPort)], {
-    stdio: ['ignore', out, 'pipe'],
-    env: { ...process.env, REDIS_URL: '', EDGEWAY_DATA_DIR: join(dir, '.data'), OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_TRACES_EXPORTER: 'none' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/edgeway.js',
+      'start',
+      '--config',
+      dir,
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+    ],
+    {
+      stdio: ['ignore', out, 'pipe'],
+      env: {
+        ...process.env,
+        REDIS_URL: '',
+        EDGEWAY_DATA_DIR: join(dir, '.data'),
+        OTEL_EXPORTER_OTLP_ENDPOINT: '',
+        OTEL_TRACES_EXPORTER: 'none',
+      },
+    },
+  );
   closeSync(out);
-  const logged = (id: string): boolean => readFileSync(logFile, 'utf8').includes(`"requestId":"${id}"`);
+  const logged = (id: string): boolean =>
+    readFileSync(logFile, 'utf8').includes(`"requestId":"${id}"`);
   try {
     let stderr = '';
     child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
@@ -286,13 +402,18 @@ test('a quiet gateway writing its access log to a file shows each line within ab
       if (child.exitCode !== null) throw new Error(`gateway exited: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const res = await request(`http://127.0.0.1:${port}/one`, { headers: { 'x-request-id': 'quiet-1' } });
+    const res = await request(`http://127.0.0.1:${port}/one`, {
+      headers: { 'x-request-id': 'quiet-1' },
+    });
     await res.body.dump();
     const answered = Date.now();
-    while (!logged('quiet-1') && Date.now() - answered < 1500) await new Promise((r) => setTimeout(r, 50));
+    while (!logged('quiet-1') && Date.now() - answered < 1500)
+      await new Promise((r) => setTimeout(r, 50));
     assert.ok(logged('quiet-1'), 'the line reached the file within 1.5 s of the response');
 
-    const last = await request(`http://127.0.0.1:${port}/two`, { headers: { 'x-request-id': 'quiet-2' } });
+    const last = await request(`http://127.0.0.1:${port}/two`, {
+      headers: { 'x-request-id': 'quiet-2' },
+    });
     await last.body.dump();
     process.kill(child.pid as number, 'SIGTERM');
     const [code] = (await once(child, 'exit')) as [number];

@@ -34,36 +34,55 @@ describe('TLS config checks', () => {
   });
 
   test('a valid gateway.tls with SNI and a valid upstreamTls load', () => {
-    assert.deepEqual(problems([
-      'gateway:',
-      `  tls: { cert: ${one.certPath}, key: ${one.keyPath}, sni: [{ hosts: [two.test], cert: ${two.certPath}, key: ${two.keyPath} }] }`,
-      'services:',
-      '  s:',
-      '    instances: [https://127.0.0.1:9443]',
-      `    upstreamTls: { ca: ${ca.certPath}, cert: ${two.certPath}, key: ${two.keyPath}, serverName: two.test }`,
-    ].join('\n')), []);
+    assert.deepEqual(
+      problems(
+        [
+          'gateway:',
+          `  tls: { cert: ${one.certPath}, key: ${one.keyPath}, sni: [{ hosts: [two.test], cert: ${two.certPath}, key: ${two.keyPath} }] }`,
+          'services:',
+          '  s:',
+          '    instances: [https://127.0.0.1:9443]',
+          `    upstreamTls: { ca: ${ca.certPath}, cert: ${two.certPath}, key: ${two.keyPath}, serverName: two.test }`,
+        ].join('\n'),
+      ),
+      [],
+    );
   });
 
   test('missing, unparsable and mismatched files are reported at their key paths', () => {
-    const found = problems([
-      'gateway:',
-      `  tls: { cert: ${join(dir, 'missing.crt')}, key: ${one.keyPath}, sni: [{ hosts: [two.test], cert: ${two.certPath}, key: ${one.keyPath} }] }`,
-      'services:',
-      '  s:',
-      '    instances: [https://127.0.0.1:9443]',
-      `    upstreamTls: { ca: ${join(dir, 'garbage.pem')} }`,
-    ].join('\n'));
+    const found = problems(
+      [
+        'gateway:',
+        `  tls: { cert: ${join(dir, 'missing.crt')}, key: ${one.keyPath}, sni: [{ hosts: [two.test], cert: ${two.certPath}, key: ${one.keyPath} }] }`,
+        'services:',
+        '  s:',
+        '    instances: [https://127.0.0.1:9443]',
+        `    upstreamTls: { ca: ${join(dir, 'garbage.pem')} }`,
+      ].join('\n'),
+    );
     assert.equal(found.length, 3, found.join('\n'));
-    assert.match(found[0] as string, /^gateway\.tls\.cert: cannot use .*missing\.crt: no such file$/);
-    assert.match(found[1] as string, /^gateway\.tls\.sni\[0\]\.key: the key in .* does not belong to the certificate in /);
+    assert.match(
+      found[0] as string,
+      /^gateway\.tls\.cert: cannot use .*missing\.crt: no such file$/,
+    );
+    assert.match(
+      found[1] as string,
+      /^gateway\.tls\.sni\[0\]\.key: the key in .* does not belong to the certificate in /,
+    );
     assert.match(found[2] as string, /^services\.s\.upstreamTls\.ca: cannot use .*garbage\.pem: /);
   });
 
   test('a cert without its key, and a tls block without any certificate, are refused', () => {
-    assert.deepEqual(problems(`gateway:\n  tls: { cert: ${one.certPath} }\n`), ['gateway.tls: tls needs both cert and key']);
-    assert.deepEqual(problems('gateway:\n  tls: { redirectHttpPort: 8080 }\n'), ['gateway.tls: tls needs cert and key, at least one sni entry, or acme']);
+    assert.deepEqual(problems(`gateway:\n  tls: { cert: ${one.certPath} }\n`), [
+      'gateway.tls: tls needs both cert and key',
+    ]);
+    assert.deepEqual(problems('gateway:\n  tls: { redirectHttpPort: 8080 }\n'), [
+      'gateway.tls: tls needs cert and key, at least one sni entry, or acme',
+    ]);
     assert.deepEqual(
-      problems(`services:\n  s:\n    instances: [https://127.0.0.1:9443]\n    upstreamTls: { key: ${one.keyPath} }\n`),
+      problems(
+        `services:\n  s:\n    instances: [https://127.0.0.1:9443]\n    upstreamTls: { key: ${one.keyPath} }\n`,
+      ),
       ['services.s.upstreamTls: upstreamTls needs both cert and key'],
     );
   });

@@ -11,9 +11,15 @@ import { createCa, type TestCa } from '../helpers/certs.js';
 const POOL = { connectTimeoutMs: 2000, maxConnections: 4 };
 
 /** An https upstream that answers with the subject CN of the client certificate it saw ('' without one). */
-async function startHttpsUpstream(ca: TestCa, clientCa?: TestCa): Promise<{ server: Server; origin: string }> {
+async function startHttpsUpstream(
+  ca: TestCa,
+  clientCa?: TestCa,
+): Promise<{ server: Server; origin: string }> {
   const leaf = ca.issue('upstream.test', { dns: ['upstream.test'], ip: ['127.0.0.1'] });
-  const mtls = clientCa === undefined ? {} : { requestCert: true, rejectUnauthorized: true, ca: clientCa.cert };
+  const mtls =
+    clientCa === undefined
+      ? {}
+      : { requestCert: true, rejectUnauthorized: true, ca: clientCa.cert };
   const server = createServer({ cert: leaf.cert, key: leaf.key, ...mtls }, (req, res) => {
     const peer = (req.socket as TLSSocket).getPeerCertificate();
     res.end(typeof peer.subject?.CN === 'string' ? peer.subject.CN : '');
@@ -60,24 +66,41 @@ describe('upstream TLS', () => {
 
   test('a CA that did not sign the upstream certificate fails the connection', async () => {
     const pool = pools.get(plain.origin, { ...POOL, tls: { ca: otherCa.certPath } });
-    await assert.rejects(pool.request({ path: '/', method: 'GET' }), (err: NodeJS.ErrnoException) => {
-      assert.match(err.code ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
-      return true;
-    });
+    await assert.rejects(
+      pool.request({ path: '/', method: 'GET' }),
+      (err: NodeJS.ErrnoException) => {
+        assert.match(
+          err.code ?? '',
+          /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/,
+        );
+        return true;
+      },
+    );
   });
 
   test('serverName is the name the certificate is checked against', async () => {
-    const right = pools.get(plain.origin, { ...POOL, tls: { ca: serverCa.certPath, serverName: 'upstream.test' } });
+    const right = pools.get(plain.origin, {
+      ...POOL,
+      tls: { ca: serverCa.certPath, serverName: 'upstream.test' },
+    });
     const res = await right.request({ path: '/', method: 'GET' });
     assert.equal(res.statusCode, 200);
     await res.body.text();
-    const wrong = pools.get(plain.origin, { ...POOL, tls: { ca: serverCa.certPath, serverName: 'elsewhere.test' } });
-    await assert.rejects(wrong.request({ path: '/', method: 'GET' }), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    const wrong = pools.get(plain.origin, {
+      ...POOL,
+      tls: { ca: serverCa.certPath, serverName: 'elsewhere.test' },
+    });
+    await assert.rejects(wrong.request({ path: '/', method: 'GET' }), {
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
   });
 
   test('mTLS: an upstream requiring a client certificate accepts the configured one and refuses its absence', async () => {
     const client = clientCa.issue('edgeway-gateway');
-    const pool = pools.get(mutual.origin, { ...POOL, tls: { ca: serverCa.certPath, cert: client.certPath, key: client.keyPath } });
+    const pool = pools.get(mutual.origin, {
+      ...POOL,
+      tls: { ca: serverCa.certPath, cert: client.certPath, key: client.keyPath },
+    });
     const res = await pool.request({ path: '/', method: 'GET' });
     assert.equal(res.statusCode, 200);
     assert.equal(await res.body.text(), 'edgeway-gateway');

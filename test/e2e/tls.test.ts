@@ -15,11 +15,14 @@ import { waitFor } from '../helpers/wait-for.js';
 function peerCommonName(port: number, ca: string, servername: string): Promise<string> {
   return new Promise((resolve, reject) => {
     // The chain is still verified against the test CA; only the name check is skipped, as the CN is what is asserted.
-    const socket = connect({ host: '127.0.0.1', port, servername, ca, checkServerIdentity: () => undefined }, () => {
-      const cn = socket.getPeerCertificate().subject.CN;
-      socket.destroy();
-      resolve(Array.isArray(cn) ? cn.join(',') : (cn ?? ''));
-    });
+    const socket = connect(
+      { host: '127.0.0.1', port, servername, ca, checkServerIdentity: () => undefined },
+      () => {
+        const cn = socket.getPeerCertificate().subject.CN;
+        socket.destroy();
+        resolve(Array.isArray(cn) ? cn.join(',') : (cn ?? ''));
+      },
+    );
     socket.on('error', reject);
   });
 }
@@ -32,11 +35,20 @@ interface Answer {
 
 function get(port: number, agent: Agent, path = '/'): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: 'gateway.test', agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), reusedSocket: req.reusedSocket }));
-    });
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, servername: 'gateway.test', agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString(),
+            reusedSocket: req.reusedSocket,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -111,19 +123,31 @@ describe('HTTPS listener', () => {
 
     writeFileSync(defaultPair.certPath, replacement.cert);
     writeFileSync(defaultPair.keyPath, replacement.key);
-    await waitFor(async () => (await peerCommonName(port, ca.cert, 'other.test')) === 'gateway-renewed.test', 10_000, 'a new connection to get the replaced certificate', 100);
+    await waitFor(
+      async () => (await peerCommonName(port, ca.cert, 'other.test')) === 'gateway-renewed.test',
+      10_000,
+      'a new connection to get the replaced certificate',
+      100,
+    );
     assert.equal(await peerCommonName(port, ca.cert, 'alpha.test'), 'alpha.test');
 
     const second = await get(port, agent);
     agent.destroy();
     assert.equal(second.status, 200);
-    assert.equal(second.reusedSocket, true, 'the request should ride the connection opened before the reload');
+    assert.equal(
+      second.reusedSocket,
+      true,
+      'the request should ride the connection opened before the reload',
+    );
   });
 
   test('a broken replacement is rejected and the previous certificate keeps serving', async () => {
     const port = gw.gateway.port;
     const before = await peerCommonName(port, ca.cert, 'other.test');
-    writeFileSync(defaultPair.certPath, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    writeFileSync(
+      defaultPair.certPath,
+      '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n',
+    );
     assert.equal(gw.gateway.tls?.reload(), false);
     assert.equal(await peerCommonName(port, ca.cert, 'other.test'), before);
     const agent = new Agent({ ca: ca.cert });
@@ -136,23 +160,42 @@ describe('HTTPS listener', () => {
     writeFileSync(defaultPair.certPath, renewed.cert);
     writeFileSync(defaultPair.keyPath, renewed.key);
     gw.gateway.hangup();
-    assert.equal(await peerCommonName(gw.gateway.port, ca.cert, 'other.test'), 'gateway-hangup.test');
+    assert.equal(
+      await peerCommonName(gw.gateway.port, ca.cert, 'other.test'),
+      'gateway-hangup.test',
+    );
   });
 
   test('the redirect listener answers 308 with the https location and never reaches the upstream', async () => {
     const seenBefore = upstream.seen.length;
     const redirectPort = gw.gateway.tls?.redirectPort;
     assert.ok(redirectPort !== undefined && redirectPort > 0);
-    const answer = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: redirectPort, method: 'POST', path: '/orders/7?expand=items', headers: { host: 'API.example.com:8080' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
-      });
-      req.on('error', reject);
-      req.end('{"qty":1}');
-    });
+    const answer = await new Promise<{ status: number; location: string | undefined }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: redirectPort,
+            method: 'POST',
+            path: '/orders/7?expand=items',
+            headers: { host: 'API.example.com:8080' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, location: res.headers.location }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end('{"qty":1}');
+      },
+    );
     assert.equal(answer.status, 308);
-    assert.equal(answer.location, `https://api.example.com:${gw.gateway.port}/orders/7?expand=items`);
+    assert.equal(
+      answer.location,
+      `https://api.example.com:${gw.gateway.port}/orders/7?expand=items`,
+    );
     assert.equal(upstream.seen.length, seenBefore);
   });
 });

@@ -58,7 +58,10 @@ async function echo(socket: WebSocket, text: string): Promise<string> {
 }
 
 /** A handshake the gateway (or upstream) refused: its status and body. */
-async function refusal(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+async function refusal(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   const socket = new WebSocket(url, { headers });
   socket.on('error', () => undefined);
   const [, res] = (await once(socket, 'unexpected-response')) as [unknown, IncomingMessage];
@@ -100,29 +103,50 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
   });
 
   const token = async (scopes: string[]): Promise<string> => {
-    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'chatter', scopes, ttl: '10m', aud: 'api' }) });
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'chatter', scopes, ttl: '10m', aud: 'api' }),
+    });
     return ((await minted.body.json()) as { token: string }).token;
   };
   const gauge = async (route: string): Promise<number> => {
-    const metric = await gw.gateway.metricsRegistry.getSingleMetric('edgeway_websocket_connections')?.get();
+    const metric = await gw.gateway.metricsRegistry
+      .getSingleMetric('edgeway_websocket_connections')
+      ?.get();
     return metric?.values.find((v) => v.labels.route === route)?.value ?? 0;
   };
   const lineOf = (requestId: string): Promise<Record<string, unknown>> =>
-    waitFor(() => gw.accessLines.some((l) => l.includes(requestId)), 5000, `the access-log line of ${requestId}`)
-      .then(() => JSON.parse(gw.accessLines.find((l) => l.includes(requestId)) as string) as Record<string, unknown>);
+    waitFor(
+      () => gw.accessLines.some((l) => l.includes(requestId)),
+      5000,
+      `the access-log line of ${requestId}`,
+    ).then(
+      () =>
+        JSON.parse(gw.accessLines.find((l) => l.includes(requestId)) as string) as Record<
+          string,
+          unknown
+        >,
+    );
 
   test('frames are echoed through the gateway; the close writes one access-log line with bytes and who closed', async () => {
     const before = upstream.handshakes.length;
     const socket = await open(`${ws}/chat/room`, { 'x-request-id': 'ws-echo-1' });
     assert.equal(await echo(socket, 'hello'), 'hello');
     const seen = upstream.handshakes[before] as IncomingMessage;
-    const hosts = seen.rawHeaders.filter((_v, i) => i % 2 === 0 && seen.rawHeaders[i]?.toLowerCase() === 'host');
+    const hosts = seen.rawHeaders.filter(
+      (_v, i) => i % 2 === 0 && seen.rawHeaders[i]?.toLowerCase() === 'host',
+    );
     assert.equal(hosts.length, 1, 'one Host: the instance authority');
     assert.equal(seen.headers.host, new URL(upstream.url).host);
     assert.equal(seen.headers['x-request-id'], 'ws-echo-1');
     assert.equal(await echo(socket, 'x'.repeat(70_000)), 'x'.repeat(70_000));
     assert.equal(await gauge('chat'), 1);
-    assert.equal(gw.accessLines.filter((l) => l.includes('ws-echo-1')).length, 0, 'no line before the close');
+    assert.equal(
+      gw.accessLines.filter((l) => l.includes('ws-echo-1')).length,
+      0,
+      'no line before the close',
+    );
     socket.close(1000, 'bye');
     await once(socket, 'close');
     const line = await lineOf('ws-echo-1');
@@ -130,15 +154,23 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
     // RFC 6455 7.1.1: after the closing handshake the server closes the TCP connection first.
     assert.equal(line.closedBy, 'upstream');
     assert.equal(line.route, 'chat');
-    assert.ok((line.bytesIn as number) > 70_000 && (line.bytesOut as number) > 70_000, JSON.stringify(line));
+    assert.ok(
+      (line.bytesIn as number) > 70_000 && (line.bytesOut as number) > 70_000,
+      JSON.stringify(line),
+    );
     await waitFor(async () => (await gauge('chat')) === 0, 5000, 'the gauge back at 0');
   });
 
   test('the upgrade passes auth: 401 without a token, 403 without the scope, both as SPEC bodies', async () => {
     const missing = await refusal(`${ws}/secure`);
     assert.equal(missing.status, 401);
-    assert.equal((JSON.parse(missing.body) as { error: { code: string } }).error.code, 'unauthorized');
-    const narrow = await refusal(`${ws}/secure`, { authorization: `Bearer ${await token(['other'])}` });
+    assert.equal(
+      (JSON.parse(missing.body) as { error: { code: string } }).error.code,
+      'unauthorized',
+    );
+    const narrow = await refusal(`${ws}/secure`, {
+      authorization: `Bearer ${await token(['other'])}`,
+    });
     assert.equal(narrow.status, 403);
     assert.equal((JSON.parse(narrow.body) as { error: { code: string } }).error.code, 'forbidden');
   });
@@ -146,7 +178,10 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
   test('a token in access_token passes auth and never reaches the upstream or the access log', async () => {
     const secret = await token(['chat']);
     const before = upstream.handshakes.length;
-    const socket = await open(`${ws}/secure/x?room=1&access_token=${encodeURIComponent(secret)}&b=2`, { 'x-request-id': 'ws-query-1' });
+    const socket = await open(
+      `${ws}/secure/x?room=1&access_token=${encodeURIComponent(secret)}&b=2`,
+      { 'x-request-id': 'ws-query-1' },
+    );
     assert.equal(await echo(socket, 'hi'), 'hi');
     const seen = upstream.handshakes[before] as IncomingMessage;
     assert.equal(seen.url, '/secure/x?room=1&b=2');
@@ -158,10 +193,17 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
   });
 
   test('revoking the token closes its socket with 1008 between two frames of a streaming upstream', async () => {
-    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'chatter', scopes: ['chat'], ttl: '10m', aud: 'api' }) });
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'chatter', scopes: ['chat'], ttl: '10m', aud: 'api' }),
+    });
     const { token: secret, jti } = (await minted.body.json()) as { token: string; jti: string };
     const before = upstream.sockets.length;
-    const socket = await open(`${ws}/secure/stream`, { authorization: `Bearer ${secret}`, 'x-request-id': 'ws-revoke-1' });
+    const socket = await open(`${ws}/secure/stream`, {
+      authorization: `Bearer ${secret}`,
+      'x-request-id': 'ws-revoke-1',
+    });
     const errors: Error[] = [];
     socket.on('error', (err) => errors.push(err));
     let messages = 0;
@@ -171,11 +213,16 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
     });
     await waitFor(() => upstream.sockets.length > before, 5000, 'the upstream side');
     const server = upstream.sockets[before] as WebSocket;
-    const flood = setInterval(() => server.readyState === WebSocket.OPEN && server.send(Buffer.alloc(50_000, 1)), 1);
+    const flood = setInterval(
+      () => server.readyState === WebSocket.OPEN && server.send(Buffer.alloc(50_000, 1)),
+      1,
+    );
     const serverClosed = once(server, 'close');
     try {
       await waitFor(() => messages > 5, 5000, 'messages flowing');
-      const revoked = await request(`${gw.adminUrl}/admin/tokens/${jti}/revoke`, { method: 'POST' });
+      const revoked = await request(`${gw.adminUrl}/admin/tokens/${jti}/revoke`, {
+        method: 'POST',
+      });
       assert.equal(revoked.statusCode < 300, true);
       await revoked.body.dump();
       const [code, reason] = (await once(socket, 'close')) as [number, Buffer];
@@ -190,7 +237,11 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
   });
 
   test('a socket is closed with 1008 when the token it was opened with expires', async () => {
-    const minted = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'chatter', scopes: ['chat'], ttl: '2s', aud: 'api' }) });
+    const minted = await request(`${gw.adminUrl}/admin/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'chatter', scopes: ['chat'], ttl: '2s', aud: 'api' }),
+    });
     const { token: secret } = (await minted.body.json()) as { token: string };
     const socket = await open(`${ws}/secure/short`, { authorization: `Bearer ${secret}` });
     assert.equal(await echo(socket, 'while valid'), 'while valid');
@@ -205,8 +256,10 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
     assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'bad_request');
   });
 
-  test('another protocol\'s upgrade is forwarded as a plain request, and the connection closed after it', async () => {
-    const req = httpRequest(`${gw.url}/plain`, { headers: { connection: 'Upgrade', upgrade: 'foo/1' } });
+  test("another protocol's upgrade is forwarded as a plain request, and the connection closed after it", async () => {
+    const req = httpRequest(`${gw.url}/plain`, {
+      headers: { connection: 'Upgrade', upgrade: 'foo/1' },
+    });
     req.end();
     const [res] = (await once(req, 'response')) as [IncomingMessage];
     let body = '';
@@ -269,13 +322,18 @@ describe('WebSocket through the gateway', { timeout: 60_000 }, () => {
 describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }, () => {
   test('least-request counts open sockets: six upgrades spread three and three over two instances', async () => {
     const [a, b] = [await startEchoUpstream(), await startEchoUpstream()];
-    const gw = await startGateway({ 'c.yaml': `services:\n  chat: { instances: [${a.url}, ${b.url}], loadBalancer: { policy: least-request } }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n` });
+    const gw = await startGateway({
+      'c.yaml': `services:\n  chat: { instances: [${a.url}, ${b.url}], loadBalancer: { policy: least-request } }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n`,
+    });
     try {
       const sockets: WebSocket[] = [];
-      for (let i = 0; i < 6; i++) sockets.push(await open(`${gw.url.replace('http:', 'ws:')}/chat/${i}`));
+      for (let i = 0; i < 6; i++)
+        sockets.push(await open(`${gw.url.replace('http:', 'ws:')}/chat/${i}`));
       assert.deepEqual([a.sockets.length, b.sockets.length], [3, 3]);
       for (const socket of sockets) socket.close();
-      await Promise.all(sockets.map((socket) => socket.readyState === WebSocket.CLOSED || once(socket, 'close')));
+      await Promise.all(
+        sockets.map((socket) => socket.readyState === WebSocket.CLOSED || once(socket, 'close')),
+      );
     } finally {
       await gw.stop();
       await Promise.all([a.close(), b.close()]);
@@ -288,7 +346,10 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
     try {
       const socket = await open(`${gw.url.replace('http:', 'ws:')}/chat`);
       assert.equal(await echo(socket, 'before'), 'before');
-      gw.write('c.yaml', `services:\n  other: { instances: ["http://127.0.0.1:9"] }\nroutes:\n  - { name: other, match: { path: /other }, service: other }\n`);
+      gw.write(
+        'c.yaml',
+        `services:\n  other: { instances: ["http://127.0.0.1:9"] }\nroutes:\n  - { name: other, match: { path: /other }, service: other }\n`,
+      );
       assert.deepEqual(await gw.gateway.reload(), { ok: true });
       assert.equal(await echo(socket, 'after'), 'after');
       socket.close();
@@ -301,7 +362,9 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
 
   test('stop refuses new upgrades, waits for open sockets, and closes the rest at shutdownTimeout', async () => {
     const upstream = await startEchoUpstream();
-    const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url).replace('shutdownTimeout: 5s', 'shutdownTimeout: 1s') });
+    const gw = await startGateway({
+      'c.yaml': routesYaml(upstream.url).replace('shutdownTimeout: 5s', 'shutdownTimeout: 1s'),
+    });
     const ws = gw.url.replace('http:', 'ws:');
     try {
       const polite = await open(`${ws}/chat/polite`);
@@ -316,7 +379,9 @@ describe('WebSocket connections across reload and shutdown', { timeout: 60_000 }
       const [code] = (await once(stubborn, 'close')) as [number];
       assert.equal(code, 1006, 'the connection was cut after the drain deadline');
       await stopped;
-      const line = JSON.parse(gw.accessLines.find((l) => l.includes('ws-stubborn-1')) as string) as Record<string, unknown>;
+      const line = JSON.parse(
+        gw.accessLines.find((l) => l.includes('ws-stubborn-1')) as string,
+      ) as Record<string, unknown>;
       assert.equal(line.closedBy, 'shutdown');
     } finally {
       await gw.stop();
@@ -332,18 +397,25 @@ describe('WebSocket clients that vanish', { timeout: 60_000 }, () => {
     const arrived = new Promise<void>((resolve) => {
       server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
         held.socket = socket;
-        held.answer = () => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n');
+        held.answer = () =>
+          socket.write(
+            'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n',
+          );
         resolve();
       });
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const upstreamUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const gw = await startGateway({ 'c.yaml': `services:\n  chat: { instances: [${upstreamUrl}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n` });
+    const gw = await startGateway({
+      'c.yaml': `services:\n  chat: { instances: [${upstreamUrl}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n`,
+    });
     try {
       const client = connect(gw.gateway.port, '127.0.0.1');
       await once(client, 'connect');
-      client.write('GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      client.write(
+        'GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
       await arrived;
       client.resetAndDestroy();
       await once(client, 'close');
@@ -365,11 +437,18 @@ describe('WebSocket telemetry', { timeout: 60_000 }, () => {
   test('the handshake has a SERVER span ending with 101 while the socket stays open', async () => {
     const upstream = await startEchoUpstream();
     const exporter = new InMemorySpanExporter();
-    const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) }, { tracing: { spanExporter: exporter } });
+    const gw = await startGateway(
+      { 'c.yaml': routesYaml(upstream.url) },
+      { tracing: { spanExporter: exporter } },
+    );
     try {
       const socket = await open(`${gw.url.replace('http:', 'ws:')}/chat/traced`);
       assert.equal(await echo(socket, 'traced'), 'traced');
-      await waitFor(() => exporter.getFinishedSpans().some((s) => s.kind === 1), 5000, 'the SERVER span');
+      await waitFor(
+        () => exporter.getFinishedSpans().some((s) => s.kind === 1),
+        5000,
+        'the SERVER span',
+      );
       const server = exporter.getFinishedSpans().find((s) => s.kind === 1 /* SERVER */);
       assert.equal(server?.name, 'GET chat');
       assert.equal(server?.attributes['http.response.status_code'], 101);

@@ -16,7 +16,10 @@ export interface CertFiles {
 export interface TestCa extends CertFiles {
   readonly dir: string;
   /** Issues a leaf for `commonName` with DNS names and IPs as subjectAltName (RFC 6125 checks SANs, not CN). */
-  issue(commonName: string, altNames?: { dns?: readonly string[]; ip?: readonly string[] }): CertFiles;
+  issue(
+    commonName: string,
+    altNames?: { dns?: readonly string[]; ip?: readonly string[] },
+  ): CertFiles;
   /** Removes the folder and everything issued. */
   cleanup(): void;
 }
@@ -29,7 +32,12 @@ function openssl(args: readonly string[]): void {
 }
 
 function files(certPath: string, keyPath: string): CertFiles {
-  return { certPath, keyPath, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+  return {
+    certPath,
+    keyPath,
+    cert: readFileSync(certPath, 'utf8'),
+    key: readFileSync(keyPath, 'utf8'),
+  };
 }
 
 /** Creates a CA named `name` in a fresh temp folder. */
@@ -37,19 +45,66 @@ export function createCa(name = 'edgeway test CA'): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-certs-'));
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
-  openssl(['req', '-x509', ...NEW_KEY, '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  openssl([
+    'req',
+    '-x509',
+    ...NEW_KEY,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   let serial = 0;
   return {
     dir,
     ...files(caCert, caKey),
     issue(commonName, altNames = {}) {
       const base = join(dir, `leaf-${++serial}`);
-      const sans = [...(altNames.dns ?? [commonName]).map((d) => `DNS:${d}`), ...(altNames.ip ?? []).map((ip) => `IP:${ip}`)];
-      writeFileSync(`${base}.ext`, `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-      openssl(['req', '-new', ...NEW_KEY, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${commonName}`]);
-      openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', caCert, '-CAkey', caKey, '-set_serial', String(1000 + serial),
-        '-days', '2', '-extfile', `${base}.ext`, '-out', `${base}.crt`]);
+      const sans = [
+        ...(altNames.dns ?? [commonName]).map((d) => `DNS:${d}`),
+        ...(altNames.ip ?? []).map((ip) => `IP:${ip}`),
+      ];
+      writeFileSync(
+        `${base}.ext`,
+        `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`,
+      );
+      openssl([
+        'req',
+        '-new',
+        ...NEW_KEY,
+        '-keyout',
+        `${base}.key`,
+        '-out',
+        `${base}.csr`,
+        '-subj',
+        `/CN=${commonName}`,
+      ]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        `${base}.csr`,
+        '-CA',
+        caCert,
+        '-CAkey',
+        caKey,
+        '-set_serial',
+        String(1000 + serial),
+        '-days',
+        '2',
+        '-extfile',
+        `${base}.ext`,
+        '-out',
+        `${base}.crt`,
+      ]);
       return files(`${base}.crt`, `${base}.key`);
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),

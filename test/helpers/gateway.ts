@@ -22,7 +22,13 @@ export interface TestGateway {
 /** Writes `files` into a fresh folder and starts a gateway on it (ports 0, no file watch unless asked). */
 export async function startGateway(
   files: Record<string, string>,
-  options: { redisUrl?: string; watch?: boolean; adminToken?: string; tracing?: TracingOptions; logger?: Logger } = {},
+  options: {
+    redisUrl?: string;
+    watch?: boolean;
+    adminToken?: string;
+    tracing?: TracingOptions;
+    logger?: Logger;
+  } = {},
 ): Promise<TestGateway> {
   const configDir = mkdtempSync(join(tmpdir(), 'edgeway-test-'));
   const write = (file: string, yaml: string): void => writeFileSync(join(configDir, file), yaml);
@@ -36,7 +42,10 @@ export async function startGateway(
     adminToken: options.adminToken,
     dataDir: join(configDir, '.data'),
     logger: options.logger ?? pino({ level: 'silent' }),
-    accessLog: { destination: { write: (line: string) => void accessLines.push(line) }, minLength: 0 },
+    accessLog: {
+      destination: { write: (line: string) => void accessLines.push(line) },
+      minLength: 0,
+    },
     watch: options.watch ?? false,
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   });
@@ -60,7 +69,9 @@ export function serviceYaml(name: string, upstreams: readonly string[], extra = 
 }
 
 /** A `discovery: redis` service `orders` (round-robin) behind route `orders` on /orders, plus `extraRoutes` YAML. */
-export function discoveredOrdersYaml(options: { stripPrefix?: boolean; extraRoutes?: string } = {}): string {
+export function discoveredOrdersYaml(
+  options: { stripPrefix?: boolean; extraRoutes?: string } = {},
+): string {
   return `services:
   orders:
     discovery: redis

@@ -1,5 +1,11 @@
 /** A node:http2 client for tests: one request on a session, with its status, headers, body and trailers. */
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
+import {
+  connect,
+  type ClientHttp2Session,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type SecureClientSessionOptions,
+} from 'node:http2';
 
 /** What came back for one HTTP/2 request. */
 export interface H2Answer {
@@ -12,7 +18,10 @@ export interface H2Answer {
 }
 
 /** Opens a session to `authority` (`http://` for h2c prior knowledge, `https://` for TLS with ALPN h2). */
-export async function h2Connect(authority: string, options: SecureClientSessionOptions = {}): Promise<ClientHttp2Session> {
+export async function h2Connect(
+  authority: string,
+  options: SecureClientSessionOptions = {},
+): Promise<ClientHttp2Session> {
   const session = connect(authority, options);
   await new Promise<void>((resolve, reject) => {
     session.once('connect', () => resolve());
@@ -24,7 +33,11 @@ export async function h2Connect(authority: string, options: SecureClientSessionO
 }
 
 /** Sends one request on `session`; `body` is written and the stream ended. */
-export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string | Buffer): Promise<H2Answer> {
+export function h2Request(
+  session: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+  body?: string | Buffer,
+): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
     const stream = session.request(headers, { endStream: body === undefined });
     let status = 0;
@@ -41,7 +54,15 @@ export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHead
       trailers = t;
     });
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString(), trailers, headersOnly }));
+    stream.on('end', () =>
+      resolve({
+        status,
+        headers: responseHeaders,
+        body: Buffer.concat(chunks).toString(),
+        trailers,
+        headersOnly,
+      }),
+    );
     stream.on('error', reject);
     if (body !== undefined) stream.end(body);
   });

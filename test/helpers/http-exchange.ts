@@ -10,12 +10,24 @@ export interface Exchange {
 }
 
 /** Sends one request to 127.0.0.1:port with exactly these headers. */
-export function exchange(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Exchange> {
+export function exchange(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -25,7 +37,9 @@ export function exchange(port: number, method: string, path: string, headers: Re
 
 /** The parsed SPEC error body of an answer. */
 export function errorOf(answer: Exchange): { code: string; message: string; requestId: string } {
-  return (JSON.parse(answer.body) as { error: { code: string; message: string; requestId: string } }).error;
+  return (
+    JSON.parse(answer.body) as { error: { code: string; message: string; requestId: string } }
+  ).error;
 }
 
 /** What an upload that the server cut short achieved. */
@@ -40,7 +54,12 @@ export interface CutUpload {
  * Writes `head` (a raw request head) and then `chunk` repeatedly, at the pace the server reads, until the
  * server answers and closes the connection or `limit` body bytes were written.
  */
-export function uploadUntilCut(port: number, head: string, chunk: Buffer, limit: number): Promise<CutUpload> {
+export function uploadUntilCut(
+  port: number,
+  head: string,
+  chunk: Buffer,
+  limit: number,
+): Promise<CutUpload> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     const replies: Buffer[] = [];

@@ -28,10 +28,14 @@ function send(agent: Agent, url: string): Promise<Result> {
     const req = request(url, { agent, timeout: 10_000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ code: `body ${err.code ?? err.message}`, reused: true }));
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ code: `body ${err.code ?? err.message}`, reused: true }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ code: err.code ?? err.message, reused: req.reusedSocket }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ code: err.code ?? err.message, reused: req.reusedSocket }),
+    );
     req.end();
   });
 }
@@ -50,10 +54,14 @@ export function keepAliveLoad(url: string, clients: number): KeepAliveLoad {
         const result = await send(agent, url);
         if (result === 200) tally.ok++;
         else if (typeof result === 'number') tally.failures.push(`status ${result}`);
-        else if (!result.reused && (result.code === 'ECONNREFUSED' || result.code === 'ECONNRESET')) {
+        else if (
+          !result.reused &&
+          (result.code === 'ECONNREFUSED' || result.code === 'ECONNRESET')
+        ) {
           tally.refused++;
           return;
-        } else tally.failures.push(`${result.code}${result.reused ? ' on a reused connection' : ''}`);
+        } else
+          tally.failures.push(`${result.code}${result.reused ? ' on a reused connection' : ''}`);
       }
     } finally {
       agent.destroy();

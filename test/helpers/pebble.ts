@@ -43,32 +43,68 @@ function directoryAnswers(url: string, ca: string): Promise<boolean> {
  * Configures pebble to validate HTTP-01 on `httpPort` and TLS-ALPN-01 on `tlsPort` (edgeway's redirect
  * and TLS listeners). `start: false` only prepares it, for the "CA down at start" case.
  */
-export async function createPebble(options: { httpPort: number; tlsPort: number; start?: boolean }): Promise<TestPebble> {
+export async function createPebble(options: {
+  httpPort: number;
+  tlsPort: number;
+  start?: boolean;
+}): Promise<TestPebble> {
   const ca: TestCa = createCa('pebble listener CA');
   const listener = ca.issue('localhost', { dns: ['localhost'], ip: ['127.0.0.1'] });
-  const [acmePort, mgmtPort, dnsPort, dnsMgmtPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [acmePort, mgmtPort, dnsPort, dnsMgmtPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const configPath = join(ca.dir, 'pebble.json');
-  writeFileSync(configPath, JSON.stringify({
-    pebble: {
-      listenAddress: `127.0.0.1:${acmePort}`,
-      managementListenAddress: `127.0.0.1:${mgmtPort}`,
-      certificate: listener.certPath,
-      privateKey: listener.keyPath,
-      httpPort: options.httpPort,
-      tlsPort: options.tlsPort,
-      ocspResponderURL: '',
-      externalAccountBindingRequired: false,
-    },
-  }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${acmePort}`,
+        managementListenAddress: `127.0.0.1:${mgmtPort}`,
+        certificate: listener.certPath,
+        privateKey: listener.keyPath,
+        httpPort: options.httpPort,
+        tlsPort: options.tlsPort,
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
   // No AAAA answers: edgeway listens on 127.0.0.1 only.
-  const dns = spawn('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsMgmtPort}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], { stdio: 'ignore' });
+  const dns = spawn(
+    'pebble-challtestsrv',
+    [
+      '-dns01',
+      `127.0.0.1:${dnsPort}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-management',
+      `127.0.0.1:${dnsMgmtPort}`,
+      '-defaultIPv4',
+      '127.0.0.1',
+      '-defaultIPv6',
+      '',
+    ],
+    { stdio: 'ignore' },
+  );
   const directory = `https://127.0.0.1:${acmePort}/dir`;
   let pebble: ChildProcess | undefined;
   const startPebble = async (): Promise<void> => {
     pebble = spawn('pebble', ['-config', configPath, '-dnsserver', `127.0.0.1:${dnsPort}`], {
       stdio: 'ignore',
       // No sleeps before validation, no random nonce rejections, no authorization reuse: each order validates for real.
-      env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
+      env: {
+        ...process.env,
+        PEBBLE_VA_NOSLEEP: '1',
+        PEBBLE_WFE_NONCEREJECT: '0',
+        PEBBLE_AUTHZREUSE: '0',
+      },
     });
     const deadline = Date.now() + 15_000;
     while (!(await directoryAnswers(directory, ca.cert))) {

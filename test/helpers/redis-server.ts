@@ -31,7 +31,13 @@ export interface TestRedis {
 async function waitForPing(port: number): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => undefined);
     try {
       await probe.connect();
@@ -57,7 +63,19 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const launch = async (): Promise<void> => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--notify-keyspace-events', '', ...extraArgs],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--notify-keyspace-events',
+        '',
+        ...extraArgs,
+      ],
       { stdio: 'ignore' },
     );
     await waitForPing(port);

@@ -13,7 +13,10 @@ export interface SlowReplyProxy {
  * Forwards every connection to `targetPort`. Bytes from the target to the client on the n-th accepted
  * connection (0-based, counted per proxy) are delivered `delayMs(n)` later, in order.
  */
-export async function startSlowReplyProxy(targetPort: number, delayMs: (connection: number) => number): Promise<SlowReplyProxy> {
+export async function startSlowReplyProxy(
+  targetPort: number,
+  delayMs: (connection: number) => number,
+): Promise<SlowReplyProxy> {
   const sockets = new Set<Socket>();
   let accepted = 0;
   const server: Server = createServer((client) => {

@@ -25,8 +25,16 @@ export interface Upstream {
 export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 
 const echo: UpstreamHandler = (req, res, body) => {
-  const payload = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bodyLength: body.length });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  const payload = JSON.stringify({
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    bodyLength: body.length,
+  });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+  });
   res.end(payload);
 };
 
@@ -38,7 +46,13 @@ export async function startUpstream(handler: UpstreamHandler = echo): Promise<Up
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       handler(req, res, body);
     });
   });

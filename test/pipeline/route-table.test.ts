@@ -5,12 +5,31 @@ import type { CompiledRoute } from '../../src/request/route.js';
 import { compileMatch, RouteTable, upstreamPath } from '../../src/pipeline/route-table.js';
 
 function table(routes: unknown[]): RouteTable<CompiledRoute> {
-  const config = configSchema.parse({ services: { s: { instances: ['http://127.0.0.1:1'] } }, routes });
-  return new RouteTable(config.routes.map((route, index) => ({ name: route.name, index, config: route, match: compileMatch(route) })));
+  const config = configSchema.parse({
+    services: { s: { instances: ['http://127.0.0.1:1'] } },
+    routes,
+  });
+  return new RouteTable(
+    config.routes.map((route, index) => ({
+      name: route.name,
+      index,
+      config: route,
+      match: compileMatch(route),
+    })),
+  );
 }
 
-const find = (t: RouteTable<CompiledRoute>, path: string, extra: Partial<{ host: string; method: string; headers: Record<string, string> }> = {}) =>
-  t.find({ host: extra.host ?? 'api.example.com', path, method: extra.method ?? 'GET', headers: extra.headers ?? {} })?.name;
+const find = (
+  t: RouteTable<CompiledRoute>,
+  path: string,
+  extra: Partial<{ host: string; method: string; headers: Record<string, string> }> = {},
+) =>
+  t.find({
+    host: extra.host ?? 'api.example.com',
+    path,
+    method: extra.method ?? 'GET',
+    headers: extra.headers ?? {},
+  })?.name;
 
 test('the longest whole-segment prefix wins, never a partial segment', () => {
   const t = table([
@@ -44,7 +63,12 @@ test('a tie goes to the route listed first; host, methods and headers narrow the
 
 test('stripPrefix removes whole segments only', () => {
   const t = table([{ name: 'o', match: { path: '/orders' }, service: 's', stripPrefix: true }]);
-  const route = t.find({ host: 'h', path: '/orders/7', method: 'GET', headers: {} }) as CompiledRoute;
+  const route = t.find({
+    host: 'h',
+    path: '/orders/7',
+    method: 'GET',
+    headers: {},
+  }) as CompiledRoute;
   assert.equal(upstreamPath(route, '/orders/7'), '/7');
   assert.equal(upstreamPath(route, '/orders'), '/');
 });

@@ -18,7 +18,9 @@ function openRequest(port: number, path: string): { socket: Socket; firstBytes: 
 
 async function inFlight(gw: TestGateway): Promise<number> {
   const res = await fetch(`${gw.adminUrl}/admin/services`);
-  const body = (await res.json()) as { services: Array<{ instances: Array<{ inFlight: number }> }> };
+  const body = (await res.json()) as {
+    services: Array<{ instances: Array<{ inFlight: number }> }>;
+  };
   return body.services.flatMap((s) => s.instances).reduce((sum, i) => sum + i.inFlight, 0);
 }
 
@@ -37,7 +39,12 @@ describe('a client that disconnects while the gateway streams its answer', () =>
       res.end('ok');
     });
     gw = await startGateway({
-      'c.yaml': serviceYaml('svc', [up.url], '    outlierDetection: { consecutive5xx: 1, baseEjectionTime: 30s, maxEjectionPercent: 100 }\n') + 'routes:\n  - { name: all, match: { path: / }, service: svc }\n',
+      'c.yaml':
+        serviceYaml(
+          'svc',
+          [up.url],
+          '    outlierDetection: { consecutive5xx: 1, baseEjectionTime: 30s, maxEjectionPercent: 100 }\n',
+        ) + 'routes:\n  - { name: all, match: { path: / }, service: svc }\n',
     });
   });
   after(async () => {
@@ -45,39 +52,75 @@ describe('a client that disconnects while the gateway streams its answer', () =>
     await up.close();
   });
 
-  const phases: Array<[string, string, (socket: Socket, first: Promise<Buffer>) => Promise<void>]> = [
-    ['before the response headers', '/late', async (socket) => {
-      await new Promise((r) => setTimeout(r, 50));
-      socket.destroy();
-    }],
-    ['mid-body of an event stream', '/events', async (socket, first) => {
-      await first;
-      socket.pause();
-      await new Promise((r) => setTimeout(r, 50));
-      socket.destroy();
-    }],
-    ['under backpressure of a large download', '/huge', async (socket, first) => {
-      await first;
-      socket.pause();
-      await new Promise((r) => setTimeout(r, 300));
-      socket.destroy();
-    }],
-  ];
+  const phases: Array<[string, string, (socket: Socket, first: Promise<Buffer>) => Promise<void>]> =
+    [
+      [
+        'before the response headers',
+        '/late',
+        async (socket) => {
+          await new Promise((r) => setTimeout(r, 50));
+          socket.destroy();
+        },
+      ],
+      [
+        'mid-body of an event stream',
+        '/events',
+        async (socket, first) => {
+          await first;
+          socket.pause();
+          await new Promise((r) => setTimeout(r, 50));
+          socket.destroy();
+        },
+      ],
+      [
+        'under backpressure of a large download',
+        '/huge',
+        async (socket, first) => {
+          await first;
+          socket.pause();
+          await new Promise((r) => setTimeout(r, 300));
+          socket.destroy();
+        },
+      ],
+    ];
 
   test('before the response headers of an upstream that would answer only at the request timeout: the upstream request is aborted at once', async () => {
     for (let i = 0; i < 5; i++) {
       const { socket } = openRequest(gw.gateway.port, '/hang');
-      await waitFor(() => up.seen.filter((r) => r.url === '/hang').length === i + 1, 5000, 'the request to reach the upstream');
+      await waitFor(
+        () => up.seen.filter((r) => r.url === '/hang').length === i + 1,
+        5000,
+        'the request to reach the upstream',
+      );
       socket.destroy();
     }
     // timeouts.request is 15 s: only an abort on the client's disconnect frees the upstream connection sooner.
-    await waitFor(() => upstreamClosed.filter((p) => p === '/hang').length === 5, 5000, 'the upstream requests to be aborted');
+    await waitFor(
+      () => upstreamClosed.filter((p) => p === '/hang').length === 5,
+      5000,
+      'the upstream requests to be aborted',
+    );
     await waitFor(async () => (await inFlight(gw)) === 0, 5000, 'no request in flight');
-    const services = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as { services: Array<{ instances: Array<{ healthy: boolean; ejected: boolean }> }> };
-    assert.deepEqual(services.services.flatMap((s) => s.instances).map((i) => [i.healthy, i.ejected]), [[true, false]], 'a client that left is no failure of the instance');
+    const services = (await (await fetch(`${gw.adminUrl}/admin/services`)).json()) as {
+      services: Array<{ instances: Array<{ healthy: boolean; ejected: boolean }> }>;
+    };
+    assert.deepEqual(
+      services.services.flatMap((s) => s.instances).map((i) => [i.healthy, i.ejected]),
+      [[true, false]],
+      'a client that left is no failure of the instance',
+    );
     // nginx's 499 (client closed request): neither the upstream's answer nor a 502 it never caused.
-    await waitFor(() => gw.accessLines.filter((line) => line.includes('"/hang"')).length === 5, 5000, 'the access-log lines');
-    assert.deepEqual(gw.accessLines.filter((line) => line.includes('"/hang"')).map((line) => (JSON.parse(line) as { status: number }).status), [499, 499, 499, 499, 499]);
+    await waitFor(
+      () => gw.accessLines.filter((line) => line.includes('"/hang"')).length === 5,
+      5000,
+      'the access-log lines',
+    );
+    assert.deepEqual(
+      gw.accessLines
+        .filter((line) => line.includes('"/hang"'))
+        .map((line) => (JSON.parse(line) as { status: number }).status),
+      [499, 499, 499, 499, 499],
+    );
   });
 
   for (const [phase, path, disconnect] of phases) {
@@ -87,7 +130,11 @@ describe('a client that disconnects while the gateway streams its answer', () =>
         firstBytes.catch(() => undefined);
         await disconnect(socket, firstBytes);
       }
-      await waitFor(() => upstreamClosed.filter((p) => p === path).length === 5, 5000, 'the upstream requests to close');
+      await waitFor(
+        () => upstreamClosed.filter((p) => p === path).length === 5,
+        5000,
+        'the upstream requests to close',
+      );
       await waitFor(async () => (await inFlight(gw)) === 0, 5000, 'no request in flight');
       const res = await fetch(`${gw.url}/ok`);
       assert.equal(res.status, 200);

@@ -17,7 +17,14 @@ import type { AttemptObserver } from '../../src/request/observer.js';
 import { UpstreamPools } from '../../src/proxy/upstream-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const plan = { requestTimeoutMs: 5_000, maxBodyBytes: 1024, perTryTimeoutMs: undefined, serverTiming: false, retryNonIdempotent: false, grpc: false };
+const plan = {
+  requestTimeoutMs: 5_000,
+  maxBodyBytes: 1024,
+  perTryTimeoutMs: undefined,
+  serverTiming: false,
+  retryNonIdempotent: false,
+  grpc: false,
+};
 const observer: AttemptObserver = {
   select: (_ctx, pick) => pick(),
   begin: () => ({ headers: [], end: () => undefined }),
@@ -47,12 +54,31 @@ describe('forward() and failures edgeway causes', () => {
       routes: [],
     });
     pools = new UpstreamPools();
-    service = buildService('svc', config.services.svc!, { pools, registry: new MemoryRegistry(), endpoints: new Map(), concurrencyLimiters: new Map() });
+    service = buildService('svc', config.services.svc!, {
+      pools,
+      registry: new MemoryRegistry(),
+      endpoints: new Map(),
+      concurrencyLimiters: new Map(),
+    });
     // A real front server: the request handed to forward() is a real IncomingMessage on a real socket.
     front = createServer((req, res) => {
       const extra = req.headers['x-test-bad'] === undefined ? [] : ['x-edgeway-sub', '山田'];
-      const ctx = { req, res, requestId: 'r1', startedAt: process.hrtime.bigint(), responseHeaders: [] } as unknown as RequestContext;
-      forward({ ctx, service, plan, headers: ['host-note', 'x', ...extra], path: '/', input: requestPickInput(req.headers, '127.0.0.1', Date.now()), observer }).catch((err: unknown) => {
+      const ctx = {
+        req,
+        res,
+        requestId: 'r1',
+        startedAt: process.hrtime.bigint(),
+        responseHeaders: [],
+      } as unknown as RequestContext;
+      forward({
+        ctx,
+        service,
+        plan,
+        headers: ['host-note', 'x', ...extra],
+        path: '/',
+        input: requestPickInput(req.headers, '127.0.0.1', Date.now()),
+        observer,
+      }).catch((err: unknown) => {
         thrown.push(err);
         const status = err instanceof GatewayError ? err.status : 599;
         res.writeHead(status).end();
@@ -79,7 +105,11 @@ describe('forward() and failures edgeway causes', () => {
     }
     const errors = thrown.map((err) => (err as GatewayError).code);
     assert.deepEqual(errors, ['internal_error', 'internal_error']);
-    assert.equal(upstreams[0]!.seen.length + upstreams[1]!.seen.length, 0, 'nothing reached an instance');
+    assert.equal(
+      upstreams[0]!.seen.length + upstreams[1]!.seen.length,
+      0,
+      'nothing reached an instance',
+    );
     const now = Date.now();
     for (const endpoint of service.endpoints()) {
       assert.equal(endpoint.consecutiveFailures, 0, `${endpoint.id} was blamed`);

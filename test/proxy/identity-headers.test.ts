@@ -6,7 +6,13 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 interface ServicesBody {
-  readonly services: ReadonlyArray<{ readonly name: string; readonly instances: ReadonlyArray<{ readonly ejected: boolean; readonly healthy: boolean | null }> }>;
+  readonly services: ReadonlyArray<{
+    readonly name: string;
+    readonly instances: ReadonlyArray<{
+      readonly ejected: boolean;
+      readonly healthy: boolean | null;
+    }>;
+  }>;
 }
 
 describe('non-ASCII identity headers', () => {
@@ -37,7 +43,11 @@ routes:
   });
 
   async function mint(sub: string, scopes: string[]): Promise<string> {
-    const res = await request(`${gw.adminUrl}/admin/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub, scopes, ttl: '5m' }) });
+    const res = await request(`${gw.adminUrl}/admin/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub, scopes, ttl: '5m' }),
+    });
     assert.equal(res.statusCode, 200);
     return ((await res.body.json()) as { token: string }).token;
   }
@@ -45,7 +55,9 @@ routes:
   test('two requests as 山田 reach both instances, percent-encoded; other clients still get 200 and nothing is ejected', async () => {
     const token = await mint('山田', ['orders:read', 'other']);
     for (let i = 0; i < 2; i++) {
-      const res = await request(`${gw.url}/private`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await request(`${gw.url}/private`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       await res.body.dump();
       assert.equal(res.statusCode, 200);
     }
@@ -60,9 +72,14 @@ routes:
       await res.body.dump();
       assert.equal(res.statusCode, 200);
     }
-    const status = (await (await request(`${gw.adminUrl}/admin/services`)).body.json()) as ServicesBody;
+    const status = (await (
+      await request(`${gw.adminUrl}/admin/services`)
+    ).body.json()) as ServicesBody;
     const instances = status.services.find((s) => s.name === 'svc')?.instances ?? [];
     assert.equal(instances.length, 2);
-    assert.ok(instances.every((instance) => !instance.ejected), 'an instance was ejected');
+    assert.ok(
+      instances.every((instance) => !instance.ejected),
+      'an instance was ejected',
+    );
   });
 });

@@ -31,7 +31,9 @@ describe('classifyUpstreamError', () => {
   });
 
   test('a header value past Latin-1 is refused by undici before sending: gateway-error, and the instance saw nothing', async () => {
-    const err = await rejection(pool.request({ path: '/', method: 'GET', headers: ['x-edgeway-sub', '山田'] }));
+    const err = await rejection(
+      pool.request({ path: '/', method: 'GET', headers: ['x-edgeway-sub', '山田'] }),
+    );
     assert.equal(classifyUpstreamError(err), 'gateway-error');
     assert.equal(upstream.seen.length, 0);
   });
@@ -39,7 +41,10 @@ describe('classifyUpstreamError', () => {
   test('a pool edgeway closed: gateway-error', async () => {
     const closed = new Pool(upstream.url);
     await closed.close();
-    assert.equal(classifyUpstreamError(await rejection(closed.request({ path: '/', method: 'GET' }))), 'gateway-error');
+    assert.equal(
+      classifyUpstreamError(await rejection(closed.request({ path: '/', method: 'GET' }))),
+      'gateway-error',
+    );
   });
 
   test('nothing listening: connect-failure', async () => {
@@ -50,7 +55,10 @@ describe('classifyUpstreamError', () => {
     await once(server, 'close');
     const refused = new Pool(`http://127.0.0.1:${port}`);
     try {
-      assert.equal(classifyUpstreamError(await rejection(refused.request({ path: '/', method: 'GET' }))), 'connect-failure');
+      assert.equal(
+        classifyUpstreamError(await rejection(refused.request({ path: '/', method: 'GET' }))),
+        'connect-failure',
+      );
     } finally {
       await refused.destroy();
     }
@@ -61,7 +69,10 @@ describe('classifyUpstreamError', () => {
     await once(server, 'listening');
     const rude = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     try {
-      assert.equal(classifyUpstreamError(await rejection(rude.request({ path: '/', method: 'GET' }))), 'reset');
+      assert.equal(
+        classifyUpstreamError(await rejection(rude.request({ path: '/', method: 'GET' }))),
+        'reset',
+      );
     } finally {
       await rude.destroy();
       server.close();
@@ -69,11 +80,17 @@ describe('classifyUpstreamError', () => {
   });
 
   test('an answer that is not HTTP: invalid-response', async () => {
-    const server = createServer((socket) => socket.end('SSH-2.0-OpenSSH\r\n\r\n')).listen(0, '127.0.0.1');
+    const server = createServer((socket) => socket.end('SSH-2.0-OpenSSH\r\n\r\n')).listen(
+      0,
+      '127.0.0.1',
+    );
     await once(server, 'listening');
     const odd = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     try {
-      assert.equal(classifyUpstreamError(await rejection(odd.request({ path: '/', method: 'GET' }))), 'invalid-response');
+      assert.equal(
+        classifyUpstreamError(await rejection(odd.request({ path: '/', method: 'GET' }))),
+        'invalid-response',
+      );
     } finally {
       await odd.destroy();
       server.close();
@@ -83,7 +100,12 @@ describe('classifyUpstreamError', () => {
   test('an abort: client-aborted; an error without a code came from edgeway: gateway-error', async () => {
     const controller = new AbortController();
     controller.abort();
-    assert.equal(classifyUpstreamError(await rejection(pool.request({ path: '/', method: 'GET', signal: controller.signal }))), 'client-aborted');
+    assert.equal(
+      classifyUpstreamError(
+        await rejection(pool.request({ path: '/', method: 'GET', signal: controller.signal })),
+      ),
+      'client-aborted',
+    );
     assert.equal(classifyUpstreamError(new TypeError('a bug in edgeway')), 'gateway-error');
   });
 });

@@ -29,7 +29,10 @@ describe('FrameBoundary', () => {
   const cases: ReadonlyArray<readonly [string, Buffer[]]> = [
     ['empty and short frames', [frame(0), frame(5), frame(125)]],
     ['16-bit and 64-bit lengths', [frame(126), frame(65_535), frame(70_000)]],
-    ['masked client frames', [frame(3, 0x1, Buffer.from([1, 2, 3, 4])), frame(300, 0x2, Buffer.from([9, 9, 9, 9]))]],
+    [
+      'masked client frames',
+      [frame(3, 0x1, Buffer.from([1, 2, 3, 4])), frame(300, 0x2, Buffer.from([9, 9, 9, 9]))],
+    ],
     ['a control frame between data frames', [frame(10), closeFrame(1000, 'bye', false), frame(1)]],
   ];
   for (const [name, frames] of cases) {
@@ -91,7 +94,10 @@ describe('StreamRelay.closeForPolicy', () => {
   test('waits for the end of the upstream frame in flight, then sends 1008 to the client and a masked Close upstream', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true });
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: true,
+    });
     const atClient = collect(clientPeer);
     const atUpstream = collect(upstreamPeer);
     const message = frame(1000);
@@ -101,7 +107,11 @@ describe('StreamRelay.closeForPolicy', () => {
     relay.closeForPolicy('token_revoked', 'token revoked');
     upstreamPeer.write(Buffer.concat([message.subarray(600), frame(50)]));
     await atClient.ended;
-    assert.deepEqual(atClient.data(), Buffer.concat([message, closeFrame(1008, 'token revoked', false)]), 'the frame whole, then the Close; the next frame dropped');
+    assert.deepEqual(
+      atClient.data(),
+      Buffer.concat([message, closeFrame(1008, 'token revoked', false)]),
+      'the frame whole, then the Close; the next frame dropped',
+    );
 
     await atUpstream.ended;
     const close = atUpstream.data();
@@ -119,7 +129,10 @@ describe('StreamRelay.closeForPolicy', () => {
   test('an upstream that never finishes its frame does not keep the client connected', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true });
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: true,
+    });
     clientPeer.on('error', () => undefined);
     upstreamPeer.on('error', () => undefined);
     const atClient = collect(clientPeer);
@@ -132,18 +145,25 @@ describe('StreamRelay.closeForPolicy', () => {
     assert.equal(atClient.data().length, 100, 'no Close inside the frame');
   });
 
-  test('bytes read off with the upstream\'s handshake count as frame bytes too', async () => {
+  test("bytes read off with the upstream's handshake count as frame bytes too", async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
     const message = frame(1000);
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true, upstreamHead: message.subarray(0, 300) });
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: true,
+      upstreamHead: message.subarray(0, 300),
+    });
     const atClient = collect(clientPeer);
     collect(upstreamPeer);
     await received(atClient, 300);
     relay.closeForPolicy('token_revoked', 'token revoked');
     upstreamPeer.write(message.subarray(300));
     await atClient.ended;
-    assert.deepEqual(atClient.data(), Buffer.concat([message, closeFrame(1008, 'token revoked', false)]));
+    assert.deepEqual(
+      atClient.data(),
+      Buffer.concat([message, closeFrame(1008, 'token revoked', false)]),
+    );
     clientPeer.destroy();
     upstreamPeer.destroy();
   });
@@ -151,13 +171,19 @@ describe('StreamRelay.closeForPolicy', () => {
   test('between frames the Close goes out at once', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: true });
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: true,
+    });
     const atClient = collect(clientPeer);
     upstreamPeer.write(frame(20));
     await received(atClient, 22);
     relay.closeForPolicy('token_expired', 'token expired');
     await atClient.ended;
-    assert.deepEqual(atClient.data(), Buffer.concat([frame(20), closeFrame(1008, 'token expired', false)]));
+    assert.deepEqual(
+      atClient.data(),
+      Buffer.concat([frame(20), closeFrame(1008, 'token expired', false)]),
+    );
     assert.equal((await relay.done).closedBy, 'token_expired');
     clientPeer.destroy();
     upstreamPeer.destroy();
@@ -168,7 +194,10 @@ describe('StreamRelay ends', () => {
   test('a client FIN (half-close) reaches the upstream and closes both sides', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: false });
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: false,
+    });
     const atUpstream = collect(upstreamPeer);
     const atClient = collect(clientPeer);
     clientPeer.end(Buffer.from('last words'));
@@ -183,7 +212,10 @@ describe('StreamRelay ends', () => {
   test('an upstream reset closes the client side', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, { idleTimeoutMs: 60_000, trackFrames: false });
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: false,
+    });
     clientPeer.on('error', () => undefined);
     const clientClosed = once(clientPeer, 'close');
     upstreamPeer.resetAndDestroy();

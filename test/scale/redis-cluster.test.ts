@@ -9,7 +9,10 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startCluster, type TestCluster } from './topologies.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const CONFIG = discoveredOrdersYaml({ extraRoutes: '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 5, refillPerSecond: 0.01, key: route, onStoreFailure: closed } }\n' });
+const CONFIG = discoveredOrdersYaml({
+  extraRoutes:
+    '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 5, refillPerSecond: 0.01, key: route, onStoreFailure: closed } }\n',
+});
 
 describe('Redis Cluster (3 masters)', () => {
   let cluster: TestCluster;
@@ -22,8 +25,15 @@ describe('Redis Cluster (3 masters)', () => {
     cluster = await startCluster();
     upstream = await startUpstream();
     client = createRedisClient(parseRedisUrl(cluster.url));
-    registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, ttlMs: 10_000 });
-    for (let i = 0; i < 2; i++) gateways.push(await startGateway({ 'config.yaml': CONFIG }, { redisUrl: cluster.url }));
+    registration = await register({
+      redis: client,
+      service: 'orders',
+      id: 'o1',
+      url: upstream.url,
+      ttlMs: 10_000,
+    });
+    for (let i = 0; i < 2; i++)
+      gateways.push(await startGateway({ 'config.yaml': CONFIG }, { redisUrl: cluster.url }));
   });
 
   after(async () => {
@@ -42,7 +52,12 @@ describe('Redis Cluster (3 masters)', () => {
 
   test('both gateways route to the instance registered through the cluster', async () => {
     for (const g of gateways) {
-      await waitFor(async () => (await fetch(`${g.url}/orders/7`)).status === 200, 5000, 'the instance to reach the gateway', 100);
+      await waitFor(
+        async () => (await fetch(`${g.url}/orders/7`)).status === 200,
+        5000,
+        'the instance to reach the gateway',
+        100,
+      );
       const res = await fetch(`${g.url}/orders/7`);
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { url: string }).url, '/orders/7');
@@ -52,10 +67,27 @@ describe('Redis Cluster (3 masters)', () => {
   test('a deregistration reaches both gateways: no instance left means 503', async () => {
     await registration.stop();
     for (const g of gateways) {
-      await waitFor(async () => (await fetch(`${g.url}/orders/1`)).status === 503, 5000, 'the deregistration to reach the gateway', 100);
+      await waitFor(
+        async () => (await fetch(`${g.url}/orders/1`)).status === 503,
+        5000,
+        'the deregistration to reach the gateway',
+        100,
+      );
     }
-    registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, ttlMs: 10_000 });
-    for (const g of gateways) await waitFor(async () => (await fetch(`${g.url}/orders/1`)).status === 200, 5000, 'the instance to come back', 100);
+    registration = await register({
+      redis: client,
+      service: 'orders',
+      id: 'o1',
+      url: upstream.url,
+      ttlMs: 10_000,
+    });
+    for (const g of gateways)
+      await waitFor(
+        async () => (await fetch(`${g.url}/orders/1`)).status === 200,
+        5000,
+        'the instance to come back',
+        100,
+      );
   });
 
   test('one bucket shared by both gateways: 8 requests split over two gateways, 5 allowed', async () => {

@@ -9,7 +9,10 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startSentinel, type TestSentinel } from './topologies.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const CONFIG = discoveredOrdersYaml({ extraRoutes: '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 100000, refillPerSecond: 1000, key: ip, onStoreFailure: local } }\n' });
+const CONFIG = discoveredOrdersYaml({
+  extraRoutes:
+    '  - { name: limited, match: { path: /limited }, service: orders, rateLimit: { capacity: 100000, refillPerSecond: 1000, key: ip, onStoreFailure: local } }\n',
+});
 
 /** Time after the promotion during which clients may still be reconnecting, ms. */
 const RECONNECT_GRACE_MS = 3000;
@@ -41,15 +44,36 @@ describe('Redis Sentinel failover', () => {
     client.on('error', () => undefined);
     // The default TTL (10 s) outlasts the failover, so the instance does not expire while heartbeats fail; each
     // heartbeat re-sends the whole record, so the promoted replica has it even if replication lagged.
-    registration = await register({ redis: client, service: 'orders', id: 'o1', url: upstream.url, logger: { warn: () => undefined, info: () => undefined } });
+    registration = await register({
+      redis: client,
+      service: 'orders',
+      id: 'o1',
+      url: upstream.url,
+      logger: { warn: () => undefined, info: () => undefined },
+    });
     gateway = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: sentinel.url });
-    await waitFor(async () => (await fetch(`${gateway.url}/orders`)).status === 200, 5000, 'the instance to reach the gateway', 100);
+    await waitFor(
+      async () => (await fetch(`${gateway.url}/orders`)).status === 200,
+      5000,
+      'the instance to reach the gateway',
+      100,
+    );
   });
 
   after(async () => {
     // Each step runs even when an earlier one fails, so no redis-server outlives the test.
-    const steps = [() => late?.stop(), () => gateway?.stop(), () => registration?.stop(), () => client?.disconnect(), () => upstream?.close(), () => sentinel?.stop()];
-    for (const step of steps) await Promise.resolve().then(step).catch(() => undefined);
+    const steps = [
+      () => late?.stop(),
+      () => gateway?.stop(),
+      () => registration?.stop(),
+      () => client?.disconnect(),
+      () => upstream?.close(),
+      () => sentinel?.stop(),
+    ];
+    for (const step of steps)
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
   });
 
   test('GETs keep being answered through the failover and the registration survives it', async (t) => {
@@ -70,10 +94,20 @@ describe('Redis Sentinel failover', () => {
     const oldMaster = await sentinel.currentMasterPort();
     const killedAt = Date.now();
     await sentinel.killMaster();
-    await waitFor(async () => (await sentinel.currentMasterPort()) === sentinel.replicaPort, 20_000, 'Sentinel to promote the replica', 100);
+    await waitFor(
+      async () => (await sentinel.currentMasterPort()) === sentinel.replicaPort,
+      20_000,
+      'Sentinel to promote the replica',
+      100,
+    );
     const promotedAt = Date.now();
     const settled = promotedAt + RECONNECT_GRACE_MS;
-    await waitFor(async () => samples.filter((s) => s.at > settled).length >= 20, 30_000, 'traffic after the failover window', 100);
+    await waitFor(
+      async () => samples.filter((s) => s.at > settled).length >= 20,
+      30_000,
+      'traffic after the failover window',
+      100,
+    );
     running = false;
     await Promise.all(loops);
 
@@ -82,16 +116,27 @@ describe('Redis Sentinel failover', () => {
     const during = samples.filter((s) => s.at >= killedAt && s.at <= settled);
     const afterwards = samples.filter((s) => s.at > settled);
     const failed = (list: Sample[]): Sample[] => list.filter((s) => s.status !== 200);
-    t.diagnostic(`failover took ${promotedAt - killedAt} ms; requests before/during/after: ${before.length}/${during.length}/${afterwards.length}; non-200 during: ${failed(during).length} ${JSON.stringify(countBy(failed(during)))}`);
+    t.diagnostic(
+      `failover took ${promotedAt - killedAt} ms; requests before/during/after: ${before.length}/${during.length}/${afterwards.length}; non-200 during: ${failed(during).length} ${JSON.stringify(countBy(failed(during)))}`,
+    );
     assert.ok(before.length >= 20 && afterwards.length >= 20, 'the loop kept running');
     assert.deepEqual(failed(before), []);
     assert.deepEqual(failed(afterwards), [], 'no failure after the failover window');
     // The instance was still alive, so even during the window a 5xx would be the store leaking into the request path.
-    assert.equal(failed(during).filter((s) => s.status >= 500 || s.status === 0).length, 0, `failures during the failover: ${JSON.stringify(failed(during).slice(0, 5))}`);
+    assert.equal(
+      failed(during).filter((s) => s.status >= 500 || s.status === 0).length,
+      0,
+      `failures during the failover: ${JSON.stringify(failed(during).slice(0, 5))}`,
+    );
 
     // A gateway that starts now knows only what the promoted master holds: the instance must be there.
     late = await startGateway({ 'config.yaml': CONFIG }, { redisUrl: sentinel.url });
     const fresh = late;
-    await waitFor(async () => (await fetch(`${fresh.url}/orders`)).status === 200, 5000, 'the new gateway to see the instance', 100);
+    await waitFor(
+      async () => (await fetch(`${fresh.url}/orders`)).status === 200,
+      5000,
+      'the new gateway to see the instance',
+      100,
+    );
   });
 });

@@ -34,9 +34,15 @@ describe('parseRedisUrl', () => {
   });
 
   test('a Sentinel set gives sentinels, the master name and the db', () => {
-    const t = parseRedisUrl('redis+sentinel://:pw@s1:26379,s2,s3:26380/mymaster/1?sentinelPassword=sp');
+    const t = parseRedisUrl(
+      'redis+sentinel://:pw@s1:26379,s2,s3:26380/mymaster/1?sentinelPassword=sp',
+    );
     assert.equal(t.kind, 'sentinel');
-    assert.deepEqual(t.options.sentinels, [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }, { host: 's3', port: 26380 }]);
+    assert.deepEqual(t.options.sentinels, [
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26379 },
+      { host: 's3', port: 26380 },
+    ]);
     assert.equal(t.options.name, 'mymaster');
     assert.equal(t.options.db, 1);
     assert.equal(t.options.password, 'pw');
@@ -48,7 +54,11 @@ describe('parseRedisUrl', () => {
     const t = parseRedisUrl('redis+cluster://:pw@h1:7000,h2:7001,h3');
     assert.equal(t.kind, 'cluster');
     if (t.kind !== 'cluster') return;
-    assert.deepEqual(t.nodes, [{ host: 'h1', port: 7000 }, { host: 'h2', port: 7001 }, { host: 'h3', port: 6379 }]);
+    assert.deepEqual(t.nodes, [
+      { host: 'h1', port: 7000 },
+      { host: 'h2', port: 7001 },
+      { host: 'h3', port: 6379 },
+    ]);
     assert.equal(t.options.enableAutoPipelining, true);
     assert.equal(t.options.redisOptions?.maxRetriesPerRequest, 1);
     assert.equal(t.options.redisOptions?.password, 'pw');
@@ -80,7 +90,10 @@ describe('parseRedisUrl', () => {
   ];
   for (const [url, message] of bad) {
     test(`refuses ${url}`, () => {
-      assert.throws(() => parseRedisUrl(url), (err: unknown) => err instanceof RedisUrlError && message.test(err.message));
+      assert.throws(
+        () => parseRedisUrl(url),
+        (err: unknown) => err instanceof RedisUrlError && message.test(err.message),
+      );
     });
   }
 

@@ -39,14 +39,20 @@ class Processes {
   constructor() {
     // A crashed test process must not leave servers behind: kill them (sync) as the process exits.
     process.once('exit', () => {
-      for (const child of this.children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of this.children.values())
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
   }
 
   async spawn(args: string[], port: number): Promise<ChildProcess> {
     const child = spawn('redis-server', args, { stdio: 'ignore', cwd: this.dir });
     this.children.set(port, child);
-    await waitFor(async () => (await redisCli(port, 'PING')).trim() === 'PONG', 5000, `redis-server on ${port}`, 100);
+    await waitFor(
+      async () => (await redisCli(port, 'PING')).trim() === 'PONG',
+      5000,
+      `redis-server on ${port}`,
+      100,
+    );
     return child;
   }
 
@@ -83,15 +89,45 @@ export async function startCluster(): Promise<TestCluster> {
     for (let i = 0; i < 3; i++) {
       const port = await freeClusterPort();
       ports.push(port);
-      await procs.spawn(['--port', String(port), ...BASE, '--cluster-enabled', 'yes', '--cluster-config-file', join(procs.dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000'], port);
+      await procs.spawn(
+        [
+          '--port',
+          String(port),
+          ...BASE,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(procs.dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          '2000',
+        ],
+        port,
+      );
     }
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-    for (const port of ports) await waitFor(async () => (await redisCli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), 20_000, `cluster_state:ok on ${port}`, 100);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    for (const port of ports)
+      await waitFor(
+        async () => (await redisCli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
+        20_000,
+        `cluster_state:ok on ${port}`,
+        100,
+      );
   } catch (err) {
     await procs.stopAll();
     throw err;
   }
-  return { ports, url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, stop: () => procs.stopAll() };
+  return {
+    ports,
+    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    stop: () => procs.stopAll(),
+  };
 }
 
 /** A running Sentinel set: one master, one replica, three sentinels monitoring `mymaster`. */
@@ -111,29 +147,57 @@ export interface TestSentinel {
 /** Starts master + replica + 3 sentinels with short timings (down after 1 s, failover timeout 3 s). */
 export async function startSentinel(): Promise<TestSentinel> {
   const procs = new Processes();
-  const [masterPort, replicaPort, ...sentinelPorts] = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort(), await freeClusterPort(), await freeClusterPort()] as [number, number, number, number, number];
+  const [masterPort, replicaPort, ...sentinelPorts] = [
+    await freeClusterPort(),
+    await freeClusterPort(),
+    await freeClusterPort(),
+    await freeClusterPort(),
+    await freeClusterPort(),
+  ] as [number, number, number, number, number];
   try {
     await procs.spawn(['--port', String(masterPort), ...BASE], masterPort);
-    await procs.spawn(['--port', String(replicaPort), ...BASE, '--replicaof', '127.0.0.1', String(masterPort)], replicaPort);
-    await waitFor(async () => (await redisCli(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'), 20_000, 'replica in sync', 100);
+    await procs.spawn(
+      ['--port', String(replicaPort), ...BASE, '--replicaof', '127.0.0.1', String(masterPort)],
+      replicaPort,
+    );
+    await waitFor(
+      async () =>
+        (await redisCli(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
+      20_000,
+      'replica in sync',
+      100,
+    );
     for (const port of sentinelPorts) {
       const conf = join(procs.dir, `sentinel-${port}.conf`);
-      writeFileSync(conf, [
-        `port ${port}`, 'bind 127.0.0.1', `dir ${procs.dir}`,
-        `sentinel monitor mymaster 127.0.0.1 ${masterPort} 2`,
-        'sentinel down-after-milliseconds mymaster 1000',
-        'sentinel failover-timeout mymaster 3000',
-        'sentinel parallel-syncs mymaster 1', '',
-      ].join('\n'));
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${procs.dir}`,
+          `sentinel monitor mymaster 127.0.0.1 ${masterPort} 2`,
+          'sentinel down-after-milliseconds mymaster 1000',
+          'sentinel failover-timeout mymaster 3000',
+          'sentinel parallel-syncs mymaster 1',
+          '',
+        ].join('\n'),
+      );
       await procs.spawn([conf, '--sentinel'], port);
     }
     // A failover needs a majority of sentinels that know each other and the replica (hello messages, every 2 s).
     for (const port of sentinelPorts) {
-      await waitFor(async () => {
-        const peers = await redisCli(port, 'SENTINEL', 'SENTINELS', 'mymaster');
-        const replicas = await redisCli(port, 'SENTINEL', 'REPLICAS', 'mymaster');
-        return (peers.match(/^name$/gm) ?? []).length === 2 && replicas.includes(String(replicaPort));
-      }, 20_000, `sentinel ${port} sees its peers and the replica`, 100);
+      await waitFor(
+        async () => {
+          const peers = await redisCli(port, 'SENTINEL', 'SENTINELS', 'mymaster');
+          const replicas = await redisCli(port, 'SENTINEL', 'REPLICAS', 'mymaster');
+          return (
+            (peers.match(/^name$/gm) ?? []).length === 2 && replicas.includes(String(replicaPort))
+          );
+        },
+        20_000,
+        `sentinel ${port} sees its peers and the replica`,
+        100,
+      );
     }
   } catch (err) {
     await procs.stopAll();
@@ -152,6 +216,8 @@ export async function startSentinel(): Promise<TestSentinel> {
 }
 
 async function currentMaster(sentinelPort: number): Promise<number> {
-  const reply = (await redisCli(sentinelPort, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')).trim().split('\n');
+  const reply = (await redisCli(sentinelPort, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster'))
+    .trim()
+    .split('\n');
   return Number(reply[1]);
 }

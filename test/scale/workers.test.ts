@@ -29,7 +29,13 @@ function get(url: string): Promise<number> {
 
 /** The PIDs holding an established connection to `port` on loopback (the gateway workers' upstream pools). */
 function pidsConnectedTo(port: number): Set<number> {
-  const out = execFileSync('ss', ['-Htnp', 'state', 'established', 'dst', `127.0.0.1:${port}`]).toString();
+  const out = execFileSync('ss', [
+    '-Htnp',
+    'state',
+    'established',
+    'dst',
+    `127.0.0.1:${port}`,
+  ]).toString();
   return new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])));
 }
 
@@ -39,7 +45,10 @@ interface Started {
 }
 
 function startEdgeway(args: string[], env: NodeJS.ProcessEnv): Started {
-  const child = spawn(process.execPath, [BIN, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '', ...env } });
+  const child = spawn(process.execPath, [BIN, 'start', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REDIS_URL: '', ...env },
+  });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -58,12 +67,34 @@ describe('edgeway start --workers 2', () => {
     redis = await startRedis();
     upstream = await startUpstream();
     dir = mkdtempSync(join(tmpdir(), 'edgeway-workers-'));
-    writeFileSync(join(dir, 'config.yaml'), `services:\n  svc:\n    instances: [${upstream.url}]\nroutes:\n  - name: all\n    match: { path: / }\n    service: svc\n`);
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `services:\n  svc:\n    instances: [${upstream.url}]\nroutes:\n  - name: all\n    match: { path: / }\n    service: svc\n`,
+    );
     const [port, adminPort] = [await freePort(), await freePort()];
     url = `http://127.0.0.1:${port}`;
     adminUrl = `http://127.0.0.1:${adminPort}`;
-    gw = startEdgeway(['--config', dir, '--port', String(port), '--admin-port', String(adminPort), '--redis', redis.url, '--workers', '2'], { EDGEWAY_DATA_DIR: join(dir, '.data'), EDGEWAY_ACCESS_LOG: 'off' });
-    await waitFor(async () => gw.output().includes('"msg":"edgeway listening"'), 30_000, 'edgeway listening', 100);
+    gw = startEdgeway(
+      [
+        '--config',
+        dir,
+        '--port',
+        String(port),
+        '--admin-port',
+        String(adminPort),
+        '--redis',
+        redis.url,
+        '--workers',
+        '2',
+      ],
+      { EDGEWAY_DATA_DIR: join(dir, '.data'), EDGEWAY_ACCESS_LOG: 'off' },
+    );
+    await waitFor(
+      async () => gw.output().includes('"msg":"edgeway listening"'),
+      30_000,
+      'edgeway listening',
+      100,
+    );
   });
 
   after(async () => {
@@ -85,7 +116,11 @@ describe('edgeway start --workers 2', () => {
     assert.ok(!workerPids.has(gw.child.pid as number), 'workers are not the primary');
     const statuses = await Promise.all(Array.from({ length: 20 }, () => get(`${url}/x`)));
     assert.deepEqual(new Set(statuses), new Set([200]));
-    assert.deepEqual(pidsConnectedTo(upstream.port), workerPids, 'each worker forwarded requests upstream');
+    assert.deepEqual(
+      pidsConnectedTo(upstream.port),
+      workerPids,
+      'each worker forwarded requests upstream',
+    );
     assert.equal(await get(`${adminUrl}/healthz`), 200);
   });
 
@@ -96,16 +131,20 @@ describe('edgeway start --workers 2', () => {
           let body = '';
           res.on('data', (c: Buffer) => (body += c.toString()));
           res.on('end', () => resolve(body));
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
-      const requests = [...text.matchAll(/^edgeway_requests_total\{route="all",[^}]*status="200"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      const requests = [
+        ...text.matchAll(/^edgeway_requests_total\{route="all",[^}]*status="200"[^}]*\} (\d+)$/gm),
+      ].reduce((n, m) => n + Number(m[1]), 0);
       return { requests, redisUp: /^edgeway_redis_up (\S+)$/m.exec(text)?.[1] };
     };
     const before = await routeCount();
     const statuses = await Promise.all(Array.from({ length: 20 }, () => get(`${url}/counted`)));
     assert.deepEqual(new Set(statuses), new Set([200]));
     const after = await routeCount();
-    assert.equal(after.requests - before.requests, 20, 'both workers\' requests are in the scrape');
+    assert.equal(after.requests - before.requests, 20, "both workers' requests are in the scrape");
     assert.equal(after.redisUp, '1', 'a gauge of shared state is not summed over workers');
   });
 
@@ -114,9 +153,19 @@ describe('edgeway start --workers 2', () => {
     const load = keepAliveLoad(`${url}/kept`, 8);
     await waitFor(async () => load.tally.ok > 100, 10_000, 'the load to run', 20);
     process.kill(gw.child.pid as number, 'SIGHUP');
-    await waitFor(async () => gw.output().slice(before).includes('rolling restart done'), 60_000, 'the rolling restart to finish', 100);
+    await waitFor(
+      async () => gw.output().slice(before).includes('rolling restart done'),
+      60_000,
+      'the rolling restart to finish',
+      100,
+    );
     const okAtRestart = load.tally.ok;
-    await waitFor(async () => load.tally.ok > okAtRestart + 100, 10_000, 'requests to the new workers', 20);
+    await waitFor(
+      async () => load.tally.ok > okAtRestart + 100,
+      10_000,
+      'requests to the new workers',
+      20,
+    );
     const tally = await load.stop();
     assert.deepEqual(tally.failures, [], `${tally.ok} answered`);
     assert.equal(tally.refused, 0);
@@ -131,14 +180,23 @@ describe('edgeway start --workers 2', () => {
     })();
     await new Promise((r) => setTimeout(r, 300));
     process.kill(gw.child.pid as number, 'SIGHUP');
-    await waitFor(async () => gw.output().slice(before).includes('rolling restart done'), 60_000, 'the rolling restart to finish', 100);
+    await waitFor(
+      async () => gw.output().slice(before).includes('rolling restart done'),
+      60_000,
+      'the rolling restart to finish',
+      100,
+    );
     await new Promise((r) => setTimeout(r, 300));
     running = false;
     await loop;
     const restarted = gw.output().slice(before);
     assert.equal((restarted.match(/"msg":"worker listening"/g) ?? []).length, 2, restarted);
     assert.ok(statuses.length > 20, `only ${statuses.length} requests`);
-    assert.deepEqual(statuses.filter((s) => s !== 200), [], `${statuses.length} requests`);
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200),
+      [],
+      `${statuses.length} requests`,
+    );
   });
 
   test('a SIGHUP while the config is invalid keeps the running workers serving', async () => {
@@ -148,8 +206,21 @@ describe('edgeway start --workers 2', () => {
     writeFileSync(config, 'routes: [{ name: broken }]\n');
     try {
       process.kill(gw.child.pid as number, 'SIGHUP');
-      await waitFor(async () => gw.output().slice(before).includes('rolling restart done'), 60_000, 'the rolling restart to give up', 100);
-      assert.equal((gw.output().slice(before).match(/keeping the old one/g) ?? []).length, 2);
+      await waitFor(
+        async () => gw.output().slice(before).includes('rolling restart done'),
+        60_000,
+        'the rolling restart to give up',
+        100,
+      );
+      assert.equal(
+        (
+          gw
+            .output()
+            .slice(before)
+            .match(/keeping the old one/g) ?? []
+        ).length,
+        2,
+      );
       const statuses = await Promise.all(Array.from({ length: 10 }, () => get(`${url}/x`)));
       assert.deepEqual(new Set(statuses), new Set([200]));
     } finally {
@@ -173,7 +244,9 @@ describe('edgeway start --workers 2', () => {
   });
 
   test('--workers 2 without Redis exits 1 and says why', async () => {
-    const alone = startEdgeway(['--config', dir, '--port', '0', '--workers', '2'], { EDGEWAY_DATA_DIR: join(dir, '.data') });
+    const alone = startEdgeway(['--config', dir, '--port', '0', '--workers', '2'], {
+      EDGEWAY_DATA_DIR: join(dir, '.data'),
+    });
     const [code] = await once(alone.child, 'exit');
     assert.equal(code, 1);
     assert.match(alone.output(), /--workers 2 needs a shared store/);

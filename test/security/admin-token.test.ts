@@ -19,7 +19,8 @@ describe('the admin token check', () => {
     [undefined, false],
   ];
   for (const [header, expected] of cases) {
-    test(`${JSON.stringify(header)} is ${expected ? 'accepted' : 'refused'}`, () => assert.equal(isAdmin(header), expected));
+    test(`${JSON.stringify(header)} is ${expected ? 'accepted' : 'refused'}`, () =>
+      assert.equal(isAdmin(header), expected));
   }
 
   test('refuses to be built with an empty token', () => {
@@ -37,7 +38,11 @@ describe('bearer parsing', () => {
 
   test('throws invalid_token for bad syntax', () => {
     for (const header of ['Bearer', 'Bearer a,b', 'Bearer a b', 'Bearer =abc']) {
-      assert.throws(() => parseBearer(header), (err: unknown) => err instanceof GatewayError && err.code === 'unauthorized', header);
+      assert.throws(
+        () => parseBearer(header),
+        (err: unknown) => err instanceof GatewayError && err.code === 'unauthorized',
+        header,
+      );
     }
   });
 });

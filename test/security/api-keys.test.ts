@@ -29,16 +29,25 @@ after(async () => {
 
 /** Two processes' views of one store: what `issue` writes on one, the other must see. */
 const stores: Array<[string, () => Promise<[ApiKeys, ApiKeys]>]> = [
-  ['memory (apikeys.json)', async () => {
-    const backend: StoreBackend = { kind: 'memory', dataDir: join(dir.path, String(closers.length)) };
-    return [await open(backend), await open(backend)];
-  }],
-  ['redis', async () => {
-    const first = redisBackend(redis.port, dir.path);
-    const second = redisBackend(redis.port, dir.path);
-    closers.push(first.close, second.close);
-    return [await open(first.backend), await open(second.backend)];
-  }],
+  [
+    'memory (apikeys.json)',
+    async () => {
+      const backend: StoreBackend = {
+        kind: 'memory',
+        dataDir: join(dir.path, String(closers.length)),
+      };
+      return [await open(backend), await open(backend)];
+    },
+  ],
+  [
+    'redis',
+    async () => {
+      const first = redisBackend(redis.port, dir.path);
+      const second = redisBackend(redis.port, dir.path);
+      closers.push(first.close, second.close);
+      return [await open(first.backend), await open(second.backend)];
+    },
+  ],
 ];
 
 async function open(backend: StoreBackend): Promise<ApiKeys> {
@@ -47,18 +56,26 @@ async function open(backend: StoreBackend): Promise<ApiKeys> {
   return keys;
 }
 
-const principalOf = async (keys: ApiKeys, key: string): Promise<Principal | string> => keys.lookup(apiKeyDigest(key));
+const principalOf = async (keys: ApiKeys, key: string): Promise<Principal | string> =>
+  keys.lookup(apiKeyDigest(key));
 
 for (const [name, openPair] of stores) {
   describe(`API keys on the ${name} store`, () => {
     test('an issued key authenticates as its consumer with its scopes; another key does not', async () => {
       const [keys] = await openPair();
-      const issued = await keys.issue({ consumer: 'team-a', scopes: ['orders:read', 'orders:write'] });
+      const issued = await keys.issue({
+        consumer: 'team-a',
+        scopes: ['orders:read', 'orders:write'],
+      });
       assert.match(issued.key, /^ewk_[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
       assert.match(issued.id, /^ak_[0-9a-f]{16}$/);
       assert.equal(issued.expiresAt, null);
       const principal = await principalOf(keys, issued.key);
-      assert.deepEqual(principal, { sub: 'team-a', scopes: ['orders:read', 'orders:write'], claims: {} });
+      assert.deepEqual(principal, {
+        sub: 'team-a',
+        scopes: ['orders:read', 'orders:write'],
+        claims: {},
+      });
       assert.equal(await principalOf(keys, newApiKey().key), 'unknown');
       assert.equal(await principalOf(keys, `${issued.key}x`), 'unknown');
     });
@@ -68,7 +85,11 @@ for (const [name, openPair] of stores) {
       const issued = await keys.issue({ consumer: 'brief', scopes: [], ttlMs: 50 });
       assert.equal(typeof (await principalOf(keys, issued.key)), 'object');
       await new Promise((resolve) => setTimeout(resolve, 80));
-      assert.equal(keys.cached(apiKeyDigest(issued.key)), undefined, 'the cache entry dies with the key');
+      assert.equal(
+        keys.cached(apiKeyDigest(issued.key)),
+        undefined,
+        'the cache entry dies with the key',
+      );
       assert.equal(await principalOf(keys, issued.key), 'expired');
     });
 
@@ -76,7 +97,13 @@ for (const [name, openPair] of stores) {
       const [keys] = await openPair();
       const issued = await keys.issue({ consumer: 'lister', scopes: ['a'], ttlMs: 3_600_000 });
       const listed = (await keys.list()).find((k) => k.id === issued.id);
-      assert.deepEqual(listed, { id: issued.id, consumer: 'lister', scopes: ['a'], createdAt: issued.createdAt, expiresAt: issued.expiresAt });
+      assert.deepEqual(listed, {
+        id: issued.id,
+        consumer: 'lister',
+        scopes: ['a'],
+        createdAt: issued.createdAt,
+        expiresAt: issued.expiresAt,
+      });
       const text = JSON.stringify(await keys.list());
       assert.equal(text.includes(issued.key), false);
       assert.equal(text.includes(apiKeyDigest(issued.key)), false);
@@ -88,9 +115,19 @@ for (const [name, openPair] of stores) {
       const digest = apiKeyDigest(issued.key);
       // Memory mode: the other process sees a new key at its next poll of apikeys.json.
       // A lookup racing the subscription's first (re)connect is not cached, so this may take two.
-      await waitFor(async () => typeof (await gateway.lookup(digest)) === 'object' && gateway.cached(digest) !== undefined, 1000, 'the second process to know and cache the new key');
+      await waitFor(
+        async () =>
+          typeof (await gateway.lookup(digest)) === 'object' &&
+          gateway.cached(digest) !== undefined,
+        1000,
+        'the second process to know and cache the new key',
+      );
       assert.equal(await issuer.revoke(issued.id), true);
-      const ms = await waitFor(() => gateway.cached(digest) === undefined, 1000, 'the second process to drop the revoked key');
+      const ms = await waitFor(
+        () => gateway.cached(digest) === undefined,
+        1000,
+        'the second process to drop the revoked key',
+      );
       assert.ok(ms < 1000);
       assert.equal(await gateway.lookup(digest), 'unknown');
       assert.equal(await issuer.revoke(issued.id), false, 'a second revoke finds nothing');
@@ -132,5 +169,8 @@ test('Redis holds digests only, and issuing sweeps keys that have expired', asyn
   await new Promise((resolve) => setTimeout(resolve, 60));
   await keys.issue({ consumer: 'sweeper', scopes: [] });
   assert.equal(await client.hexists(API_KEYS_BY_DIGEST, apiKeyDigest(short.key)), 0);
-  assert.equal((await keys.list()).some((k) => k.id === short.id), false);
+  assert.equal(
+    (await keys.list()).some((k) => k.id === short.id),
+    false,
+  );
 });

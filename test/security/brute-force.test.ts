@@ -15,8 +15,12 @@ let redis: TestRedis;
 before(async () => {
   dir = await tempDir();
   redis = await startRedis();
-  const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] } });
-  security = await createSecurity({ kind: 'memory', dataDir: dir.path }, auth, { invalidTokensPerMinute: 3 });
+  const { auth } = configSchema.parse({
+    auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] },
+  });
+  security = await createSecurity({ kind: 'memory', dataDir: dir.path }, auth, {
+    invalidTokensPerMinute: 3,
+  });
 });
 
 after(async () => {
@@ -39,7 +43,9 @@ describe('the invalid-token guard', () => {
   test('answers 429 with Retry-After once an IP exceeds its invalid tokens, but never to a valid token', async () => {
     const valid = (await security.issueToken({ sub: 's', scopes: [], ttlMs: 60_000 })).token;
     assert.deepEqual(
-      await Promise.all(['Bearer x.y.z', 'Bearer a.b.c', 'Bearer q.r.s'].map((h) => codeOf(h, '192.0.2.7'))),
+      await Promise.all(
+        ['Bearer x.y.z', 'Bearer a.b.c', 'Bearer q.r.s'].map((h) => codeOf(h, '192.0.2.7')),
+      ),
       ['unauthorized', 'unauthorized', 'unauthorized'],
     );
     try {
@@ -56,7 +62,8 @@ describe('the invalid-token guard', () => {
   });
 
   test('does not count requests without a token', async () => {
-    for (let i = 0; i < 5; i += 1) assert.equal(await codeOf(undefined, '192.0.2.9'), 'unauthorized');
+    for (let i = 0; i < 5; i += 1)
+      assert.equal(await codeOf(undefined, '192.0.2.9'), 'unauthorized');
     const valid = (await security.issueToken({ sub: 's', scopes: [], ttlMs: 60_000 })).token;
     assert.equal(await codeOf(`Bearer ${valid}`, '192.0.2.9'), 'ok');
   });

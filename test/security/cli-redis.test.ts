@@ -19,11 +19,17 @@ after(async () => {
 });
 
 /** Runs one command through a fresh proxy: its first connection (commands) is fast, the later ones (subscriber) slow. */
-async function cliThroughSlowSubscriber(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cliThroughSlowSubscriber(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proxy = await startSlowReplyProxy(redis.port, (connection) => (connection === 0 ? 0 : 300));
   const { REDIS_URL: _url, EDGEWAY_CONFIG: _config, ...env } = process.env;
   try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/edgeway.js', ...args, '--redis', proxy.url], { cwd: ROOT, env, timeout: 20_000 });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['bin/edgeway.js', ...args, '--redis', proxy.url],
+      { cwd: ROOT, env, timeout: 20_000 },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const failed = err as { code: number; stdout: string; stderr: string };
@@ -36,9 +42,13 @@ async function cliThroughSlowSubscriber(args: string[]): Promise<{ code: number;
 test('20 consecutive token issue and keys rotate runs all succeed while the subscriber connection is still in its handshake', async () => {
   const failures: string[] = [];
   for (let i = 0; i < 20; i += 1) {
-    const args = i % 4 === 3 ? ['keys', 'rotate'] : ['token', 'issue', '--sub', `client-${i}`, '--scope', 'orders:read'];
+    const args =
+      i % 4 === 3
+        ? ['keys', 'rotate']
+        : ['token', 'issue', '--sub', `client-${i}`, '--scope', 'orders:read'];
     const result = await cliThroughSlowSubscriber(args);
-    if (result.code !== 0 || result.stderr !== '') failures.push(`run ${i} (${args.join(' ')}): exit ${result.code}: ${result.stderr.trim()}`);
+    if (result.code !== 0 || result.stderr !== '')
+      failures.push(`run ${i} (${args.join(' ')}): exit ${result.code}: ${result.stderr.trim()}`);
   }
   assert.deepEqual(failures, []);
 });

@@ -34,7 +34,10 @@ async function storedText(backend: StoreBackend): Promise<string> {
   return readFile(join(backend.dataDir, 'clients.json'), 'utf8');
 }
 
-for (const [name, backend] of [['memory', () => ({ kind: 'memory', dataDir: memoryDir.path }) as StoreBackend], ['redis', () => redisStore]] as const) {
+for (const [name, backend] of [
+  ['memory', () => ({ kind: 'memory', dataDir: memoryDir.path }) as StoreBackend],
+  ['redis', () => redisStore],
+] as const) {
   describe(`clients on the ${name} backend`, () => {
     test('add returns a secret that verifies, and only its hash is stored', async () => {
       const clients = new Clients(backend());
@@ -71,7 +74,10 @@ for (const [name, backend] of [['memory', () => ({ kind: 'memory', dataDir: memo
       assert.equal(await clients.remove('temp'), true);
       assert.equal(await clients.remove('temp'), false);
       assert.equal(await clients.verify('temp', secret), undefined);
-      assert.equal((await clients.list()).some((c) => c.id === 'temp'), false);
+      assert.equal(
+        (await clients.list()).some((c) => c.id === 'temp'),
+        false,
+      );
     });
   });
 }

@@ -8,7 +8,9 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { redisBackend, tempDir } from './fixtures.js';
 
-const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] } });
+const { auth } = configSchema.parse({
+  auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] },
+});
 let redis: TestRedis;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -49,8 +51,16 @@ test('a token the gateway verified (and cached) before an emergency rotation is 
   assert.equal(await outcome(gateway, used.token), 'used-before');
 
   await cli.keys.revokeAll();
-  await waitFor(async () => (await outcome(gateway, unseen.token)) === 'unauthorized', 5000, 'the gateway to learn of the rotation');
-  assert.equal(await outcome(gateway, used.token), 'unauthorized', 'the cached verdict rests on a revoked key');
+  await waitFor(
+    async () => (await outcome(gateway, unseen.token)) === 'unauthorized',
+    5000,
+    'the gateway to learn of the rotation',
+  );
+  assert.equal(
+    await outcome(gateway, used.token),
+    'unauthorized',
+    'the cached verdict rests on a revoked key',
+  );
   const fresh = await gateway.issueToken({ sub: 'fresh', scopes: [], ttlMs: 3_600_000 });
   assert.equal(await outcome(gateway, fresh.token), 'fresh');
 });

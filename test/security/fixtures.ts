@@ -55,9 +55,15 @@ export async function startJwksServer(initial: JWK[]): Promise<JwksServer> {
 }
 
 /** An RSA key pair for the fake IdP, with its public JWK carrying `kid` and `alg`. */
-export async function rsaKey(kid: string): Promise<{ privateKey: CryptoKey; publicJwk: JWK; publicKey: CryptoKey }> {
+export async function rsaKey(
+  kid: string,
+): Promise<{ privateKey: CryptoKey; publicJwk: JWK; publicKey: CryptoKey }> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  return { privateKey, publicKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
+  return {
+    privateKey,
+    publicKey,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+  };
 }
 
 /** A fresh temp dir, removed by the returned cleanup. */
@@ -67,7 +73,10 @@ export async function tempDir(): Promise<{ path: string; remove: () => Promise<v
 }
 
 /** A Redis backend (two connections) on `port`, and the function that closes it. */
-export function redisBackend(port: number, dataDir: string): { backend: StoreBackend; close: () => void } {
+export function redisBackend(
+  port: number,
+  dataDir: string,
+): { backend: StoreBackend; close: () => void } {
   const redis = new Redis({ port, host: '127.0.0.1' });
   const subscriber = new Redis({ port, host: '127.0.0.1' });
   return {
@@ -78,4 +87,3 @@ export function redisBackend(port: number, dataDir: string): { backend: StoreBac
     },
   };
 }
-

@@ -1,7 +1,12 @@
 /** Identity headers: one encoding for sub, scopes and claims, ASCII out, reversible with decodeURIComponent. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addIdentityHeaders, claimValue, encodeHeaderList, encodeHeaderValue } from '../../src/security/identity-headers.js';
+import {
+  addIdentityHeaders,
+  claimValue,
+  encodeHeaderList,
+  encodeHeaderValue,
+} from '../../src/security/identity-headers.js';
 
 describe('encodeHeaderValue', () => {
   const cases: Array<[string, string, string]> = [
@@ -23,13 +28,17 @@ describe('encodeHeaderValue', () => {
   }
 
   test('decodeURIComponent gives back the original', () => {
-    for (const text of ['山田', 'a b%c', 'Zoë\r\n', '\u0000']) assert.equal(decodeURIComponent(encodeHeaderValue(text)), text);
+    for (const text of ['山田', 'a b%c', 'Zoë\r\n', '\u0000'])
+      assert.equal(decodeURIComponent(encodeHeaderValue(text)), text);
   });
 });
 
 describe('encodeHeaderList', () => {
   test('items joined by single spaces; a space inside an item is %20', () => {
-    assert.equal(encodeHeaderList(['orders:read', 'a b', '注文']), 'orders:read a%20b %E6%B3%A8%E6%96%87');
+    assert.equal(
+      encodeHeaderList(['orders:read', 'a b', '注文']),
+      'orders:read a%20b %E6%B3%A8%E6%96%87',
+    );
   });
 });
 
@@ -44,14 +53,22 @@ describe('claimValue', () => {
     ['a long value is cut at 256 characters', 't'.repeat(1000), 't'.repeat(256)],
     ['a cut never splits an escape', `${'t'.repeat(254)}山`, 't'.repeat(254)],
   ];
-  for (const [name, claim, expected] of cases) test(name, () => assert.equal(claimValue(claim), expected));
+  for (const [name, claim, expected] of cases)
+    test(name, () => assert.equal(claimValue(claim), expected));
 });
 
 describe('addIdentityHeaders', () => {
   test('sub and scopes are encoded and never cut; claims follow the same rule', () => {
     const headers: Array<[string, string]> = [];
     const sub = '山'.repeat(200);
-    addIdentityHeaders(headers, { sub, scopes: ['read', 'écrire'], claims: { tenant: 'Zoë', other: 1 } }, [['x-edgeway-tenant', 'tenant'], ['x-edgeway-missing', 'nope']]);
+    addIdentityHeaders(
+      headers,
+      { sub, scopes: ['read', 'écrire'], claims: { tenant: 'Zoë', other: 1 } },
+      [
+        ['x-edgeway-tenant', 'tenant'],
+        ['x-edgeway-missing', 'nope'],
+      ],
+    );
     assert.deepEqual(headers, [
       ['x-edgeway-sub', encodeHeaderValue(sub)],
       ['x-edgeway-scopes', 'read %C3%A9crire'],

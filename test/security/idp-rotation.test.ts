@@ -28,15 +28,32 @@ after(async () => {
 });
 
 /** A security core with the production defaults (20 invalid tokens a minute, 30 s JWKS cool-down) on a hand-moved clock. */
-async function securityAt(start: number): Promise<{ security: Security; advance: (ms: number) => void }> {
+async function securityAt(
+  start: number,
+): Promise<{ security: Security; advance: (ms: number) => void }> {
   let now = start;
-  const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: IDP, audience: 'api', jwksUri: jwks.url }], algorithms: ['RS256'] } });
-  const security = await createSecurity({ kind: 'memory', dataDir: dir.path }, auth, { now: () => now });
-  return { security, advance: (ms) => { now += ms; } };
+  const { auth } = configSchema.parse({
+    auth: { issuers: [{ issuer: IDP, audience: 'api', jwksUri: jwks.url }], algorithms: ['RS256'] },
+  });
+  const security = await createSecurity({ kind: 'memory', dataDir: dir.path }, auth, {
+    now: () => now,
+  });
+  return {
+    security,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 function idpToken(kid: string, key: CryptoKey, sub = 'client-1'): Promise<string> {
-  return new SignJWT({ scope: 'orders:read' }).setProtectedHeader({ alg: 'RS256', kid }).setIssuer(IDP).setAudience('api').setSubject(sub).setExpirationTime('2h').sign(key);
+  return new SignJWT({ scope: 'orders:read' })
+    .setProtectedHeader({ alg: 'RS256', kid })
+    .setIssuer(IDP)
+    .setAudience('api')
+    .setSubject(sub)
+    .setExpirationTime('2h')
+    .sign(key);
 }
 
 /** 'ok', or the error code with its Retry-After. */
@@ -67,9 +84,18 @@ describe('after the IdP rotates its signing key', () => {
         advance(500);
       }
       const firstOk = seen.indexOf('ok');
-      assert.ok(firstOk > 0 && firstOk <= 60, `first success at poll ${firstOk}: ${seen.join(', ')}`);
-      assert.ok(seen.slice(0, firstOk).every((s) => /^unavailable retry-after \d+$/.test(s)), seen.slice(0, firstOk).join(', '));
-      assert.ok(seen.slice(firstOk).every((s) => s === 'ok'), seen.slice(firstOk).join(', '));
+      assert.ok(
+        firstOk > 0 && firstOk <= 60,
+        `first success at poll ${firstOk}: ${seen.join(', ')}`,
+      );
+      assert.ok(
+        seen.slice(0, firstOk).every((s) => /^unavailable retry-after \d+$/.test(s)),
+        seen.slice(0, firstOk).join(', '),
+      );
+      assert.ok(
+        seen.slice(firstOk).every((s) => s === 'ok'),
+        seen.slice(firstOk).join(', '),
+      );
       assert.equal(jwks.requests - fetchedBefore, 1, 'one refetch, when the cool-down ended');
     } finally {
       await security.close();
@@ -99,20 +125,40 @@ describe('an address blocked for forged tokens', () => {
     jwks.setKeys([keyA.publicJwk]);
     const { security, advance } = await securityAt(Date.parse('2026-01-03T00:00:00Z'));
     try {
-      const forgeries = await Promise.all(Array.from({ length: 40 }, (_, i) => idpToken('key-a', forger.privateKey, `victim-${i}`)));
+      const forgeries = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => idpToken('key-a', forger.privateKey, `victim-${i}`)),
+      );
       const answers: string[] = [];
       for (const forged of forgeries) answers.push(await outcome(security, forged));
       assert.equal(answers.slice(0, 20).filter((a) => a === 'unauthorized').length, 20);
-      assert.ok(answers.slice(20).every((a) => a.startsWith('rate_limited')), answers.slice(20).join(', '));
+      assert.ok(
+        answers.slice(20).every((a) => a.startsWith('rate_limited')),
+        answers.slice(20).join(', '),
+      );
       // Blocked: only 5 checks a second; the rest are refused without a signature check (Retry-After 1).
-      assert.equal(answers.filter((a) => a === 'rate_limited retry-after 1').length, 40 - 20 - 5 - 1);
+      assert.equal(
+        answers.filter((a) => a === 'rate_limited retry-after 1').length,
+        40 - 20 - 5 - 1,
+      );
 
       advance(1000);
       const valid = await idpToken('key-a', keyA.privateKey, 'neighbour');
-      assert.equal(await outcome(security, valid), 'ok', 'a valid token from the blocked address is accepted');
+      assert.equal(
+        await outcome(security, valid),
+        'ok',
+        'a valid token from the blocked address is accepted',
+      );
       for (const forged of forgeries.slice(0, 10)) await outcome(security, forged);
-      assert.equal(await outcome(security, valid), 'ok', 'once verified it needs no check, whatever the forger does');
-      assert.equal(await outcome(security, forgeries[0] as string, '203.0.113.9'), 'unauthorized', 'other addresses are not affected');
+      assert.equal(
+        await outcome(security, valid),
+        'ok',
+        'once verified it needs no check, whatever the forger does',
+      );
+      assert.equal(
+        await outcome(security, forgeries[0] as string, '203.0.113.9'),
+        'unauthorized',
+        'other addresses are not affected',
+      );
     } finally {
       await security.close();
     }

@@ -10,7 +10,9 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { redisBackend, tempDir } from './fixtures.js';
 
-const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] } });
+const { auth } = configSchema.parse({
+  auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] },
+});
 let redis: TestRedis;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -54,9 +56,21 @@ test('after Redis restarts empty, tokens signed before keep verifying on the run
 
   await redis.stop();
   await redis.restart();
-  await waitFor(async () => (await probe.hlen(KEYS_HASH)) === kidsBefore.length, 5000, 'the running gateway to write its keys back');
-  assert.deepEqual(Object.keys(await probe.hgetall(KEYS_HASH)).sort(), kidsBefore, 'the same keys, not new ones');
-  await waitFor(async () => (await probe.zscore(REVOCATIONS_KEY, revoked.jti)) !== null, 5000, 'the revocation to be written back');
+  await waitFor(
+    async () => (await probe.hlen(KEYS_HASH)) === kidsBefore.length,
+    5000,
+    'the running gateway to write its keys back',
+  );
+  assert.deepEqual(
+    Object.keys(await probe.hgetall(KEYS_HASH)).sort(),
+    kidsBefore,
+    'the same keys, not new ones',
+  );
+  await waitFor(
+    async () => (await probe.zscore(REVOCATIONS_KEY, revoked.jti)) !== null,
+    5000,
+    'the revocation to be written back',
+  );
 
   assert.equal(await outcome(running, before.token), 'issued-before');
   const started = await gatewaySecurity();

@@ -25,16 +25,42 @@ before(async () => {
 after(() => server.close());
 
 /** A verifier on a clock the test moves by hand. */
-function verifierAt(start: number): { verifier: TokenVerifier; advance: (ms: number) => void; errors: unknown[] } {
+function verifierAt(start: number): {
+  verifier: TokenVerifier;
+  advance: (ms: number) => void;
+  errors: unknown[];
+} {
   let now = start;
   const errors: unknown[] = [];
-  const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: IDP, audience: 'api', jwksUri: server.url }] } });
-  const verifier = new TokenVerifier(auth, { now: () => now, remote: { cooldown: COOLDOWN, maxAge: MAX_AGE, timeout: 2000, onError: (err) => errors.push(err) } });
-  return { verifier, advance: (ms) => { now += ms; }, errors };
+  const { auth } = configSchema.parse({
+    auth: { issuers: [{ issuer: IDP, audience: 'api', jwksUri: server.url }] },
+  });
+  const verifier = new TokenVerifier(auth, {
+    now: () => now,
+    remote: {
+      cooldown: COOLDOWN,
+      maxAge: MAX_AGE,
+      timeout: 2000,
+      onError: (err) => errors.push(err),
+    },
+  });
+  return {
+    verifier,
+    advance: (ms) => {
+      now += ms;
+    },
+    errors,
+  };
 }
 
 function token(kid: string, key: CryptoKey): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setIssuer(IDP).setAudience('api').setSubject('u').setExpirationTime('2h').sign(key);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'RS256', kid })
+    .setIssuer(IDP)
+    .setAudience('api')
+    .setSubject('u')
+    .setExpirationTime('2h')
+    .sign(key);
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<GatewayError> {
@@ -95,13 +121,22 @@ describe('a remote JWKS', () => {
     server.setKeys([keyA.publicJwk]);
     const { verifier, advance } = verifierAt(Date.now());
     const before = server.requests;
-    const forged = await Promise.all(Array.from({ length: 40 }, () => token(randomUUID(), keyB.privateKey)));
+    const forged = await Promise.all(
+      Array.from({ length: 40 }, () => token(randomUUID(), keyB.privateKey)),
+    );
     // Within the first fetch's cool-down each new kid awaits the next refresh (503, not held against the caller).
-    for (const t of forged.slice(0, 20)) assert.equal((await rejectionOf(verifier.verify(t))).code, 'unavailable');
+    for (const t of forged.slice(0, 20))
+      assert.equal((await rejectionOf(verifier.verify(t))).code, 'unavailable');
     // One fetch for the initial load; the unknown kids fall inside its cool-down.
     assert.equal(server.requests, before + 1);
     advance(COOLDOWN);
-    await Promise.all(forged.slice(20).map(async (t) => assert.equal((await rejectionOf(verifier.verify(t))).code, 'unauthorized')));
+    await Promise.all(
+      forged
+        .slice(20)
+        .map(async (t) =>
+          assert.equal((await rejectionOf(verifier.verify(t))).code, 'unauthorized'),
+        ),
+    );
     // One more fetch once the cool-down passed, shared by the concurrent burst; the kids it did not find are forged.
     assert.equal(server.requests, before + 2);
     assert.equal((await rejectionOf(verifier.verify(forged[0] as string))).code, 'unauthorized');

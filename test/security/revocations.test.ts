@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { configSchema } from '../../src/config/schema.js';
 import { GatewayError } from '../../src/errors.js';
 import { createSecurity } from '../../src/security/index.js';
-import { MemoryRevocations, openRevocations, REVOCATIONS_KEY, type RevocationList } from '../../src/security/revocations.js';
+import {
+  MemoryRevocations,
+  openRevocations,
+  REVOCATIONS_KEY,
+  type RevocationList,
+} from '../../src/security/revocations.js';
 import type { StoreBackend } from '../../src/store/backend.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { redisBackend, tempDir } from './fixtures.js';
@@ -82,21 +87,30 @@ for (const [name, open] of implementations) {
 
 describe('revocations on Redis', () => {
   test('a revocation through a second instance is seen within 1 s, cached token included', async () => {
-    const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] } });
+    const { auth } = configSchema.parse({
+      auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] },
+    });
     const gatewayA = await createSecurity(newRedisBackend(), auth);
     const gatewayB = await createSecurity(newRedisBackend(), auth);
     const issued = await gatewayA.issueToken({ sub: 'svc', scopes: ['a'], ttlMs: 60_000 });
-    assert.equal((await gatewayA.authenticate(`Bearer ${issued.token}`, '198.51.100.1')).sub, 'svc');
+    assert.equal(
+      (await gatewayA.authenticate(`Bearer ${issued.token}`, '198.51.100.1')).sub,
+      'svc',
+    );
 
     await gatewayB.revoke(issued.jti, issued.expiresAt);
-    await waitFor(async () => {
-      try {
-        await gatewayA.authenticate(`Bearer ${issued.token}`, '198.51.100.1');
-        return false;
-      } catch (err) {
-        return err instanceof GatewayError && err.code === 'unauthorized';
-      }
-    }, 1000, 'gateway A to refuse the revoked token');
+    await waitFor(
+      async () => {
+        try {
+          await gatewayA.authenticate(`Bearer ${issued.token}`, '198.51.100.1');
+          return false;
+        } catch (err) {
+          return err instanceof GatewayError && err.code === 'unauthorized';
+        }
+      },
+      1000,
+      'gateway A to refuse the revoked token',
+    );
     await Promise.all([gatewayA.close(), gatewayB.close()]);
   });
 
@@ -115,9 +129,14 @@ describe('revocations on Redis', () => {
   test('a gateway whose subscriber reconnects loads what it missed', async () => {
     const listenerBackend = newRedisBackend();
     const writer = newRedisBackend();
-    if (listenerBackend.kind !== 'redis' || writer.kind !== 'redis') throw new Error('redis backend expected');
+    if (listenerBackend.kind !== 'redis' || writer.kind !== 'redis')
+      throw new Error('redis backend expected');
     // Subscribed and loaded before the write below (a subscriber still connecting would load it on its first ready).
-    await waitFor(() => listenerBackend.subscriber.status === 'ready', 3000, 'the subscriber connection');
+    await waitFor(
+      () => listenerBackend.subscriber.status === 'ready',
+      3000,
+      'the subscriber connection',
+    );
     const listener = await openRevocations(listenerBackend);
     // An entry added behind the listener's back: no publish reaches it.
     await writer.redis.zadd(REVOCATIONS_KEY, Date.now() + 60_000, 'missed');

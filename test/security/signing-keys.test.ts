@@ -13,10 +13,14 @@ import { redisBackend, tempDir } from './fixtures.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const HOUR = 3_600_000;
-const { auth } = configSchema.parse({ auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] } });
+const { auth } = configSchema.parse({
+  auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] },
+});
 
 async function tokenFrom(keys: SigningKeys, now: () => number): Promise<string> {
-  return (await new TokenIssuer(keys, now).issue({ sub: 'svc', scopes: ['a'], ttlMs: 60_000, aud: 'api' })).token;
+  return (
+    await new TokenIssuer(keys, now).issue({ sub: 'svc', scopes: ['a'], ttlMs: 60_000, aud: 'api' })
+  ).token;
 }
 
 describe('signing keys in memory mode (key file)', () => {
@@ -27,10 +31,18 @@ describe('signing keys in memory mode (key file)', () => {
   after(() => dir.remove());
 
   test('the first use creates keys.json with mode 0600, one current ES256 key and one next key, both published', async () => {
-    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), { maxTokenTtlMs: HOUR });
+    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), {
+      maxTokenTtlMs: HOUR,
+    });
     const file = join(dir.path, 'keys.json');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    assert.deepEqual(keys.list().map((k) => k.state).sort(), ['current', 'next']);
+    assert.deepEqual(
+      keys
+        .list()
+        .map((k) => k.state)
+        .sort(),
+      ['current', 'next'],
+    );
     assert.equal(keys.jwks().keys.length, 2);
     assert.equal(keys.current().alg, 'ES256');
     assert.equal(keys.current().current, true);
@@ -43,7 +55,10 @@ describe('signing keys in memory mode (key file)', () => {
   test('rotate makes the published next key current and publishes a new next; old and new tokens verify until the old key retires', async () => {
     let now = Date.now();
     const clock = (): number => now;
-    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }, clock), { maxTokenTtlMs: HOUR, now: clock });
+    const keys = await SigningKeys.open(
+      keyRecordStore({ kind: 'memory', dataDir: dir.path }, clock),
+      { maxTokenTtlMs: HOUR, now: clock },
+    );
     const verifier = new TokenVerifier(auth, { ownKeys: keys, now: clock });
     const oldKid = keys.current().kid;
     const published = keys.list().find((k) => k.state === 'next')?.kid;
@@ -58,38 +73,68 @@ describe('signing keys in memory mode (key file)', () => {
     const old = keys.list().find((k) => k.kid === oldKid);
     assert.equal(old?.state, 'retiring');
     assert.equal(old?.retireAfter, now + HOUR);
-    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [oldKid, rotated.kid, newNext].sort());
+    assert.deepEqual(
+      keys
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+      [oldKid, rotated.kid, newNext].sort(),
+    );
 
     now += HOUR + 1;
     assert.equal(keys.verificationKey(oldKid), undefined);
-    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [rotated.kid, newNext].sort());
+    assert.deepEqual(
+      keys
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+      [rotated.kid, newNext].sort(),
+    );
     await keys.close();
   });
 
   test('an emergency rotation revokes every key at once and signs with a key never published before', async () => {
-    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), { maxTokenTtlMs: HOUR });
+    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), {
+      maxTokenTtlMs: HOUR,
+    });
     const verifier = new TokenVerifier(auth, { ownKeys: keys });
     const leaked = await tokenFrom(keys, Date.now);
     const before = keys.list().map((k) => k.kid);
     const fresh = await keys.revokeAll();
     assert.ok(!before.includes(fresh.kid));
     await assert.rejects(verifier.verify(leaked), /no key matches/);
-    assert.ok(keys.jwks().keys.every((k) => !before.includes(k.kid as string)), 'a revoked key is still published');
-    assert.deepEqual(keys.list().filter((k) => before.includes(k.kid)).map((k) => k.state), before.map(() => 'revoked'));
+    assert.ok(
+      keys.jwks().keys.every((k) => !before.includes(k.kid as string)),
+      'a revoked key is still published',
+    );
+    assert.deepEqual(
+      keys
+        .list()
+        .filter((k) => before.includes(k.kid))
+        .map((k) => k.state),
+      before.map(() => 'revoked'),
+    );
     assert.equal((await verifier.verify(await tokenFrom(keys, Date.now))).principal.sub, 'svc');
     await keys.close();
   });
 
   test('a second process on the same data dir loads the same keys', async () => {
-    const first = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), { maxTokenTtlMs: HOUR });
-    const second = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), { maxTokenTtlMs: HOUR });
+    const first = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), {
+      maxTokenTtlMs: HOUR,
+    });
+    const second = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: dir.path }), {
+      maxTokenTtlMs: HOUR,
+    });
     assert.equal(second.current().kid, first.current().kid);
     await Promise.all([first.close(), second.close()]);
   });
 
   test('EdDSA keys sign tokens that verify', async () => {
     const other = await tempDir();
-    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: other.path }), { maxTokenTtlMs: HOUR, algorithm: 'EdDSA' });
+    const keys = await SigningKeys.open(keyRecordStore({ kind: 'memory', dataDir: other.path }), {
+      maxTokenTtlMs: HOUR,
+      algorithm: 'EdDSA',
+    });
     const verifier = new TokenVerifier(auth, { ownKeys: keys });
     assert.equal(keys.current().alg, 'EdDSA');
     assert.equal((await verifier.verify(await tokenFrom(keys, Date.now))).principal.sub, 'svc');
@@ -140,7 +185,10 @@ describe('signing keys on Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await keys.rotate();
     assert.equal(await probe.hlen(KEYS_HASH), 3);
-    assert.deepEqual(keys.list().map((k) => k.state), ['next', 'current', 'retiring']);
+    assert.deepEqual(
+      keys.list().map((k) => k.state),
+      ['next', 'current', 'retiring'],
+    );
     await keys.close();
     probe.disconnect();
     close();

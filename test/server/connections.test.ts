@@ -2,12 +2,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Connections } from '../../src/server/connections.js';
 import { rawRequest, responseCount } from '../helpers/raw-http.js';
 
-async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; connections: Connections; port: number }> {
+async function serve(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; connections: Connections; port: number }> {
   const server = createServer((req, res) => connections.request(req, res, handle));
   const connections = new Connections(server);
   server.listen(0, '127.0.0.1');
@@ -15,13 +24,20 @@ async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void
   return { server, connections, port: (server.address() as AddressInfo).port };
 }
 
-function get(port: number, agent: Agent): Promise<{ status: number; connection: string | undefined; body: string }> {
+function get(
+  port: number,
+  agent: Agent,
+): Promise<{ status: number; connection: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     request({ port, host: '127.0.0.1', path: '/', agent }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
-    }).on('error', reject).end();
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }),
+      );
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -68,7 +84,10 @@ test('a request pipelined behind an answer that closes the connection is never h
     setTimeout(() => res.end('x'), 20);
   });
   try {
-    const reply = await rawRequest(port, 'GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n');
+    const reply = await rawRequest(
+      port,
+      'GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
     assert.equal(responseCount(reply), 1);
     assert.deepEqual(handled, ['/first']);
   } finally {
@@ -86,7 +105,10 @@ test('pipelined requests are handled one after the other, in order', async () =>
     }, 20);
   });
   try {
-    const reply = await rawRequest(port, 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const reply = await rawRequest(
+      port,
+      'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(responseCount(reply), 2);
     assert.deepEqual(handled, ['start /1', 'end /1', 'start /2', 'end /2']);
   } finally {

@@ -3,18 +3,50 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { REDACT_PATHS, createAccessLog, type AccessLogEntry } from '../../src/telemetry/access-log.js';
+import {
+  REDACT_PATHS,
+  createAccessLog,
+  type AccessLogEntry,
+} from '../../src/telemetry/access-log.js';
 
 function capture(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, done) { chunks.push(String(chunk)); done(); } });
-  return { stream, lines: () => chunks.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const entry = (): AccessLogEntry => ({
-  requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders-read', service: 'orders', instance: 'i-1',
-  method: 'GET', path: '/orders/42?access_token=s3cr3t', status: 200, bytesIn: 0, bytesOut: 512, durationMs: 12.5,
-  upstreamMs: 10.1, clientIp: '203.0.113.9', userAgent: 'curl/8', sub: 'client-7', attempts: 1, reason: undefined, error: undefined,
+  requestId: 'req-1',
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  route: 'orders-read',
+  service: 'orders',
+  instance: 'i-1',
+  method: 'GET',
+  path: '/orders/42?access_token=s3cr3t',
+  status: 200,
+  bytesIn: 0,
+  bytesOut: 512,
+  durationMs: 12.5,
+  upstreamMs: 10.1,
+  clientIp: '203.0.113.9',
+  userAgent: 'curl/8',
+  sub: 'client-7',
+  attempts: 1,
+  reason: undefined,
+  error: undefined,
 });
 
 describe('access log', () => {
@@ -23,13 +55,29 @@ describe('access log', () => {
     createAccessLog({ destination: stream }).write(entry());
     const [line] = lines();
     assert.ok(line);
-    for (const key of ['time', 'requestId', 'traceId', 'route', 'service', 'instance', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'upstreamMs', 'clientIp', 'userAgent']) {
+    for (const key of [
+      'time',
+      'requestId',
+      'traceId',
+      'route',
+      'service',
+      'instance',
+      'method',
+      'path',
+      'status',
+      'bytesIn',
+      'bytesOut',
+      'durationMs',
+      'upstreamMs',
+      'clientIp',
+      'userAgent',
+    ]) {
       assert.ok(key in line, key);
     }
     assert.equal(line.requestId, 'req-1');
     assert.equal(line.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(line.path, '/orders/42');
-    assert.equal(line.level, 'info', 'the level is a word, not pino\'s 30');
+    assert.equal(line.level, 'info', "the level is a word, not pino's 30");
     assert.equal(line.sub, 'client-7');
     assert.equal(line.attempts, 1);
     assert.ok(!('reason' in line) && !('error' in line), 'undefined fields are left out');
@@ -40,9 +88,17 @@ describe('access log', () => {
     const { stream, lines } = capture();
     const log = pino({ redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, stream);
     const bearer = 'Bearer eyJhbGciOiJFUzI1NiJ9.secret.sig';
-    log.info({ authorization: bearer, headers: { authorization: bearer, cookie: 'sid=1' }, req: { headers: { authorization: bearer } }, token: 'tok', adminToken: 'adm', client: { clientSecret: 'cs' } });
+    log.info({
+      authorization: bearer,
+      headers: { authorization: bearer, cookie: 'sid=1' },
+      req: { headers: { authorization: bearer } },
+      token: 'tok',
+      adminToken: 'adm',
+      client: { clientSecret: 'cs' },
+    });
     const text = JSON.stringify(lines());
-    for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 'sid=1', '"tok"', '"adm"', '"cs"']) assert.ok(!text.includes(secret), secret);
+    for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 'sid=1', '"tok"', '"adm"', '"cs"'])
+      assert.ok(!text.includes(secret), secret);
     assert.match(text, /\[redacted\]/);
   });
 

@@ -15,7 +15,16 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const silent = pino({ level: 'silent' });
 
-interface Hook { status: string; rule: string; kind: string; subject: string; value: number; startsAt: string; endsAt?: string; gateway?: string }
+interface Hook {
+  status: string;
+  rule: string;
+  kind: string;
+  subject: string;
+  value: number;
+  startsAt: string;
+  endsAt?: string;
+  gateway?: string;
+}
 
 describe('alerts', () => {
   const hooks: Hook[] = [];
@@ -27,7 +36,9 @@ describe('alerts', () => {
   before(async () => {
     receiver = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += String(c); });
+      req.on('data', (c: Buffer) => {
+        body += String(c);
+      });
       req.on('end', () => {
         if (failNext > 0) {
           failNext--;
@@ -54,14 +65,36 @@ describe('alerts', () => {
   });
 
   test('the schema fills defaults and rejects duplicate names and unknown kinds', () => {
-    const parsed = alertsSchema.parse({ rules: [{ name: 'orders-errors', kind: 'error-ratio', route: 'orders-read', threshold: 0.05 }], webhooks: [url] });
-    assert.deepEqual(parsed.rules[0], { name: 'orders-errors', kind: 'error-ratio', route: 'orders-read', threshold: 0.05, for: 60_000, minRequests: 1 });
+    const parsed = alertsSchema.parse({
+      rules: [
+        { name: 'orders-errors', kind: 'error-ratio', route: 'orders-read', threshold: 0.05 },
+      ],
+      webhooks: [url],
+    });
+    assert.deepEqual(parsed.rules[0], {
+      name: 'orders-errors',
+      kind: 'error-ratio',
+      route: 'orders-read',
+      threshold: 0.05,
+      for: 60_000,
+      minRequests: 1,
+    });
     assert.deepEqual(alertsSchema.parse(undefined), { rules: [], webhooks: [] });
-    const dup = alertsSchema.safeParse({ rules: [{ name: 'a', kind: 'redis-down' }, { name: 'a', kind: 'redis-down', for: '5s' }] });
+    const dup = alertsSchema.safeParse({
+      rules: [
+        { name: 'a', kind: 'redis-down' },
+        { name: 'a', kind: 'redis-down', for: '5s' },
+      ],
+    });
     assert.equal(dup.success, false);
     assert.match(JSON.stringify(dup.error?.issues), /duplicate alert name \\"a\\"/);
-    assert.equal(alertsSchema.safeParse({ rules: [{ name: 'x', kind: 'cpu-high' }] }).success, false);
-    const badFor = alertsSchema.safeParse({ rules: [{ name: 'r', kind: 'redis-down', for: '5 minutes' }] });
+    assert.equal(
+      alertsSchema.safeParse({ rules: [{ name: 'x', kind: 'cpu-high' }] }).success,
+      false,
+    );
+    const badFor = alertsSchema.safeParse({
+      rules: [{ name: 'r', kind: 'redis-down', for: '5 minutes' }],
+    });
     assert.match(JSON.stringify(badFor.error?.issues), /invalid duration \\"5 minutes\\"/);
     assert.equal(alertsSchema.safeParse({ webhooks: ['ftp://example.com/'] }).success, false);
   });
@@ -69,38 +102,86 @@ describe('alerts', () => {
   test('two gateways sharing one Redis send exactly one firing and one resolved for an error-ratio episode', async () => {
     let t = Date.now();
     const now = () => t;
-    const config = alertsSchema.parse({ rules: [{ name: 'orders-errors', kind: 'error-ratio', route: 'orders-read', threshold: 0.5, for: '2s' }], webhooks: [url] });
+    const config = alertsSchema.parse({
+      rules: [
+        {
+          name: 'orders-errors',
+          kind: 'error-ratio',
+          route: 'orders-read',
+          threshold: 0.5,
+          for: '2s',
+        },
+      ],
+      webhooks: [url],
+    });
     const clients = [redis.client(), redis.client()];
     const gateways = clients.map((client, i) => {
       const stats = new StatsCollector({ now });
       const webhooks = new WebhookSender(config.webhooks, { backoffMs: () => 10, logger: silent });
-      const evaluator = new AlertEvaluator(config, { stats }, { store: new RedisAlertState(client), localStore: new MemoryAlertState(), webhooks, logger: silent, now, gateway: `gw-${i}` });
+      const evaluator = new AlertEvaluator(
+        config,
+        { stats },
+        {
+          store: new RedisAlertState(client),
+          localStore: new MemoryAlertState(),
+          webhooks,
+          logger: silent,
+          now,
+          gateway: `gw-${i}`,
+        },
+      );
       return { stats, webhooks, evaluator };
     });
     const evaluateAll = async () => {
       await Promise.all(gateways.map((g) => g.evaluator.evaluate()));
     };
     try {
-      for (const g of gateways) for (let i = 0; i < 10; i++) g.stats.route('orders-read').record(i < 8 ? 500 : 200, 5, `r${i}`, '');
+      for (const g of gateways)
+        for (let i = 0; i < 10; i++)
+          g.stats.route('orders-read').record(i < 8 ? 500 : 200, 5, `r${i}`, '');
       await evaluateAll();
-      assert.deepEqual(gateways.map((g) => g.evaluator.active().length), [0, 0], 'pending until `for` has passed');
+      assert.deepEqual(
+        gateways.map((g) => g.evaluator.active().length),
+        [0, 0],
+        'pending until `for` has passed',
+      );
       t += 2500;
       await evaluateAll();
       await evaluateAll();
-      assert.deepEqual(gateways.map((g) => g.evaluator.active()[0]?.rule), ['orders-errors', 'orders-errors']);
+      assert.deepEqual(
+        gateways.map((g) => g.evaluator.active()[0]?.rule),
+        ['orders-errors', 'orders-errors'],
+      );
       t += 61_000;
       await evaluateAll();
       await evaluateAll();
       await Promise.all(gateways.map((g) => g.webhooks.drain()));
-      assert.deepEqual(hooks.map((h) => h.status), ['firing', 'resolved']);
+      assert.deepEqual(
+        hooks.map((h) => h.status),
+        ['firing', 'resolved'],
+      );
       assert.equal(hooks[0]?.rule, 'orders-errors');
       assert.equal(hooks[0]?.subject, 'orders-read');
       assert.equal(hooks[0]?.value, 0.8);
       assert.ok(hooks[1]?.endsAt !== undefined);
-      assert.deepEqual(gateways.map((g) => g.evaluator.active().length), [0, 0]);
-      const histories = await Promise.all(gateways.map(async (g) => (await g.evaluator.history()).map((e) => [e.rule, e.state, e.subject])));
-      const expected = [['orders-errors', 'resolved', 'orders-read'], ['orders-errors', 'firing', 'orders-read']];
-      assert.deepEqual(histories, [expected, expected], 'one shared history, each change listed once');
+      assert.deepEqual(
+        gateways.map((g) => g.evaluator.active().length),
+        [0, 0],
+      );
+      const histories = await Promise.all(
+        gateways.map(async (g) =>
+          (await g.evaluator.history()).map((e) => [e.rule, e.state, e.subject]),
+        ),
+      );
+      const expected = [
+        ['orders-errors', 'resolved', 'orders-read'],
+        ['orders-errors', 'firing', 'orders-read'],
+      ];
+      assert.deepEqual(
+        histories,
+        [expected, expected],
+        'one shared history, each change listed once',
+      );
     } finally {
       for (const client of clients) client.disconnect();
     }
@@ -109,7 +190,21 @@ describe('alerts', () => {
   test('in memory: latency, no-healthy-instance and redis-down rules fire and resolve; a failing webhook is retried', async () => {
     let t = Date.now();
     const now = () => t;
-    let services: ServiceView[] = [{ name: 'orders', instances: [{ id: 'i-1', url: 'http://10.0.0.1', healthy: false, weight: 1, inFlight: 0, latencyMs: undefined }] }];
+    let services: ServiceView[] = [
+      {
+        name: 'orders',
+        instances: [
+          {
+            id: 'i-1',
+            url: 'http://10.0.0.1',
+            healthy: false,
+            weight: 1,
+            inFlight: 0,
+            latencyMs: undefined,
+          },
+        ],
+      },
+    ];
     let redisUp = false;
     const config = alertsSchema.parse({
       rules: [
@@ -121,15 +216,51 @@ describe('alerts', () => {
     });
     const stats = new StatsCollector({ now });
     const webhooks = new WebhookSender(config.webhooks, { backoffMs: () => 10, logger: silent });
-    const evaluator = new AlertEvaluator(config, { stats, servicesView: () => services, redisUp: () => redisUp }, { store: new MemoryAlertState(), localStore: new MemoryAlertState(), webhooks, logger: silent, now });
+    const evaluator = new AlertEvaluator(
+      config,
+      { stats, servicesView: () => services, redisUp: () => redisUp },
+      {
+        store: new MemoryAlertState(),
+        localStore: new MemoryAlertState(),
+        webhooks,
+        logger: silent,
+        now,
+      },
+    );
     for (let i = 0; i < 100; i++) stats.route('search').record(200, i < 95 ? 20 : 900, `s${i}`, '');
     failNext = 1;
     await evaluator.evaluate();
-    assert.deepEqual(evaluator.active().map((a) => a.rule).sort(), ['orders-down', 'slow']);
+    assert.deepEqual(
+      evaluator
+        .active()
+        .map((a) => a.rule)
+        .sort(),
+      ['orders-down', 'slow'],
+    );
     t += 1000;
     await evaluator.evaluate();
-    assert.deepEqual(evaluator.active().map((a) => a.rule).sort(), ['orders-down', 'redis', 'slow']);
-    services = [{ name: 'orders', instances: [{ id: 'i-1', url: 'http://10.0.0.1', healthy: true, weight: 1, inFlight: 0, latencyMs: 3 }] }];
+    assert.deepEqual(
+      evaluator
+        .active()
+        .map((a) => a.rule)
+        .sort(),
+      ['orders-down', 'redis', 'slow'],
+    );
+    services = [
+      {
+        name: 'orders',
+        instances: [
+          {
+            id: 'i-1',
+            url: 'http://10.0.0.1',
+            healthy: true,
+            weight: 1,
+            inFlight: 0,
+            latencyMs: 3,
+          },
+        ],
+      },
+    ];
     redisUp = true;
     t += 61_000;
     await evaluator.evaluate();
@@ -142,10 +273,25 @@ describe('alerts', () => {
     assert.deepEqual(byRule('redis'), ['firing', 'resolved']);
     assert.equal(failNext, 0, 'the 503 was answered and the delivery retried');
     const firstAt = t - 62_000;
-    const history = (await evaluator.history()).map((e) => [e.rule, e.state, e.at - firstAt] as const);
-    assert.deepEqual(history.map((e) => e[2]), [62_000, 62_000, 62_000, 1000, 0, 0], 'newest first');
-    assert.deepEqual([...history].sort().map((e) => e.join(' ')), [
-      'orders-down firing 0', 'orders-down resolved 62000', 'redis firing 1000', 'redis resolved 62000', 'slow firing 0', 'slow resolved 62000',
-    ], 'every change is listed once, the redis-down rule\'s from the local store');
+    const history = (await evaluator.history()).map(
+      (e) => [e.rule, e.state, e.at - firstAt] as const,
+    );
+    assert.deepEqual(
+      history.map((e) => e[2]),
+      [62_000, 62_000, 62_000, 1000, 0, 0],
+      'newest first',
+    );
+    assert.deepEqual(
+      [...history].sort().map((e) => e.join(' ')),
+      [
+        'orders-down firing 0',
+        'orders-down resolved 62000',
+        'redis firing 1000',
+        'redis resolved 62000',
+        'slow firing 0',
+        'slow resolved 62000',
+      ],
+      "every change is listed once, the redis-down rule's from the local store",
+    );
   });
 });

@@ -44,14 +44,38 @@ describe('gateway metrics', () => {
     assert.match(contentType, /^text\/plain/);
     const s = parse(body);
     const cases: Array<[string, number]> = [
-      ['edgeway_requests_total{route="orders-read",method="GET",status="200",status_class="2xx"}', 2],
-      ['edgeway_requests_total{route="orders-read",method="GET",status="204",status_class="2xx"}', 1],
-      ['edgeway_requests_total{route="orders-read",method="GET",status="503",status_class="5xx"}', 1],
-      ['edgeway_requests_total{route="orders-read",method="_OTHER",status="418",status_class="4xx"}', 1],
-      ['edgeway_request_duration_seconds_count{route="orders-read",method="GET",status="200",status_class="2xx"}', 2],
-      ['edgeway_request_duration_seconds_count{route="orders-read",method="GET",status="204",status_class="2xx"}', 1],
-      ['edgeway_request_duration_seconds_bucket{le="0.005",route="orders-read",method="GET",status="200",status_class="2xx"}', 1],
-      ['edgeway_request_duration_seconds_bucket{le="+Inf",route="orders-read",method="GET",status="503",status_class="5xx"}', 1],
+      [
+        'edgeway_requests_total{route="orders-read",method="GET",status="200",status_class="2xx"}',
+        2,
+      ],
+      [
+        'edgeway_requests_total{route="orders-read",method="GET",status="204",status_class="2xx"}',
+        1,
+      ],
+      [
+        'edgeway_requests_total{route="orders-read",method="GET",status="503",status_class="5xx"}',
+        1,
+      ],
+      [
+        'edgeway_requests_total{route="orders-read",method="_OTHER",status="418",status_class="4xx"}',
+        1,
+      ],
+      [
+        'edgeway_request_duration_seconds_count{route="orders-read",method="GET",status="200",status_class="2xx"}',
+        2,
+      ],
+      [
+        'edgeway_request_duration_seconds_count{route="orders-read",method="GET",status="204",status_class="2xx"}',
+        1,
+      ],
+      [
+        'edgeway_request_duration_seconds_bucket{le="0.005",route="orders-read",method="GET",status="200",status_class="2xx"}',
+        1,
+      ],
+      [
+        'edgeway_request_duration_seconds_bucket{le="+Inf",route="orders-read",method="GET",status="503",status_class="5xx"}',
+        1,
+      ],
       ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="allowed"}', 1],
       ['edgeway_rate_limit_decisions_total{route="orders-read",outcome="limited"}', 2],
       ['edgeway_upstream_attempts_total{service="orders",instance="i-1",outcome="http_error"}', 1],
@@ -65,7 +89,14 @@ describe('gateway metrics', () => {
       ['edgeway_config_reloads_total{result="failure"}', 1],
     ];
     for (const [series, value] of cases) assert.equal(s.get(series), value, series);
-    assert.equal(Math.round((s.get('edgeway_request_duration_seconds_sum{route="orders-read",method="GET",status="200",status_class="2xx"}') ?? 0) * 1000), 34);
+    assert.equal(
+      Math.round(
+        (s.get(
+          'edgeway_request_duration_seconds_sum{route="orders-read",method="GET",status="200",status_class="2xx"}',
+        ) ?? 0) * 1000,
+      ),
+      34,
+    );
   });
 
   test('two gateways in one process keep separate registries, and default Node metrics are included', async () => {
@@ -74,8 +105,18 @@ describe('gateway metrics', () => {
     a.route('r').request('GET', 200, 0.01);
     const bodyA = (await a.exposition()).body;
     const bodyB = (await b.exposition()).body;
-    assert.equal(parse(bodyA).get('edgeway_requests_total{route="r",method="GET",status="200",status_class="2xx"}'), 1);
-    assert.equal(parse(bodyB).has('edgeway_requests_total{route="r",method="GET",status="200",status_class="2xx"}'), false);
+    assert.equal(
+      parse(bodyA).get(
+        'edgeway_requests_total{route="r",method="GET",status="200",status_class="2xx"}',
+      ),
+      1,
+    );
+    assert.equal(
+      parse(bodyB).has(
+        'edgeway_requests_total{route="r",method="GET",status="200",status_class="2xx"}',
+      ),
+      false,
+    );
     assert.match(bodyA, /^process_cpu_user_seconds_total /m);
     assert.match(bodyA, /^nodejs_eventloop_lag_seconds /m);
   });
@@ -102,7 +143,14 @@ describe('gateway metrics', () => {
   });
 
   test('with a services view, every known instance reports its health at scrape, static ones included', async () => {
-    const instance = (id: string, healthy: boolean): InstanceView => ({ id, url: `http://127.0.0.1/${id}`, healthy, weight: 1, inFlight: 0, latencyMs: undefined });
+    const instance = (id: string, healthy: boolean): InstanceView => ({
+      id,
+      url: `http://127.0.0.1/${id}`,
+      healthy,
+      weight: 1,
+      inFlight: 0,
+      latencyMs: undefined,
+    });
     let services: ServiceView[] = [
       { name: 'orders', instances: [instance('static-1', true), instance('static-2', false)] },
       { name: 'users', instances: [instance('u-1', true)] },
@@ -115,6 +163,10 @@ describe('gateway metrics', () => {
     services = [{ name: 'orders', instances: [instance('static-1', false)] }];
     s = parse((await metrics.exposition()).body);
     assert.equal(s.get('edgeway_instance_healthy{service="orders",instance="static-1"}'), 0);
-    assert.equal(s.has('edgeway_instance_healthy{service="users",instance="u-1"}'), false, 'a departed instance drops out');
+    assert.equal(
+      s.has('edgeway_instance_healthy{service="users",instance="u-1"}'),
+      false,
+      'a departed instance drops out',
+    );
   });
 });

@@ -6,9 +6,20 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { startTracing } from '../../src/telemetry/tracing/otel.js';
 
-interface Received { readonly path: string; readonly contentType: string; readonly body: Buffer }
+interface Received {
+  readonly path: string;
+  readonly contentType: string;
+  readonly body: Buffer;
+}
 
-const OTEL_KEYS = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES', 'OTEL_TRACES_SAMPLER'];
+const OTEL_KEYS = [
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_SAMPLER',
+];
 
 describe('OTLP export', () => {
   const received: Received[] = [];
@@ -20,7 +31,11 @@ describe('OTLP export', () => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        received.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+        received.push({
+          path: req.url ?? '',
+          contentType: String(req.headers['content-type']),
+          body: Buffer.concat(chunks),
+        });
         res.writeHead(200, { 'content-type': String(req.headers['content-type']) });
         res.end(req.headers['content-type'] === 'application/json' ? '{}' : '');
       });
@@ -38,7 +53,11 @@ describe('OTLP export', () => {
   });
 
   test('http/json: the receiver gets the span with service.name edgeway and OTEL_RESOURCE_ATTRIBUTES', async () => {
-    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test' });
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+    });
     const tracing = startTracing();
     assert.equal(tracing.enabled, true);
     tracing.tracer.startSpan('GET orders-read').end();
@@ -46,17 +65,30 @@ describe('OTLP export', () => {
     const posts = received.filter((r) => r.path === '/v1/traces');
     assert.equal(posts.length, 1);
     assert.equal(posts[0]?.contentType, 'application/json');
-    const body = JSON.parse(String(posts[0]?.body)) as { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeSpans: Array<{ scope: { name: string }; spans: Array<{ name: string }> }> }> };
+    const body = JSON.parse(String(posts[0]?.body)) as {
+      resourceSpans: Array<{
+        resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
+        scopeSpans: Array<{ scope: { name: string }; spans: Array<{ name: string }> }>;
+      }>;
+    };
     const [resourceSpans] = body.resourceSpans;
-    const attr = (key: string) => resourceSpans?.resource.attributes.find((a) => a.key === key)?.value.stringValue;
+    const attr = (key: string) =>
+      resourceSpans?.resource.attributes.find((a) => a.key === key)?.value.stringValue;
     assert.equal(attr('service.name'), 'edgeway');
     assert.equal(attr('deployment.environment.name'), 'test');
     assert.equal(resourceSpans?.scopeSpans[0]?.scope.name, 'edgeway');
-    assert.deepEqual(resourceSpans?.scopeSpans[0]?.spans.map((s) => s.name), ['GET orders-read']);
+    assert.deepEqual(
+      resourceSpans?.scopeSpans[0]?.spans.map((s) => s.name),
+      ['GET orders-read'],
+    );
   });
 
   test('http/protobuf (OTEL_EXPORTER_OTLP_PROTOCOL): the receiver gets a protobuf body naming the span and service', async () => {
-    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_SERVICE_NAME: 'edge-eu-1' });
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_SERVICE_NAME: 'edge-eu-1',
+    });
     const tracing = startTracing();
     tracing.tracer.startSpan('POST payments-write').end();
     await tracing.shutdown();
@@ -69,7 +101,11 @@ describe('OTLP export', () => {
   });
 
   test('OTEL_TRACES_SAMPLER=always_off exports nothing', async () => {
-    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'always_off' });
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'always_off',
+    });
     const tracing = startTracing();
     const span = tracing.tracer.startSpan('GET orders-read');
     assert.equal(span.isRecording(), false);

@@ -1,20 +1,43 @@
 /** The eager OTLP/protobuf span encoder writes exactly what OpenTelemetry's own serializer writes for the same spans. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { SpanBatch } from '../../src/telemetry/tracing/otlp-span-encoder.js';
 
-function recorder(): { tracer: (name: string, version?: string) => Tracer; spans: () => ReadableSpan[] } {
+function recorder(): {
+  tracer: (name: string, version?: string) => Tracer;
+  spans: () => ReadableSpan[];
+} {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'edgeway', 'host.name': 'gw-1', 'process.pid': 4242, 'deployment.canary': false }),
+    resource: resourceFromAttributes({
+      'service.name': 'edgeway',
+      'host.name': 'gw-1',
+      'process.pid': 4242,
+      'deployment.canary': false,
+    }),
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
-  return { tracer: (name, version) => provider.getTracer(name, version), spans: () => exporter.getFinishedSpans() };
+  return {
+    tracer: (name, version) => provider.getTracer(name, version),
+    spans: () => exporter.getFinishedSpans(),
+  };
 }
 
 function encode(spans: readonly ReadableSpan[]): Buffer {
@@ -33,15 +56,33 @@ describe('OTLP span encoder', () => {
     const { tracer, spans } = recorder();
     const t = tracer('edgeway');
     const remote = trace.setSpanContext(ROOT_CONTEXT, {
-      traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true,
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
       traceState: new TraceState('vendor=a,other=b'),
     });
-    const server = t.startSpan('GET orders-read', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'http.route': 'orders-read', 'url.path': '/orders/42' } }, remote);
+    const server = t.startSpan(
+      'GET orders-read',
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': 'GET',
+          'http.route': 'orders-read',
+          'url.path': '/orders/42',
+        },
+      },
+      remote,
+    );
     const ctx = trace.setSpan(remote, server);
     const stage = t.startSpan('edgeway.select_instance', { kind: SpanKind.INTERNAL }, ctx);
     stage.setAttribute('edgeway.balancer.pick', '10.0.0.7:8080');
     stage.end();
-    const client = t.startSpan('GET orders', { kind: SpanKind.CLIENT, attributes: { 'http.request.resend_count': 1 } }, ctx);
+    const client = t.startSpan(
+      'GET orders',
+      { kind: SpanKind.CLIENT, attributes: { 'http.request.resend_count': 1 } },
+      ctx,
+    );
     client.setAttribute('http.response.status_code', 503);
     client.setStatus({ code: SpanStatusCode.ERROR });
     client.end();
@@ -60,8 +101,23 @@ describe('OTLP span encoder', () => {
       kind: SpanKind.PRODUCER,
       links: [{ context: linked.spanContext(), attributes: { reason: 'retry-of' } }],
       attributes: {
-        s: 'plain', long, utf8: 'Ünïcödé ✓ \u{1F600}', empty: '', t: true, f: false, zero: 0, neg: -7, big: 2 ** 40, bigNeg: -(2 ** 40),
-        double: 3.25, nan: Number.NaN, inf: Number.POSITIVE_INFINITY, strs: ['a', 'b'], nums: [1, 2.5, -3], bools: [true, false], holes: ['a', null, undefined],
+        s: 'plain',
+        long,
+        utf8: 'Ünïcödé ✓ \u{1F600}',
+        empty: '',
+        t: true,
+        f: false,
+        zero: 0,
+        neg: -7,
+        big: 2 ** 40,
+        bigNeg: -(2 ** 40),
+        double: 3.25,
+        nan: Number.NaN,
+        inf: Number.POSITIVE_INFINITY,
+        strs: ['a', 'b'],
+        nums: [1, 2.5, -3],
+        bools: [true, false],
+        holes: ['a', null, undefined],
       },
     });
     span.addEvent('checkpoint', { step: 2 });
@@ -107,11 +163,17 @@ describe('OTLP span encoder', () => {
     const { tracer, spans } = recorder();
     const t = tracer('edgeway');
     for (let i = 0; i < 600; i++) {
-      const span = t.startSpan(`GET route-${i % 7}`, { kind: SpanKind.SERVER, attributes: { 'url.path': `/orders/${i}`, 'client.address': '127.0.0.1' } });
+      const span = t.startSpan(`GET route-${i % 7}`, {
+        kind: SpanKind.SERVER,
+        attributes: { 'url.path': `/orders/${i}`, 'client.address': '127.0.0.1' },
+      });
       span.end();
     }
     const bytes = encode(spans());
-    assert.ok(bytes.length > 16_384, `expected a multi-kilobyte request, got ${bytes.length} bytes`);
+    assert.ok(
+      bytes.length > 16_384,
+      `expected a multi-kilobyte request, got ${bytes.length} bytes`,
+    );
     assert.deepEqual(bytes, official(spans()));
   });
 });

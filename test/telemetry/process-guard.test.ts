@@ -21,9 +21,19 @@ setTimeout(async () => {
 `;
 
 test('an error nothing handled is logged and counted, and the process keeps running', () => {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /still running: 2\n/);
-  const logged = run.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; err?: { message: string } });
-  assert.deepEqual(logged.map((line) => line.err?.message), ['nobody awaited this', 'stream blew up']);
+  const logged = run.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string; err?: { message: string } });
+  assert.deepEqual(
+    logged.map((line) => line.err?.message),
+    ['nobody awaited this', 'stream blew up'],
+  );
 });

@@ -1,7 +1,11 @@
 /** Request ids: sane client ids are kept, anything else is replaced by a unique generated id. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequestIdGenerator, isSaneRequestId, resolveRequestId } from '../../src/telemetry/request-id.js';
+import {
+  createRequestIdGenerator,
+  isSaneRequestId,
+  resolveRequestId,
+} from '../../src/telemetry/request-id.js';
 
 describe('request id', () => {
   const cases: Array<[string, string | string[] | undefined, boolean]> = [

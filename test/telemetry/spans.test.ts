@@ -15,15 +15,29 @@ import { SpanFactory, recordDecision, type ClientSpan } from '../../src/telemetr
 type Handler = (req: IncomingMessage) => Promise<Record<string, string | undefined>>;
 
 /** Serves one handler on 127.0.0.1 and returns what it reports for a request with `headers`. */
-async function roundTrip(handler: Handler, headers: Record<string, string>): Promise<Record<string, string | undefined>> {
+async function roundTrip(
+  handler: Handler,
+  headers: Record<string, string>,
+): Promise<Record<string, string | undefined>> {
   const server: Server = createServer((req, res) => {
-    handler(req).then((body) => res.end(JSON.stringify(body)), (err: unknown) => { res.statusCode = 500; res.end(String(err)); });
+    handler(req).then(
+      (body) => res.end(JSON.stringify(body)),
+      (err: unknown) => {
+        res.statusCode = 500;
+        res.end(String(err));
+      },
+    );
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   try {
-    const req = request({ host: '127.0.0.1', port, path: '/orders/42?secret=1', headers: { 'user-agent': 'spans-test', ...headers } });
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      path: '/orders/42?secret=1',
+      headers: { 'user-agent': 'spans-test', ...headers },
+    });
     req.end();
     const [res] = (await once(req, 'response')) as [IncomingMessage];
     let text = '';
@@ -38,15 +52,36 @@ async function roundTrip(handler: Handler, headers: Record<string, string>): Pro
 function pipeline(factory: SpanFactory): Handler {
   return async (req) => {
     const server: ServerSpan = factory.startServerSpan(req, 'orders-read', 'GET');
-    factory.stageSpan(server, 'edgeway.auth', (span) => recordDecision(span, 'edgeway.auth.sub', 'client-1'));
-    await factory.stageSpan(server, 'edgeway.rate_limit', async (span) => recordDecision(span, 'edgeway.rate_limit.outcome', 'allowed'));
+    factory.stageSpan(server, 'edgeway.auth', (span) =>
+      recordDecision(span, 'edgeway.auth.sub', 'client-1'),
+    );
+    await factory.stageSpan(server, 'edgeway.rate_limit', async (span) =>
+      recordDecision(span, 'edgeway.rate_limit.outcome', 'allowed'),
+    );
     factory.stageSpan(server, 'edgeway.select_instance', () => 'i-1');
-    const first: ClientSpan = factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://10.0.0.7:9001/base/' }, '/orders/42?sig=abc&x=1', 1);
+    const first: ClientSpan = factory.startClientSpan(
+      server,
+      'orders',
+      { id: 'i-1', url: 'http://10.0.0.7:9001/base/' },
+      '/orders/42?sig=abc&x=1',
+      1,
+    );
     factory.endClientSpan(first, 503);
-    const second = factory.startClientSpan(server, 'orders', { id: 'i-2', url: 'https://[::1]/' }, '/orders/42', 2);
+    const second = factory.startClientSpan(
+      server,
+      'orders',
+      { id: 'i-2', url: 'https://[::1]/' },
+      '/orders/42',
+      2,
+    );
     factory.endClientSpan(second, 200);
     factory.endServerSpan(server, 200);
-    return { traceId: server.traceId, first: first.traceparent, second: second.traceparent, tracestate: second.tracestate };
+    return {
+      traceId: server.traceId,
+      first: first.traceparent,
+      second: second.traceparent,
+      tracestate: second.tracestate,
+    };
   };
 }
 
@@ -88,7 +123,10 @@ describe('request spans with tracing on', () => {
       assert.ok(stage, name);
       assert.equal(stage.parentSpanContext?.spanId, server.spanContext().spanId, name);
     }
-    assert.equal(byName('edgeway.rate_limit')[0]?.attributes['edgeway.rate_limit.outcome'], 'allowed');
+    assert.equal(
+      byName('edgeway.rate_limit')[0]?.attributes['edgeway.rate_limit.outcome'],
+      'allowed',
+    );
 
     const clients = byName('GET orders');
     assert.equal(clients.length, 2);
@@ -104,8 +142,15 @@ describe('request spans with tracing on', () => {
     assert.equal(clients[1]?.attributes['http.request.resend_count'], 1);
     assert.equal(clients[1]?.attributes['edgeway.instance'], 'i-2');
     assert.deepEqual(
-      clients.map((c) => [c.attributes['server.address'], c.attributes['server.port'], c.attributes['url.full']]),
-      [['10.0.0.7', 9001, 'http://10.0.0.7:9001/base/orders/42?sig=REDACTED&x=1'], ['::1', 443, 'https://[::1]/orders/42']],
+      clients.map((c) => [
+        c.attributes['server.address'],
+        c.attributes['server.port'],
+        c.attributes['url.full'],
+      ]),
+      [
+        ['10.0.0.7', 9001, 'http://10.0.0.7:9001/base/orders/42?sig=REDACTED&x=1'],
+        ['::1', 443, 'https://[::1]/orders/42'],
+      ],
       'semconv HTTP client: server.address, server.port and url.full, signature values redacted',
     );
   });
@@ -114,17 +159,36 @@ describe('request spans with tracing on', () => {
     exporter.reset();
     const factory = new SpanFactory(tracing);
     await roundTrip(async (req) => {
-      factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 401, new GatewayError('unauthorized', 'invalid token: expired'));
-      factory.endServerSpan(factory.startServerSpan(req, 'unrouted', 'GET'), 404, new GatewayError('not_found', 'no route matches this request'));
-      factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 502, new GatewayError('bad_gateway', 'upstream service "orders" refused the connection'));
-      const bug = new GatewayError('bad_gateway', 'the gateway failed to handle the request', [], { cause: new TypeError('x is undefined') });
+      factory.endServerSpan(
+        factory.startServerSpan(req, 'orders-read', 'GET'),
+        401,
+        new GatewayError('unauthorized', 'invalid token: expired'),
+      );
+      factory.endServerSpan(
+        factory.startServerSpan(req, 'unrouted', 'GET'),
+        404,
+        new GatewayError('not_found', 'no route matches this request'),
+      );
+      factory.endServerSpan(
+        factory.startServerSpan(req, 'orders-read', 'GET'),
+        502,
+        new GatewayError('bad_gateway', 'upstream service "orders" refused the connection'),
+      );
+      const bug = new GatewayError('bad_gateway', 'the gateway failed to handle the request', [], {
+        cause: new TypeError('x is undefined'),
+      });
       factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 502, bug);
       return {};
     }, {});
     await tracing.flush();
     const spans = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
     assert.deepEqual(
-      spans.map((s) => [s.attributes['http.response.status_code'], s.status.code, s.attributes['error.type'], s.events.map((e) => e.name)]),
+      spans.map((s) => [
+        s.attributes['http.response.status_code'],
+        s.status.code,
+        s.attributes['error.type'],
+        s.events.map((e) => e.name),
+      ]),
       [
         [401, SpanStatusCode.UNSET, undefined, []],
         [404, SpanStatusCode.UNSET, undefined, []],
@@ -146,13 +210,20 @@ describe('request spans with tracing on', () => {
     ];
     for (const [host, address, port] of cases) {
       exporter.reset();
-      await roundTrip(async (req) => {
-        factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 200);
-        return {};
-      }, { host });
+      await roundTrip(
+        async (req) => {
+          factory.endServerSpan(factory.startServerSpan(req, 'orders-read', 'GET'), 200);
+          return {};
+        },
+        { host },
+      );
       await tracing.flush();
       const server = exporter.getFinishedSpans()[0];
-      assert.deepEqual([server?.attributes['server.address'], server?.attributes['server.port']], [address, port], host);
+      assert.deepEqual(
+        [server?.attributes['server.address'], server?.attributes['server.port']],
+        [address, port],
+        host,
+      );
     }
   });
 
@@ -161,7 +232,11 @@ describe('request spans with tracing on', () => {
     const factory = new SpanFactory(tracing);
     await roundTrip(async (req) => {
       const server = factory.startServerSpan(req, 'orders-read', 'GET');
-      factory.endClientSpan(factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://127.0.0.1:1' }, '/', 1), undefined, 'connect-failure');
+      factory.endClientSpan(
+        factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://127.0.0.1:1' }, '/', 1),
+        undefined,
+        'connect-failure',
+      );
       factory.endServerSpan(server, 502);
       return {};
     }, {});
@@ -174,7 +249,10 @@ describe('request spans with tracing on', () => {
   test('an incoming traceparent is continued: same trace id, parent is the caller span', async () => {
     exporter.reset();
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const seen = await roundTrip(pipeline(new SpanFactory(tracing)), { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=abc' });
+    const seen = await roundTrip(pipeline(new SpanFactory(tracing)), {
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      tracestate: 'vendor=abc',
+    });
     await tracing.flush();
     const server = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER);
     assert.equal(server?.spanContext().traceId, traceId);
@@ -188,7 +266,10 @@ describe('request spans with tracing on', () => {
     exporter.reset();
     await roundTrip(pipeline(new SpanFactory(tracing, { stages: false })), {});
     await tracing.flush();
-    const names = exporter.getFinishedSpans().map((s) => s.name).sort();
+    const names = exporter
+      .getFinishedSpans()
+      .map((s) => s.name)
+      .sort();
     assert.deepEqual(names, ['GET orders', 'GET orders', 'GET orders-read']);
   });
 
@@ -198,7 +279,12 @@ describe('request spans with tracing on', () => {
     await roundTrip(async (req) => {
       const server = factory.startServerSpan(req, 'orders-read', 'GET');
       const failure = Object.assign(new Error('token expired'), { code: 'unauthorized' });
-      await assert.rejects(factory.stageSpan(server, 'edgeway.auth', async () => { throw failure; }), failure);
+      await assert.rejects(
+        factory.stageSpan(server, 'edgeway.auth', async () => {
+          throw failure;
+        }),
+        failure,
+      );
       factory.endServerSpan(server, 401, failure);
       return {};
     }, {});
@@ -220,13 +306,22 @@ describe('stage spans describe what the stage decided', () => {
   });
 
   /** Runs `stage` as `name` for a request on a route with `rateLimit`, and returns its finished span. */
-  async function run(name: 'edgeway.auth' | 'edgeway.rate_limit', stage: Stage, rateLimit?: object) {
+  async function run(
+    name: 'edgeway.auth' | 'edgeway.rate_limit',
+    stage: Stage,
+    rateLimit?: object,
+  ) {
     exporter.reset();
     const factory = new SpanFactory(tracing);
     await roundTrip(async (req) => {
       const trace = factory.startServerSpan(req, 'orders-read', 'GET');
       const ctx = {
-        req, trace, route: { config: { rateLimit } }, principal: undefined, responseHeaders: [], upstreamHeaders: [],
+        req,
+        trace,
+        route: { config: { rateLimit } },
+        principal: undefined,
+        responseHeaders: [],
+        upstreamHeaders: [],
       } as unknown as RequestContext;
       await (async () => factory.runStage(name, stage, ctx))().catch(() => undefined);
       factory.endServerSpan(trace, 200);
@@ -239,37 +334,61 @@ describe('stage spans describe what the stage decided', () => {
   }
 
   test('a stage that answers 4xx made a decision: UNSET, no exception event; one that throws unexpectedly failed', async () => {
-    const forbidden = await run('edgeway.auth', () => { throw new GatewayError('forbidden', 'the token lacks a required scope'); });
-    assert.deepEqual([forbidden.status.code, forbidden.events, forbidden.attributes['edgeway.auth.outcome']], [SpanStatusCode.UNSET, [], 'forbidden']);
-    const broken = await run('edgeway.auth', async () => { throw new TypeError('claims is undefined'); });
+    const forbidden = await run('edgeway.auth', () => {
+      throw new GatewayError('forbidden', 'the token lacks a required scope');
+    });
+    assert.deepEqual(
+      [forbidden.status.code, forbidden.events, forbidden.attributes['edgeway.auth.outcome']],
+      [SpanStatusCode.UNSET, [], 'forbidden'],
+    );
+    const broken = await run('edgeway.auth', async () => {
+      throw new TypeError('claims is undefined');
+    });
     assert.equal(broken.status.code, SpanStatusCode.ERROR);
     assert.equal(broken.attributes['error.type'], 'TypeError');
-    assert.deepEqual(broken.events.map((e) => e.name), ['exception']);
+    assert.deepEqual(
+      broken.events.map((e) => e.name),
+      ['exception'],
+    );
     assert.equal(broken.attributes['edgeway.auth.outcome'], undefined);
   });
 
   test('an authenticated caller is described by its issuer; an optional-auth request without a token is anonymous', async () => {
-    const authenticated = await run('edgeway.auth', (ctx) => { ctx.principal = { sub: 'c-1', scopes: [], claims: { iss: 'https://idp.example.com/' } }; });
+    const authenticated = await run('edgeway.auth', (ctx) => {
+      ctx.principal = { sub: 'c-1', scopes: [], claims: { iss: 'https://idp.example.com/' } };
+    });
     assert.equal(authenticated.attributes['edgeway.auth.outcome'], 'authenticated');
     assert.equal(authenticated.attributes['edgeway.auth.issuer'], 'https://idp.example.com/');
-    assert.equal(JSON.stringify(authenticated.attributes).includes('c-1'), false, 'never the subject');
+    assert.equal(
+      JSON.stringify(authenticated.attributes).includes('c-1'),
+      false,
+      'never the subject',
+    );
     const anonymous = await run('edgeway.auth', () => undefined);
     assert.equal(anonymous.attributes['edgeway.auth.outcome'], 'anonymous');
   });
 
   test('rate_limit: the key kind and mode always, the outcome and remaining for an enforced limit', async () => {
-    const limited = await run('edgeway.rate_limit', (ctx) => {
-      ctx.responseHeaders.push(['RateLimit-Limit', '5'], ['RateLimit-Remaining', '0']);
-      throw new GatewayError('rate_limited', 'rate limit exceeded; retry in 1 s');
-    }, { key: 'header:x-tenant', mode: 'enforce' });
+    const limited = await run(
+      'edgeway.rate_limit',
+      (ctx) => {
+        ctx.responseHeaders.push(['RateLimit-Limit', '5'], ['RateLimit-Remaining', '0']);
+        throw new GatewayError('rate_limited', 'rate limit exceeded; retry in 1 s');
+      },
+      { key: 'header:x-tenant', mode: 'enforce' },
+    );
     assert.deepEqual(
-      ['key', 'mode', 'outcome', 'remaining'].map((k) => limited.attributes[`edgeway.rate_limit.${k}`]),
+      ['key', 'mode', 'outcome', 'remaining'].map(
+        (k) => limited.attributes[`edgeway.rate_limit.${k}`],
+      ),
       ['header:x-tenant', 'enforce', 'limited', 0],
     );
     assert.equal(limited.status.code, SpanStatusCode.UNSET);
     const shadow = await run('edgeway.rate_limit', () => undefined, { key: 'ip', mode: 'shadow' });
     assert.deepEqual(
-      ['key', 'mode', 'outcome', 'remaining'].map((k) => shadow.attributes[`edgeway.rate_limit.${k}`]),
+      ['key', 'mode', 'outcome', 'remaining'].map(
+        (k) => shadow.attributes[`edgeway.rate_limit.${k}`],
+      ),
       ['ip', 'shadow', undefined, undefined],
     );
   });
@@ -293,12 +412,21 @@ describe('request spans with tracing off', () => {
   test('tracing off keeps the incoming trace id and flags with a new span id, and passes tracestate on', async () => {
     const factory = new SpanFactory(startTracing({ env: {} }));
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const seen = await roundTrip(pipeline(factory), { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'v=1' });
+    const seen = await roundTrip(pipeline(factory), {
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      tracestate: 'v=1',
+    });
     assert.equal(seen.traceId, traceId);
     assert.match(seen.first ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-    assert.notEqual(seen.first, `00-${traceId}-00f067aa0ba902b7-01`, 'the client span id replaces the caller span id');
+    assert.notEqual(
+      seen.first,
+      `00-${traceId}-00f067aa0ba902b7-01`,
+      'the client span id replaces the caller span id',
+    );
     assert.equal(seen.tracestate, 'v=1');
-    const unsampled = await roundTrip(pipeline(factory), { traceparent: `00-${traceId}-00f067aa0ba902b7-00` });
+    const unsampled = await roundTrip(pipeline(factory), {
+      traceparent: `00-${traceId}-00f067aa0ba902b7-00`,
+    });
     assert.match(unsampled.first ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
   });
 
@@ -315,18 +443,35 @@ describe('request spans with tracing off', () => {
     for (const traceparent of malformed) {
       const seen = await roundTrip(pipeline(factory), { traceparent, tracestate: 'v=1' });
       assert.notEqual(seen.traceId, '4bf92f3577b34da6a3ce929d0e0e4736', traceparent);
-      assert.match(seen.first ?? '', new RegExp(`^00-${seen.traceId}-[0-9a-f]{16}-00$`), traceparent);
+      assert.match(
+        seen.first ?? '',
+        new RegExp(`^00-${seen.traceId}-[0-9a-f]{16}-00$`),
+        traceparent,
+      );
       assert.equal(seen.tracestate, undefined, traceparent);
     }
   });
 
   test('ids come from the injected random source and are never all zeros', async () => {
     const draws = ['0'.repeat(32), 'a'.repeat(32), '0'.repeat(16), 'b'.repeat(16)];
-    const factory = new SpanFactory(startTracing({ env: {} }), { stages: true }, () => draws.shift() ?? 'c'.repeat(16));
+    const factory = new SpanFactory(
+      startTracing({ env: {} }),
+      { stages: true },
+      () => draws.shift() ?? 'c'.repeat(16),
+    );
     await roundTrip(async (req) => {
       const server = factory.startServerSpan(req, 'orders-read', 'GET');
       assert.equal(server.traceId, 'a'.repeat(32));
-      assert.equal(factory.startClientSpan(server, 'orders', { id: 'i-1', url: 'http://127.0.0.1:9001' }, '/', 1).traceparent, `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`);
+      assert.equal(
+        factory.startClientSpan(
+          server,
+          'orders',
+          { id: 'i-1', url: 'http://127.0.0.1:9001' },
+          '/',
+          1,
+        ).traceparent,
+        `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`,
+      );
       return {};
     }, {});
   });
@@ -334,7 +479,9 @@ describe('request spans with tracing off', () => {
   test('a later traceparent version with extra fields is accepted and sent on as version 00', async () => {
     const factory = new SpanFactory(startTracing({ env: {} }));
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const seen = await roundTrip(pipeline(factory), { traceparent: `01-${traceId}-00f067aa0ba902b7-01-future` });
+    const seen = await roundTrip(pipeline(factory), {
+      traceparent: `01-${traceId}-00f067aa0ba902b7-01-future`,
+    });
     assert.equal(seen.traceId, traceId);
     assert.match(seen.first ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
   });
@@ -345,11 +492,15 @@ describe('request spans with tracing off', () => {
       [{}, false],
       [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }, true],
       [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }, true],
-      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_EXPORTER: 'none' }, false],
+      [
+        { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_EXPORTER: 'none' },
+        false,
+      ],
       [{ OTEL_TRACES_EXPORTER: 'console' }, true],
       [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' }, false],
     ];
-    for (const [env, expected] of cases) assert.equal(tracingRequested(env), expected, JSON.stringify(env));
+    for (const [env, expected] of cases)
+      assert.equal(tracingRequested(env), expected, JSON.stringify(env));
   });
 
   test('only OTLP over http/protobuf alone goes through the encoding processor; other exporters stay with the SDK', async () => {
@@ -358,12 +509,19 @@ describe('request spans with tracing off', () => {
       [{}, true],
       [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, true],
       [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, false],
-      [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, true],
+      [
+        {
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+        },
+        true,
+      ],
       [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, false],
       [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ' ', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, false],
       [{ OTEL_TRACES_EXPORTER: 'otlp,console' }, false],
       [{ OTEL_TRACES_EXPORTER: 'zipkin' }, false],
     ];
-    for (const [env, expected] of cases) assert.equal(otlpProtobufOnly(env), expected, JSON.stringify(env));
+    for (const [env, expected] of cases)
+      assert.equal(otlpProtobufOnly(env), expected, JSON.stringify(env));
   });
 });

@@ -21,7 +21,12 @@ const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 
 function clock(start = T0): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 describe('latency sketch', () => {
@@ -52,19 +57,46 @@ describe('stats collector', () => {
     const route = stats.route('orders-read');
     route.record(200, 10, 'r1', 't1');
     route.record(503, 20, 'r2', 't2');
-    route.record(429, 1, 'r3', 't3', REASONS.indexOf('rate_limited'), { sub: 'alice', method: 'GET', path: '/', instance: undefined, attempts: 0 });
+    route.record(429, 1, 'r3', 't3', REASONS.indexOf('rate_limited'), {
+      sub: 'alice',
+      method: 'GET',
+      path: '/',
+      instance: undefined,
+      attempts: 0,
+    });
     route.record(304, 1, 'r3', 't3');
     c.advance(60_000);
     route.record(200, 30, 'r4', 't4');
     const minute0 = T0 / 60_000;
     let minutes = stats.minuteAggregates('orders-read', minute0 - MINUTES, minute0 + 1);
-    assert.deepEqual(minutes.map(({ minute, aggregate: a }) => [minute - T0, a.requests, a.status3xx, a.errors5xx, a.errors4xx, a.rateLimited, a.reasons[REASONS.indexOf('rate_limited')]]), [[0, 4, 1, 1, 1, 1, 1], [60_000, 1, 0, 0, 0, 0, 0]]);
-    assert.deepEqual(stats.consumers.minute(minute0), new Map([['alice', { requests: 1, rateLimited: 1 }]]));
+    assert.deepEqual(
+      minutes.map(({ minute, aggregate: a }) => [
+        minute - T0,
+        a.requests,
+        a.status3xx,
+        a.errors5xx,
+        a.errors4xx,
+        a.rateLimited,
+        a.reasons[REASONS.indexOf('rate_limited')],
+      ]),
+      [
+        [0, 4, 1, 1, 1, 1, 1],
+        [60_000, 1, 0, 0, 0, 0, 0],
+      ],
+    );
+    assert.deepEqual(
+      stats.consumers.minute(minute0),
+      new Map([['alice', { requests: 1, rateLimited: 1 }]]),
+    );
     c.advance(MINUTES * 60_000);
     route.record(200, 30, 'r5', 't5');
     const current = Math.floor(c.now() / 60_000);
     minutes = stats.minuteAggregates('orders-read', current - MINUTES + 1, current);
-    assert.equal(minutes.reduce((sum, m) => sum + m.aggregate.requests, 0), 1, 'old minutes are gone, not aliased');
+    assert.equal(
+      minutes.reduce((sum, m) => sum + m.aggregate.requests, 0),
+      1,
+      'old minutes are gone, not aliased',
+    );
   });
 
   test('the trailing window and live rate only see recent seconds', () => {
@@ -98,8 +130,11 @@ describe('stats collector', () => {
     at('failed-2', 500);
     at('failed-3', 500);
     for (let i = 0; i < 5; i++) at(`unauthorized-${i}`, 401);
-    assert.deepEqual(stats.recent().map((r) => r.requestId), ['unauthorized-4', 'unauthorized-3', 'unauthorized-2', 'failed-3', 'failed-2', 'failed-1'],
-      'a burst of 401s does not push the 5xx rows out');
+    assert.deepEqual(
+      stats.recent().map((r) => r.requestId),
+      ['unauthorized-4', 'unauthorized-3', 'unauthorized-2', 'failed-3', 'failed-2', 'failed-1'],
+      'a burst of 401s does not push the 5xx rows out',
+    );
   });
 
   test('instance recorders idle for the kept minutes are forgotten when a new instance appears', () => {
@@ -112,16 +147,43 @@ describe('stats collector', () => {
     c.advance(60_000);
     stats.instance('orders', 'new-pod').record(OUTCOME_INDEX.ok, 5);
     assert.equal(stats.findInstance('orders', 'old-pod'), undefined);
-    assert.equal(stats.findInstance('orders', 'busy-pod')?.summary(MINUTES).outcomes.connect_error, 1);
-    assert.deepEqual([...stats.instances()].map((i) => i.id), ['busy-pod', 'new-pod']);
+    assert.equal(
+      stats.findInstance('orders', 'busy-pod')?.summary(MINUTES).outcomes.connect_error,
+      1,
+    );
+    assert.deepEqual(
+      [...stats.instances()].map((i) => i.id),
+      ['busy-pod', 'new-pod'],
+    );
   });
 
   test('a failure row carries method, path, instance, reason, attempts and consumer', () => {
     const stats = new StatsCollector();
-    stats.route('orders').record(502, 12, 'req-1', '4bf92f3577b34da6a3ce929d0e0e4736', REASONS.indexOf('bad_gateway'), { sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 });
+    stats
+      .route('orders')
+      .record(
+        502,
+        12,
+        'req-1',
+        '4bf92f3577b34da6a3ce929d0e0e4736',
+        REASONS.indexOf('bad_gateway'),
+        { sub: 'alice', method: 'POST', path: '/orders/7', instance: 'orders-2', attempts: 3 },
+      );
     assert.deepEqual(stats.recent()[0], {
-      at: stats.recent()[0]?.at, requestId: 'req-1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', route: 'orders', method: 'POST', path: '/orders/7',
-      instance: 'orders-2', status: 502, reason: 'bad_gateway', upstreamFailure: undefined, message: undefined, attempts: 3, sub: 'alice', durationMs: 12,
+      at: stats.recent()[0]?.at,
+      requestId: 'req-1',
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      route: 'orders',
+      method: 'POST',
+      path: '/orders/7',
+      instance: 'orders-2',
+      status: 502,
+      reason: 'bad_gateway',
+      upstreamFailure: undefined,
+      message: undefined,
+      attempts: 3,
+      sub: 'alice',
+      durationMs: 12,
     });
   });
 });
@@ -145,7 +207,8 @@ describe('redis history', () => {
       const historyA = new RedisHistory(clientA, a, { logger: pino({ level: 'silent' }) });
       const historyB = new RedisHistory(clientB, b, { logger: pino({ level: 'silent' }) });
       for (let i = 0; i < 5; i++) a.route('orders-read').record(200, 10, `a${i}`, '');
-      for (let i = 0; i < 3; i++) b.route('orders-read').record(i === 0 ? 503 : 200, 1000, `b${i}`, '');
+      for (let i = 0; i < 3; i++)
+        b.route('orders-read').record(i === 0 ? 503 : 200, 1000, `b${i}`, '');
       await Promise.all([historyA.stop(), historyB.stop()]);
       const last = await minuteIn(historyA, 'orders-read', now);
       assert.equal(last.requests, 8);
@@ -156,7 +219,11 @@ describe('redis history', () => {
       const ttl = await clientA.pttl(historyKey('orders-read', minute));
       assert.ok(ttl > 24 * 3_600_000 && ttl <= 25 * 3_600_000, String(ttl));
       await historyA.flush();
-      assert.equal((await minuteIn(historyA, 'orders-read', now)).requests, 8, 'a flush with nothing pending adds nothing');
+      assert.equal(
+        (await minuteIn(historyA, 'orders-read', now)).requests,
+        8,
+        'a flush with nothing pending adds nothing',
+      );
     } finally {
       clientA.disconnect();
       clientB.disconnect();
@@ -166,7 +233,12 @@ describe('redis history', () => {
   test('deltas survive a Redis outage and are sent once it is back', async () => {
     const stats = new StatsCollector();
     // As the gateway connects (src/store/connect.ts): fail fast, reconnect in the background.
-    const client = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: redis.port,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 50,
+    });
     client.on('error', () => undefined);
     try {
       const history = new RedisHistory(client, stats, { logger: pino({ level: 'silent' }) });

@@ -8,7 +8,13 @@ import {
   type ConcurrencyPermit,
 } from '../../src/traffic/adaptive-concurrency.js';
 
-const config = adaptiveConcurrencySchema.parse({ initialLimit: 20, maxLimit: 200, minRttSamples: 10, minRttInterval: '10s', sampleInterval: '100ms' });
+const config = adaptiveConcurrencySchema.parse({
+  initialLimit: 20,
+  maxLimit: 200,
+  minRttSamples: 10,
+  minRttInterval: '10s',
+  sampleInterval: '100ms',
+});
 
 function harness() {
   let now = 0;
@@ -37,8 +43,15 @@ function harness() {
 describe('AdaptiveConcurrencyLimiter', () => {
   test('the config fragment fills defaults and parses durations', () => {
     const parsed = adaptiveConcurrencySchema.parse({});
-    assert.deepEqual([parsed.initialLimit, parsed.sampleInterval, parsed.minRttInterval, parsed.minConcurrency], [20, 100, 60_000, 3]);
-    assert.equal(adaptiveConcurrencySchema.safeParse({ limit: 5 }).success, false, 'unknown keys are errors');
+    assert.deepEqual(
+      [parsed.initialLimit, parsed.sampleInterval, parsed.minRttInterval, parsed.minConcurrency],
+      [20, 100, 60_000, 3],
+    );
+    assert.equal(
+      adaptiveConcurrencySchema.safeParse({ limit: 5 }).success,
+      false,
+      'unknown keys are errors',
+    );
   });
 
   test('min RTT is measured first with concurrency pinned to minConcurrency', () => {
@@ -55,7 +68,11 @@ describe('AdaptiveConcurrencyLimiter', () => {
   test('a permit released without a latency frees its slot but is no min-RTT sample', () => {
     const { limiter, measure } = harness();
     for (let i = 0; i < config.minRttSamples * 2; i += 1) limiter.tryAcquire()?.release(undefined);
-    assert.equal(limiter.minRtt, undefined, 'requests that never reached the upstream measure nothing');
+    assert.equal(
+      limiter.minRtt,
+      undefined,
+      'requests that never reached the upstream measure nothing',
+    );
     assert.equal(limiter.limit, 3, 'and every slot came back');
     measure(10);
     assert.equal(limiter.minRtt, 10);
@@ -72,7 +89,10 @@ describe('AdaptiveConcurrencyLimiter', () => {
     const congested = limiter.limit;
     assert.ok(congested < 20, `the limit collapses when latency is 10x min RTT (${congested})`);
     const admitted = interval(300, 100);
-    assert.ok(admitted <= congested && admitted < 300, `excess requests are shed (${admitted} of 300 admitted)`);
+    assert.ok(
+      admitted <= congested && admitted < 300,
+      `excess requests are shed (${admitted} of 300 admitted)`,
+    );
 
     for (let i = 0; i < 15; i += 1) interval(300, 10);
     assert.ok(limiter.limit > 100, `the limit recovers once latency falls (${limiter.limit})`);
@@ -110,6 +130,9 @@ describe('AdaptiveConcurrencyLimiter', () => {
     assert.equal(limiter.inflight, 1);
     other?.release(10);
     const err = concurrencyShedError('orders');
-    assert.deepEqual([err.status, err.code, err.headers], [503, 'unavailable', [['Retry-After', '1']]]);
+    assert.deepEqual(
+      [err.status, err.code, err.headers],
+      [503, 'unavailable', [['Retry-After', '1']]],
+    );
   });
 });

@@ -62,7 +62,10 @@ describe('CircuitBreaker', () => {
     const controller = new AbortController();
     const waiting = queued(breaker.tryAcquire(controller.signal));
     controller.abort();
-    await assert.rejects(waiting, (err: unknown) => err instanceof GatewayError && err.code === 'unavailable');
+    await assert.rejects(
+      waiting,
+      (err: unknown) => err instanceof GatewayError && err.code === 'unavailable',
+    );
     assert.equal(breaker.pending, 0);
     const next = queued(breaker.tryAcquire());
     held();

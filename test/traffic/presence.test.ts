@@ -11,7 +11,12 @@ let redis: Redis;
 
 before(async () => {
   server = await startRedis();
-  redis = new Redis({ port: server.port, host: '127.0.0.1', enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  redis = new Redis({
+    port: server.port,
+    host: '127.0.0.1',
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+  });
   redis.on('error', () => undefined); // the last test kills the server on purpose
 });
 
@@ -21,7 +26,8 @@ after(async () => {
 });
 
 describe('GatewayPresence', () => {
-  const presence = (id: string): GatewayPresence => new GatewayPresence({ redis, id, windowMs: 300, budgetMs: 1000 });
+  const presence = (id: string): GatewayPresence =>
+    new GatewayPresence({ redis, id, windowMs: 300, budgetMs: 1000 });
 
   test('counts every gateway that heartbeats, itself included', async () => {
     const [a, b, c] = [presence('a'), presence('b'), presence('c')];
@@ -49,7 +55,13 @@ describe('GatewayPresence', () => {
   });
 
   test('start() heartbeats at once and on its interval', async () => {
-    const a = new GatewayPresence({ redis, id: 'interval-a', intervalMs: 50, windowMs: 1000, budgetMs: 1000 });
+    const a = new GatewayPresence({
+      redis,
+      id: 'interval-a',
+      intervalMs: 50,
+      windowMs: 1000,
+      budgetMs: 1000,
+    });
     await a.start();
     assert.equal(a.counters.heartbeats, 1);
     await sleep(180);

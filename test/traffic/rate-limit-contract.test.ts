@@ -19,7 +19,12 @@ let run = 0;
 
 before(async () => {
   server = await startRedis();
-  redis = new Redis({ port: server.port, host: '127.0.0.1', enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  redis = new Redis({
+    port: server.port,
+    host: '127.0.0.1',
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+  });
 });
 
 after(async () => {
@@ -33,13 +38,17 @@ const implementations: Array<[string, Make]> = [
   ['RedisRateLimiter', (policy) => new RedisRateLimiter({ redis, policy, budgetMs: 2000 })],
   [
     'FailoverRateLimiter',
-    (policy) => new FailoverRateLimiter({
-      store: new RedisRateLimiter({ redis, policy, budgetMs: 2000 }),
-      policy,
-      onStoreFailure: 'closed',
-      health: new StoreHealth({ redis, logger: { warn: () => undefined, info: () => undefined } }),
-      liveGateways: () => 1,
-    }),
+    (policy) =>
+      new FailoverRateLimiter({
+        store: new RedisRateLimiter({ redis, policy, budgetMs: 2000 }),
+        policy,
+        onStoreFailure: 'closed',
+        health: new StoreHealth({
+          redis,
+          logger: { warn: () => undefined, info: () => undefined },
+        }),
+        liveGateways: () => 1,
+      }),
   ],
 ];
 
@@ -63,7 +72,10 @@ for (const [name, make] of implementations) {
       const denied = await limiter.consume(k);
       assert.equal(denied.allowed, false);
       assert.equal(denied.remaining, 0);
-      assert.ok(denied.retryAfterMs > 500 && denied.retryAfterMs <= 1000, `retryAfterMs ${denied.retryAfterMs}`);
+      assert.ok(
+        denied.retryAfterMs > 500 && denied.retryAfterMs <= 1000,
+        `retryAfterMs ${denied.retryAfterMs}`,
+      );
       assert.ok(denied.resetMs > 4000 && denied.resetMs <= 5000, `resetMs ${denied.resetMs}`);
       assert.equal(denied.source, 'store');
     });

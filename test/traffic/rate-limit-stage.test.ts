@@ -16,12 +16,23 @@ import { policyHeader, rateLimitHeaders } from '../../src/traffic/rate-limit/hea
 
 const now = 1_000_000; // a frozen clock: no refill during a test, so header values are exact
 const logger = { warn: () => undefined, info: () => undefined };
-const limiters = createRateLimiterProvider({ backend: { kind: 'memory', dataDir: '' }, logger, clock: () => now });
+const limiters = createRateLimiterProvider({
+  backend: { kind: 'memory', dataDir: '' },
+  logger,
+  clock: () => now,
+});
 const counters = new RateLimitCounters();
 const stages = new Map<string, Stage>();
 
 function limit(name: string, rateLimit: Partial<RateLimitConfig>): void {
-  const config: RateLimitConfig = { capacity: 10, refillPerSecond: 2, key: 'ip', onStoreFailure: 'local', mode: 'enforce', ...rateLimit };
+  const config: RateLimitConfig = {
+    capacity: 10,
+    refillPerSecond: 2,
+    key: 'ip',
+    onStoreFailure: 'local',
+    mode: 'enforce',
+    ...rateLimit,
+  };
   const stage = buildRateLimitStage({ name, rateLimit: config }, { limiters, counters });
   assert.ok(stage);
   stages.set(name, stage);
@@ -37,12 +48,30 @@ before(async () => {
     const sub = req.headers['x-test-sub'];
     const ctx: RequestContext = {
       // The stage never reads ctx.route (its route is fixed at build time), so a name is all it needs.
-      req, res, requestId: 'req-1', startedAt: 0n, route: { name } as unknown as RequestContext['route'], path: req.url ?? '/', query: '',
+      req,
+      res,
+      requestId: 'req-1',
+      startedAt: 0n,
+      route: { name } as unknown as RequestContext['route'],
+      path: req.url ?? '/',
+      query: '',
       clientIp: String(req.headers['x-test-ip'] ?? '127.0.0.1'),
       principal: typeof sub === 'string' ? { sub, scopes: [], claims: {} } : undefined,
-      responseHeaders: [], upstreamHeaders: [],
-      trace: { span: NOOP_SPAN, context: ROOT_CONTEXT, method: 'GET', traceId: '', incomingTraceparent: undefined, incomingTracestate: undefined, attempts: 0, upstreamFailure: undefined },
-      service: undefined, instance: undefined, upstreamMs: 0,
+      responseHeaders: [],
+      upstreamHeaders: [],
+      trace: {
+        span: NOOP_SPAN,
+        context: ROOT_CONTEXT,
+        method: 'GET',
+        traceId: '',
+        incomingTraceparent: undefined,
+        incomingTracestate: undefined,
+        attempts: 0,
+        upstreamFailure: undefined,
+      },
+      service: undefined,
+      instance: undefined,
+      upstreamMs: 0,
     };
     Promise.resolve((stages.get(name) as Stage)(ctx)).then(
       () => {
@@ -52,7 +81,9 @@ before(async () => {
       (err: unknown) => {
         const e = err instanceof GatewayError ? err : new GatewayError('bad_gateway', String(err));
         for (const [k, v] of [...ctx.responseHeaders, ...e.headers]) res.setHeader(k, v);
-        res.writeHead(e.status, { 'content-type': 'application/json' }).end(errorBody(e.code, e.message, ctx.requestId));
+        res
+          .writeHead(e.status, { 'content-type': 'application/json' })
+          .end(errorBody(e.code, e.message, ctx.requestId));
       },
     );
   });
@@ -62,9 +93,14 @@ before(async () => {
 });
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const call = (route: string, headers: Record<string, string> = {}): Promise<Response> => fetch(`${base}/${route}`, { headers });
+const call = (route: string, headers: Record<string, string> = {}): Promise<Response> =>
+  fetch(`${base}/${route}`, { headers });
 
-async function admitted(route: string, n: number, headers: Record<string, string> = {}): Promise<number> {
+async function admitted(
+  route: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<number> {
   let ok = 0;
   for (let i = 0; i < n; i += 1) if ((await call(route, headers)).status === 200) ok += 1;
   return ok;
@@ -80,7 +116,9 @@ describe('rate_limit stage', () => {
     const first = await call('headers');
     assert.equal(first.status, 200);
     assert.deepEqual(
-      ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'].map((h) => first.headers.get(h)),
+      ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'].map((h) =>
+        first.headers.get(h),
+      ),
       ['10', '9', '1', '10;w=5'],
     );
     assert.equal(first.headers.get('retry-after'), null);
@@ -100,14 +138,22 @@ describe('rate_limit stage', () => {
     limit('slow', { capacity: 1, refillPerSecond: 0.1 });
     await call('slow');
     const denied = await call('slow');
-    assert.deepEqual([denied.status, denied.headers.get('retry-after'), denied.headers.get('ratelimit-policy')], [429, '10', '1;w=10']);
+    assert.deepEqual(
+      [denied.status, denied.headers.get('retry-after'), denied.headers.get('ratelimit-policy')],
+      [429, '10', '1;w=10'],
+    );
   });
 
   test('shadow mode never denies and never adds headers, but counts what it would have rejected', async () => {
     limit('shadow', { mode: 'shadow' });
     const responses = await Promise.all(Array.from({ length: 15 }, () => call('shadow')));
     assert.deepEqual([...new Set(responses.map((r) => r.status))], [200]);
-    assert.ok(responses.every((r) => r.headers.get('ratelimit-limit') === null && r.headers.get('ratelimit-policy') === null));
+    assert.ok(
+      responses.every(
+        (r) =>
+          r.headers.get('ratelimit-limit') === null && r.headers.get('ratelimit-policy') === null,
+      ),
+    );
     assert.equal(counters.get('shadow', 'shadow_limited'), 5);
     assert.equal(counters.get('shadow', 'allowed'), 10);
     assert.equal(counters.get('shadow', 'limited'), 0);
@@ -116,10 +162,25 @@ describe('rate_limit stage', () => {
   test('consumer keys: anonymous callers never share one bucket, and a sub is one bucket wherever it calls from', async () => {
     limit('consumer', { key: 'consumer', capacity: 3 });
     assert.equal(await admitted('consumer', 5, { 'x-test-ip': '10.0.0.1' }), 3);
-    assert.equal(await admitted('consumer', 5, { 'x-test-ip': '10.0.0.2' }), 3, 'another anonymous client has its own bucket');
-    assert.equal(await admitted('consumer', 2, { 'x-test-ip': '10.0.0.3', 'x-test-sub': 'alice' }), 2);
-    assert.equal(await admitted('consumer', 3, { 'x-test-ip': '10.0.0.4', 'x-test-sub': 'alice' }), 1, 'alice from elsewhere shares her bucket');
-    assert.equal(await admitted('consumer', 3, { 'x-test-ip': '10.0.0.1', 'x-test-sub': '10.0.0.1' }), 3, 'a sub equal to an IP is not that IP');
+    assert.equal(
+      await admitted('consumer', 5, { 'x-test-ip': '10.0.0.2' }),
+      3,
+      'another anonymous client has its own bucket',
+    );
+    assert.equal(
+      await admitted('consumer', 2, { 'x-test-ip': '10.0.0.3', 'x-test-sub': 'alice' }),
+      2,
+    );
+    assert.equal(
+      await admitted('consumer', 3, { 'x-test-ip': '10.0.0.4', 'x-test-sub': 'alice' }),
+      1,
+      'alice from elsewhere shares her bucket',
+    );
+    assert.equal(
+      await admitted('consumer', 3, { 'x-test-ip': '10.0.0.1', 'x-test-sub': '10.0.0.1' }),
+      3,
+      'a sub equal to an IP is not that IP',
+    );
   });
 
   test('header keys: one bucket per value, the client IP when the header is absent', async () => {
@@ -128,19 +189,33 @@ describe('rate_limit stage', () => {
     assert.equal(await admitted('by-header', 3, { 'x-api-key': 'k2' }), 2);
     assert.equal(await admitted('by-header', 3, { 'x-test-ip': '10.1.0.1' }), 2);
     assert.equal(await admitted('by-header', 3, { 'x-test-ip': '10.1.0.2' }), 2);
-    assert.equal(await admitted('by-header', 1, { 'x-api-key': 'x'.repeat(4000) }), 1, 'a huge value is hashed, still limited');
+    assert.equal(
+      await admitted('by-header', 1, { 'x-api-key': 'x'.repeat(4000) }),
+      1,
+      'a huge value is hashed, still limited',
+    );
   });
 
   test('route and ip keys', async () => {
     limit('whole-route', { key: 'route', capacity: 2 });
     limit('by-ip', { key: 'ip', capacity: 2 });
-    assert.equal(await admitted('whole-route', 2, { 'x-test-ip': '10.2.0.1' }) + (await admitted('whole-route', 2, { 'x-test-ip': '10.2.0.2' })), 2);
-    assert.equal(await admitted('by-ip', 3, { 'x-test-ip': '10.2.0.1' }) + (await admitted('by-ip', 3, { 'x-test-ip': '10.2.0.2' })), 4);
+    assert.equal(
+      (await admitted('whole-route', 2, { 'x-test-ip': '10.2.0.1' })) +
+        (await admitted('whole-route', 2, { 'x-test-ip': '10.2.0.2' })),
+      2,
+    );
+    assert.equal(
+      (await admitted('by-ip', 3, { 'x-test-ip': '10.2.0.1' })) +
+        (await admitted('by-ip', 3, { 'x-test-ip': '10.2.0.2' })),
+      4,
+    );
   });
 
   test('counters expose a snapshot by route and outcome', () => {
     const snapshot = counters.snapshot();
-    assert.ok(snapshot.some((c) => c.route === 'headers' && c.outcome === 'limited' && c.value === 1));
+    assert.ok(
+      snapshot.some((c) => c.route === 'headers' && c.outcome === 'limited' && c.value === 1),
+    );
     assert.ok(snapshot.every((c) => c.value > 0));
   });
 });
@@ -159,7 +234,10 @@ describe('rate-limit headers', () => {
   }
 
   test('a denial rounds Retry-After and RateLimit-Reset up, and never says 0', () => {
-    const headers = rateLimitHeaders({ allowed: false, limit: 5, remaining: 0, resetMs: 4001, retryAfterMs: 1, source: 'store' }, '5;w=5');
+    const headers = rateLimitHeaders(
+      { allowed: false, limit: 5, remaining: 0, resetMs: 4001, retryAfterMs: 1, source: 'store' },
+      '5;w=5',
+    );
     assert.deepEqual(headers, [
       ['RateLimit-Limit', '5'],
       ['RateLimit-Remaining', '0'],

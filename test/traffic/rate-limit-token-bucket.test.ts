@@ -7,21 +7,103 @@ import { MemoryRateLimiter } from '../../src/traffic/rate-limit/memory-limiter.j
 const policy = { capacity: 10, refillPerSecond: 2 };
 
 describe('takeTokens', () => {
-  const cases: Array<{ name: string; state: BucketState | undefined; now: number; cost: number; allowed: boolean; remaining: number; retryAfterMs: number; resetMs: number }> = [
-    { name: 'a new bucket starts full', state: undefined, now: 0, cost: 1, allowed: true, remaining: 9, retryAfterMs: 0, resetMs: 500 },
-    { name: 'an empty bucket denies and says when the next token comes', state: { tokens: 0, atMs: 0 }, now: 0, cost: 1, allowed: false, remaining: 0, retryAfterMs: 500, resetMs: 5000 },
-    { name: 'refill is continuous: 250 ms adds half a token', state: { tokens: 0.5, atMs: 0 }, now: 250, cost: 1, allowed: true, remaining: 0, retryAfterMs: 500, resetMs: 5000 },
-    { name: 'refill stops at capacity', state: { tokens: 0, atMs: 0 }, now: 60_000, cost: 1, allowed: true, remaining: 9, retryAfterMs: 0, resetMs: 500 },
-    { name: 'a clock going backwards refills nothing', state: { tokens: 1, atMs: 1000 }, now: 0, cost: 2, allowed: false, remaining: 1, retryAfterMs: 500, resetMs: 4500 },
-    { name: 'a cost takes that many tokens', state: undefined, now: 0, cost: 4, allowed: true, remaining: 6, retryAfterMs: 0, resetMs: 2000 },
-    { name: 'a cost above capacity is always denied', state: undefined, now: 0, cost: 11, allowed: false, remaining: 10, retryAfterMs: 0, resetMs: 0 },
+  const cases: Array<{
+    name: string;
+    state: BucketState | undefined;
+    now: number;
+    cost: number;
+    allowed: boolean;
+    remaining: number;
+    retryAfterMs: number;
+    resetMs: number;
+  }> = [
+    {
+      name: 'a new bucket starts full',
+      state: undefined,
+      now: 0,
+      cost: 1,
+      allowed: true,
+      remaining: 9,
+      retryAfterMs: 0,
+      resetMs: 500,
+    },
+    {
+      name: 'an empty bucket denies and says when the next token comes',
+      state: { tokens: 0, atMs: 0 },
+      now: 0,
+      cost: 1,
+      allowed: false,
+      remaining: 0,
+      retryAfterMs: 500,
+      resetMs: 5000,
+    },
+    {
+      name: 'refill is continuous: 250 ms adds half a token',
+      state: { tokens: 0.5, atMs: 0 },
+      now: 250,
+      cost: 1,
+      allowed: true,
+      remaining: 0,
+      retryAfterMs: 500,
+      resetMs: 5000,
+    },
+    {
+      name: 'refill stops at capacity',
+      state: { tokens: 0, atMs: 0 },
+      now: 60_000,
+      cost: 1,
+      allowed: true,
+      remaining: 9,
+      retryAfterMs: 0,
+      resetMs: 500,
+    },
+    {
+      name: 'a clock going backwards refills nothing',
+      state: { tokens: 1, atMs: 1000 },
+      now: 0,
+      cost: 2,
+      allowed: false,
+      remaining: 1,
+      retryAfterMs: 500,
+      resetMs: 4500,
+    },
+    {
+      name: 'a cost takes that many tokens',
+      state: undefined,
+      now: 0,
+      cost: 4,
+      allowed: true,
+      remaining: 6,
+      retryAfterMs: 0,
+      resetMs: 2000,
+    },
+    {
+      name: 'a cost above capacity is always denied',
+      state: undefined,
+      now: 0,
+      cost: 11,
+      allowed: false,
+      remaining: 10,
+      retryAfterMs: 0,
+      resetMs: 0,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       const out = takeTokens(c.state, policy, c.now, c.cost);
       assert.deepEqual(
-        { allowed: out.allowed, remaining: out.remaining, retryAfterMs: out.retryAfterMs, resetMs: out.resetMs },
-        { allowed: c.allowed, remaining: c.remaining, retryAfterMs: c.retryAfterMs, resetMs: c.resetMs },
+        {
+          allowed: out.allowed,
+          remaining: out.remaining,
+          retryAfterMs: out.retryAfterMs,
+          resetMs: out.resetMs,
+        },
+        {
+          allowed: c.allowed,
+          remaining: c.remaining,
+          retryAfterMs: c.retryAfterMs,
+          resetMs: c.resetMs,
+        },
       );
     });
   }

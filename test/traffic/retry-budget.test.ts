@@ -11,7 +11,10 @@ function clock(start = 0) {
 describe('RetryBudget', () => {
   test('stops a retry storm: every request failing gets retries for about 20% of them', () => {
     const time = clock();
-    const budget = new RetryBudget({ ratio: 0.2, minRetriesPerSecond: 1, windowMs: 10_000 }, time.now);
+    const budget = new RetryBudget(
+      { ratio: 0.2, minRetriesPerSecond: 1, windowMs: 10_000 },
+      time.now,
+    );
     let retries = 0;
     for (let i = 0; i < 1000; i++) {
       time.advance(5);
@@ -26,7 +29,10 @@ describe('RetryBudget', () => {
 
   test('lets a quiet service retry thanks to the minimum', () => {
     const time = clock();
-    const budget = new RetryBudget({ ratio: 0.2, minRetriesPerSecond: 0.5, windowMs: 10_000 }, time.now);
+    const budget = new RetryBudget(
+      { ratio: 0.2, minRetriesPerSecond: 0.5, windowMs: 10_000 },
+      time.now,
+    );
     budget.recordRequest();
     const granted = Array.from({ length: 7 }, () => budget.tryAcquire());
     assert.deepEqual(granted, [true, true, true, true, true, false, false]);
@@ -34,8 +40,14 @@ describe('RetryBudget', () => {
 
   test('refills as old retries slide out of the window', () => {
     const time = clock();
-    const budget = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0.3, windowMs: 10_000 }, time.now);
-    assert.deepEqual([budget.tryAcquire(), budget.tryAcquire(), budget.tryAcquire(), budget.tryAcquire()], [true, true, true, false]);
+    const budget = new RetryBudget(
+      { ratio: 0, minRetriesPerSecond: 0.3, windowMs: 10_000 },
+      time.now,
+    );
+    assert.deepEqual(
+      [budget.tryAcquire(), budget.tryAcquire(), budget.tryAcquire(), budget.tryAcquire()],
+      [true, true, true, false],
+    );
     time.advance(5_000);
     assert.equal(budget.tryAcquire(), false, 'half a window later the retries still count');
     time.advance(5_000);
@@ -44,7 +56,10 @@ describe('RetryBudget', () => {
 
   test('grows with traffic: 100 requests allow 20 retries beyond the minimum', () => {
     const time = clock(123_456);
-    const budget = new RetryBudget({ ratio: 0.2, minRetriesPerSecond: 0, windowMs: 1_000 }, time.now);
+    const budget = new RetryBudget(
+      { ratio: 0.2, minRetriesPerSecond: 0, windowMs: 1_000 },
+      time.now,
+    );
     for (let i = 0; i < 100; i++) budget.recordRequest();
     let granted = 0;
     while (budget.tryAcquire()) granted++;

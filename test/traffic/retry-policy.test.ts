@@ -39,43 +39,129 @@ describe('decideRetry with the default policy', () => {
     ['GET answered 500 is not', { status: 500 }, { retry: false, reason: 'not-retryable' }],
     ['GET answered 404 is not', { status: 404 }, { retry: false, reason: 'not-retryable' }],
     ['GET reset is retried', { kind: 'reset' }, { retry: true, delayMs: 12 }],
-    ['GET with an invalid response is retried as a reset', { kind: 'invalid-response' }, { retry: true, delayMs: 12 }],
-    ['a client that went away is never retried', { kind: 'client-aborted' }, { retry: false, reason: 'not-retryable' }],
-    ['a request edgeway could not send is never retried', { kind: 'gateway-error' }, { retry: false, reason: 'not-retryable' }],
-    ['GET timeout is not (not in the default list)', { kind: 'timeout' }, { retry: false, reason: 'not-retryable' }],
-    ['POST answered 503 is not retried by default', { method: 'POST' }, { retry: false, reason: 'not-idempotent' }],
-    ['POST reset is not retried by default', { method: 'POST', kind: 'reset' }, { retry: false, reason: 'not-idempotent' }],
-    ['PATCH answered 502 is not retried by default', { method: 'PATCH', status: 502 }, { retry: false, reason: 'not-idempotent' }],
-    ['POST that never connected is retried', { method: 'POST', kind: 'connect-failure' }, { retry: true, delayMs: 12 }],
-    ['POST with an Idempotency-Key is retried', { method: 'POST', hasIdempotencyKey: true }, { retry: true, delayMs: 12 }],
-    ['POST on a route that opted in is retried', { method: 'POST', retryNonIdempotent: true }, { retry: true, delayMs: 12 }],
-    ['PUT and DELETE are idempotent', { method: 'DELETE', kind: 'reset' }, { retry: true, delayMs: 12 }],
-    ['a request whose body was partly sent is never retried', { method: 'PUT', bodyBytesSent: true, kind: 'reset' }, { retry: false, reason: 'body-sent' }],
-    ['even with an Idempotency-Key', { method: 'POST', hasIdempotencyKey: true, bodyBytesSent: true }, { retry: false, reason: 'body-sent' }],
+    [
+      'GET with an invalid response is retried as a reset',
+      { kind: 'invalid-response' },
+      { retry: true, delayMs: 12 },
+    ],
+    [
+      'a client that went away is never retried',
+      { kind: 'client-aborted' },
+      { retry: false, reason: 'not-retryable' },
+    ],
+    [
+      'a request edgeway could not send is never retried',
+      { kind: 'gateway-error' },
+      { retry: false, reason: 'not-retryable' },
+    ],
+    [
+      'GET timeout is not (not in the default list)',
+      { kind: 'timeout' },
+      { retry: false, reason: 'not-retryable' },
+    ],
+    [
+      'POST answered 503 is not retried by default',
+      { method: 'POST' },
+      { retry: false, reason: 'not-idempotent' },
+    ],
+    [
+      'POST reset is not retried by default',
+      { method: 'POST', kind: 'reset' },
+      { retry: false, reason: 'not-idempotent' },
+    ],
+    [
+      'PATCH answered 502 is not retried by default',
+      { method: 'PATCH', status: 502 },
+      { retry: false, reason: 'not-idempotent' },
+    ],
+    [
+      'POST that never connected is retried',
+      { method: 'POST', kind: 'connect-failure' },
+      { retry: true, delayMs: 12 },
+    ],
+    [
+      'POST with an Idempotency-Key is retried',
+      { method: 'POST', hasIdempotencyKey: true },
+      { retry: true, delayMs: 12 },
+    ],
+    [
+      'POST on a route that opted in is retried',
+      { method: 'POST', retryNonIdempotent: true },
+      { retry: true, delayMs: 12 },
+    ],
+    [
+      'PUT and DELETE are idempotent',
+      { method: 'DELETE', kind: 'reset' },
+      { retry: true, delayMs: 12 },
+    ],
+    [
+      'a request whose body was partly sent is never retried',
+      { method: 'PUT', bodyBytesSent: true, kind: 'reset' },
+      { retry: false, reason: 'body-sent' },
+    ],
+    [
+      'even with an Idempotency-Key',
+      { method: 'POST', hasIdempotencyKey: true, bodyBytesSent: true },
+      { retry: false, reason: 'body-sent' },
+    ],
     ['the second retry backs off twice as long', { retriesDone: 1 }, { retry: true, delayMs: 25 }],
-    ['a third retry exceeds attempts: 2', { retriesDone: 2 }, { retry: false, reason: 'attempts-exhausted' }],
+    [
+      'a third retry exceeds attempts: 2',
+      { retriesDone: 2 },
+      { retry: false, reason: 'attempts-exhausted' },
+    ],
     ['Retry-After: 1 is honoured', { retryAfter: '1' }, { retry: true, delayMs: 1000 }],
-    ['Retry-After as an HTTP-date is honoured', { retryAfter: 'Thu, 01 Jan 2026 12:00:01 GMT' }, { retry: true, delayMs: 1000 }],
-    ['Retry-After past the cap gives up', { retryAfter: '30' }, { retry: false, reason: 'retry-after-too-long' }],
-    ['a Retry-After shorter than the backoff waits the backoff', { retryAfter: '0', retriesDone: 1 }, { retry: true, delayMs: 25 }],
-    ['an invalid Retry-After falls back to the backoff', { retryAfter: 'soon' }, { retry: true, delayMs: 12 }],
+    [
+      'Retry-After as an HTTP-date is honoured',
+      { retryAfter: 'Thu, 01 Jan 2026 12:00:01 GMT' },
+      { retry: true, delayMs: 1000 },
+    ],
+    [
+      'Retry-After past the cap gives up',
+      { retryAfter: '30' },
+      { retry: false, reason: 'retry-after-too-long' },
+    ],
+    [
+      'a Retry-After shorter than the backoff waits the backoff',
+      { retryAfter: '0', retriesDone: 1 },
+      { retry: true, delayMs: 25 },
+    ],
+    [
+      'an invalid Retry-After falls back to the backoff',
+      { retryAfter: 'soon' },
+      { retry: true, delayMs: 12 },
+    ],
   ];
   for (const [name, change, expected] of cases) {
-    test(name, () => assert.deepEqual(decideRetry(defaults, { ...get, ...change }, half, NOW), expected));
+    test(name, () =>
+      assert.deepEqual(decideRetry(defaults, { ...get, ...change }, half, NOW), expected),
+    );
   }
 });
 
 describe('decideRetry with a configured policy', () => {
   test('retries a timeout when `on` lists it', () => {
     const policy = policyOf({ on: ['timeout'] });
-    assert.deepEqual(decideRetry(policy, { ...get, kind: 'timeout' }, half, NOW), { retry: true, delayMs: 12 });
-    assert.deepEqual(decideRetry(policy, { ...get, kind: 'reset' }, half, NOW), { retry: false, reason: 'not-retryable' });
+    assert.deepEqual(decideRetry(policy, { ...get, kind: 'timeout' }, half, NOW), {
+      retry: true,
+      delayMs: 12,
+    });
+    assert.deepEqual(decideRetry(policy, { ...get, kind: 'reset' }, half, NOW), {
+      retry: false,
+      reason: 'not-retryable',
+    });
   });
 
   test('attempts: 0 never retries, nor does a service without a retries block', () => {
-    assert.deepEqual(decideRetry(policyOf({ attempts: 0 }), get, half, NOW), { retry: false, reason: 'attempts-exhausted' });
+    assert.deepEqual(decideRetry(policyOf({ attempts: 0 }), get, half, NOW), {
+      retry: false,
+      reason: 'attempts-exhausted',
+    });
     assert.equal(compileRetryPolicy(undefined), NO_RETRIES);
-    assert.deepEqual(decideRetry(NO_RETRIES, get, half, NOW), { retry: false, reason: 'attempts-exhausted' });
+    assert.deepEqual(decideRetry(NO_RETRIES, get, half, NOW), {
+      retry: false,
+      reason: 'attempts-exhausted',
+    });
   });
 
   test('carries perTryTimeout in milliseconds', () => {
@@ -95,7 +181,11 @@ describe('backoffMs', () => {
       [4, 0.999, 999],
       [9, 0.999, 999],
     ];
-    for (const [retriesDone, draw, expected] of cases) assert.equal(backoffMs(policy, retriesDone, () => draw), expected);
+    for (const [retriesDone, draw, expected] of cases)
+      assert.equal(
+        backoffMs(policy, retriesDone, () => draw),
+        expected,
+      );
   });
 });
 
@@ -113,6 +203,7 @@ describe('parseRetryAfter', () => {
     ['', undefined],
   ];
   for (const [value, expected] of cases) {
-    test(`reads "${value}" as ${expected}`, () => assert.equal(parseRetryAfter(value, NOW), expected));
+    test(`reads "${value}" as ${expected}`, () =>
+      assert.equal(parseRetryAfter(value, NOW), expected));
   }
 });

@@ -12,7 +12,10 @@ export interface ParsedBucket {
 /** Buckets at the end of a range that may still change between polls (the current one and a late flush). */
 const OPEN_TAIL = 2;
 
-interface Memo<T> { readonly keys: readonly Fields[]; readonly sum: T }
+interface Memo<T> {
+  readonly keys: readonly Fields[];
+  readonly sum: T;
+}
 
 /**
  * Cached history buckets come back as the same objects poll after poll, so a bucket is parsed once and
@@ -29,7 +32,10 @@ export class BucketMath {
     let bucket = this.#parsed.get(fields);
     if (bucket === undefined) {
       const aggregate = parseAggregate(fields);
-      bucket = { aggregate, p99Ms: aggregate.requests === 0 ? null : quantileMs(aggregate.latency, 0.99) ?? null };
+      bucket = {
+        aggregate,
+        p99Ms: aggregate.requests === 0 ? null : (quantileMs(aggregate.latency, 0.99) ?? null),
+      };
       this.#parsed.set(fields, bucket);
     }
     return bucket;
@@ -37,26 +43,51 @@ export class BucketMath {
 
   /** The sum of a route's buckets (`key` names the route and range). */
   total(key: string, buckets: readonly Fields[]): Aggregate {
-    return sum(this.#aggregates, key, buckets, newAggregate, (into, fields) => mergeAggregate(into, this.parse(fields).aggregate), (from) => {
-      const copy = newAggregate();
-      mergeAggregate(copy, from);
-      return copy;
-    });
+    return sum(
+      this.#aggregates,
+      key,
+      buckets,
+      newAggregate,
+      (into, fields) => mergeAggregate(into, this.parse(fields).aggregate),
+      (from) => {
+        const copy = newAggregate();
+        mergeAggregate(copy, from);
+        return copy;
+      },
+    );
   }
 
   /** The field-by-field sum of a fleet hash's buckets. */
   fields(key: string, buckets: readonly Fields[]): Fields {
-    return sum(this.#fields, key, buckets, () => new Map(), (into, fields) => {
-      for (const [field, n] of fields) into.set(field, (into.get(field) ?? 0) + n);
-    }, (from) => new Map(from));
+    return sum(
+      this.#fields,
+      key,
+      buckets,
+      () => new Map(),
+      (into, fields) => {
+        for (const [field, n] of fields) into.set(field, (into.get(field) ?? 0) + n);
+      },
+      (from) => new Map(from),
+    );
   }
 }
 
-function sum<T>(memos: Map<string, Memo<T>>, key: string, buckets: readonly Fields[], empty: () => T, add: (into: T, fields: Fields) => void, copy: (from: T) => T): T {
+function sum<T>(
+  memos: Map<string, Memo<T>>,
+  key: string,
+  buckets: readonly Fields[],
+  empty: () => T,
+  add: (into: T, fields: Fields) => void,
+  copy: (from: T) => T,
+): T {
   const cut = Math.max(0, buckets.length - OPEN_TAIL);
   const memo = memos.get(key);
   let prefix: T;
-  if (memo !== undefined && memo.keys.length === cut && memo.keys.every((fields, i) => fields === buckets[i])) {
+  if (
+    memo !== undefined &&
+    memo.keys.length === cut &&
+    memo.keys.every((fields, i) => fields === buckets[i])
+  ) {
     prefix = memo.sum;
   } else {
     prefix = empty();

@@ -23,8 +23,14 @@ function severity(view: CertificateView, leftMs: number | undefined): Certificat
 
 /** The rows at `now` (epoch ms), sorted by domain. */
 export function certificateRows(views: readonly CertificateView[], now: number): CertificateRow[] {
-  return views.map((view) => {
-    const leftMs = view.notAfter === undefined ? undefined : view.notAfter - now;
-    return { ...view, expiresInDays: leftMs === undefined ? null : Math.floor(leftMs / DAY_MS), severity: severity(view, leftMs) };
-  }).sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+  return views
+    .map((view) => {
+      const leftMs = view.notAfter === undefined ? undefined : view.notAfter - now;
+      return {
+        ...view,
+        expiresInDays: leftMs === undefined ? null : Math.floor(leftMs / DAY_MS),
+        severity: severity(view, leftMs),
+      };
+    })
+    .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
 }

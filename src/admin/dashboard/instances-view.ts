@@ -2,7 +2,11 @@
 import { slowStartFactor } from '../../balancing/endpoint.js';
 import type { ServiceRuntime } from '../../proxy/service-runtime.js';
 import type { StatsCollector } from '../../telemetry/history/stats.js';
-import { ATTEMPT_OUTCOMES, outcomeRecord, type AttemptOutcomeName } from '../../telemetry/history/instance-stats.js';
+import {
+  ATTEMPT_OUTCOMES,
+  outcomeRecord,
+  type AttemptOutcomeName,
+} from '../../telemetry/history/instance-stats.js';
 
 /** What an instance is doing now, worst first: the one word an operator reads. */
 export type InstanceState = 'unhealthy' | 'ejected' | 'draining' | 'slow-start' | 'up';
@@ -46,7 +50,12 @@ export interface ServiceRow {
 export type AttemptCounts = ReadonlyMap<string, ReadonlyMap<string, Record<string, number>>>;
 
 /** The rows of every configured service, sorted by name. */
-export function serviceRows(services: ReadonlyMap<string, ServiceRuntime>, attempts: AttemptCounts, stats: StatsCollector, now: number): ServiceRow[] {
+export function serviceRows(
+  services: ReadonlyMap<string, ServiceRuntime>,
+  attempts: AttemptCounts,
+  stats: StatsCollector,
+  now: number,
+): ServiceRow[] {
   const rows: ServiceRow[] = [];
   for (const [name, runtime] of services) {
     const checked = runtime.config.healthCheck !== undefined;
@@ -56,7 +65,15 @@ export function serviceRows(services: ReadonlyMap<string, ServiceRuntime>, attem
       const ejected = endpoint.ejectedUntil > now;
       const slowStart = slowStartFactor(endpoint, now, slowStartMs);
       const unhealthy = checked && !endpoint.healthy;
-      const state: InstanceState = unhealthy ? 'unhealthy' : ejected ? 'ejected' : endpoint.draining ? 'draining' : slowStart < 1 ? 'slow-start' : 'up';
+      const state: InstanceState = unhealthy
+        ? 'unhealthy'
+        : ejected
+          ? 'ejected'
+          : endpoint.draining
+            ? 'draining'
+            : slowStart < 1
+              ? 'slow-start'
+              : 'up';
       const own = counts?.get(endpoint.id) ?? {};
       const p99 = stats.findInstance(name, endpoint.id)?.summary(15).p99Ms;
       return {
@@ -76,7 +93,13 @@ export function serviceRows(services: ReadonlyMap<string, ServiceRuntime>, attem
         p99Ms: p99 ?? null,
       };
     });
-    rows.push({ name, discovery: runtime.config.discovery, healthChecked: checked, outlierDetection: runtime.config.outlierDetection !== undefined, instances });
+    rows.push({
+      name,
+      discovery: runtime.config.discovery,
+      healthChecked: checked,
+      outlierDetection: runtime.config.outlierDetection !== undefined,
+      instances,
+    });
   }
   return rows.sort((a, b) => (a.name < b.name ? -1 : 1));
 }

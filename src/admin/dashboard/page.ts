@@ -69,17 +69,19 @@ a { color: var(--c3); }
 @media (max-width: 600px) { main { padding: 8px; gap: 8px; } .opt { display: none; } .config { position: sticky; left: 0; width: calc(100vw - 56px); grid-template-columns: 1fr; } header { padding: 6px 8px; } #ranges { margin-left: 0; } .tile .v { font-size: 18px; } section { padding: 8px; } }
 `;
 
-const LEGEND = '<div class="legend"><span><i style="background:var(--c2)"></i>2xx</span><span><i style="background:var(--c3)"></i>3xx</span><span><i style="background:var(--c4)"></i>4xx (not 429)</span>'
-  + '<span><i style="background:var(--c429)"></i>429</span><span><i style="background:var(--c5)"></i>5xx</span></div>';
+const LEGEND =
+  '<div class="legend"><span><i style="background:var(--c2)"></i>2xx</span><span><i style="background:var(--c3)"></i>3xx</span><span><i style="background:var(--c4)"></i>4xx (not 429)</span>' +
+  '<span><i style="background:var(--c429)"></i>429</span><span><i style="background:var(--c5)"></i>5xx</span></div>';
 
 /**
  * The dashboard HTML. Charts are inline SVG drawn by the page's own script; nothing is fetched but the
  * stats endpoint, so it works on an air-gapped admin network.
  */
 export function dashboardPage(options: DashboardPageOptions = {}): string {
-  const script = PAGE_SCRIPT
-    .replace('__STATS_PATH__', JSON.stringify(options.statsPath ?? '/admin/stats'))
-    .replace('__POLL_MS__', String(options.pollMs ?? 2000));
+  const script = PAGE_SCRIPT.replace(
+    '__STATS_PATH__',
+    JSON.stringify(options.statsPath ?? '/admin/stats'),
+  ).replace('__POLL_MS__', String(options.pollMs ?? 2000));
   return `<!doctype html>
 <html lang="en">
 <head>

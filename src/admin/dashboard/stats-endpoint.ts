@@ -1,12 +1,37 @@
 /** The dashboard's data: one plain object per poll, built from history buckets, live stats, services and alerts. */
 import type { ActiveAlert, AlertEvent } from '../../telemetry/alerts/alerts.js';
 import type { GatewayInfo, RedisHistory } from '../../telemetry/history/history.js';
-import { CONSUMERS, GATEWAYS, INSTANCES, SEP, parseAggregate, splitInstanceField, type Fields } from '../../telemetry/history/history-fields.js';
-import { LocalBucketSource, RANGES, RedisBucketSource, bucketStarts, type BucketSource, type RangeName } from '../../telemetry/history/history-read.js';
-import { mergeAggregate, newAggregate, type Aggregate, type RecentRequest, type StatsCollector } from '../../telemetry/history/stats.js';
+import {
+  CONSUMERS,
+  GATEWAYS,
+  INSTANCES,
+  SEP,
+  parseAggregate,
+  splitInstanceField,
+  type Fields,
+} from '../../telemetry/history/history-fields.js';
+import {
+  LocalBucketSource,
+  RANGES,
+  RedisBucketSource,
+  bucketStarts,
+  type BucketSource,
+  type RangeName,
+} from '../../telemetry/history/history-read.js';
+import {
+  mergeAggregate,
+  newAggregate,
+  type Aggregate,
+  type RecentRequest,
+  type StatsCollector,
+} from '../../telemetry/history/stats.js';
 import { quantileMs } from '../../telemetry/history/latency-sketch.js';
 import { REASONS } from '../../telemetry/history/reasons.js';
-import { topConsumers, type ConsumerCount, type ConsumerTotal } from '../../telemetry/history/consumers.js';
+import {
+  topConsumers,
+  type ConsumerCount,
+  type ConsumerTotal,
+} from '../../telemetry/history/consumers.js';
 import type { ServiceRuntime } from '../../proxy/service-runtime.js';
 import type { RouteConfig } from '../../config/schema.js';
 import { serviceRows, type ServiceRow } from './instances-view.js';
@@ -40,7 +65,10 @@ export interface Series {
 export interface RouteRow {
   readonly name: string;
   /** The route as configured (match, auth, limits); null for a route only other gateways or history know. */
-  readonly config: Pick<RouteConfig, 'match' | 'service' | 'stripPrefix' | 'auth' | 'rateLimit' | 'split' | 'timeouts'> | null;
+  readonly config: Pick<
+    RouteConfig,
+    'match' | 'service' | 'stripPrefix' | 'auth' | 'rateLimit' | 'split' | 'timeouts'
+  > | null;
   /** Live requests per second on this gateway (last 5 s). */
   readonly liveRps: number;
   readonly totals: Classes;
@@ -84,14 +112,24 @@ export interface DashboardStats {
   /** Why the source is local while Redis is configured, else null. */
   readonly sourceError: string | null;
   readonly meta: GatewayMeta;
-  readonly fleet: { readonly totals: Classes; readonly series: Series; readonly reasons: Readonly<Record<string, number>> };
+  readonly fleet: {
+    readonly totals: Classes;
+    readonly series: Series;
+    readonly reasons: Readonly<Record<string, number>>;
+  };
   readonly gateways: readonly GatewayRow[];
   readonly routes: readonly RouteRow[];
   readonly services: readonly ServiceRow[];
-  readonly consumers: { readonly byRequests: readonly ConsumerTotal[]; readonly byRateLimited: readonly ConsumerTotal[] };
+  readonly consumers: {
+    readonly byRequests: readonly ConsumerTotal[];
+    readonly byRateLimited: readonly ConsumerTotal[];
+  };
   /** Recent failed (4xx, 5xx) or slow requests on this gateway, newest first. */
   readonly failures: readonly RecentRequest[];
-  readonly alerts: { readonly active: readonly ActiveAlert[]; readonly history: readonly AlertEvent[] };
+  readonly alerts: {
+    readonly active: readonly ActiveAlert[];
+    readonly history: readonly AlertEvent[];
+  };
   /** The ACME domains as this gateway sees them; null when `gateway.tls.acme` is not set. */
   readonly certificates: readonly CertificateRow[] | null;
 }
@@ -156,7 +194,9 @@ function addCounts(into: Aggregate, from: Aggregate): void {
 
 function reasonCounts(a: Aggregate): Record<string, number> {
   const out: Record<string, number> = {};
-  a.reasons.forEach((n, i) => { if (n !== 0) out[REASONS[i] as string] = n; });
+  a.reasons.forEach((n, i) => {
+    if (n !== 0) out[REASONS[i] as string] = n;
+  });
   return out;
 }
 
@@ -206,13 +246,26 @@ export function parseRange(value: string | undefined): RangeName {
  * Builds `GET /admin/stats`. With Redis the ranged numbers come from the shared history (finished
  * buckets cached in process); when Redis fails they fall back to this gateway's own last 15 minutes.
  */
-export function createStatsEndpoint(sources: DashboardSources): (range?: RangeName) => Promise<DashboardStats> {
+export function createStatsEndpoint(
+  sources: DashboardSources,
+): (range?: RangeName) => Promise<DashboardStats> {
   const now = sources.now ?? Date.now;
   const local = new LocalBucketSource(sources.stats, sources.gatewayId);
   const shared = sources.history === undefined ? undefined : new RedisBucketSource(sources.history);
   const math = new BucketMath();
 
-  async function read(source: BucketSource, names: readonly string[], range: RangeName, at: number): Promise<{ routes: Fields[][]; gateways: Fields[]; instances: Fields[]; consumers: Fields[]; registered: GatewayInfo[] }> {
+  async function read(
+    source: BucketSource,
+    names: readonly string[],
+    range: RangeName,
+    at: number,
+  ): Promise<{
+    routes: Fields[][];
+    gateways: Fields[];
+    instances: Fields[];
+    consumers: Fields[];
+    registered: GatewayInfo[];
+  }> {
     const [routes, gateways, instances, consumers, registered] = await Promise.all([
       Promise.all(names.map((name) => source.buckets(name, range, at))),
       source.buckets(GATEWAYS, range, at),
@@ -242,7 +295,9 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
       data = await read(local, names, range, at);
     }
     // The shared alert history lives in Redis too: when it cannot be read the list is empty, not the page.
-    const alertHistory = await (sources.alerts?.history() ?? Promise.resolve([])).catch((): AlertEvent[] => []);
+    const alertHistory = await (sources.alerts?.history() ?? Promise.resolve([])).catch(
+      (): AlertEvent[] => [],
+    );
     const starts = bucketStarts(range, at);
     const fleetBuckets = starts.map(() => newAggregate());
     const fleetTotal = newAggregate();
@@ -257,7 +312,18 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
       if (config === undefined && total.requests === 0) return;
       routes.push({
         name,
-        config: config === undefined ? null : { match: config.match, service: config.service, stripPrefix: config.stripPrefix, auth: config.auth, rateLimit: config.rateLimit, split: config.split, timeouts: config.timeouts },
+        config:
+          config === undefined
+            ? null
+            : {
+                match: config.match,
+                service: config.service,
+                stripPrefix: config.stripPrefix,
+                auth: config.auth,
+                rateLimit: config.rateLimit,
+                split: config.split,
+                timeouts: config.timeouts,
+              },
         liveRps: sources.stats.rate(name),
         totals: classes(total),
         reasons: reasonCounts(total),
@@ -267,11 +333,20 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
     const gatewayFields = math.fields(`${GATEWAYS}\n${range}`, data.gateways);
     const registered = new Map(data.registered.map((info) => [info.id, info]));
     // A gateway silent since before the range (an old pid after a restart) is not part of this view.
-    const recent = data.registered.filter((info) => info.seenAt >= (starts[0] as number)).map((info) => info.id);
+    const recent = data.registered
+      .filter((info) => info.seenAt >= (starts[0] as number))
+      .map((info) => info.id);
     const ids = new Set([...recent, ...gatewayIds(gatewayFields), sources.gatewayId]);
     const gateways: GatewayRow[] = [...ids].sort().map((id) => {
       const info = registered.get(id);
-      return { id, version: info?.version ?? null, startedAt: info?.startedAt ?? null, seenAt: info?.seenAt ?? null, self: id === sources.gatewayId, totals: classes(parseAggregate(gatewayFields, `${id}${SEP}`)) };
+      return {
+        id,
+        version: info?.version ?? null,
+        startedAt: info?.startedAt ?? null,
+        seenAt: info?.seenAt ?? null,
+        self: id === sources.gatewayId,
+        totals: classes(parseAggregate(gatewayFields, `${id}${SEP}`)),
+      };
     });
     const consumers = consumerCounts(math.fields(`${CONSUMERS}\n${range}`, data.consumers));
     const meta = sources.meta();
@@ -283,14 +358,27 @@ export function createStatsEndpoint(sources: DashboardSources): (range?: RangeNa
       source: source.fleet ? 'redis' : 'local',
       sourceError,
       meta: { gateway: sources.gatewayId, ...meta },
-      fleet: { totals: classes(fleetTotal), series: series(fleetBuckets.map((aggregate) => ({ aggregate, p99Ms: null }))), reasons: reasonCounts(fleetTotal) },
+      fleet: {
+        totals: classes(fleetTotal),
+        series: series(fleetBuckets.map((aggregate) => ({ aggregate, p99Ms: null }))),
+        reasons: reasonCounts(fleetTotal),
+      },
       gateways,
       routes,
-      services: serviceRows(sources.services?.() ?? new Map(), attemptCounts(math.fields(`${INSTANCES}\n${range}`, data.instances)), sources.stats, at),
-      consumers: { byRequests: topConsumers(consumers, 'requests', TOP_CONSUMERS), byRateLimited: topConsumers(consumers, 'rateLimited', TOP_CONSUMERS) },
+      services: serviceRows(
+        sources.services?.() ?? new Map(),
+        attemptCounts(math.fields(`${INSTANCES}\n${range}`, data.instances)),
+        sources.stats,
+        at,
+      ),
+      consumers: {
+        byRequests: topConsumers(consumers, 'requests', TOP_CONSUMERS),
+        byRateLimited: topConsumers(consumers, 'rateLimited', TOP_CONSUMERS),
+      },
       failures: sources.stats.recent(),
       alerts: { active: sources.alerts?.active() ?? [], history: alertHistory },
-      certificates: sources.certificates === undefined ? null : certificateRows(sources.certificates(), at),
+      certificates:
+        sources.certificates === undefined ? null : certificateRows(sources.certificates(), at),
     };
   };
 }

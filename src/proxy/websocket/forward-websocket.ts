@@ -67,7 +67,10 @@ function tlsOf(service: ServiceRuntime): ConnectionOptions | undefined {
 }
 
 /** The `jti` and expiry (ms) of the token an upgrade was authenticated with; neither for an anonymous one. */
-function tokenBounds(ctx: RequestContext): { jti: string | undefined; expiresAt: number | undefined } {
+function tokenBounds(ctx: RequestContext): {
+  jti: string | undefined;
+  expiresAt: number | undefined;
+} {
   const claims = ctx.principal?.claims;
   const jti = typeof claims?.jti === 'string' ? claims.jti : undefined;
   const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
@@ -93,7 +96,8 @@ function expireAt(expiresAt: number, fire: () => void): { timer: NodeJS.Timeout 
 function acceptHeaders(raw: readonly string[], ctx: RequestContext): string[] {
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() !== 'x-request-id') headers.push(raw[i] as string, raw[i + 1] as string);
+    if ((raw[i] as string).toLowerCase() !== 'x-request-id')
+      headers.push(raw[i] as string, raw[i + 1] as string);
   }
   headers.push('x-request-id', ctx.requestId);
   for (const [name, value] of ctx.responseHeaders) headers.push(name, value);
@@ -102,7 +106,11 @@ function acceptHeaders(raw: readonly string[], ctx: RequestContext): string[] {
 
 /** 503 when the route holds `maxConnections` or the gateway shuts down (SPEC: `unavailable`). */
 function full(route: string): GatewayError {
-  return new GatewayError('unavailable', `route "${route}" has no room for another WebSocket connection`, [['retry-after', '1']]);
+  return new GatewayError(
+    'unavailable',
+    `route "${route}" has no room for another WebSocket connection`,
+    [['retry-after', '1']],
+  );
 }
 
 /**
@@ -111,14 +119,19 @@ function full(route: string): GatewayError {
  * for the connection's whole life, so least-request balancing counts open connections; a reload never touches
  * it (the relay holds the endpoint, not the snapshot).
  */
-export async function forwardWebSocket(request: WebSocketForward): Promise<WebSocketClose | undefined> {
+export async function forwardWebSocket(
+  request: WebSocketForward,
+): Promise<WebSocketClose | undefined> {
   const { ctx, client, service, plan, tracker, path, observer } = request;
   const route = ctx.route.name;
   if (!tracker.admits(route, plan.maxConnections)) throw full(route);
   const release = tracker.reserve(route);
   try {
     const endpoint = observer.select(ctx, () => service.pick(request.input));
-    if (endpoint === undefined) throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [['retry-after', '1']]);
+    if (endpoint === undefined)
+      throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [
+        ['retry-after', '1'],
+      ]);
     const attempt = observer.begin(ctx, service, endpoint, 0, path);
     const started = performance.now();
     endpoint.begin();
@@ -128,7 +141,14 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
         origin: endpoint.origin,
         path: endpoint.basePath + path,
         // RFC 6455 4.1: the handshake's Upgrade and Connection, which hop-by-hop hygiene removed.
-        headers: [...request.headers, ...attempt.headers, 'connection', 'Upgrade', 'upgrade', 'websocket'],
+        headers: [
+          ...request.headers,
+          ...attempt.headers,
+          'connection',
+          'Upgrade',
+          'upgrade',
+          'websocket',
+        ],
         tls: tlsOf(service),
         timeoutMs: plan.handshakeTimeoutMs,
       });
@@ -143,9 +163,20 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
     const status = response.statusCode ?? 502;
     if (result.kind === 'response') {
       // Anything but 101 is the upstream's answer to an ordinary request (a 403, a 426): the client gets it as is.
-      ctx.res.writeHead(status, clientResponseHeaders(response.headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules));
+      ctx.res.writeHead(
+        status,
+        clientResponseHeaders(
+          response.headers,
+          ctx.requestId,
+          ctx.responseHeaders,
+          ctx.responseHeaderRules,
+        ),
+      );
       const failure = await relay(response, ctx.res);
-      endpoint.end(performance.now() - started, failure ?? (status >= 500 ? 'server-error' : 'success'));
+      endpoint.end(
+        performance.now() - started,
+        failure ?? (status >= 500 ? 'server-error' : 'success'),
+      );
       attempt.end(status, failure, false);
       return undefined;
     }
@@ -169,7 +200,8 @@ export async function forwardWebSocket(request: WebSocketForward): Promise<WebSo
         else relayed.close(reason);
       },
     };
-    const expiry = expiresAt === undefined ? undefined : expireAt(expiresAt, () => open.close('token_expired'));
+    const expiry =
+      expiresAt === undefined ? undefined : expireAt(expiresAt, () => open.close('token_expired'));
     if (!tracker.opened(open)) relayed.close('shutdown');
     const end = await relayed.done;
     clearTimeout(expiry?.timer);

@@ -62,11 +62,17 @@ export class FrameBoundary {
  * A Close frame (RFC 6455 5.5.1) with `code` and a short UTF-8 `reason` (at most 123 bytes). A frame to a server
  * is masked (5.3), one to a client is not.
  */
-export function closeFrame(code: number, reason: string, masked: boolean, maskKey: Buffer = Buffer.alloc(4)): Buffer {
+export function closeFrame(
+  code: number,
+  reason: string,
+  masked: boolean,
+  maskKey: Buffer = Buffer.alloc(4),
+): Buffer {
   const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
   payload.writeUInt16BE(code, 0);
   payload.write(reason, 2);
   if (!masked) return Buffer.concat([Buffer.from([0x88, payload.length]), payload]);
-  for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (maskKey[i % 4] as number);
+  for (let i = 0; i < payload.length; i++)
+    payload[i] = (payload[i] as number) ^ (maskKey[i % 4] as number);
   return Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), maskKey, payload]);
 }

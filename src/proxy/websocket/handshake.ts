@@ -6,7 +6,12 @@ import type { ConnectionOptions } from 'node:tls';
 
 /** What the instance answered: a `101` with the upgraded socket, or any other response to relay as such. */
 export type HandshakeResult =
-  | { readonly kind: 'upgraded'; readonly response: IncomingMessage; readonly socket: Socket; readonly head: Buffer }
+  | {
+      readonly kind: 'upgraded';
+      readonly response: IncomingMessage;
+      readonly socket: Socket;
+      readonly head: Buffer;
+    }
   | { readonly kind: 'response'; readonly response: IncomingMessage };
 
 /** One handshake attempt. */
@@ -25,7 +30,9 @@ export interface HandshakeRequest {
 
 /** The error of a handshake the instance did not answer in time; classified as a `timeout`. */
 function timedOut(): Error {
-  return Object.assign(new Error('the upstream did not answer the WebSocket handshake in time'), { code: 'ETIMEDOUT' });
+  return Object.assign(new Error('the upstream did not answer the WebSocket handshake in time'), {
+    code: 'ETIMEDOUT',
+  });
 }
 
 /**

@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import { closeFrame, FrameBoundary } from './frame-boundary.js';
 
 /** Who ended a relayed connection, as the access log names it. */
-export type ClosedBy = 'client' | 'upstream' | 'idle_timeout' | 'shutdown' | 'token_expired' | 'token_revoked';
+export type ClosedBy =
+  'client' | 'upstream' | 'idle_timeout' | 'shutdown' | 'token_expired' | 'token_revoked';
 
 /** RFC 6455 7.4.1: 1008, policy violation: the token the connection was opened with no longer holds. */
 const POLICY_VIOLATION = 1008;
@@ -48,10 +49,16 @@ export class StreamRelay {
   /** Set once a policy close waits for the upstream's current frame to end. */
   #policyClose: { reason: ClosedBy; frame: Buffer } | undefined;
 
-  constructor(private readonly client: Duplex, private readonly upstream: Duplex, private readonly options: RelayOptions) {
+  constructor(
+    private readonly client: Duplex,
+    private readonly upstream: Duplex,
+    private readonly options: RelayOptions,
+  ) {
     this.done = new Promise((resolve) => (this.#resolve = resolve));
     const fromClient = (this.#fromClient = options.trackFrames ? new FrameBoundary() : undefined);
-    const fromUpstream = (this.#fromUpstream = options.trackFrames ? new FrameBoundary() : undefined);
+    const fromUpstream = (this.#fromUpstream = options.trackFrames
+      ? new FrameBoundary()
+      : undefined);
     client.on('data', (chunk: Buffer) => {
       this.#lastActivity = Date.now();
       fromClient?.advance(chunk);
@@ -103,7 +110,8 @@ export class StreamRelay {
     this.client.unpipe(this.upstream);
     this.upstream.unpipe(this.client);
     // Nothing more of the client's reaches the upstream; a Close in the middle of a client frame would corrupt it.
-    if (this.#fromClient.atBoundary && this.upstream.writable) this.upstream.write(closeFrame(POLICY_VIOLATION, text, true, randomBytes(4)));
+    if (this.#fromClient.atBoundary && this.upstream.writable)
+      this.upstream.write(closeFrame(POLICY_VIOLATION, text, true, randomBytes(4)));
     this.#policyClose = { reason, frame: closeFrame(POLICY_VIOLATION, text, false) };
     if (fromUpstream.atBoundary) return this.#sendPolicyClose();
     // The rest of the upstream's current frame is relayed by hand from the 'data' listener; an upstream that
@@ -115,7 +123,8 @@ export class StreamRelay {
 
   #relayToBoundary(chunk: Buffer, frames: FrameBoundary): void {
     const end = frames.advance(chunk, true);
-    if (this.client.writable) this.client.write(end === chunk.length ? chunk : chunk.subarray(0, end));
+    if (this.client.writable)
+      this.client.write(end === chunk.length ? chunk : chunk.subarray(0, end));
     if (frames.atBoundary) this.#sendPolicyClose();
   }
 

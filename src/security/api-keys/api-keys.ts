@@ -71,22 +71,32 @@ export class ApiKeys {
 
   /** Creates a key for `consumer`; RangeError on a bad consumer, scope or ttl. */
   async issue(request: IssueApiKeyRequest): Promise<IssuedApiKey> {
-    if (!CONSUMER.test(request.consumer)) throw new RangeError('consumer must be 1 to 128 of A-Z a-z 0-9 . _ ~ @ : + -');
+    if (!CONSUMER.test(request.consumer))
+      throw new RangeError('consumer must be 1 to 128 of A-Z a-z 0-9 . _ ~ @ : + -');
     const bad = request.scopes.find((scope) => !isScopeToken(scope));
     if (bad !== undefined) throw new RangeError(`invalid scope "${bad}"`);
-    if (request.ttlMs !== undefined && !(Number.isFinite(request.ttlMs) && request.ttlMs > 0)) throw new RangeError('ttl must be a positive duration');
+    if (request.ttlMs !== undefined && !(Number.isFinite(request.ttlMs) && request.ttlMs > 0))
+      throw new RangeError('ttl must be a positive duration');
     const createdAt = this.#now();
     const expiresAt = request.ttlMs === undefined ? null : createdAt + request.ttlMs;
     for (;;) {
       const { id, key, digest } = newApiKey();
-      const stored = { id, consumer: request.consumer, scopes: [...request.scopes], createdAt, expiresAt };
+      const stored = {
+        id,
+        consumer: request.consumer,
+        scopes: [...request.scopes],
+        createdAt,
+        expiresAt,
+      };
       if (await this.#records.insert({ ...stored, digest })) return { ...stored, key };
     }
   }
 
   /** Every stored key (never the key or its digest), oldest first. */
   async list(): Promise<ApiKeyRecord[]> {
-    return (await this.#records.all()).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    return (await this.#records.all()).sort(
+      (a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id),
+    );
   }
 
   /** Revokes a key on every gateway; false when there is no such key. */
@@ -111,7 +121,11 @@ export class ApiKeys {
     if (found === undefined) return 'unknown';
     const expiresAt = found.expiresAt ?? Number.POSITIVE_INFINITY;
     if (expiresAt <= this.#now()) return 'expired';
-    const principal: Principal = Object.freeze({ sub: found.consumer, scopes: found.scopes, claims: Object.freeze({}) });
+    const principal: Principal = Object.freeze({
+      sub: found.consumer,
+      scopes: found.scopes,
+      claims: Object.freeze({}),
+    });
     if (epoch === this.#epoch) this.#cache.set(digest, { principal, expiresAt, jti: found.id });
     return principal;
   }

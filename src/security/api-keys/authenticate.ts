@@ -13,25 +13,43 @@ const LOOKUP_DEADLINE_MS = 1000;
 
 /** 503 when the store cannot say whether a key is valid: unknown is not the same as invalid, so nothing is counted. */
 function storeUnavailable(cause: unknown): GatewayError {
-  return new GatewayError('unavailable', 'API keys cannot be checked right now', [['retry-after', '1']], { cause });
+  return new GatewayError(
+    'unavailable',
+    'API keys cannot be checked right now',
+    [['retry-after', '1']],
+    { cause },
+  );
 }
 
 function lookupWithin(keys: ApiKeys, digest: string): ReturnType<ApiKeys['lookup']> {
   return new Promise((settle, fail) => {
-    const timer = setTimeout(() => fail(storeUnavailable(new Error(`no answer from the key store within ${LOOKUP_DEADLINE_MS} ms`))), LOOKUP_DEADLINE_MS);
-    keys.lookup(digest).then((found) => {
-      clearTimeout(timer);
-      settle(found);
-    }, (err: unknown) => {
-      clearTimeout(timer);
-      fail(storeUnavailable(err));
-    });
+    const timer = setTimeout(
+      () =>
+        fail(
+          storeUnavailable(
+            new Error(`no answer from the key store within ${LOOKUP_DEADLINE_MS} ms`),
+          ),
+        ),
+      LOOKUP_DEADLINE_MS,
+    );
+    keys.lookup(digest).then(
+      (found) => {
+        clearTimeout(timer);
+        settle(found);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        fail(storeUnavailable(err));
+      },
+    );
   });
 }
 
 /** 401 for a key that does not authenticate; the challenge names the Bearer scheme the route also takes (RFC 9110 11.6.1). */
 function invalidApiKey(reason: string): GatewayError {
-  return new GatewayError('unauthorized', `invalid API key: ${reason}`, [['www-authenticate', `Bearer realm="${REALM}"`]]);
+  return new GatewayError('unauthorized', `invalid API key: ${reason}`, [
+    ['www-authenticate', `Bearer realm="${REALM}"`],
+  ]);
 }
 
 /**
@@ -40,7 +58,12 @@ function invalidApiKey(reason: string): GatewayError {
  * Only refused keys count towards the throttle, as refused tokens do. A cached key keeps working while
  * Redis is away; an uncached one is 503 then.
  */
-export async function authenticateApiKey(keys: ApiKeys, throttle: FailureThrottle, key: string, clientIp: string): Promise<Principal> {
+export async function authenticateApiKey(
+  keys: ApiKeys,
+  throttle: FailureThrottle,
+  key: string,
+  clientIp: string,
+): Promise<Principal> {
   let found: Principal | ApiKeyRefusal = 'unknown';
   // A value no edgeway key can be costs neither a hash nor a store read.
   if (looksLikeApiKey(key)) {

@@ -70,7 +70,17 @@ class RedisApiKeyRecords implements ApiKeyRecords {
 
   async insert(key: StoredApiKey): Promise<boolean> {
     const json = JSON.stringify(record(key));
-    return (await this.#issue(API_KEYS_BY_DIGEST, API_KEYS_IDS, API_KEYS_EXPIRY, key.digest, key.id, json, key.expiresAt ?? 0)) === 1;
+    return (
+      (await this.#issue(
+        API_KEYS_BY_DIGEST,
+        API_KEYS_IDS,
+        API_KEYS_EXPIRY,
+        key.digest,
+        key.id,
+        json,
+        key.expiresAt ?? 0,
+      )) === 1
+    );
   }
 
   async find(digest: string): Promise<ApiKeyRecord | undefined> {
@@ -79,16 +89,30 @@ class RedisApiKeyRecords implements ApiKeyRecords {
   }
 
   async all(): Promise<ApiKeyRecord[]> {
-    return Object.values(await this.#redis.hgetall(API_KEYS_BY_DIGEST)).map((text) => record(JSON.parse(text) as ApiKeyRecord));
+    return Object.values(await this.#redis.hgetall(API_KEYS_BY_DIGEST)).map((text) =>
+      record(JSON.parse(text) as ApiKeyRecord),
+    );
   }
 
   async remove(id: string): Promise<boolean> {
-    return (await this.#revoke(API_KEYS_BY_DIGEST, API_KEYS_IDS, API_KEYS_EXPIRY, id, API_KEYS_CHANNEL)) === 1;
+    return (
+      (await this.#revoke(
+        API_KEYS_BY_DIGEST,
+        API_KEYS_IDS,
+        API_KEYS_EXPIRY,
+        id,
+        API_KEYS_CHANNEL,
+      )) === 1
+    );
   }
 
   async watch(changes: ApiKeyChanges): Promise<void> {
     // Messages published while the subscriber was away are lost: a reconnect forgets every cached key.
-    this.#stop = await listen(this.#subscriber, API_KEYS_CHANNEL, { onMessage: changes.revoked, onReconnect: changes.reset, onError: this.#onError });
+    this.#stop = await listen(this.#subscriber, API_KEYS_CHANNEL, {
+      onMessage: changes.revoked,
+      onReconnect: changes.reset,
+      onError: this.#onError,
+    });
   }
 
   async close(): Promise<void> {
@@ -123,7 +147,9 @@ class FileApiKeyRecords implements ApiKeyRecords {
   insert(key: StoredApiKey): Promise<boolean> {
     return this.#lock.run(async () => {
       const now = Date.now();
-      const keys = (await this.#read()).filter((known) => known.expiresAt === null || known.expiresAt > now);
+      const keys = (await this.#read()).filter(
+        (known) => known.expiresAt === null || known.expiresAt > now,
+      );
       if (keys.some((known) => known.id === key.id || known.digest === key.digest)) return false;
       await writeJsonFile(this.#path, { keys: [...keys, key] });
       await this.#index();
@@ -164,6 +190,11 @@ class FileApiKeyRecords implements ApiKeyRecords {
 }
 
 /** The API key store of a backend. */
-export function apiKeyRecords(backend: StoreBackend, onError: (err: unknown) => void = () => undefined): ApiKeyRecords {
-  return backend.kind === 'redis' ? new RedisApiKeyRecords(backend.redis, backend.subscriber, onError) : new FileApiKeyRecords(backend.dataDir, onError);
+export function apiKeyRecords(
+  backend: StoreBackend,
+  onError: (err: unknown) => void = () => undefined,
+): ApiKeyRecords {
+  return backend.kind === 'redis'
+    ? new RedisApiKeyRecords(backend.redis, backend.subscriber, onError)
+    : new FileApiKeyRecords(backend.dataDir, onError);
 }

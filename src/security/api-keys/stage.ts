@@ -12,7 +12,9 @@ const BEARER = /^bearer(?:\s|$)/i;
  * which identity would win is a guess, and a guess about identity is a vulnerability.
  */
 function twoCredentials(): GatewayError {
-  return new GatewayError('bad_request', 'send either a bearer token or an API key, not both', [['www-authenticate', 'Bearer error="invalid_request"']]);
+  return new GatewayError('bad_request', 'send either a bearer token or an API key, not both', [
+    ['www-authenticate', 'Bearer error="invalid_request"'],
+  ]);
 }
 
 /** What the stage is built from: the route's auth settings, resolved once. */

@@ -14,5 +14,10 @@ export interface CertificateInfo {
 export function certificateInfo(pem: string): CertificateInfo {
   const leaf = new X509Certificate(pem);
   const issuerCn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.issuer)?.[1];
-  return { issuer: issuerCn ?? leaf.issuer.replace(/\n/g, ', '), serial: leaf.serialNumber, notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo) };
+  return {
+    issuer: issuerCn ?? leaf.issuer.replace(/\n/g, ', '),
+    serial: leaf.serialNumber,
+    notBefore: Date.parse(leaf.validFrom),
+    notAfter: Date.parse(leaf.validTo),
+  };
 }

@@ -10,11 +10,18 @@ import type { AcmeStore } from './store.js';
 
 /** The ACME store on `backend`. */
 export function acmeStore(backend: StoreBackend): AcmeStore {
-  return backend.kind === 'redis' ? new RedisAcmeStore(backend.redis, backend.subscriber) : new FileAcmeStore(backend.dataDir);
+  return backend.kind === 'redis'
+    ? new RedisAcmeStore(backend.redis, backend.subscriber)
+    : new FileAcmeStore(backend.dataDir);
 }
 
 /** The manager for `gateway.tls.acme`, or undefined without it. */
-export async function createAcme(config: Config, backend: StoreBackend, logger: Logger, timing?: AcmeTiming): Promise<AcmeManager | undefined> {
+export async function createAcme(
+  config: Config,
+  backend: StoreBackend,
+  logger: Logger,
+  timing?: AcmeTiming,
+): Promise<AcmeManager | undefined> {
   const acme = config.gateway.tls?.acme;
   if (acme === undefined) return undefined;
   return AcmeManager.create(acme, acmeDomains(config), acmeStore(backend), logger, timing);

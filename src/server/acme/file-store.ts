@@ -53,7 +53,10 @@ export class FileAcmeStore implements AcmeStore {
   }
 
   async saveCertificate(domain: string, certificate: StoredCertificate): Promise<void> {
-    await this.#write(`${domain}.cert.json`, JSON.stringify({ cert: certificate.cert, key: certificate.key }));
+    await this.#write(
+      `${domain}.cert.json`,
+      JSON.stringify({ cert: certificate.cert, key: certificate.key }),
+    );
   }
 
   status(domain: string): Promise<OrderStatus | undefined> {

@@ -44,12 +44,25 @@ const MAX_TIMER_MS = 24 * 3_600_000;
 const START_LOAD_MS = 2000;
 
 function newDomain(name: string): Domain {
-  return { name, stored: undefined, info: undefined, context: undefined, lastError: undefined, retryAt: undefined, state: 'pending', timer: undefined, running: false, again: false };
+  return {
+    name,
+    stored: undefined,
+    info: undefined,
+    context: undefined,
+    lastError: undefined,
+    retryAt: undefined,
+    state: 'pending',
+    timer: undefined,
+    running: false,
+    again: false,
+  };
 }
 
 /** Resolves `directory` (`production`, `staging` or a URL) to the directory URL. */
 export function directoryUrl(directory: AcmeConfig['directory']): string {
-  return directory === 'production' || directory === 'staging' ? ACME_DIRECTORIES[directory] : directory;
+  return directory === 'production' || directory === 'staging'
+    ? ACME_DIRECTORIES[directory]
+    : directory;
 }
 
 /**
@@ -66,8 +79,21 @@ export class AcmeManager {
   ordersPlaced = 0;
 
   /** Creates the manager with its placeholder certificate; nothing is fetched or ordered before {@link start}. */
-  static async create(config: AcmeConfig, domains: readonly string[], store: AcmeStore, logger: Logger, timing: AcmeTiming = {}): Promise<AcmeManager> {
-    return new AcmeManager(config, domains, store, logger, timing, await placeholderCertificate(domains));
+  static async create(
+    config: AcmeConfig,
+    domains: readonly string[],
+    store: AcmeStore,
+    logger: Logger,
+    timing: AcmeTiming = {},
+  ): Promise<AcmeManager> {
+    return new AcmeManager(
+      config,
+      domains,
+      store,
+      logger,
+      timing,
+      await placeholderCertificate(domains),
+    );
   }
 
   private constructor(
@@ -87,7 +113,13 @@ export class AcmeManager {
       challenge: config.challenge,
       ca: config.ca === undefined ? undefined : readFileSync(resolve(config.ca), 'utf8'),
     };
-    this.#timing = { retryMs: 60_000, maxRetryMs: 6 * 3_600_000, leaseMs: 10 * 60_000, waitMs: 2000, ...timing };
+    this.#timing = {
+      retryMs: 60_000,
+      maxRetryMs: 6 * 3_600_000,
+      leaseMs: 10 * 60_000,
+      waitMs: 2000,
+      ...timing,
+    };
   }
 
   /** The challenge type this gateway answers. */
@@ -98,9 +130,15 @@ export class AcmeManager {
   /** Loads stored certificates (waiting at most 2 s for the store), then checks every domain in the background. */
   async start(): Promise<void> {
     // listen() subscribes at once when Redis is ready, else on its `ready`: start-up never waits for Redis.
-    const failed = (err: unknown): void => this.logger.warn({ err: (err as Error).message }, 'ACME: cannot subscribe to certificate changes');
+    const failed = (err: unknown): void =>
+      this.logger.warn(
+        { err: (err as Error).message },
+        'ACME: cannot subscribe to certificate changes',
+      );
     await this.store.watch((name) => this.#changed(name), failed).catch(failed);
-    const loads = Promise.allSettled([...this.#domains.values()].map((domain) => this.#load(domain)));
+    const loads = Promise.allSettled(
+      [...this.#domains.values()].map((domain) => this.#load(domain)),
+    );
     await Promise.race([loads, new Promise((done) => setTimeout(done, START_LOAD_MS).unref())]);
     for (const domain of this.#domains.values()) this.#check(domain);
   }
@@ -129,7 +167,9 @@ export class AcmeManager {
     return [...this.#domains.values()].map((d) => ({
       domain: d.name,
       state: d.state,
-      ...(d.info === undefined ? {} : { issuer: d.info.issuer, serial: d.info.serial, notAfter: d.info.notAfter }),
+      ...(d.info === undefined
+        ? {}
+        : { issuer: d.info.issuer, serial: d.info.serial, notAfter: d.info.notAfter }),
       ...(d.lastError === undefined ? {} : { lastError: d.lastError }),
       ...(d.retryAt === undefined ? {} : { retryAt: d.retryAt }),
     }));
@@ -153,7 +193,10 @@ export class AcmeManager {
 
   /** Asks every instance to renew `domain` (all domains when undefined) now; returns the domains asked for. */
   async renew(domain?: string): Promise<string[]> {
-    const names = domain === undefined ? [...this.#domains.keys()] : [domain].filter((name) => this.#domains.has(name));
+    const names =
+      domain === undefined
+        ? [...this.#domains.keys()]
+        : [domain].filter((name) => this.#domains.has(name));
     for (const name of names) await this.store.requestRenewal(name);
     if (this.store.kind === 'files') for (const name of names) this.#changed(name);
     return names;
@@ -183,16 +226,29 @@ export class AcmeManager {
       domain.stored = stored;
       domain.context = context;
       domain.state = 'valid';
-      this.logger.info({ domain: domain.name, serial: domain.info.serial, notAfter: new Date(domain.info.notAfter).toISOString() }, 'ACME certificate loaded');
+      this.logger.info(
+        {
+          domain: domain.name,
+          serial: domain.info.serial,
+          notAfter: new Date(domain.info.notAfter).toISOString(),
+        },
+        'ACME certificate loaded',
+      );
     } catch (err) {
-      this.logger.warn({ domain: domain.name, err: (err as Error).message }, 'ACME: the stored certificate is unusable; ordering a new one');
+      this.logger.warn(
+        { domain: domain.name, err: (err as Error).message },
+        'ACME: the stored certificate is unusable; ordering a new one',
+      );
     }
   }
 
   #schedule(domain: Domain, delayMs: number): void {
     if (this.#closed) return;
     clearTimeout(domain.timer);
-    domain.timer = setTimeout(() => this.#check(domain), Math.min(Math.max(delayMs, 0), MAX_TIMER_MS));
+    domain.timer = setTimeout(
+      () => this.#check(domain),
+      Math.min(Math.max(delayMs, 0), MAX_TIMER_MS),
+    );
     domain.timer.unref();
   }
 
@@ -207,7 +263,10 @@ export class AcmeManager {
     domain.again = false;
     this.#checkNow(domain)
       .catch((err: Error) => {
-        this.logger.warn({ domain: domain.name, err: err.message }, 'ACME: certificate check failed; retrying');
+        this.logger.warn(
+          { domain: domain.name, err: err.message },
+          'ACME: certificate check failed; retrying',
+        );
         this.#schedule(domain, this.#timing.waitMs);
       })
       .finally(() => {
@@ -222,7 +281,11 @@ export class AcmeManager {
     const info = domain.info;
     // A renewBefore longer than the certificate lives (short-lived certificates) would reorder at once,
     // forever: renewal waits at least a third of the lifetime.
-    const renewAt = info === undefined ? 0 : info.notAfter - Math.min(this.config.renewBefore, ((info.notAfter - info.notBefore) * 2) / 3);
+    const renewAt =
+      info === undefined
+        ? 0
+        : info.notAfter -
+          Math.min(this.config.renewBefore, ((info.notAfter - info.notBefore) * 2) / 3);
     const status = await this.store.status(domain.name);
     const backoffUntil = status?.state === 'failed' ? (status.retryAt ?? 0) : 0;
     return Math.max(renewAt, backoffUntil) - Date.now();
@@ -234,7 +297,8 @@ export class AcmeManager {
     if (wait > 0) return this.#schedule(domain, wait);
     const holder = randomUUID();
     // One instance orders a domain at a time (SET NX PX with a lease); the others wait for its result.
-    if (!(await this.store.lock(domain.name, holder, this.#timing.leaseMs))) return this.#schedule(domain, this.#timing.waitMs);
+    if (!(await this.store.lock(domain.name, holder, this.#timing.leaseMs)))
+      return this.#schedule(domain, this.#timing.waitMs);
     try {
       await this.#load(domain);
       const stillWait = await this.#wait(domain);
@@ -259,15 +323,33 @@ export class AcmeManager {
       await this.#load(domain);
       this.#schedule(domain, await this.#wait(domain));
     } catch (err) {
-      const failures = ((await this.store.status(domain.name).catch(() => undefined))?.failures ?? 0) + 1;
+      const failures =
+        ((await this.store.status(domain.name).catch(() => undefined))?.failures ?? 0) + 1;
       domain.lastError = (err as Error).message;
       domain.state = domain.context === undefined ? 'failed' : 'renewing-failed';
       // Exponential back-off shared by every instance, never sooner than the CA's Retry-After (RFC 8555 6.6: rate limits send one).
       const backoff = Math.min(this.#timing.retryMs * 2 ** (failures - 1), this.#timing.maxRetryMs);
       const delay = Math.max(backoff, err instanceof AcmeOrderError ? (err.retryAfterMs ?? 0) : 0);
       domain.retryAt = Date.now() + delay;
-      await this.store.saveStatus(domain.name, { state: 'failed', lastError: domain.lastError, at: Date.now(), retryAt: domain.retryAt, failures }).catch(() => undefined);
-      this.logger.warn({ domain: domain.name, err: domain.lastError, failures, retryInMs: delay, serving: domain.context === undefined ? 'placeholder' : 'last good certificate' }, 'ACME order failed');
+      await this.store
+        .saveStatus(domain.name, {
+          state: 'failed',
+          lastError: domain.lastError,
+          at: Date.now(),
+          retryAt: domain.retryAt,
+          failures,
+        })
+        .catch(() => undefined);
+      this.logger.warn(
+        {
+          domain: domain.name,
+          err: domain.lastError,
+          failures,
+          retryInMs: delay,
+          serving: domain.context === undefined ? 'placeholder' : 'last good certificate',
+        },
+        'ACME order failed',
+      );
       this.#schedule(domain, delay);
     }
   }

@@ -19,7 +19,10 @@ export interface OrderOptions {
 
 /** An ACME failure with the CA's `Retry-After` (RFC 8555 6.6), when it sent one. */
 export class AcmeOrderError extends Error {
-  constructor(message: string, readonly retryAfterMs: number | undefined) {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
     super(message);
   }
 }
@@ -36,7 +39,9 @@ function noteRetryAfter(response: AxiosResponse): void {
 
 // acme-client retries each request by itself (5 times, up to 75 s) before an order even fails; edgeway
 // backs off per domain instead, so one request is one attempt.
-(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+(
+  acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }
+).acmeSettings.retryMaxAttempts = 0;
 // acme-client routes every response through its error handler; this one goes first: it keeps the CA's
 // Retry-After for the back-off, and turns a connection failure into a plain error naming its cause
 // (acme-client's handler would read `response.config` of a response that never came).
@@ -45,7 +50,9 @@ acme.axios.interceptors.response.use(undefined, (error: AxiosError) => {
     noteRetryAfter(error.response);
     return Promise.reject(error);
   }
-  return Promise.reject(new Error(`${error.config?.url ?? 'ACME server'}: ${error.code ?? error.message}`));
+  return Promise.reject(
+    new Error(`${error.config?.url ?? 'ACME server'}: ${error.code ?? error.message}`),
+  );
 });
 const handlers = (acme.axios.interceptors.response as unknown as { handlers: unknown[] }).handlers;
 handlers.unshift(handlers.pop());
@@ -62,11 +69,27 @@ async function accountKey(store: AcmeStore): Promise<string> {
  * this host's DNS is skipped, since behind split-horizon DNS or a load balancer the public name need not
  * resolve to this host from inside.
  */
-export async function orderCertificate(domain: string, store: AcmeStore, options: OrderOptions): Promise<StoredCertificate> {
+export async function orderCertificate(
+  domain: string,
+  store: AcmeStore,
+  options: OrderOptions,
+): Promise<StoredCertificate> {
   // The private root is trusted besides the system roots (Node's `ca` option replaces them otherwise).
-  acme.axios.defaults.httpsAgent = options.ca === undefined ? undefined : new Agent({ ca: [...rootCertificates, options.ca], keepAlive: false });
-  const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: await accountKey(store), backoffAttempts: 12, backoffMin: 500, backoffMax: 10_000 });
-  const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await acme.crypto.createPrivateEcdsaKey());
+  acme.axios.defaults.httpsAgent =
+    options.ca === undefined
+      ? undefined
+      : new Agent({ ca: [...rootCertificates, options.ca], keepAlive: false });
+  const client = new acme.Client({
+    directoryUrl: options.directoryUrl,
+    accountKey: await accountKey(store),
+    backoffAttempts: 12,
+    backoffMin: 500,
+    backoffMax: 10_000,
+  });
+  const [key, csr] = await acme.crypto.createCsr(
+    { commonName: domain, altNames: [domain] },
+    await acme.crypto.createPrivateEcdsaKey(),
+  );
   const startedAt = Date.now();
   try {
     const cert = await client.auto({
@@ -76,10 +99,19 @@ export async function orderCertificate(domain: string, store: AcmeStore, options
       skipChallengeVerification: true,
       challengePriority: [options.challenge],
       challengeCreateFn: async (authz, challenge, keyAuthorization) => {
-        if (challenge.type === 'http-01') await store.saveHttpChallenge(challenge.token, keyAuthorization, CHALLENGE_TTL_MS);
+        if (challenge.type === 'http-01')
+          await store.saveHttpChallenge(challenge.token, keyAuthorization, CHALLENGE_TTL_MS);
         else {
-          const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, await acme.crypto.createPrivateEcdsaKey());
-          await store.saveAlpnChallenge(authz.identifier.value, { cert: alpnCert.toString(), key: alpnKey.toString() }, CHALLENGE_TTL_MS);
+          const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(
+            authz,
+            keyAuthorization,
+            await acme.crypto.createPrivateEcdsaKey(),
+          );
+          await store.saveAlpnChallenge(
+            authz.identifier.value,
+            { cert: alpnCert.toString(), key: alpnKey.toString() },
+            CHALLENGE_TTL_MS,
+          );
         }
       },
       challengeRemoveFn: async (authz, challenge) => {
@@ -89,7 +121,10 @@ export async function orderCertificate(domain: string, store: AcmeStore, options
     });
     return { cert, key: key.toString() };
   } catch (err) {
-    const retryAfterMs = lastRetryAfter !== undefined && lastRetryAfter.at >= startedAt ? lastRetryAfter.ms : undefined;
+    const retryAfterMs =
+      lastRetryAfter !== undefined && lastRetryAfter.at >= startedAt
+        ? lastRetryAfter.ms
+        : undefined;
     throw new AcmeOrderError((err as Error).message, retryAfterMs);
   }
 }

@@ -18,7 +18,10 @@ export class RedisAcmeStore implements AcmeStore {
   readonly #unlock: ScriptCommand<number>;
   #stop: (() => Promise<void>) | undefined;
 
-  constructor(private readonly redis: RedisClient, private readonly subscriber: RedisClient) {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
+  ) {
     this.#unlock = defineScript<number>(redis, 'edgewayAcmeUnlock', 'acme-unlock.lua', 1);
   }
 
@@ -36,7 +39,10 @@ export class RedisAcmeStore implements AcmeStore {
   }
 
   async saveCertificate(domain: string, certificate: StoredCertificate): Promise<void> {
-    await this.redis.set(`${PREFIX}cert:${domain}`, JSON.stringify({ cert: certificate.cert, key: certificate.key }));
+    await this.redis.set(
+      `${PREFIX}cert:${domain}`,
+      JSON.stringify({ cert: certificate.cert, key: certificate.key }),
+    );
     await this.redis.publish(ACME_CHANNEL, domain);
   }
 
@@ -64,8 +70,17 @@ export class RedisAcmeStore implements AcmeStore {
     return parse<StoredCertificate>(await this.redis.get(`${PREFIX}tls-alpn-01:${domain}`));
   }
 
-  async saveAlpnChallenge(domain: string, certificate: StoredCertificate, ttlMs: number): Promise<void> {
-    await this.redis.set(`${PREFIX}tls-alpn-01:${domain}`, JSON.stringify(certificate), 'PX', ttlMs);
+  async saveAlpnChallenge(
+    domain: string,
+    certificate: StoredCertificate,
+    ttlMs: number,
+  ): Promise<void> {
+    await this.redis.set(
+      `${PREFIX}tls-alpn-01:${domain}`,
+      JSON.stringify(certificate),
+      'PX',
+      ttlMs,
+    );
   }
 
   async deleteAlpnChallenge(domain: string): Promise<void> {
@@ -94,7 +109,11 @@ export class RedisAcmeStore implements AcmeStore {
   }
 
   async watch(onChange: (domain: string) => void, onError: (err: unknown) => void): Promise<void> {
-    this.#stop = await listen(this.subscriber, ACME_CHANNEL, { onMessage: onChange, onReconnect: () => onChange('*'), onError });
+    this.#stop = await listen(this.subscriber, ACME_CHANNEL, {
+      onMessage: onChange,
+      onReconnect: () => onChange('*'),
+      onError,
+    });
   }
 
   async close(): Promise<void> {

@@ -62,8 +62,18 @@ export class RedisAlertState implements AlertStateStore {
 
   constructor(redis: RedisClient) {
     this.#redis = redis;
-    this.#cas = defineScript<[number, number]>(redis, 'edgewayAlertTransition', 'alerts-transition.lua', 1);
-    this.#append = defineScript<number>(redis, 'edgewayAlertHistoryAdd', 'alerts-history-add.lua', 1);
+    this.#cas = defineScript<[number, number]>(
+      redis,
+      'edgewayAlertTransition',
+      'alerts-transition.lua',
+      1,
+    );
+    this.#append = defineScript<number>(
+      redis,
+      'edgewayAlertHistoryAdd',
+      'alerts-history-add.lua',
+      1,
+    );
   }
 
   async transition(rule: string, state: AlertState): Promise<boolean> {
@@ -72,7 +82,12 @@ export class RedisAlertState implements AlertStateStore {
   }
 
   async record(event: AlertEvent): Promise<void> {
-    await this.#append(ALERT_HISTORY_KEY, JSON.stringify(event), ALERT_HISTORY_SIZE, ALERT_STATE_RETENTION_MS);
+    await this.#append(
+      ALERT_HISTORY_KEY,
+      JSON.stringify(event),
+      ALERT_HISTORY_SIZE,
+      ALERT_STATE_RETENTION_MS,
+    );
   }
 
   async history(): Promise<AlertEvent[]> {

@@ -44,22 +44,42 @@ export interface AlertSources {
 }
 
 /** A rule's observation: whether its condition holds now, and the value behind it. */
-interface Observation { readonly breached: boolean; readonly value: number; readonly threshold: number; readonly subject: string }
+interface Observation {
+  readonly breached: boolean;
+  readonly value: number;
+  readonly threshold: number;
+  readonly subject: string;
+}
 
 function observe(rule: AlertRule, sources: AlertSources): Observation {
   switch (rule.kind) {
     case 'error-ratio': {
       const w = sources.stats.window(rule.route, 60);
-      return { breached: w.requests >= rule.minRequests && w.errorRatio >= rule.threshold, value: w.errorRatio, threshold: rule.threshold, subject: rule.route };
+      return {
+        breached: w.requests >= rule.minRequests && w.errorRatio >= rule.threshold,
+        value: w.errorRatio,
+        threshold: rule.threshold,
+        subject: rule.route,
+      };
     }
     case 'latency-p99': {
       const p99 = sources.stats.window(rule.route, 60).p99Ms ?? 0;
-      return { breached: p99 >= rule.thresholdMs, value: p99, threshold: rule.thresholdMs, subject: rule.route };
+      return {
+        breached: p99 >= rule.thresholdMs,
+        value: p99,
+        threshold: rule.thresholdMs,
+        subject: rule.route,
+      };
     }
     case 'no-healthy-instance': {
       const service = sources.servicesView?.().find((s) => s.name === rule.service);
       const healthy = service?.instances.filter((i) => i.healthy).length ?? 0;
-      return { breached: sources.servicesView !== undefined && healthy === 0, value: healthy, threshold: 1, subject: rule.service };
+      return {
+        breached: sources.servicesView !== undefined && healthy === 0,
+        value: healthy,
+        threshold: 1,
+        subject: rule.service,
+      };
     }
     case 'certificate-expiry': {
       // The domain closest to expiry; a domain with no certificate yet counts as expired (0).
@@ -67,7 +87,12 @@ function observe(rule: AlertRule, sources: AlertSources): Observation {
         .filter((c) => rule.domain === undefined || c.domain === rule.domain)
         .map((c) => ({ domain: c.domain, ms: (c.notAfter ?? 0) - Date.now() }))
         .sort((a, b) => a.ms - b.ms)[0];
-      return { breached: left !== undefined && left.ms < rule.within, value: Math.max(left?.ms ?? 0, 0), threshold: rule.within, subject: left?.domain ?? rule.domain ?? 'certificates' };
+      return {
+        breached: left !== undefined && left.ms < rule.within,
+        value: Math.max(left?.ms ?? 0, 0),
+        threshold: rule.within,
+        subject: left?.domain ?? rule.domain ?? 'certificates',
+      };
     }
     case 'redis-down': {
       const up = sources.redisUp?.() ?? true;
@@ -76,7 +101,11 @@ function observe(rule: AlertRule, sources: AlertSources): Observation {
   }
 }
 
-interface RuleState { pendingSince: number | undefined; firing: boolean; last: Observation | undefined }
+interface RuleState {
+  pendingSince: number | undefined;
+  firing: boolean;
+  last: Observation | undefined;
+}
 
 /** Options for {@link AlertEvaluator}. */
 export interface AlertEvaluatorOptions {
@@ -113,13 +142,16 @@ export class AlertEvaluator {
     this.#sources = sources;
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    for (const rule of config.rules) this.#states.set(rule.name, { pendingSince: undefined, firing: false, last: undefined });
+    for (const rule of config.rules)
+      this.#states.set(rule.name, { pendingSince: undefined, firing: false, last: undefined });
   }
 
   /** Starts periodic evaluation (unref'd). */
   start(): void {
     this.#timer ??= setInterval(() => {
-      this.evaluate().catch((err: unknown) => this.#options.logger.warn({ err }, 'alert evaluation failed'));
+      this.evaluate().catch((err: unknown) =>
+        this.#options.logger.warn({ err }, 'alert evaluation failed'),
+      );
     }, this.#options.intervalMs ?? 5000);
     this.#timer.unref();
   }
@@ -144,7 +176,14 @@ export class AlertEvaluator {
     for (const rule of this.#rules) {
       const state = this.#states.get(rule.name);
       if (state?.firing !== true || state.last === undefined) continue;
-      out.push({ rule: rule.name, kind: rule.kind, subject: state.last.subject, value: state.last.value, threshold: state.last.threshold, since: state.pendingSince ?? this.#now() });
+      out.push({
+        rule: rule.name,
+        kind: rule.kind,
+        subject: state.last.subject,
+        value: state.last.value,
+        threshold: state.last.threshold,
+        since: state.pendingSince ?? this.#now(),
+      });
     }
     return out;
   }
@@ -155,8 +194,13 @@ export class AlertEvaluator {
    */
   async history(): Promise<AlertEvent[]> {
     const { store, localStore } = this.#options;
-    const lists = await Promise.all(store === localStore ? [store.history()] : [store.history(), localStore.history()]);
-    return lists.flat().sort((a, b) => b.at - a.at).slice(0, ALERT_HISTORY_SIZE);
+    const lists = await Promise.all(
+      store === localStore ? [store.history()] : [store.history(), localStore.history()],
+    );
+    return lists
+      .flat()
+      .sort((a, b) => b.at - a.at)
+      .slice(0, ALERT_HISTORY_SIZE);
   }
 
   async #evaluateAll(): Promise<void> {
@@ -186,11 +230,21 @@ export class AlertEvaluator {
     const since = state.pendingSince ?? now;
     state.firing = shouldFire;
     if (!seen.breached) state.pendingSince = undefined;
-    const fields = { rule: rule.name, kind: rule.kind, subject: seen.subject, value: seen.value, threshold: seen.threshold };
+    const fields = {
+      rule: rule.name,
+      kind: rule.kind,
+      subject: seen.subject,
+      value: seen.value,
+      threshold: seen.threshold,
+    };
     if (next === 'firing') this.#options.logger.warn(fields, 'alert firing');
     else this.#options.logger.info(fields, 'alert resolved');
     if (!announce) return;
-    store.record({ ...fields, state: next, at: now, since }).catch((err: unknown) => this.#options.logger.warn({ err, rule: rule.name }, 'alert history append failed'));
+    store
+      .record({ ...fields, state: next, at: now, since })
+      .catch((err: unknown) =>
+        this.#options.logger.warn({ err, rule: rule.name }, 'alert history append failed'),
+      );
     this.#options.webhooks.send({
       status: next,
       ...fields,

@@ -36,9 +36,11 @@ export class WebhookSender {
   send(body: unknown): void {
     const json = JSON.stringify(body);
     for (const url of this.#urls) {
-      const tail = (this.#tails.get(url) ?? Promise.resolve()).then(() => this.#deliver(url, json)).catch((err: unknown) => {
-        this.#logger.warn({ err, url }, 'alert webhook delivery failed');
-      });
+      const tail = (this.#tails.get(url) ?? Promise.resolve())
+        .then(() => this.#deliver(url, json))
+        .catch((err: unknown) => {
+          this.#logger.warn({ err, url }, 'alert webhook delivery failed');
+        });
       this.#tails.set(url, tail);
       void tail.then(() => {
         if (this.#tails.get(url) === tail) this.#tails.delete(url);
@@ -54,7 +56,8 @@ export class WebhookSender {
   async #deliver(url: string, json: string): Promise<void> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
-      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, this.#backoffMs(attempt - 1)));
+      if (attempt > 1)
+        await new Promise((resolve) => setTimeout(resolve, this.#backoffMs(attempt - 1)));
       try {
         const response = await fetch(url, {
           method: 'POST',

@@ -31,7 +31,10 @@ export class ConsumerCounts {
 
   /** Counts one request of `sub` in minute number `minute` (not ms). */
   add(minute: number, sub: string, rateLimited: boolean): void {
-    const slot = this.#minutes[minute % this.#minutes.length] as { minute: number; counts: Map<string, ConsumerCount> };
+    const slot = this.#minutes[minute % this.#minutes.length] as {
+      minute: number;
+      counts: Map<string, ConsumerCount>;
+    };
     if (slot.minute !== minute) {
       slot.minute = minute;
       slot.counts = new Map();
@@ -47,7 +50,12 @@ export class ConsumerCounts {
 }
 
 /** Adds counts to `sub` in `counts`, folding newcomers past the cap into {@link OTHERS}. */
-export function addConsumer(counts: Map<string, ConsumerCount>, sub: string, requests: number, rateLimited: number): void {
+export function addConsumer(
+  counts: Map<string, ConsumerCount>,
+  sub: string,
+  requests: number,
+  rateLimited: number,
+): void {
   let entry = counts.get(sub);
   if (entry === undefined) {
     const key = counts.size >= MAX_CONSUMERS_PER_MINUTE ? OTHERS : sub;
@@ -62,8 +70,14 @@ export function addConsumer(counts: Map<string, ConsumerCount>, sub: string, req
 }
 
 /** The `n` largest consumers by `field`, ties by name; consumers with zero in that field are left out. */
-export function topConsumers(counts: ReadonlyMap<string, ConsumerCount>, field: keyof ConsumerCount, n: number): ConsumerTotal[] {
+export function topConsumers(
+  counts: ReadonlyMap<string, ConsumerCount>,
+  field: keyof ConsumerCount,
+  n: number,
+): ConsumerTotal[] {
   const all: ConsumerTotal[] = [];
-  for (const [sub, count] of counts) if (count[field] > 0) all.push({ sub, requests: count.requests, rateLimited: count.rateLimited });
+  for (const [sub, count] of counts)
+    if (count[field] > 0)
+      all.push({ sub, requests: count.requests, rateLimited: count.rateLimited });
   return all.sort((a, b) => b[field] - a[field] || (a.sub < b.sub ? -1 : 1)).slice(0, n);
 }

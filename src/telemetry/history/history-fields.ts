@@ -16,7 +16,11 @@ export const CONSUMERS = '@consumers';
 export const SEP = '|';
 
 /** Route aggregate fields: requests, e3, e4, e5, rl, l<i> (latency bucket i), x:<reason>. */
-export function aggregateFields(a: Aggregate, add: (field: string, n: number) => void, prefix = ''): void {
+export function aggregateFields(
+  a: Aggregate,
+  add: (field: string, n: number) => void,
+  prefix = '',
+): void {
   if (a.requests === 0) return;
   add(`${prefix}requests`, a.requests);
   if (a.status3xx !== 0) add(`${prefix}e3`, a.status3xx);
@@ -24,8 +28,10 @@ export function aggregateFields(a: Aggregate, add: (field: string, n: number) =>
   if (a.errors5xx !== 0) add(`${prefix}e5`, a.errors5xx);
   if (a.rateLimited !== 0) add(`${prefix}rl`, a.rateLimited);
   if (prefix !== '') return;
-  for (let i = 0; i < LATENCY_BUCKETS; i++) if (a.latency[i] !== 0) add(`l${i}`, a.latency[i] as number);
-  for (let i = 0; i < REASON_COUNT; i++) if (a.reasons[i] !== 0) add(`x:${REASONS[i] as string}`, a.reasons[i] as number);
+  for (let i = 0; i < LATENCY_BUCKETS; i++)
+    if (a.latency[i] !== 0) add(`l${i}`, a.latency[i] as number);
+  for (let i = 0; i < REASON_COUNT; i++)
+    if (a.reasons[i] !== 0) add(`x:${REASONS[i] as string}`, a.reasons[i] as number);
 }
 
 /** The aggregate spelled by `fields` (fields with `prefix`, e.g. a gateway's `<id>|`). */
@@ -38,7 +44,8 @@ export function parseAggregate(fields: Fields, prefix = ''): Aggregate {
   a.rateLimited = fields.get(`${prefix}rl`) ?? 0;
   if (prefix !== '') return a;
   for (let i = 0; i < LATENCY_BUCKETS; i++) a.latency[i] = fields.get(`l${i}`) ?? 0;
-  for (let i = 0; i < REASON_COUNT; i++) a.reasons[i] = fields.get(`x:${REASONS[i] as string}`) ?? 0;
+  for (let i = 0; i < REASON_COUNT; i++)
+    a.reasons[i] = fields.get(`x:${REASONS[i] as string}`) ?? 0;
   return a;
 }
 
@@ -48,11 +55,17 @@ export function instanceField(service: string, id: string, outcome: number): str
 }
 
 /** Splits an instance field (the id may itself contain the separator: service first, outcome last). */
-export function splitInstanceField(field: string): { service: string; id: string; outcome: string } | undefined {
+export function splitInstanceField(
+  field: string,
+): { service: string; id: string; outcome: string } | undefined {
   const first = field.indexOf(SEP);
   const last = field.lastIndexOf(SEP);
   if (first <= 0 || last <= first) return undefined;
-  return { service: field.slice(0, first), id: field.slice(first + 1, last), outcome: field.slice(last + 1) };
+  return {
+    service: field.slice(0, first),
+    id: field.slice(first + 1, last),
+    outcome: field.slice(last + 1),
+  };
 }
 
 /** Adds `n` to `field` of a field map. */

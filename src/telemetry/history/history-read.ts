@@ -1,7 +1,16 @@
 /** Reads history as time buckets for a range: from Redis (all gateways, finished buckets cached) or this process's minutes. */
 import { MINUTES, type StatsCollector } from './stats.js';
 import type { RedisHistory } from './history.js';
-import { CONSUMERS, GATEWAYS, INSTANCES, SEP, addField, aggregateFields, instanceField, type Fields } from './history-fields.js';
+import {
+  CONSUMERS,
+  GATEWAYS,
+  INSTANCES,
+  SEP,
+  addField,
+  aggregateFields,
+  instanceField,
+  type Fields,
+} from './history-fields.js';
 
 /** The dashboard's time ranges: total minutes and minutes per chart point (at most 96 points). */
 export const RANGES = {
@@ -56,7 +65,9 @@ export class RedisBucketSource implements BucketSource {
     const { bucketMinutes } = RANGES[range];
     const size = bucketMinutes * MINUTE_MS;
     const starts = bucketStarts(range, now);
-    const out: Array<Fields | undefined> = starts.map((start) => this.#buckets.get(cacheKey(name, bucketMinutes, start)));
+    const out: Array<Fields | undefined> = starts.map((start) =>
+      this.#buckets.get(cacheKey(name, bucketMinutes, start)),
+    );
     const missing: number[] = [];
     const known = new Map<number, Fields>();
     starts.forEach((start, i) => {
@@ -76,9 +87,11 @@ export class RedisBucketSource implements BucketSource {
     starts.forEach((start, i) => {
       if (out[i] !== undefined) return;
       const fields: Fields = new Map();
-      for (let m = start; m < start + size; m += MINUTE_MS) for (const [field, n] of known.get(m) ?? []) addField(fields, field, n);
+      for (let m = start; m < start + size; m += MINUTE_MS)
+        for (const [field, n] of known.get(m) ?? []) addField(fields, field, n);
       out[i] = fields;
-      if (isFinal(start, size, now)) this.#buckets.set(cacheKey(name, bucketMinutes, start), fields);
+      if (isFinal(start, size, now))
+        this.#buckets.set(cacheKey(name, bucketMinutes, start), fields);
     });
     return out as Fields[];
   }
@@ -88,7 +101,8 @@ export class RedisBucketSource implements BucketSource {
     if (now - this.#sweptAt < MINUTE_MS) return;
     this.#sweptAt = now;
     const sweep = (cache: Map<string, Fields>, oldest: number): void => {
-      for (const key of cache.keys()) if (Number(key.slice(key.lastIndexOf('\n') + 1)) < oldest) cache.delete(key);
+      for (const key of cache.keys())
+        if (Number(key.slice(key.lastIndexOf('\n') + 1)) < oldest) cache.delete(key);
     };
     sweep(this.#buckets, now - (RANGES['24h'].minutes + RANGES['24h'].bucketMinutes) * MINUTE_MS);
     sweep(this.#minutes, now - 2 * RANGES['24h'].bucketMinutes * MINUTE_MS);
@@ -108,7 +122,10 @@ function cacheKey(name: string, bucketMinutes: number, start: number): string {
 export class LocalBucketSource implements BucketSource {
   readonly fleet = false;
 
-  constructor(private readonly stats: StatsCollector, private readonly gatewayId: string) {}
+  constructor(
+    private readonly stats: StatsCollector,
+    private readonly gatewayId: string,
+  ) {}
 
   async buckets(name: string, range: RangeName, now: number): Promise<Fields[]> {
     const { bucketMinutes } = RANGES[range];
@@ -126,7 +143,11 @@ export class LocalBucketSource implements BucketSource {
       for (const instance of this.stats.instances()) {
         for (const [minute, counts] of instance.minutes()) {
           const fields = minute >= from * MINUTE_MS ? into(minute) : undefined;
-          if (fields !== undefined) counts.forEach((n, outcome) => { if (n !== 0) addField(fields, instanceField(instance.service, instance.id, outcome), n); });
+          if (fields !== undefined)
+            counts.forEach((n, outcome) => {
+              if (n !== 0)
+                addField(fields, instanceField(instance.service, instance.id, outcome), n);
+            });
         }
       }
     } else if (name === CONSUMERS) {
@@ -145,7 +166,8 @@ export class LocalBucketSource implements BucketSource {
       for (const route of routes) {
         for (const { minute, aggregate } of this.stats.minuteAggregates(route, from, current)) {
           const fields = into(minute);
-          if (fields !== undefined) aggregateFields(aggregate, (field, n) => addField(fields, field, n), prefix);
+          if (fields !== undefined)
+            aggregateFields(aggregate, (field, n) => addField(fields, field, n), prefix);
         }
       }
     }

@@ -2,10 +2,24 @@
 import type { Logger } from 'pino';
 import type { RedisClient } from '../../store/backend.js';
 import { defineScript, type ScriptCommand } from '../../store/lua-script.js';
-import { addRequest, mergeAggregate, newAggregate, type Aggregate, type StatsCollector } from './stats.js';
+import {
+  addRequest,
+  mergeAggregate,
+  newAggregate,
+  type Aggregate,
+  type StatsCollector,
+} from './stats.js';
 import { ATTEMPT_OUTCOMES, type InstanceStats } from './instance-stats.js';
 import { addConsumer, topConsumers, OTHERS, type ConsumerCount } from './consumers.js';
-import { CONSUMERS, GATEWAYS, INSTANCES, SEP, aggregateFields, instanceField, type Fields } from './history-fields.js';
+import {
+  CONSUMERS,
+  GATEWAYS,
+  INSTANCES,
+  SEP,
+  aggregateFields,
+  instanceField,
+  type Fields,
+} from './history-fields.js';
 
 /** History kept after a minute starts: 25 h, so a full 24 h window is always complete. */
 export const HISTORY_RETENTION_MS = 25 * 3_600_000;
@@ -67,40 +81,47 @@ export class RedisHistory {
     this.#logger = options.logger;
     this.#add = defineScript<number>(redis, 'edgewayHistoryAdd', 'history-add.lua', 1);
     this.#flushMs = options.flushMs ?? 5000;
-    this.#gateway = options.gateway ?? { id: `gateway-${process.pid}`, version: '', startedAt: Date.now() };
-    stats.onRecord((route, minute, status, bucket, reason, sub) => {
-      let byMinute = this.#pending.get(route);
-      if (byMinute === undefined) {
-        byMinute = new Map();
-        this.#pending.set(route, byMinute);
-      }
-      let delta = byMinute.get(minute);
-      if (delta === undefined) {
-        delta = newAggregate();
-        byMinute.set(minute, delta);
-      }
-      addRequest(delta, status, bucket, reason);
-      if (sub !== undefined) {
-        let subs = this.#consumers.get(minute);
-        if (subs === undefined) {
-          subs = new Map();
-          this.#consumers.set(minute, subs);
+    this.#gateway = options.gateway ?? {
+      id: `gateway-${process.pid}`,
+      version: '',
+      startedAt: Date.now(),
+    };
+    stats.onRecord(
+      (route, minute, status, bucket, reason, sub) => {
+        let byMinute = this.#pending.get(route);
+        if (byMinute === undefined) {
+          byMinute = new Map();
+          this.#pending.set(route, byMinute);
         }
-        addConsumer(subs, sub, 1, status === 429 ? 1 : 0);
-      }
-    }, (instance, minute, outcome) => {
-      let byMinute = this.#instances.get(instance);
-      if (byMinute === undefined) {
-        byMinute = new Map();
-        this.#instances.set(instance, byMinute);
-      }
-      let counts = byMinute.get(minute);
-      if (counts === undefined) {
-        counts = new Uint32Array(ATTEMPT_OUTCOMES.length);
-        byMinute.set(minute, counts);
-      }
-      counts[outcome] = (counts[outcome] as number) + 1;
-    });
+        let delta = byMinute.get(minute);
+        if (delta === undefined) {
+          delta = newAggregate();
+          byMinute.set(minute, delta);
+        }
+        addRequest(delta, status, bucket, reason);
+        if (sub !== undefined) {
+          let subs = this.#consumers.get(minute);
+          if (subs === undefined) {
+            subs = new Map();
+            this.#consumers.set(minute, subs);
+          }
+          addConsumer(subs, sub, 1, status === 429 ? 1 : 0);
+        }
+      },
+      (instance, minute, outcome) => {
+        let byMinute = this.#instances.get(instance);
+        if (byMinute === undefined) {
+          byMinute = new Map();
+          this.#instances.set(instance, byMinute);
+        }
+        let counts = byMinute.get(minute);
+        if (counts === undefined) {
+          counts = new Uint32Array(ATTEMPT_OUTCOMES.length);
+          byMinute.set(minute, counts);
+        }
+        counts[outcome] = (counts[outcome] as number) + 1;
+      },
+    );
   }
 
   /** This gateway's id in the fleet hashes. */
@@ -163,12 +184,19 @@ export class RedisHistory {
     for (const [instance, byMinute] of batch.instances) {
       for (const [minute, counts] of byMinute) {
         const fields = hash(historyKey(INSTANCES, minute), minute);
-        counts.forEach((n, outcome) => { if (n !== 0) fields.set(instanceField(instance.service, instance.id, outcome), n); });
+        counts.forEach((n, outcome) => {
+          if (n !== 0) fields.set(instanceField(instance.service, instance.id, outcome), n);
+        });
       }
     }
     for (const [minute, subs] of batch.consumers) {
       const fields = hash(historyKey(CONSUMERS, minute), minute);
-      const kept = new Set([...topConsumers(subs, 'requests', CONSUMERS_PER_FLUSH), ...topConsumers(subs, 'rateLimited', CONSUMERS_PER_FLUSH)].map((c) => c.sub));
+      const kept = new Set(
+        [
+          ...topConsumers(subs, 'requests', CONSUMERS_PER_FLUSH),
+          ...topConsumers(subs, 'rateLimited', CONSUMERS_PER_FLUSH),
+        ].map((c) => c.sub),
+      );
       const rest = { requests: 0, rateLimited: 0 };
       for (const [sub, count] of subs) {
         const target = kept.has(sub) ? sub : OTHERS;
@@ -184,7 +212,9 @@ export class RedisHistory {
       if (rest.rateLimited !== 0) fields.set(`l${SEP}${OTHERS}`, rest.rateLimited);
     }
     const info: GatewayInfo = { ...this.#gateway, seenAt: Date.now() };
-    const sends: Array<Promise<unknown>> = [this.#redis.hset(GATEWAYS_KEY, this.#gateway.id, JSON.stringify(info))];
+    const sends: Array<Promise<unknown>> = [
+      this.#redis.hset(GATEWAYS_KEY, this.#gateway.id, JSON.stringify(info)),
+    ];
     if (info.seenAt - this.#prunedAt >= PRUNE_EVERY_MS) {
       this.#prunedAt = info.seenAt;
       sends.push(this.#prune(info.seenAt));
@@ -204,7 +234,11 @@ export class RedisHistory {
   }
 
   /** Puts an unsent batch back. Partially sent batches may then double-count a minute: an accepted trade-off. */
-  #restore(batch: { routes: Map<string, Map<number, Aggregate>>; instances: Map<InstanceStats, Map<number, Uint32Array>>; consumers: Map<number, Map<string, ConsumerCount>> }): void {
+  #restore(batch: {
+    routes: Map<string, Map<number, Aggregate>>;
+    instances: Map<InstanceStats, Map<number, Uint32Array>>;
+    consumers: Map<number, Map<string, ConsumerCount>>;
+  }): void {
     const oldest = Date.now() - HISTORY_RETENTION_MS;
     for (const [route, byMinute] of batch.routes) {
       for (const [minute, delta] of byMinute) {
@@ -223,7 +257,9 @@ export class RedisHistory {
         if (current === undefined) this.#instances.set(instance, (current = new Map()));
         const existing = current.get(minute);
         if (existing === undefined) current.set(minute, counts);
-        else for (let i = 0; i < counts.length; i++) existing[i] = (existing[i] as number) + (counts[i] as number);
+        else
+          for (let i = 0; i < counts.length; i++)
+            existing[i] = (existing[i] as number) + (counts[i] as number);
       }
     }
     for (const [minute, subs] of batch.consumers) {
@@ -236,7 +272,9 @@ export class RedisHistory {
 
   /** Forgets gateways silent for longer than the history they could still appear in. */
   async #prune(now: number): Promise<void> {
-    const gone = (await this.gateways()).filter((info) => info.seenAt < now - HISTORY_RETENTION_MS).map((info) => info.id);
+    const gone = (await this.gateways())
+      .filter((info) => info.seenAt < now - HISTORY_RETENTION_MS)
+      .map((info) => info.id);
     if (gone.length > 0) await this.#redis.hdel(GATEWAYS_KEY, ...gone);
   }
 
@@ -263,7 +301,8 @@ export class RedisHistory {
       const [err, raw] = replies[i] ?? [null, {}];
       if (err !== null) throw err;
       const fields: Fields = new Map();
-      for (const [field, value] of Object.entries(raw as Record<string, string>)) fields.set(field, Number(value));
+      for (const [field, value] of Object.entries(raw as Record<string, string>))
+        fields.set(field, Number(value));
       return fields;
     });
   }

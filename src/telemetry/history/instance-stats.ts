@@ -2,11 +2,21 @@
 import { bucketIndex, mergeSketch, newSketch, quantileMs } from './latency-sketch.js';
 
 /** How an attempt on an instance ended, in index order (the index is what a slot counts). */
-export const ATTEMPT_OUTCOMES = ['ok', 'status_5xx', 'connect_error', 'timeout', 'invalid_response', 'aborted', 'gateway_error'] as const;
+export const ATTEMPT_OUTCOMES = [
+  'ok',
+  'status_5xx',
+  'connect_error',
+  'timeout',
+  'invalid_response',
+  'aborted',
+  'gateway_error',
+] as const;
 /** One attempt outcome. */
 export type AttemptOutcomeName = (typeof ATTEMPT_OUTCOMES)[number];
 /** Outcome name -> index. */
-export const OUTCOME_INDEX = Object.freeze(Object.fromEntries(ATTEMPT_OUTCOMES.map((name, i) => [name, i]))) as Readonly<Record<AttemptOutcomeName, number>>;
+export const OUTCOME_INDEX = Object.freeze(
+  Object.fromEntries(ATTEMPT_OUTCOMES.map((name, i) => [name, i])),
+) as Readonly<Record<AttemptOutcomeName, number>>;
 
 /** Listener for every recorded attempt (the Redis history flusher subscribes). */
 export type InstanceListener = (instance: InstanceStats, minute: number, outcome: number) => void;
@@ -20,7 +30,11 @@ export interface InstanceSummary {
   readonly p99Ms: number | undefined;
 }
 
-interface Slot { at: number; readonly counts: Uint32Array; readonly latency: Uint32Array }
+interface Slot {
+  at: number;
+  readonly counts: Uint32Array;
+  readonly latency: Uint32Array;
+}
 
 const MINUTES = 15;
 
@@ -44,7 +58,10 @@ function add(slot: Slot, outcome: number, bucket: number): void {
 
 /** Counts for the named outcomes from a count array. */
 export function outcomeRecord(counts: ArrayLike<number>): Record<AttemptOutcomeName, number> {
-  return Object.fromEntries(ATTEMPT_OUTCOMES.map((name, i) => [name, counts[i] ?? 0])) as Record<AttemptOutcomeName, number>;
+  return Object.fromEntries(ATTEMPT_OUTCOMES.map((name, i) => [name, counts[i] ?? 0])) as Record<
+    AttemptOutcomeName,
+    number
+  >;
 }
 
 /** One instance's rings; recording is array writes into preallocated slots. */
@@ -53,7 +70,12 @@ export class InstanceStats {
   /** The minute number of the last attempt (-1: none yet). */
   lastMinute = -1;
 
-  constructor(readonly service: string, readonly id: string, private readonly now: () => number, private readonly listener: InstanceListener) {}
+  constructor(
+    readonly service: string,
+    readonly id: string,
+    private readonly now: () => number,
+    private readonly listener: InstanceListener,
+  ) {}
 
   /** Records one finished attempt (`outcome` from {@link OUTCOME_INDEX}). */
   record(outcome: number, latencyMs: number): void {
@@ -77,11 +99,17 @@ export class InstanceStats {
     const current = Math.floor(this.now() / 60_000);
     for (const slot of this.#minutes) {
       if (slot.at <= current - minutes || slot.at > current) continue;
-      for (let i = 0; i < counts.length; i++) counts[i] = (counts[i] as number) + (slot.counts[i] as number);
+      for (let i = 0; i < counts.length; i++)
+        counts[i] = (counts[i] as number) + (slot.counts[i] as number);
       mergeSketch(latency, slot.latency);
     }
     let attempts = 0;
     for (const c of counts) attempts += c;
-    return { attempts, outcomes: outcomeRecord(counts), p50Ms: quantileMs(latency, 0.5), p99Ms: quantileMs(latency, 0.99) };
+    return {
+      attempts,
+      outcomes: outcomeRecord(counts),
+      p50Ms: quantileMs(latency, 0.5),
+      p99Ms: quantileMs(latency, 0.99),
+    };
   }
 }

@@ -2,13 +2,19 @@
 import { ERROR_STATUS, GatewayError, type ErrorCode } from '../../errors.js';
 
 /** Every reason, in index order: the error catalogue's codes, then answers the upstream itself gave. */
-export const REASONS: readonly string[] = Object.freeze([...Object.keys(ERROR_STATUS), 'upstream_4xx', 'upstream_5xx']);
+export const REASONS: readonly string[] = Object.freeze([
+  ...Object.keys(ERROR_STATUS),
+  'upstream_4xx',
+  'upstream_5xx',
+]);
 /** Number of reasons (the length of every per-bucket reason array). */
 export const REASON_COUNT = REASONS.length;
 /** The index of "no failure". */
 export const NO_REASON = -1;
 
-const CODE_INDEX = Object.freeze(Object.fromEntries(Object.keys(ERROR_STATUS).map((code, i) => [code, i]))) as Readonly<Record<ErrorCode, number>>;
+const CODE_INDEX = Object.freeze(
+  Object.fromEntries(Object.keys(ERROR_STATUS).map((code, i) => [code, i])),
+) as Readonly<Record<ErrorCode, number>>;
 const UPSTREAM_4XX = REASONS.indexOf('upstream_4xx');
 const UPSTREAM_5XX = REASONS.indexOf('upstream_5xx');
 

@@ -20,7 +20,15 @@ export interface Aggregate {
 
 /** A fresh, empty aggregate. */
 export function newAggregate(): Aggregate {
-  return { requests: 0, status3xx: 0, errors5xx: 0, errors4xx: 0, rateLimited: 0, latency: newSketch(), reasons: new Uint32Array(REASON_COUNT) };
+  return {
+    requests: 0,
+    status3xx: 0,
+    errors5xx: 0,
+    errors4xx: 0,
+    rateLimited: 0,
+    latency: newSketch(),
+    reasons: new Uint32Array(REASON_COUNT),
+  };
 }
 
 /** Adds `from` into `into`. */
@@ -31,10 +39,13 @@ export function mergeAggregate(into: Aggregate, from: Aggregate): void {
   into.errors4xx += from.errors4xx;
   into.rateLimited += from.rateLimited;
   mergeSketch(into.latency, from.latency);
-  for (let i = 0; i < REASON_COUNT; i++) into.reasons[i] = (into.reasons[i] as number) + (from.reasons[i] as number);
+  for (let i = 0; i < REASON_COUNT; i++)
+    into.reasons[i] = (into.reasons[i] as number) + (from.reasons[i] as number);
 }
 
-interface Slot extends Aggregate { at: number }
+interface Slot extends Aggregate {
+  at: number;
+}
 
 /** A summary over a trailing window. */
 export interface WindowSummary {
@@ -70,12 +81,23 @@ export interface RecentRequest {
 }
 
 /** What the request path knows beyond status and latency (the access-log entry fits); copied only into a failure row. */
-export type RecordDetail = Pick<AccessLogEntry, 'sub' | 'method' | 'path' | 'instance' | 'attempts'> & Partial<Pick<AccessLogEntry, 'reason' | 'error'>>;
+export type RecordDetail = Pick<
+  AccessLogEntry,
+  'sub' | 'method' | 'path' | 'instance' | 'attempts'
+> &
+  Partial<Pick<AccessLogEntry, 'reason' | 'error'>>;
 
 /** Per-route recorder; fetch once per route and keep it. */
 export interface RouteStats {
   /** Records a finished request; `reason` is a reasons.ts index or NO_REASON. */
-  record(status: number, durationMs: number, requestId: string, traceId: string, reason?: number, detail?: RecordDetail): void;
+  record(
+    status: number,
+    durationMs: number,
+    requestId: string,
+    traceId: string,
+    reason?: number,
+    detail?: RecordDetail,
+  ): void;
 }
 
 /** Options for {@link StatsCollector}. */
@@ -113,7 +135,12 @@ function claim(slot: Slot, at: number): Slot {
 }
 
 /** Adds one request (status, latency bucket, reason index or NO_REASON) to an aggregate. */
-export function addRequest(slot: Aggregate, status: number, bucket: number, reason: number = NO_REASON): void {
+export function addRequest(
+  slot: Aggregate,
+  status: number,
+  bucket: number,
+  reason: number = NO_REASON,
+): void {
   slot.requests++;
   if (status >= 500) slot.errors5xx++;
   else if (status >= 400) slot.errors4xx++;
@@ -135,13 +162,35 @@ export function summarize(aggregates: Iterable<Aggregate>): WindowSummary {
     errors4xx += a.errors4xx;
     mergeSketch(latency, a.latency);
   }
-  return { requests, errors5xx, errors4xx, errorRatio: requests === 0 ? 0 : errors5xx / requests, p50Ms: quantileMs(latency, 0.5), p99Ms: quantileMs(latency, 0.99) };
+  return {
+    requests,
+    errors5xx,
+    errors4xx,
+    errorRatio: requests === 0 ? 0 : errors5xx / requests,
+    p50Ms: quantileMs(latency, 0.5),
+    p99Ms: quantileMs(latency, 0.99),
+  };
 }
 
 /** Listener for every recorded request (the Redis history flusher subscribes). */
-export type RecordListener = (route: string, minute: number, status: number, bucket: number, reason: number, sub: string | undefined) => void;
+export type RecordListener = (
+  route: string,
+  minute: number,
+  status: number,
+  bucket: number,
+  reason: number,
+  sub: string | undefined,
+) => void;
 
-type RecordInto = (ring: RouteRing, status: number, durationMs: number, requestId: string, traceId: string, reason: number, detail: RecordDetail | undefined) => void;
+type RecordInto = (
+  ring: RouteRing,
+  status: number,
+  durationMs: number,
+  requestId: string,
+  traceId: string,
+  reason: number,
+  detail: RecordDetail | undefined,
+) => void;
 
 /** A fixed-size ring of failure rows, newest last written. */
 class RecentRing {
@@ -168,9 +217,19 @@ class RouteRing implements RouteStats {
   readonly minutes: Slot[] = Array.from({ length: MINUTES }, newSlot);
   readonly seconds: Slot[] = Array.from({ length: SECONDS }, newSlot);
 
-  constructor(readonly name: string, private readonly into: RecordInto) {}
+  constructor(
+    readonly name: string,
+    private readonly into: RecordInto,
+  ) {}
 
-  record(status: number, durationMs: number, requestId: string, traceId: string, reason: number = NO_REASON, detail?: RecordDetail): void {
+  record(
+    status: number,
+    durationMs: number,
+    requestId: string,
+    traceId: string,
+    reason: number = NO_REASON,
+    detail?: RecordDetail,
+  ): void {
     this.into(this, status, durationMs, requestId, traceId, reason, detail);
   }
 }
@@ -188,10 +247,19 @@ export class StatsCollector {
   readonly #instances = new Map<string, Map<string, InstanceStats>>();
   #listener: RecordListener | undefined;
   #instanceListener: InstanceListener | undefined;
-  readonly #onAttempt: InstanceListener = (instance, minute, outcome) => this.#instanceListener?.(instance, minute, outcome);
+  readonly #onAttempt: InstanceListener = (instance, minute, outcome) =>
+    this.#instanceListener?.(instance, minute, outcome);
   /** Requests and 429s per consumer (`sub`), per minute. */
   readonly consumers: ConsumerCounts;
-  readonly #recordInto: RecordInto = (ring, status, durationMs, requestId, traceId, reason, detail) => {
+  readonly #recordInto: RecordInto = (
+    ring,
+    status,
+    durationMs,
+    requestId,
+    traceId,
+    reason,
+    detail,
+  ) => {
     const now = this.#now();
     const second = Math.floor(now / 1000);
     const minute = Math.floor(now / MINUTE_MS);
@@ -203,8 +271,20 @@ export class StatsCollector {
     this.#listener?.(ring.name, minute * MINUTE_MS, status, bucket, reason, sub);
     if (status >= 400 || durationMs >= this.#slowMs) {
       const row: RecentRequest = {
-        at: now, requestId, traceId, route: ring.name, method: detail?.method ?? '', path: detail?.path ?? '', instance: detail?.instance,
-        status, reason: reason === NO_REASON ? undefined : REASONS[reason], upstreamFailure: detail?.reason, message: detail?.error, attempts: detail?.attempts ?? 0, sub, durationMs,
+        at: now,
+        requestId,
+        traceId,
+        route: ring.name,
+        method: detail?.method ?? '',
+        path: detail?.path ?? '',
+        instance: detail?.instance,
+        status,
+        reason: reason === NO_REASON ? undefined : REASONS[reason],
+        upstreamFailure: detail?.reason,
+        message: detail?.error,
+        attempts: detail?.attempts ?? 0,
+        sub,
+        durationMs,
       };
       (status >= 400 && status < 500 ? this.#refused : this.#failed).push(row);
     }
@@ -275,11 +355,17 @@ export class StatsCollector {
   }
 
   /** Aggregates of a route's minutes in [fromMinute, toMinute] (minute numbers, not ms) still held in process. */
-  minuteAggregates(route: string, fromMinute: number, toMinute: number): Array<{ minute: number; aggregate: Aggregate }> {
+  minuteAggregates(
+    route: string,
+    fromMinute: number,
+    toMinute: number,
+  ): Array<{ minute: number; aggregate: Aggregate }> {
     const ring = this.#routes.get(route);
     const out: Array<{ minute: number; aggregate: Aggregate }> = [];
     if (ring === undefined) return out;
-    for (const slot of ring.minutes) if (slot.at >= fromMinute && slot.at <= toMinute) out.push({ minute: slot.at * MINUTE_MS, aggregate: slot });
+    for (const slot of ring.minutes)
+      if (slot.at >= fromMinute && slot.at <= toMinute)
+        out.push({ minute: slot.at * MINUTE_MS, aggregate: slot });
     return out;
   }
 
@@ -288,7 +374,9 @@ export class StatsCollector {
     const ring = this.#routes.get(route);
     if (ring === undefined) return summarize([]);
     const current = Math.floor(this.#now() / 1000);
-    return summarize(ring.seconds.filter((slot) => slot.at > current - seconds && slot.at <= current));
+    return summarize(
+      ring.seconds.filter((slot) => slot.at > current - seconds && slot.at <= current),
+    );
   }
 
   /** Requests per second over the last `seconds` complete seconds (the live rate). */
@@ -297,7 +385,8 @@ export class StatsCollector {
     if (ring === undefined) return 0;
     const current = Math.floor(this.#now() / 1000);
     let requests = 0;
-    for (const slot of ring.seconds) if (slot.at >= current - seconds && slot.at < current) requests += slot.requests;
+    for (const slot of ring.seconds)
+      if (slot.at >= current - seconds && slot.at < current) requests += slot.requests;
     return requests / seconds;
   }
 

@@ -6,18 +6,31 @@ import type { CertificatesView } from '../certificates.js';
 import type { ServicesView } from '../services-view.js';
 
 /** How an upstream attempt ended (the `outcome` label of edgeway_upstream_attempts_total). */
-export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted' | 'gateway_error';
+export type UpstreamOutcome =
+  'success' | 'http_error' | 'timeout' | 'connect_error' | 'aborted' | 'gateway_error';
 
 /** A rate-limit decision (the `outcome` label of edgeway_rate_limit_decisions_total). */
 export type { RateLimitOutcome } from '../../traffic/rate-limit/counters.js';
 import type { RateLimitOutcome } from '../../traffic/rate-limit/counters.js';
 
 // Seconds. Gateway overhead is sub-millisecond; upstream calls span milliseconds to the timeout.
-const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DURATION_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 
 // Semconv http.request.method: anything outside the registered methods is reported as _OTHER, which also
 // keeps a client from minting label values.
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
@@ -64,32 +77,83 @@ export class GatewayMetrics {
    * when given, is read at every scrape to set edgeway_instance_healthy for every known instance, so
    * static instances that never changed health are reported too and departed ones drop out.
    */
-  constructor(options: { defaultMetrics?: boolean; redisUp?: () => boolean; services?: ServicesView; certificates?: CertificatesView } = {}) {
+  constructor(
+    options: {
+      defaultMetrics?: boolean;
+      redisUp?: () => boolean;
+      services?: ServicesView;
+      certificates?: CertificatesView;
+    } = {},
+  ) {
     const registers = [this.registry];
     const r = this.registry;
-    this.#requests = new FastCounter('edgeway_requests_total', 'Requests answered, by route, method, status and status class.', ['route', 'method', 'status', 'status_class'], r);
-    this.#duration = new FastHistogram('edgeway_request_duration_seconds', 'Time from request arrival to the end of the response, in seconds.', ['route', 'method', 'status', 'status_class'], DURATION_BUCKETS, r);
-    this.#attempts = new FastCounter('edgeway_upstream_attempts_total', 'Upstream attempts (every retry counts), by service, instance and outcome.', ['service', 'instance', 'outcome'], r);
-    this.#upstreamDuration = new FastHistogram('edgeway_upstream_duration_seconds', 'Time of one upstream attempt until response headers or failure, in seconds.', ['service', 'instance'], DURATION_BUCKETS, r);
-    this.#rateLimit = new FastCounter('edgeway_rate_limit_decisions_total', 'Rate-limit decisions, by route and outcome (allowed, limited, shadow_limited; fallback also counts a decision made without the shared store).', ['route', 'outcome'], r);
-    this.#retries = new Counter({ name: 'edgeway_retries_total', help: 'Upstream attempts beyond the first, by service.', labelNames: ['service'], registers });
+    this.#requests = new FastCounter(
+      'edgeway_requests_total',
+      'Requests answered, by route, method, status and status class.',
+      ['route', 'method', 'status', 'status_class'],
+      r,
+    );
+    this.#duration = new FastHistogram(
+      'edgeway_request_duration_seconds',
+      'Time from request arrival to the end of the response, in seconds.',
+      ['route', 'method', 'status', 'status_class'],
+      DURATION_BUCKETS,
+      r,
+    );
+    this.#attempts = new FastCounter(
+      'edgeway_upstream_attempts_total',
+      'Upstream attempts (every retry counts), by service, instance and outcome.',
+      ['service', 'instance', 'outcome'],
+      r,
+    );
+    this.#upstreamDuration = new FastHistogram(
+      'edgeway_upstream_duration_seconds',
+      'Time of one upstream attempt until response headers or failure, in seconds.',
+      ['service', 'instance'],
+      DURATION_BUCKETS,
+      r,
+    );
+    this.#rateLimit = new FastCounter(
+      'edgeway_rate_limit_decisions_total',
+      'Rate-limit decisions, by route and outcome (allowed, limited, shadow_limited; fallback also counts a decision made without the shared store).',
+      ['route', 'outcome'],
+      r,
+    );
+    this.#retries = new Counter({
+      name: 'edgeway_retries_total',
+      help: 'Upstream attempts beyond the first, by service.',
+      labelNames: ['service'],
+      registers,
+    });
     const services = options.services;
     this.#healthy = new Gauge({
       name: 'edgeway_instance_healthy',
       help: '1 when the instance is healthy and eligible for traffic, else 0.',
       labelNames: ['service', 'instance'],
       registers,
-      ...(services === undefined ? {} : {
-        collect(this: Gauge<'service' | 'instance'>) {
-          this.reset();
-          for (const service of services()) {
-            for (const instance of service.instances) this.labels(service.name, instance.id).set(instance.healthy ? 1 : 0);
-          }
-        },
-      }),
+      ...(services === undefined
+        ? {}
+        : {
+            collect(this: Gauge<'service' | 'instance'>) {
+              this.reset();
+              for (const service of services()) {
+                for (const instance of service.instances)
+                  this.labels(service.name, instance.id).set(instance.healthy ? 1 : 0);
+              }
+            },
+          }),
     });
-    this.#inFlight = new Gauge({ name: 'edgeway_in_flight_requests', help: 'Requests being handled by this gateway process right now.', registers });
-    this.#webSockets = new Gauge({ name: 'edgeway_websocket_connections', help: 'WebSocket connections open through this gateway process, by route.', labelNames: ['route'], registers });
+    this.#inFlight = new Gauge({
+      name: 'edgeway_in_flight_requests',
+      help: 'Requests being handled by this gateway process right now.',
+      registers,
+    });
+    this.#webSockets = new Gauge({
+      name: 'edgeway_websocket_connections',
+      help: 'WebSocket connections open through this gateway process, by route.',
+      labelNames: ['route'],
+      registers,
+    });
     const probe = options.redisUp;
     // Registered only with a probe: an unlabelled gauge is exported as 0 from its creation, and an
     // `edgeway_redis_up == 0` alert must not fire on a gateway that has no Redis at all.
@@ -98,7 +162,9 @@ export class GatewayMetrics {
         name: 'edgeway_redis_up',
         help: '1 when the Redis store is connected, 0 when it is not (absent on the in-memory store).',
         registers,
-        collect(this: Gauge) { this.set(probe() ? 1 : 0); },
+        collect(this: Gauge) {
+          this.set(probe() ? 1 : 0);
+        },
       });
     }
     const certificates = options.certificates;
@@ -114,8 +180,18 @@ export class GatewayMetrics {
         },
       });
     }
-    this.#reloads = new Counter({ name: 'edgeway_config_reloads_total', help: 'Configuration reloads, by result (success, failure).', labelNames: ['result'], registers });
-    this.#pluginErrors = new Counter({ name: 'edgeway_plugin_errors_total', help: 'Plugin hook calls that threw (error) or took longer than gateway.pluginTimeout (timeout), both answered 500, by plugin and reason.', labelNames: ['plugin', 'reason'], registers });
+    this.#reloads = new Counter({
+      name: 'edgeway_config_reloads_total',
+      help: 'Configuration reloads, by result (success, failure).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#pluginErrors = new Counter({
+      name: 'edgeway_plugin_errors_total',
+      help: 'Plugin hook calls that threw (error) or took longer than gateway.pluginTimeout (timeout), both answered 500, by plugin and reason.',
+      labelNames: ['plugin', 'reason'],
+      registers,
+    });
     new Counter({
       name: 'edgeway_process_errors_total',
       help: 'Errors that no handler caught and reached the process level (logged; the gateway kept serving).',
@@ -196,7 +272,14 @@ export class GatewayMetrics {
   removeInstance(service: string, instance: string): void {
     this.#healthy.remove(service, instance);
     this.#upstreamDuration.remove(service, instance);
-    for (const outcome of ['success', 'http_error', 'timeout', 'connect_error', 'aborted', 'gateway_error'] satisfies UpstreamOutcome[]) {
+    for (const outcome of [
+      'success',
+      'http_error',
+      'timeout',
+      'connect_error',
+      'aborted',
+      'gateway_error',
+    ] satisfies UpstreamOutcome[]) {
       this.#attempts.remove(service, instance, outcome);
     }
     this.#upstreams.delete(`${service}\u0000${instance}`);
@@ -235,8 +318,13 @@ export class GatewayMetrics {
         let children = statuses.get(status);
         if (children === undefined) {
           const code = String(status);
-          const statusClass = STATUS_CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100)))] as string;
-          children = [requests.cell(route, m, code, statusClass), duration.cell(route, m, code, statusClass)];
+          const statusClass = STATUS_CLASSES[
+            Math.min(5, Math.max(1, Math.floor(status / 100)))
+          ] as string;
+          children = [
+            requests.cell(route, m, code, statusClass),
+            duration.cell(route, m, code, statusClass),
+          ];
           statuses.set(status, children);
         }
         children[0].inc();

@@ -3,9 +3,17 @@ import { trace, propagation, context, ProxyTracerProvider, type Tracer } from '@
 import { createRequire } from 'node:module';
 import type { NodeSDK as NodeSDKType } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { EncodingSpanProcessor, batchLimitsFromEnv, otlpHttpProtobufExporter } from './otlp-span-processor.js';
+import {
+  EncodingSpanProcessor,
+  batchLimitsFromEnv,
+  otlpHttpProtobufExporter,
+} from './otlp-span-processor.js';
 
 /** The instrumentation scope name of every span edgeway creates. */
 export const TRACER_NAME = 'edgeway';
@@ -38,7 +46,10 @@ const DISABLED: Tracing = Object.freeze({
 
 /** The OTEL_TRACES_EXPORTER list (empty when unset). */
 function traceExporters(env: NodeJS.ProcessEnv): string[] {
-  return (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**
@@ -51,7 +62,9 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   const exporters = traceExporters(env);
   if (exporters.includes('none')) return false;
   if (exporters.length > 0) return true;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
+  return Boolean(
+    env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim(),
+  );
 }
 
 /**
@@ -62,13 +75,23 @@ export function otlpProtobufOnly(env: NodeJS.ProcessEnv): boolean {
   const exporters = traceExporters(env);
   if (exporters.length > 1 || (exporters.length === 1 && exporters[0] !== 'otlp')) return false;
   // Empty values count as unset, as the SDK reads them.
-  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || '';
+  const protocol =
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || '';
   return protocol === '' || protocol === 'http/protobuf';
 }
 
-function spanProcessors(options: TracingOptions, env: NodeJS.ProcessEnv): { spanProcessors?: SpanProcessor[] } {
-  if (options.spanExporter !== undefined) return { spanProcessors: [new SimpleSpanProcessor(options.spanExporter)] };
-  if (otlpProtobufOnly(env)) return { spanProcessors: [new EncodingSpanProcessor(otlpHttpProtobufExporter(), batchLimitsFromEnv(env))] };
+function spanProcessors(
+  options: TracingOptions,
+  env: NodeJS.ProcessEnv,
+): { spanProcessors?: SpanProcessor[] } {
+  if (options.spanExporter !== undefined)
+    return { spanProcessors: [new SimpleSpanProcessor(options.spanExporter)] };
+  if (otlpProtobufOnly(env))
+    return {
+      spanProcessors: [
+        new EncodingSpanProcessor(otlpHttpProtobufExporter(), batchLimitsFromEnv(env)),
+      ],
+    };
   return {};
 }
 
@@ -82,7 +105,9 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   const env = options.env ?? process.env;
   if (options.spanExporter === undefined && !tracingRequested(env)) return DISABLED;
   // Loaded only when tracing is on: the SDK and its exporters add ~27 MB of RSS to a gateway that never uses them.
-  const { NodeSDK } = createRequire(import.meta.url)('@opentelemetry/sdk-node') as { NodeSDK: typeof NodeSDKType };
+  const { NodeSDK } = createRequire(import.meta.url)('@opentelemetry/sdk-node') as {
+    NodeSDK: typeof NodeSDKType;
+  };
   const sdk = new NodeSDK({
     // Detected env attributes (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) merge over this default.
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: TRACER_NAME })),

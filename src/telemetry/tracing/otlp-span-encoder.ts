@@ -138,7 +138,9 @@ class ProtoWriter {
     this.ensure(bytes);
     const buf = this.buf;
     for (let i = 0; i < bytes; i++) {
-      buf[this.pos++] = (HEX_DIGIT[hex.charCodeAt(2 * i) & 0x7f] as number) << 4 | (HEX_DIGIT[hex.charCodeAt(2 * i + 1) & 0x7f] as number);
+      buf[this.pos++] =
+        ((HEX_DIGIT[hex.charCodeAt(2 * i) & 0x7f] as number) << 4) |
+        (HEX_DIGIT[hex.charCodeAt(2 * i + 1) & 0x7f] as number);
     }
   }
 
@@ -188,7 +190,8 @@ function hrTime(w: ProtoWriter, [seconds, nanos]: HrTime): void {
   const lowPart = (seconds % TWO_16) * 1e9;
   const highPart = Math.floor(seconds / TWO_16) * 1e9;
   const low = (lowPart % TWO_32) + (highPart % TWO_16) * TWO_16 + nanos;
-  const high = Math.floor(lowPart / TWO_32) + Math.floor(highPart / TWO_16) + Math.floor(low / TWO_32);
+  const high =
+    Math.floor(lowPart / TWO_32) + Math.floor(highPart / TWO_16) + Math.floor(low / TWO_32);
   w.fixed64(low % TWO_32, high);
 }
 
@@ -348,7 +351,9 @@ function span(w: ProtoWriter, s: ReadableSpan): void {
   w.end(start);
 }
 
-function scopeMessage(scope: InstrumentationScope & { attributes?: Attributes; droppedAttributesCount?: number }): Buffer {
+function scopeMessage(
+  scope: InstrumentationScope & { attributes?: Attributes; droppedAttributesCount?: number },
+): Buffer {
   const w = new ProtoWriter(128);
   w.tag(1, LEN);
   w.string(scope.name);
@@ -401,7 +406,10 @@ export class SpanBatch {
     }
     let group = scopes.get(s.instrumentationScope);
     if (group === undefined) {
-      group = { scope: s.instrumentationScope, spans: this.#freeWriters.pop() ?? new ProtoWriter(64 * 1024) };
+      group = {
+        scope: s.instrumentationScope,
+        spans: this.#freeWriters.pop() ?? new ProtoWriter(64 * 1024),
+      };
       scopes.set(s.instrumentationScope, group);
     }
     const mark = group.spans.pos;
@@ -453,12 +461,19 @@ export class SpanBatch {
       const resourceBody = resourceMessage(resource);
       const resourceSchema = schemaUrl(resource.schemaUrl);
       // A group whose only span failed to encode is empty; the official serializer would not have it.
-      const scopeBodies = [...scopes.values()].filter((group) => group.spans.pos > 0).map((group) => {
-        const scope = scopeMessage(group.scope);
-        const spans = group.spans.result();
-        const schema = schemaUrl(group.scope.schemaUrl);
-        return { scope, spans, schema, length: fieldSize(scope.length) + spans.length + schema.length };
-      });
+      const scopeBodies = [...scopes.values()]
+        .filter((group) => group.spans.pos > 0)
+        .map((group) => {
+          const scope = scopeMessage(group.scope);
+          const spans = group.spans.result();
+          const schema = schemaUrl(group.scope.schemaUrl);
+          return {
+            scope,
+            spans,
+            schema,
+            length: fieldSize(scope.length) + spans.length + schema.length,
+          };
+        });
       if (scopeBodies.length === 0) continue;
       let length = fieldSize(resourceBody.length) + resourceSchema.length;
       for (const body of scopeBodies) length += fieldSize(body.length);

@@ -48,7 +48,10 @@ export function batchLimitsFromEnv(env: NodeJS.ProcessEnv): BatchLimits {
   const maxQueueSize = positiveInt(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048);
   return {
     maxQueueSize,
-    maxExportBatchSize: Math.min(positiveInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512), maxQueueSize),
+    maxExportBatchSize: Math.min(
+      positiveInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512),
+      maxQueueSize,
+    ),
     scheduledDelayMillis: positiveInt(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000),
   };
 }
@@ -57,11 +60,18 @@ export function batchLimitsFromEnv(env: NodeJS.ProcessEnv): BatchLimits {
 export function otlpHttpProtobufExporter(): EncodedSpanExporter {
   // Loaded only when tracing is on, like the SDK itself (see otel.ts).
   const load = createRequire(import.meta.url);
-  const { createOtlpHttpExportDelegate, convertLegacyHttpOptions } = load('@opentelemetry/otlp-exporter-base/node-http') as typeof NodeHttpExport;
+  const { createOtlpHttpExportDelegate, convertLegacyHttpOptions } = load(
+    '@opentelemetry/otlp-exporter-base/node-http',
+  ) as typeof NodeHttpExport;
   const { ProtobufTraceSerializer } = load('@opentelemetry/otlp-transformer') as typeof Transformer;
   return createOtlpHttpExportDelegate(
-    convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
-    { serializeRequest: (batch: EncodedSpans) => batch.bytes, deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data) },
+    convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', {
+      'Content-Type': 'application/x-protobuf',
+    }),
+    {
+      serializeRequest: (batch: EncodedSpans) => batch.bytes,
+      deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
+    },
     'otlp_http_span_exporter',
     { name: 'span', countItems: (batch: EncodedSpans) => batch.count },
     undefined,
@@ -97,9 +107,13 @@ export class EncodingSpanProcessor implements SpanProcessor {
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.#stopped !== undefined || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.#stopped !== undefined || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0)
+      return;
     if (this.#held >= this.#limits.maxQueueSize) {
-      if (this.#dropped++ === 0) diag.warn(`edgeway: span export queue full (${this.#limits.maxQueueSize} spans), dropping spans`);
+      if (this.#dropped++ === 0)
+        diag.warn(
+          `edgeway: span export queue full (${this.#limits.maxQueueSize} spans), dropping spans`,
+        );
       return;
     }
     this.#ended.push(span);
@@ -137,16 +151,23 @@ export class EncodingSpanProcessor implements SpanProcessor {
     if (batch.count === 0) return Promise.resolve();
     this.#batch = this.#spare.pop() ?? new SpanBatch();
     const count = batch.count;
-    const sent = batch.resourcesReady()
+    const sent = batch
+      .resourcesReady()
       .then(() => {
         const bytes = batch.encode();
         batch.clear();
         if (this.#spare.length < 2) this.#spare.push(batch);
-        return new Promise<ExportResult>((resolve) => this.#exporter.export({ bytes, count }, resolve));
+        return new Promise<ExportResult>((resolve) =>
+          this.#exporter.export({ bytes, count }, resolve),
+        );
       })
-      .then((result) => {
-        if (result.code !== ExportResultCode.SUCCESS) globalErrorHandler(result.error ?? new Error(`span export failed (${count} spans)`));
-      }, (err: unknown) => globalErrorHandler(err as Error))
+      .then(
+        (result) => {
+          if (result.code !== ExportResultCode.SUCCESS)
+            globalErrorHandler(result.error ?? new Error(`span export failed (${count} spans)`));
+        },
+        (err: unknown) => globalErrorHandler(err as Error),
+      )
       .finally(() => {
         this.#held -= count;
         this.#sending.delete(sent);

@@ -3,13 +3,30 @@ import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace,
-  type Context, type Span,
+  INVALID_SPAN_CONTEXT,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  propagation,
+  trace,
+  type Context,
+  type Span,
 } from '@opentelemetry/api';
 import {
-  ATTR_CLIENT_ADDRESS, ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_RESEND_COUNT,
-  ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PROTOCOL_VERSION, ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT, ATTR_URL_FULL, ATTR_URL_PATH, ATTR_URL_QUERY, ATTR_URL_SCHEME, ATTR_USER_AGENT_ORIGINAL,
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 import type { RequestContext, Stage } from '../../request/context.js';
 import type { ServerSpan } from '../../request/server-span.js';
@@ -18,7 +35,6 @@ import type { Tracing } from './otel.js';
 import { describeStage, type StageName } from './stage-attributes.js';
 
 export type { StageName } from './stage-attributes.js';
-
 
 /** An upstream instance as CLIENT spans need it (an `Endpoint` fits). */
 export interface UpstreamInstance {
@@ -102,7 +118,8 @@ function randomId(random: RandomHex, bytes: number, zero: string): string {
 function validTraceparent(value: string | undefined): string | undefined {
   if (value === undefined || !TRACEPARENT.test(value)) return undefined;
   if (value.startsWith('ff') || (value.startsWith('00') && value.length !== 55)) return undefined;
-  if (value.slice(3, 35) === ZERO_TRACE_ID || value.slice(36, 52) === ZERO_SPAN_ID) return undefined;
+  if (value.slice(3, 35) === ZERO_TRACE_ID || value.slice(36, 52) === ZERO_SPAN_ID)
+    return undefined;
   return value;
 }
 
@@ -113,7 +130,8 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 
 // semconv url.query and url.full: the values of these keys are replaced by REDACTED (the conventions' list,
 // plus RFC 6750 2.3's access_token, a bearer token sent in the query).
-const SENSITIVE_QUERY_VALUES = /([?&](?:AWSAccessKeyId|Signature|sig|X-Goog-Signature|access_token)=)[^&#]*/g;
+const SENSITIVE_QUERY_VALUES =
+  /([?&](?:AWSAccessKeyId|Signature|sig|X-Goog-Signature|access_token)=)[^&#]*/g;
 
 /** `target` (a path with an optional query) with sensitive query values redacted. */
 function redactQuery(target: string): string {
@@ -125,21 +143,34 @@ function splitHost(host: string): { address: string; port: string } {
   const end = host.startsWith('[') ? host.indexOf(']') + 1 : 0;
   const colon = host.indexOf(':', end);
   const name = colon === -1 ? host : host.slice(0, colon);
-  return { address: end > 0 ? name.slice(1, end - 1) : name, port: colon === -1 ? '' : host.slice(colon + 1) };
+  return {
+    address: end > 0 ? name.slice(1, end - 1) : name,
+    port: colon === -1 ? '' : host.slice(colon + 1),
+  };
 }
 
 /** The SERVER span's HTTP semantic-convention attributes (only called for recording spans). */
-function describeServerSpan(span: Span, req: IncomingMessage, routeName: string, method: string, clientAddress: string | undefined): void {
+function describeServerSpan(
+  span: Span,
+  req: IncomingMessage,
+  routeName: string,
+  method: string,
+  clientAddress: string | undefined,
+): void {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   const https = (req.socket as TLSSocket).encrypted === true;
   span.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
   span.setAttribute(ATTR_HTTP_ROUTE, routeName);
   span.setAttribute(ATTR_URL_PATH, query === -1 ? url : url.slice(0, query));
-  if (query !== -1 && query < url.length - 1) span.setAttribute(ATTR_URL_QUERY, redactQuery(url.slice(query)).slice(1));
+  if (query !== -1 && query < url.length - 1)
+    span.setAttribute(ATTR_URL_QUERY, redactQuery(url.slice(query)).slice(1));
   span.setAttribute(ATTR_URL_SCHEME, https ? 'https' : 'http');
   // semconv spells HTTP/2 as "2" (Node says "2.0").
-  span.setAttribute(ATTR_NETWORK_PROTOCOL_VERSION, req.httpVersionMajor === 2 ? '2' : req.httpVersion);
+  span.setAttribute(
+    ATTR_NETWORK_PROTOCOL_VERSION,
+    req.httpVersionMajor === 2 ? '2' : req.httpVersion,
+  );
   // semconv: server.address and server.port come from Host (HTTP/2: :authority); without a port there, the scheme's default.
   const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
   if (host !== undefined) {
@@ -147,7 +178,8 @@ function describeServerSpan(span: Span, req: IncomingMessage, routeName: string,
     const number = port === '' ? (https ? 443 : 80) : Number(port);
     span.setAttribute(ATTR_SERVER_ADDRESS, address);
     // Host is the client's text: a port that is no port is left out rather than exported as NaN.
-    if (Number.isInteger(number) && number >= 0 && number <= 65535) span.setAttribute(ATTR_SERVER_PORT, number);
+    if (Number.isInteger(number) && number >= 0 && number <= 65535)
+      span.setAttribute(ATTR_SERVER_PORT, number);
   } else if (req.socket.localPort !== undefined) {
     span.setAttribute(ATTR_SERVER_PORT, req.socket.localPort);
   }
@@ -160,9 +192,15 @@ function describeServerSpan(span: Span, req: IncomingMessage, routeName: string,
 /** Marks a stage span failed by an unexpected exception (an answer the stage chose is no failure). */
 function failStage(span: Span, error: unknown): void {
   const code = (error as { code?: unknown } | null)?.code;
-  span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : error instanceof Error ? error.name : '_OTHER');
+  span.setAttribute(
+    ATTR_ERROR_TYPE,
+    typeof code === 'string' ? code : error instanceof Error ? error.name : '_OTHER',
+  );
   if (error instanceof Error) span.recordException(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: error instanceof Error ? error.message : String(error),
+  });
 }
 
 /**
@@ -178,7 +216,11 @@ export class SpanFactory {
   readonly #targets = new WeakMap<UpstreamInstance, UpstreamTarget>();
 
   /** `random` supplies trace and span ids when tracing is off (default {@link pooledRandomHex}). */
-  constructor(tracing: Tracing, options: SpanOptions = { stages: true }, random: RandomHex = pooledRandomHex) {
+  constructor(
+    tracing: Tracing,
+    options: SpanOptions = { stages: true },
+    random: RandomHex = pooledRandomHex,
+  ) {
     this.#tracing = tracing;
     this.#stages = options.stages;
     this.#random = random;
@@ -188,15 +230,36 @@ export class SpanFactory {
    * Starts the SERVER span named `METHOD route`, continuing an incoming W3C `traceparent`/`tracestate`.
    * `clientAddress` is the address trusted-proxy rules decided (defaults to the socket's peer).
    */
-  startServerSpan(req: IncomingMessage, routeName: string, method: string, clientAddress?: string): ServerSpan {
+  startServerSpan(
+    req: IncomingMessage,
+    routeName: string,
+    method: string,
+    clientAddress?: string,
+  ): ServerSpan {
     const incomingTraceparent = validTraceparent(headerValue(req, 'traceparent'));
     // W3C Trace Context 3.3: tracestate means nothing without a valid traceparent.
-    const incomingTracestate = incomingTraceparent === undefined ? undefined : headerValue(req, 'tracestate');
+    const incomingTracestate =
+      incomingTraceparent === undefined ? undefined : headerValue(req, 'tracestate');
     if (!this.#tracing.enabled) {
-      const traceId = incomingTraceparent === undefined ? randomId(this.#random, 16, ZERO_TRACE_ID) : incomingTraceparent.slice(3, 35);
-      return { span: NOOP_SPAN, context: ROOT_CONTEXT, method, traceId, incomingTraceparent, incomingTracestate, attempts: 0, upstreamFailure: undefined };
+      const traceId =
+        incomingTraceparent === undefined
+          ? randomId(this.#random, 16, ZERO_TRACE_ID)
+          : incomingTraceparent.slice(3, 35);
+      return {
+        span: NOOP_SPAN,
+        context: ROOT_CONTEXT,
+        method,
+        traceId,
+        incomingTraceparent,
+        incomingTracestate,
+        attempts: 0,
+        upstreamFailure: undefined,
+      };
     }
-    const parent = incomingTraceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
+    const parent =
+      incomingTraceparent === undefined
+        ? ROOT_CONTEXT
+        : propagation.extract(ROOT_CONTEXT, req.headers);
     const span = this.#tracing.tracer.startSpan(`${method} ${routeName}`, SERVER, parent);
     // Unsampled spans (OTEL_TRACES_SAMPLER ratios) skip the attribute work entirely.
     if (span.isRecording()) describeServerSpan(span, req, routeName, method, clientAddress);
@@ -229,8 +292,15 @@ export class SpanFactory {
     }
     if (result instanceof Promise) {
       return result.then(
-        (value: unknown) => { span.end(); return value; },
-        (err: unknown) => { failStage(span, err); span.end(); throw err; },
+        (value: unknown) => {
+          span.end();
+          return value;
+        },
+        (err: unknown) => {
+          failStage(span, err);
+          span.end();
+          throw err;
+        },
       ) as T;
     }
     span.end();
@@ -255,7 +325,10 @@ export class SpanFactory {
     if (result instanceof Promise) {
       return result.then(
         () => endStage(span, name, ctx, undefined),
-        (err: unknown) => { endStage(span, name, ctx, err); throw err; },
+        (err: unknown) => {
+          endStage(span, name, ctx, err);
+          throw err;
+        },
       );
     }
     endStage(span, name, ctx, undefined);
@@ -268,13 +341,24 @@ export class SpanFactory {
    * trace id with a new span id (the unrecorded client span) and the client's flags (else 00: nothing
    * is sampled), sent as version 00, and the client's tracestate unchanged.
    */
-  startClientSpan(parent: ServerSpan, service: string, instance: UpstreamInstance, path: string, attempt: number): ClientSpan {
+  startClientSpan(
+    parent: ServerSpan,
+    service: string,
+    instance: UpstreamInstance,
+    path: string,
+    attempt: number,
+  ): ClientSpan {
     if (!this.#tracing.enabled) {
-      const flags = parent.incomingTraceparent === undefined ? '00' : parent.incomingTraceparent.slice(53, 55);
+      const flags =
+        parent.incomingTraceparent === undefined ? '00' : parent.incomingTraceparent.slice(53, 55);
       const traceparent = `00-${parent.traceId}-${randomId(this.#random, 8, ZERO_SPAN_ID)}-${flags}`;
       return { span: NOOP_SPAN, traceparent, tracestate: parent.incomingTracestate };
     }
-    const span = this.#tracing.tracer.startSpan(`${parent.method} ${service}`, CLIENT, parent.context);
+    const span = this.#tracing.tracer.startSpan(
+      `${parent.method} ${service}`,
+      CLIENT,
+      parent.context,
+    );
     if (span.isRecording()) {
       let target = this.#targets.get(instance);
       if (target === undefined) {
@@ -293,7 +377,11 @@ export class SpanFactory {
     // W3C Trace Context 3.2, written directly: the global propagator would allocate a context per attempt.
     const sc = span.spanContext();
     const traceparent = `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & 1 ? '01' : '00'}`;
-    return { span, traceparent, tracestate: sc.traceState?.serialize() ?? parent.incomingTracestate };
+    return {
+      span,
+      traceparent,
+      tracestate: sc.traceState?.serialize() ?? parent.incomingTracestate,
+    };
   }
 
   /**
@@ -329,7 +417,11 @@ export class SpanFactory {
       span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       if (status >= 500) {
         span.setAttribute(ATTR_ERROR_TYPE, String(status));
-        span.setStatus(error === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message: error.message });
+        span.setStatus(
+          error === undefined
+            ? { code: SpanStatusCode.ERROR }
+            : { code: SpanStatusCode.ERROR, message: error.message },
+        );
         if (error?.cause instanceof Error) span.recordException(error.cause);
       }
     }

@@ -5,8 +5,16 @@ import type { RequestContext } from '../../request/context.js';
 
 /** Stage span names: they line up with the stage names and the metric names. */
 export type StageName =
-  | 'edgeway.response_headers' | 'edgeway.ip_rules' | 'edgeway.cors' | 'edgeway.auth' | 'edgeway.rate_limit'
-  | 'edgeway.plugins' | `edgeway.plugin ${string}` | 'edgeway.request_headers' | 'edgeway.compression' | 'edgeway.select_instance';
+  | 'edgeway.response_headers'
+  | 'edgeway.ip_rules'
+  | 'edgeway.cors'
+  | 'edgeway.auth'
+  | 'edgeway.rate_limit'
+  | 'edgeway.plugins'
+  | `edgeway.plugin ${string}`
+  | 'edgeway.request_headers'
+  | 'edgeway.compression'
+  | 'edgeway.select_instance';
 
 const REMAINING_HEADER = 'ratelimit-remaining';
 
@@ -26,7 +34,10 @@ function describeAuth(span: Span, ctx: RequestContext, refused: GatewayError | u
     return;
   }
   const principal = ctx.principal;
-  span.setAttribute('edgeway.auth.outcome', principal === undefined ? 'anonymous' : 'authenticated');
+  span.setAttribute(
+    'edgeway.auth.outcome',
+    principal === undefined ? 'anonymous' : 'authenticated',
+  );
   const issuer = principal?.claims.iss;
   if (typeof issuer === 'string') span.setAttribute('edgeway.auth.issuer', issuer);
 }
@@ -37,15 +48,23 @@ function describeAuth(span: Span, ctx: RequestContext, refused: GatewayError | u
  * (`allowed`, `limited`) and `edgeway.rate_limit.remaining` (the RateLimit-Remaining the client gets).
  * A shadow limit changes no response, so the context holds no decision to read.
  */
-function describeRateLimit(span: Span, ctx: RequestContext, refused: GatewayError | undefined): void {
+function describeRateLimit(
+  span: Span,
+  ctx: RequestContext,
+  refused: GatewayError | undefined,
+): void {
   const config = ctx.route.config.rateLimit;
   if (config === undefined) return;
   span.setAttribute('edgeway.rate_limit.key', config.key);
   span.setAttribute('edgeway.rate_limit.mode', config.mode);
   if (config.mode === 'shadow') return;
-  span.setAttribute('edgeway.rate_limit.outcome', refused === undefined ? 'allowed' : refused.code === 'rate_limited' ? 'limited' : refused.code);
+  span.setAttribute(
+    'edgeway.rate_limit.outcome',
+    refused === undefined ? 'allowed' : refused.code === 'rate_limited' ? 'limited' : refused.code,
+  );
   for (const [name, value] of ctx.responseHeaders) {
-    if (name.toLowerCase() === REMAINING_HEADER) span.setAttribute('edgeway.rate_limit.remaining', Number(value));
+    if (name.toLowerCase() === REMAINING_HEADER)
+      span.setAttribute('edgeway.rate_limit.remaining', Number(value));
   }
 }
 
@@ -58,7 +77,10 @@ function describeCors(span: Span, ctx: RequestContext, refused: GatewayError | u
   let outcome = 'none';
   if (refused !== undefined) outcome = refused.code;
   else if (ctx.res.writableEnded) outcome = 'preflight';
-  else if (ctx.req.headers.origin !== undefined) outcome = ctx.responseHeaders.some(([name]) => name === 'access-control-allow-origin') ? 'allowed' : 'other_origin';
+  else if (ctx.req.headers.origin !== undefined)
+    outcome = ctx.responseHeaders.some(([name]) => name === 'access-control-allow-origin')
+      ? 'allowed'
+      : 'other_origin';
   span.setAttribute('edgeway.cors.outcome', outcome);
 }
 
@@ -67,14 +89,21 @@ function describeCors(span: Span, ctx: RequestContext, refused: GatewayError | u
  * (an unexpected exception or a 5xx), which the caller marks as the span's error; a 4xx the stage
  * answered with is a decision, and the span status stays UNSET.
  */
-export function describeStage(span: Span, name: StageName, ctx: RequestContext, error: unknown): boolean {
+export function describeStage(
+  span: Span,
+  name: StageName,
+  ctx: RequestContext,
+  error: unknown,
+): boolean {
   const refused = decision(error);
   if (error !== undefined && refused === undefined) return false;
   if (name === 'edgeway.auth') describeAuth(span, ctx, refused);
   else if (name === 'edgeway.rate_limit') describeRateLimit(span, ctx, refused);
-  else if (name === 'edgeway.ip_rules') span.setAttribute('edgeway.ip_rules.outcome', refused === undefined ? 'allowed' : refused.code);
+  else if (name === 'edgeway.ip_rules')
+    span.setAttribute('edgeway.ip_rules.outcome', refused === undefined ? 'allowed' : refused.code);
   else if (name === 'edgeway.cors') describeCors(span, ctx, refused);
   // The coding the client accepts best; whether a response is compressed also depends on the response.
-  else if (name === 'edgeway.compression') span.setAttribute('edgeway.compression.accepted', ctx.compression?.encoding ?? 'identity');
+  else if (name === 'edgeway.compression')
+    span.setAttribute('edgeway.compression.accepted', ctx.compression?.encoding ?? 'identity');
   return true;
 }

@@ -33,7 +33,8 @@ export function keyFunction(spec: string): KeyFunction {
   if (spec === 'route') return () => 'route';
   if (spec === 'ip') return byIp;
   if (spec === 'consumer') {
-    return (source) => (source.principal === undefined ? byIp(source) : bounded('sub', source.principal.sub));
+    return (source) =>
+      source.principal === undefined ? byIp(source) : bounded('sub', source.principal.sub);
   }
   if (spec.startsWith('header:')) {
     const name = spec.slice('header:'.length).toLowerCase();

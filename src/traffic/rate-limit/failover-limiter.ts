@@ -39,7 +39,8 @@ export class FailoverRateLimiter implements RateLimiter {
         const decision = await store.consume(bucketKey, cost);
         // The local bucket follows this gateway's share of the shared one, so a fallback continues from
         // the shared level instead of a full local bucket (which over-admitted by ~35% under load).
-        if (this.#options.onStoreFailure === 'local') this.#localLimiter().setLevel(bucketKey, decision.remaining / this.#localShare);
+        if (this.#options.onStoreFailure === 'local')
+          this.#localLimiter().setLevel(bucketKey, decision.remaining / this.#localShare);
         return decision;
       } catch (err) {
         health.reportFailure(err);
@@ -53,11 +54,25 @@ export class FailoverRateLimiter implements RateLimiter {
     const { policy, onStoreFailure } = this.#options;
     const fullMs = Math.ceil((policy.capacity / policy.refillPerSecond) * 1000);
     if (onStoreFailure === 'open') {
-      return Promise.resolve({ allowed: true, limit: policy.capacity, remaining: policy.capacity, resetMs: 0, retryAfterMs: 0, source: 'open' });
+      return Promise.resolve({
+        allowed: true,
+        limit: policy.capacity,
+        remaining: policy.capacity,
+        resetMs: 0,
+        retryAfterMs: 0,
+        source: 'open',
+      });
     }
     if (onStoreFailure === 'closed') {
       // Retry after one probe period or so: by then the store may answer again.
-      return Promise.resolve({ allowed: false, limit: policy.capacity, remaining: 0, resetMs: fullMs, retryAfterMs: 1000, source: 'closed' });
+      return Promise.resolve({
+        allowed: false,
+        limit: policy.capacity,
+        remaining: 0,
+        resetMs: fullMs,
+        retryAfterMs: 1000,
+        source: 'closed',
+      });
     }
     return this.#localLimiter().consume(bucketKey, cost);
   }
@@ -70,7 +85,10 @@ export class FailoverRateLimiter implements RateLimiter {
       this.#localShare = share;
       this.#local = new MemoryRateLimiter({
         // At least one token, or a small bucket split many ways would deny everything.
-        policy: { capacity: Math.max(1, policy.capacity / share), refillPerSecond: policy.refillPerSecond / share },
+        policy: {
+          capacity: Math.max(1, policy.capacity / share),
+          refillPerSecond: policy.refillPerSecond / share,
+        },
         reportedLimit: policy.capacity,
         source: 'local',
         ...(clock === undefined ? {} : { clock }),

@@ -47,7 +47,8 @@ export class MemoryRateLimiter implements RateLimiter {
     const entry = this.#buckets.get(bucketKey);
     const fresh = entry === undefined || entry.fullAt <= now ? undefined : entry.state;
     const out = takeTokens(fresh, this.#policy, now, cost);
-    if (out.resetMs > 0) this.#buckets.set(bucketKey, { state: out.state, fullAt: now + out.resetMs });
+    if (out.resetMs > 0)
+      this.#buckets.set(bucketKey, { state: out.state, fullAt: now + out.resetMs });
     else this.#buckets.delete(bucketKey);
     return {
       allowed: out.allowed,
@@ -66,7 +67,8 @@ export class MemoryRateLimiter implements RateLimiter {
     const level = Math.min(this.#policy.capacity, Math.max(0, tokens));
     const fullIn = ((this.#policy.capacity - level) / this.#policy.refillPerSecond) * 1000;
     if (fullIn <= 0) this.#buckets.delete(bucketKey);
-    else this.#buckets.set(bucketKey, { state: { tokens: level, atMs: now }, fullAt: now + fullIn });
+    else
+      this.#buckets.set(bucketKey, { state: { tokens: level, atMs: now }, fullAt: now + fullIn });
   }
 
   #sweep(now: number): void {

@@ -36,12 +36,20 @@ export interface RateLimiterProvider {
  * Memory backend: in-process buckets (one gateway). Redis backend: buckets in Redis behind a
  * FailoverRateLimiter, sharing one StoreHealth and one GatewayPresence for the connection.
  */
-export function createRateLimiterProvider(options: RateLimiterProviderOptions): RateLimiterProvider {
+export function createRateLimiterProvider(
+  options: RateLimiterProviderOptions,
+): RateLimiterProvider {
   const { backend, logger, clock } = options;
   const budgetMs = options.budgetMs ?? 50;
   const redis = backend.kind === 'redis' ? backend.redis : undefined;
   const health = redis === undefined ? undefined : new StoreHealth({ redis, logger, budgetMs });
-  const presence = redis === undefined ? undefined : new GatewayPresence({ redis, ...(options.gatewayId === undefined ? {} : { id: options.gatewayId }) });
+  const presence =
+    redis === undefined
+      ? undefined
+      : new GatewayPresence({
+          redis,
+          ...(options.gatewayId === undefined ? {} : { id: options.gatewayId }),
+        });
   const limiters = new Map<string, RateLimiter>();
   const stores: RedisRateLimiter[] = [];
 
@@ -50,7 +58,12 @@ export function createRateLimiterProvider(options: RateLimiterProviderOptions): 
     if (redis === undefined || health === undefined || presence === undefined) {
       return new MemoryRateLimiter({ policy, ...(clock === undefined ? {} : { clock }) });
     }
-    const store = new RedisRateLimiter({ redis, policy, budgetMs, onHandBackFailure: (err) => health.reportFailure(err) });
+    const store = new RedisRateLimiter({
+      redis,
+      policy,
+      budgetMs,
+      onHandBackFailure: (err) => health.reportFailure(err),
+    });
     stores.push(store);
     return new FailoverRateLimiter({
       store,

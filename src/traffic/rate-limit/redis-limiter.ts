@@ -82,23 +82,41 @@ export class RedisRateLimiter implements RateLimiter {
     this.#policy = options.policy;
     this.#budgetMs = options.budgetMs ?? 50;
     this.#leaseMs = options.leaseMs ?? 250;
-    this.#maxLease = Math.max(1, Math.floor(options.policy.capacity * (options.maxLeaseFraction ?? 0.1)));
+    this.#maxLease = Math.max(
+      1,
+      Math.floor(options.policy.capacity * (options.maxLeaseFraction ?? 0.1)),
+    );
     this.#perMs = options.policy.refillPerSecond / 1000;
     this.#clock = options.clock ?? (() => performance.now());
     this.#onHandBackFailure = options.onHandBackFailure ?? (() => undefined);
-    this.#lease = defineScript<LeaseReply>(options.redis, 'edgewayTokenLease', 'token-lease.lua', 1);
+    this.#lease = defineScript<LeaseReply>(
+      options.redis,
+      'edgewayTokenLease',
+      'token-lease.lua',
+      1,
+    );
   }
 
   consume(bucketKey: string, cost = 1): Promise<Decision> {
     const now = this.#clock();
     let state = this.#keys.get(bucketKey);
     if (state === undefined) {
-      state = { tokens: 0, expiresAt: 0, level: 0, windowStart: now, spentNow: 0, spentBefore: 0, waiters: [], busy: false };
+      state = {
+        tokens: 0,
+        expiresAt: 0,
+        level: 0,
+        windowStart: now,
+        spentNow: 0,
+        spentBefore: 0,
+        waiters: [],
+        busy: false,
+      };
       this.#keys.set(bucketKey, state);
       this.#sweeper ??= setInterval(() => this.#sweep(), this.#leaseMs).unref();
     }
     roll(state, now);
-    if (state.waiters.length === 0 && state.tokens >= cost && now < state.expiresAt) return Promise.resolve(this.#spend(state, cost));
+    if (state.waiters.length === 0 && state.tokens >= cost && now < state.expiresAt)
+      return Promise.resolve(this.#spend(state, cost));
     const waiting = state;
     return new Promise<Decision>((resolve, reject) => {
       waiting.waiters.push({ cost, resolve, reject });
@@ -141,7 +159,17 @@ export class RedisRateLimiter implements RateLimiter {
     state.expiresAt = 0;
     try {
       const { capacity, refillPerSecond } = this.#policy;
-      const call = this.#lease(bucketRedisKey(bucketKey), capacity, refillPerSecond, first, want, demand, giveBack, this.#leaseMs, this.#holder);
+      const call = this.#lease(
+        bucketRedisKey(bucketKey),
+        capacity,
+        refillPerSecond,
+        first,
+        want,
+        demand,
+        giveBack,
+        this.#leaseMs,
+        this.#holder,
+      );
       const [granted, remaining, retryAfterMs, resetMs] = await withDeadline(call, this.#budgetMs);
       state.tokens = granted;
       state.expiresAt = sentAt + this.#leaseMs;
@@ -160,11 +188,24 @@ export class RedisRateLimiter implements RateLimiter {
     this.#serveWaiting(bucketKey, state);
   }
 
-  #deny(cost: number, first: number, remaining: number, retryAfterMs: number, resetMs: number): Decision {
+  #deny(
+    cost: number,
+    first: number,
+    remaining: number,
+    retryAfterMs: number,
+    resetMs: number,
+  ): Decision {
     const { capacity } = this.#policy;
     // The store priced the first waiter's cost; a dearer request waits for the difference as well.
     const extra = cost > first ? Math.ceil((Math.min(cost, capacity) - first) / this.#perMs) : 0;
-    return { allowed: false, limit: capacity, remaining, resetMs, retryAfterMs: Math.max(1, retryAfterMs + extra), source: 'store' };
+    return {
+      allowed: false,
+      limit: capacity,
+      remaining,
+      resetMs,
+      retryAfterMs: Math.max(1, retryAfterMs + extra),
+      source: 'store',
+    };
   }
 
   /** Requests that arrived during a store call: served from the new lease, the rest by the next call. */
@@ -172,7 +213,11 @@ export class RedisRateLimiter implements RateLimiter {
     const now = this.#clock();
     const { waiters } = state;
     let served = 0;
-    while (served < waiters.length && now < state.expiresAt && state.tokens >= (waiters[served] as Waiter).cost) {
+    while (
+      served < waiters.length &&
+      now < state.expiresAt &&
+      state.tokens >= (waiters[served] as Waiter).cost
+    ) {
       const waiter = waiters[served] as Waiter;
       served += 1;
       waiter.resolve(this.#spend(state, waiter.cost));
@@ -215,7 +260,17 @@ export class RedisRateLimiter implements RateLimiter {
 
   #giveBack(bucketKey: string, tokens: number): Promise<void> {
     const { capacity, refillPerSecond } = this.#policy;
-    const call = this.#lease(bucketRedisKey(bucketKey), capacity, refillPerSecond, 0, 0, 0, tokens, 0, this.#holder);
+    const call = this.#lease(
+      bucketRedisKey(bucketKey),
+      capacity,
+      refillPerSecond,
+      0,
+      0,
+      0,
+      tokens,
+      0,
+      this.#holder,
+    );
     // A hand-back that fails loses those tokens until the refill brings them: never admits too many.
     return withDeadline(call, this.#budgetMs).then(
       () => undefined,

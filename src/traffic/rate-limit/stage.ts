@@ -24,7 +24,10 @@ export interface RateLimitedRoute {
  * request). The key function, policy header and limiter are fixed here, at build time.
  * `mode: shadow` consumes and counts but never denies and never adds headers.
  */
-export function buildRateLimitStage(route: RateLimitedRoute, deps: RateLimitStageDeps): Stage | undefined {
+export function buildRateLimitStage(
+  route: RateLimitedRoute,
+  deps: RateLimitStageDeps,
+): Stage | undefined {
   const config = route.rateLimit;
   if (config === undefined) return undefined;
   const routeName = route.name;
@@ -35,7 +38,11 @@ export function buildRateLimitStage(route: RateLimitedRoute, deps: RateLimitStag
   const { counters } = deps;
 
   return async function rate_limit(ctx: RequestContext): Promise<void> {
-    const key = keyOf({ clientIp: ctx.clientIp, principal: ctx.principal, headers: ctx.req.headers });
+    const key = keyOf({
+      clientIp: ctx.clientIp,
+      principal: ctx.principal,
+      headers: ctx.req.headers,
+    });
     const decision = await limiter.consume(`${routeName}:${key}`);
     if (decision.source !== 'store') counters.count(routeName, 'fallback');
     if (shadow) {
@@ -46,7 +53,9 @@ export function buildRateLimitStage(route: RateLimitedRoute, deps: RateLimitStag
     ctx.responseHeaders.push(...stateHeaders(decision, policy));
     if (!decision.allowed) {
       const seconds = retryAfterSeconds(decision);
-      throw new GatewayError('rate_limited', `rate limit exceeded; retry in ${seconds} s`, [['Retry-After', String(seconds)]]);
+      throw new GatewayError('rate_limited', `rate limit exceeded; retry in ${seconds} s`, [
+        ['Retry-After', String(seconds)],
+      ]);
     }
   };
 }

@@ -56,7 +56,10 @@ export class StoreHealth {
     if (this.#probe !== undefined) return;
     this.counters.outages += 1;
     this.#since = Date.now();
-    this.#logger.warn({ err: String(err) }, 'rate-limit store unavailable; deciding with local buckets until it answers');
+    this.#logger.warn(
+      { err: String(err) },
+      'rate-limit store unavailable; deciding with local buckets until it answers',
+    );
     this.#probe = setInterval(() => void this.#check(), this.#probeIntervalMs);
     this.#probe.unref();
   }
@@ -76,6 +79,9 @@ export class StoreHealth {
     }
     if (this.#probe === undefined) return;
     this.close();
-    this.#logger.info({ outageMs: Date.now() - this.#since }, 'rate-limit store answers again; back to shared buckets');
+    this.#logger.info(
+      { outageMs: Date.now() - this.#since },
+      'rate-limit store answers again; back to shared buckets',
+    );
   }
 }

@@ -31,11 +31,17 @@ export interface BucketOutcome {
  * A clock that went backwards refills nothing (never a negative refill). A cost above capacity is
  * always denied, with retryAfterMs = time until full (the most the bucket can ever hold).
  */
-export function takeTokens(state: BucketState | undefined, policy: BucketPolicy, nowMs: number, cost: number): BucketOutcome {
+export function takeTokens(
+  state: BucketState | undefined,
+  policy: BucketPolicy,
+  nowMs: number,
+  cost: number,
+): BucketOutcome {
   const { capacity, refillPerSecond } = policy;
   const perMs = refillPerSecond / 1000;
   const elapsed = state === undefined ? 0 : Math.max(0, nowMs - state.atMs);
-  const before = state === undefined ? capacity : Math.min(capacity, state.tokens + elapsed * perMs);
+  const before =
+    state === undefined ? capacity : Math.min(capacity, state.tokens + elapsed * perMs);
   const allowed = before >= cost;
   const tokens = allowed ? before - cost : before;
   const missing = Math.min(cost, capacity) - tokens;
