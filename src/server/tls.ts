@@ -95,16 +95,20 @@ export function loadTlsMaterial(config: TlsConfig): TlsMaterial {
 const ACME_TLS = Symbol('edgeway.acme-tls');
 type AcmeSocket = TLSSocket & { [ACME_TLS]?: boolean };
 
-function selectAlpn(
-  this: TLSSocket,
-  { protocols }: { servername: string; protocols: string[] },
-): string | undefined {
-  if (protocols.includes('acme-tls/1')) {
-    (this as AcmeSocket)[ACME_TLS] = true;
-    return 'acme-tls/1';
-  }
-  // An ALPNCallback must pick one of the client's protocols, or the handshake fails (no_application_protocol).
-  return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+/** The ALPN choice when edgeway answers TLS-ALPN-01 itself: the challenge, else h2 where offered, else HTTP/1.1. */
+function alpnSelector(http2: boolean) {
+  return function selectAlpn(
+    this: TLSSocket,
+    { protocols }: { servername: string; protocols: string[] },
+  ): string | undefined {
+    if (protocols.includes('acme-tls/1')) {
+      (this as AcmeSocket)[ACME_TLS] = true;
+      return 'acme-tls/1';
+    }
+    if (http2 && protocols.includes('h2')) return 'h2';
+    // An ALPNCallback must pick one of the client's protocols, or the handshake fails (no_application_protocol).
+    return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+  };
 }
 
 /**
@@ -131,8 +135,11 @@ export class TlsTerminator {
     return material.fallback ?? this.acme?.placeholder;
   }
 
-  /** Options to spread into `https.createServer`: the default pair and the SNI lookup (files first, then ACME). */
-  serverOptions(): HttpsServerOptions {
+  /**
+   * Options to spread into `https.createServer`: the default pair and the SNI lookup (files first, then ACME).
+   * `http2`: the server also speaks h2, which the TLS-ALPN-01 selector must keep choosing.
+   */
+  serverOptions(http2 = false): HttpsServerOptions {
     const acme = this.acme;
     const material = (): TlsMaterial => this.material;
     return {
@@ -152,7 +159,7 @@ export class TlsTerminator {
         }
         callback(null, material().sni.lookup(servername) ?? acme?.context(servername));
       } as HttpsServerOptions['SNICallback'],
-      ...(acme?.challenge === 'tls-alpn-01' ? { ALPNCallback: selectAlpn } : {}),
+      ...(acme?.challenge === 'tls-alpn-01' ? { ALPNCallback: alpnSelector(http2) } : {}),
     };
   }
 
@@ -165,7 +172,7 @@ export class TlsTerminator {
       options.settings === undefined
         ? createHttpsServer({ ...options, ...this.serverOptions() }, listener)
         : createSecureServer(
-            { ...options, ...this.serverOptions(), allowHTTP1: true },
+            { ...options, ...this.serverOptions(true), allowHTTP1: true },
             listener as unknown as (...args: unknown[]) => void,
           );
     this.server = server;

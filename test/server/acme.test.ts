@@ -46,6 +46,21 @@ function served(
   });
 }
 
+/** The application protocol the gateway picks from `offered` (RFC 7301). */
+function negotiated(port: number, servername: string, offered: string[]): Promise<string | false> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: offered },
+      () => {
+        const protocol = socket.alpnProtocol ?? false;
+        socket.destroy();
+        resolve(protocol);
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
 const isPebble = (issuer: string): boolean => /^Pebble Intermediate/.test(issuer);
 
 interface Started {
@@ -237,6 +252,9 @@ describe('ACME TLS-ALPN-01', () => {
         'edgeway placeholder',
       );
       assert.equal((await served(port, 'stranger.test')).issuer, 'edgeway placeholder');
+      // Answering TLS-ALPN-01 takes over the ALPN choice: HTTP/2 must still be chosen where offered.
+      assert.equal(await negotiated(port, DOMAIN, ['h2', 'http/1.1']), 'h2');
+      assert.equal(await negotiated(port, DOMAIN, ['http/1.1']), 'http/1.1');
       assert.deepEqual(
         gw.gateway.acme?.certificates().map((c) => c.domain),
         [DOMAIN],
