@@ -2,21 +2,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { HOP_BY_HOP } from './hop-by-hop.js';
 import { TOKEN } from './http-token.js';
-
-/** RFC 9110 7.6.1 hop-by-hop fields (and HTTP/2's connection-specific ones, RFC 9113 8.2.2). */
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'http2-settings',
-] as const;
 
 /** Headers edgeway itself writes upstream; a transform could only forge or break them. */
 const EDGEWAY_REQUEST_HEADERS = [

@@ -1,20 +1,13 @@
 /** All header hygiene between client, gateway and upstream, in both directions. */
 import type { IncomingHttpHeaders } from 'node:http';
+import { HOP_BY_HOP } from '../config/hop-by-hop.js';
 import type { RequestHeaderRules, ResponseHeaderRules } from '../request/policy-state.js';
 import { isDropped } from './header-transforms.js';
 
 // RFC 9110 7.6.1: hop-by-hop fields end at the gateway; `expect` is answered by the gateway itself and
 // `host` is set by the upstream client from the instance's authority.
-const REQUEST_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-authenticate',
+const REQUEST_DROP = new Set<string>([
+  ...HOP_BY_HOP,
   'expect',
   'host',
   'x-request-id',
@@ -22,22 +15,11 @@ const REQUEST_DROP = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'forwarded',
-  'http2-settings',
   // Trace context is re-sent per attempt: the CLIENT span's (or, with tracing off, the client's own).
   'traceparent',
   'tracestate',
 ]);
-const RESPONSE_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'x-request-id',
-]);
+const RESPONSE_DROP = new Set<string>([...HOP_BY_HOP, 'x-request-id']);
 
 /**
  * True for a client header that a CGI-style stack (WSGI, PHP, Rack) would read as one edgeway owns: those
