@@ -71,6 +71,22 @@ export const CONFIG_OPTION: OptionSpec = {
 };
 
 /** `--redis`, as every command that can use Redis takes it. */
+/** `--port` of the commands that run a gateway. */
+export const PORT_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'N',
+  help: 'public listener port',
+  default: 'gateway.listen.port of the config (8080)',
+};
+
+/** `--admin-port` of the commands that run a gateway. */
+export const ADMIN_PORT_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'N',
+  help: 'admin listener port',
+  default: 'gateway.admin.port of the config (9901)',
+};
+
 export const REDIS_OPTION: OptionSpec = {
   type: 'string',
   value: 'URL',

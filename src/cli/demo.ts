@@ -9,10 +9,12 @@ import { formatDiagnostic } from '../config/diagnostic.js';
 import { createAppLogger } from '../telemetry/access-log.js';
 import { adminClient } from './admin-client.js';
 import {
+  ADMIN_PORT_OPTION,
   CONFIG_OPTION,
   configPath,
   dataDir,
   parseCommand,
+  PORT_OPTION,
   portFlag,
   printMessage,
   REDIS_OPTION,
@@ -28,18 +30,8 @@ const spec: CommandSpec = {
     'Starts the gateway on the example config (routes/) with two demo upstream instances of service "echo" that register themselves, prints a token and curl lines; Ctrl-C stops everything.',
   options: {
     config: { ...CONFIG_OPTION, default: '$EDGEWAY_CONFIG, else the example routes/' },
-    port: {
-      type: 'string',
-      value: 'N',
-      help: 'public listener port',
-      default: 'gateway.listen.port of the config (8080)',
-    },
-    'admin-port': {
-      type: 'string',
-      value: 'N',
-      help: 'admin listener port',
-      default: 'gateway.admin.port of the config (9901)',
-    },
+    port: PORT_OPTION,
+    'admin-port': ADMIN_PORT_OPTION,
     redis: REDIS_OPTION,
   },
 };

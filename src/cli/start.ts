@@ -10,10 +10,12 @@ import { parseRedisUrl, RedisUrlError } from '../store/redis-url.js';
 import { createAppLogger } from '../telemetry/access-log.js';
 import { guardProcess } from '../telemetry/process-guard.js';
 import {
+  ADMIN_PORT_OPTION,
   CONFIG_OPTION,
   configPath,
   dataDir,
   parseCommand,
+  PORT_OPTION,
   portFlag,
   REDIS_OPTION,
   redisUrl,
@@ -28,18 +30,8 @@ const spec: CommandSpec = {
     'Runs the gateway. Without --redis or REDIS_URL it runs on an embedded in-memory store (one instance). --workers forks N gateway processes sharing the port (needs Redis); SIGHUP reloads the config and TLS certificates (under --workers: restarts the workers one at a time).',
   options: {
     config: CONFIG_OPTION,
-    port: {
-      type: 'string',
-      value: 'N',
-      help: 'public listener port',
-      default: 'gateway.listen.port of the config (8080)',
-    },
-    'admin-port': {
-      type: 'string',
-      value: 'N',
-      help: 'admin listener port',
-      default: 'gateway.admin.port of the config (9901)',
-    },
+    port: PORT_OPTION,
+    'admin-port': ADMIN_PORT_OPTION,
     redis: REDIS_OPTION,
     workers: {
       type: 'string',
