@@ -4,9 +4,15 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { configSchema } from '../../src/config/schema.js';
+import { GatewayError } from '../../src/errors.js';
+import { createSecurity, type Security } from '../../src/security/index.js';
 import type { StoreBackend } from '../../src/store/backend.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 /** A JWKS endpoint on 127.0.0.1 whose keys, availability and request count the test controls. */
 export interface JwksServer {
@@ -86,4 +92,54 @@ export function redisBackend(
       subscriber.disconnect();
     },
   };
+}
+
+/** Security cores on one throwaway redis-server, each on its own two connections (a gateway's or the CLI's). */
+export interface RedisSecurityCores {
+  /** The server, to stop or restart it. */
+  redis(): TestRedis;
+  /** A new core on edgeway's own issuer; closed when the file's tests end. */
+  core(): Promise<Security>;
+}
+
+/** Starts a redis-server before the file's tests and closes it and every core after them. */
+export function redisSecurityCores(): RedisSecurityCores {
+  const { auth } = configSchema.parse({
+    auth: { issuers: [{ issuer: 'edgeway', audience: 'api' }] },
+  });
+  let redis: TestRedis;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  before(async () => {
+    redis = await startRedis();
+    dir = await tempDir();
+  });
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await redis.stop();
+    await dir.remove();
+  });
+  return {
+    redis: () => redis,
+    async core() {
+      const { backend, close } = redisBackend(redis.port, dir.path);
+      const security = await createSecurity(backend, auth);
+      cleanups.push(close, () => security.close());
+      return security;
+    },
+  };
+}
+
+/** What a core makes of a bearer token: its `sub` when it verifies, else the refusal's code or message. */
+export async function verdict(
+  security: Security,
+  token: string,
+  detail: 'code' | 'message',
+): Promise<string> {
+  try {
+    return (await security.authenticate(`Bearer ${token}`, '192.0.2.1')).sub;
+  } catch (err) {
+    assert.ok(err instanceof GatewayError);
+    return err[detail];
+  }
 }

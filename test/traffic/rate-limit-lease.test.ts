@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { gatewayRedis } from './gateway-redis.js';
 import { RedisRateLimiter, bucketRedisKey } from '../../src/traffic/rate-limit/redis-limiter.js';
 import {
   createRateLimiterProvider,
@@ -16,38 +16,12 @@ import type { RequestContext } from '../../src/request/context.js';
 import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';
 import { RateLimitCounters } from '../../src/traffic/rate-limit/counters.js';
 
-let server: TestRedis;
-let probe: Redis;
-const connections: Redis[] = [];
-
-/** A connection set up as the gateway's: auto-pipelined, failing a command after one retry. */
-function connect(): Redis {
-  const redis = new Redis({
-    port: server.port,
-    host: '127.0.0.1',
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-  });
-  redis.on('error', () => undefined); // reconnects are expected while a test kills the server
-  connections.push(redis);
-  return redis;
-}
-
-before(async () => {
-  server = await startRedis();
-  probe = server.client();
-  probe.on('error', () => undefined);
-});
-
-after(async () => {
-  for (const redis of connections) redis.disconnect();
-  probe.disconnect();
-  await server.stop();
-});
+const redisServer = gatewayRedis();
+const { connect, probe: redisProbe } = redisServer;
 
 /** Script calls the gateways sent (EVALSHA, and EVAL on a script-cache miss), from INFO commandstats. */
 async function scriptCalls(): Promise<number> {
-  const info = await probe.info('commandstats');
+  const info = await redisProbe().info('commandstats');
   let calls = 0;
   for (const match of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm))
     calls += Number(match[2]);
@@ -56,7 +30,7 @@ async function scriptCalls(): Promise<number> {
 
 /** Redis' clock in ms: the one the shared bucket refills by. */
 async function redisNow(): Promise<number> {
-  const [seconds, micros] = await probe.time();
+  const [seconds, micros] = await redisProbe().time();
   return Number(seconds) * 1000 + Number(micros) / 1000;
 }
 
@@ -83,7 +57,7 @@ async function hammer(
 
 /** Tokens outstanding in the one lease held on a key (0 when none). */
 async function leaseOf(key: string): Promise<number> {
-  const lease = Object.entries(await probe.hgetall(bucketRedisKey(key))).find(([field]) =>
+  const lease = Object.entries(await redisProbe().hgetall(bucketRedisKey(key))).find(([field]) =>
     field.startsWith('l:'),
   );
   return lease === undefined ? 0 : Number(lease[1].split(':')[0]);
@@ -165,7 +139,7 @@ describe('token leases shared by two gateways', () => {
       remaining,
       Array.from({ length: 20 }, (_, i) => policy.capacity - 1 - i),
     );
-    const fields = await probe.hkeys(bucketRedisKey('lease:quiet'));
+    const fields = await redisProbe().hkeys(bucketRedisKey('lease:quiet'));
     assert.deepEqual(fields.sort(), ['at', 'tokens'], 'no lease is held');
   });
 
@@ -252,7 +226,7 @@ describe('a gateway that dies holding a lease', () => {
     // The bound: the lease's tokens are out of the bucket for the lease's lifetime, then only refill time.
     await sleep(leaseMs + 100);
     await b.consume(key);
-    const fields = await probe.hkeys(bucketRedisKey(key));
+    const fields = await redisProbe().hkeys(bucketRedisKey(key));
     assert.ok(
       fields.includes('tokens') && !fields.some((field) => field.startsWith('l:')),
       `expired lease dropped: ${fields.join(',')}`,
@@ -342,7 +316,7 @@ describe('Redis restart while gateways hold leases', () => {
     });
     let warm = 0;
     await hammer([closed, local], 'restart:hot', 4, () => (warm += 1) > 400);
-    await server.stop();
+    await redisServer.server().stop();
     // Held leases may still be spent (their tokens left Redis first); then the outage policy decides.
     const during = await Promise.all(
       [closed, local].map(async (limiter) => {
@@ -363,7 +337,7 @@ describe('Redis restart while gateways hold leases', () => {
       'local decides with local buckets during the outage',
     );
 
-    await server.restart();
+    await redisServer.server().restart();
     const deadline = Date.now() + 15_000;
     while (gateways.some((g) => g.health?.degraded) && Date.now() < deadline) await sleep(100);
     assert.deepEqual(

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { gatewayRedis } from './gateway-redis.js';
 import { RedisRateLimiter } from '../../src/traffic/rate-limit/redis-limiter.js';
 import {
   createRateLimiterProvider,
@@ -16,30 +16,8 @@ import { GatewayError } from '../../src/errors.js';
 import { buildRateLimitStage } from '../../src/traffic/rate-limit/stage.js';
 import { RateLimitCounters } from '../../src/traffic/rate-limit/counters.js';
 
-let server: TestRedis;
-const connections: Redis[] = [];
-
-/** A connection set up as the gateway's: auto-pipelined, failing a command after one retry. */
-function connect(): Redis {
-  const redis = new Redis({
-    port: server.port,
-    host: '127.0.0.1',
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-  });
-  redis.on('error', () => undefined); // reconnects are expected while the test kills the server
-  connections.push(redis);
-  return redis;
-}
-
-before(async () => {
-  server = await startRedis();
-});
-
-after(async () => {
-  for (const redis of connections) redis.disconnect();
-  await server.stop();
-});
+const redisServer = gatewayRedis();
+const { connect } = redisServer;
 
 async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
   const found: string[] = [];
@@ -84,7 +62,7 @@ describe('RedisRateLimiter shared by two gateways', () => {
       budgetMs: 2000,
     });
     for (let i = 0; i < 5; i += 1) await limiter.consume('expiry:k');
-    const probe = server.client();
+    const probe = redisServer.server().client();
     try {
       assert.deepEqual(await scanKeys(probe, 'edgeway:{rl:expiry:*'), ['edgeway:{rl:expiry:k}']);
       const ttl = await probe.pttl('edgeway:{rl:expiry:k}');
@@ -144,7 +122,7 @@ describe('Redis outage and return', () => {
     await limiterOf(0).consume('outage:warm');
     // A bucket drained through the shared store stays drained in the local fallback.
     for (let i = 0; i < config.capacity; i++) await limiterOf(0).consume('outage:drained');
-    await server.stop();
+    await redisServer.server().stop();
     const drained = await Promise.all(
       Array.from({ length: config.capacity }, () => limiterOf(0).consume('outage:drained')),
     );
@@ -208,7 +186,7 @@ describe('Redis outage and return', () => {
   });
 
   test('with Redis back, the probe restores shared limiting without a failed request', async () => {
-    await server.restart();
+    await redisServer.server().restart();
     const deadline = Date.now() + 15_000;
     while (gateways.some((g) => g.health?.degraded) && Date.now() < deadline) await sleep(100);
     assert.deepEqual(
