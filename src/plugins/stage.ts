@@ -10,7 +10,7 @@ import { RequestView, ResponseView } from './views.js';
  * What went wrong with a plugin call (the `reason` label of edgeway_plugin_errors_total): it threw
  * (`error`), or it took longer than the timeout (`timeout`); either way the request is answered 500.
  */
-export type PluginFailure = 'error' | 'timeout';
+type PluginFailure = 'error' | 'timeout';
 
 /** What the stage is built from, shared by every route. */
 export interface PluginStageDeps {

@@ -21,7 +21,7 @@ import { acceptH2c } from './h2c.js';
 import { http2Options, Http2Sessions, type Http2Limits } from './http2-sessions.js';
 
 /** Paths the public Hono app owns; everything else goes to the proxy. */
-export const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set([
+const PUBLIC_APP_PATHS: ReadonlySet<string> = new Set([
   '/.well-known/jwks.json',
   '/.well-known/oauth-authorization-server',
   '/oauth/token',

@@ -27,7 +27,7 @@ export interface WebSocketPlan {
  * The client side of an upgrade, whatever carried it: an HTTP/1.1 connection (`101`), or an HTTP/2 stream of an
  * extended CONNECT (RFC 8441 5: a `200`). `accept` answers the client once the upstream said `101`.
  */
-export interface WebSocketClient {
+interface WebSocketClient {
   readonly stream: Duplex;
   /** Bytes the client sent after its handshake, already read off the stream. */
   readonly head: Buffer;
