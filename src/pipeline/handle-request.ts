@@ -16,7 +16,7 @@ import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
 import { withoutAccessToken } from '../security/query-token.js';
 import type { WebSocketTracker } from '../proxy/websocket/tracker.js';
-import { checkUpgrade, isWebSocketUpgrade, upgradeWebSocket } from './upgrade.js';
+import { checkUpgrade, isWebSocketUpgrade, routingMethod, upgradeWebSocket } from './upgrade.js';
 
 /** RFC 9110 15.5.6: a 405 lists what the resource does allow. */
 const TRACE_REFUSED: ReadonlyArray<readonly [string, string]> = [
@@ -111,7 +111,8 @@ async function run(
   if (path === 'invalid_target' || path === 'invalid_percent_encoding')
     throw new GatewayError('bad_request', 'invalid request path');
   progress.path = path;
-  const method = req.method ?? 'GET';
+  const webSocket = isWebSocketUpgrade(req);
+  const method = routingMethod(req, webSocket);
   const route = snapshot.table.find({ host, path, method, headers: req.headers });
   // RFC 9110 9.3.8: TRACE echoes the request back, credentials included (cross-site tracing); only a route
   // that names it in match.methods (and so matched it by name) forwards it.
@@ -119,7 +120,6 @@ async function run(
     throw new GatewayError('method_not_allowed', 'TRACE is not allowed', TRACE_REFUSED);
   if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
   progress.route = route;
-  const webSocket = isWebSocketUpgrade(req);
   checkUpgrade(req, route, webSocket, upgrade !== undefined);
   const trace = observer.start(req, route.name, client.ip);
   progress.trace = trace;

@@ -1,19 +1,40 @@
-/** HTTP/1.1 upgrades on the request path: which are WebSocket handshakes, which are refused, and the client's `101`. */
+/**
+ * WebSocket handshakes on the request path: HTTP/1.1 upgrades and HTTP/2 extended CONNECTs (RFC 8441), which
+ * are refused, and the client's answer (`101`, or `200` on the stream).
+ */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
+import { HOP_BY_HOP } from '../config/hop-by-hop.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../request/context.js';
 import type { WebSocketClose } from '../request/observer.js';
 import { forwardWebSocket, type WebSocketForward } from '../proxy/websocket/forward-websocket.js';
 import type { RuntimeRoute } from './snapshot.js';
 
-/** True when `Upgrade` lists the `websocket` protocol (RFC 6455 4.2.1: case-insensitive). */
+/**
+ * True for a WebSocket handshake: over HTTP/1.1 `Upgrade` lists the `websocket` protocol (RFC 6455 4.2.1:
+ * case-insensitive); over HTTP/2 an extended CONNECT names it in `:protocol` (RFC 8441 4).
+ */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) {
+    const protocol = req.headers[':protocol'];
+    return typeof protocol === 'string' && protocol.toLowerCase() === 'websocket';
+  }
   const upgrade = req.headers.upgrade;
   return (
     upgrade !== undefined &&
     upgrade.split(',').some((token) => token.trim().toLowerCase() === 'websocket')
   );
+}
+
+/**
+ * The method a request is routed by: a WebSocket's extended CONNECT routes as the `GET` of an HTTP/1.1
+ * handshake, so `match.methods` treats both transports alike.
+ */
+export function routingMethod(req: IncomingMessage, webSocket: boolean): string {
+  return webSocket && req.httpVersionMajor === 2 ? 'GET' : (req.method ?? 'GET');
 }
 
 /**
@@ -34,12 +55,20 @@ export function checkUpgrade(
         'bad_request',
         `route "${route.name}" does not accept WebSocket upgrades`,
       );
+    // Node's HTTP/2 layer already checked the extended CONNECT's form (`:scheme`, `:path`; RFC 8441 4).
+    if (req.httpVersionMajor === 2) return;
     if (!parsedAsUpgrade)
       throw new GatewayError('bad_request', 'a WebSocket handshake needs "Connection: Upgrade"');
     if (req.method !== 'GET')
       throw new GatewayError('bad_request', 'a WebSocket handshake is a GET request');
     return;
   }
+  // Plain CONNECT never gets here (the listener refuses it): this one names a protocol edgeway does not carry.
+  if (req.method === 'CONNECT')
+    throw new GatewayError(
+      'bad_request',
+      `extended CONNECT for "${String(req.headers[':protocol'])}" is not supported`,
+    );
   if (
     parsedAsUpgrade &&
     (req.headers['transfer-encoding'] !== undefined ||
@@ -52,25 +81,88 @@ export function checkUpgrade(
 /** The status line every accepted HTTP/1.1 handshake gets (RFC 6455 4.2.2). */
 const SWITCHING = 'HTTP/1.1 101 Switching Protocols\r\n';
 
-/** Relays an HTTP/1.1 WebSocket upgrade: the client's socket leaves the HTTP server and carries the frames. */
+/** The client of an HTTP/1.1 upgrade: its socket leaves the HTTP server and carries the frames. */
+function http1Client(ctx: RequestContext, head: Buffer): WebSocketForward['client'] {
+  const socket = ctx.req.socket as Socket;
+  return {
+    stream: socket,
+    head,
+    accept(headers) {
+      ctx.res.detachSocket(socket);
+      let text = SWITCHING;
+      for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      socket.write(`${text}\r\n`);
+    },
+  };
+}
+
+/**
+ * Fields of the upstream's `101` that an HTTP/2 `200` must not carry: connection-specific ones (RFC 9113 8.2.2)
+ * and the key proof, which RFC 8441 5 leaves out of the HTTP/2 handshake.
+ */
+const NOT_ON_HTTP2: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'sec-websocket-accept']);
+
+/** The `200` of an extended CONNECT from the upstream's `101` headers (a flat [name, value, ...] list). */
+function http2AcceptHeaders(headers: readonly string[]): OutgoingHttpHeaders {
+  const named = new Set<string>();
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== 'connection') continue;
+    for (const token of (headers[i + 1] as string).split(','))
+      named.add(token.trim().toLowerCase());
+  }
+  const out: Record<string, string | string[]> = { ':status': '200' };
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = (headers[i] as string).toLowerCase();
+    if (NOT_ON_HTTP2.has(name) || named.has(name)) continue;
+    const value = headers[i + 1] as string;
+    const previous = out[name];
+    out[name] =
+      previous === undefined
+        ? value
+        : Array.isArray(previous)
+          ? [...previous, value]
+          : [previous, value];
+  }
+  return out;
+}
+
+/** The client of an extended CONNECT: its HTTP/2 stream carries the frames once it got its `200`. */
+function http2Client(ctx: RequestContext): WebSocketForward['client'] {
+  const { stream } = ctx.res as unknown as Http2ServerResponse;
+  return {
+    stream,
+    head: Buffer.alloc(0),
+    accept(headers) {
+      stream.respond(http2AcceptHeaders(headers));
+    },
+  };
+}
+
+/**
+ * The upstream handshake's headers. An HTTP/2 client sends no `Sec-WebSocket-Key` (RFC 8441 5), but the
+ * instance speaks RFC 6455 over HTTP/1.1 and needs one: edgeway makes it.
+ */
+function handshakeHeaders(req: IncomingMessage, headers: readonly string[]): readonly string[] {
+  if (req.httpVersionMajor !== 2) return headers;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== 'sec-websocket-key')
+      out.push(headers[i] as string, headers[i + 1] as string);
+  }
+  out.push('sec-websocket-key', randomBytes(16).toString('base64'));
+  return out;
+}
+
+/** Relays a WebSocket handshake, whichever transport carried it, to an instance and then its frames both ways. */
 export function upgradeWebSocket(
   ctx: RequestContext,
   head: Buffer,
   rest: Omit<WebSocketForward, 'ctx' | 'client'>,
 ): Promise<WebSocketClose | undefined> {
-  const socket = ctx.req.socket as Socket;
   return forwardWebSocket({
     ...rest,
+    headers: handshakeHeaders(ctx.req, rest.headers),
     ctx,
-    client: {
-      stream: socket,
-      head,
-      accept(headers) {
-        ctx.res.detachSocket(socket);
-        let text = SWITCHING;
-        for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-        socket.write(`${text}\r\n`);
-      },
-    },
+    client: ctx.req.httpVersionMajor === 2 ? http2Client(ctx) : http1Client(ctx, head),
   });
 }

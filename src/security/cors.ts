@@ -76,7 +76,9 @@ export function buildCorsStage(route: RouteConfig): Stage | undefined {
     }
     // RFC 6455 10.2: browsers apply no CORS to WebSocket handshakes, so Origin is the server's only check
     // against a page on another site opening a socket with the user's cookies.
-    if (!allowed && isWebSocketUpgrade(ctx.req.headers.upgrade))
+    // Over HTTP/2 the handshake is an extended CONNECT naming the protocol in `:protocol` (RFC 8441 4).
+    const upgrade = ctx.req.headers.upgrade ?? (ctx.req.headers[':protocol'] as string | undefined);
+    if (!allowed && isWebSocketUpgrade(upgrade))
       throw new GatewayError('forbidden', 'this origin is not allowed to call this route');
     if (!allowed) return;
     ctx.responseHeaders.push(['access-control-allow-origin', origin]);

@@ -15,9 +15,16 @@ export interface Http2Limits {
  * Server options for `http2.createServer` / `createSecureServer`. The header list budget is advertised in
  * SETTINGS and enforced by Node per stream (a larger HEADERS+CONTINUATION sequence gets RST_STREAM, so a
  * CONTINUATION flood ends within `maxHeaderBytes`; CVE-2024-27316 class); push is off (RFC 9113 8.4).
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 3) lets clients open WebSockets with an extended CONNECT; it is
+ * advertised on every session, since a reload may add a `websocket` route to a session already open.
  */
 export function http2Options(limits: Http2Limits): {
-  settings: { maxConcurrentStreams: number; maxHeaderListSize: number; enablePush: boolean };
+  settings: {
+    maxConcurrentStreams: number;
+    maxHeaderListSize: number;
+    enablePush: boolean;
+    enableConnectProtocol: boolean;
+  };
   maxHeaderListPairs: number;
 } {
   return {
@@ -25,6 +32,7 @@ export function http2Options(limits: Http2Limits): {
       maxConcurrentStreams: limits.maxConcurrentStreams,
       maxHeaderListSize: limits.maxHeaderBytes,
       enablePush: false,
+      enableConnectProtocol: true,
     },
     // HPACK-indexed headers cost a byte each on the wire: bound their count too, not only their size.
     maxHeaderListPairs: 256,

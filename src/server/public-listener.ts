@@ -78,6 +78,9 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** An HTTP/2 stream has no bytes read past its request head: its DATA frames stay on the stream. */
+const NO_HEAD = Buffer.alloc(0);
+
 /** Listens for late errors of a socket that Node no longer watches. */
 function ignore(): void {}
 
@@ -124,11 +127,16 @@ export function createPublicServer(
   // An HTTP/2 server's HTTP/1.1 fallback reads these from the server object rather than its options.
   Object.assign(server, { maxHeaderSize: limits.maxHeaderBytes, requireHostHeader: false });
   const onRequest = listener as unknown as (...args: unknown[]) => void;
+  // RFC 8441 4: an extended CONNECT (`:protocol`) opens a WebSocket on its stream; the proxy runs its handshake.
+  const onConnect = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.headers[':protocol'] === undefined) refuseConnect(req, res);
+    else proxy(req, res, NO_HEAD);
+  };
   if (sessions !== undefined && limits.h2c === true && create === createServer) {
     // Node's HTTP/2 compat request and response stand in for IncomingMessage and ServerResponse (RFC 9113 8.3).
     const h2c = createH2cServer(http2Options(h2 as Http2Limits), onRequest);
     h2c.on('checkContinue', onRequest);
-    h2c.on('connect', (req: IncomingMessage, res: ServerResponse) => refuseConnect(req, res));
+    h2c.on('connect', onConnect);
     sessions.attach(h2c);
     acceptH2c(server as Server, h2c);
   } else if (sessions !== undefined && create !== createServer) sessions.attach(server);
@@ -150,7 +158,7 @@ export function createPublicServer(
   });
   // CONNECT would turn the gateway into a tunnel to anywhere: refused (RFC 9110 9.3.6 makes it optional).
   server.on('connect', (req: IncomingMessage, target: Socket | ServerResponse) => {
-    if (req.httpVersionMajor === 2) refuseConnect(req, target as ServerResponse);
+    if (req.httpVersionMajor === 2) onConnect(req, target as ServerResponse);
     else rawError(target as Socket, 'method_not_allowed', 'CONNECT is not supported');
   });
   Object.assign(server, { keepAliveTimeout: 65_000, headersTimeout: 66_000 });

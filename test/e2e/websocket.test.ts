@@ -2,46 +2,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { request } from 'undici';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-/** A `ws` echo server that records each handshake request and its server-side sockets. */
-interface EchoUpstream {
-  readonly url: string;
-  readonly handshakes: IncomingMessage[];
-  readonly sockets: WebSocket[];
-  close(): Promise<void>;
-}
-
-async function startEchoUpstream(): Promise<EchoUpstream> {
-  const server: Server = createServer((_req, res) => res.end('plain'));
-  const wss = new WebSocketServer({ server });
-  const handshakes: IncomingMessage[] = [];
-  const sockets: WebSocket[] = [];
-  wss.on('connection', (socket, req) => {
-    handshakes.push(req);
-    sockets.push(socket);
-    socket.on('message', (data, binary) => socket.send(data, { binary }));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    handshakes,
-    sockets,
-    close: async () => {
-      for (const socket of wss.clients) socket.terminate();
-      wss.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+import { startEchoUpstream, type EchoUpstream } from '../helpers/ws-echo-upstream.js';
 
 /** Opens a client WebSocket and waits for the handshake. */
 async function open(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
