@@ -4,11 +4,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { constants, type ClientHttp2Session } from 'node:http2';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { chromium } from 'playwright-core';
 import { request } from 'undici';
-import type WebSocket from 'ws';
+import type { WebSocket as UpstreamSocket } from 'ws';
+import { createCa, type TestCa } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { h2Connect, h2Request } from '../helpers/h2-client.js';
 import {
@@ -117,7 +122,7 @@ describe(
         [],
       );
       // The upstream socket can push on its own too.
-      (upstream.sockets[before] as WebSocket).send('from upstream');
+      (upstream.sockets[before] as UpstreamSocket).send('from upstream');
       assert.equal((await socket.next()).toString(), 'from upstream');
       assert.equal(await gauge('chat'), 1);
       assert.equal(gw.accessLines.filter((l) => l.includes('h2ws-echo-1')).length, 0);
@@ -233,7 +238,7 @@ describe(
       });
       assert.equal(await socket.echo('x'), 'x');
       const ended = once(socket.stream, 'close');
-      (upstream.sockets[before] as WebSocket).terminate();
+      (upstream.sockets[before] as UpstreamSocket).terminate();
       await ended;
       assert.equal((await lineOf('h2ws-upclose')).closedBy, 'upstream');
       await waitFor(async () => (await gauge('chat')) === 0, 5000, 'the gauge back at 0');
@@ -243,7 +248,7 @@ describe(
       const before = upstream.sockets.length;
       const socket = await openedH2WebSocket(session, '/chat/rst', { 'x-request-id': 'h2ws-rst' });
       assert.equal(await socket.echo('x'), 'x');
-      const server = upstream.sockets[before] as WebSocket;
+      const server = upstream.sockets[before] as UpstreamSocket;
       const serverClosed = once(server, 'close');
       socket.stream.close(constants.NGHTTP2_CANCEL);
       await serverClosed;
@@ -253,6 +258,253 @@ describe(
       assert.equal(await again.echo('still here'), 'still here');
       again.close();
       await once(again.stream, 'close');
+    });
+  },
+);
+
+/**
+ * An upstream that, once upgraded, writes binary frames of 64 kB as fast as its socket takes them, up to
+ * `total` bytes, and counts the bytes its socket flushed (write callbacks).
+ */
+async function startFloodUpstream(total: number): Promise<{
+  url: string;
+  flushed: () => number;
+  closed: Promise<void>;
+  close: () => Promise<void>;
+}> {
+  let flushed = 0;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  const server = createServer((_req, res) => res.end('plain'));
+  const payload = Buffer.alloc(65_536, 1);
+  const header = Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]);
+  const frame = Buffer.concat([header, payload]);
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    const accept = createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.on('error', () => undefined);
+    socket.once('close', markClosed);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < total && !socket.destroyed) {
+        sent += frame.length;
+        const more = socket.write(frame, () => (flushed += frame.length));
+        if (!more) return void socket.once('drain', pump);
+      }
+    };
+    pump();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    flushed: () => flushed,
+    closed,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('WebSocket over HTTP/2: flow control, reload and shutdown', { timeout: 60_000 }, () => {
+  test('a client that stops reading holds the upstream back: the gateway buffers a bounded amount', async () => {
+    const total = 96 * 1024 * 1024;
+    const flood = await startFloodUpstream(total);
+    const gw = await startGateway({
+      'c.yaml': `gateway:\n  h2c: true\nservices:\n  feed: { instances: [${flood.url}] }\nroutes:\n  - { name: feed, match: { path: /feed }, service: feed, websocket: true }\n`,
+    });
+    const session = await h2Connect(gw.url);
+    try {
+      const socket = await openedH2WebSocket(session, '/feed');
+      // The client's stream window (64 kB by default) is not given back while the stream is paused.
+      socket.stream.pause();
+      let last = -1;
+      let stableSince = Date.now();
+      await waitFor(
+        () => {
+          const now = flood.flushed();
+          if (now !== last) {
+            last = now;
+            stableSince = Date.now();
+          }
+          return now > 0 && Date.now() - stableSince > 1500;
+        },
+        30_000,
+        'the upstream to stall',
+      );
+      // Loopback socket buffers take a few MB each; without backpressure the gateway would take all 96 MB.
+      assert.ok(
+        flood.flushed() < 32 * 1024 * 1024,
+        `the upstream flushed ${flood.flushed()} bytes to a client that reads nothing`,
+      );
+      socket.stream.close(constants.NGHTTP2_CANCEL);
+      await flood.closed;
+    } finally {
+      session.destroy();
+      await gw.stop();
+      await flood.close();
+    }
+  });
+
+  test('a reload that removes the route keeps the open HTTP/2 socket on its instance', async () => {
+    const upstream = await startEchoUpstream();
+    const gw = await startGateway({ 'c.yaml': routesYaml(upstream.url) });
+    const session = await h2Connect(gw.url);
+    try {
+      const socket = await openedH2WebSocket(session, '/chat');
+      assert.equal(await socket.echo('before'), 'before');
+      gw.write(
+        'c.yaml',
+        `gateway:\n  h2c: true\nservices:\n  other: { instances: ["http://127.0.0.1:9"] }\nroutes:\n  - { name: other, match: { path: /other }, service: other }\n`,
+      );
+      assert.deepEqual(await gw.gateway.reload(), { ok: true });
+      assert.equal(await socket.echo('after'), 'after');
+      socket.close();
+      await once(socket.stream, 'close');
+    } finally {
+      session.destroy();
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+
+  test('stop lets an open HTTP/2 socket work while draining, then closes it at shutdownTimeout', async () => {
+    const upstream = await startEchoUpstream();
+    const gw = await startGateway({
+      'c.yaml': routesYaml(upstream.url).replace('shutdownTimeout: 5s', 'shutdownTimeout: 1s'),
+    });
+    const session = await h2Connect(gw.url);
+    try {
+      const socket = await openedH2WebSocket(session, '/chat/stubborn', {
+        'x-request-id': 'h2ws-stubborn',
+      });
+      const ended = once(socket.stream, 'close');
+      const started = Date.now();
+      const stopped = gw.gateway.stop();
+      assert.equal(await socket.echo('while draining'), 'while draining');
+      await ended;
+      assert.ok(Date.now() - started >= 900, 'closed at the drain deadline, not before');
+      await stopped;
+      const line = JSON.parse(
+        gw.accessLines.find((l) => l.includes('h2ws-stubborn')) as string,
+      ) as Record<string, unknown>;
+      assert.equal(line.closedBy, 'shutdown');
+    } finally {
+      session.destroy();
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe(
+  'WebSocket over HTTP/2 in Chromium against the TLS listener',
+  {
+    timeout: 90_000,
+    skip: existsSync(CHROMIUM)
+      ? false
+      : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run this test`,
+  },
+  () => {
+    let ca: TestCa;
+    let upstream: EchoUpstream;
+    let gw: TestGateway;
+    let origin: string;
+
+    before(async () => {
+      ca = createCa();
+      const leaf = ca.issue('gateway.test', { dns: ['gateway.test'], ip: ['127.0.0.1'] });
+      upstream = await startEchoUpstream();
+      gw = await startGateway({
+        'c.yaml': `gateway:
+  tls: { cert: ${leaf.certPath}, key: ${leaf.keyPath} }
+services:
+  chat: { instances: [${upstream.url}] }
+routes:
+  - { name: chat, match: { path: /chat }, service: chat, websocket: true }
+  - { name: page, match: { path: /page }, service: chat }
+`,
+      });
+      origin = `https://127.0.0.1:${gw.gateway.port}`;
+    });
+    after(async () => {
+      await gw.stop();
+      await upstream.close();
+      ca.cleanup();
+    });
+
+    test('a page on an h2 connection opens its WebSocket with extended CONNECT on that connection', async () => {
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          // The test CA is not in the browser's store; the certificate is not what is under test.
+          '--ignore-certificate-errors',
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        const loaded = await page.goto(`${origin}/page`);
+        assert.equal(loaded?.status(), 200);
+        const before = upstream.sockets.length;
+        // The page sends one message and gets its echo; then the upstream pushes one and closes.
+        const outcome = page.evaluate(
+          (url) =>
+            new Promise<{ messages: string[]; code: number; reason: string }>((resolve) => {
+              const messages: string[] = [];
+              (globalThis as { received?: string[] }).received = messages;
+              const socket = new WebSocket(url);
+              socket.onopen = () => socket.send('hello from chromium');
+              socket.onmessage = (event) => messages.push(String(event.data));
+              socket.onclose = (event) =>
+                resolve({ messages, code: event.code, reason: event.reason });
+            }),
+          `${origin.replace('https:', 'wss:')}/chat/browser`,
+        );
+        await page.waitForFunction(
+          () => (globalThis as { received?: string[] }).received?.length === 1,
+        );
+        const server = upstream.sockets[before] as UpstreamSocket;
+        server.send('pushed by the upstream');
+        server.close(4001, 'done here');
+        const { messages, code, reason } = await outcome;
+        assert.deepEqual(messages, ['hello from chromium', 'pushed by the upstream']);
+        assert.equal(code, 4001);
+        assert.equal(reason, 'done here');
+        const line = await waitFor(
+          () => gw.accessLines.some((l) => l.includes('"/chat/browser"')),
+          5000,
+          'the access-log line of the browser socket',
+        ).then(
+          () =>
+            JSON.parse(gw.accessLines.find((l) => l.includes('"/chat/browser"')) as string) as {
+              method: string;
+              status: number;
+              closedBy: string;
+            },
+        );
+        // Over HTTP/1.1 the handshake would be a GET: CONNECT proves the browser used RFC 8441.
+        assert.equal(line.method, 'CONNECT');
+        assert.equal(line.status, 101);
+        // The browser answers the Close frame and ends its stream, racing the upstream's FIN.
+        assert.ok(['client', 'upstream'].includes(line.closedBy), line.closedBy);
+      } finally {
+        await browser.close();
+      }
     });
   },
 );
