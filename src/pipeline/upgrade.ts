@@ -133,7 +133,8 @@ function http2Client(ctx: RequestContext): WebSocketForward['client'] {
     stream,
     head: Buffer.alloc(0),
     accept(headers) {
-      stream.respond(http2AcceptHeaders(headers));
+      // A stream the client reset during the upstream handshake takes no answer; the relay then sees it closed.
+      if (!stream.destroyed) stream.respond(http2AcceptHeaders(headers));
     },
   };
 }

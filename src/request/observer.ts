@@ -35,6 +35,9 @@ export interface RequestOutcome {
 export interface WebSocketClose {
   /** `client`, `upstream`, `idle_timeout`, `shutdown`, `token_expired` or `token_revoked`. */
   readonly closedBy: string;
+  /** Bytes relayed from the client, and to it, after the handshake. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }
 
 /** Telemetry hooks around a request. */

@@ -135,6 +135,9 @@ describe(
       assert.equal(line.method, 'CONNECT');
       assert.equal(line.route, 'chat');
       assert.ok(['client', 'upstream'].includes(line.closedBy as string), JSON.stringify(line));
+      // Frame bytes each way after the handshake: 200 kB and a few small messages.
+      for (const bytes of [line.bytesIn, line.bytesOut] as number[])
+        assert.ok(bytes > 200_000 && bytes < 201_000, JSON.stringify(line));
       await waitFor(async () => (await gauge('chat')) === 0, 5000, 'the gauge back at 0');
     });
 
@@ -312,6 +315,53 @@ async function startFloodUpstream(total: number): Promise<{
 }
 
 describe('WebSocket over HTTP/2: flow control, reload and shutdown', { timeout: 60_000 }, () => {
+  test('a client that resets its stream while the upstream handshake is pending: the upstream socket is closed', async () => {
+    const held: { socket?: Socket; answer?: () => void } = {};
+    const server = createServer((_req, res) => res.end('plain'));
+    const arrived = new Promise<void>((resolve) => {
+      server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+        held.socket = socket;
+        held.answer = () =>
+          socket.write(
+            'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n',
+          );
+        resolve();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const upstreamUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const gw = await startGateway({
+      'c.yaml': `gateway:\n  h2c: true\nservices:\n  chat: { instances: [${upstreamUrl}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n`,
+    });
+    const session = await h2Connect(gw.url);
+    try {
+      await connectProtocolEnabled(session);
+      const stream = session.request({
+        ':method': 'CONNECT',
+        ':protocol': 'websocket',
+        ':scheme': 'http',
+        ':path': '/chat',
+        'sec-websocket-version': '13',
+      });
+      stream.on('error', () => undefined);
+      await arrived;
+      stream.close(constants.NGHTTP2_CANCEL);
+      await once(stream, 'close');
+      const upstreamClosed = once(held.socket as Socket, 'end');
+      held.answer?.();
+      await upstreamClosed;
+      const answer = await h2Request(session, { ':method': 'GET', ':path': '/chat' });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body, 'plain');
+    } finally {
+      session.destroy();
+      await gw.stop();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   test('a client that stops reading holds the upstream back: the gateway buffers a bounded amount', async () => {
     const total = 96 * 1024 * 1024;
     const flood = await startFloodUpstream(total);
