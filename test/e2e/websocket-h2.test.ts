@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { constants, type ClientHttp2Session } from 'node:http2';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { chromium } from 'playwright-core';
 import { request } from 'undici';
 import type { WebSocket as UpstreamSocket } from 'ws';
@@ -398,6 +399,36 @@ describe('WebSocket over HTTP/2: flow control, reload and shutdown', { timeout: 
       session.destroy();
       await gw.stop();
       await flood.close();
+    }
+  });
+
+  test('the extended CONNECT has a SERVER span (HTTP/2) ending with 101 while the stream stays open', async () => {
+    const upstream = await startEchoUpstream();
+    const exporter = new InMemorySpanExporter();
+    const gw = await startGateway(
+      { 'c.yaml': routesYaml(upstream.url) },
+      { tracing: { spanExporter: exporter } },
+    );
+    const session = await h2Connect(gw.url);
+    try {
+      const socket = await openedH2WebSocket(session, '/chat/traced');
+      assert.equal(await socket.echo('traced'), 'traced');
+      await waitFor(
+        () => exporter.getFinishedSpans().some((s) => s.kind === 1),
+        5000,
+        'the SERVER span',
+      );
+      const server = exporter.getFinishedSpans().find((s) => s.kind === 1 /* SERVER */);
+      assert.equal(server?.name, 'CONNECT chat');
+      assert.equal(server?.attributes['http.response.status_code'], 101);
+      assert.equal(server?.attributes['network.protocol.version'], '2');
+      assert.equal(await socket.echo('still open'), 'still open');
+      socket.close();
+      await once(socket.stream, 'close');
+    } finally {
+      session.destroy();
+      await gw.stop();
+      await upstream.close();
     }
   });
 
