@@ -40,6 +40,7 @@ routes:
   - { name: plain, match: { path: /plain }, service: chat }
   - { name: limited, match: { path: /limited }, service: chat, websocket: true, rateLimit: { capacity: 1, refillPerSecond: 0.001 } }
   - { name: site, match: { path: /site }, service: chat, websocket: true, cors: { origins: ["https://app.example"] } }
+  - { name: blocked, match: { path: /blocked }, service: chat, websocket: true, ipDeny: [127.0.0.0/8] }
 `;
 }
 
@@ -199,7 +200,10 @@ describe(
       assert.equal(errorCode(other.body), 'bad_request');
     });
 
-    test('an origin the route does not allow gets 403 for its extended CONNECT', async () => {
+    test('IP rules and the origin check refuse an extended CONNECT with 403', async () => {
+      const denied = await refusedH2WebSocket(session, '/blocked');
+      assert.equal(denied.status, 403);
+      assert.equal(errorCode(denied.body), 'forbidden');
       const refused = await refusedH2WebSocket(session, '/site', {
         origin: 'https://evil.example',
       });
