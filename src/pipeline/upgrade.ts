@@ -40,8 +40,9 @@ export function routingMethod(req: IncomingMessage, webSocket: boolean): string 
 /**
  * Refuses upgrades edgeway does not relay, before any stage runs (a refused upgrade costs no rate-limit token):
  * a WebSocket handshake on a route without `websocket`, or one without `Connection: Upgrade` (RFC 6455 4.2.1;
- * Node then parses it as a plain request); and another protocol's upgrade carrying a body, whose bytes Node
- * left unparsed on the socket (the upgrade itself is dropped: the request is forwarded as plain HTTP).
+ * Node then parses it as a plain request); an extended CONNECT for another protocol; and another protocol's
+ * HTTP/1.1 upgrade carrying a body, whose bytes Node left unparsed on the socket (the upgrade itself is
+ * dropped: the request is forwarded as plain HTTP).
  */
 export function checkUpgrade(
   req: IncomingMessage,

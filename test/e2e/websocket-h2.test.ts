@@ -367,6 +367,34 @@ describe('WebSocket over HTTP/2: flow control, reload and shutdown', { timeout: 
     }
   });
 
+  test("the instance's refusal of the handshake reaches the client as an HTTP/2 response", async () => {
+    const server = createServer((_req, res) => res.end('plain'));
+    server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      socket.end(
+        'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope',
+      );
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const upstreamUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const gw = await startGateway({
+      'c.yaml': `gateway:\n  h2c: true\nservices:\n  chat: { instances: [${upstreamUrl}] }\nroutes:\n  - { name: chat, match: { path: /chat }, service: chat, websocket: true }\n`,
+    });
+    const session = await h2Connect(gw.url);
+    try {
+      const refused = await refusedH2WebSocket(session, '/chat');
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body, 'nope');
+      assert.equal(refused.headers['content-type'], 'text/plain');
+      assert.equal(refused.headers.connection, undefined);
+    } finally {
+      session.destroy();
+      await gw.stop();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   test('a client that stops reading holds the upstream back: the gateway buffers a bounded amount', async () => {
     const total = 96 * 1024 * 1024;
     const flood = await startFloodUpstream(total);
