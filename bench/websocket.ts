@@ -1,6 +1,7 @@
 /**
- * WebSocket benchmark (not part of npm test): echo round-trip latency through edgeway vs direct to the upstream,
- * then N idle connections held through edgeway with the gateway's RSS before and after.
+ * WebSocket benchmark (not part of npm test): echo round-trip latency through edgeway (HTTP/1.1, and HTTP/2 by
+ * RFC 8441 on h2c) vs direct to the upstream, then N idle connections held through edgeway with the gateway's
+ * RSS before and after.
  * Run: `node --import tsx bench/websocket.ts [--idle 5000] [--rounds 2000]`. Needs `ulimit -n` above 2 x idle + 100.
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
+import { h2Connect } from '../test/helpers/h2-client.js';
+import { openedH2WebSocket } from '../test/helpers/h2-websocket.js';
 import { freePort } from '../test/helpers/redis-server.js';
 
 function flag(name: string, fallback: number): number {
@@ -47,6 +50,23 @@ async function roundTrips(url: string, rounds: number): Promise<{ p50: number; p
   return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
+/** The same echoes over an extended CONNECT stream on an h2c connection. */
+async function roundTripsH2(origin: string, rounds: number): Promise<{ p50: number; p99: number }> {
+  const session = await h2Connect(origin);
+  const socket = await openedH2WebSocket(session, '/');
+  const payload = Buffer.alloc(64, 7);
+  const times: number[] = [];
+  for (let i = 0; i < rounds + 200; i++) {
+    const started = performance.now();
+    socket.send(payload);
+    await socket.next();
+    if (i >= 200) times.push(performance.now() - started); // the first 200 warm up
+  }
+  session.destroy();
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+}
+
 async function main(): Promise<void> {
   const idle = flag('idle', 5000);
   const rounds = flag('rounds', 2000);
@@ -62,7 +82,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-ws-bench-'));
   writeFileSync(
     join(dir, 'c.yaml'),
-    `services:\n  echo: { instances: [http://${upstream}] }\nroutes:\n  - { name: echo, match: { path: / }, service: echo, websocket: { maxConnections: ${idle + 10} } }\n`,
+    `gateway:\n  h2c: true\nservices:\n  echo: { instances: [http://${upstream}] }\nroutes:\n  - { name: echo, match: { path: / }, service: echo, websocket: { maxConnections: ${idle + 10} } }\n`,
   );
   const [port, adminPort] = [await freePort(), await freePort()];
   const gateway = spawn(
@@ -93,8 +113,9 @@ async function main(): Promise<void> {
   try {
     const direct = await roundTrips(`ws://${upstream}/`, rounds);
     const through = await roundTrips(`ws://127.0.0.1:${port}/`, rounds);
+    const overH2 = await roundTripsH2(`http://127.0.0.1:${port}`, rounds);
     console.log(
-      `echo round trip (64 B, ${rounds} sequential): direct p50 ${direct.p50.toFixed(3)} ms p99 ${direct.p99.toFixed(3)} ms; edgeway p50 ${through.p50.toFixed(3)} ms p99 ${through.p99.toFixed(3)} ms`,
+      `echo round trip (64 B, ${rounds} sequential): direct p50 ${direct.p50.toFixed(3)} ms p99 ${direct.p99.toFixed(3)} ms; edgeway p50 ${through.p50.toFixed(3)} ms p99 ${through.p99.toFixed(3)} ms; edgeway over HTTP/2 p50 ${overH2.p50.toFixed(3)} ms p99 ${overH2.p99.toFixed(3)} ms`,
     );
 
     const before = rssMb(pid);
