@@ -120,8 +120,8 @@ export interface AccessLogOptions {
 /**
  * Creates the access log. Lines are buffered (`minLength`, default 4 KiB) and written asynchronously
  * (`sync: false`) so logging never stalls the event loop on the request path; SonicBoom's periodic flush
- * writes what a quiet gateway buffered within a second, and the destination's exit hook (pino's) writes the rest synchronously
- * when the process exits, even on a crash.
+ * writes what a quiet gateway buffered within a second, and the exit hook pino.destination installs writes
+ * the rest synchronously when the process exits, even on a crash.
  */
 export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
   const boom =
@@ -131,9 +131,17 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
           sync: false,
           minLength: options.minLength ?? 4096,
           periodicFlush: FLUSH_INTERVAL_MS,
+          contentMode: 'buffer',
         })
       : undefined;
   const destination = options.destination ?? (boom as DestinationStream);
+  // In its default mode SonicBoom appends each string to one growing string and measures it, flattening it,
+  // on every write: a copy of half its buffer per line (3.8 KB allocated per request at 4 KiB). In buffer
+  // mode it lists the buffers and joins them once per write(2); its typings still say string.
+  const writeBuffer =
+    boom === undefined
+      ? undefined
+      : (boom.write.bind(boom) as unknown as (chunk: Buffer) => boolean);
   // Lines written in the same millisecond share one timestamp string.
   let lastMs = -1;
   let lastTime = '';
@@ -146,7 +154,9 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
         lastMs = now;
         lastTime = new Date(now).toISOString();
       }
-      destination.write(accessLine(entry, lastTime));
+      const line = accessLine(entry, lastTime);
+      if (writeBuffer === undefined) destination.write(line);
+      else writeBuffer(Buffer.from(line));
     },
     flush() {
       if (boom === undefined) return Promise.resolve();

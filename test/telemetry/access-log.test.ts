@@ -2,6 +2,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import pino from 'pino';
 import {
   REDACT_PATHS,
@@ -153,6 +155,47 @@ describe('access log', () => {
     for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 'sid=1', '"tok"', '"adm"', '"cs"'])
       assert.ok(!text.includes(secret), secret);
     assert.match(text, /\[redacted\]/);
+  });
+
+  test("the default stdout destination writes a quiet gateway's line within a second, and the rest at exit", async () => {
+    const script = `
+      import { createAccessLog } from ${JSON.stringify(new URL('../../src/telemetry/access-log.ts', import.meta.url).pathname)};
+      const log = createAccessLog();
+      const entry = ${JSON.stringify(entry())};
+      log.write({ ...entry, requestId: 'first' });
+      process.stderr.write('wrote\\n');
+      setTimeout(() => { log.write({ ...entry, requestId: 'last' }); process.exit(0); }, 3000);
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let wroteAt = Infinity;
+    child.stderr.once('data', () => {
+      wroteAt = Date.now();
+    });
+    const arrivals: Array<{ id: string; ms: number }> = [];
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const line of lines)
+        arrivals.push({ id: String(JSON.parse(line).requestId), ms: Date.now() - wroteAt });
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(code, 0);
+    assert.deepEqual(
+      arrivals.map((a) => a.id),
+      ['first', 'last'],
+    );
+    // 'first' waits in a 4 KiB buffer that it does not fill: only the periodic flush writes it, within a
+    // second (some slack for a busy machine), long before the child writes 'last' and exits 3 s later.
+    assert.ok((arrivals[0]?.ms ?? Infinity) < 1500, `first line after ${arrivals[0]?.ms} ms`);
   });
 
   test('the default async destination flushes on demand', async () => {
