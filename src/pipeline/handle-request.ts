@@ -149,7 +149,9 @@ async function run(
   };
   progress.ctx = ctx;
   for (const stage of route.stages) {
-    await stage(ctx);
+    // A stage that decided synchronously (header rules, IP rules, CORS) costs no microtask turn.
+    const pending = stage(ctx);
+    if (pending !== undefined) await pending;
     // A stage that answered itself (a CORS preflight) ends the request here.
     if (res.writableEnded) return;
   }
