@@ -224,7 +224,6 @@ export function createRequestHandler(
     };
     const finish = (status: number, error: GatewayError | undefined): void => {
       const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);
-      const { webSocket } = progress;
       observer.done({
         req,
         res,
@@ -237,7 +236,7 @@ export function createRequestHandler(
         status,
         startedAt,
         error,
-        ...(webSocket === undefined ? {} : { webSocket }),
+        webSocket: progress.webSocket,
       });
     };
     run(req, res, current(), requestId, startedAt, observer, progress, upgrade).then(
