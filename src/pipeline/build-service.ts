@@ -33,12 +33,12 @@ export function buildService(
 ): ServiceRuntime {
   const fixed = config.discovery === 'static' ? staticInstances(name, config.instances) : undefined;
   const balancer = createBalancer(config.loadBalancer, { random: Math.random });
-  const poolOptions = {
+  const pools = deps.pools.forSettings({
     connectTimeoutMs: config.timeouts.connect,
     maxConnections: config.circuitBreaker?.maxConnections ?? 1024,
     tls: config.upstreamTls,
     protocol: config.protocol,
-  };
+  });
   const outlier = config.outlierDetection
     ? new OutlierDetector(config.outlierDetection)
     : undefined;
@@ -80,7 +80,7 @@ export function buildService(
     concurrency,
     endpoints: () => endpoints,
     pick: (input, exclude) => balancer.pick(endpoints, input, exclude),
-    pool: (endpoint) => deps.pools.get(endpoint.origin, poolOptions),
+    pool: (endpoint) => pools(endpoint.origin),
     close() {
       unsubscribe();
       health?.stop();

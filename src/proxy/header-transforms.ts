@@ -13,11 +13,24 @@ const ERROR_BODY_HEADERS = new Set([
 ]);
 
 /**
- * Whether a header is dropped by `drop`, comparing names the way CGI-style stacks do (`_` read as `-`), so
- * removing `x-user` also removes a client's `X_User` that such an upstream would read as the same variable.
+ * The name a CGI-style stack (WSGI, PHP, Rack) reads a lower-case header name as: those map `-` to `_`, so
+ * `x_user` and `x-user` are one variable to them. Undefined for a name without `_`, which has no second spelling.
  */
-export function isDropped(drop: ReadonlySet<string>, lower: string): boolean {
-  return drop.has(lower) || (lower.includes('_') && drop.has(lower.replaceAll('_', '-')));
+export function cgiAlias(lower: string): string | undefined {
+  return lower.includes('_') ? lower.replaceAll('_', '-') : undefined;
+}
+
+/**
+ * Whether a header is dropped by `drop`, comparing names the way CGI-style stacks do, so removing `x-user`
+ * also removes a client's `X_User` that such an upstream would read as the same variable. `alias` is the
+ * name's {@link cgiAlias}, computed once per header by a caller that checks several sets.
+ */
+export function isDropped(
+  drop: ReadonlySet<string>,
+  lower: string,
+  alias: string | undefined = cgiAlias(lower),
+): boolean {
+  return drop.has(lower) || (alias !== undefined && drop.has(alias));
 }
 
 function flatten(

@@ -2,7 +2,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HOP_BY_HOP } from '../config/hop-by-hop.js';
 import type { RequestHeaderRules, ResponseHeaderRules } from '../request/policy-state.js';
-import { isDropped } from './header-transforms.js';
+import { cgiAlias, isDropped } from './header-transforms.js';
 
 // RFC 9110 7.6.1: hop-by-hop fields end at the gateway; `expect` is answered by the gateway itself and
 // `host` is set by the upstream client from the instance's authority.
@@ -20,29 +20,39 @@ const REQUEST_DROP = new Set<string>([
   'tracestate',
 ]);
 const RESPONSE_DROP = new Set<string>([...HOP_BY_HOP, 'x-request-id']);
+const HOP_BY_HOP_NAMES: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
-/**
- * True for a client header that a CGI-style stack (WSGI, PHP, Rack) would read as one edgeway owns: those
- * map `-` to `_`, so `X_Edgeway_Sub` arrives as HTTP_X_EDGEWAY_SUB, the very variable `x-edgeway-sub`
- * becomes. Names without a dash (host, traceparent) have no such second spelling.
- */
-function aliasesOwnedName(lower: string): boolean {
-  if (!lower.includes('_')) return false;
-  const dashed = lower.replaceAll('_', '-');
-  return (
-    REQUEST_DROP.has(dashed) || dashed.startsWith('x-edgeway-') || dashed.startsWith('x-forwarded-')
-  );
+/** A lower-case request header name edgeway writes or consumes itself; a client's copy never passes. */
+function isOwnedName(lower: string): boolean {
+  return REQUEST_DROP.has(lower) || lower.startsWith('x-edgeway-');
 }
 
-/** Header names listed in a `Connection` header (RFC 9110 7.6.1), lower-cased; empty when there is none. */
-function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+/**
+ * True for an underscore spelling (`alias` is its {@link cgiAlias}) that a CGI-style stack would read as a
+ * name edgeway owns: `X_Edgeway_Sub` arrives there as HTTP_X_EDGEWAY_SUB, the very variable `x-edgeway-sub`
+ * becomes; so do the underscore spellings of `x-forwarded-*`, from any peer.
+ */
+function aliasesOwnedName(alias: string): boolean {
+  return isOwnedName(alias) || alias.startsWith('x-forwarded-');
+}
+
+/**
+ * Header names listed in a `Connection` header (RFC 9110 7.6.1), lower-cased, less the hop-by-hop names
+ * dropped anyway; undefined when none is left, as for the usual `keep-alive` and `close`.
+ */
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
-  const tokens = new Set<string>();
-  for (const part of Array.isArray(value) ? value : [value]) {
-    for (const token of part.split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name !== '') tokens.add(name);
-    }
+  if (typeof value === 'string') return addTokens(value, undefined);
+  let tokens: Set<string> | undefined;
+  for (const part of value) tokens = addTokens(part, tokens);
+  return tokens;
+}
+
+function addTokens(part: string, tokens: Set<string> | undefined): Set<string> | undefined {
+  if (part === 'keep-alive' || part === 'close') return tokens;
+  for (const token of part.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && !HOP_BY_HOP_NAMES.has(name)) (tokens ??= new Set()).add(name);
   }
   return tokens;
 }
@@ -86,19 +96,13 @@ export function upstreamRequestHeaders(
     const lower = name.toLowerCase();
     // RFC 9113 8.3: pseudo-headers (`:method`, `:authority`...) belong to the client's HTTP/2 stream only.
     if (lower.charCodeAt(0) === 58 /* : */) continue;
-    if (
-      REQUEST_DROP.has(lower) ||
-      lower.startsWith('x-edgeway-') ||
-      named?.has(lower) ||
-      dropped?.has(lower) ||
-      aliasesOwnedName(lower)
-    )
+    const alias = cgiAlias(lower);
+    if (isOwnedName(lower) || named?.has(lower) || (alias !== undefined && aliasesOwnedName(alias)))
       continue;
     if (facts.trustedPeer !== true && claimsForwarding(lower)) continue;
     // A header a stage consumed (x-api-key) goes in every spelling a CGI-style upstream reads the same.
-    if (dropped !== undefined && lower.includes('_') && dropped.has(lower.replaceAll('_', '-')))
-      continue;
-    if (rules !== undefined && isDropped(rules.drop, lower)) continue;
+    if (dropped !== undefined && isDropped(dropped, lower, alias)) continue;
+    if (rules !== undefined && isDropped(rules.drop, lower, alias)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push(

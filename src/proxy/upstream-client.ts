@@ -19,11 +19,20 @@ export interface PoolOptions {
 /** Streams one HTTP/2 connection carries at once before the pool opens another (Node's and most servers' default). */
 const H2_STREAMS_PER_CONNECTION = 100;
 
+/** The dispatcher of an origin (`http://host:port`) under one service's pool settings. */
+export type OriginPools = (origin: string) => Dispatcher;
+
+function settingsKey(options: PoolOptions): string {
+  return `${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+}
+
 /** The pools of one gateway process, keyed by origin and settings, so a reload keeps warm connections. */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
   /** What requests go through, per pool key: the pool, or for HTTP/2 the pool behind the trailer fix. */
   private readonly dispatchers = new Map<string, Dispatcher>();
+  /** Dispatchers by settings key, then origin: an attempt finds its pool with one lookup and no key to build. */
+  private readonly byOrigin = new Map<string, Map<string, Dispatcher>>();
   private policy: InstancePolicy | undefined;
 
   /** Refuses, from now on, connections whose resolved address is one of the gateway's own listeners. */
@@ -63,9 +72,31 @@ export class UpstreamPools {
     }) as typeof lookup;
   }
 
+  /**
+   * The pools of one service's settings (call at config load): origins seen later, such as instances that
+   * discovery adds at runtime, get theirs on first use; services with equal settings share them across reloads.
+   */
+  forSettings(options: PoolOptions): OriginPools {
+    const settings = settingsKey(options);
+    let byOrigin = this.byOrigin.get(settings);
+    if (byOrigin === undefined) {
+      byOrigin = new Map();
+      this.byOrigin.set(settings, byOrigin);
+    }
+    const cache = byOrigin;
+    return (origin) => {
+      let dispatcher = cache.get(origin);
+      if (dispatcher === undefined) {
+        dispatcher = this.get(origin, options);
+        cache.set(origin, dispatcher);
+      }
+      return dispatcher;
+    };
+  }
+
   /** The pool for an origin (`http://host:port`), created on first use. */
   get(origin: string, options: PoolOptions): Dispatcher {
-    const key = `${origin}|${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+    const key = `${origin}|${settingsKey(options)}`;
     const h2 = options.protocol === 'h2' || options.protocol === 'h2c';
     let pool = this.pools.get(key);
     if (pool === undefined) {
@@ -98,6 +129,8 @@ export class UpstreamPools {
     const pools = [...this.pools.values()];
     this.pools.clear();
     this.dispatchers.clear();
+    // Services built earlier hold these maps: emptied, they open fresh pools rather than closed ones.
+    for (const cache of this.byOrigin.values()) cache.clear();
     await Promise.allSettled(pools.map((pool) => (abort ? pool.destroy() : pool.close())));
   }
 }

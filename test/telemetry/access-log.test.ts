@@ -2,6 +2,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import pino from 'pino';
 import {
   REDACT_PATHS,
@@ -9,7 +11,11 @@ import {
   type AccessLogEntry,
 } from '../../src/telemetry/access-log.js';
 
-function capture(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
+function capture(): {
+  stream: Writable;
+  lines: () => Array<Record<string, unknown>>;
+  text: () => string;
+} {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -19,6 +25,7 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
   });
   return {
     stream,
+    text: () => chunks.join(''),
     lines: () =>
       chunks
         .join('')
@@ -84,6 +91,54 @@ describe('access log', () => {
     assert.doesNotMatch(JSON.stringify(line), /s3cr3t/);
   });
 
+  test("a line is byte for byte what pino's info() wrote with the same options, time aside", () => {
+    const ours = capture();
+    const theirs = capture();
+    const reference = pino(
+      {
+        base: undefined,
+        formatters: { level: (label: string) => ({ level: label }) },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        messageKey: 'msg',
+      },
+      theirs.stream,
+    );
+    const log = createAccessLog({ destination: ours.stream });
+    const entries: AccessLogEntry[] = [
+      entry(),
+      {
+        ...entry(),
+        service: undefined,
+        instance: undefined,
+        upstreamMs: undefined,
+        sub: undefined,
+        userAgent: 'quote " backslash \\ tab \t nul \u0000 é 𝄞 \u2028',
+        path: `/${'long-'.repeat(40)}`,
+        status: 502,
+        durationMs: Number.NaN,
+        reason: 'connect-failure',
+        error: 'no healthy instance of service "orders"',
+      },
+      { ...entry(), closedBy: 'client' },
+    ];
+    for (const e of entries) {
+      log.write({ ...e });
+      const copy = { ...e };
+      copy.path = copy.path.split('?')[0] as string;
+      reference.info(copy);
+    }
+    const stamp = /^\{"level":"info","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",/;
+    for (const line of ours
+      .text()
+      .split('\n')
+      .filter((l) => l !== ''))
+      assert.match(line, stamp);
+    assert.equal(
+      ours.text().replace(/"time":"[^"]*"/g, ''),
+      theirs.text().replace(/"time":"[^"]*"/g, ''),
+    );
+  });
+
   test('credentials logged by mistake are redacted, whatever the shape', () => {
     const { stream, lines } = capture();
     const log = pino({ redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, stream);
@@ -100,6 +155,47 @@ describe('access log', () => {
     for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 'sid=1', '"tok"', '"adm"', '"cs"'])
       assert.ok(!text.includes(secret), secret);
     assert.match(text, /\[redacted\]/);
+  });
+
+  test("the default stdout destination writes a quiet gateway's line within a second, and the rest at exit", async () => {
+    const script = `
+      import { createAccessLog } from ${JSON.stringify(new URL('../../src/telemetry/access-log.ts', import.meta.url).pathname)};
+      const log = createAccessLog();
+      const entry = ${JSON.stringify(entry())};
+      log.write({ ...entry, requestId: 'first' });
+      process.stderr.write('wrote\\n');
+      setTimeout(() => { log.write({ ...entry, requestId: 'last' }); process.exit(0); }, 3000);
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let wroteAt = Infinity;
+    child.stderr.once('data', () => {
+      wroteAt = Date.now();
+    });
+    const arrivals: Array<{ id: string; ms: number }> = [];
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const line of lines)
+        arrivals.push({ id: String(JSON.parse(line).requestId), ms: Date.now() - wroteAt });
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(code, 0);
+    assert.deepEqual(
+      arrivals.map((a) => a.id),
+      ['first', 'last'],
+    );
+    // 'first' waits in a 4 KiB buffer that it does not fill: only the periodic flush writes it, within a
+    // second (some slack for a busy machine), long before the child writes 'last' and exits 3 s later.
+    assert.ok((arrivals[0]?.ms ?? Infinity) < 1500, `first line after ${arrivals[0]?.ms} ms`);
   });
 
   test('the default async destination flushes on demand', async () => {

@@ -35,19 +35,49 @@ function timedOut(): Error {
   });
 }
 
+/** Where a handshake for an origin connects: parsed once per origin, not per upgrade. */
+interface OriginTarget {
+  readonly secure: boolean;
+  /** Host name or IP literal, without an IPv6 literal's brackets. */
+  readonly host: string;
+  readonly port: number;
+  /** The Host header: host and port as the origin spells them. */
+  readonly authority: string;
+}
+
+/** Parsed origins by origin string; instances that come and go with new addresses would grow it, hence the cap. */
+const origins = new Map<string, OriginTarget>();
+const MAX_ORIGINS = 1024;
+
+function originTarget(origin: string): OriginTarget {
+  let target = origins.get(origin);
+  if (target === undefined) {
+    const url = new URL(origin);
+    const secure = url.protocol === 'https:';
+    target = {
+      secure,
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+      authority: url.host,
+    };
+    if (origins.size >= MAX_ORIGINS) origins.clear();
+    origins.set(origin, target);
+  }
+  return target;
+}
+
 /**
  * Sends the handshake on a connection of its own (an upgraded connection never goes back to a pool) and resolves
  * with the answer; rejects with the socket error (ECONNREFUSED, ETIMEDOUT, ...) when there is none.
  */
 export function upstreamHandshake(target: HandshakeRequest): Promise<HandshakeResult> {
-  const url = new URL(target.origin);
-  const secure = url.protocol === 'https:';
+  const { secure, host, port, authority } = originTarget(target.origin);
   const options = {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    host,
+    port,
     method: 'GET',
     path: target.path,
-    headers: [...target.headers, 'host', url.host],
+    headers: [...target.headers, 'host', authority],
     agent: false,
     ...(secure ? target.tls : {}),
   };

@@ -68,7 +68,8 @@ export class GatewayMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #pluginErrors: Counter<'plugin' | 'reason'>;
   readonly #routes = new Map<string, RouteMetrics>();
-  readonly #upstreams = new Map<string, UpstreamMetrics>();
+  /** By service, then instance: an attempt finds its recorders without building a key. */
+  readonly #upstreams = new Map<string, Map<string, UpstreamMetrics>>();
   readonly #retryChildren = new Map<string, CounterChild>();
 
   /**
@@ -216,8 +217,12 @@ export class GatewayMetrics {
 
   /** The recorders of one upstream instance; cached per (service, instance). */
   upstream(service: string, instance: string): UpstreamMetrics {
-    const key = `${service}\u0000${instance}`;
-    let cached = this.#upstreams.get(key);
+    let byInstance = this.#upstreams.get(service);
+    if (byInstance === undefined) {
+      byInstance = new Map();
+      this.#upstreams.set(service, byInstance);
+    }
+    let cached = byInstance.get(instance);
     if (cached === undefined) {
       const byOutcome = new Map<UpstreamOutcome, CounterCell>();
       const duration = this.#upstreamDuration.cell(service, instance);
@@ -233,7 +238,7 @@ export class GatewayMetrics {
           duration.observe(seconds);
         },
       };
-      this.#upstreams.set(key, cached);
+      byInstance.set(instance, cached);
     }
     return cached;
   }
@@ -282,7 +287,7 @@ export class GatewayMetrics {
     ] satisfies UpstreamOutcome[]) {
       this.#attempts.remove(service, instance, outcome);
     }
-    this.#upstreams.delete(`${service}\u0000${instance}`);
+    this.#upstreams.get(service)?.delete(instance);
   }
 
   /** Counts a plugin hook that failed (rare: a label lookup per call is fine). */
