@@ -123,6 +123,12 @@ function checkServices(config: Config, issues: CrossIssue[]): void {
           'instances are only for discovery: static; redis-discovered instances register themselves',
       });
     }
+    if (service.healthCheck?.type === 'grpc' && service.protocol === 'http1') {
+      issues.push({
+        path: ['services', name, 'healthCheck', 'type'],
+        message: 'a grpc health check needs protocol h2 or h2c, not http1',
+      });
+    }
     const { policy, hashOn } = service.loadBalancer;
     if (policy === 'ring-hash' && hashOn === undefined) {
       issues.push({

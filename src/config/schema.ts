@@ -133,6 +133,47 @@ const instance = z.union([
 
 const policy = z.enum(['round-robin', 'weighted', 'least-request', 'ring-hash']);
 
+/** The timing of active health checks, whatever they ask. */
+interface HealthCheckTiming {
+  readonly interval: number;
+  readonly timeout: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+}
+
+/** `http`: GET `path`, a 2xx passes. `grpc`: grpc.health.v1.Health/Check for `service` ('' is the whole server), SERVING passes. */
+export type HealthCheck =
+  | (HealthCheckTiming & { readonly type: 'http'; readonly path: string })
+  | (HealthCheckTiming & { readonly type: 'grpc'; readonly service: string });
+
+const healthCheck = z
+  .strictObject({
+    type: z.enum(['http', 'grpc']).default('http'),
+    path: z.string().startsWith('/').optional(),
+    service: z.string().optional(),
+    interval: duration.default(5000),
+    timeout: duration.default(1000),
+    unhealthyThreshold: z.number().int().min(1).default(3),
+    healthyThreshold: z.number().int().min(1).default(2),
+  })
+  .superRefine((check, ctx) => {
+    if (check.type === 'http' && check.path === undefined)
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'an http health check needs path' });
+    if (check.type === 'grpc' && check.path !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['path'],
+        message: 'path is for type http; a grpc check calls grpc.health.v1.Health/Check',
+      });
+    if (check.type === 'http' && check.service !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['service'], message: 'service is for type grpc' });
+  })
+  .transform(({ type, path, service, ...timing }): HealthCheck =>
+    type === 'grpc'
+      ? { type, service: service ?? '', ...timing }
+      : { type, path: path as string, ...timing },
+  );
+
 const service = z.strictObject({
   /** How edgeway talks to instances: HTTP/1.1, HTTP/2 over TLS (ALPN), or HTTP/2 with prior knowledge. */
   protocol: z.enum(['http1', 'h2', 'h2c']).default('http1'),
@@ -145,15 +186,7 @@ const service = z.strictObject({
       slowStart: duration.optional(),
     })
     .default({ policy: 'least-request' }),
-  healthCheck: z
-    .strictObject({
-      path: z.string().startsWith('/'),
-      interval: duration.default(5000),
-      timeout: duration.default(1000),
-      unhealthyThreshold: z.number().int().min(1).default(3),
-      healthyThreshold: z.number().int().min(1).default(2),
-    })
-    .optional(),
+  healthCheck: healthCheck.optional(),
   outlierDetection: z
     .strictObject({
       consecutive5xx: z.number().int().min(1).default(5),

@@ -1,23 +1,56 @@
-/** Active health checks: probe each endpoint over HTTP and mark it down or up after enough results in a row. */
+/** Active health checks: probe each endpoint (HTTP GET or the gRPC health protocol) and mark it down or up after enough results in a row. */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { ServiceConfig } from '../config/schema.js';
+import type { ConnectionOptions } from 'node:tls';
+import type { HealthCheck } from '../config/schema.js';
 import type { Endpoint } from '../balancing/endpoint.js';
+import { grpcHealthProbe } from './grpc-health.js';
 
 /** A service's parsed `healthCheck` block (durations in ms). */
-export type HealthCheckConfig = NonNullable<ServiceConfig['healthCheck']>;
+export type HealthCheckConfig = HealthCheck;
 
-/** Callbacks of a HealthChecker. */
+/** Callbacks and connection settings of a HealthChecker. */
 export interface HealthCheckerOptions {
   /** Called when an endpoint's `healthy` flips (for logs, metrics and the dashboard). */
   readonly onChange?: (endpoint: Endpoint, healthy: boolean) => void;
+  /** TLS to https instances for gRPC checks (the service's `upstreamTls`). */
+  readonly tls?: ConnectionOptions;
+}
+
+/**
+ * Sends one probe to `origin` and calls `done` once with whether it passed (at most once; later calls are
+ * ignored by the caller); returns what cuts the probe short.
+ */
+export type Prober = (origin: string, done: (passed: boolean) => void) => () => void;
+
+/** GET `path`: a 2xx passes; anything else (other status, refused, reset) fails. */
+function httpProbe(path: string): Prober {
+  return (origin, done) => {
+    const url = new URL(path, origin);
+    const client = url.protocol === 'https:' ? https : http;
+    // agent: false gives each probe its own connection, so a probe also tests that connections are accepted.
+    const request = client.request(url, {
+      method: 'GET',
+      agent: false,
+      headers: { 'user-agent': 'edgeway-health-check' },
+    });
+    request.on('response', (response) => {
+      response.resume();
+      const status = response.statusCode ?? 0;
+      done(status >= 200 && status < 300);
+    });
+    request.on('error', () => done(false));
+    request.end();
+    return () => request.destroy();
+  };
 }
 
 /** Per-endpoint probe state. */
 interface Probe {
   timer: NodeJS.Timeout | undefined;
   deadline: NodeJS.Timeout | undefined;
-  request: http.ClientRequest | undefined;
+  /** Cuts the probe on the wire short. */
+  abort: (() => void) | undefined;
   /** Ends this probe's claim on its endpoint (see `onTheWire`). */
   release: (() => void) | undefined;
   successes: number;
@@ -31,20 +64,26 @@ interface Probe {
 const onTheWire = new WeakMap<Endpoint, Promise<void>>();
 
 /**
- * Probes `GET <origin><path>` of every endpoint: the first probe at once, then `interval` after the
+ * Probes every endpoint (`GET <origin><path>`, or grpc.health.v1.Health/Check): the first probe at once, then `interval` after the
  * previous one finished, so at most one probe per endpoint is ever in flight, even when `timeout` is longer
- * than `interval` or two checkers (old and new snapshot) share the endpoint. A 2xx within `timeout` is a
- * pass; anything else (other status, refused, reset, timeout) a failure. `unhealthyThreshold` failures in
+ * than `interval` or two checkers (old and new snapshot) share the endpoint. A pass (a 2xx; SERVING) within
+ * `timeout` is a pass; anything else (other answer, refused, reset, timeout) a failure. `unhealthyThreshold` failures in
  * a row mark the endpoint unhealthy, `healthyThreshold` passes in a row healthy again.
  */
 export class HealthChecker {
   private readonly probes = new Map<Endpoint, Probe>();
   private running = false;
+  private readonly send: Prober;
 
   constructor(
     private readonly config: HealthCheckConfig,
     private readonly options: HealthCheckerOptions = {},
-  ) {}
+  ) {
+    this.send =
+      config.type === 'grpc'
+        ? grpcHealthProbe(config.service, options.tls)
+        : httpProbe(config.path);
+  }
 
   /** Starts probing `endpoints`. */
   start(endpoints: readonly Endpoint[]): void {
@@ -66,7 +105,7 @@ export class HealthChecker {
       const probe: Probe = {
         timer: undefined,
         deadline: undefined,
-        request: undefined,
+        abort: undefined,
         release: undefined,
         successes: 0,
         failures: 0,
@@ -93,16 +132,14 @@ export class HealthChecker {
       return;
     }
     probe.release = claim(endpoint);
-    const url = new URL(this.config.path, endpoint.origin);
-    const client = url.protocol === 'https:' ? https : http;
     let settled = false;
     const settle = (passed: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(probe.deadline);
       probe.deadline = undefined;
-      probe.request?.destroy();
-      probe.request = undefined;
+      probe.abort?.();
+      probe.abort = undefined;
       probe.release?.();
       probe.release = undefined;
       // A probe cut short by stop() or removal reports nothing and schedules nothing.
@@ -114,20 +151,10 @@ export class HealthChecker {
     // The socket `timeout` option only bounds idleness; this bounds the whole exchange.
     probe.deadline = setTimeout(() => settle(false), this.config.timeout);
     probe.deadline.unref();
-    // agent: false gives each probe its own connection, so a probe also tests that connections are accepted.
-    const request = client.request(url, {
-      method: 'GET',
-      agent: false,
-      headers: { 'user-agent': 'edgeway-health-check' },
-    });
-    probe.request = request;
-    request.on('response', (response) => {
-      response.resume();
-      const status = response.statusCode ?? 0;
-      settle(status >= 200 && status < 300);
-    });
-    request.on('error', () => settle(false));
-    request.end();
+    const abort = this.send(endpoint.origin, settle);
+    // A probe that settled while it was being sent (a synchronous error) still holds its connection.
+    if (settled) abort();
+    else probe.abort = abort;
   }
 
   private count(endpoint: Endpoint, probe: Probe, passed: boolean): void {
@@ -155,8 +182,8 @@ function cancel(probe: Probe): void {
   clearTimeout(probe.deadline);
   probe.timer = undefined;
   probe.deadline = undefined;
-  probe.request?.destroy();
-  probe.request = undefined;
+  probe.abort?.();
+  probe.abort = undefined;
   probe.release?.();
   probe.release = undefined;
 }

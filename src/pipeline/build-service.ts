@@ -8,6 +8,7 @@ import { staticInstances } from '../discovery/instance.js';
 import { OutlierDetector } from '../discovery/outlier-detection.js';
 import type { Registry } from '../discovery/registry.js';
 import type { UpstreamPools } from '../proxy/upstream-client.js';
+import { upstreamConnectOptions } from '../proxy/upstream-tls.js';
 import { AdaptiveConcurrencyLimiter } from '../traffic/adaptive-concurrency.js';
 import { CircuitBreaker } from '../traffic/circuit-breaker.js';
 import { RetryBudget } from '../traffic/retry-budget.js';
@@ -45,6 +46,9 @@ export function buildService(
   const health = config.healthCheck
     ? new HealthChecker(config.healthCheck, {
         onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy),
+        ...(config.healthCheck.type === 'grpc' && config.upstreamTls !== undefined
+          ? { tls: upstreamConnectOptions(config.upstreamTls) }
+          : {}),
       })
     : undefined;
 

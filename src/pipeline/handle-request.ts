@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestPickInput } from '../balancing/pick-input.js';
 import { GatewayError, toGatewayError } from '../errors.js';
+import { responseGone } from '../proxy/client-gone.js';
 import { forward } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { RequestObserver, WebSocketClose } from '../request/observer.js';
@@ -245,7 +246,7 @@ export function createRequestHandler(
         const error = toGatewayError(err);
         // The client closed the connection before any answer (nginx's 499): logged and counted as its own
         // status, never as the 502 that nobody received.
-        const status = res.destroyed && !res.headersSent ? 499 : error.status;
+        const status = responseGone(res) && !res.headersSent ? 499 : error.status;
         const unread = !req.complete;
         const discard = unread && discardableBody(req);
         // RFC 9113 8.2.2: HTTP/2 has no Connection header; an unread stream ends on its own.

@@ -16,6 +16,7 @@ import type { ServiceRuntime } from './service-runtime.js';
 import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
 import { decideRetry } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
+import { responseGone } from './client-gone.js';
 import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
@@ -156,7 +157,7 @@ async function attempts({
     // in-flight and breaker slots until the request timeout. undici takes an EventEmitter as its signal,
     // which costs less than an AbortController; the abort is classified client-aborted (no blame, no retry).
     // `aborted` covers a client that left while an earlier attempt failed or its retry waited.
-    const clientGone = Object.assign(new EventEmitter(), { aborted: ctx.res.destroyed });
+    const clientGone = Object.assign(new EventEmitter(), { aborted: responseGone(ctx.res) });
     const onClientClose = (): void => {
       clientGone.aborted = true;
       clientGone.emit('abort');

@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FailureKind } from '../balancing/endpoint.js';
+import { responseDelivered, responseGone } from './client-gone.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 /**
@@ -24,7 +25,7 @@ export function relay(
 ): Promise<FailureKind | undefined> {
   body.on('error', ignore);
   // The client may have gone while the upstream was still answering: 'close' has already fired.
-  if (res.destroyed) {
+  if (responseGone(res)) {
     body.destroy();
     return Promise.resolve('client-aborted');
   }
@@ -62,12 +63,12 @@ export function relay(
     };
     const onFinish = (): void => {
       // Node's HTTP/2 compat response also says 'finish' for a stream the client reset: not everything got there.
-      if (res.writableFinished) return settle(undefined);
+      if (responseDelivered(res)) return settle(undefined);
       body.destroy();
       settle('client-aborted');
     };
     const onClose = (): void => {
-      if (res.writableFinished) return settle(undefined);
+      if (responseDelivered(res)) return settle(undefined);
       body.destroy();
       settle('client-aborted');
     };

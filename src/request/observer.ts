@@ -35,9 +35,6 @@ export interface RequestOutcome {
 export interface WebSocketClose {
   /** `client`, `upstream`, `idle_timeout`, `shutdown`, `token_expired` or `token_revoked`. */
   readonly closedBy: string;
-  /** Bytes relayed from the client, and to it, after the handshake. */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
 }
 
 /** Telemetry hooks around a request. */

@@ -35,6 +35,9 @@ export function acceptH2c(server: Server, h2: Http2Server): void {
       socket.unshift(head);
       if (kind === 'h2') {
         (socket as Socket & { [H2C_SOCKET]?: true })[H2C_SOCKET] = true;
+        // http.Server accepts half-open sockets; an HTTP/2 session would then never learn that its client
+        // left, and its streams would wait on request bodies until the drain deadline.
+        socket.allowHalfOpen = false;
         h2.emit('connection', socket);
       } else {
         for (const listener of h1) listener.call(server, socket);

@@ -1,6 +1,7 @@
 /** HTTP/2 sessions of the public listener: their SETTINGS, the per-connection defences, and their graceful close. */
 import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { EventEmitter } from 'node:events';
+import { countStreamBytes } from '../telemetry/wire-bytes.js';
 
 /** `gateway.http2Limits` with the header budget of `gateway.maxHeaderBytes`. */
 export interface Http2Limits {
@@ -78,6 +79,7 @@ export class Http2Sessions {
       }
     };
     session.on('stream', (stream: ServerHttp2Stream) => {
+      countStreamBytes(stream);
       // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
       // always answers (an error response at worst) before it lets a stream go.
       if (stream.closed) reset();

@@ -112,15 +112,8 @@ export function requestObserver(telemetry: Telemetry): RequestObserver {
         status: outcome.status,
         // The socket's counters see every byte, whatever the framing: a chunked request body or a streamed
         // response has no content-length to read.
-        // An HTTP/2 stream has no socket counters of its own: a WebSocket on one counts what its relay carried.
-        bytesIn:
-          webSocket !== undefined && req.httpVersionMajor === 2
-            ? webSocket.bytesIn
-            : bytesReadSinceLast(req),
-        bytesOut:
-          webSocket !== undefined && req.httpVersionMajor === 2
-            ? webSocket.bytesOut
-            : bytesWrittenSinceLast(req),
+        bytesIn: bytesReadSinceLast(req),
+        bytesOut: bytesWrittenSinceLast(req),
         durationMs,
         upstreamMs: ctx?.service === undefined ? undefined : ctx.upstreamMs,
         clientIp: outcome.clientIp,

@@ -1,5 +1,9 @@
-/** Bytes a request and its response moved on the client connection, from the socket's own counters. */
+/**
+ * Bytes a request and its response moved on the client connection: HTTP/1.1 from the socket's own
+ * counters, HTTP/2 from counters on the request's stream.
+ */
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 
 // The socket's totals when its previous request was logged. HTTP/1.1 carries one exchange at a time, so the
@@ -18,8 +22,7 @@ interface MarkedSocket extends Socket {
  * the request that just finished (a pipelined request read ahead counts towards the earlier one).
  */
 export function bytesReadSinceLast(req: IncomingMessage): number {
-  // HTTP/2 multiplexes streams on one socket: its counters belong to no single request.
-  if (req.httpVersionMajor === 2) return 0;
+  if (req.httpVersionMajor === 2) return streamOf(req)[STREAM_READ] ?? 0;
   const socket = req.socket as MarkedSocket | null;
   // Node lets go of the socket of a request whose connection closed: its exchange is not counted.
   if (socket === null) return 0;
@@ -48,11 +51,61 @@ function skipRestOfBody(req: IncomingMessage, socket: MarkedSocket): void {
 
 /** Bytes written to the request's socket since the last call for it: the status line, headers and body of the response. */
 export function bytesWrittenSinceLast(req: IncomingMessage): number {
-  if (req.httpVersionMajor === 2) return 0;
+  if (req.httpVersionMajor === 2) return streamOf(req)[STREAM_WRITTEN] ?? 0;
   const socket = req.socket as MarkedSocket | null;
   if (socket === null) return 0;
   const total = socket.bytesWritten;
   const bytes = total - (socket[WRITTEN] ?? 0);
   socket[WRITTEN] = total;
   return bytes;
+}
+
+// HTTP/2 multiplexes streams on one socket, whose counters belong to no single request: each stream counts
+// its own DATA payload. Frame headers, padding and the HPACK-compressed header blocks are not counted (what
+// a header costs depends on the connection's compression state, not on the request).
+const STREAM_READ = Symbol('edgeway.streamBytesRead');
+const STREAM_WRITTEN = Symbol('edgeway.streamBytesWritten');
+
+interface CountedStream extends ServerHttp2Stream {
+  [STREAM_READ]?: number;
+  [STREAM_WRITTEN]?: number;
+}
+
+function streamOf(req: IncomingMessage): CountedStream {
+  return (req as unknown as Http2ServerRequest).stream;
+}
+
+/**
+ * Starts counting the DATA payload bytes `stream` receives (the request body) and is given to send (the
+ * response body, whether or not the client read it all, as a socket's `bytesWritten` counts). Called when
+ * the stream opens, before anything reads it.
+ */
+export function countStreamBytes(stream: ServerHttp2Stream): void {
+  const counted = stream as CountedStream;
+  // DATA that came in the same read as the HEADERS is already buffered; nothing has read the stream yet.
+  counted[STREAM_READ] = stream.readableLength;
+  counted[STREAM_WRITTEN] = 0;
+  // Counted where Node's HTTP/2 core hands the stream each DATA payload: a 'data' listener would set the
+  // stream flowing before the compat request reads it, and the chunks would bypass the request.
+  const push = stream.push;
+  counted.push = function countedPush(this: CountedStream, chunk: unknown, ...rest: unknown[]) {
+    this[STREAM_READ] = (this[STREAM_READ] ?? 0) + byteLength(chunk, rest[0]);
+    return (push as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof stream.push;
+  // The compat response writes every body chunk through the stream's write(); end() only closes it.
+  const write = stream.write;
+  counted.write = function countedWrite(this: CountedStream, chunk: unknown, ...rest: unknown[]) {
+    this[STREAM_WRITTEN] = (this[STREAM_WRITTEN] ?? 0) + byteLength(chunk, rest[0]);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof stream.write;
+}
+
+/** Bytes of a chunk as push() and write() take it; 0 for the end-of-stream null (and anything they refuse). */
+function byteLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string')
+    return Buffer.byteLength(
+      chunk,
+      typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8',
+    );
+  return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 }

@@ -30,6 +30,33 @@ const cases: Array<{
   errors: Array<string | RegExp>;
 }> = [
   {
+    name: 'a health check: path is for http checks (which need it), service for grpc ones',
+    files: {
+      'a.yaml': `services:
+  mixed:
+    protocol: h2c
+    instances: [http://127.0.0.1:9001]
+    healthCheck: { type: grpc, path: /healthz }
+  pathless:
+    instances: [http://127.0.0.1:9001]
+    healthCheck: { interval: 1s, service: orders }
+`,
+    },
+    errors: [
+      /services\.mixed\.healthCheck\.path: path is for type http/,
+      /services\.pathless\.healthCheck\.path: an http health check needs path/,
+      /services\.pathless\.healthCheck\.service: service is for type grpc/,
+    ],
+  },
+  {
+    name: 'a grpc health check on an http1 service is a config error',
+    files: {
+      'a.yaml':
+        'services:\n  plain:\n    instances: [http://127.0.0.1:9001]\n    healthCheck: { type: grpc }\n',
+    },
+    errors: [/services\.plain\.healthCheck\.type: a grpc health check needs protocol h2 or h2c/],
+  },
+  {
     name: 'a grpc route on an http1 service is a config error',
     files: {
       'a.yaml': SERVICE,

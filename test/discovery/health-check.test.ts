@@ -39,6 +39,7 @@ function endpointAt(url: string, id = 'a'): Endpoint {
 }
 
 const fast = {
+  type: 'http' as const,
   path: '/healthz',
   interval: 30,
   timeout: 200,
@@ -147,6 +148,7 @@ describe('a health check whose timeout is longer than its interval', () => {
     const server = await slowHealthServer(80);
     const endpoint = endpointAt(server.url);
     const config = {
+      type: 'http' as const,
       path: '/healthz',
       interval: 5,
       timeout: 2000,

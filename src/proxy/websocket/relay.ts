@@ -13,9 +13,6 @@ const POLICY_VIOLATION = 1008;
 /** How a relayed connection ended. */
 export interface RelayEnd {
   readonly closedBy: ClosedBy;
-  /** Bytes relayed from the client, and to it, after the handshake. */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
 }
 
 /** How long a side gets to take the last bytes and the FIN of a graceful close before it is reset, ms. */
@@ -46,8 +43,6 @@ export class StreamRelay {
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #ended = false;
-  #bytesIn = 0;
-  #bytesOut = 0;
   #resolve: (end: RelayEnd) => void = () => undefined;
   readonly #fromClient: FrameBoundary | undefined;
   readonly #fromUpstream: FrameBoundary | undefined;
@@ -66,12 +61,10 @@ export class StreamRelay {
       : undefined);
     client.on('data', (chunk: Buffer) => {
       this.#lastActivity = Date.now();
-      this.#bytesIn += chunk.length;
       fromClient?.advance(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       this.#lastActivity = Date.now();
-      this.#bytesOut += chunk.length;
       if (fromUpstream === undefined) return;
       if (this.#policyClose === undefined) fromUpstream.advance(chunk);
       else this.#relayToBoundary(chunk, fromUpstream);
@@ -86,12 +79,10 @@ export class StreamRelay {
     upstream.once('close', () => this.#finish('upstream', false));
     const { clientHead, upstreamHead } = options;
     if (upstreamHead !== undefined && upstreamHead.length > 0) {
-      this.#bytesOut += upstreamHead.length;
       fromUpstream?.advance(upstreamHead);
       client.write(upstreamHead);
     }
     if (clientHead !== undefined && clientHead.length > 0) {
-      this.#bytesIn += clientHead.length;
       fromClient?.advance(clientHead);
       upstream.write(clientHead);
     }
@@ -169,6 +160,6 @@ export class StreamRelay {
         });
       } else stream.destroy();
     }
-    this.#resolve({ closedBy: by, bytesIn: this.#bytesIn, bytesOut: this.#bytesOut });
+    this.#resolve({ closedBy: by });
   }
 }
