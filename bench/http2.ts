@@ -1,11 +1,14 @@
 /**
- * HTTP/2 through edgeway (h2c) vs the raw node:http2 forwarder (bench/reference-h2-proxy.ts), both pinned to
- * CPU 0 with the upstream and h2load on CPU 1; reports req/s and req/s per proxy core (the proxy's CPU time
- * from /proc). Not part of `npm test`: `node --import tsx bench/http2.ts [--duration S] [--runs N]`.
+ * HTTP/2 through edgeway (h2c) vs the raw node:http2 forwarder (bench/reference-h2-proxy.ts), paired: both
+ * proxies pinned to CPU 0 and loaded at the same time by two h2load processes (10 connections x 10 streams
+ * each) on CPU 1 with the upstream, so both see the same machine in every round (see bench/paired.ts). Each
+ * round's ratio is edgeway's req/s per CPU second (from /proc) over the reference's; the median is reported.
+ * Not part of `npm test`: `node --import tsx bench/http2.ts [--duration S] [--rounds N]`.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { cpuSeconds } from './load.js';
+import { median } from './median.js';
 import {
   compiled,
   freePort,
@@ -15,57 +18,54 @@ import {
   startNode,
 } from './processes.js';
 
+const run = promisify(execFile);
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
   const at = args.indexOf(`--${name}`);
   return at === -1 ? fallback : Number(args[at + 1]);
 };
-const DURATION_S = flag('duration', 10);
-const RUNS = flag('runs', 3);
-const TICKS_PER_S = 100;
+const DURATION_S = flag('duration', 8);
+const ROUNDS = flag('rounds', 7);
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
-
-/** One h2load run: 10 connections x 10 streams each; returns req/s. */
-function h2load(port: number): number {
-  const out = execFileSync(
-    'taskset',
-    [
-      '-c',
-      '1',
-      'h2load',
-      '-c',
-      '10',
-      '-m',
-      '10',
-      '-D',
-      String(DURATION_S),
-      '-t',
-      '1',
-      `http://127.0.0.1:${port}/bench`,
-    ],
-    { encoding: 'utf8' },
-  );
-  const match = /finished in [^,]+, ([\d.]+) req\/s/.exec(out);
-  const failed = /(\d+) failed/.exec(out);
-  if (match === null) throw new Error(`h2load said: ${out}`);
-  if (failed !== null && Number(failed[1]) > 0) throw new Error(`h2load saw failures: ${out}`);
+/** One h2load run of `seconds` on CPU 1: 10 connections x 10 concurrent streams, h2c; returns req/s. */
+async function h2load(port: number, seconds: number): Promise<number> {
+  const { stdout } = await run('taskset', [
+    '-c',
+    '1',
+    'h2load',
+    '-c',
+    '10',
+    '-m',
+    '10',
+    '-D',
+    String(seconds),
+    '-t',
+    '1',
+    `http://127.0.0.1:${port}/bench`,
+  ]);
+  const match = /finished in [^,]+, ([\d.]+) req\/s/.exec(stdout);
+  const failed = /(\d+) failed/.exec(stdout);
+  if (match === null) throw new Error(`h2load said: ${stdout}`);
+  if (failed !== null && Number(failed[1]) > 0) throw new Error(`h2load saw failures: ${stdout}`);
   return Number(match[1]);
 }
 
-function measure(
-  name: string,
-  port: number,
-  child: ChildProcess,
-): { name: string; rps: number; perCore: number } {
-  const before = cpuSeconds(child);
-  const rps = h2load(port);
-  const cpu = (cpuSeconds(child) - before) / DURATION_S;
-  return { name, rps, perCore: rps / Math.max(cpu, 0.01) };
+interface Side {
+  readonly port: number;
+  readonly pid: number;
+}
+
+/** Both sides loaded at once for `seconds`: req/s and req/s per CPU second of each. */
+async function round(
+  sides: readonly [Side, Side],
+  seconds: number,
+): Promise<Array<{ rps: number; perCore: number }>> {
+  const before = sides.map((side) => cpuSeconds(side.pid));
+  const rps = await Promise.all(sides.map((side) => h2load(side.port, seconds)));
+  return sides.map((side, i) => {
+    const cpu = cpuSeconds(side.pid) - (before[i] as number);
+    return { rps: rps[i] as number, perCore: ((rps[i] as number) * seconds) / Math.max(cpu, 0.01) };
+  });
 }
 
 runAndExit(async () => {
@@ -80,26 +80,31 @@ runAndExit(async () => {
     '0',
     `gateway: { h2c: true }\nservices:\n  bench: { instances: ["${upstream}"] }\nroutes:\n  - { name: bench, match: { path: / }, service: bench }\n`,
   );
-  h2load(refPort);
-  h2load(gateway.port);
-  const rows: Array<{ name: string; rps: number; perCore: number }> = [];
-  for (let run = 0; run < RUNS; run++) {
-    rows.push(measure('reference node:http2 forwarder', refPort, reference));
-    rows.push(measure('edgeway (h2c)', gateway.port, gateway.child));
-  }
-  const median = (name: string, key: 'rps' | 'perCore'): number => {
-    const values = rows
-      .filter((row) => row.name === name)
-      .map((row) => row[key])
-      .sort((a, b) => a - b);
-    return values[Math.floor(values.length / 2)] as number;
-  };
-  for (const name of ['reference node:http2 forwarder', 'edgeway (h2c)']) {
+  const sides: [Side, Side] = [
+    { port: gateway.port, pid: gateway.child.pid as number },
+    { port: refPort, pid: reference.pid as number },
+  ];
+  await round(sides, 3);
+  const ratios: number[] = [];
+  const rows: Array<Array<{ rps: number; perCore: number }>> = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const [edgeway, ref] = await round(sides, DURATION_S);
+    if (edgeway === undefined || ref === undefined) throw new Error('a side did not report');
+    rows.push([edgeway, ref]);
+    ratios.push(edgeway.perCore / ref.perCore);
     console.log(
-      `${name}: ${median(name, 'rps').toFixed(0)} req/s, ${median(name, 'perCore').toFixed(0)} req/s per core`,
+      `round ${i + 1}: edgeway ${edgeway.rps.toFixed(0)} req/s, ${edgeway.perCore.toFixed(0)} per core; ` +
+        `reference ${ref.rps.toFixed(0)} req/s, ${ref.perCore.toFixed(0)} per core; ratio ${(edgeway.perCore / ref.perCore).toFixed(2)}`,
     );
   }
+  const med = (side: 0 | 1, key: 'rps' | 'perCore'): string =>
+    median(rows.map((row) => (row[side] as { rps: number; perCore: number })[key])).toFixed(0);
+  console.log(`edgeway (h2c): ${med(0, 'rps')} req/s, ${med(0, 'perCore')} req/s per core`);
   console.log(
-    `edgeway / reference per core: ${(median('edgeway (h2c)', 'perCore') / median('reference node:http2 forwarder', 'perCore')).toFixed(2)}x`,
+    `reference node:http2 forwarder: ${med(1, 'rps')} req/s, ${med(1, 'perCore')} req/s per core`,
+  );
+  const sorted = [...ratios].sort((a, b) => a - b);
+  console.log(
+    `edgeway / reference per core, paired: ${median(ratios).toFixed(2)}x (rounds ${(sorted[0] as number).toFixed(2)}-${(sorted[sorted.length - 1] as number).toFixed(2)})`,
   );
 });
