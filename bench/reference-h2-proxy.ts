@@ -1,6 +1,10 @@
-/** The HTTP/2 reference forwarder: node:http2 (h2c) in front of an undici Pool, nothing else. */
+/**
+ * The HTTP/2 reference forwarder: node:http2 (h2c) in front of an undici Pool, nothing else. The body goes
+ * through `pipe` with an error handler rather than `stream.pipeline`, whose AbortController and DOMException
+ * per call took ~20% of this forwarder's CPU in a profile: the reference is the fastest forwarder these two
+ * libraries make, so the ratio against it is not flattered.
+ */
 import { createServer } from 'node:http2';
-import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 
 const port = Number(process.argv[2]);
@@ -30,7 +34,9 @@ const server = createServer({ settings: { maxConcurrentStreams: 100 } }, (req, r
             out[name] = value;
         }
         res.writeHead(upstream.statusCode, out);
-        pipeline(upstream.body, res, () => undefined);
+        upstream.body.on('error', () => res.destroy());
+        res.once('close', () => upstream.body.destroy());
+        upstream.body.pipe(res);
       },
       () => {
         res.writeHead(502);
