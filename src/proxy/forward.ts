@@ -20,7 +20,7 @@ import { responseGone } from './client-gone.js';
 import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
-import { endWithHeaders, relay, writeResponseHead } from './relay.js';
+import { endWithHeaders, relay } from './relay.js';
 import { classifyUpstreamError, failureToError } from './upstream-errors.js';
 
 /** Per-route forwarding settings, computed at config load. */
@@ -257,8 +257,7 @@ async function attempts({
         ctx.compression === undefined
           ? response.body
           : compressResponse(ctx.compression, method, status, response.headers, response.body);
-      writeResponseHead(
-        ctx.res,
+      ctx.res.writeHead(
         status,
         clientResponseHeaders(
           response.headers,

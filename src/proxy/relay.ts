@@ -89,31 +89,6 @@ export function relay(
 }
 
 /**
- * Sends the status and `fields` ([name, value, ...]). Over HTTP/2 they go as one object of lower-case names
- * (repeated ones as arrays): Node's compat `writeHead` takes a flat list through its slow path, which first
- * removes and then appends each field one by one.
- */
-export function writeResponseHead(res: ServerResponse, status: number, fields: string[]): void {
-  if (res.req?.httpVersionMajor !== 2) {
-    res.writeHead(status, fields);
-    return;
-  }
-  const head: Record<string, string | string[]> = {};
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = (fields[i] as string).toLowerCase();
-    const value = fields[i + 1] as string;
-    const previous = head[name];
-    head[name] =
-      previous === undefined
-        ? value
-        : Array.isArray(previous)
-          ? [...previous, value]
-          : [previous, value];
-  }
-  res.writeHead(status, head);
-}
-
-/**
  * Answers with headers and no body in one go: set before `end()`, the fields travel in a HEADERS frame that
  * ends the stream over HTTP/2, which gRPC's trailers-only response requires (a status in the HEADERS of a
  * stream that then sends an empty DATA frame is no status to a gRPC client). `fields` is [name, value, ...].
