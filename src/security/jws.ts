@@ -17,8 +17,8 @@ interface AlgorithmSpec {
   readonly keyTypes: readonly string[];
   /** Named curve an EC key must be on. */
   readonly curve?: string;
-  /** RFC 7518 3.4: an ECDSA signature is R || S, each the curve's byte length. */
-  readonly signatureBytes?: number;
+  /** RFC 7518 3.4: an ECDSA signature is R || S (node:crypto refuses any other length), not DER. */
+  readonly ieeeP1363?: boolean;
   readonly pss?: boolean;
 }
 
@@ -30,9 +30,9 @@ const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
   PS256: { hash: 'sha256', keyTypes: ['rsa', 'rsa-pss'], pss: true },
   PS384: { hash: 'sha384', keyTypes: ['rsa', 'rsa-pss'], pss: true },
   PS512: { hash: 'sha512', keyTypes: ['rsa', 'rsa-pss'], pss: true },
-  ES256: { hash: 'sha256', keyTypes: ['ec'], curve: 'prime256v1', signatureBytes: 64 },
-  ES384: { hash: 'sha384', keyTypes: ['ec'], curve: 'secp384r1', signatureBytes: 96 },
-  ES512: { hash: 'sha512', keyTypes: ['ec'], curve: 'secp521r1', signatureBytes: 132 },
+  ES256: { hash: 'sha256', keyTypes: ['ec'], curve: 'prime256v1', ieeeP1363: true },
+  ES384: { hash: 'sha384', keyTypes: ['ec'], curve: 'secp384r1', ieeeP1363: true },
+  ES512: { hash: 'sha512', keyTypes: ['ec'], curve: 'secp521r1', ieeeP1363: true },
   EdDSA: { hash: null, keyTypes: ['ed25519'] },
 };
 
@@ -156,7 +156,6 @@ export function keyFor(cryptoKey: CryptoKey, alg: JwsAlgorithm): KeyObject {
 export function verifySignature(jws: DecodedJws, alg: JwsAlgorithm, key: KeyObject): boolean {
   const spec = ALGORITHMS[alg];
   const signature = Buffer.from(jws.signaturePart, 'base64url');
-  if (spec.signatureBytes !== undefined && signature.length !== spec.signatureBytes) return false;
   const data = Buffer.from(jws.signingInput, 'latin1');
   if (spec.pss === true) {
     return verify(
@@ -170,7 +169,7 @@ export function verifySignature(jws: DecodedJws, alg: JwsAlgorithm, key: KeyObje
       signature,
     );
   }
-  if (spec.signatureBytes !== undefined)
+  if (spec.ieeeP1363 === true)
     return verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
   return verify(spec.hash, data, key, signature);
 }
