@@ -13,27 +13,31 @@ export type JwsAlgorithm =
 interface AlgorithmSpec {
   /** Digest for node:crypto's verify; null for EdDSA, which hashes internally. */
   readonly hash: string | null;
-  /** KeyObject.asymmetricKeyType values the algorithm accepts. */
-  readonly keyTypes: readonly string[];
-  /** Named curve an EC key must be on. */
-  readonly curve?: string;
+  /** The WebCrypto algorithm a key must have been imported as to verify this JWS algorithm. */
+  readonly importedAs: {
+    readonly name: string;
+    readonly hash?: string;
+    readonly namedCurve?: string;
+  };
   /** RFC 7518 3.4: an ECDSA signature is R || S (node:crypto refuses any other length), not DER. */
   readonly ieeeP1363?: boolean;
   readonly pss?: boolean;
 }
 
+const RSA = 'RSASSA-PKCS1-v1_5';
+
 /** RFC 7518 3.1 and RFC 8037 3.1; EdDSA is Ed25519 only, as jose signs and verifies it. */
 const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgorithmSpec>> = {
-  RS256: { hash: 'sha256', keyTypes: ['rsa'] },
-  RS384: { hash: 'sha384', keyTypes: ['rsa'] },
-  RS512: { hash: 'sha512', keyTypes: ['rsa'] },
-  PS256: { hash: 'sha256', keyTypes: ['rsa', 'rsa-pss'], pss: true },
-  PS384: { hash: 'sha384', keyTypes: ['rsa', 'rsa-pss'], pss: true },
-  PS512: { hash: 'sha512', keyTypes: ['rsa', 'rsa-pss'], pss: true },
-  ES256: { hash: 'sha256', keyTypes: ['ec'], curve: 'prime256v1', ieeeP1363: true },
-  ES384: { hash: 'sha384', keyTypes: ['ec'], curve: 'secp384r1', ieeeP1363: true },
-  ES512: { hash: 'sha512', keyTypes: ['ec'], curve: 'secp521r1', ieeeP1363: true },
-  EdDSA: { hash: null, keyTypes: ['ed25519'] },
+  RS256: { hash: 'sha256', importedAs: { name: RSA, hash: 'SHA-256' } },
+  RS384: { hash: 'sha384', importedAs: { name: RSA, hash: 'SHA-384' } },
+  RS512: { hash: 'sha512', importedAs: { name: RSA, hash: 'SHA-512' } },
+  PS256: { hash: 'sha256', importedAs: { name: 'RSA-PSS', hash: 'SHA-256' }, pss: true },
+  PS384: { hash: 'sha384', importedAs: { name: 'RSA-PSS', hash: 'SHA-384' }, pss: true },
+  PS512: { hash: 'sha512', importedAs: { name: 'RSA-PSS', hash: 'SHA-512' }, pss: true },
+  ES256: { hash: 'sha256', importedAs: { name: 'ECDSA', namedCurve: 'P-256' }, ieeeP1363: true },
+  ES384: { hash: 'sha384', importedAs: { name: 'ECDSA', namedCurve: 'P-384' }, ieeeP1363: true },
+  ES512: { hash: 'sha512', importedAs: { name: 'ECDSA', namedCurve: 'P-521' }, ieeeP1363: true },
+  EdDSA: { hash: null, importedAs: { name: 'Ed25519' } },
 };
 
 /** RFC 7518 3.3 and 3.5: an RSA key shorter than 2048 bits is refused (as jose refuses it). */
@@ -114,40 +118,48 @@ function jsonObject(part: string): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** Why a key cannot verify `alg`, or undefined when it can. */
-function keyProblem(key: KeyObject, alg: JwsAlgorithm): string | undefined {
-  const spec = ALGORITHMS[alg];
-  if (key.type !== 'public') return 'not a public key';
-  const type = key.asymmetricKeyType;
-  if (type === undefined || !spec.keyTypes.includes(type)) return `a ${type} key cannot ${alg}`;
-  const details = key.asymmetricKeyDetails ?? {};
-  if (spec.curve !== undefined && details.namedCurve !== spec.curve)
-    return `${alg} needs curve ${spec.curve}`;
-  if (spec.keyTypes.includes('rsa') && (details.modulusLength ?? 0) < MIN_RSA_BITS)
+/**
+ * Why a key cannot verify `alg`, or undefined when it can: it must be a public verification key imported for
+ * exactly this algorithm (name, hash, curve), as jose's own check demands, and an RSA key must be large enough.
+ */
+function keyProblem(cryptoKey: CryptoKey, alg: JwsAlgorithm): string | undefined {
+  const expected = ALGORITHMS[alg].importedAs;
+  const actual = cryptoKey.algorithm as {
+    name: string;
+    hash?: { name: string };
+    namedCurve?: string;
+    modulusLength?: number;
+  };
+  if (cryptoKey.type !== 'public' || !cryptoKey.usages.includes('verify'))
+    return 'not a public verification key';
+  if (
+    actual.name !== expected.name ||
+    actual.hash?.name !== expected.hash ||
+    actual.namedCurve !== expected.namedCurve
+  )
+    return `a ${actual.name} key cannot ${alg}`;
+  if (actual.modulusLength !== undefined && actual.modulusLength < MIN_RSA_BITS)
     return `${alg} needs an RSA key of at least ${MIN_RSA_BITS} bits`;
   return undefined;
 }
 
 /**
- * KeyObjects by the jose CryptoKey they were derived from. A key ring and jose's local JWK Set import each
- * JWK once and hand back the same CryptoKey, so the derivation and the key-type check run once per key.
+ * KeyObjects by the jose CryptoKey they were derived from, with the one algorithm that key was imported for.
+ * A key ring and jose's local JWK Set import each JWK once and hand back the same CryptoKey, so the check and
+ * the derivation run once per key.
  */
 const boundKeys = new WeakMap<CryptoKey, BoundKey>();
 
-/**
- * The KeyObject of `cryptoKey` for `alg`. Throws a KeyMismatchError when the key does not fit the algorithm, or was
- * first used for another one: a key verifies one algorithm only, so a token cannot pick a weaker one for it.
- */
+/** The KeyObject of `cryptoKey` for `alg`; throws a KeyMismatchError when the key was not imported for `alg`. */
 export function keyFor(cryptoKey: CryptoKey, alg: JwsAlgorithm): KeyObject {
   const bound = boundKeys.get(cryptoKey);
   if (bound !== undefined) {
-    if (bound.alg !== alg)
-      throw new KeyMismatchError(`the key is bound to ${bound.alg}, not ${alg}`);
+    if (bound.alg !== alg) throw new KeyMismatchError(`the key verifies ${bound.alg}, not ${alg}`);
     return bound.key;
   }
-  const key = KeyObject.from(cryptoKey as Parameters<typeof KeyObject.from>[0]);
-  const problem = keyProblem(key, alg);
+  const problem = keyProblem(cryptoKey, alg);
   if (problem !== undefined) throw new KeyMismatchError(problem);
+  const key = KeyObject.from(cryptoKey as Parameters<typeof KeyObject.from>[0]);
   boundKeys.set(cryptoKey, { alg, key });
   return key;
 }
