@@ -2,14 +2,19 @@
  * Authenticated-route benchmark: the same route without auth, with one token every request (verification
  * cached) and with every token distinct (each verified: more tokens than the LRU cache holds, rotated by a wrk
  * Lua script). `authScenarios` feeds bench/run.ts; run this file directly for all three figures and the ratios:
- * `node --import tsx bench/auth-scenarios.ts [--duration S] [--runs N] [--connections N] [--tokens N]`.
+ * `node --import tsx bench/auth-scenarios.ts [--duration S] [--runs N] [--connections N] [--tokens N]
+ * [--alg ES256|EdDSA|RS256]`: ES256 and EdDSA tokens are edgeway's own (its key ring made with that algorithm),
+ * RS256 ones an IdP's whose JWKS this process serves.
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createSecurity } from '../src/security/index.js';
 import { configSchema } from '../src/config/schema.js';
 import { connectBackend } from '../src/store/connect.js';
@@ -23,11 +28,18 @@ const SCOPES = ['bench:read'];
 /** The gateway's default token cache size (createSecurity). */
 const TOKEN_CACHE_SIZE = 10_000;
 
+const IDP = 'https://idp.bench.test/';
+type TokenAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
+
 /** The gateway's config: one open and one authenticated route on the same upstreams. */
-function authYaml(upstreams: readonly string[]): string {
+function authYaml(upstreams: readonly string[], jwksUri?: string): string {
+  const idp =
+    jwksUri === undefined
+      ? ''
+      : `\n    - { issuer: '${IDP}', audience: bench, jwksUri: '${jwksUri}' }`;
   return `auth:
   issuers:
-    - { issuer: edgeway, audience: bench }
+    - { issuer: edgeway, audience: bench }${idp}
 services:
   bench:
     instances: [${upstreams.join(', ')}]
@@ -38,22 +50,57 @@ routes:
 `;
 }
 
-/** A gateway process in embedded mode, and a minter on its data dir (keys.json is shared). */
-async function startAuthGateway(upstreams: readonly string[], cpu: string) {
+/** An IdP whose RS256 JWKS this process serves on loopback, and a minter of its tokens. */
+async function rsaIdp() {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'RS256', use: 'sig' };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const mint = (sub: string): Promise<string> =>
+    new SignJWT({ scope: SCOPES.join(' ') })
+      .setProtectedHeader({ alg: 'RS256', kid: 'idp-1', typ: 'JWT' })
+      .setIssuer(IDP)
+      .setAudience('bench')
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+  return { url: `http://127.0.0.1:${port}/jwks.json`, mint, close: () => server.close() };
+}
+
+/**
+ * A gateway process in embedded mode, and a minter of `alg` tokens. The key ring is made on the data dir
+ * (keys.json is shared) before the gateway starts, so the gateway signs and verifies with that algorithm.
+ */
+async function startAuthGateway(
+  upstreams: readonly string[],
+  cpu: string,
+  alg: TokenAlgorithm = 'ES256',
+) {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeway-bench-auth-'));
-  const gw = await startGatewayProcess(cpu, authYaml(upstreams), { EDGEWAY_DATA_DIR: dataDir });
   const auth = configSchema.parse({
     auth: { issuers: [{ issuer: 'edgeway', audience: 'bench' }] },
   }).auth;
-  const security = await createSecurity(connectBackend(undefined, dataDir), auth);
+  const security = await createSecurity(connectBackend(undefined, dataDir), auth, {
+    signingAlgorithm: alg === 'EdDSA' ? 'EdDSA' : 'ES256',
+  });
+  const idp = alg === 'RS256' ? await rsaIdp() : undefined;
+  const gw = await startGatewayProcess(cpu, authYaml(upstreams, idp?.url), {
+    EDGEWAY_DATA_DIR: dataDir,
+  });
+  const mintOne = async (sub: string): Promise<string> =>
+    idp !== undefined
+      ? idp.mint(sub)
+      : (await security.issueToken({ sub, scopes: SCOPES, ttlMs: 3_600_000 })).token;
   const mint = async (count: number): Promise<string[]> => {
     const tokens: string[] = [];
-    for (let i = 0; i < count; i++)
-      tokens.push(
-        (await security.issueToken({ sub: `client-${i}`, scopes: SCOPES, ttlMs: 3_600_000 })).token,
-      );
+    for (let i = 0; i < count; i++) tokens.push(await mintOne(`client-${i}`));
     return tokens;
   };
+  // The IdP's JWKS stays served: the gateway fetches it at the first token.
   return { gw, mint, close: () => security.close() };
 }
 
@@ -127,8 +174,11 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '50' },
       tokens: { type: 'string', default: '36000' },
       runs: { type: 'string', default: '3' },
+      alg: { type: 'string', default: 'ES256' },
     },
   });
+  const alg = values.alg as TokenAlgorithm;
+  if (!['ES256', 'EdDSA', 'RS256'].includes(alg)) throw new Error('--alg is ES256, EdDSA or RS256');
   const [seconds, connections, count, runs] = [
     Number(values.duration),
     Number(values.connections),
@@ -141,7 +191,7 @@ async function main(): Promise<void> {
   if (perRound <= TOKEN_CACHE_SIZE)
     throw new Error(`--tokens must exceed ${TOKEN_CACHE_SIZE} per run`);
   const upstreams = [await startBenchUpstream('1')];
-  const { gw, mint, close } = await startAuthGateway(upstreams, '0');
+  const { gw, mint, close } = await startAuthGateway(upstreams, '0', alg);
   const tokens = await mint(count);
   await close();
   // One file per round: a round never reuses a token an earlier round left in the cache, and each file is
@@ -202,7 +252,7 @@ async function main(): Promise<void> {
     { rps: number; cpu: number; perCore: number; p99: string; errors: number }
   >;
   console.log(
-    `\nedgeway auth bench: wrk c=${connections}, ${runs} runs x ${seconds}s (medians), gateway pinned to CPU 0, ${perRound} distinct tokens per run (LRU cache holds ${TOKEN_CACHE_SIZE})\n`,
+    `\nedgeway auth bench (${alg} tokens): wrk c=${connections}, ${runs} runs x ${seconds}s (medians), gateway pinned to CPU 0, ${perRound} distinct tokens per run (LRU cache holds ${TOKEN_CACHE_SIZE})\n`,
   );
   for (const [name, s] of Object.entries(summary)) {
     console.log(

@@ -1,5 +1,5 @@
 /** A bounded LRU of verified tokens, keyed by the token's SHA-256, so a repeated token costs no signature check. */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Principal } from '../request/context.js';
 
 /** A verified token as cached: who it is, when it expires (ms since epoch) and its jti for revocation. */
@@ -11,9 +11,12 @@ export interface CachedToken {
   readonly ownKid?: string;
 }
 
-/** The cache key of a token: its SHA-256, so the cache never holds bearer credentials themselves. */
+/**
+ * The cache key of a token: its SHA-256, so the cache never holds bearer credentials themselves. Computed on
+ * every authenticated request; the one-shot hash skips createHash's Hash object.
+ */
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
 
 /** LRU over a Map (insertion order = recency); entries die with their token or on revocation. */
