@@ -117,6 +117,7 @@ export async function authScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
       url: `${base}/secure/item`,
       pid: gw.child.pid,
       headers: { authorization: `Bearer ${token as string}` },
+      versus: ['auth: open route'],
     },
   ];
 }

@@ -106,7 +106,12 @@ export async function discoveryScenarios(ctx: ScenarioContext): Promise<Scenario
   const base = `http://127.0.0.1:${gw.port}`;
   return [
     { name: 'discovery: 3 static instances', url: `${base}/fixed/item`, pid: gw.child.pid },
-    { name: 'discovery: 3 Redis-registered', url: `${base}/found/item`, pid: gw.child.pid },
+    {
+      name: 'discovery: 3 Redis-registered',
+      url: `${base}/found/item`,
+      pid: gw.child.pid,
+      versus: ['discovery: 3 static instances'],
+    },
     { name: `round-robin, 1 of 3 at ${SLOW_MS}ms`, url: `${base}/rr/item`, pid: gw.child.pid },
     { name: `least-request, 1 of 3 at ${SLOW_MS}ms`, url: `${base}/lr/item`, pid: gw.child.pid },
   ];

@@ -68,12 +68,13 @@ export async function startBenchUpstream(cpu: string, delayMs = 0): Promise<stri
   return `http://127.0.0.1:${port}`;
 }
 
-/** Writes a gateway config folder and starts `edgeway start` on it; returns the port and the process. */
+/** Writes a gateway config folder and starts `edgeway start` on it (`nodeArgs` go to node); returns the port and the process. */
 export async function startGatewayProcess(
   cpu: string,
   yaml: string,
   env: NodeJS.ProcessEnv = {},
   extraArgs: string[] = [],
+  nodeArgs: string[] = [],
 ): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
@@ -83,6 +84,7 @@ export async function startGatewayProcess(
     cpu,
     [
       '--max-semi-space-size=4',
+      ...nodeArgs,
       compiled('src/cli/main.ts'),
       'start',
       '--config',
@@ -128,4 +130,11 @@ export function runAndExit(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/** An OTLP/HTTP receiver in its own process on `cpu`, so receiving costs the gateway's CPU nothing. */
+export async function startOtlpReceiver(cpu: string): Promise<string> {
+  const port = await freePort();
+  await startNode(cpu, [compiled('bench/otlp-receiver.ts'), String(port)], 'ready');
+  return `http://127.0.0.1:${port}`;
 }

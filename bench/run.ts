@@ -1,20 +1,19 @@
 /**
- * `npm run bench`: load against an upstream directly, through the reference proxy and through edgeway, all
- * in one run, interleaved per round; prints req/s, p50/p99, the proxy's CPU share, req/s per proxy core and
- * the ratios against the reference measured in the same run. Flags: --duration S, --runs N, --connections N.
+ * `npm run bench`: load on an upstream directly, on the bare reference proxy (bench/reference-proxy.ts), the
+ * logged reference (bench/logged-reference-proxy.ts), the peers fast-gateway and @fastify/http-proxy, and
+ * every edgeway scenario, all in one run, interleaved per round. The proxy under test is pinned to CPU 0, load
+ * generator and upstreams to CPU 1. Prints medians of req/s, p50/p99, the proxy's CPU share, req/s per proxy
+ * core and the ratios against both references measured in the same run, then each scenario's own comparison.
+ * Flags: --duration S, --runs N, --connections N, --only TEXT (scenarios whose name contains it, plus both
+ * references).
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
-import {
-  compiled,
-  freePort,
-  startBenchUpstream,
-  startGatewayProcess,
-  runAndExit,
-  startNode,
-} from './processes.js';
+import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
 import { extraScenarios, type Scenario } from './scenarios.js';
+import { BARE, LOGGED, startReferences } from './references.js';
+import { startFullPath } from './full-path-scenario.js';
 import { measurePaired } from './paired.js';
 import { median } from './median.js';
 
@@ -48,14 +47,12 @@ async function measure(scenario: Scenario): Promise<Row> {
   return { ...result, cpuShare, perCore: result.rps / cpuShare };
 }
 
+const ROUTE_FORWARD = 'edgeway: route + forward';
+const FULL_PATH = 'edgeway: full path';
+
 async function main(): Promise<void> {
   const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
-  const refPort = await freePort();
-  const ref = await startNode(
-    PROXY_CPU,
-    [compiled('bench/reference-proxy.ts'), String(refPort), ...upstreams],
-    'ready',
-  );
+  const references = await startReferences(upstreams, PROXY_CPU);
   const gw = await startGatewayProcess(
     PROXY_CPU,
     `services:
@@ -66,18 +63,30 @@ routes:
   - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }
 `,
   );
+  const full = await startFullPath(upstreams, PROXY_CPU, OTHER_CPU);
   const scenarios: Scenario[] = [
     { name: 'upstream direct', url: `${upstreams[0]}/item` },
-    { name: 'reference proxy', url: `http://127.0.0.1:${refPort}/item`, pid: ref.pid },
+    ...references,
     {
-      name: 'edgeway proxy path',
+      name: ROUTE_FORWARD,
       url: `http://127.0.0.1:${gw.port}/bench/item`,
       pid: gw.child.pid,
+      versus: [LOGGED, BARE, 'peer: fast-gateway'],
+    },
+    {
+      name: FULL_PATH,
+      url: full.url,
+      pid: full.child.pid,
+      headers: full.headers,
+      versus: [BARE, LOGGED],
     },
     ...(await extraScenarios({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU })),
   ].filter(
     (s) =>
-      values.only === undefined || s.name.includes(values.only) || s.name === 'reference proxy',
+      values.only === undefined ||
+      s.name.includes(values.only) ||
+      s.name === BARE ||
+      s.name === LOGGED,
   );
 
   const rows = new Map<string, Row[]>(scenarios.map((s) => [s.name, []]));
@@ -90,7 +99,7 @@ routes:
   const summary = scenarios.map((s) => {
     const list = rows.get(s.name) as Row[];
     return {
-      name: s.name,
+      scenario: s,
       rps: median(list.map((r) => r.rps)),
       p50: median(list.map((r) => r.p50Ms)),
       p99: median(list.map((r) => r.p99Ms)),
@@ -99,20 +108,31 @@ routes:
       errors: list.reduce((a, r) => a + r.errors, 0),
     };
   });
-  const ref0 = summary.find((s) => s.name === 'reference proxy');
+  const bare = summary.find((s) => s.scenario.name === BARE);
+  const logged = summary.find((s) => s.scenario.name === LOGGED);
+  const ratio = (a: number, b: number | undefined): string =>
+    b === undefined || !Number.isFinite(a) || !Number.isFinite(b) ? '-' : (a / b).toFixed(2);
   const pad = (v: string, n: number) => v.padStart(n);
   console.log(
-    `\nedgeway bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, node ${process.version}, ${LOAD_TOOL} c=${connections}, ${runs} runs x ${seconds}s (medians); proxy pinned to CPU ${PROXY_CPU}\n`,
+    `\nedgeway bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, node ${process.version}, ${LOAD_TOOL} c=${connections}, ${runs} runs x ${seconds}s (medians); proxy pinned to CPU ${PROXY_CPU}, ${LOAD_TOOL} and upstreams to CPU ${OTHER_CPU}\n`,
   );
   console.log(
-    `${'scenario'.padEnd(34)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu', 7)}${pad('req/s/core', 12)}${pad('x ref/core', 12)}${pad('p99 x ref', 11)}${pad('errors', 8)}`,
+    `${'scenario'.padEnd(40)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('cpu', 6)}${pad('req/s/core', 11)}${pad('x bare', 8)}${pad('x logged', 9)}${pad('p99 x bare', 11)}${pad('errors', 7)}`,
   );
   for (const s of summary) {
-    const ratio = ref0 && Number.isFinite(s.perCore) ? (s.perCore / ref0.perCore).toFixed(2) : '-';
-    const p99Ratio = ref0 ? (s.p99 / ref0.p99).toFixed(2) : '-';
     console.log(
-      `${s.name.padEnd(34)}${pad(s.rps.toFixed(0), 9)}${pad(s.p50.toFixed(2), 9)}${pad(s.p99.toFixed(2), 9)}${pad(Number.isFinite(s.cpu) ? s.cpu.toFixed(2) : '-', 7)}${pad(Number.isFinite(s.perCore) ? s.perCore.toFixed(0) : '-', 12)}${pad(ratio, 12)}${pad(p99Ratio, 11)}${pad(String(s.errors), 8)}`,
+      `${s.scenario.name.padEnd(40)}${pad(s.rps.toFixed(0), 8)}${pad(s.p50.toFixed(2), 8)}${pad(s.p99.toFixed(2), 8)}${pad(Number.isFinite(s.cpu) ? s.cpu.toFixed(2) : '-', 6)}${pad(Number.isFinite(s.perCore) ? s.perCore.toFixed(0) : '-', 11)}${pad(ratio(s.perCore, bare?.perCore), 8)}${pad(ratio(s.perCore, logged?.perCore), 9)}${pad(ratio(s.p99, bare?.p99), 11)}${pad(String(s.errors), 7)}`,
     );
+  }
+  console.log('\nper core, each scenario against its own baseline (same run):');
+  for (const s of summary) {
+    for (const name of s.scenario.versus ?? []) {
+      const baseline = summary.find((b) => b.scenario.name.startsWith(name));
+      if (baseline === undefined) continue;
+      console.log(
+        `  "${s.scenario.name}" vs "${baseline.scenario.name}": ${ratio(s.perCore, baseline.perCore)}x per core, ${ratio(s.rps, baseline.rps)}x req/s, p99 ${ratio(s.p99, baseline.p99)}x`,
+      );
+    }
   }
   for (const s of scenarios) {
     const baseline = scenarios.find((b) => b.name === s.pairedWith);
@@ -122,8 +142,13 @@ routes:
       `\npaired (loaded together on CPU ${PROXY_CPU}): "${s.name}" vs "${baseline.name}": ${paired.perCpu.toFixed(2)}x per CPU, ${paired.rps.toFixed(2)}x req/s (rounds per CPU: ${paired.rounds.map((r) => r.toFixed(2)).join(' ')})`,
     );
   }
-  if (gw.child.pid !== undefined)
-    console.log(`\nedgeway RSS after the run: ${rssMb(gw.child.pid).toFixed(0)} MB`);
+  for (const [name, pid] of [
+    [ROUTE_FORWARD, gw.child.pid],
+    [FULL_PATH, full.child.pid],
+  ] as const) {
+    if (pid !== undefined && scenarios.some((s) => s.name === name))
+      console.log(`\nRSS after the run, ${name}: ${rssMb(pid).toFixed(0)} MB`);
+  }
 }
 
 runAndExit(main);

@@ -13,6 +13,8 @@ export interface Scenario {
   readonly headers?: Record<string, string>;
   /** Also measured loaded together with this scenario (by name), see paired.ts. */
   readonly pairedWith?: string;
+  /** Scenarios (by name, or the start of one) this one is also reported as a ratio of. */
+  readonly versus?: readonly string[];
 }
 
 /** What extra scenarios may build on. */

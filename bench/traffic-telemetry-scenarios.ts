@@ -4,7 +4,7 @@
  * and tracing at 100% exported over OTLP to a local receiver vs tracing off (target >= 0.85x).
  */
 import { benchRedis } from './discovery-scenarios.js';
-import { compiled, freePort, startGatewayProcess, startNode } from './processes.js';
+import { startGatewayProcess, startOtlpReceiver } from './processes.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
 
 function config(upstreams: readonly string[]): string {
@@ -22,13 +22,6 @@ routes:
 `;
 }
 
-/** An OTLP/HTTP receiver in its own process on the helpers' CPU, so receiving costs the gateway's CPU nothing. */
-async function otlpReceiver(cpu: string): Promise<string> {
-  const port = await freePort();
-  await startNode(cpu, [compiled('bench/otlp-receiver.ts'), String(port)], 'ready');
-  return `http://127.0.0.1:${port}`;
-}
-
 /** The scenarios; every gateway here runs on Redis and is pinned to the proxy CPU. */
 export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
   const redis = await benchRedis();
@@ -40,7 +33,7 @@ export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<S
     ctx.proxyCpu,
     config(ctx.upstreams),
     {
-      OTEL_EXPORTER_OTLP_ENDPOINT: await otlpReceiver(ctx.otherCpu),
+      OTEL_EXPORTER_OTLP_ENDPOINT: await startOtlpReceiver(ctx.otherCpu),
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
       OTEL_TRACES_SAMPLER: 'always_on',
     },
@@ -53,6 +46,7 @@ export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<S
       name: 'rate limit: limited, never hit',
       url: at(limits.port, '/limited'),
       pid: limits.child.pid,
+      versus: ['rate limit: unlimited route'],
     },
     { name: 'telemetry: off', url: at(limits.port, '/open'), pid: limits.child.pid },
     {
@@ -60,6 +54,7 @@ export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<S
       url: at(traced.port, '/open'),
       pid: traced.child.pid,
       pairedWith: 'telemetry: off',
+      versus: ['telemetry: off'],
     },
   ];
 }
