@@ -14,6 +14,7 @@ import {
   batchLimitsFromEnv,
   otlpHttpProtobufExporter,
 } from './otlp-span-processor.js';
+import { recorderConfigOf, type RecorderConfig } from './span-recorder.js';
 
 /** The instrumentation scope name of every span edgeway creates. */
 export const TRACER_NAME = 'edgeway';
@@ -22,7 +23,10 @@ export const TRACER_NAME = 'edgeway';
 export interface Tracing {
   /** False when no exporter is configured: no SDK runs and span helpers do (almost) nothing. */
   readonly enabled: boolean;
+  /** The SDK's tracer, for spans started outside the request path. */
   readonly tracer: Tracer;
+  /** The configuration request spans are recorded with (the SDK tracer's); undefined when not enabled. */
+  readonly recorder: RecorderConfig | undefined;
   /** Exports every ended span now (export waits for async resource detection, so tests call this). */
   flush(): Promise<void>;
   /** Flushes pending spans and unregisters the global providers (so a later start can register again). */
@@ -40,6 +44,7 @@ export interface TracingOptions {
 const DISABLED: Tracing = Object.freeze({
   enabled: false,
   tracer: trace.getTracer(TRACER_NAME),
+  recorder: undefined,
   flush: async () => undefined,
   shutdown: async () => undefined,
 });
@@ -121,14 +126,15 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   });
   sdk.start();
   const tracer = trace.getTracer(TRACER_NAME);
+  const provider = trace.getTracerProvider();
+  const sdkProvider = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
   let stopped: Promise<void> | undefined;
   return {
     enabled: true,
     tracer,
+    recorder: recorderConfigOf(sdkProvider.getTracer(TRACER_NAME)),
     flush: async () => {
-      const provider = trace.getTracerProvider();
-      const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
-      await (delegate as { forceFlush?: () => Promise<void> }).forceFlush?.();
+      await (sdkProvider as { forceFlush?: () => Promise<void> }).forceFlush?.();
     },
     shutdown: () => {
       stopped ??= sdk.shutdown().finally(() => {

@@ -33,6 +33,7 @@ import type { ServerSpan } from '../../request/server-span.js';
 import type { FailureKind } from '../../balancing/endpoint.js';
 import type { Tracing } from './otel.js';
 import { describeStage, type StageName } from './stage-attributes.js';
+import { SpanRecorder, contextWithSpan } from './span-recorder.js';
 
 export type { StageName } from './stage-attributes.js';
 
@@ -73,13 +74,6 @@ export interface SpanOptions {
   readonly stages: boolean;
 }
 
-// Attributes are set after start, not passed in these options: the SDK sanitises start attributes twice and
-// copies them a third time (~25% of span creation), no OTEL_TRACES_SAMPLER sampler reads them, and an
-// unsampled span then costs no attribute work at all.
-const SERVER = { kind: SpanKind.SERVER };
-const CLIENT = { kind: SpanKind.CLIENT };
-const INTERNAL = { kind: SpanKind.INTERNAL };
-
 /** A span that records nothing; handed out whenever tracing is off, never allocated per request. */
 export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
@@ -92,17 +86,21 @@ const ZERO_SPAN_ID = '0000000000000000';
 /** Returns `bytes` random bytes as lowercase hex; injectable so tests are deterministic. */
 export type RandomHex = (bytes: number) => string;
 
-// One randomFillSync per 4 KiB instead of one per id: about 250 trace ids or 500 span ids per refill.
-const pool = Buffer.allocUnsafe(4096);
-let poolOffset = pool.length;
+// One randomFillSync and one hex conversion per 2 KiB (about 128 trace ids or 256 span ids): an id is then
+// a substring, where a native hex conversion per id cost more than the rest of an unsampled span.
+const POOL_BYTES = 2048;
+const pool = Buffer.allocUnsafe(POOL_BYTES);
+let poolHex = '';
+let poolOffset = POOL_BYTES;
 
 /** Fast non-blocking random hex from a pooled CSPRNG buffer (the default {@link RandomHex}). */
 export function pooledRandomHex(bytes: number): string {
-  if (poolOffset + bytes > pool.length) {
+  if (poolOffset + bytes > POOL_BYTES) {
     randomFillSync(pool);
+    poolHex = pool.toString('hex');
     poolOffset = 0;
   }
-  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  const hex = poolHex.slice(2 * poolOffset, 2 * (poolOffset + bytes));
   poolOffset += bytes;
   return hex;
 }
@@ -209,21 +207,27 @@ function failStage(span: Span, error: unknown): void {
  * the request path pays a branch, one small object and a few random bytes.
  */
 export class SpanFactory {
-  readonly #tracing: Tracing;
+  /** Undefined when tracing is off. */
+  readonly #recorder: SpanRecorder | undefined;
   readonly #stages: boolean;
   readonly #random: RandomHex;
   /** Each instance's CLIENT span attributes, parsed from its URL once (weakly held: departed instances go). */
   readonly #targets = new WeakMap<UpstreamInstance, UpstreamTarget>();
 
-  /** `random` supplies trace and span ids when tracing is off (default {@link pooledRandomHex}). */
+  /** `random` supplies trace and span ids (default {@link pooledRandomHex}). */
   constructor(
     tracing: Tracing,
     options: SpanOptions = { stages: true },
     random: RandomHex = pooledRandomHex,
   ) {
-    this.#tracing = tracing;
     this.#stages = options.stages;
     this.#random = random;
+    this.#recorder =
+      tracing.recorder === undefined
+        ? undefined
+        : new SpanRecorder(tracing.recorder, (bytes) =>
+            randomId(random, bytes, bytes === 16 ? ZERO_TRACE_ID : ZERO_SPAN_ID),
+          );
   }
 
   /**
@@ -240,7 +244,8 @@ export class SpanFactory {
     // W3C Trace Context 3.3: tracestate means nothing without a valid traceparent.
     const incomingTracestate =
       incomingTraceparent === undefined ? undefined : headerValue(req, 'tracestate');
-    if (!this.#tracing.enabled) {
+    const recorder = this.#recorder;
+    if (recorder === undefined) {
       const traceId =
         incomingTraceparent === undefined
           ? randomId(this.#random, 16, ZERO_TRACE_ID)
@@ -260,12 +265,18 @@ export class SpanFactory {
       incomingTraceparent === undefined
         ? ROOT_CONTEXT
         : propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = this.#tracing.tracer.startSpan(`${method} ${routeName}`, SERVER, parent);
+    const remote = parent === ROOT_CONTEXT ? undefined : trace.getSpanContext(parent);
+    const span = recorder.start(
+      `${method} ${routeName}`,
+      SpanKind.SERVER,
+      parent,
+      remote !== undefined && trace.isSpanContextValid(remote) ? remote : undefined,
+    );
     // Unsampled spans (OTEL_TRACES_SAMPLER ratios) skip the attribute work entirely.
     if (span.isRecording()) describeServerSpan(span, req, routeName, method, clientAddress);
     return {
       span,
-      context: trace.setSpan(parent, span),
+      context: contextWithSpan(parent, span),
       method,
       traceId: span.spanContext().traceId,
       incomingTraceparent,
@@ -280,8 +291,14 @@ export class SpanFactory {
    * stage receives its span to record decisions on; an exception marks the span failed and is rethrown.
    */
   stageSpan<T>(parent: ServerSpan, name: StageName, fn: (span: Span) => T): T {
-    if (!this.#stages || !parent.span.isRecording()) return fn(NOOP_SPAN);
-    const span = this.#tracing.tracer.startSpan(name, INTERNAL, parent.context);
+    const recorder = this.#recorder;
+    if (!this.#stages || recorder === undefined || !parent.span.isRecording()) return fn(NOOP_SPAN);
+    const span = recorder.startChild(
+      name,
+      SpanKind.INTERNAL,
+      parent.context,
+      parent.span.spanContext(),
+    );
     let result: T;
     try {
       result = fn(span);
@@ -313,8 +330,14 @@ export class SpanFactory {
    * wraps every stage, so no stage writes span attributes of its own.
    */
   runStage(name: StageName, stage: Stage, ctx: RequestContext): void | Promise<void> {
-    if (!this.#stages || !ctx.trace.span.isRecording()) return stage(ctx);
-    const span = this.#tracing.tracer.startSpan(name, INTERNAL, ctx.trace.context);
+    const recorder = this.#recorder;
+    if (!this.#stages || recorder === undefined || !ctx.trace.span.isRecording()) return stage(ctx);
+    const span = recorder.startChild(
+      name,
+      SpanKind.INTERNAL,
+      ctx.trace.context,
+      ctx.trace.span.spanContext(),
+    );
     let result: void | Promise<void>;
     try {
       result = stage(ctx);
@@ -348,16 +371,18 @@ export class SpanFactory {
     path: string,
     attempt: number,
   ): ClientSpan {
-    if (!this.#tracing.enabled) {
+    const recorder = this.#recorder;
+    if (recorder === undefined) {
       const flags =
         parent.incomingTraceparent === undefined ? '00' : parent.incomingTraceparent.slice(53, 55);
       const traceparent = `00-${parent.traceId}-${randomId(this.#random, 8, ZERO_SPAN_ID)}-${flags}`;
       return { span: NOOP_SPAN, traceparent, tracestate: parent.incomingTracestate };
     }
-    const span = this.#tracing.tracer.startSpan(
+    const span = recorder.startChild(
       `${parent.method} ${service}`,
-      CLIENT,
+      SpanKind.CLIENT,
       parent.context,
+      parent.span.spanContext(),
     );
     if (span.isRecording()) {
       let target = this.#targets.get(instance);
