@@ -3,7 +3,8 @@
  * select_instance stage span and one CLIENT span, encoded and exported over OTLP/protobuf to a local
  * receiver), in process, for each sampler; variants alternate round by round so drift hits them alike,
  * and the fastest round of each counts (the least disturbed on a shared machine).
- * Flags: --rounds N, --requests N (per round), --only NAME (and tracing off). Profile with node --cpu-prof.
+ * Flags: --rounds N, --requests N (per round), --only NAME (and tracing off, unless --alone). Profile
+ * with node --cpu-prof; count instructions with valgrind --tool=callgrind on two --requests values.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '7' },
     requests: { type: 'string', default: '100000' },
     only: { type: 'string' },
+    alone: { type: 'boolean', default: false },
   },
 });
 
@@ -70,8 +72,8 @@ async function main(): Promise<void> {
   const results = new Map<string, number[]>();
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const [name, env] of Object.entries(VARIANTS)) {
-      if (values.only !== undefined && name !== 'tracing off' && !name.includes(values.only))
-        continue;
+      const wanted = values.only === undefined || name.includes(values.only);
+      if (!wanted && (values.alone || name !== 'tracing off')) continue;
       const vars = {
         OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
     }
   }
   // The fastest round is the one least disturbed by other processes on a shared machine.
-  const off = Math.min(...(results.get('tracing off') ?? []));
+  const off = Math.min(...(results.get('tracing off') ?? [0]));
   for (const [name, us] of results) {
     const best = Math.min(...us);
     console.log(

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { startTracing } from '../../src/telemetry/tracing/otel.js';
+import { SpanFactory } from '../../src/telemetry/tracing/spans.js';
 
 interface Received {
   readonly path: string;
@@ -81,6 +84,63 @@ describe('OTLP export', () => {
       resourceSpans?.scopeSpans[0]?.spans.map((s) => s.name),
       ['GET orders-read'],
     );
+  });
+
+  test("http/json: request spans from the lean recorder go out through the SDK's own batch processor and JSON exporter", async () => {
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+    });
+    const tracing = startTracing();
+    const spans = new SpanFactory(tracing);
+    const req = Object.assign(new IncomingMessage(new Socket()), {
+      url: '/orders/7',
+      method: 'GET',
+      headers: { host: 'api.example.com' },
+    });
+    const server = spans.startServerSpan(req, 'orders-read', 'GET', '192.0.2.1');
+    const client = spans.startClientSpan(
+      server,
+      'orders',
+      { id: 'i-1', url: 'http://10.0.0.7:9001' },
+      '/orders/7',
+      1,
+    );
+    spans.endClientSpan(client, 503);
+    spans.endServerSpan(server, 502);
+    await tracing.shutdown();
+    const posts = received.filter((r) => r.path === '/v1/traces');
+    assert.equal(posts[0]?.contentType, 'application/json');
+    const body = JSON.parse(String(posts[0]?.body)) as {
+      resourceSpans: Array<{
+        scopeSpans: Array<{
+          spans: Array<{
+            name: string;
+            traceId: string;
+            spanId: string;
+            parentSpanId?: string;
+            status: { code?: number };
+            attributes: Array<{
+              key: string;
+              value: { stringValue?: string; intValue?: string | number };
+            }>;
+          }>;
+        }>;
+      }>;
+    };
+    const exported = body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+    assert.deepEqual(
+      exported.map((s) => s.name),
+      ['GET orders', 'GET orders-read'],
+    );
+    const [clientSpan, serverSpan] = exported;
+    assert.equal(clientSpan?.parentSpanId, serverSpan?.spanId);
+    assert.equal(client.traceparent, `00-${server.traceId}-${clientSpan?.spanId}-01`);
+    assert.equal(serverSpan?.status.code, 2);
+    const attr = (key: string) => serverSpan?.attributes.find((a) => a.key === key)?.value;
+    assert.equal(attr('url.path')?.stringValue, '/orders/7');
+    assert.equal(attr('client.address')?.stringValue, '192.0.2.1');
+    assert.equal(Number(attr('http.response.status_code')?.intValue), 502);
   });
 
   test('http/protobuf (OTEL_EXPORTER_OTLP_PROTOCOL): the receiver gets a protobuf body naming the span and service', async () => {
