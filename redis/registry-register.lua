@@ -5,7 +5,7 @@
 -- ARGV[1] service   [A-Za-z0-9._:-]+
 -- ARGV[2] id        [A-Za-z0-9._:-]+
 -- ARGV[3] record    JSON object {"url": "http://host:port", "weight"?: n, "capacity"?: n, "meta"?: {k: "v"}, "draining"?: bool}
--- ARGV[4] ttl       milliseconds, a positive integer; the instance drops out this long after its last call
+-- ARGV[4] ttl       milliseconds, a positive integer up to 86400000 (24h); the instance drops out this long after its last call
 -- ARGV[5] channel   change feed, e.g. edgeway:{registry}:changes
 -- Returns {changed, expiresAt}: changed is 1 when the record is new or differs (then the service name is
 -- PUBLISHed on the channel), 0 for a plain heartbeat; expiresAt in ms since epoch.
@@ -18,6 +18,9 @@ if not string.match(service, name) or not string.match(id, name) then
 end
 if not ttl or ttl < 1 or ttl ~= math.floor(ttl) then
   return redis.error_reply('ERR registry: ttl must be a positive integer of milliseconds')
+end
+if ttl > 86400000 then
+  return redis.error_reply('ERR registry: ttl must be at most 86400000 (24h)')
 end
 local ok, decoded = pcall(cjson.decode, record)
 if not ok or type(decoded) ~= 'table' or type(decoded.url) ~= 'string' then

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { httpUrlProblem } from './http-url.js';
+import { MAX_INSTANCE_WEIGHT } from './instance-limits.js';
 import { TOKEN_PATTERN } from './http-token.js';
 import { adaptiveConcurrencySchema } from './adaptive-concurrency-schema.js';
 import { alertsSchema } from './alerts-schema.js';
@@ -126,7 +127,7 @@ const instance = z.union([
   httpUrl,
   z.strictObject({
     url: httpUrl,
-    weight: z.number().int().min(1).default(1),
+    weight: z.number().int().min(1).max(MAX_INSTANCE_WEIGHT).default(1),
     capacity: z.number().int().min(1).default(100),
   }),
 ]);

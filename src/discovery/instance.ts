@@ -1,6 +1,7 @@
 /** What the registry knows about one upstream instance, and the checks a registration must pass. */
 import { GatewayError } from '../errors.js';
 import { httpUrlProblem } from '../config/http-url.js';
+import { MAX_INSTANCE_WEIGHT, MAX_REGISTRATION_TTL_MS } from '../config/instance-limits.js';
 
 /** One instance of a service as the registry serves it. */
 export interface InstanceRecord {
@@ -68,6 +69,12 @@ function checkCount(what: string, value: unknown, fallback: number): number {
   return value;
 }
 
+function checkWeight(value: unknown): number {
+  const weight = checkCount('weight', value, REGISTRATION_DEFAULTS.weight);
+  if (weight > MAX_INSTANCE_WEIGHT) fail(`weight must be at most ${MAX_INSTANCE_WEIGHT}`);
+  return weight;
+}
+
 function checkMeta(value: unknown): Readonly<Record<string, string>> {
   if (value === undefined) return Object.freeze({});
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -93,17 +100,18 @@ export function checkRegistration(input: RegistrationInput): InstanceRegistratio
     id: checkName('id', input.id),
     service: checkName('service', input.service),
     url: checkUrl(input.url),
-    weight: checkCount('weight', input.weight, REGISTRATION_DEFAULTS.weight),
+    weight: checkWeight(input.weight),
     capacity: checkCount('capacity', input.capacity, REGISTRATION_DEFAULTS.capacity),
     meta: checkMeta(input.meta),
     draining: input.draining ?? false,
   });
 }
 
-/** Validates a TTL in milliseconds: a positive integer (Redis scores and timers need a finite value). */
+/** Validates a TTL in milliseconds: a positive integer (Redis scores and timers need a finite value) up to 24h. */
 export function checkTtl(ttlMs: number): number {
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
     fail('ttl must be a positive integer of milliseconds');
+  if (ttlMs > MAX_REGISTRATION_TTL_MS) fail('ttl must be at most 24h');
   return ttlMs;
 }
 

@@ -171,7 +171,7 @@ describe('admin /admin/services', () => {
     }).then((r) => r.body?.cancel());
   });
 
-  const badBodies: Array<[string, string, unknown]> = [
+  const badBodies: Array<[string, string, unknown, RegExp?]> = [
     ['not JSON', 'i1', '{"url":'],
     ['an array', 'i1', '[]'],
     ['no url', 'i1', { weight: 1 }],
@@ -185,10 +185,22 @@ describe('admin /admin/services', () => {
     ['ttl without a unit', 'i1', { url: 'http://127.0.0.1:1', ttl: '30' }],
     ['ttl as a number', 'i1', { url: 'http://127.0.0.1:1', ttl: 30 }],
     ['ttl 0ms', 'i1', { url: 'http://127.0.0.1:1', ttl: '0ms' }],
+    [
+      'weight 1e308',
+      'i1',
+      { url: 'http://127.0.0.1:1', weight: 1e308 },
+      /^weight must be at most 10000$/,
+    ],
+    [
+      'ttl 100000h',
+      'i1',
+      { url: 'http://127.0.0.1:1', ttl: '100000h' },
+      /^ttl must be at most 24h$/,
+    ],
     ['an unknown field', 'i1', { url: 'http://127.0.0.1:1', colour: 'red' }],
     ['an id with a forbidden character', 'bad!id', { url: 'http://127.0.0.1:1' }],
   ];
-  for (const [what, id, body] of badBodies) {
+  for (const [what, id, body, message] of badBodies) {
     test(`a PUT with ${what} is 400 bad_request and registers nothing`, async () => {
       const response = await put(gw, 'orders', id, body);
       assert.equal(response.status, 400);
@@ -198,6 +210,7 @@ describe('admin /admin/services', () => {
       };
       assert.equal(parsed.error.code, 'bad_request');
       assert.ok(parsed.error.message.length > 0);
+      if (message !== undefined) assert.match(parsed.error.message, message);
       assert.equal(typeof parsed.error.requestId, 'string');
     });
   }

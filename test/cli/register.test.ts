@@ -231,6 +231,16 @@ describe('edgeway register without Redis (admin API of an embedded gateway)', ()
       /--weight must be an integer >= 1/,
     ],
     [
+      'weight 1e308',
+      ['--service', 'orders', '--url', 'http://127.0.0.1:1', '--weight', '1e308'],
+      /weight must be at most 10000/,
+    ],
+    [
+      'a ttl of 100000h',
+      ['--service', 'orders', '--url', 'http://127.0.0.1:1', '--ttl', '100000h'],
+      /ttl must be at most 24h/,
+    ],
+    [
       'meta without =',
       ['--service', 'orders', '--url', 'http://127.0.0.1:1', '--meta', 'zone'],
       /--meta takes key=value/,

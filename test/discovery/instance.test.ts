@@ -42,6 +42,8 @@ describe('checkRegistration', () => {
     ['an unparsable url', { url: 'http://' }, /absolute URL/],
     ['credentials in the url', { url: 'http://u:p@h/' }, /credentials/],
     ['a fractional weight', { weight: 1.5 }, /^weight/],
+    ['weight 1e308', { weight: 1e308 }, /^weight must be at most 10000$/],
+    ['weight 10001', { weight: 10_001 }, /^weight must be at most 10000$/],
     ['a zero capacity', { capacity: 0 }, /^capacity/],
     ['meta as an array', { meta: ['a'] }, /^meta/],
     ['an empty meta key', { meta: { '': 'x' } }, /^meta/],
@@ -61,6 +63,19 @@ describe('checkRegistration', () => {
     assert.equal(checkTtl(1), 1);
     for (const ttl of [0, -5, 2.5, Infinity, Number.NaN])
       assert.throws(() => checkTtl(ttl), GatewayError);
+  });
+
+  test('weight and ttl are bounded: 10000 and 24h pass, one more is refused', () => {
+    assert.equal(checkRegistration({ ...base, weight: 10_000 }).weight, 10_000);
+    assert.equal(checkTtl(24 * 3_600_000), 24 * 3_600_000);
+    for (const ttl of [24 * 3_600_000 + 1, 100_000 * 3_600_000])
+      assert.throws(
+        () => checkTtl(ttl),
+        (err: unknown) =>
+          err instanceof GatewayError &&
+          err.code === 'bad_request' &&
+          err.message === 'ttl must be at most 24h',
+      );
   });
 });
 

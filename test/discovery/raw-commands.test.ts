@@ -144,6 +144,20 @@ describe('docs/discovery.md', () => {
         ),
         /"url"/,
       );
+      await assert.rejects(
+        raw.call(
+          'EVALSHA',
+          registerSha,
+          3,
+          ...keys,
+          'billing',
+          'b-2',
+          '{"url":"http://127.0.0.1:9302"}',
+          360_000_000_000,
+          channel,
+        ),
+        /ttl must be at most 86400000 \(24h\)/,
+      );
 
       assert.equal(
         await raw.call('EVALSHA', deregisterSha, 3, ...keys, 'billing', 'b-1', channel),
