@@ -47,11 +47,18 @@ type KeyResolver = (
 interface IssuerEntry {
   readonly audience: readonly string[];
   readonly resolve: KeyResolver;
-  /** Latest acceptable `exp` relative to now, ms: bounded for edgeway's own tokens, which never outlive MAX_TOKEN_TTL_MS. */
+  /** Latest acceptable `exp` relative to now, ms: edgeway's own tokens never outlive MAX_TOKEN_TTL_MS, a remote IdP's MAX_REMOTE_TOKEN_LIFETIME_MS. */
   readonly maxLifetimeMs: number;
   /** edgeway's own issuer, verified with its key ring. */
   readonly own: boolean;
 }
+
+/**
+ * Latest acceptable `exp` of a remote IdP's token, relative to now: 30 days, the longest access-token
+ * lifetime common IdPs allow. A far-future (1e300) or non-finite (1e400 parses as Infinity) exp would
+ * otherwise keep a cached verdict and a WebSocket open for good.
+ */
+const MAX_REMOTE_TOKEN_LIFETIME_MS = 30 * 86_400_000;
 
 /**
  * Headers that carry or point at a key (RFC 7515 4.1.2-4.1.6). Trusting them lets the token choose
@@ -78,7 +85,7 @@ export class TokenVerifier {
         maxLifetimeMs:
           entry.issuer === EDGEWAY_ISSUER && entry.jwksUri === undefined
             ? MAX_TOKEN_TTL_MS + auth.clockSkew
-            : Number.POSITIVE_INFINITY,
+            : MAX_REMOTE_TOKEN_LIFETIME_MS + auth.clockSkew,
       });
     }
   }
@@ -116,9 +123,9 @@ export class TokenVerifier {
     const problem = claimsProblem(payload, issuer.audience, nowMs, this.#clockToleranceSec);
     if (problem !== undefined) throw invalidToken(problem);
     const { sub, exp, jti } = payload as { sub: string; exp: number; jti?: unknown };
-    // edgeway signs nothing valid longer than MAX_TOKEN_TTL_MS: a longer-lived token was not issued by the token API.
+    // A longer-lived edgeway token was not issued by the token API; a remote one's far-future exp would never lapse.
     if (exp * 1000 - nowMs > issuer.maxLifetimeMs)
-      throw invalidToken('token lifetime exceeds the 24h maximum');
+      throw invalidToken(`token lifetime exceeds the ${issuer.own ? '24h' : '30d'} maximum`);
     const claims = Object.freeze(payload);
     return {
       principal: Object.freeze({ sub, scopes: Object.freeze(scopesOf(claims)), claims }),

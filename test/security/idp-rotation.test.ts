@@ -46,13 +46,16 @@ async function securityAt(
   };
 }
 
+/** Expiry of every token: after each test's clock (2026-01-01 to 01-03), within an IdP token's 30-day limit. */
+const EXP = Date.parse('2026-01-04T00:00:00Z') / 1000;
+
 function idpToken(kid: string, key: CryptoKey, sub = 'client-1'): Promise<string> {
   return new SignJWT({ scope: 'orders:read' })
     .setProtectedHeader({ alg: 'RS256', kid })
     .setIssuer(IDP)
     .setAudience('api')
     .setSubject(sub)
-    .setExpirationTime('2h')
+    .setExpirationTime(EXP)
     .sign(key);
 }
 

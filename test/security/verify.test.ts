@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  CompactSign,
   SignJWT,
   base64url,
   exportSPKI,
@@ -258,6 +259,23 @@ describe('a request is refused with 401 when', () => {
     );
   });
 
+  test("an IdP's token lives longer than the 30-day maximum: exp 31 days ahead, 1e300, or 1e400 (Infinity)", async () => {
+    const tooLong = 'token lifetime exceeds the 30d maximum';
+    await assertRejected(
+      `Bearer ${await idpToken({ exp: nowSec() + 31 * 86_400 })}`,
+      INVALID,
+      tooLong,
+    );
+    await assertRejected(`Bearer ${await idpToken({ exp: 1e300 })}`, INVALID, tooLong);
+    // JSON.parse reads 1e400 as Infinity, which SignJWT cannot write: the payload is signed byte for byte.
+    const infinite = await new CompactSign(
+      new TextEncoder().encode(`{"iss":"${IDP}","aud":"api","sub":"user-1","exp":1e400}`),
+    )
+      .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
+      .sign(idpKey.privateKey);
+    await assertRejected(`Bearer ${infinite}`, INVALID, 'invalid exp claim');
+  });
+
   test('it was revoked, even after being cached', async () => {
     const issued = await security.issueToken({ sub: 'svc', scopes: ['a'], ttlMs: 60_000 });
     await security.authenticate(`Bearer ${issued.token}`, '192.0.2.1');
@@ -270,6 +288,14 @@ describe('a request is accepted when', () => {
   test('exp and nbf are off by less than the clock skew', async () => {
     const principal = await security.authenticate(
       `Bearer ${await idpToken({ exp: nowSec() - 10, nbf: nowSec() + 10 })}`,
+      '192.0.2.1',
+    );
+    assert.equal(principal.sub, 'user-1');
+  });
+
+  test("an IdP's token lives up to 30 days", async () => {
+    const principal = await security.authenticate(
+      `Bearer ${await idpToken({ exp: nowSec() + 30 * 86_400 - 60 })}`,
       '192.0.2.1',
     );
     assert.equal(principal.sub, 'user-1');
