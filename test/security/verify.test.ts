@@ -231,6 +231,17 @@ describe('a request is refused with 401 when', () => {
     await assertRejected(`Bearer ${token}`, INVALID, 'algorithm not allowed');
   });
 
+  test('its algorithm is off the allowlist although the IdP key (a JWK without alg) fits it: PS256', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('PS256', { extractable: true });
+    jwks.setKeys([idpKey.publicJwk, { ...(await exportJWK(publicKey)), kid: 'idp-noalg' }]);
+    try {
+      const token = await idpToken({}, { alg: 'PS256', kid: 'idp-noalg' }, privateKey);
+      await assertRejected(`Bearer ${token}`, INVALID, 'algorithm not allowed');
+    } finally {
+      jwks.setKeys([idpKey.publicJwk]);
+    }
+  });
+
   test('it has no exp', async () => {
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
