@@ -114,15 +114,24 @@ for (const [name, openPair] of stores) {
       const issued = await issuer.issue({ consumer: 'revoked', scopes: [] });
       const digest = apiKeyDigest(issued.key);
       // Memory mode: the other process sees a new key at its next poll of apikeys.json.
-      // A lookup racing the subscription's first (re)connect is not cached, so this may take two.
+      // A lookup racing the subscription's first (re)connect is not cached, so this may take two; and
+      // the key must stay cached a while, or that late reset (not the revocation) would drop it below.
       await waitFor(
-        async () =>
-          typeof (await gateway.lookup(digest)) === 'object' &&
-          gateway.cached(digest) !== undefined,
-        1000,
+        async () => {
+          if (
+            typeof (await gateway.lookup(digest)) !== 'object' ||
+            gateway.cached(digest) === undefined
+          )
+            return false;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return gateway.cached(digest) !== undefined;
+        },
+        3000,
         'the second process to know and cache the new key',
       );
+      assert.equal(typeof (await issuer.lookup(digest)), 'object');
       assert.equal(await issuer.revoke(issued.id), true);
+      assert.equal(issuer.cached(digest), undefined, 'the revoking process forgets it at once');
       const ms = await waitFor(
         () => gateway.cached(digest) === undefined,
         1000,
@@ -140,6 +149,8 @@ for (const [name, openPair] of stores) {
       await assert.rejects(keys.issue({ consumer: 'a b', scopes: [] }), RangeError);
       await assert.rejects(keys.issue({ consumer: 'ok', scopes: ['has"quote'] }), RangeError);
       await assert.rejects(keys.issue({ consumer: 'ok', scopes: [], ttlMs: 0 }), RangeError);
+      for (const ttlMs of [Number.POSITIVE_INFINITY, Number.NaN, -1])
+        await assert.rejects(keys.issue({ consumer: 'ok', scopes: [], ttlMs }), RangeError);
       assert.equal((await keys.list()).length, before);
     });
   });
