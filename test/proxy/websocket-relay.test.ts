@@ -168,6 +168,61 @@ describe('StreamRelay.closeForPolicy', () => {
     upstreamPeer.destroy();
   });
 
+  test('a client in the middle of its frame gets no Close upstream, and nothing more of its own is relayed', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: true,
+    });
+    const atClient = collect(clientPeer);
+    const atUpstream = collect(upstreamPeer);
+    const fromClient = frame(1000, 0x2, Buffer.from([5, 6, 7, 8]));
+    const fromUpstream = frame(1000);
+    clientPeer.write(fromClient.subarray(0, 600));
+    upstreamPeer.write(fromUpstream.subarray(0, 100));
+    await Promise.all([received(atUpstream, 600), received(atClient, 100)]);
+
+    relay.closeForPolicy('token_revoked', 'token revoked');
+    // While the upstream's frame is finished, the rest of the client's must not follow its first part.
+    clientPeer.write(fromClient.subarray(600));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    upstreamPeer.write(fromUpstream.subarray(100));
+    await Promise.all([atClient.ended, atUpstream.ended]);
+    assert.deepEqual(
+      atUpstream.data(),
+      fromClient.subarray(0, 600),
+      'the part already sent, then FIN: a Close inside the frame would corrupt it',
+    );
+    assert.deepEqual(
+      atClient.data(),
+      Buffer.concat([fromUpstream, closeFrame(1008, 'token revoked', false)]),
+    );
+    assert.equal((await relay.done).closedBy, 'token_revoked');
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+
+  test("bytes read off with the client's handshake count as frame bytes too", async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const fromClient = frame(1000, 0x2, Buffer.from([5, 6, 7, 8]));
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: true,
+      clientHead: fromClient.subarray(0, 300),
+    });
+    const atClient = collect(clientPeer);
+    const atUpstream = collect(upstreamPeer);
+    await received(atUpstream, 300);
+    relay.closeForPolicy('token_revoked', 'token revoked');
+    await Promise.all([atClient.ended, atUpstream.ended]);
+    assert.deepEqual(atUpstream.data(), fromClient.subarray(0, 300), 'no Close inside the frame');
+    assert.deepEqual(atClient.data(), closeFrame(1008, 'token revoked', false));
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+
   test('between frames the Close goes out at once', async () => {
     const [clientPeer, gatewayClientSide] = await socketPair();
     const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
@@ -221,5 +276,78 @@ describe('StreamRelay ends', () => {
     upstreamPeer.resetAndDestroy();
     await clientClosed;
     assert.equal((await relay.done).closedBy, 'upstream');
+  });
+});
+
+describe('StreamRelay idle timeout and stuck peers', () => {
+  test('traffic either way keeps it open; silence past idleTimeoutMs closes both sides', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 400,
+      trackFrames: false,
+    });
+    const atClient = collect(clientPeer);
+    const atUpstream = collect(upstreamPeer);
+    let ended = false;
+    void relay.done.then(() => (ended = true));
+    // 1.2 s of traffic, three idle timeouts' worth: the client talks, then the upstream.
+    for (let i = 0; i < 24; i += 1) {
+      (i < 12 ? clientPeer : upstreamPeer).write('x');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(ended, false, 'closed while traffic flowed');
+    const silentFrom = Date.now();
+    assert.equal((await relay.done).closedBy, 'idle_timeout');
+    assert.ok(Date.now() - silentFrom >= 300, `closed ${Date.now() - silentFrom} ms into silence`);
+    await Promise.all([atClient.ended, atUpstream.ended]);
+    assert.equal(atUpstream.data().toString(), 'x'.repeat(12));
+    assert.equal(atClient.data().toString(), 'x'.repeat(12));
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+
+  test('a client that stopped reading is reset after the FIN grace period instead of held open', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: false,
+    });
+    clientPeer.on('error', () => undefined);
+    upstreamPeer.on('error', () => undefined);
+    clientPeer.pause();
+    // More than the loopback socket buffers hold: the relay cannot flush it to a client that does not read.
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 64 && upstreamPeer.write(chunk); i += 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(gatewayClientSide.writableNeedDrain, true, 'the client side is backed up');
+    relay.close('shutdown');
+    const outcome = await Promise.race([
+      once(gatewayClientSide, 'close').then(() => 'reset'),
+      new Promise((resolve) => setTimeout(() => resolve('held open'), 6000)),
+    ]);
+    assert.equal(outcome, 'reset');
+    assert.equal((await relay.done).closedBy, 'shutdown');
+    clientPeer.destroy();
+    upstreamPeer.destroy();
+  });
+});
+
+describe('StreamRelay client errors', () => {
+  test('a client reset closes the upstream side and is not an uncaught error', async () => {
+    const [clientPeer, gatewayClientSide] = await socketPair();
+    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+      idleTimeoutMs: 60_000,
+      trackFrames: false,
+    });
+    upstreamPeer.on('error', () => undefined);
+    const upstreamClosed = once(upstreamPeer, 'close');
+    // Data in flight towards the gateway's client side makes the reset surface there as ECONNRESET.
+    upstreamPeer.write(Buffer.alloc(64 * 1024));
+    clientPeer.resetAndDestroy();
+    await upstreamClosed;
+    assert.equal((await relay.done).closedBy, 'client');
   });
 });
