@@ -129,6 +129,97 @@ describe('HTTP/2 defences', () => {
     await victimStillServed(victim);
   });
 
+  test('rapid reset in raw frames (HEADERS and RST_STREAM back to back) gets GOAWAY ENHANCE_YOUR_CALM', async () => {
+    const socket: Socket = tcpConnect(gw.gateway.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    const closed = once(socket, 'close');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const block = Buffer.concat([
+      Buffer.from([0x82, 0x84, 0x86]), // :method GET, :path /, :scheme http (static table)
+      literal(':authority', 'gateway.test'),
+    ]);
+    const cancel = Buffer.alloc(4);
+    cancel.writeUInt32BE(constants.NGHTTP2_CANCEL);
+    const attack = [PREFACE, frame(0x4, 0, 0, Buffer.alloc(0))];
+    // 60 streams, each cancelled in the same write that opened it (HEADERS with END_STREAM|END_HEADERS).
+    for (let id = 1; id < 120; id += 2)
+      attack.push(frame(0x1, 0x5, id, block), frame(0x3, 0, id, cancel));
+    socket.write(Buffer.concat(attack));
+    await within(closed, 5000, 'the attacking connection to close');
+    const bytes = Buffer.concat(received);
+    const goawayCodes: number[] = [];
+    for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3))
+      if (bytes.readUInt8(at + 3) === 0x7) goawayCodes.push(bytes.readUInt32BE(at + 9 + 4));
+    assert.equal(
+      goawayCodes[0],
+      constants.NGHTTP2_ENHANCE_YOUR_CALM,
+      `GOAWAY codes ${goawayCodes}`,
+    );
+    await victimStillServed(victim);
+  });
+
+  test('a busy session whose streams all get answers is never taken for a rapid-reset attacker', async () => {
+    const busy = await h2Connect(gw.url);
+    let goaway = false;
+    busy.on('goaway', () => (goaway = true));
+    try {
+      // 70 answered streams within about a second: 3.5 times maxResetsPerSecond, none of them cancelled.
+      const statuses: number[] = [];
+      for (let batch = 0; batch < 10; batch += 1) {
+        const answers = await Promise.all(
+          Array.from({ length: 7 }, () =>
+            h2Request(busy, { ':method': 'GET', ':path': '/fast', ':authority': 'gateway.test' }),
+          ),
+        );
+        statuses.push(...answers.map((answer) => answer.status));
+      }
+      assert.deepEqual(
+        statuses,
+        Array.from({ length: 70 }, () => 200),
+      );
+      assert.equal(goaway, false, 'the busy session got GOAWAY');
+    } finally {
+      busy.close();
+    }
+  });
+
+  test('more than 256 header fields, each tiny and within maxHeaderBytes, get the stream reset and never reach the upstream', async () => {
+    // The default maxHeaderBytes (16 KiB) holds 300 one-byte fields: only the count of fields refuses them.
+    const roomy = await startGateway({
+      'gateway.yaml': 'gateway:\n  h2c: true\n',
+      'services.yaml': `services:\n  up: { instances: ["${upstream.url}"] }\nroutes:\n  - { name: all, match: { path: / }, service: up }\n`,
+    });
+    const attacker = await h2Connect(roomy.url);
+    try {
+      const fields = (count: number): Record<string, string> =>
+        Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-p${i}`, 'v']));
+      const send = (count: number): Promise<string> =>
+        h2Request(attacker, {
+          ':method': 'GET',
+          ':path': `/fast?fields=${count}`,
+          ':authority': 'gateway.test',
+          ...fields(count),
+        }).then(
+          (answer) => `status ${answer.status}`,
+          (err: NodeJS.ErrnoException) => err.code ?? 'error',
+        );
+      assert.equal(await send(200), 'status 200');
+      assert.equal(await send(300), 'ERR_HTTP2_STREAM_ERROR');
+      assert.deepEqual(
+        upstream.seen
+          .filter((seen) => seen.url.startsWith('/fast?fields='))
+          .map((seen) => seen.url),
+        ['/fast?fields=200'],
+      );
+    } finally {
+      attacker.destroy();
+      await roomy.stop();
+    }
+    await victimStillServed(victim);
+  });
+
   test('a header list beyond maxHeaderBytes gets 431 headers_too_large, as over HTTP/1.1; other sessions are served', async () => {
     const attacker = await h2Connect(gw.url);
     try {
