@@ -65,6 +65,7 @@ export function buildService(
   const refresh = (): void => {
     endpoints = syncEndpoints(deps.endpoints.get(name) ?? [], fixed ?? deps.registry.list(name));
     deps.endpoints.set(name, endpoints);
+    pools.use(endpoints.map((endpoint) => endpoint.origin));
     outlier?.update(endpoints);
     health?.update(endpoints);
   };
@@ -84,10 +85,11 @@ export function buildService(
     concurrency,
     endpoints: () => endpoints,
     pick: (input, exclude) => balancer.pick(endpoints, input, exclude),
-    pool: (endpoint) => pools(endpoint.origin),
+    pool: (endpoint) => pools.dispatcher(endpoint.origin),
     close() {
       unsubscribe();
       health?.stop();
+      pools.release();
     },
   };
 }

@@ -19,8 +19,36 @@ export interface PoolOptions {
 /** Streams one HTTP/2 connection carries at once before the pool opens another (Node's and most servers' default). */
 const H2_STREAMS_PER_CONNECTION = 100;
 
-/** The dispatcher of an origin (`http://host:port`) under one service's pool settings. */
-export type OriginPools = (origin: string) => Dispatcher;
+/**
+ * One user's (a service runtime's) view of the pools under its settings. Pools live while some user of
+ * the same settings names their origin, so instances that leave do not keep pools and sockets forever.
+ */
+export interface OriginPools {
+  /** The dispatcher of an origin (`http://host:port`), its pool opened on first use. */
+  dispatcher(origin: string): Dispatcher;
+  /**
+   * Names the origins this user sends to from now on (call when its endpoint set changes). Pools of
+   * origins no user of these settings names any more close after their in-flight requests.
+   */
+  use(origins: Iterable<string>): void;
+  /** Withdraws this user (a retired runtime), closing the pools only it named. */
+  release(): void;
+}
+
+/** A service runtime's claim on the pools of the origins it sends to. */
+interface PoolUser {
+  origins: ReadonlySet<string>;
+}
+
+/** The value of `key` in `map`, made and stored on first use. */
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
 
 function settingsKey(options: PoolOptions): string {
   return `${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
@@ -33,6 +61,10 @@ export class UpstreamPools {
   private readonly dispatchers = new Map<string, Dispatcher>();
   /** Dispatchers by settings key, then origin: an attempt finds its pool with one lookup and no key to build. */
   private readonly byOrigin = new Map<string, Map<string, Dispatcher>>();
+  /** The origin sets of every user, by settings key: what keeps a pool open. */
+  private readonly users = new Map<string, Set<PoolUser>>();
+  /** Pools of departed instances still finishing their in-flight requests. */
+  private readonly closing = new Set<Pool>();
   private policy: InstancePolicy | undefined;
 
   /** Refuses, from now on, connections whose resolved address is one of the gateway's own listeners. */
@@ -78,20 +110,54 @@ export class UpstreamPools {
    */
   forSettings(options: PoolOptions): OriginPools {
     const settings = settingsKey(options);
-    let byOrigin = this.byOrigin.get(settings);
-    if (byOrigin === undefined) {
-      byOrigin = new Map();
-      this.byOrigin.set(settings, byOrigin);
-    }
-    const cache = byOrigin;
-    return (origin) => {
-      let dispatcher = cache.get(origin);
-      if (dispatcher === undefined) {
-        dispatcher = this.get(origin, options);
-        cache.set(origin, dispatcher);
-      }
-      return dispatcher;
+    const byOrigin = entry(this.byOrigin, settings, () => new Map<string, Dispatcher>());
+    const user: PoolUser = { origins: new Set() };
+    entry(this.users, settings, () => new Set<PoolUser>()).add(user);
+    return {
+      dispatcher: (origin) => {
+        let dispatcher = byOrigin.get(origin);
+        if (dispatcher === undefined) {
+          dispatcher = this.get(origin, options);
+          byOrigin.set(origin, dispatcher);
+        }
+        return dispatcher;
+      },
+      use: (origins) => {
+        user.origins = new Set(origins);
+        this.evictUnused(settings);
+      },
+      release: () => {
+        this.users.get(settings)?.delete(user);
+        this.evictUnused(settings);
+      },
     };
+  }
+
+  /** Pools open now (for the edgeway_upstream_pools gauge); closing ones no longer count. */
+  get size(): number {
+    return this.pools.size;
+  }
+
+  /** Closes, after their in-flight requests, the pools of `settings` whose origin no user names. */
+  private evictUnused(settings: string): void {
+    const byOrigin = this.byOrigin.get(settings);
+    const users = [...(this.users.get(settings) ?? [])];
+    if (byOrigin === undefined) return;
+    for (const origin of byOrigin.keys()) {
+      if (users.some((user) => user.origins.has(origin))) continue;
+      byOrigin.delete(origin);
+      const key = `${origin}|${settings}`;
+      const pool = this.pools.get(key);
+      this.pools.delete(key);
+      this.dispatchers.delete(key);
+      if (pool === undefined) continue;
+      // Kept until closed, so a shutdown that cuts requests off (close(true)) reaches these as well.
+      this.closing.add(pool);
+      pool
+        .close()
+        .catch(() => undefined)
+        .finally(() => this.closing.delete(pool));
+    }
   }
 
   /** The pool for an origin (`http://host:port`), created on first use. */
@@ -126,7 +192,7 @@ export class UpstreamPools {
 
   /** Closes every pool after in-flight requests finish, or at once (aborting them) when `abort` is set. */
   async close(abort = false): Promise<void> {
-    const pools = [...this.pools.values()];
+    const pools = [...this.pools.values(), ...this.closing];
     this.pools.clear();
     this.dispatchers.clear();
     // Services built earlier hold these maps: emptied, they open fresh pools rather than closed ones.

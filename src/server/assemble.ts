@@ -165,8 +165,10 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
   // Read only at scrape and alert time, once `live` below exists.
   const services = (): ReadonlyMap<string, ServiceRuntime> => live.current.services;
   const servicesView: ServicesView = () => viewServices(servicesStatus({ registry, services }));
+  const pools = new UpstreamPools();
   const telemetry = createTelemetry({
     backend,
+    upstreamPools: () => pools.size,
     logger: options.logger,
     alerts: config.alerts,
     servicesView,
@@ -176,7 +178,7 @@ export async function assemble(options: GatewayOptions): Promise<GatewayParts> {
     ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   });
   const deps: SnapshotDeps = {
-    pools: new UpstreamPools(),
+    pools,
     registry,
     endpoints: new Map(),
     concurrencyLimiters: new Map(),

@@ -33,6 +33,8 @@ export interface TelemetryOptions {
   readonly servicesView?: ServicesView;
   /** The ACME certificates, for the expiry metric and certificate-expiry alerts. */
   readonly certificates?: CertificatesView;
+  /** How many upstream connection pools are open, read at each scrape (edgeway_upstream_pools). */
+  readonly upstreamPools?: () => number;
   readonly spans?: SpanOptions;
   readonly tracing?: TracingOptions;
   readonly accessLog?: AccessLogOptions;
@@ -82,6 +84,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     ...(redisUp === undefined ? {} : { redisUp }),
     ...(options.servicesView === undefined ? {} : { services: options.servicesView }),
     ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
+    ...(options.upstreamPools === undefined ? {} : { upstreamPools: options.upstreamPools }),
   });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();

@@ -84,6 +84,7 @@ export class GatewayMetrics {
       redisUp?: () => boolean;
       services?: ServicesView;
       certificates?: CertificatesView;
+      upstreamPools?: () => number;
     } = {},
   ) {
     const registers = [this.registry];
@@ -178,6 +179,17 @@ export class GatewayMetrics {
         collect(this: Gauge<'domain'>) {
           this.reset();
           for (const c of certificates()) this.labels(c.domain).set((c.notAfter ?? 0) / 1000);
+        },
+      });
+    }
+    const upstreamPools = options.upstreamPools;
+    if (upstreamPools !== undefined) {
+      new Gauge({
+        name: 'edgeway_upstream_pools',
+        help: 'Upstream connection pools open in this process (one per instance origin and pool settings).',
+        registers,
+        collect(this: Gauge) {
+          this.set(upstreamPools());
         },
       });
     }
