@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { serviceYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -186,4 +186,22 @@ describe('upstream pool eviction', () => {
       await next.close();
     }
   });
+});
+
+test('a stop past shutdownTimeout cuts off a request still in flight upstream (its retired service released the pool first)', async () => {
+  const upstream = await countedUpstream(() => undefined);
+  let gw: TestGateway | undefined;
+  try {
+    gw = await startGateway({
+      'config.yaml': `gateway:\n  shutdownTimeout: 300ms\n${serviceYaml('held', [upstream.url])}routes:\n  - { name: held, match: { path: /held }, service: held }\n`,
+    });
+    const answer = get(`${gw.url}/held/hold`).catch((err: unknown) => err);
+    await waitFor(() => upstream.seen.length === 1, 3000, 'the request to reach the upstream');
+    await gw.stop();
+    await waitFor(() => upstream.open.size === 0, 2000, 'the upstream connection to be cut');
+    await answer;
+  } finally {
+    await gw?.stop();
+    await upstream.close();
+  }
 });
