@@ -40,11 +40,11 @@ async function pools(gw: TestGateway): Promise<number> {
   return Number(line.split(' ')[1]);
 }
 
-async function register(gw: TestGateway, id: string, url: string): Promise<void> {
+async function register(gw: TestGateway, id: string, url: string, ttl = '60s'): Promise<void> {
   const response = await fetch(`${gw.adminUrl}/admin/services/orders/instances/${id}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ url, ttl: '60s' }),
+    body: JSON.stringify({ url, ttl }),
   });
   assert.equal(response.status, 200);
 }
@@ -163,6 +163,25 @@ describe('upstream pool eviction', () => {
     } finally {
       release();
       await slow.close();
+    }
+  });
+
+  test('an instance whose ttl expires without renewal has its pool closed', async () => {
+    const upstream = await countedUpstream();
+    try {
+      await register(gw, 'brief', upstream.url, '1s');
+      await waitFor(
+        async () => {
+          assert.equal((await get(`${gw.url}/orders/brief`)).status, 200);
+          return upstream.seen.length > 0;
+        },
+        5000,
+        'brief to serve',
+      );
+      assert.equal(upstream.open.size, 1);
+      await waitFor(() => upstream.open.size === 0, 5000, "the expired instance's pool to close");
+    } finally {
+      await upstream.close();
     }
   });
 
