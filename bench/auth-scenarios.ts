@@ -20,7 +20,7 @@ import { configSchema } from '../src/config/schema.js';
 import { connectBackend } from '../src/store/connect.js';
 import { cpuSeconds, drive, LOAD_TOOL } from './load.js';
 import { startBenchUpstream, runAndExit, startGatewayProcess } from './processes.js';
-import type { Scenario, ScenarioContext } from './scenarios.js';
+import type { ScenarioGroup } from './scenarios.js';
 import { median } from './median.js';
 
 const run = promisify(execFile);
@@ -104,23 +104,27 @@ async function startAuthGateway(
   return { gw, mint, close: () => security.close() };
 }
 
+const OPEN = 'auth: open route';
+const CACHED = 'auth: cached token';
+
 /** Scenarios for bench/run.ts: the open route and the authenticated one with one (cached) token. */
-export async function authScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
-  const { gw, mint, close } = await startAuthGateway(ctx.upstreams, ctx.proxyCpu);
-  const [token] = await mint(1);
-  await close();
-  const base = `http://127.0.0.1:${gw.port}`;
-  return [
-    { name: 'auth: open route', url: `${base}/open/item`, pid: gw.child.pid },
-    {
-      name: 'auth: cached token',
-      url: `${base}/secure/item`,
-      pid: gw.child.pid,
-      headers: { authorization: `Bearer ${token as string}` },
-      versus: ['auth: open route'],
-    },
-  ];
-}
+export const authGroup: ScenarioGroup = {
+  scenarios: [{ name: OPEN }, { name: CACHED, versus: [OPEN] }],
+  async start(ctx) {
+    const { gw, mint, close } = await startAuthGateway(ctx.upstreams, ctx.proxyCpu);
+    const [token] = await mint(1);
+    await close();
+    const base = `http://127.0.0.1:${gw.port}`;
+    return {
+      [OPEN]: { url: `${base}/open/item`, pid: gw.child.pid },
+      [CACHED]: {
+        url: `${base}/secure/item`,
+        pid: gw.child.pid,
+        headers: { authorization: `Bearer ${token as string}` },
+      },
+    };
+  },
+};
 
 /** wrk script rotating the Authorization header through the token file given as the script argument. */
 const ROTATE_LUA = `local tokens = {}

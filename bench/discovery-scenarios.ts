@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { register } from '../src/discovery/client.js';
 import { freePort, startBenchUpstream, startGatewayProcess } from './processes.js';
-import type { Scenario, ScenarioContext } from './scenarios.js';
+import type { ScenarioContext, ScenarioGroup, Target } from './scenarios.js';
 
 /** Upstreams and load generator share this CPU; the gateway gets `ctx.proxyCpu`. */
 const OTHER_CPU = '1';
@@ -76,8 +76,24 @@ async function waitForInstances(adminPort: number, service: string, count: numbe
   throw new Error(`the gateway never saw ${count} instances of ${service}`);
 }
 
-/** Builds the discovery scenarios; the processes it starts live until the bench exits. */
-export async function discoveryScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
+const STATIC = 'discovery: 3 static instances';
+const REGISTERED = 'discovery: 3 Redis-registered';
+const ROUND_ROBIN = `round-robin, 1 of 3 at ${SLOW_MS}ms`;
+const LEAST_REQUEST = `least-request, 1 of 3 at ${SLOW_MS}ms`;
+
+/** The discovery scenarios; one gateway serves them all. */
+export const discoveryGroup: ScenarioGroup = {
+  scenarios: [
+    { name: STATIC },
+    { name: REGISTERED, versus: [STATIC] },
+    { name: ROUND_ROBIN },
+    { name: LEAST_REQUEST },
+  ],
+  start: startDiscovery,
+};
+
+/** Starts the upstreams, Redis registrations and the gateway the discovery scenarios use. */
+async function startDiscovery(ctx: ScenarioContext): Promise<Record<string, Target>> {
   const redisUrl = await benchRedis();
   const three = [
     ...ctx.upstreams.slice(0, 2),
@@ -104,15 +120,11 @@ export async function discoveryScenarios(ctx: ScenarioContext): Promise<Scenario
   );
   await waitForInstances(gw.adminPort, 'found', 3);
   const base = `http://127.0.0.1:${gw.port}`;
-  return [
-    { name: 'discovery: 3 static instances', url: `${base}/fixed/item`, pid: gw.child.pid },
-    {
-      name: 'discovery: 3 Redis-registered',
-      url: `${base}/found/item`,
-      pid: gw.child.pid,
-      versus: ['discovery: 3 static instances'],
-    },
-    { name: `round-robin, 1 of 3 at ${SLOW_MS}ms`, url: `${base}/rr/item`, pid: gw.child.pid },
-    { name: `least-request, 1 of 3 at ${SLOW_MS}ms`, url: `${base}/lr/item`, pid: gw.child.pid },
-  ];
+  const pid = gw.child.pid;
+  return {
+    [STATIC]: { url: `${base}/fixed/item`, pid },
+    [REGISTERED]: { url: `${base}/found/item`, pid },
+    [ROUND_ROBIN]: { url: `${base}/rr/item`, pid },
+    [LEAST_REQUEST]: { url: `${base}/lr/item`, pid },
+  };
 }

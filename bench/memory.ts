@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { drive, rssMb } from './load.js';
 import { median } from './median.js';
 import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
-import { BARE, startReferences } from './references.js';
+import { BARE, bareReference } from './references.js';
 import { startFullPath } from './full-path-scenario.js';
 
 const PROXY_CPU = '0';
@@ -41,7 +41,9 @@ async function main(): Promise<void> {
     Number(values.connections),
   ];
   const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
-  const bare = (await startReferences(upstreams, PROXY_CPU)).find((s) => s.name === BARE);
+  const bare = (await bareReference.start({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU }))[
+    BARE
+  ];
   const gw = await startGatewayProcess(
     PROXY_CPU,
     `services:

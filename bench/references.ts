@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { compiled, freePort, startNode } from './processes.js';
-import type { Scenario } from './scenarios.js';
+import type { ScenarioGroup } from './scenarios.js';
 
 /** The bare reference's scenario name. */
 export const BARE = 'reference: bare';
@@ -34,25 +34,24 @@ const PROXIES = [
   },
 ] as const;
 
-/** Starts the references and peers pinned to `cpu`; they live until the bench exits. */
-export async function startReferences(
-  upstreams: readonly string[],
-  cpu: string,
-): Promise<Scenario[]> {
-  const scenarios: Scenario[] = [];
-  for (const proxy of PROXIES) {
-    const port = await freePort();
-    const child = await startNode(
-      cpu,
-      [compiled(proxy.script), String(port), ...upstreams],
-      'ready',
-    );
-    scenarios.push({
-      name: proxy.name,
-      url: `http://127.0.0.1:${port}${proxy.path}`,
-      pid: child.pid,
-      ...(proxy.name === BARE ? {} : { versus: [BARE] }),
-    });
-  }
-  return scenarios;
+/** One reference or peer, a process of its own pinned to the proxy CPU. */
+function referenceGroup(proxy: (typeof PROXIES)[number]): ScenarioGroup {
+  return {
+    scenarios: [{ name: proxy.name, ...(proxy.name === BARE ? {} : { versus: [BARE] }) }],
+    async start(ctx) {
+      const port = await freePort();
+      const child = await startNode(
+        ctx.proxyCpu,
+        [compiled(proxy.script), String(port), ...ctx.upstreams],
+        'ready',
+      );
+      return { [proxy.name]: { url: `http://127.0.0.1:${port}${proxy.path}`, pid: child.pid } };
+    },
+  };
 }
+
+/** The references and peers, each started only when measured. */
+export const referenceGroups: readonly ScenarioGroup[] = PROXIES.map(referenceGroup);
+
+/** The bare reference alone. */
+export const bareReference = referenceGroup(PROXIES[0]);

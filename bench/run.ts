@@ -5,14 +5,19 @@
  * generator and upstreams to CPU 1. Prints medians of req/s, p50/p99, the proxy's CPU share, req/s per proxy
  * core and the ratios against both references measured in the same run, then each scenario's own comparison.
  * Flags: --duration S, --runs N, --connections N, --only TEXT (scenarios whose name contains it, plus both
- * references).
+ * references and what they are compared with; only their processes start).
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
 import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
-import { extraScenarios, type Scenario } from './scenarios.js';
-import { BARE, LOGGED, startReferences } from './references.js';
+import {
+  extraScenarioGroups,
+  type Scenario,
+  type ScenarioGroup,
+  type ScenarioSpec,
+} from './scenarios.js';
+import { BARE, LOGGED, referenceGroups } from './references.js';
 import { startFullPath } from './full-path-scenario.js';
 import { measurePaired } from './paired.js';
 import { median } from './median.js';
@@ -47,47 +52,80 @@ async function measure(scenario: Scenario): Promise<Row> {
   return { ...result, cpuShare, perCore: result.rps / cpuShare };
 }
 
+const UPSTREAM_DIRECT = 'upstream direct';
 const ROUTE_FORWARD = 'edgeway: route + forward';
 const FULL_PATH = 'edgeway: full path';
 
-async function main(): Promise<void> {
-  const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
-  const references = await startReferences(upstreams, PROXY_CPU);
-  const gw = await startGatewayProcess(
-    PROXY_CPU,
-    `services:
+/** In the order they are measured in each round. */
+const groups: readonly ScenarioGroup[] = [
+  {
+    scenarios: [{ name: UPSTREAM_DIRECT }],
+    start: async ({ upstreams }) => ({ [UPSTREAM_DIRECT]: { url: `${upstreams[0]}/item` } }),
+  },
+  ...referenceGroups,
+  {
+    scenarios: [{ name: ROUTE_FORWARD, versus: [LOGGED, BARE, 'peer: fast-gateway'] }],
+    async start({ upstreams, proxyCpu }) {
+      const gw = await startGatewayProcess(
+        proxyCpu,
+        `services:
   bench:
     instances: [${upstreams.join(', ')}]
     loadBalancer: { policy: round-robin }
 routes:
   - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }
 `,
-  );
-  const full = await startFullPath(upstreams, PROXY_CPU, OTHER_CPU);
-  const scenarios: Scenario[] = [
-    { name: 'upstream direct', url: `${upstreams[0]}/item` },
-    ...references,
-    {
-      name: ROUTE_FORWARD,
-      url: `http://127.0.0.1:${gw.port}/bench/item`,
-      pid: gw.child.pid,
-      versus: [LOGGED, BARE, 'peer: fast-gateway'],
+      );
+      return {
+        [ROUTE_FORWARD]: { url: `http://127.0.0.1:${gw.port}/bench/item`, pid: gw.child.pid },
+      };
     },
-    {
-      name: FULL_PATH,
-      url: full.url,
-      pid: full.child.pid,
-      headers: full.headers,
-      versus: [BARE, LOGGED],
+  },
+  {
+    scenarios: [{ name: FULL_PATH, versus: [BARE, LOGGED] }],
+    async start({ upstreams, proxyCpu, otherCpu }) {
+      const full = await startFullPath(upstreams, proxyCpu, otherCpu);
+      return { [FULL_PATH]: { url: full.url, pid: full.child.pid, headers: full.headers } };
     },
-    ...(await extraScenarios({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU })),
-  ].filter(
-    (s) =>
-      values.only === undefined ||
-      s.name.includes(values.only) ||
-      s.name === BARE ||
-      s.name === LOGGED,
+  },
+  ...extraScenarioGroups,
+];
+
+/**
+ * The names `--only` selects: those containing it, both references (the table's ratio columns), and, until
+ * nothing is added, every scenario a selected one is compared or paired with.
+ */
+function selected(specs: readonly ScenarioSpec[], only: string): Set<string> {
+  const names = new Set(
+    specs.map((s) => s.name).filter((n) => n.includes(only) || n === BARE || n === LOGGED),
   );
+  for (let size = 0; size !== names.size;) {
+    size = names.size;
+    for (const spec of specs.filter((s) => names.has(s.name))) {
+      for (const other of specs) {
+        const compared = spec.versus?.some((prefix) => other.name.startsWith(prefix)) ?? false;
+        if (compared || other.name === spec.pairedWith) names.add(other.name);
+      }
+    }
+  }
+  return names;
+}
+
+async function main(): Promise<void> {
+  const specs = groups.flatMap((g) => g.scenarios);
+  const wanted =
+    values.only === undefined ? new Set(specs.map((s) => s.name)) : selected(specs, values.only);
+  const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
+  const scenarios: Scenario[] = [];
+  for (const group of groups) {
+    if (!group.scenarios.some((s) => wanted.has(s.name))) continue;
+    const targets = await group.start({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU });
+    for (const spec of group.scenarios.filter((s) => wanted.has(s.name))) {
+      const target = targets[spec.name];
+      if (target === undefined) throw new Error(`no target for scenario "${spec.name}"`);
+      scenarios.push({ ...spec, ...target });
+    }
+  }
 
   const rows = new Map<string, Row[]>(scenarios.map((s) => [s.name, []]));
   for (const scenario of scenarios)
@@ -142,12 +180,11 @@ routes:
       `\npaired (loaded together on CPU ${PROXY_CPU}): "${s.name}" vs "${baseline.name}": ${paired.perCpu.toFixed(2)}x per CPU, ${paired.rps.toFixed(2)}x req/s (rounds per CPU: ${paired.rounds.map((r) => r.toFixed(2)).join(' ')})`,
     );
   }
-  for (const [name, pid] of [
-    [ROUTE_FORWARD, gw.child.pid],
-    [FULL_PATH, full.child.pid],
-  ] as const) {
-    if (pid !== undefined && scenarios.some((s) => s.name === name))
-      console.log(`\nRSS after the run, ${name}: ${rssMb(pid).toFixed(0)} MB`);
+  for (const scenario of scenarios.filter(
+    (s) => s.name === ROUTE_FORWARD || s.name === FULL_PATH,
+  )) {
+    if (scenario.pid !== undefined)
+      console.log(`\nRSS after the run, ${scenario.name}: ${rssMb(scenario.pid).toFixed(0)} MB`);
   }
 }
 

@@ -1,9 +1,9 @@
 /** Scenarios beyond the proxy path (auth, rate limits, telemetry, discovery), each measured in the same run. */
 
-import { authScenarios } from './auth-scenarios.js';
-import { discoveryScenarios } from './discovery-scenarios.js';
-import { trafficTelemetryScenarios } from './traffic-telemetry-scenarios.js';
-import { workersScenarios } from './workers-scenario.js';
+import { authGroup } from './auth-scenarios.js';
+import { discoveryGroup } from './discovery-scenarios.js';
+import { trafficTelemetryGroup } from './traffic-telemetry-scenarios.js';
+import { workersGroup } from './workers-scenario.js';
 
 /** One thing to put load on; `pid` is the process whose CPU counts as the proxy's. */
 export interface Scenario {
@@ -25,12 +25,23 @@ export interface ScenarioContext {
   readonly otherCpu: string;
 }
 
-/** Scenarios the feature areas add. */
-export async function extraScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
-  return [
-    ...(await authScenarios(ctx)),
-    ...(await discoveryScenarios(ctx)),
-    ...(await trafficTelemetryScenarios(ctx)),
-    ...(await workersScenarios(ctx)),
-  ];
+/** Where a scenario's load goes: what its group's processes serve. */
+export type Target = Pick<Scenario, 'url' | 'pid' | 'headers'>;
+
+/** What a scenario is called and compared with, known before any process starts. */
+export type ScenarioSpec = Omit<Scenario, keyof Target>;
+
+/** Scenarios served by the same processes: started together, and only when one of them is measured. */
+export interface ScenarioGroup {
+  readonly scenarios: readonly ScenarioSpec[];
+  /** Starts the processes (they live until the bench exits); the target of each scenario, by name. */
+  start(ctx: ScenarioContext): Promise<Readonly<Record<string, Target>>>;
 }
+
+/** Scenario groups the feature areas add. */
+export const extraScenarioGroups: readonly ScenarioGroup[] = [
+  authGroup,
+  discoveryGroup,
+  trafficTelemetryGroup,
+  workersGroup,
+];

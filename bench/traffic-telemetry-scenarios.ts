@@ -5,7 +5,7 @@
  */
 import { benchRedis } from './discovery-scenarios.js';
 import { startGatewayProcess, startOtlpReceiver } from './processes.js';
-import type { Scenario, ScenarioContext } from './scenarios.js';
+import type { ScenarioContext, ScenarioGroup, Target } from './scenarios.js';
 
 function config(upstreams: readonly string[]): string {
   return `services:
@@ -22,8 +22,23 @@ routes:
 `;
 }
 
+const UNLIMITED = 'rate limit: unlimited route';
+const LIMITED = 'rate limit: limited, never hit';
+const TRACING_OFF = 'telemetry: off';
+const TRACED = 'telemetry: traces 100% + OTLP';
+
 /** The scenarios; every gateway here runs on Redis and is pinned to the proxy CPU. */
-export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
+export const trafficTelemetryGroup: ScenarioGroup = {
+  scenarios: [
+    { name: UNLIMITED },
+    { name: LIMITED, versus: [UNLIMITED] },
+    { name: TRACING_OFF },
+    { name: TRACED, pairedWith: TRACING_OFF, versus: [TRACING_OFF] },
+  ],
+  start: startTrafficTelemetry,
+};
+
+async function startTrafficTelemetry(ctx: ScenarioContext): Promise<Record<string, Target>> {
   const redis = await benchRedis();
   const limits = await startGatewayProcess(ctx.proxyCpu, config(ctx.upstreams), {}, [
     '--redis',
@@ -40,21 +55,10 @@ export async function trafficTelemetryScenarios(ctx: ScenarioContext): Promise<S
     ['--redis', redis],
   );
   const at = (port: number, path: string): string => `http://127.0.0.1:${port}${path}/item`;
-  return [
-    { name: 'rate limit: unlimited route', url: at(limits.port, '/open'), pid: limits.child.pid },
-    {
-      name: 'rate limit: limited, never hit',
-      url: at(limits.port, '/limited'),
-      pid: limits.child.pid,
-      versus: ['rate limit: unlimited route'],
-    },
-    { name: 'telemetry: off', url: at(limits.port, '/open'), pid: limits.child.pid },
-    {
-      name: 'telemetry: traces 100% + OTLP',
-      url: at(traced.port, '/open'),
-      pid: traced.child.pid,
-      pairedWith: 'telemetry: off',
-      versus: ['telemetry: off'],
-    },
-  ];
+  return {
+    [UNLIMITED]: { url: at(limits.port, '/open'), pid: limits.child.pid },
+    [LIMITED]: { url: at(limits.port, '/limited'), pid: limits.child.pid },
+    [TRACING_OFF]: { url: at(limits.port, '/open'), pid: limits.child.pid },
+    [TRACED]: { url: at(traced.port, '/open'), pid: traced.child.pid },
+  };
 }

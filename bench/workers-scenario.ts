@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { drive } from './load.js';
 import { freePort, startBenchUpstream, runAndExit, startGatewayProcess } from './processes.js';
-import type { Scenario, ScenarioContext } from './scenarios.js';
+import type { ScenarioContext, ScenarioGroup, Target } from './scenarios.js';
 
 /** Every CPU: workers are not pinned (taskset to all cores is the same as no pinning). */
 const ALL_CPUS = '0-1';
@@ -30,8 +30,16 @@ function config(upstreams: readonly string[]): string {
   return `services:\n  bench:\n    instances: [${upstreams.join(', ')}]\n    loadBalancer: { policy: round-robin }\nroutes:\n  - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }\n`;
 }
 
-/** Starts `edgeway start --workers 1` and `--workers 2` on one Redis; both live until the bench exits. */
-export async function workersScenarios(ctx: ScenarioContext): Promise<Scenario[]> {
+const ONE = 'workers: 1 (unpinned, Redis)';
+const TWO = 'workers: 2 (unpinned, Redis)';
+
+/** `edgeway start --workers 1` and `--workers 2` on one Redis. */
+export const workersGroup: ScenarioGroup = {
+  scenarios: [{ name: ONE }, { name: TWO }],
+  start: startWorkers,
+};
+
+async function startWorkers(ctx: ScenarioContext): Promise<Record<string, Target>> {
   const redisUrl = await throwawayRedis();
   const one = await startGatewayProcess(ALL_CPUS, config(ctx.upstreams), {}, [
     '--redis',
@@ -46,21 +54,18 @@ export async function workersScenarios(ctx: ScenarioContext): Promise<Scenario[]
     '2',
   ]);
   // No pid: CPU of a worker cluster is spread over processes, so the table shows req/s only.
-  return [
-    { name: 'workers: 1 (unpinned, Redis)', url: `http://127.0.0.1:${one.port}/bench/item` },
-    { name: 'workers: 2 (unpinned, Redis)', url: `http://127.0.0.1:${two.port}/bench/item` },
-  ];
+  return {
+    [ONE]: { url: `http://127.0.0.1:${one.port}/bench/item` },
+    [TWO]: { url: `http://127.0.0.1:${two.port}/bench/item` },
+  };
 }
 
 async function standalone(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const upstreams = [await startBenchUpstream(ALL_CPUS), await startBenchUpstream(ALL_CPUS)];
-  const [one, two] = (await workersScenarios({
-    upstreams,
-    proxyCpu: ALL_CPUS,
-    otherCpu: ALL_CPUS,
-  })) as [Scenario, Scenario];
+  const targets = await startWorkers({ upstreams, proxyCpu: ALL_CPUS, otherCpu: ALL_CPUS });
+  const [one, two] = [targets[ONE], targets[TWO]] as [Target, Target];
   await drive(one.url, 1, 50, ALL_CPUS);
   await drive(two.url, 1, 50, ALL_CPUS);
   const rps = { one: [] as number[], two: [] as number[] };

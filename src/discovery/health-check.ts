@@ -13,7 +13,7 @@ export type HealthCheckConfig = HealthCheck;
 export interface HealthCheckerOptions {
   /** Called when an endpoint's `healthy` flips (for logs, metrics and the dashboard). */
   readonly onChange?: (endpoint: Endpoint, healthy: boolean) => void;
-  /** TLS to https instances for gRPC checks (the service's `upstreamTls`). */
+  /** TLS to https instances (the service's compiled `upstreamTls`): CA, client certificate, server name. */
   readonly tls?: ConnectionOptions;
 }
 
@@ -23,13 +23,15 @@ export interface HealthCheckerOptions {
  */
 export type Prober = (origin: string, done: (passed: boolean) => void) => () => void;
 
-/** GET `path`: a 2xx passes; anything else (other status, refused, reset) fails. */
-function httpProbe(path: string): Prober {
+/** GET `path`: a 2xx passes; anything else (other status, refused, reset, TLS refused) fails. */
+function httpProbe(path: string, tls: ConnectionOptions | undefined): Prober {
   return (origin, done) => {
     const url = new URL(path, origin);
-    const client = url.protocol === 'https:' ? https : http;
+    const secure = url.protocol === 'https:';
+    const client = secure ? https : http;
     // agent: false gives each probe its own connection, so a probe also tests that connections are accepted.
     const request = client.request(url, {
+      ...(secure ? tls : undefined),
       method: 'GET',
       agent: false,
       headers: { 'user-agent': 'edgeway-health-check' },
@@ -82,7 +84,7 @@ export class HealthChecker {
     this.send =
       config.type === 'grpc'
         ? grpcHealthProbe(config.service, options.tls)
-        : httpProbe(config.path);
+        : httpProbe(config.path, options.tls);
   }
 
   /** Starts probing `endpoints`. */

@@ -46,7 +46,7 @@ export function buildService(
   const health = config.healthCheck
     ? new HealthChecker(config.healthCheck, {
         onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy),
-        ...(config.healthCheck.type === 'grpc' && config.upstreamTls !== undefined
+        ...(config.upstreamTls !== undefined
           ? { tls: upstreamConnectOptions(config.upstreamTls) }
           : {}),
       })
