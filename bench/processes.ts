@@ -79,13 +79,17 @@ export async function startBenchUpstream(cpu: string, delayMs = 0): Promise<stri
   return `http://127.0.0.1:${port}`;
 }
 
-/** Writes a gateway config folder and starts `edgeway start` on it (`nodeArgs` go to node); returns the port and the process. */
+/**
+ * Writes a gateway config folder and starts `edgeway start` on it (`nodeArgs` go to node; `main` is another
+ * build's dist/src/cli/main.js when comparing builds); returns the port and the process.
+ */
 export async function startGatewayProcess(
   cpu: string,
   yaml: string,
   env: NodeJS.ProcessEnv = {},
   extraArgs: string[] = [],
   nodeArgs: string[] = [],
+  main: string = compiled('src/cli/main.ts'),
 ): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
@@ -96,7 +100,7 @@ export async function startGatewayProcess(
     [
       '--max-semi-space-size=4',
       ...nodeArgs,
-      compiled('src/cli/main.ts'),
+      main,
       'start',
       '--config',
       dir,

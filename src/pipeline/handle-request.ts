@@ -207,63 +207,73 @@ async function run(
   });
 }
 
+/** Runs one request and reports its outcome, answering a failure in the SPEC's JSON error shape. */
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  snapshot: Snapshot,
+  observer: RequestObserver,
+  upgrade: Upgrade | undefined,
+): Promise<void> {
+  const startedAt = process.hrtime.bigint();
+  const requestId = resolveRequestId(req.headers['x-request-id']);
+  const progress: Progress = {
+    route: undefined,
+    ctx: undefined,
+    trace: undefined,
+    clientIp: '',
+    path: '',
+    webSocket: undefined,
+  };
+  let status: number;
+  let error: GatewayError | undefined;
+  try {
+    await run(req, res, snapshot, requestId, startedAt, observer, progress, upgrade);
+    status = progress.webSocket === undefined ? res.statusCode : 101;
+  } catch (err) {
+    error = toGatewayError(err);
+    // The client closed the connection before any answer (nginx's 499): logged and counted as its own
+    // status, never as the 502 that nobody received.
+    status = responseGone(res) && !res.headersSent ? 499 : error.status;
+    const unread = !req.complete;
+    const discard = unread && discardableBody(req);
+    // RFC 9113 8.2.2: HTTP/2 has no Connection header; an unread stream ends on its own.
+    if (unread && !discard && !res.headersSent && req.httpVersionMajor === 1)
+      res.setHeader('connection', 'close');
+    respondError(
+      res,
+      error,
+      requestId,
+      progress.ctx?.responseHeaders,
+      progress.ctx?.responseHeaderRules,
+      progress.route?.config.grpc === true || isGrpcRequest(req),
+    );
+    // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
+    if (discard) req.resume();
+  }
+  const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);
+  observer.done({
+    req,
+    res,
+    requestId,
+    route: progress.route,
+    ctx: progress.ctx,
+    trace,
+    clientIp: progress.clientIp,
+    path: progress.path,
+    status,
+    startedAt,
+    error,
+    webSocket: progress.webSocket,
+  });
+}
+
 /** The public listener's request handler over the live snapshot (read once per request). */
 export function createRequestHandler(
   current: () => Snapshot,
   observer: RequestObserver,
 ): (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => void {
   return function handleRequest(req, res, upgrade) {
-    const startedAt = process.hrtime.bigint();
-    const requestId = resolveRequestId(req.headers['x-request-id']);
-    const progress: Progress = {
-      route: undefined,
-      ctx: undefined,
-      trace: undefined,
-      clientIp: '',
-      path: '',
-      webSocket: undefined,
-    };
-    const finish = (status: number, error: GatewayError | undefined): void => {
-      const trace = progress.trace ?? observer.start(req, undefined, progress.clientIp);
-      observer.done({
-        req,
-        res,
-        requestId,
-        route: progress.route,
-        ctx: progress.ctx,
-        trace,
-        clientIp: progress.clientIp,
-        path: progress.path,
-        status,
-        startedAt,
-        error,
-        webSocket: progress.webSocket,
-      });
-    };
-    run(req, res, current(), requestId, startedAt, observer, progress, upgrade).then(
-      () => finish(progress.webSocket === undefined ? res.statusCode : 101, undefined),
-      (err: unknown) => {
-        const error = toGatewayError(err);
-        // The client closed the connection before any answer (nginx's 499): logged and counted as its own
-        // status, never as the 502 that nobody received.
-        const status = responseGone(res) && !res.headersSent ? 499 : error.status;
-        const unread = !req.complete;
-        const discard = unread && discardableBody(req);
-        // RFC 9113 8.2.2: HTTP/2 has no Connection header; an unread stream ends on its own.
-        if (unread && !discard && !res.headersSent && req.httpVersionMajor === 1)
-          res.setHeader('connection', 'close');
-        respondError(
-          res,
-          error,
-          requestId,
-          progress.ctx?.responseHeaders,
-          progress.ctx?.responseHeaderRules,
-          progress.route?.config.grpc === true || isGrpcRequest(req),
-        );
-        // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
-        if (discard) req.resume();
-        finish(status, error);
-      },
-    );
+    void handle(req, res, current(), observer, upgrade);
   };
 }

@@ -1,5 +1,4 @@
 /** The terminal stage: sends the request upstream (one attempt per pick, retrying where safe) and streams the answer back. */
-import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import {
@@ -14,9 +13,9 @@ import type { RequestContext } from '../request/context.js';
 import type { AttemptObserver } from '../request/observer.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
-import { decideRetry } from '../traffic/retry-policy.js';
+import { decideRetry, type FailedAttempt } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
-import { responseGone } from './client-gone.js';
+import { ClientGoneSignal } from './client-gone.js';
 import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
@@ -66,6 +65,28 @@ class ClientAbort extends Error {
     super('the client aborted the request body');
     this.name = 'ClientAbort';
   }
+}
+
+/** What a retry decision needs to know of the request; asked only once an attempt failed. */
+function retryFacts(
+  ctx: RequestContext,
+  plan: ForwardPlan,
+  method: Dispatcher.HttpMethod,
+  body: Readable | undefined,
+): Omit<FailedAttempt, 'kind' | 'retriesDone'> {
+  return {
+    method,
+    hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined,
+    retryNonIdempotent: plan.retryNonIdempotent,
+    bodyBytesSent: body !== undefined,
+  };
+}
+
+/** The request's headers (its first `count` entries) followed by this attempt's own, in place: undici copies them. */
+function withAttemptHeaders(headers: string[], count: number, own: readonly string[]): string[] {
+  headers.length = count;
+  for (let i = 0; i < own.length; i++) headers.push(own[i] as string);
+  return headers;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -125,18 +146,19 @@ async function attempts({
 }: ForwardRequest): Promise<void> {
   const body = requestBody(ctx, plan);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
-  const tried = new Set<Endpoint>();
+  // Made on the first retry: most requests take one attempt.
+  let tried: Set<Endpoint> | undefined;
   // gRPC over HTTP/2: the client's deadline bounds the call like timeouts.request; the smaller wins.
   const deadlineMs = plan.grpc
     ? Math.min(plan.requestTimeoutMs, grpcTimeoutMs(ctx.req.headers['grpc-timeout']))
     : plan.requestTimeoutMs;
   const timeout = Math.min(plan.perTryTimeoutMs ?? deadlineMs, deadlineMs);
-  const facts = {
-    method,
-    hasIdempotencyKey: ctx.req.headers['idempotency-key'] !== undefined,
-    retryNonIdempotent: plan.retryNonIdempotent,
-    bodyBytesSent: body !== undefined,
-  };
+  // A client that leaves before the answer began would otherwise hold the upstream connection and the
+  // in-flight and breaker slots until the request timeout; the abort is classified client-aborted (no blame,
+  // no retry). One signal serves every attempt: each detaches it once the upstream answered or failed.
+  const clientGone = new ClientGoneSignal(ctx.res);
+  // Each attempt sends the request's headers and its own trace context after them.
+  const headerCount = headers.length;
 
   for (let attempt = 0; ; attempt++) {
     // A one-instance service may retry the same instance once nothing untried is left.
@@ -148,26 +170,15 @@ async function attempts({
       throw new GatewayError('unavailable', `no healthy instance of service "${service.name}"`, [
         ['retry-after', '1'],
       ]);
-    tried.add(endpoint);
     const tracker = observer.begin(ctx, service, endpoint, attempt, path);
     const started = performance.now();
     endpoint.begin();
     let response: Dispatcher.ResponseData;
-    // A client that leaves before the answer began would otherwise hold the upstream connection and the
-    // in-flight and breaker slots until the request timeout. undici takes an EventEmitter as its signal,
-    // which costs less than an AbortController; the abort is classified client-aborted (no blame, no retry).
-    // `aborted` covers a client that left while an earlier attempt failed or its retry waited.
-    const clientGone = Object.assign(new EventEmitter(), { aborted: responseGone(ctx.res) });
-    const onClientClose = (): void => {
-      clientGone.aborted = true;
-      clientGone.emit('abort');
-    };
-    ctx.res.once('close', onClientClose);
     try {
       response = await service.pool(endpoint).request({
         path: endpoint.basePath + path,
         method,
-        headers: tracker.headers.length > 0 ? [...headers, ...tracker.headers] : headers,
+        headers: withAttemptHeaders(headers, headerCount, tracker.headers),
         body: body ?? null,
         headersTimeout: timeout,
         bodyTimeout: deadlineMs,
@@ -185,26 +196,33 @@ async function attempts({
       if (saysAboutInstance(kind)) service.outlier?.record(endpoint);
       const decision = decideRetry(
         service.retry,
-        { ...facts, kind, retriesDone: attempt },
+        { ...retryFacts(ctx, plan, method, body), kind, retriesDone: attempt },
         Math.random,
         Date.now(),
       );
       const retry = decision.retry && service.budget.tryAcquire();
       tracker.end(undefined, kind, retry);
       if (retry) {
+        (tried ??= new Set()).add(endpoint);
         await sleep(decision.delayMs);
         continue;
       }
       throw failureToError(kind, service.name, err);
     } finally {
-      ctx.res.off('close', onClientClose);
+      clientGone.detach();
     }
     const status = response.statusCode;
     if (!plan.grpc && service.retry.on.has(String(status))) {
       const retryAfter = response.headers['retry-after'] as string | undefined;
       const decision = decideRetry(
         service.retry,
-        { ...facts, kind: 'status', status, retryAfter, retriesDone: attempt },
+        {
+          ...retryFacts(ctx, plan, method, body),
+          kind: 'status',
+          status,
+          retryAfter,
+          retriesDone: attempt,
+        },
         Math.random,
         Date.now(),
       );
@@ -213,6 +231,7 @@ async function attempts({
         service.outlier?.record(endpoint);
         tracker.end(status, undefined, true);
         response.body.dump().catch(() => undefined);
+        (tried ??= new Set()).add(endpoint);
         await sleep(decision.delayMs);
         continue;
       }

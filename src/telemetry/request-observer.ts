@@ -1,6 +1,8 @@
 /** Connects the request path to telemetry: spans per request and attempt, metrics, stats and the access log. */
 import type { Endpoint, FailureKind } from '../balancing/endpoint.js';
+import type { RequestContext } from '../request/context.js';
 import type { AttemptObserver, AttemptTracker, RequestObserver } from '../request/observer.js';
+import type { ClientSpan } from './tracing/spans.js';
 import type { AccessLogEntry } from './access-log.js';
 import type { UpstreamOutcome } from './metrics/metrics.js';
 import { OUTCOME_INDEX } from './history/instance-stats.js';
@@ -27,8 +29,62 @@ const INSTANCE_OUTCOME: Record<FailureKind, number> = {
   'gateway-error': OUTCOME_INDEX.gateway_error,
 };
 
+/** One attempt's telemetry as one object: the request path makes one per attempt. */
+class Attempt implements AttemptTracker {
+  readonly headers: string[];
+  readonly #telemetry: Telemetry;
+  readonly #ctx: RequestContext;
+  readonly #service: string;
+  readonly #endpoint: Endpoint;
+  readonly #client: ClientSpan;
+  readonly #started = performance.now();
+
+  constructor(
+    telemetry: Telemetry,
+    ctx: RequestContext,
+    service: string,
+    endpoint: Endpoint,
+    client: ClientSpan,
+  ) {
+    this.#telemetry = telemetry;
+    this.#ctx = ctx;
+    this.#service = service;
+    this.#endpoint = endpoint;
+    this.#client = client;
+    this.headers = client.traceparent === undefined ? [] : ['traceparent', client.traceparent];
+    if (client.tracestate !== undefined) this.headers.push('tracestate', client.tracestate);
+  }
+
+  end(status: number | undefined, failure: FailureKind | undefined, retried: boolean): void {
+    const { metrics, stats, spans } = this.#telemetry;
+    const ms = performance.now() - this.#started;
+    const ctx = this.#ctx;
+    ctx.upstreamMs += ms;
+    const outcome: UpstreamOutcome =
+      failure !== undefined
+        ? OUTCOME[failure]
+        : retried || (status !== undefined && status >= 500)
+          ? 'http_error'
+          : 'success';
+    metrics.upstream(this.#service, this.#endpoint.id).attempt(outcome, ms / 1000);
+    stats
+      .instance(this.#service, this.#endpoint.id)
+      .record(
+        failure !== undefined
+          ? INSTANCE_OUTCOME[failure]
+          : status !== undefined && status >= 500
+            ? OUTCOME_INDEX.status_5xx
+            : OUTCOME_INDEX.ok,
+        ms,
+      );
+    if (retried) metrics.retry(this.#service);
+    if (failure !== undefined) ctx.trace.upstreamFailure = failure;
+    spans.endClientSpan(this.#client, status, failure);
+  }
+}
+
 function attemptObserver(telemetry: Telemetry): AttemptObserver {
-  const { spans, metrics, stats } = telemetry;
+  const { spans } = telemetry;
   return {
     select(ctx, pick) {
       return spans.stageSpan(ctx.trace, 'edgeway.select_instance', (span) => {
@@ -40,40 +96,11 @@ function attemptObserver(telemetry: Telemetry): AttemptObserver {
     },
     begin(ctx, service, endpoint, attempt, path): AttemptTracker {
       const client = spans.startClientSpan(ctx.trace, service.name, endpoint, path, attempt + 1);
-      const headers: string[] = [];
-      if (client.traceparent !== undefined) headers.push('traceparent', client.traceparent);
-      if (client.tracestate !== undefined) headers.push('tracestate', client.tracestate);
-      const started = performance.now();
+      const tracker = new Attempt(telemetry, ctx, service.name, endpoint, client);
       ctx.service = service.name;
       ctx.instance = endpoint.id;
       ctx.trace.attempts++;
-      return {
-        headers,
-        end(status, failure, retried) {
-          const ms = performance.now() - started;
-          ctx.upstreamMs += ms;
-          const outcome: UpstreamOutcome =
-            failure !== undefined
-              ? OUTCOME[failure]
-              : retried || (status !== undefined && status >= 500)
-                ? 'http_error'
-                : 'success';
-          metrics.upstream(service.name, endpoint.id).attempt(outcome, ms / 1000);
-          stats
-            .instance(service.name, endpoint.id)
-            .record(
-              failure !== undefined
-                ? INSTANCE_OUTCOME[failure]
-                : status !== undefined && status >= 500
-                  ? OUTCOME_INDEX.status_5xx
-                  : OUTCOME_INDEX.ok,
-              ms,
-            );
-          if (retried) metrics.retry(service.name);
-          if (failure !== undefined) ctx.trace.upstreamFailure = failure;
-          spans.endClientSpan(client, status, failure);
-        },
-      };
+      return tracker;
     },
   };
 }
