@@ -7,29 +7,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import { HOP_BY_HOP } from '../src/config/hop-by-hop.js';
 
-// RFC 9110 7.6.1 hop-by-hop fields, and `host`, which the Pool sets from the upstream's origin.
-const REQUEST_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'host',
-]);
-const RESPONSE_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-]);
+// RFC 9110 7.6.1 hop-by-hop fields both ways, and `host` on requests, which the Pool sets from the upstream's origin.
+const RESPONSE_DROP = new Set<string>(HOP_BY_HOP);
+const REQUEST_DROP = new Set<string>([...HOP_BY_HOP, 'host']);
 
 /** What a finished forward reports to its caller: the error, if the upstream exchange failed. */
 export type Done = (err: Error | null) => void;
