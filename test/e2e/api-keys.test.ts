@@ -36,8 +36,12 @@ async function call(
   path: string,
   headers: Record<string, string> = {},
   ip = freshIp(),
+  signal?: AbortSignal,
 ) {
-  const res = await request(`${gw.url}${path}`, { headers: { 'x-forwarded-for': ip, ...headers } });
+  const res = await request(`${gw.url}${path}`, {
+    headers: { 'x-forwarded-for': ip, ...headers },
+    signal,
+  });
   const text = await res.body.text();
   return {
     status: res.statusCode,
@@ -260,6 +264,85 @@ describe('API keys on Redis, two gateways', () => {
     } finally {
       await redis.restart();
     }
+  });
+});
+
+describe('API keys on a Redis that hangs', () => {
+  /** LOOKUP_DEADLINE_MS in src/security/api-keys/authenticate.ts. */
+  const DEADLINE_MS = 1000;
+  let redis: TestRedis;
+  let upstream: Upstream;
+  let gw: TestGateway;
+  let frozen = false;
+
+  /** SIGSTOP keeps the TCP connection open and unanswered: no error, no close, unlike a stopped Redis. */
+  const freeze = (): void => {
+    process.kill(redis.pid, 'SIGSTOP');
+    frozen = true;
+  };
+  const thaw = (): void => {
+    if (frozen) process.kill(redis.pid, 'SIGCONT');
+    frozen = false;
+  };
+
+  before(async () => {
+    redis = await startRedis();
+    upstream = await startUpstream();
+    gw = await startGateway(
+      {
+        'c.yaml': `${config(upstream.url)}  - { name: open, match: { path: /open }, service: svc }\n`,
+      },
+      { redisUrl: redis.url },
+    );
+  });
+
+  after(async () => {
+    if (redis !== undefined) thaw();
+    await gw?.stop();
+    await upstream?.close();
+    await redis?.stop();
+  });
+
+  test('an uncached key is 503 with Retry-After once the lookup deadline passes, while a cached key and other routes keep serving', async () => {
+    const issue = async (consumer: string): Promise<string> => {
+      const res = await fetch(`${gw.adminUrl}/admin/apikeys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ consumer, scopes: ['orders:read'] }),
+      });
+      assert.equal(res.status, 201);
+      return ((await res.json()) as { key: string }).key;
+    };
+    const cachedKey = await issue('warm');
+    const coldKey = await issue('frozen-out');
+    assert.equal((await call(gw, '/keyed/1', { 'x-api-key': cachedKey })).status, 200);
+    freeze();
+    try {
+      // Without the deadline the lookup waits on Redis for ever; 5x the deadline bounds this test's wait.
+      const bound = AbortSignal.timeout(5 * DEADLINE_MS);
+      let coldSettled = false;
+      const coldCall = call(gw, '/keyed/1', { 'x-api-key': coldKey }, freshIp(), bound).finally(
+        () => {
+          coldSettled = true;
+        },
+      );
+      const open = await call(gw, '/open/1', {}, freshIp(), bound);
+      assert.equal(open.status, 200, 'a route without keys is served while the lookup hangs');
+      assert.equal(coldSettled, false, 'the hanging lookup blocked nothing else');
+      const cached = await call(gw, '/keyed/1', { 'x-api-key': cachedKey }, freshIp(), bound);
+      assert.equal(cached.status, 200, 'a cached key needs no Redis');
+      const cold = await coldCall;
+      assert.equal(cold.status, 503, cold.text);
+      assert.equal(cold.code, 'unavailable');
+      assert.equal(cold.headers['retry-after'], '1');
+    } finally {
+      thaw();
+    }
+    assert.equal(
+      (await call(gw, '/keyed/1', { 'x-api-key': coldKey })).status,
+      200,
+      'once Redis answers again the same key authenticates',
+    );
   });
 });
 
