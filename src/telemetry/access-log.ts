@@ -109,13 +109,38 @@ export interface AccessLog {
   flush(): Promise<void>;
 }
 
+/** Tells stderr that access-log lines are being dropped, with the running count, at most once a minute. */
+function reportDrops(boom: NodeJS.EventEmitter): void {
+  let dropped = 0;
+  let reportedAt = -Infinity;
+  boom.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - reportedAt < DROP_REPORT_INTERVAL_MS) return;
+    reportedAt = now;
+    process.stderr.write(
+      `edgeway: access log reader is behind; ${dropped} line(s) dropped so far instead of buffered\n`,
+    );
+  });
+}
+
 /** Options for {@link createAccessLog}. */
 export interface AccessLogOptions {
   /** Where lines go; defaults to stdout through an asynchronous buffered SonicBoom. */
   readonly destination?: DestinationStream;
   /** Bytes buffered before a write to the destination; 0 writes each line at once. */
   readonly minLength?: number;
+  /** Bytes the stdout destination may hold while its reader falls behind; lines beyond are dropped. */
+  readonly maxBufferedBytes?: number;
 }
+
+/**
+ * A log reader that stalls (a full pipe, a stopped collector) must not grow the gateway's memory without
+ * bound: past this much waiting output, lines are dropped and counted.
+ */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Dropped lines are reported on stderr at most this often. */
+const DROP_REPORT_INTERVAL_MS = 60_000;
 
 /**
  * Creates the access log. Lines are buffered (`minLength`, default 4 KiB) and written asynchronously
@@ -130,11 +155,13 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
           dest: 1,
           sync: false,
           minLength: options.minLength ?? 4096,
+          maxLength: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
           periodicFlush: FLUSH_INTERVAL_MS,
           contentMode: 'buffer',
         })
       : undefined;
   const destination = options.destination ?? (boom as DestinationStream);
+  if (boom !== undefined) reportDrops(boom);
   // In its default mode SonicBoom appends each string to one growing string and measures it, flattening it,
   // on every write: a copy of half its buffer per line (3.8 KB allocated per request at 4 KiB). In buffer
   // mode it lists the buffers and joins them once per write(2); its typings still say string.

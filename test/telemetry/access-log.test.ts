@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pino from 'pino';
+import { waitFor } from '../helpers/wait-for.js';
 import {
   REDACT_PATHS,
   createAccessLog,
@@ -155,6 +156,40 @@ describe('access log', () => {
     for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 'sid=1', '"tok"', '"adm"', '"cs"'])
       assert.ok(!text.includes(secret), secret);
     assert.match(text, /\[redacted\]/);
+  });
+
+  test('a stdout reader that stops reading makes the log drop lines, not buffer them without bound', async () => {
+    // 20,000 lines of ~330 B (~6.6 MB) into a pipe nobody reads, with a 256 KiB bound: the child's heap
+    // must not grow by the lines' size, and stderr must say lines were dropped.
+    const script = `
+      import { createAccessLog } from ${JSON.stringify(new URL('../../src/telemetry/access-log.ts', import.meta.url).pathname)};
+      const log = createAccessLog({ maxBufferedBytes: 256 * 1024 });
+      const entry = ${JSON.stringify(entry())};
+      globalThis.gc();
+      const before = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+      for (let i = 0; i < 20000; i++) log.write({ ...entry, requestId: 'r' + i });
+      globalThis.gc();
+      const grown = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - before;
+      process.stderr.write('grown ' + grown + '\\n');
+      process.exit(0);
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(child, 'exit');
+    await waitFor(() => /grown -?\d+/.test(stderr), 60_000, "the child's heap growth");
+    // Let the child's exit-time flush finish into the pipe before it is read away.
+    child.stdout.resume();
+    const [code] = (await exited) as [number];
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /edgeway: access log reader is behind; \d+ line\(s\) dropped/);
+    const grown = Number(/grown (-?\d+)/.exec(stderr)?.[1]);
+    assert.ok(grown < 3 * 1024 * 1024, `heap grew ${grown} bytes for 6.6 MB of lines`);
   });
 
   test("the default stdout destination writes a quiet gateway's line within a second, and the rest at exit", async () => {
