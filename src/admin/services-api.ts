@@ -72,7 +72,8 @@ function fromEndpoint(
   };
 }
 
-function fromRecord(record: InstanceRecord): InstanceStatus {
+/** An instance only the registry knows of (no route config uses its service, or no gateway was asked). */
+export function fromRecord(record: InstanceRecord): InstanceStatus {
   const { id, url, weight, capacity, meta, draining } = record;
   return {
     id,

@@ -1,6 +1,5 @@
 /** `edgeway services`: prints the services and instances a gateway sees, from its admin API, else from the Redis registry. */
-import type { InstanceStatus, ServiceStatus } from '../admin/services-api.js';
-import type { InstanceRecord } from '../discovery/instance.js';
+import { fromRecord, type InstanceStatus, type ServiceStatus } from '../admin/services-api.js';
 import { groupReadReply } from '../discovery/record-codec.js';
 import { defineRegistryCommands, REGISTRY_KEYS } from '../discovery/registry-scripts.js';
 import { createRedisClient, parseRedisUrl, redact } from '../store/redis-url.js';
@@ -90,23 +89,6 @@ export function formatServices(
       )
       .join('\n') + '\n'
   );
-}
-
-function fromRecord(record: InstanceRecord): InstanceStatus {
-  const { id, url, weight, capacity, meta, draining, expiresAt } = record;
-  return {
-    id,
-    url,
-    weight,
-    capacity,
-    meta,
-    draining,
-    healthy: null,
-    ejected: false,
-    inFlight: 0,
-    latencyMs: null,
-    expiresAt,
-  };
 }
 
 /** Every service the config defines or Redis holds instances of, read straight from the registry. */

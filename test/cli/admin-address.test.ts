@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { register, type Registration } from '../../src/discovery/client.js';
+import { REGISTRY_KEYS } from '../../src/discovery/registry-scripts.js';
 import { discoveredOrdersYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -131,6 +132,32 @@ describe('edgeway services reads the Redis registry when no gateway answers', ()
         ),
       );
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a record written by hand that never expires (score +inf) reads as static, like the admin API shows it', async () => {
+    const raw = redis.client();
+    const [instances, expiry, index] = REGISTRY_KEYS;
+    const closed = await freePort();
+    const dir = configNamingAdmin(closed);
+    try {
+      await raw.hset(instances, 'orders/forever', '{"url":"http://127.0.0.1:8"}');
+      await raw.zadd(expiry, '+inf', 'orders/forever');
+      await raw.zadd(index, 0, 'orders/forever');
+      const services = runCli(['services'], { EDGEWAY_CONFIG: dir, REDIS_URL: redis.url });
+      assert.equal(await services.exited(), 0, services.stderr());
+      assert.match(
+        services.stdout(),
+        /^orders\s+forever\s+http:\/\/127\.0\.0\.1:8\s+registered\s+1\s+-\s+-\s+static$/m,
+      );
+    } finally {
+      await Promise.all([
+        raw.hdel(instances, 'orders/forever'),
+        raw.zrem(expiry, 'orders/forever'),
+        raw.zrem(index, 'orders/forever'),
+      ]);
+      raw.disconnect();
       rmSync(dir, { recursive: true, force: true });
     }
   });
