@@ -6,5 +6,11 @@
  */
 export const MAX_INSTANCE_WEIGHT = 10_000;
 
+/**
+ * Largest capacity (requests at once): least-request divides load by it, so one instance declaring
+ * 1e308 would draw every request from its peers; no single instance holds a million open requests.
+ */
+export const MAX_INSTANCE_CAPACITY = 1_000_000;
+
 /** Longest registration TTL, ms (24h): a crashed instance must drop out within a day, not decades. */
 export const MAX_REGISTRATION_TTL_MS = 24 * 3_600_000;

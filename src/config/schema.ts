@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { httpUrlProblem } from './http-url.js';
-import { MAX_INSTANCE_WEIGHT } from './instance-limits.js';
+import { MAX_INSTANCE_CAPACITY, MAX_INSTANCE_WEIGHT } from './instance-limits.js';
 import { TOKEN_PATTERN } from './http-token.js';
 import { adaptiveConcurrencySchema } from './adaptive-concurrency-schema.js';
 import { alertsSchema } from './alerts-schema.js';
@@ -128,7 +128,7 @@ const instance = z.union([
   z.strictObject({
     url: httpUrl,
     weight: z.number().int().min(1).max(MAX_INSTANCE_WEIGHT).default(1),
-    capacity: z.number().int().min(1).default(100),
+    capacity: z.number().int().min(1).max(MAX_INSTANCE_CAPACITY).default(100),
   }),
 ]);
 

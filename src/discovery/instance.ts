@@ -1,7 +1,11 @@
 /** What the registry knows about one upstream instance, and the checks a registration must pass. */
 import { GatewayError } from '../errors.js';
 import { httpUrlProblem } from '../config/http-url.js';
-import { MAX_INSTANCE_WEIGHT, MAX_REGISTRATION_TTL_MS } from '../config/instance-limits.js';
+import {
+  MAX_INSTANCE_CAPACITY,
+  MAX_INSTANCE_WEIGHT,
+  MAX_REGISTRATION_TTL_MS,
+} from '../config/instance-limits.js';
 
 /** One instance of a service as the registry serves it. */
 export interface InstanceRecord {
@@ -62,17 +66,12 @@ function checkUrl(value: unknown): string {
   return value;
 }
 
-function checkCount(what: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
+function checkCount(what: 'weight' | 'capacity', value: unknown, max: number): number {
+  if (value === undefined) return REGISTRATION_DEFAULTS[what];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
     fail(`${what} must be an integer >= 1`);
+  if (value > max) fail(`${what} must be at most ${max}`);
   return value;
-}
-
-function checkWeight(value: unknown): number {
-  const weight = checkCount('weight', value, REGISTRATION_DEFAULTS.weight);
-  if (weight > MAX_INSTANCE_WEIGHT) fail(`weight must be at most ${MAX_INSTANCE_WEIGHT}`);
-  return weight;
 }
 
 function checkMeta(value: unknown): Readonly<Record<string, string>> {
@@ -100,8 +99,8 @@ export function checkRegistration(input: RegistrationInput): InstanceRegistratio
     id: checkName('id', input.id),
     service: checkName('service', input.service),
     url: checkUrl(input.url),
-    weight: checkWeight(input.weight),
-    capacity: checkCount('capacity', input.capacity, REGISTRATION_DEFAULTS.capacity),
+    weight: checkCount('weight', input.weight, MAX_INSTANCE_WEIGHT),
+    capacity: checkCount('capacity', input.capacity, MAX_INSTANCE_CAPACITY),
     meta: checkMeta(input.meta),
     draining: input.draining ?? false,
   });

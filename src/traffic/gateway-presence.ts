@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../store/backend.js';
 import { defineScript, type ScriptCommand } from '../store/lua-script.js';
-import { withDeadline } from './rate-limit/deadline.js';
+import { withDeadline } from '../store/deadline.js';
 
 /** The presence zset: gateway id -> ms of its last heartbeat (Redis TIME). */
 export const PRESENCE_KEY = 'edgeway:{presence}';

@@ -1,6 +1,7 @@
 /** The request-path check of an `x-api-key`: cache, store lookup, and the invalid-credential throttle shared with tokens. */
 import { GatewayError } from '../../errors.js';
 import type { Principal } from '../../request/context.js';
+import { withDeadline } from '../../store/deadline.js';
 import { REALM, tooManyFailures } from '../auth-errors.js';
 import type { FailureThrottle } from '../brute-force.js';
 import type { ApiKeyRefusal, ApiKeys } from './api-keys.js';
@@ -22,26 +23,8 @@ function storeUnavailable(cause: unknown): GatewayError {
 }
 
 function lookupWithin(keys: ApiKeys, digest: string): ReturnType<ApiKeys['lookup']> {
-  return new Promise((settle, fail) => {
-    const timer = setTimeout(
-      () =>
-        fail(
-          storeUnavailable(
-            new Error(`no answer from the key store within ${LOOKUP_DEADLINE_MS} ms`),
-          ),
-        ),
-      LOOKUP_DEADLINE_MS,
-    );
-    keys.lookup(digest).then(
-      (found) => {
-        clearTimeout(timer);
-        settle(found);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        fail(storeUnavailable(err));
-      },
-    );
+  return withDeadline(keys.lookup(digest), LOOKUP_DEADLINE_MS).catch((err: unknown) => {
+    throw storeUnavailable(err);
   });
 }
 

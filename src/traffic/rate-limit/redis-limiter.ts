@@ -4,7 +4,7 @@ import type { RedisClient } from '../../store/backend.js';
 import type { Clock, Decision, RateLimiter } from './limiter.js';
 import type { BucketPolicy } from './token-bucket.js';
 import { defineScript, type ScriptCommand } from '../../store/lua-script.js';
-import { withDeadline } from './deadline.js';
+import { withDeadline } from '../../store/deadline.js';
 
 type LeaseReply = [granted: number, remaining: number, retryAfterMs: number, resetMs: number];
 

@@ -1,7 +1,7 @@
 /** Tracks whether the shared rate-limit store answers: one log line per outage, a probe to come back. */
 import type { RedisClient } from '../../store/backend.js';
 import type { TrafficLogger } from './limiter.js';
-import { withDeadline } from './deadline.js';
+import { withDeadline } from '../../store/deadline.js';
 
 /** Options of the store health tracker. */
 export interface StoreHealthOptions {

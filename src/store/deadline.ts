@@ -1,4 +1,4 @@
-/** Bounds how long a store call may take, without a timer per call on the request path. */
+/** Bounds how long a store call may take (rate-limit decisions, API-key lookups), without a timer per call on the request path. */
 
 /** The store did not answer within the budget. */
 export class StoreTimeoutError extends Error {
