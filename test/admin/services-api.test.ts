@@ -192,6 +192,12 @@ describe('admin /admin/services', () => {
       /^weight must be at most 10000$/,
     ],
     [
+      'capacity 1e308',
+      'i1',
+      { url: 'http://127.0.0.1:1', capacity: 1e308 },
+      /^capacity must be at most 1000000$/,
+    ],
+    [
       'ttl 100000h',
       'i1',
       { url: 'http://127.0.0.1:1', ttl: '100000h' },

@@ -126,6 +126,16 @@ const cases: Array<{
     ],
   },
   {
+    name: 'a static instance capacity over 1000000',
+    files: {
+      'a.yaml':
+        'services:\n  orders:\n    instances: [{ url: http://127.0.0.1:9001, capacity: 2000000 }]\n',
+    },
+    errors: [
+      'a.yaml:3: services.orders.instances[0].capacity: Too big: expected number to be <=1000000',
+    ],
+  },
+  {
     name: 'a dashboard trace link without {traceId}',
     files: { 'a.yaml': 'dashboard:\n  traceUrl: https://jaeger.example.com/trace/\n' },
     errors: ['a.yaml:2: dashboard.traceUrl: traceUrl must contain {traceId}'],

@@ -45,6 +45,8 @@ describe('checkRegistration', () => {
     ['weight 1e308', { weight: 1e308 }, /^weight must be at most 10000$/],
     ['weight 10001', { weight: 10_001 }, /^weight must be at most 10000$/],
     ['a zero capacity', { capacity: 0 }, /^capacity/],
+    ['capacity 1e308', { capacity: 1e308 }, /^capacity must be at most 1000000$/],
+    ['capacity 1000001', { capacity: 1_000_001 }, /^capacity must be at most 1000000$/],
     ['meta as an array', { meta: ['a'] }, /^meta/],
     ['an empty meta key', { meta: { '': 'x' } }, /^meta/],
     ['draining as a string', { draining: 'yes' }, /^draining/],
@@ -65,8 +67,9 @@ describe('checkRegistration', () => {
       assert.throws(() => checkTtl(ttl), GatewayError);
   });
 
-  test('weight and ttl are bounded: 10000 and 24h pass, one more is refused', () => {
+  test('weight, capacity and ttl are bounded: 10000, 1000000 and 24h pass, one more is refused', () => {
     assert.equal(checkRegistration({ ...base, weight: 10_000 }).weight, 10_000);
+    assert.equal(checkRegistration({ ...base, capacity: 1_000_000 }).capacity, 1_000_000);
     assert.equal(checkTtl(24 * 3_600_000), 24 * 3_600_000);
     for (const ttl of [24 * 3_600_000 + 1, 100_000 * 3_600_000])
       assert.throws(
@@ -140,6 +143,8 @@ describe('record codec', () => {
     ['not JSON', 'orders/a', '{url'],
     ['a JSON string', 'orders/a', '"http://x"'],
     ['a bad url', 'orders/a', '{"url":"ftp://x"}'],
+    ['a weight over 10000', 'orders/a', '{"url":"http://x","weight":20000}'],
+    ['a capacity of 1e308', 'orders/a', '{"url":"http://x","capacity":1e308}'],
     ['a member without service', '/a', '{"url":"http://x"}'],
   ];
   for (const [what, member, json] of malformed) {

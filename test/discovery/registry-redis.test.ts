@@ -79,8 +79,15 @@ describe('RedisRegistry between gateways', () => {
     try {
       await gw.registry.register(instance(), 60_000);
       await gw.redis.hset('edgeway:{registry}:instances', 'orders/bad', '{"url": "ftp://x"}');
-      await gw.redis.zadd('edgeway:{registry}:expiry', Date.now() + 60_000, 'orders/bad');
-      await gw.redis.zadd('edgeway:{registry}:index', 0, 'orders/bad');
+      await gw.redis.hset(
+        'edgeway:{registry}:instances',
+        'orders/huge',
+        '{"url": "http://127.0.0.1:9", "capacity": 1e308}',
+      );
+      for (const member of ['orders/bad', 'orders/huge']) {
+        await gw.redis.zadd('edgeway:{registry}:expiry', Date.now() + 60_000, member);
+        await gw.redis.zadd('edgeway:{registry}:index', 0, member);
+      }
       await gw.registry.register(instance({ id: 'a2' }), 60_000);
       assert.deepEqual(
         gw.registry.list('orders').map((rec) => rec.id),
@@ -89,6 +96,7 @@ describe('RedisRegistry between gateways', () => {
       await gw.registry.register(instance({ id: 'a3' }), 60_000);
       const logger = gw.logger as ReturnType<typeof captureLogger>;
       assert.equal(logger.warnings.filter((w) => w.includes('orders/bad')).length, 1);
+      assert.equal(logger.warnings.filter((w) => w.includes('orders/huge')).length, 1);
     } finally {
       await gw.dispose();
     }

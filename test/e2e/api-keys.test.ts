@@ -316,16 +316,15 @@ describe('API keys on a Redis that hangs', () => {
     const cachedKey = await issue('warm');
     const coldKey = await issue('frozen-out');
     assert.equal((await call(gw, '/keyed/1', { 'x-api-key': cachedKey })).status, 200);
+    const coldIp = freshIp();
     freeze();
     try {
       // Without the deadline the lookup waits on Redis for ever; 5x the deadline bounds this test's wait.
       const bound = AbortSignal.timeout(5 * DEADLINE_MS);
       let coldSettled = false;
-      const coldCall = call(gw, '/keyed/1', { 'x-api-key': coldKey }, freshIp(), bound).finally(
-        () => {
-          coldSettled = true;
-        },
-      );
+      const coldCall = call(gw, '/keyed/1', { 'x-api-key': coldKey }, coldIp, bound).finally(() => {
+        coldSettled = true;
+      });
       const open = await call(gw, '/open/1', {}, freshIp(), bound);
       assert.equal(open.status, 200, 'a route without keys is served while the lookup hangs');
       assert.equal(coldSettled, false, 'the hanging lookup blocked nothing else');
@@ -343,6 +342,28 @@ describe('API keys on a Redis that hangs', () => {
       200,
       'once Redis answers again the same key authenticates',
     );
+    // Commands queued while Redis hung have run by now (one connection, in order): had the 503 been
+    // counted as an invalid credential, the throttle's counter for coldIp would exist.
+    const guesserIp = freshIp();
+    assert.equal(
+      (await call(gw, '/keyed/1', { 'x-api-key': 'ek_not-a-key' }, guesserIp)).status,
+      401,
+    );
+    const raw = redis.client();
+    try {
+      assert.equal(
+        await raw.exists(`edgeway:{auth-failures}:${guesserIp}`),
+        1,
+        'a refusal is counted',
+      );
+      assert.equal(
+        await raw.exists(`edgeway:{auth-failures}:${coldIp}`),
+        0,
+        'a 503 from the lookup deadline is not an invalid credential',
+      );
+    } finally {
+      raw.disconnect();
+    }
   });
 });
 
