@@ -70,8 +70,8 @@ export class RemoteKeySet {
   #fetchedAt = Number.NEGATIVE_INFINITY;
   #attemptedAt = Number.NEGATIVE_INFINITY;
   #pending: Promise<void> | undefined;
-  /** Unknown kids waiting for a refresh, with when each was first seen. */
-  readonly #awaited = new Map<string, number>();
+  /** Unknown kids waiting for a refresh. */
+  readonly #awaited = new Set<string>();
   /** Unknown kids that a refresh begun after their first sighting did not find. */
   readonly #missing = new Set<string>();
 
@@ -116,7 +116,7 @@ export class RemoteKeySet {
       )
         throw err;
       // Not known to be forged until the next refresh looks for it: the caller must not count it as an attack.
-      if (!this.#awaited.has(kid)) this.#awaited.set(kid, this.#now());
+      this.#awaited.add(kid);
       throw new KeyRefreshPendingError(kid, this.#attemptedAt + this.#cooldown - this.#now());
     }
   };
@@ -145,7 +145,6 @@ export class RemoteKeySet {
   }
 
   async #fetch(): Promise<void> {
-    const startedAt = this.#now();
     const response = await fetch(this.#url, {
       method: 'GET',
       // A JWKS redirect could point key trust anywhere; refuse to follow it.
@@ -161,23 +160,42 @@ export class RemoteKeySet {
       await response.body?.cancel();
       throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
     }
-    const text = await response.text();
-    if (text.length > MAX_JWKS_BYTES)
-      throw new Error(`JWKS ${this.#url} is larger than ${MAX_JWKS_BYTES} bytes`);
-    const set = JSON.parse(text) as JSONWebKeySet;
+    const set = JSON.parse(await boundedText(response, this.#url)) as JSONWebKeySet;
     const local = createLocalJWKSet(set);
     this.#local = local;
     this.#fetchedAt = this.#now();
-    this.#settleUnknownKids(new Set(set.keys.map((key) => key.kid)), startedAt);
+    this.#settleUnknownKids(new Set(set.keys.map((key) => key.kid)));
   }
 
-  /** After a fetch: kids it found are forgotten; awaited kids seen before it started and not found are now missing. */
-  #settleUnknownKids(found: ReadonlySet<string | undefined>, startedAt: number): void {
+  /**
+   * After a fetch: kids it found are forgotten, awaited kids it did not find are now missing. Every
+   * awaited kid was seen before the fetch began: while one is in flight, unknown kids wait for it.
+   */
+  #settleUnknownKids(found: ReadonlySet<string | undefined>): void {
     for (const kid of this.#missing) if (found.has(kid)) this.#missing.delete(kid);
-    for (const [kid, firstSeen] of this.#awaited) {
-      if (firstSeen > startedAt) continue;
-      this.#awaited.delete(kid);
+    for (const kid of this.#awaited)
       if (!found.has(kid) && this.#missing.size < MAX_TRACKED_KIDS) this.#missing.add(kid);
-    }
+    this.#awaited.clear();
   }
+}
+
+/**
+ * The body as UTF-8 text, refused once it passes MAX_JWKS_BYTES bytes: a chunked body has no declared
+ * length, and buffering it whole before measuring would let it grow without limit.
+ */
+async function boundedText(response: Response, url: string): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  const reader = response.body?.getReader();
+  for (;;) {
+    const chunk = await reader?.read();
+    if (chunk === undefined || chunk.done) break;
+    bytes += chunk.value.byteLength;
+    if (bytes > MAX_JWKS_BYTES) {
+      await reader?.cancel();
+      throw new Error(`JWKS ${url} is larger than ${MAX_JWKS_BYTES} bytes`);
+    }
+    chunks.push(chunk.value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }

@@ -261,6 +261,41 @@ describe('a hostile JWKS endpoint never supplies keys', () => {
     }
   });
 
+  test('the 512 KiB bound counts bytes: 300 Ki two-byte characters (600 KiB) are refused', async () => {
+    const pad = { kty: 'oct', kid: 'pad', k: 'AAAA', note: '\u00e9'.repeat(300 * 1024) };
+    const body = JSON.stringify({ keys: [keyA.publicJwk, pad] });
+    assert.ok(body.length < 512 * 1024 && Buffer.byteLength(body) > 512 * 1024);
+    const wide = await hostileJwks((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    try {
+      const { verifier } = verifierAt(Date.now(), wide.url);
+      assert.equal(
+        await verdictWithin(verifier, await token('key-a', keyA.privateKey), 5000),
+        'unavailable',
+      );
+    } finally {
+      await wide.close();
+    }
+  });
+
+  test('a chunked body is refused once past 512 KiB, without waiting for its end', async () => {
+    const endless = await hostileJwks((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Never finishes: a gateway that buffered the whole body first would wait for its fetch timeout.
+      res.write(`{"keys":[{"kty":"oct","kid":"pad","k":"${'A'.repeat(600 * 1024)}`);
+    });
+    try {
+      const { verifier } = verifierAt(Date.now(), endless.url, 60_000);
+      assert.equal(
+        await verdictWithin(verifier, await token('key-a', keyA.privateKey), 5000),
+        'unavailable',
+      );
+    } finally {
+      await endless.close();
+    }
+  });
+
   test('a declared length over 512 KiB is refused at once, without waiting for the body', async () => {
     const stalling = await hostileJwks((_req, res) => {
       res.writeHead(200, {
