@@ -8,7 +8,7 @@ import { staticInstances } from '../discovery/instance.js';
 import { OutlierDetector } from '../discovery/outlier-detection.js';
 import type { Registry } from '../discovery/registry.js';
 import type { UpstreamPools } from '../proxy/upstream-client.js';
-import { upstreamConnectOptions } from '../proxy/upstream-tls.js';
+import { loadUpstreamTls } from '../proxy/upstream-tls.js';
 import { AdaptiveConcurrencyLimiter } from '../traffic/adaptive-concurrency.js';
 import { CircuitBreaker } from '../traffic/circuit-breaker.js';
 import { RetryBudget } from '../traffic/retry-budget.js';
@@ -34,10 +34,11 @@ export function buildService(
 ): ServiceRuntime {
   const fixed = config.discovery === 'static' ? staticInstances(name, config.instances) : undefined;
   const balancer = createBalancer(config.loadBalancer, { random: Math.random });
+  const tls = config.upstreamTls === undefined ? undefined : loadUpstreamTls(config.upstreamTls);
   const pools = deps.pools.forSettings({
     connectTimeoutMs: config.timeouts.connect,
     maxConnections: config.circuitBreaker?.maxConnections ?? 1024,
-    tls: config.upstreamTls,
+    tls,
     protocol: config.protocol,
   });
   const outlier = config.outlierDetection
@@ -46,9 +47,7 @@ export function buildService(
   const health = config.healthCheck
     ? new HealthChecker(config.healthCheck, {
         onChange: (endpoint, healthy) => deps.onHealthChange?.(name, endpoint, healthy),
-        ...(config.upstreamTls !== undefined
-          ? { tls: upstreamConnectOptions(config.upstreamTls) }
-          : {}),
+        ...(tls !== undefined ? { tls: tls.connect } : {}),
       })
     : undefined;
 
@@ -78,6 +77,7 @@ export function buildService(
   return {
     name,
     config,
+    tls,
     retry: compileRetryPolicy(config.retries),
     budget: new RetryBudget(),
     breaker: config.circuitBreaker ? new CircuitBreaker(config.circuitBreaker) : undefined,

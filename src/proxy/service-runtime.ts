@@ -8,11 +8,14 @@ import type { AdaptiveConcurrencyLimiter } from '../traffic/adaptive-concurrency
 import type { CircuitBreaker } from '../traffic/circuit-breaker.js';
 import type { RetryBudget } from '../traffic/retry-budget.js';
 import type { RetryPolicy } from '../traffic/retry-policy.js';
+import type { UpstreamTls } from './upstream-tls.js';
 
 /** The runtime of one configured service, rebuilt per snapshot; endpoint state survives reloads. */
 export interface ServiceRuntime {
   readonly name: string;
   readonly config: ServiceConfig;
+  /** `upstreamTls` with its PEM files read when the snapshot was built. */
+  readonly tls: UpstreamTls | undefined;
   readonly retry: RetryPolicy;
   readonly budget: RetryBudget;
   readonly breaker: CircuitBreaker | undefined;

@@ -3,15 +3,15 @@ import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Pool, type Dispatcher } from 'undici';
 import type { InstancePolicy } from '../discovery/instance-policy.js';
 import { keepH2Trailers } from './h2-trailers.js';
-import { upstreamConnectOptions, upstreamTlsKey, type UpstreamTlsConfig } from './upstream-tls.js';
+import type { UpstreamTls } from './upstream-tls.js';
 
 /** Pool settings that come from a service's config. */
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
   /** Upper bound on connections per origin (circuitBreaker.maxConnections). */
   readonly maxConnections: number;
-  /** CA, client certificate and server name for https origins (`upstreamTls`). */
-  readonly tls?: UpstreamTlsConfig;
+  /** CA, client certificate and server name for https origins (`upstreamTls`, its files read at load). */
+  readonly tls?: UpstreamTls | undefined;
   /** `services.*.protocol`: http1, h2 (TLS, ALPN) or h2c (prior knowledge, RFC 9113 3.3). */
   readonly protocol?: 'http1' | 'h2' | 'h2c';
 }
@@ -51,7 +51,7 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 }
 
 function settingsKey(options: PoolOptions): string {
-  return `${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${upstreamTlsKey(options.tls)}`;
+  return `${options.protocol ?? 'http1'}|${options.connectTimeoutMs}|${options.maxConnections}|${options.tls?.key ?? ''}`;
 }
 
 /** The pools of one gateway process, keyed by origin and settings, so a reload keeps warm connections. */
@@ -173,9 +173,7 @@ export class UpstreamPools {
           lookup: this.guardedLookup(
             Number(new URL(origin).port) || (origin.startsWith('https:') ? 443 : 80),
           ),
-          ...(options.tls !== undefined && origin.startsWith('https:')
-            ? upstreamConnectOptions(options.tls)
-            : {}),
+          ...(options.tls !== undefined && origin.startsWith('https:') ? options.tls.connect : {}),
           ...(options.protocol === 'h2c' ? { useH2c: true } : {}),
         },
         keepAliveTimeout: 30_000,

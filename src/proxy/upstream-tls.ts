@@ -1,4 +1,5 @@
 /** TLS to upstreams (`services.*.upstreamTls`): trusted CA, client certificate for mTLS, server name. */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
@@ -7,13 +8,21 @@ import type { ServiceConfig } from '../config/schema.js';
 /** A service's `upstreamTls` block. */
 export type UpstreamTlsConfig = NonNullable<ServiceConfig['upstreamTls']>;
 
-/**
- * TLS options for undici's `connect`, with the PEM files read now (paths resolved against the working
- * directory). Only used for https origins; plain http origins ignore them.
- */
-export function upstreamConnectOptions(config: UpstreamTlsConfig): ConnectionOptions {
+/** A service's upstream TLS with its PEM files read: what pools, upgrades and health checks connect with. */
+export interface UpstreamTls {
+  /** Options for undici's `connect` and `tls.connect`; only https origins use them. */
+  readonly connect: ConnectionOptions;
+  /**
+   * Equal for equal settings and equal file contents, so services share pools by it, and a certificate
+   * rotated at the same path (then a reload) gets new pools instead of the ones holding the old one.
+   */
+  readonly key: string;
+}
+
+/** Reads the PEM files now (paths resolved against the working directory): call at config load, never per request. */
+export function loadUpstreamTls(config: UpstreamTlsConfig): UpstreamTls {
   const read = (path: string): string => readFileSync(resolve(path), 'utf8');
-  return {
+  const connect: ConnectionOptions = {
     ...(config.ca !== undefined ? { ca: read(config.ca) } : {}),
     ...(config.cert !== undefined ? { cert: read(config.cert) } : {}),
     ...(config.key !== undefined ? { key: read(config.key) } : {}),
@@ -21,16 +30,16 @@ export function upstreamConnectOptions(config: UpstreamTlsConfig): ConnectionOpt
     // Verification stays on unless the config turns it off explicitly.
     rejectUnauthorized: config.rejectUnauthorized ?? true,
   };
-}
-
-/** A stable key for pool sharing: services with the same TLS settings share connections to an origin. */
-export function upstreamTlsKey(config: UpstreamTlsConfig | undefined): string {
-  if (config === undefined) return '';
-  return JSON.stringify([
-    config.ca,
-    config.cert,
-    config.key,
-    config.serverName,
-    config.rejectUnauthorized ?? true,
-  ]);
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([
+        connect.ca,
+        connect.cert,
+        connect.key,
+        connect.servername,
+        connect.rejectUnauthorized,
+      ]),
+    )
+    .digest('base64url');
+  return { connect, key };
 }

@@ -1,6 +1,5 @@
 /** The terminal stage of an upgrade: picks an instance, shakes hands with it, then relays the connection until it closes. */
 import type { Duplex } from 'node:stream';
-import type { ConnectionOptions } from 'node:tls';
 import type { PickInput } from '../../balancing/balancer.js';
 import type { FailureKind } from '../../balancing/endpoint.js';
 import { GatewayError } from '../../errors.js';
@@ -10,7 +9,6 @@ import { clientResponseHeaders } from '../headers.js';
 import { relay } from '../relay.js';
 import type { ServiceRuntime } from '../service-runtime.js';
 import { classifyUpstreamError, failureToError } from '../upstream-errors.js';
-import { upstreamConnectOptions, type UpstreamTlsConfig } from '../upstream-tls.js';
 import { upstreamHandshake, type HandshakeResult } from './handshake.js';
 import { StreamRelay } from './relay.js';
 import type { OpenSocket, WebSocketTracker } from './tracker.js';
@@ -50,20 +48,6 @@ export interface WebSocketForward {
   readonly observer: AttemptObserver;
   /** Called once the client has its `101`. */
   readonly onOpen: () => void;
-}
-
-const tlsOptions = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
-
-/** The service's TLS options, read once per config object (a reload brings a new one). */
-function tlsOf(service: ServiceRuntime): ConnectionOptions | undefined {
-  const config = service.config.upstreamTls;
-  if (config === undefined) return undefined;
-  let options = tlsOptions.get(config);
-  if (options === undefined) {
-    options = upstreamConnectOptions(config);
-    tlsOptions.set(config, options);
-  }
-  return options;
 }
 
 /** The `jti` and expiry (ms) of the token an upgrade was authenticated with; neither for an anonymous one. */
@@ -149,7 +133,7 @@ export async function forwardWebSocket(
           'upgrade',
           'websocket',
         ],
-        tls: tlsOf(service),
+        tls: service.tls?.connect,
         timeoutMs: plan.handshakeTimeoutMs,
       });
     } catch (err) {
