@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { serviceYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { UpstreamPools } from '../../src/proxy/upstream-client.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -207,20 +208,33 @@ describe('upstream pool eviction', () => {
   });
 });
 
-test('a stop past shutdownTimeout cuts off a request still in flight upstream (its retired service released the pool first)', async () => {
+/*
+ * Through a whole gateway, stopping closes the client's connection, and the proxy then aborts the upstream
+ * request itself (client gone): that cuts the connection with or without the pool being reached. So this
+ * drives the pools directly, where only the closing set lets close(true) reach a pool already evicted.
+ */
+test('a cut-off close also aborts requests in flight on pools evicted before it (a departed instance)', async () => {
   const upstream = await countedUpstream(() => undefined);
-  let gw: TestGateway | undefined;
+  const pools = new UpstreamPools();
   try {
-    gw = await startGateway({
-      'config.yaml': `gateway:\n  shutdownTimeout: 300ms\n${serviceYaml('held', [upstream.url])}routes:\n  - { name: held, match: { path: /held }, service: held }\n`,
-    });
-    const answer = get(`${gw.url}/held/hold`).catch((err: unknown) => err);
+    const user = pools.forSettings({ connectTimeoutMs: 2000, maxConnections: 4 });
+    user.use([upstream.url]);
+    const held = user
+      .dispatcher(upstream.url)
+      .request({ path: '/hold', method: 'GET' })
+      .then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
     await waitFor(() => upstream.seen.length === 1, 3000, 'the request to reach the upstream');
-    await gw.stop();
-    await waitFor(() => upstream.open.size === 0, 2000, 'the upstream connection to be cut');
-    await answer;
+    user.release();
+    assert.equal(pools.size, 0, 'the departed origin no longer counts as open');
+    assert.equal(upstream.open.size, 1, 'an evicted pool waits for its request, which never ends');
+    await pools.close(true);
+    await waitFor(() => upstream.open.size === 0, 2000, 'the held connection to be cut');
+    assert.ok((await held) instanceof Error, 'the held request fails');
   } finally {
-    await gw?.stop();
+    await pools.close(true);
     await upstream.close();
   }
 });
