@@ -31,12 +31,22 @@ export class RedisUrlError extends Error {
 const DEFAULT_PORT = { standalone: 6379, sentinel: 26379, cluster: 6379 } as const;
 
 /**
+ * How long a command waits for its reply before ioredis rejects it, ms. The request path gives up much
+ * sooner (its own deadlines), but without this the commands it abandoned stay pending, with what they
+ * hold, for as long as a hung Redis keeps the connection open. edgeway sends no blocking command
+ * (BLPOP, XREAD, WAIT) and a subscriber waits only for SUBSCRIBE's own reply, so no command of
+ * edgeway's legitimately waits this long.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5000;
+
+/**
  * Shared by every topology. One retry per request: a request must fail fast into the rate limiter's
  * local fallback rather than queue behind a reconnect; auto-pipelining batches concurrent commands.
  */
 const COMMON: RedisOptions = {
   enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   connectTimeout: 2000,
   retryStrategy: (times: number) => Math.min(times * 100, 1000),
 };

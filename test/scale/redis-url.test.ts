@@ -1,7 +1,14 @@
 /** The Redis URL parser: each topology's options, and an error naming the bad part for each malformed URL. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRedisUrl, redact, RedisUrlError } from '../../src/store/redis-url.js';
+import {
+  createRedisClient,
+  parseRedisUrl,
+  redact,
+  REDIS_COMMAND_TIMEOUT_MS,
+  RedisUrlError,
+} from '../../src/store/redis-url.js';
+import { startRedis } from '../helpers/redis-server.js';
 
 describe('parseRedisUrl', () => {
   test('a standalone URL gives host, port, password, db and the shared options', () => {
@@ -101,5 +108,55 @@ describe('parseRedisUrl', () => {
     assert.equal(redact('redis://:secret@h:1'), 'redis://:***@h:1');
     assert.equal(redact('redis://u:secret@h:1'), 'redis://u:***@h:1');
     assert.equal(redact('redis://h:1'), 'redis://h:1');
+  });
+});
+
+describe('a Redis that hangs (SIGSTOP: the connection stays open and unanswered)', () => {
+  test('every topology rejects a command after REDIS_COMMAND_TIMEOUT_MS', () => {
+    for (const url of ['redis://h:1', 'redis+sentinel://h:26379/m']) {
+      const t = parseRedisUrl(url);
+      assert.ok(t.kind !== 'cluster');
+      assert.equal(t.options.commandTimeout, REDIS_COMMAND_TIMEOUT_MS, url);
+    }
+    const c = parseRedisUrl('redis+cluster://h:7000');
+    assert.ok(c.kind === 'cluster');
+    assert.equal(c.options.redisOptions?.commandTimeout, REDIS_COMMAND_TIMEOUT_MS);
+  });
+
+  test('pending commands are rejected, not kept waiting; the client serves again once Redis does', async () => {
+    const redis = await startRedis();
+    const client = createRedisClient(parseRedisUrl(redis.url));
+    let frozen = false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      assert.equal(await client.ping(), 'PONG');
+      process.kill(redis.pid, 'SIGSTOP');
+      frozen = true;
+      const started = performance.now();
+      const pending = Array.from({ length: 50 }, (_, i) =>
+        client.get(`k${i}`).then(
+          () => 'answered',
+          (err: Error) => err.message,
+        ),
+      );
+      // Without a command timeout these wait as long as Redis hangs; 3x the timeout bounds the wait.
+      const bound = new Promise<string[]>((resolve) => {
+        timer = setTimeout(() => resolve(['still pending']), 3 * REDIS_COMMAND_TIMEOUT_MS);
+      });
+      const outcomes = await Promise.race([Promise.all(pending), bound]);
+      assert.deepEqual(new Set(outcomes), new Set(['Command timed out']));
+      assert.ok(
+        performance.now() - started >= REDIS_COMMAND_TIMEOUT_MS - 50,
+        'not before the timeout',
+      );
+      process.kill(redis.pid, 'SIGCONT');
+      frozen = false;
+      assert.equal(await client.ping(), 'PONG');
+    } finally {
+      clearTimeout(timer);
+      if (frozen) process.kill(redis.pid, 'SIGCONT');
+      client.disconnect();
+      await redis.stop();
+    }
   });
 });
