@@ -14,7 +14,7 @@ export function connectBackend(redisUrl: string | undefined, dataDir: string): S
   return {
     kind: 'redis',
     redis: createRedisClient(topology),
-    subscriber: createRedisClient(topology),
+    subscriber: createRedisClient(topology, 'subscriber'),
     dataDir,
   };
 }

@@ -34,8 +34,8 @@ const DEFAULT_PORT = { standalone: 6379, sentinel: 26379, cluster: 6379 } as con
  * How long a command waits for its reply before ioredis rejects it, ms. The request path gives up much
  * sooner (its own deadlines), but without this the commands it abandoned stay pending, with what they
  * hold, for as long as a hung Redis keeps the connection open. edgeway sends no blocking command
- * (BLPOP, XREAD, WAIT) and a subscriber waits only for SUBSCRIBE's own reply, so no command of
- * edgeway's legitimately waits this long.
+ * (BLPOP, XREAD, WAIT), so no command of edgeway's legitimately waits this long; the subscriber
+ * connection goes without (see createRedisClient).
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 5000;
 
@@ -186,14 +186,23 @@ export function parseRedisUrl(url: string): RedisTopology {
   };
 }
 
-/** Opens a client for a parsed topology; connection errors surface through retries and command failures. */
-export function createRedisClient(topology: RedisTopology): RedisClient {
+/**
+ * Opens a client for a parsed topology; connection errors surface through retries and command failures.
+ * A `subscriber` has no command timeout: its listeners re-SUBSCRIBE only when the connection comes
+ * back, so a SUBSCRIBE given up while a hung Redis keeps the connection open would leave the channel
+ * unheard once Redis answers again.
+ */
+export function createRedisClient(
+  topology: RedisTopology,
+  role: 'commands' | 'subscriber' = 'commands',
+): RedisClient {
+  const untimed = role === 'subscriber' ? { commandTimeout: undefined } : {};
   if (topology.kind === 'cluster')
     return new Cluster(
       topology.nodes.map((n) => ({ host: n.host, port: n.port })),
-      topology.options,
+      { ...topology.options, redisOptions: { ...topology.options.redisOptions, ...untimed } },
     );
-  return new Redis(topology.options);
+  return new Redis({ ...topology.options, ...untimed });
 }
 
 /** The URL with any password replaced by `***`, for logs and error messages. */

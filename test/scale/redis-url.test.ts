@@ -1,6 +1,7 @@
 /** The Redis URL parser: each topology's options, and an error naming the bad part for each malformed URL. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import {
   createRedisClient,
   parseRedisUrl,
@@ -156,6 +157,41 @@ describe('a Redis that hangs (SIGSTOP: the connection stays open and unanswered)
       clearTimeout(timer);
       if (frozen) process.kill(redis.pid, 'SIGCONT');
       client.disconnect();
+      await redis.stop();
+    }
+  });
+
+  test('a SUBSCRIBE sent while Redis hangs waits for it (never re-sent on an open connection) and then hears messages', async () => {
+    const redis = await startRedis();
+    const subscriber = createRedisClient(parseRedisUrl(redis.url), 'subscriber');
+    const publisher = redis.client();
+    let frozen = false;
+    try {
+      assert.equal(await subscriber.ping(), 'PONG');
+      process.kill(redis.pid, 'SIGSTOP');
+      frozen = true;
+      let outcome = 'pending';
+      const subscription = subscriber.subscribe('news').then(
+        () => {
+          outcome = 'subscribed';
+        },
+        (err: Error) => {
+          outcome = err.message;
+        },
+      );
+      await new Promise((resolve) => setTimeout(resolve, REDIS_COMMAND_TIMEOUT_MS + 500));
+      assert.equal(outcome, 'pending', 'SUBSCRIBE was given up while the connection stayed open');
+      process.kill(redis.pid, 'SIGCONT');
+      frozen = false;
+      await subscription;
+      assert.equal(outcome, 'subscribed');
+      const message = once(subscriber, 'message');
+      await publisher.publish('news', 'hello');
+      assert.deepEqual(await message, ['news', 'hello']);
+    } finally {
+      if (frozen) process.kill(redis.pid, 'SIGCONT');
+      subscriber.disconnect();
+      publisher.disconnect();
       await redis.stop();
     }
   });
