@@ -50,6 +50,11 @@ export interface WebSocketForward {
   readonly observer: AttemptObserver;
   /** Called once the client has its `101`. */
   readonly onOpen: () => void;
+  /**
+   * The `Sec-WebSocket-Accept` the upstream's `101` must carry when edgeway made the key (an HTTP/2 client
+   * sends none); undefined when the client's own key went through and the client checks the proof itself.
+   */
+  readonly expectedAccept?: string;
 }
 
 const tlsOptions = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
@@ -136,6 +141,10 @@ export async function forwardWebSocket(
     const started = performance.now();
     endpoint.begin();
     let result: HandshakeResult;
+    const clientGone = new AbortController();
+    const abort = (): void => clientGone.abort();
+    if (client.stream.destroyed) abort();
+    else client.stream.once('close', abort);
     try {
       result = await upstreamHandshake({
         origin: endpoint.origin,
@@ -151,6 +160,7 @@ export async function forwardWebSocket(
         ],
         tls: tlsOf(service),
         timeoutMs: plan.handshakeTimeoutMs,
+        signal: clientGone.signal,
       });
     } catch (err) {
       const kind: FailureKind = classifyUpstreamError(err);
@@ -158,6 +168,8 @@ export async function forwardWebSocket(
       service.outlier?.record(endpoint);
       attempt.end(undefined, kind, false);
       throw failureToError(kind, service.name, err);
+    } finally {
+      client.stream.off('close', abort);
     }
     const { response } = result;
     const status = response.statusCode ?? 502;
@@ -181,6 +193,21 @@ export async function forwardWebSocket(
       return undefined;
     }
     const upstream = result.socket;
+    if (
+      request.expectedAccept !== undefined &&
+      response.headers['sec-websocket-accept'] !== request.expectedAccept
+    ) {
+      // RFC 6455 4.1: without the proof the instance did not understand the handshake; the client must not
+      // get a socket speaking who knows what.
+      upstream.destroy();
+      endpoint.end(performance.now() - started, 'invalid-response');
+      service.outlier?.record(endpoint);
+      attempt.end(undefined, 'invalid-response', false);
+      throw new GatewayError(
+        'bad_gateway',
+        `upstream service "${service.name}" answered the WebSocket handshake with a wrong Sec-WebSocket-Accept`,
+      );
+    }
     attempt.end(101, undefined, false);
     client.accept(acceptHeaders(response.rawHeaders, ctx));
     request.onOpen();
