@@ -82,12 +82,42 @@ export function checkUpgrade(
 /** The status line every accepted HTTP/1.1 handshake gets (RFC 6455 4.2.2). */
 const SWITCHING = 'HTTP/1.1 101 Switching Protocols\r\n';
 
+/**
+ * Bytes an HTTP/1.1 client may send while its handshake is pending: RFC 6455 4.1 has it wait for the `101`
+ * before its first frame, so more is no WebSocket client.
+ */
+const MAX_EARLY_BYTES = 65_536;
+
 /** The client of an HTTP/1.1 upgrade: its socket leaves the HTTP server and carries the frames. */
 function http1Client(ctx: RequestContext, head: Buffer): WebSocketForward['client'] {
   const socket = ctx.req.socket as Socket;
+  let early = head;
   return {
     stream: socket,
-    head,
+    get head() {
+      return early;
+    },
+    watchGone(gone) {
+      if (socket.destroyed) {
+        gone();
+        return () => undefined;
+      }
+      // Node stopped reading the upgraded socket, so a FIN would go unseen: read it (keeping any bytes) until
+      // the upstream answers.
+      const onData = (chunk: Buffer): void => {
+        early = Buffer.concat([early, chunk]);
+        if (early.length > MAX_EARLY_BYTES) socket.destroy();
+      };
+      socket.on('data', onData);
+      socket.once('end', gone);
+      socket.once('close', gone);
+      return () => {
+        socket.off('data', onData);
+        socket.off('end', gone);
+        socket.off('close', gone);
+        socket.pause();
+      };
+    },
     accept(headers) {
       ctx.res.detachSocket(socket);
       let text = SWITCHING;
@@ -133,6 +163,14 @@ function http2Client(ctx: RequestContext): WebSocketForward['client'] {
   return {
     stream,
     head: Buffer.alloc(0),
+    watchGone(gone) {
+      if (stream.destroyed) {
+        gone();
+        return () => undefined;
+      }
+      stream.once('close', gone);
+      return () => stream.off('close', gone);
+    },
     accept(headers) {
       // A stream the client reset during the upstream handshake takes no answer; the relay then sees it closed.
       if (!stream.destroyed) stream.respond(http2AcceptHeaders(headers));

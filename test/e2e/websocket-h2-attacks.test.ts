@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { createServer, type IncomingMessage } from 'node:http';
 import {
+  connect as tcpConnect,
   createServer as createTcpServer,
   type AddressInfo,
   type Server as TcpServer,
@@ -204,6 +205,19 @@ routes:
     } finally {
       again.destroy();
     }
+  });
+
+  test('an HTTP/1.1 client that leaves during a pending handshake: the upstream connection closes with it', async () => {
+    const accepted = silent.accepted();
+    const client = tcpConnect(gw.gateway.port, '127.0.0.1');
+    client.on('error', () => undefined);
+    await once(client, 'connect');
+    client.write(
+      'GET /hang/h1 HTTP/1.1\r\nHost: gateway.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await waitFor(() => silent.accepted() > accepted, 5000, 'the handshake at the instance');
+    client.destroy();
+    await waitFor(() => silent.open.size === 0, 5000, 'the upstream connection closed');
   });
 
   test('a handshake the instance never answers times out with 504 and frees its slot', async () => {

@@ -33,6 +33,11 @@ interface WebSocketClient {
   readonly head: Buffer;
   /** Completes the client's handshake with the upstream's `101` headers (a flat [name, value, ...] list). */
   accept(headers: readonly string[]): void;
+  /**
+   * Calls `gone` if the client leaves while the upstream handshake is pending (at once if it already left);
+   * returns the stop of that watch, called before the relay starts.
+   */
+  watchGone(gone: () => void): () => void;
 }
 
 /** Everything one upgrade needs, resolved by the request handler. */
@@ -142,9 +147,7 @@ export async function forwardWebSocket(
     endpoint.begin();
     let result: HandshakeResult;
     const clientGone = new AbortController();
-    const abort = (): void => clientGone.abort();
-    if (client.stream.destroyed) abort();
-    else client.stream.once('close', abort);
+    const stopWatching = client.watchGone(() => clientGone.abort());
     try {
       result = await upstreamHandshake({
         origin: endpoint.origin,
@@ -169,7 +172,7 @@ export async function forwardWebSocket(
       attempt.end(undefined, kind, false);
       throw failureToError(kind, service.name, err);
     } finally {
-      client.stream.off('close', abort);
+      stopWatching();
     }
     const { response } = result;
     const status = response.statusCode ?? 502;
