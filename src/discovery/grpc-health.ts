@@ -8,6 +8,12 @@ const CHECK_PATH = '/grpc.health.v1.Health/Check';
 /** HealthCheckResponse.ServingStatus: only SERVING passes (UNKNOWN, NOT_SERVING, SERVICE_UNKNOWN fail). */
 const SERVING = 1;
 
+/**
+ * The most response bytes a probe reads: a HealthCheckResponse is a few bytes, and an instance that sends more
+ * (a 100 MB body, an endless stream) fails at once instead of being buffered until the timeout.
+ */
+const MAX_RESPONSE_BYTES = 4096;
+
 /** Appends `value` as a protobuf varint. */
 function varint(value: number, out: number[]): void {
   let rest = value;
@@ -80,7 +86,8 @@ export function servingStatus(body: Buffer): number | undefined {
 
 /**
  * Calls Check for `service` ('' asks about the server as a whole) on a session of its own per probe, so a
- * probe also tests that connections are accepted. Passes on HTTP 200, `grpc-status` 0 and SERVING.
+ * probe also tests that connections are accepted. Passes on HTTP 200, a gRPC content-type, `grpc-status` 0 and
+ * SERVING.
  */
 export function grpcHealthProbe(service: string, tls: ConnectionOptions | undefined): Prober {
   const request = healthCheckRequestFrame(service);
@@ -100,7 +107,11 @@ export function grpcHealthProbe(service: string, tls: ConnectionOptions | undefi
     let httpStatus = 0;
     let grpcStatus: unknown;
     const chunks: Buffer[] = [];
+    let received = 0;
     stream.on('response', (headers) => {
+      // gRPC over HTTP/2: a response of another content-type is not a gRPC answer, whatever its body says.
+      const type = headers['content-type'] ?? '';
+      if (!/^application\/grpc(?:$|[+;])/.test(type)) return done(false);
       httpStatus = Number(headers[':status']);
       // A trailers-only answer carries its status in the headers.
       grpcStatus = headers['grpc-status'];
@@ -108,7 +119,11 @@ export function grpcHealthProbe(service: string, tls: ConnectionOptions | undefi
     stream.on('trailers', (trailers) => {
       grpcStatus = trailers['grpc-status'];
     });
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_RESPONSE_BYTES) done(false);
+      else chunks.push(chunk);
+    });
     stream.on('end', () =>
       done(
         httpStatus === 200 &&

@@ -2,7 +2,7 @@
  * WebSocket handshakes on the request path: HTTP/1.1 upgrades and HTTP/2 extended CONNECTs (RFC 8441), which
  * are refused, and the client's answer (`101`, or `200` on the stream).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -82,12 +82,42 @@ export function checkUpgrade(
 /** The status line every accepted HTTP/1.1 handshake gets (RFC 6455 4.2.2). */
 const SWITCHING = 'HTTP/1.1 101 Switching Protocols\r\n';
 
+/**
+ * Bytes an HTTP/1.1 client may send while its handshake is pending: RFC 6455 4.1 has it wait for the `101`
+ * before its first frame, so more is no WebSocket client.
+ */
+const MAX_EARLY_BYTES = 65_536;
+
 /** The client of an HTTP/1.1 upgrade: its socket leaves the HTTP server and carries the frames. */
 function http1Client(ctx: RequestContext, head: Buffer): WebSocketForward['client'] {
   const socket = ctx.req.socket as Socket;
+  let early = head;
   return {
     stream: socket,
-    head,
+    get head() {
+      return early;
+    },
+    watchGone(gone) {
+      if (socket.destroyed) {
+        gone();
+        return () => undefined;
+      }
+      // Node stopped reading the upgraded socket, so a FIN would go unseen: read it (keeping any bytes) until
+      // the upstream answers.
+      const onData = (chunk: Buffer): void => {
+        early = Buffer.concat([early, chunk]);
+        if (early.length > MAX_EARLY_BYTES) socket.destroy();
+      };
+      socket.on('data', onData);
+      socket.once('end', gone);
+      socket.once('close', gone);
+      return () => {
+        socket.off('data', onData);
+        socket.off('end', gone);
+        socket.off('close', gone);
+        socket.pause();
+      };
+    },
     accept(headers) {
       ctx.res.detachSocket(socket);
       let text = SWITCHING;
@@ -133,6 +163,14 @@ function http2Client(ctx: RequestContext): WebSocketForward['client'] {
   return {
     stream,
     head: Buffer.alloc(0),
+    watchGone(gone) {
+      if (stream.destroyed) {
+        gone();
+        return () => undefined;
+      }
+      stream.once('close', gone);
+      return () => stream.off('close', gone);
+    },
     accept(headers) {
       // A stream the client reset during the upstream handshake takes no answer; the relay then sees it closed.
       if (!stream.destroyed) stream.respond(http2AcceptHeaders(headers));
@@ -140,30 +178,41 @@ function http2Client(ctx: RequestContext): WebSocketForward['client'] {
   };
 }
 
+/** RFC 6455 1.3: the GUID the accept proof hashes with the key. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
 /**
- * The upstream handshake's headers. An HTTP/2 client sends no `Sec-WebSocket-Key` (RFC 8441 5), but the
- * instance speaks RFC 6455 over HTTP/1.1 and needs one: edgeway makes it.
+ * The upstream handshake's headers and the proof its `101` must carry. An HTTP/2 client sends no
+ * `Sec-WebSocket-Key` (RFC 8441 5), but the instance speaks RFC 6455 over HTTP/1.1 and needs one: edgeway makes
+ * it, and checks the instance's `Sec-WebSocket-Accept` in the client's stead (RFC 6455 4.1).
  */
-function handshakeHeaders(req: IncomingMessage, headers: readonly string[]): readonly string[] {
-  if (req.httpVersionMajor !== 2) return headers;
+function handshakeHeaders(
+  req: IncomingMessage,
+  headers: readonly string[],
+): { headers: readonly string[]; expectedAccept: string | undefined } {
+  if (req.httpVersionMajor !== 2) return { headers, expectedAccept: undefined };
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     if ((headers[i] as string).toLowerCase() !== 'sec-websocket-key')
       out.push(headers[i] as string, headers[i + 1] as string);
   }
-  out.push('sec-websocket-key', randomBytes(16).toString('base64'));
-  return out;
+  const key = randomBytes(16).toString('base64');
+  out.push('sec-websocket-key', key);
+  const expectedAccept = createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
+  return { headers: out, expectedAccept };
 }
 
 /** Relays a WebSocket handshake, whichever transport carried it, to an instance and then its frames both ways. */
 export function upgradeWebSocket(
   ctx: RequestContext,
   head: Buffer,
-  rest: Omit<WebSocketForward, 'ctx' | 'client'>,
+  rest: Omit<WebSocketForward, 'ctx' | 'client' | 'expectedAccept'>,
 ): Promise<WebSocketClose | undefined> {
   return forwardWebSocket({
     ...rest,
-    headers: handshakeHeaders(ctx.req, rest.headers),
+    ...handshakeHeaders(ctx.req, rest.headers),
     ctx,
     client: ctx.req.httpVersionMajor === 2 ? http2Client(ctx) : http1Client(ctx, head),
   });

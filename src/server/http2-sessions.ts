@@ -44,7 +44,9 @@ export function http2Options(limits: Http2Limits): {
  * Tracks the HTTP/2 sessions of a server and arms each with the defences: more than `maxResetsPerSecond`
  * streams cancelled before their answer (client RST_STREAM, the rapid-reset attack CVE-2023-44487) gets that
  * session a GOAWAY ENHANCE_YOUR_CALM and closes it; other sessions are untouched. A session idle for
- * `idleTimeout` is closed with GOAWAY NO_ERROR (RFC 9113 6.8).
+ * `idleTimeout` is closed with GOAWAY NO_ERROR (RFC 9113 6.8); one with a stream open is not idle, however
+ * quiet: a WebSocket carried by an extended CONNECT may send nothing for longer (its route's own
+ * `websocket.idleTimeout` bounds it).
  */
 export class Http2Sessions {
   readonly #sessions = new Set<ServerHttp2Session>();
@@ -61,7 +63,13 @@ export class Http2Sessions {
     session.once('close', () => this.#sessions.delete(session));
     // An 'error' on a session without a listener would reach uncaughtException; the socket is gone either way.
     session.on('error', () => undefined);
-    session.setTimeout(this.limits.idleTimeout, () => session.close());
+    let open = 0;
+    // Node's session timer fires once and is refreshed by frames either way; a quiet stream re-arms it.
+    const idle = (): void => {
+      if (open === 0) session.close();
+      else session.setTimeout(this.limits.idleTimeout, idle);
+    };
+    session.setTimeout(this.limits.idleTimeout, idle);
     let windowStart = 0;
     let resets = 0;
     let refused = false;
@@ -82,11 +90,12 @@ export class Http2Sessions {
       countStreamBytes(stream);
       // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
       // always answers (an error response at worst) before it lets a stream go.
-      if (stream.closed) reset();
-      else
-        stream.once('close', () => {
-          if (!stream.headersSent) reset();
-        });
+      if (stream.closed) return reset();
+      open++;
+      stream.once('close', () => {
+        open--;
+        if (!stream.headersSent) reset();
+      });
     });
   }
 

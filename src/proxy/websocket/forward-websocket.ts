@@ -31,6 +31,11 @@ interface WebSocketClient {
   readonly head: Buffer;
   /** Completes the client's handshake with the upstream's `101` headers (a flat [name, value, ...] list). */
   accept(headers: readonly string[]): void;
+  /**
+   * Calls `gone` if the client leaves while the upstream handshake is pending (at once if it already left);
+   * returns the stop of that watch, called before the relay starts.
+   */
+  watchGone(gone: () => void): () => void;
 }
 
 /** Everything one upgrade needs, resolved by the request handler. */
@@ -48,6 +53,11 @@ export interface WebSocketForward {
   readonly observer: AttemptObserver;
   /** Called once the client has its `101`. */
   readonly onOpen: () => void;
+  /**
+   * The `Sec-WebSocket-Accept` the upstream's `101` must carry when edgeway made the key (an HTTP/2 client
+   * sends none); undefined when the client's own key went through and the client checks the proof itself.
+   */
+  readonly expectedAccept?: string;
 }
 
 /** The `jti` and expiry (ms) of the token an upgrade was authenticated with; neither for an anonymous one. */
@@ -120,6 +130,8 @@ export async function forwardWebSocket(
     const started = performance.now();
     endpoint.begin();
     let result: HandshakeResult;
+    const clientGone = new AbortController();
+    const stopWatching = client.watchGone(() => clientGone.abort());
     try {
       result = await upstreamHandshake({
         origin: endpoint.origin,
@@ -135,6 +147,7 @@ export async function forwardWebSocket(
         ],
         tls: service.tls?.connect,
         timeoutMs: plan.handshakeTimeoutMs,
+        signal: clientGone.signal,
       });
     } catch (err) {
       const kind: FailureKind = classifyUpstreamError(err);
@@ -142,6 +155,8 @@ export async function forwardWebSocket(
       service.outlier?.record(endpoint);
       attempt.end(undefined, kind, false);
       throw failureToError(kind, service.name, err);
+    } finally {
+      stopWatching();
     }
     const { response } = result;
     const status = response.statusCode ?? 502;
@@ -165,6 +180,21 @@ export async function forwardWebSocket(
       return undefined;
     }
     const upstream = result.socket;
+    if (
+      request.expectedAccept !== undefined &&
+      response.headers['sec-websocket-accept'] !== request.expectedAccept
+    ) {
+      // RFC 6455 4.1: without the proof the instance did not understand the handshake; the client must not
+      // get a socket speaking who knows what.
+      upstream.destroy();
+      endpoint.end(performance.now() - started, 'invalid-response');
+      service.outlier?.record(endpoint);
+      attempt.end(undefined, 'invalid-response', false);
+      throw new GatewayError(
+        'bad_gateway',
+        `upstream service "${service.name}" answered the WebSocket handshake with a wrong Sec-WebSocket-Accept`,
+      );
+    }
     attempt.end(101, undefined, false);
     client.accept(acceptHeaders(response.rawHeaders, ctx));
     request.onOpen();

@@ -26,6 +26,8 @@ export interface HandshakeRequest {
   readonly tls: ConnectionOptions | undefined;
   /** How long the instance may take to answer, ms. */
   readonly timeoutMs: number;
+  /** Aborted when the client left before the answer: the half-open connection is not kept to the timeout. */
+  readonly signal: AbortSignal;
 }
 
 /** The error of a handshake the instance did not answer in time; classified as a `timeout`. */
@@ -79,6 +81,7 @@ export function upstreamHandshake(target: HandshakeRequest): Promise<HandshakeRe
     path: target.path,
     headers: [...target.headers, 'host', authority],
     agent: false,
+    signal: target.signal,
     ...(secure ? target.tls : {}),
   };
   return new Promise((resolve, reject) => {
