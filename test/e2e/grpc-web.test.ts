@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { h2Connect, h2Request } from '../helpers/h2-client.js';
 
 interface Hello {
   name?: string;
@@ -348,7 +349,7 @@ routes:
     assert.equal(frames.trailers?.['grpc-status'], '0');
   });
 
-  test('a grpcWeb route also serves native gRPC clients (grpcWeb implies grpc)', async () => {
+  test('a grpcWeb route also serves native gRPC clients (grpcWeb implies grpc), and gRPC-Web over HTTP/2', async () => {
     const Client = grpc.makeGenericClientConstructor(
       greeter('helloworld') as grpc.ServiceDefinition,
       'helloworld.Greeter',
@@ -382,6 +383,27 @@ routes:
       const missing = await call('missing');
       assert.equal(missing.err?.code, grpc.status.NOT_FOUND);
       assert.equal(missing.err?.details, 'no such greeting');
+      // gRPC-Web over HTTP/2 too: the trailers come as the body's last frame, never as HTTP/2 trailers.
+      const session = await h2Connect(h2.url);
+      try {
+        const web = await h2Request(
+          session,
+          {
+            ':method': 'POST',
+            ':path': '/helloworld.Greeter/SayHello',
+            ...BINARY,
+          },
+          frame({ name: 'h2' }),
+        );
+        assert.equal(web.status, 200);
+        assert.equal(web.headers['content-type'], 'application/grpc-web+proto');
+        assert.equal(web.trailers, undefined);
+        // The helper hands the body over as UTF-8 text, which the 0x80 flag byte does not survive: read the text.
+        assert.match(web.body, /"message":"hello h2"/);
+        assert.match(web.body, /grpc-status: 0\r\n/);
+      } finally {
+        session.close();
+      }
     } finally {
       client.close();
       await h2.stop();
