@@ -119,9 +119,10 @@ export function renderGrpcError(
   err: GatewayError,
   requestId: string,
   extra: ErrorHeaders = [],
+  contentType = 'application/grpc',
 ): RenderedError {
   const headers: Array<readonly [string, string]> = [
-    ['content-type', 'application/grpc'],
+    ['content-type', contentType],
     ['grpc-status', String(GRPC_STATUS[err.status] ?? GRPC_INTERNAL)],
     ['grpc-message', encodeGrpcMessage(err.message)],
     ['x-request-id', requestId],

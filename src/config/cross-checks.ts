@@ -232,13 +232,15 @@ function checkRoutes(config: Config, issues: CrossIssue[]): void {
       });
     }
     checkCorsOwnership(route, i, issues);
-    if (route.grpc) {
+    if (route.grpc || route.grpcWeb) {
       // gRPC needs HTTP/2 end to end (trailers carry the status); an http1 service could never answer it.
+      // gRPC-Web is gRPC upstream: the same holds.
+      const key = route.grpc ? 'grpc' : 'grpcWeb';
       for (const name of [route.service, ...(route.split ?? []).map((part) => part.service)]) {
         if (config.services[name]?.protocol === 'http1') {
           issues.push({
-            path: ['routes', i, 'grpc'],
-            message: `grpc needs service "${name}" to use protocol h2 or h2c, not http1`,
+            path: ['routes', i, key],
+            message: `${key} needs service "${name}" to use protocol h2 or h2c, not http1`,
           });
         }
       }

@@ -316,6 +316,8 @@ const route = z.strictObject({
   compression: compressionSchema.optional(),
   /** gRPC over HTTP/2: trailers relayed, grpc-timeout honoured, gateway refusals as gRPC status. */
   grpc: z.boolean().default(false),
+  /** gRPC-Web (browsers): such calls go upstream as gRPC, answers carry their trailers in the body; implies grpc. */
+  grpcWeb: z.boolean().default(false),
 });
 
 const plugin = z.strictObject({

@@ -11,7 +11,7 @@ import { resolveClient } from './client-ip.js';
 import type { RequestContext } from '../request/context.js';
 import { checkFraming, checkHeaderList, discardableBody, expectsContinue } from './framing.js';
 import { normalizePath } from './normalize-path.js';
-import { isGrpcRequest, respondError } from './respond-error.js';
+import { grpcAnswerType, respondError } from './respond-error.js';
 import { resolveRequestId } from '../telemetry/request-id.js';
 import { upstreamPath } from './route-table.js';
 import type { RuntimeRoute, Snapshot } from './snapshot.js';
@@ -180,7 +180,7 @@ async function run(
     ctx.upstreamHeaderRules,
   );
   // RFC 9113 8.2.2: `te: trailers` is the one TE an HTTP/2 peer may send, and gRPC servers expect it.
-  if (route.config.grpc) headers.push('te', 'trailers');
+  if (route.plan.grpc) headers.push('te', 'trailers');
   const input = requestPickInput(req.headers, client.ip, Date.now());
   const target = upstreamPath(route, path) + forwardedQuery;
   if (webSocket && upgrade !== undefined && route.webSocket !== undefined) {
@@ -246,7 +246,7 @@ async function handle(
       requestId,
       progress.ctx?.responseHeaders,
       progress.ctx?.responseHeaderRules,
-      progress.route?.config.grpc === true || isGrpcRequest(req),
+      grpcAnswerType(req, progress.route),
     );
     // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
     if (discard) req.resume();

@@ -7,6 +7,8 @@ import { endWithHeaders } from '../proxy/relay.js';
 import { renderError, renderGrpcError, type ErrorHeaders, type GatewayError } from '../errors.js';
 import { errorAnswerHeaders } from '../proxy/header-transforms.js';
 import type { ResponseHeaderRules } from '../request/policy-state.js';
+import { grpcWebCall } from '../proxy/grpc-web.js';
+import type { RuntimeRoute } from './snapshot.js';
 
 /** A gRPC call (gRPC over HTTP/2: `application/grpc` or `application/grpc+proto`...), whatever its route. */
 export function isGrpcRequest(req: IncomingMessage): boolean {
@@ -19,8 +21,23 @@ export function isGrpcRequest(req: IncomingMessage): boolean {
 }
 
 /**
+ * The content type of a refusal in gRPC's trailers-only form, or undefined for the JSON shape: a gRPC-Web
+ * call's own flavour (matched or not), else `application/grpc` on a gRPC route or for a gRPC call.
+ */
+export function grpcAnswerType(
+  req: IncomingMessage,
+  route: RuntimeRoute | undefined,
+): string | undefined {
+  const web = grpcWebCall(req.headers);
+  if (web !== undefined) return web.answerType;
+  if (route?.config.grpc === true || isGrpcRequest(req)) return 'application/grpc';
+  return undefined;
+}
+
+/**
  * Answers `err` unless headers already went out, in which case the response is cut short so the client
- * sees a truncated body rather than a wrong one. `grpc` answers in gRPC's trailers-only form instead.
+ * sees a truncated body rather than a wrong one. With `grpcType` (the content type to answer with) the
+ * answer is gRPC's trailers-only form instead.
  */
 export function respondError(
   res: ServerResponse,
@@ -28,19 +45,20 @@ export function respondError(
   requestId: string,
   extra: ErrorHeaders = [],
   rules?: ResponseHeaderRules,
-  grpc = false,
+  grpcType?: string,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const http2 = res.req?.httpVersionMajor === 2;
-  const { status, headers, body } = grpc
-    ? renderGrpcError(err, requestId, extra)
-    : renderError(err, requestId, extra);
+  const { status, headers, body } =
+    grpcType !== undefined
+      ? renderGrpcError(err, requestId, extra, grpcType)
+      : renderError(err, requestId, extra);
   // RFC 9113 8.2.2: connection-specific fields are malformed in HTTP/2 (Node refuses to send them).
   const fields = http2 ? headers.filter(([name]) => name !== 'connection') : headers;
-  if (grpc) {
+  if (grpcType !== undefined) {
     endWithHeaders(res, status, fields.flat());
     return;
   }

@@ -45,7 +45,9 @@ function forwardPlan(config: Config, route: Config['routes'][number]): ForwardPl
     perTryTimeoutMs: service.retries?.perTryTimeout,
     serverTiming: config.telemetry.serverTiming,
     retryNonIdempotent: route.retryNonIdempotent,
-    grpc: route.grpc,
+    // A gRPC-Web route serves native gRPC clients too: deadlines, no status retries, te: trailers.
+    grpc: route.grpc || route.grpcWeb,
+    grpcWeb: route.grpcWeb,
   };
 }
 

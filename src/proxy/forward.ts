@@ -19,6 +19,13 @@ import { ClientGoneSignal } from './client-gone.js';
 import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
+import {
+  grpcWebAnswerBody,
+  grpcWebCall,
+  grpcWebRequestBody,
+  toGrpcRequestHeaders,
+  toGrpcWebAnswerHeaders,
+} from './grpc-web.js';
 import { endWithHeaders, relay } from './relay.js';
 import { classifyUpstreamError, failureToError } from './upstream-errors.js';
 
@@ -33,6 +40,8 @@ export interface ForwardPlan {
   readonly retryNonIdempotent: boolean;
   /** A gRPC route: `grpc-timeout` bounds the attempt, and HTTP statuses are never retried (gRPC's live in trailers). */
   readonly grpc: boolean;
+  /** gRPC-Web calls (by content type) go upstream as gRPC and their answers come back framed for browsers. */
+  readonly grpcWeb: boolean;
 }
 
 /** Whether the request has a body: HTTP/1.1 says so in its framing headers, HTTP/2 by not ending the stream with HEADERS. */
@@ -144,7 +153,10 @@ async function attempts({
   input,
   observer,
 }: ForwardRequest): Promise<void> {
-  const body = requestBody(ctx, plan);
+  const web = plan.grpcWeb ? grpcWebCall(ctx.req.headers) : undefined;
+  if (web !== undefined) toGrpcRequestHeaders(web, headers);
+  const raw = requestBody(ctx, plan);
+  const body = web === undefined || raw === undefined ? raw : grpcWebRequestBody(web, raw);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
   // Made on the first retry: most requests take one attempt.
   let tried: Set<Endpoint> | undefined;
@@ -185,7 +197,7 @@ async function attempts({
         signal: clientGone,
       });
     } catch (err) {
-      if (body instanceof BodyLimit && body.exceeded) {
+      if (raw instanceof BodyLimit && raw.exceeded) {
         endpoint.end(performance.now() - started, 'client-aborted');
         tracker.end(undefined, 'client-aborted', false);
         throw payloadTooLarge(plan.maxBodyBytes);
@@ -256,6 +268,7 @@ async function attempts({
         throw err;
       }
     }
+    if (web !== undefined) toGrpcWebAnswerHeaders(web, response.headers);
     let failure: FailureKind | undefined;
     if (plan.grpc && response.headers['grpc-status'] !== undefined) {
       // A trailers-only gRPC answer (the status in the only HEADERS frame) must reach the client in that form.
@@ -273,9 +286,11 @@ async function attempts({
     } else {
       // Compression rewrites the upstream's headers (content-encoding, length, Vary), so it comes first.
       const answer =
-        ctx.compression === undefined
-          ? response.body
-          : compressResponse(ctx.compression, method, status, response.headers, response.body);
+        web !== undefined
+          ? grpcWebAnswerBody(web, response.headers, response.body, response.trailers)
+          : ctx.compression === undefined
+            ? response.body
+            : compressResponse(ctx.compression, method, status, response.headers, response.body);
       ctx.res.writeHead(
         status,
         clientResponseHeaders(
@@ -285,7 +300,8 @@ async function attempts({
           ctx.responseHeaderRules,
         ),
       );
-      failure = await relay(answer, ctx.res, response.trailers);
+      // gRPC-Web's trailers travel in the body's last frame; browsers never see HTTP trailers.
+      failure = await relay(answer, ctx.res, web === undefined ? response.trailers : undefined);
     }
     const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
     endpoint.end(performance.now() - started, outcome);

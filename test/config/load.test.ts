@@ -65,6 +65,16 @@ const cases: Array<{
     errors: [/routes\[0\]\.grpc: grpc needs service "orders" to use protocol h2 or h2c, not http1/],
   },
   {
+    name: 'a grpcWeb route on an http1 service is a config error (gRPC-Web goes upstream as gRPC)',
+    files: {
+      'a.yaml': SERVICE,
+      'b.yaml': 'routes:\n  - name: web\n    service: orders\n    grpcWeb: true\n',
+    },
+    errors: [
+      /routes\[0\]\.grpcWeb: grpcWeb needs service "orders" to use protocol h2 or h2c, not http1/,
+    ],
+  },
+  {
     name: 'a grpc route on an h2c service is valid',
     files: {
       'a.yaml': 'services:\n  orders:\n    protocol: h2c\n    instances: [http://127.0.0.1:9001]\n',

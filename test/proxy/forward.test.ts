@@ -24,6 +24,7 @@ const plan = {
   serverTiming: false,
   retryNonIdempotent: false,
   grpc: false,
+  grpcWeb: false,
 };
 const observer: AttemptObserver = {
   select: (_ctx, pick) => pick(),

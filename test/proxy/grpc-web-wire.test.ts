@@ -1,0 +1,156 @@
+/** gRPC-Web wire details edgeway translates: flavours, header rewrites, the trailers frame, base64 in pieces. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import {
+  decodeBase64Groups,
+  grpcWebAnswerBody,
+  grpcWebCall,
+  grpcWebRequestBody,
+  toGrpcRequestHeaders,
+  toGrpcWebAnswerHeaders,
+  trailersFrame,
+} from '../../src/proxy/grpc-web.js';
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A gRPC length-prefixed message frame. */
+function frame(payload: string): Buffer {
+  const bytes = Buffer.from(payload);
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(bytes.length, 1);
+  return Buffer.concat([head, bytes]);
+}
+
+test('flavours: binary and text, codec suffix kept, parameters ignored, other types are not gRPC-Web', () => {
+  assert.deepEqual(grpcWebCall({ 'content-type': 'application/grpc-web' }), {
+    upstreamType: 'application/grpc',
+    answerType: 'application/grpc-web',
+    textRequest: false,
+    textAnswer: false,
+  });
+  assert.deepEqual(grpcWebCall({ 'content-type': 'Application/gRPC-Web+proto; charset=x' }), {
+    upstreamType: 'application/grpc+proto',
+    answerType: 'application/grpc-web+proto',
+    textRequest: false,
+    textAnswer: false,
+  });
+  assert.deepEqual(grpcWebCall({ 'content-type': 'application/grpc-web-text+proto' }), {
+    upstreamType: 'application/grpc+proto',
+    answerType: 'application/grpc-web-text+proto',
+    textRequest: true,
+    textAnswer: true,
+  });
+  // PROTOCOL-WEB: Accept asks for a text-encoded answer to a binary request.
+  assert.deepEqual(
+    grpcWebCall({ 'content-type': 'application/grpc-web', accept: 'application/grpc-web-text' }),
+    {
+      upstreamType: 'application/grpc',
+      answerType: 'application/grpc-web-text',
+      textRequest: false,
+      textAnswer: true,
+    },
+  );
+  for (const type of [undefined, 'application/grpc', 'application/grpc-webx', 'text/plain'])
+    assert.equal(grpcWebCall({ 'content-type': type }), undefined, String(type));
+});
+
+test('upstream headers: gRPC content type, no x-grpc-web, no base64 content-length', () => {
+  const call = grpcWebCall({ 'content-type': 'application/grpc-web-text' });
+  assert.ok(call);
+  const headers = [
+    'Content-Type',
+    'application/grpc-web-text',
+    'X-Grpc-Web',
+    '1',
+    'Content-Length',
+    '12',
+    'x-user-agent',
+    'grpc-web-javascript/0.1',
+    'te',
+    'trailers',
+  ];
+  toGrpcRequestHeaders(call, headers);
+  assert.deepEqual(headers, [
+    'Content-Type',
+    'application/grpc',
+    'x-user-agent',
+    'grpc-web-javascript/0.1',
+    'te',
+    'trailers',
+  ]);
+  const binary = grpcWebCall({ 'content-type': 'application/grpc-web+proto' });
+  assert.ok(binary);
+  const kept = ['content-type', 'application/grpc-web+proto', 'content-length', '7'];
+  toGrpcRequestHeaders(binary, kept);
+  assert.deepEqual(kept, ['content-type', 'application/grpc+proto', 'content-length', '7']);
+});
+
+test('answer headers: a gRPC answer gets the call flavour and loses its length; others are left alone', () => {
+  const call = grpcWebCall({ 'content-type': 'application/grpc-web-text' });
+  assert.ok(call);
+  const grpc = { 'content-type': 'application/grpc', 'content-length': '10', 'x-a': 'b' };
+  toGrpcWebAnswerHeaders(call, grpc);
+  assert.deepEqual(grpc, { 'content-type': 'application/grpc-web-text', 'x-a': 'b' });
+  const html = { 'content-type': 'text/html', 'content-length': '10' };
+  toGrpcWebAnswerHeaders(call, html);
+  assert.deepEqual(html, { 'content-type': 'text/html', 'content-length': '10' });
+});
+
+test('the trailers frame: flag 0x80, big-endian length, lower-case "name: value" lines', () => {
+  const bytes = trailersFrame({ 'grpc-status': '0', 'Grpc-Message': 'ok', 'x-many': ['a', 'b'] });
+  const block = 'grpc-status: 0\r\ngrpc-message: ok\r\nx-many: a\r\nx-many: b\r\n';
+  assert.equal(bytes[0], 0x80);
+  assert.equal(bytes.readUInt32BE(1), block.length);
+  assert.equal(bytes.subarray(5).toString(), block);
+});
+
+test('a -text request body decodes whatever its chunks split, padding mid-stream included', async () => {
+  const call = grpcWebCall({ 'content-type': 'application/grpc-web-text' });
+  assert.ok(call);
+  const frames = [frame('a'), frame('hello'), frame('xyz!')];
+  // Each frame encoded on its own: padding inside the body, as a client flushing per message sends it.
+  const text = frames.map((f) => f.toString('base64')).join('');
+  assert.match(text.slice(0, -4), /=/, 'the body carries padding before its end');
+  for (let cut = 1; cut < text.length; cut++) {
+    const chunks = [text.slice(0, cut), text.slice(cut, cut + 3), text.slice(cut + 3)]
+      .filter((part) => part !== '')
+      .map((part) => Buffer.from(part));
+    const decoded = await collect(grpcWebRequestBody(call, Readable.from(chunks)));
+    assert.deepEqual(decoded, Buffer.concat(frames), `cut at ${cut}`);
+  }
+});
+
+test('a -text answer is base64 per chunk, then the trailers frame; binary is relayed as it came', async () => {
+  const headers = { 'content-type': 'application/grpc' };
+  const call = grpcWebCall({ 'content-type': 'application/grpc-web-text' });
+  assert.ok(call);
+  toGrpcWebAnswerHeaders(call, headers);
+  const trailers: Record<string, string> = {};
+  const upstream = Readable.from([frame('one'), frame('two!')]);
+  upstream.once('end', () => Object.assign(trailers, { 'grpc-status': '0' }));
+  const text = (await collect(grpcWebAnswerBody(call, headers, upstream, trailers))).toString();
+  assert.deepEqual(
+    decodeBase64Groups(text),
+    Buffer.concat([frame('one'), frame('two!'), trailersFrame({ 'grpc-status': '0' })]),
+  );
+
+  const binaryCall = grpcWebCall({ 'content-type': 'application/grpc-web' });
+  assert.ok(binaryCall);
+  const binaryHeaders = { 'content-type': 'application/grpc' };
+  toGrpcWebAnswerHeaders(binaryCall, binaryHeaders);
+  const binary = await collect(
+    grpcWebAnswerBody(binaryCall, binaryHeaders, Readable.from([frame('m')]), {
+      'grpc-status': '5',
+      'grpc-message': 'gone',
+    }),
+  );
+  assert.deepEqual(
+    binary,
+    Buffer.concat([frame('m'), trailersFrame({ 'grpc-status': '5', 'grpc-message': 'gone' })]),
+  );
+});
