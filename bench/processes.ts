@@ -119,6 +119,8 @@ export async function startGatewayProcess(
     'edgeway listening',
     {
       EDGEWAY_DATA_DIR: join(dir, '.data'),
+      // As in the Docker image: two malloc arenas rather than one per thread.
+      MALLOC_ARENA_MAX: '2',
       ...env,
     },
     stdout,
