@@ -15,11 +15,14 @@ const { startGateway } = await import(${JSON.stringify(HELPER)});
 const gw = await startGateway({
   'config.yaml': 'services:\\n  echo: { instances: [http://127.0.0.1:9] }\\nroutes:\\n  - { name: echo, match: { path: /echo }, service: echo }\\n',
 });
-const loaded = Object.keys(createRequire(process.cwd() + '/').cache).filter((file) =>
+const files = Object.keys(createRequire(process.cwd() + '/').cache);
+const loaded = files.filter((file) =>
   /[\\\\/]node_modules[\\\\/](acme-client|@peculiar[\\\\/]x509|axios)[\\\\/]/.test(file),
 );
+// undici, a CommonJS package every gateway loads, shows that the cache lists what was imported.
+const undici = files.some((file) => /[\\\\/]node_modules[\\\\/]undici[\\\\/]/.test(file));
 await gw.stop();
-process.stdout.write(JSON.stringify(loaded));
+process.stdout.write(JSON.stringify({ loaded, undici }));
 `;
 
 test('starting a gateway without gateway.tls.acme loads neither acme-client, axios nor @peculiar/x509', async () => {
@@ -28,5 +31,5 @@ test('starting a gateway without gateway.tls.acme loads neither acme-client, axi
     ['--import', 'tsx', '--input-type=module', '-e', SCRIPT],
     { cwd: fileURLToPath(new URL('../../', import.meta.url)), timeout: 60_000 },
   );
-  assert.deepEqual(JSON.parse(stdout), []);
+  assert.deepEqual(JSON.parse(stdout), { loaded: [], undici: true });
 });
