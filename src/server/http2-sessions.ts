@@ -40,6 +40,19 @@ export function http2Options(limits: Http2Limits): {
   };
 }
 
+/** Where a stream keeps its session's reset counter, for the one listener every stream shares. */
+const ON_RESET = Symbol('edgeway.onReset');
+
+type WatchedStream = ServerHttp2Stream & { [ON_RESET]?: () => void };
+
+/**
+ * A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
+ * always answers (an error response at worst) before it lets a stream go.
+ */
+function closedStream(this: WatchedStream): void {
+  if (!this.headersSent) this[ON_RESET]?.();
+}
+
 /**
  * Tracks the HTTP/2 sessions of a server and arms each with the defences: more than `maxResetsPerSecond`
  * streams cancelled before their answer (client RST_STREAM, the rapid-reset attack CVE-2023-44487) gets that
@@ -80,13 +93,12 @@ export class Http2Sessions {
     };
     session.on('stream', (stream: ServerHttp2Stream) => {
       countStreamBytes(stream);
-      // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
-      // always answers (an error response at worst) before it lets a stream go.
       if (stream.closed) reset();
-      else
-        stream.once('close', () => {
-          if (!stream.headersSent) reset();
-        });
+      else {
+        (stream as WatchedStream)[ON_RESET] = reset;
+        // 'close' comes once: `on` spares the wrapper `once` allocates, and one shared listener a closure.
+        stream.on('close', closedStream);
+      }
     });
   }
 
