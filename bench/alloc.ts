@@ -3,41 +3,36 @@
  * shipped) under wrk, with V8's --trace-gc. Between two collections the heap grows only by allocation, so
  * the sum over collections of (used before this one - used after the previous one) is what was allocated.
  * Allocation volume hardly depends on machine load, so sequential runs compare builds on a noisy machine.
- * `--build DIR` measures another built checkout instead (see paired-builds.ts).
- * `node --import tsx bench/alloc.ts [--seconds S] [--connections N] [--build DIR]`
+ * `--build DIR` measures another built checkout instead (see paired-builds.ts). `--h2` drives h2c with h2load
+ * (10 connections x 10 streams, as bench/http2.ts) for a fixed `--requests` count; `--h2 --reference`
+ * measures the raw node:http2 forwarder (bench/reference-h2-proxy.ts) the same way.
+ * `node --import tsx bench/alloc.ts [--seconds S] [--connections N] [--build DIR] [--h2 [--reference] [--requests N]]`
  */
+import { execFile, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { drive } from './load.js';
-import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
+import {
+  compiled,
+  freePort,
+  runAndExit,
+  startBenchUpstream,
+  startGatewayProcess,
+  startNode,
+} from './processes.js';
 
 /** `Scavenge 5.1 (6.2) -> 1.3 (6.4) MB` and the like: used heap before and after, in MB. */
 const GC_LINE =
   /(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Sweep)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+)/;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '20' },
-      build: { type: 'string' },
-    },
-  });
-  const upstream = await startBenchUpstream('1');
-  const gw = await startGatewayProcess(
-    '0',
-    `services:\n  bench: { instances: ["${upstream}"] }\nroutes:\n  - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }\n`,
-    {},
-    [],
-    ['--trace-gc'],
-    values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
-  );
-  const url = `http://127.0.0.1:${gw.port}/bench`;
-  await drive(url, 2, Number(values.connections), '1');
+const run = promisify(execFile);
+
+/** Sums what `child` allocated between its collections, from its --trace-gc lines; read the total at any time. */
+function countAllocation(child: ChildProcess): { mb: () => number } {
   let allocatedMb = 0;
   let lastAfter: number | undefined;
   let pending = '';
-  gw.child.stdout?.on('data', (chunk: Buffer) => {
+  child.stdout?.on('data', (chunk: Buffer) => {
     pending += chunk.toString();
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
@@ -49,11 +44,94 @@ async function main(): Promise<void> {
       lastAfter = after;
     }
   });
+  return { mb: () => allocatedMb };
+}
+
+/** `requests` h2c requests from h2load on CPU 1, 10 connections x 10 streams; throws on a failed one. */
+async function h2load(port: number, requests: number): Promise<void> {
+  const { stdout } = await run('taskset', [
+    '-c',
+    '1',
+    'h2load',
+    '-c',
+    '10',
+    '-m',
+    '10',
+    '-n',
+    String(requests),
+    '-t',
+    '1',
+    `http://127.0.0.1:${port}/bench`,
+  ]);
+  const done = /(\d+) succeeded, (\d+) failed/.exec(stdout);
+  if (done === null || Number(done[2]) > 0 || Number(done[1]) !== requests)
+    throw new Error(`h2load said: ${stdout}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '20' },
+      build: { type: 'string' },
+      h2: { type: 'boolean', default: false },
+      reference: { type: 'boolean', default: false },
+      requests: { type: 'string', default: '200000' },
+    },
+  });
+  const upstream = await startBenchUpstream('1');
+  if (values.h2) {
+    let port: number;
+    let child: ChildProcess;
+    if (values.reference) {
+      port = await freePort();
+      child = await startNode(
+        '0',
+        [
+          '--max-semi-space-size=4',
+          '--trace-gc',
+          compiled('bench/reference-h2-proxy.ts'),
+          String(port),
+          upstream,
+        ],
+        'ready',
+      );
+    } else {
+      ({ port, child } = await startGatewayProcess(
+        '0',
+        `gateway: { h2c: true }\nservices:\n  bench: { instances: ["${upstream}"] }\nroutes:\n  - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }\n`,
+        {},
+        [],
+        ['--trace-gc'],
+        values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
+      ));
+    }
+    await h2load(port, 20_000);
+    const allocated = countAllocation(child);
+    const requests = Number(values.requests);
+    await h2load(port, requests);
+    console.log(
+      `${values.reference ? 'reference' : 'edgeway'} h2c: ${requests} requests, ` +
+        `${allocated.mb().toFixed(0)} MB allocated: ${((allocated.mb() * 1024) / requests).toFixed(1)} KB per request`,
+    );
+    return;
+  }
+  const gw = await startGatewayProcess(
+    '0',
+    `services:\n  bench: { instances: ["${upstream}"] }\nroutes:\n  - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }\n`,
+    {},
+    [],
+    ['--trace-gc'],
+    values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
+  );
+  const url = `http://127.0.0.1:${gw.port}/bench`;
+  await drive(url, 2, Number(values.connections), '1');
+  const allocated = countAllocation(gw.child);
   const load = await drive(url, Number(values.seconds), Number(values.connections), '1');
   const requests = load.rps * Number(values.seconds);
   console.log(
-    `${requests.toFixed(0)} requests (${load.errors} errors), ${allocatedMb.toFixed(0)} MB allocated: ` +
-      `${((allocatedMb * 1024) / requests).toFixed(1)} KB per request`,
+    `${requests.toFixed(0)} requests (${load.errors} errors), ${allocated.mb().toFixed(0)} MB allocated: ` +
+      `${((allocated.mb() * 1024) / requests).toFixed(1)} KB per request`,
   );
 }
 

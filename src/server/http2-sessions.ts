@@ -40,6 +40,27 @@ export function http2Options(limits: Http2Limits): {
   };
 }
 
+/** A session's open-stream count and reset counter, kept on each stream for the one listener all share. */
+interface SessionWatch {
+  open: number;
+  readonly reset: () => void;
+}
+
+const WATCH = Symbol('edgeway.sessionWatch');
+
+type WatchedStream = ServerHttp2Stream & { [WATCH]?: SessionWatch };
+
+/**
+ * A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
+ * always answers (an error response at worst) before it lets a stream go.
+ */
+function closedStream(this: WatchedStream): void {
+  const watch = this[WATCH];
+  if (watch === undefined) return;
+  watch.open--;
+  if (!this.headersSent) watch.reset();
+}
+
 /**
  * Tracks the HTTP/2 sessions of a server and arms each with the defences: more than `maxResetsPerSecond`
  * streams cancelled before their answer (client RST_STREAM, the rapid-reset attack CVE-2023-44487) gets that
@@ -63,10 +84,9 @@ export class Http2Sessions {
     session.once('close', () => this.#sessions.delete(session));
     // An 'error' on a session without a listener would reach uncaughtException; the socket is gone either way.
     session.on('error', () => undefined);
-    let open = 0;
     // Node's session timer fires once and is refreshed by frames either way; a quiet stream re-arms it.
     const idle = (): void => {
-      if (open === 0) session.close();
+      if (watch.open === 0) session.close();
       else session.setTimeout(this.limits.idleTimeout, idle);
     };
     session.setTimeout(this.limits.idleTimeout, idle);
@@ -86,16 +106,14 @@ export class Http2Sessions {
         setImmediate(() => session.destroy());
       }
     };
+    const watch: SessionWatch = { open: 0, reset };
     session.on('stream', (stream: ServerHttp2Stream) => {
       countStreamBytes(stream);
-      // A stream closed before edgeway sent its answer's headers was cancelled by the client: edgeway itself
-      // always answers (an error response at worst) before it lets a stream go.
-      if (stream.closed) return reset();
-      open++;
-      stream.once('close', () => {
-        open--;
-        if (!stream.headersSent) reset();
-      });
+      if (stream.closed) return watch.reset();
+      watch.open++;
+      (stream as WatchedStream)[WATCH] = watch;
+      // 'close' comes once: `on` spares the wrapper `once` allocates, and one shared listener a closure.
+      stream.on('close', closedStream);
     });
   }
 

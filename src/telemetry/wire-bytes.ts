@@ -86,18 +86,38 @@ export function countStreamBytes(stream: ServerHttp2Stream): void {
   counted[STREAM_READ] = stream.readableLength;
   counted[STREAM_WRITTEN] = 0;
   // Counted where Node's HTTP/2 core hands the stream each DATA payload: a 'data' listener would set the
-  // stream flowing before the compat request reads it, and the chunks would bypass the request.
-  const push = stream.push;
-  counted.push = function countedPush(this: CountedStream, chunk: unknown, ...rest: unknown[]) {
-    this[STREAM_READ] = (this[STREAM_READ] ?? 0) + byteLength(chunk, rest[0]);
-    return (push as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof stream.push;
-  // The compat response writes every body chunk through the stream's write(); end() only closes it.
-  const write = stream.write;
-  counted.write = function countedWrite(this: CountedStream, chunk: unknown, ...rest: unknown[]) {
-    this[STREAM_WRITTEN] = (this[STREAM_WRITTEN] ?? 0) + byteLength(chunk, rest[0]);
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof stream.write;
+  // stream flowing before the compat request reads it, and the chunks would bypass the request. The compat
+  // response writes every body chunk through the stream's write(); end() only closes it. Shared functions,
+  // not closures: with 100 streams per session in flight, every per-stream object is one more for the GC.
+  counted.push = countedPush as typeof stream.push;
+  counted.write = countedWrite as typeof stream.write;
+}
+
+type Push = (this: CountedStream, chunk: unknown, encoding: unknown) => boolean;
+type Write = (this: CountedStream, chunk: unknown, encoding: unknown, callback: unknown) => boolean;
+
+/**
+ * The stream's push() and write(), counting first; the class's own methods are the ones its prototype chain
+ * holds. Fixed parameters (push takes two, write three) rather than rest arguments: no array per chunk.
+ */
+function countedPush(this: CountedStream, chunk: unknown, encoding: unknown): boolean {
+  this[STREAM_READ] = (this[STREAM_READ] ?? 0) + byteLength(chunk, encoding);
+  return (Object.getPrototypeOf(this) as { push: Push }).push.call(this, chunk, encoding);
+}
+
+function countedWrite(
+  this: CountedStream,
+  chunk: unknown,
+  encoding: unknown,
+  callback: unknown,
+): boolean {
+  this[STREAM_WRITTEN] = (this[STREAM_WRITTEN] ?? 0) + byteLength(chunk, encoding);
+  return (Object.getPrototypeOf(this) as { write: Write }).write.call(
+    this,
+    chunk,
+    encoding,
+    callback,
+  );
 }
 
 /** Bytes of a chunk as push() and write() take it; 0 for the end-of-stream null (and anything they refuse). */
