@@ -101,6 +101,14 @@ function accessLine(entry: AccessLogEntry, isoTime: string): string {
   return `{"level":"info","time":"${isoTime}",${JSON.stringify(entry).slice(1)}\n`;
 }
 
+/**
+ * Milliseconds to the microsecond: the clocks' float noise (`34.609112000000096`) is no information, and
+ * printed whole it made the two durations ~30 of a line's ~330 bytes.
+ */
+function toMicroseconds(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 /** The access log of one gateway. */
 export interface AccessLog {
   /** Queues one line; never blocks on the disk or a slow pipe. */
@@ -176,6 +184,8 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
     write(entry) {
       const query = entry.path.indexOf('?');
       if (query !== -1) entry.path = entry.path.slice(0, query);
+      entry.durationMs = toMicroseconds(entry.durationMs);
+      if (entry.upstreamMs !== undefined) entry.upstreamMs = toMicroseconds(entry.upstreamMs);
       const now = Date.now();
       if (now !== lastMs) {
         lastMs = now;

@@ -92,6 +92,16 @@ describe('access log', () => {
     assert.doesNotMatch(JSON.stringify(line), /s3cr3t/);
   });
 
+  test("durations are written to the microsecond, without the clocks' float noise", () => {
+    const { stream, text } = capture();
+    createAccessLog({ destination: stream }).write({
+      ...entry(),
+      durationMs: 34.759354123,
+      upstreamMs: 34.609112000000096,
+    });
+    assert.match(text(), /"durationMs":34\.759,"upstreamMs":34\.609,/);
+  });
+
   test("a line is byte for byte what pino's info() wrote with the same options, time aside", () => {
     const ours = capture();
     const theirs = capture();
