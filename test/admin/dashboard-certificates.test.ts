@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { chromium } from 'playwright-core';
 import { certificateRows } from '../../src/admin/dashboard/certificates-view.js';
 import { createStatsEndpoint } from '../../src/admin/dashboard/stats-endpoint.js';
 import { StatsCollector } from '../../src/telemetry/history/stats.js';
@@ -14,8 +13,8 @@ import { Gateway } from '../../src/server/gateway.js';
 import { createPebble } from '../helpers/pebble.js';
 import { freePort } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
 const DAY = 86_400_000;
 const meta = () => ({
@@ -191,16 +190,7 @@ describe('certificates panel with ACME against pebble', () => {
       );
       const notAfter = gateway.acme?.certificates()[0]?.notAfter ?? 0;
 
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
         const problems: string[] = [];

@@ -3,13 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'undici';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startRedis, freePort, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import type { DashboardStats } from '../../src/admin/dashboard/stats-endpoint.js';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const NO_CHROMIUM = existsSync(CHROMIUM)
   ? false
   : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run this test`;
@@ -208,16 +208,7 @@ dashboard:
     'the page shows each count and state, full trace ids as links, and route config on click',
     { skip: NO_CHROMIUM },
     async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
         const problems: string[] = [];

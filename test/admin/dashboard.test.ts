@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
-import { chromium } from 'playwright-core';
 import { dashboardPage } from '../../src/admin/dashboard/page.js';
 import {
   createStatsEndpoint,
@@ -14,8 +13,8 @@ import { StatsCollector } from '../../src/telemetry/history/stats.js';
 import type { ActiveAlert, AlertEvent } from '../../src/telemetry/alerts/alerts.js';
 import { configSchema } from '../../src/config/schema.js';
 import { REASONS, reasonOf } from '../../src/telemetry/history/reasons.js';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const END = Date.UTC(2026, 10, 26, 12, 0, 30);
 
 // The rate-limit stage answers 429 itself; other statuses stand for what the upstream answered.
@@ -170,16 +169,7 @@ describe('dashboard', () => {
         : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run this test`,
     },
     async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
         const problems: string[] = [];

@@ -6,10 +6,8 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { chromium } from 'playwright-core';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
 interface Hello {
   name?: string;
@@ -99,19 +97,7 @@ routes:
     });
 
     test('fetch() with gRPC-Web framing reads the message and the grpc-status trailer frame; a refusal reads grpc-status 16', async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const tab = await browser.newPage();
         await tab.goto(`${pageOrigin}/`);

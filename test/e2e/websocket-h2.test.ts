@@ -11,7 +11,6 @@ import { constants, type ClientHttp2Session } from 'node:http2';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { chromium } from 'playwright-core';
 import { request } from 'undici';
 import type { WebSocket as UpstreamSocket } from 'ws';
 import { createCa, type TestCa } from '../helpers/certs.js';
@@ -24,6 +23,7 @@ import {
 } from '../helpers/h2-websocket.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/ws-echo-upstream.js';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
 function routesYaml(upstream: string): string {
   return `auth:
@@ -509,8 +509,6 @@ describe('WebSocket over HTTP/2: flow control, reload and shutdown', { timeout: 
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-
 describe(
   'WebSocket over HTTP/2 in Chromium against the TLS listener',
   {
@@ -548,21 +546,10 @@ routes:
     });
 
     test('a page on an h2 connection opens its WebSocket with extended CONNECT on that connection', async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          // The test CA is not in the browser's store; the certificate is not what is under test.
-          '--ignore-certificate-errors',
-        ],
-      });
+      const browser = await launchChromium([
+        // The test CA is not in the browser's store; the certificate is not what is under test.
+        '--ignore-certificate-errors',
+      ]);
       try {
         const page = await browser.newPage();
         const loaded = await page.goto(`${origin}/page`);

@@ -5,11 +5,9 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { chromium } from 'playwright-core';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startGateway, serviceYaml, type TestGateway } from '../helpers/gateway.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
 /** A page server on 127.0.0.1 with a free port: its origin is the page's origin. */
 async function startPage(): Promise<{ origin: string; server: Server }> {
@@ -72,16 +70,7 @@ routes:
     });
 
     test('a credentialed cross-origin fetch succeeds only from the allowed origin, and its preflight never reaches the upstream', async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--no-first-run',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const context = await browser.newContext();
         // A cookie of the gateway's origin: credentials: 'include' must carry it.
