@@ -7,29 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { h2Connect, h2Request } from '../helpers/h2-client.js';
-
-interface Hello {
-  name?: string;
-  message?: string;
-  tenant?: string;
-}
-
-const serialize = (value: Hello): Buffer => Buffer.from(JSON.stringify(value));
-const deserialize = (bytes: Buffer): Hello => JSON.parse(bytes.toString()) as Hello;
-
-/** A Greeter under `pkg`, with JSON messages (the transport is under test, not protobuf). */
-function greeter(pkg: string): grpc.ServiceDefinition {
-  const method = (name: string, responseStream: boolean): grpc.MethodDefinition<Hello, Hello> => ({
-    path: `/${pkg}.Greeter/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: serialize,
-    requestDeserialize: deserialize,
-    responseSerialize: serialize,
-    responseDeserialize: deserialize,
-  });
-  return { sayHello: method('SayHello', false), streamHellos: method('StreamHellos', true) };
-}
+import { deserializeHello, greeter, serializeHello, type Hello } from '../helpers/json-greeter.js';
 
 /** Resolved by the test once the client holds the first streamed message; the server waits for it. */
 let releaseStream: () => void = () => undefined;
@@ -88,7 +66,7 @@ async function freePort(): Promise<number> {
 
 /** One length-prefixed message (flag 0) carrying `value` as JSON. */
 function frame(value: Hello): Buffer {
-  const body = serialize(value);
+  const body = serializeHello(value);
   const head = Buffer.alloc(5);
   head.writeUInt32BE(body.length, 1);
   return Buffer.concat([head, body]);
@@ -120,7 +98,7 @@ function parseFrames(bytes: Buffer): Frames {
     const payload = bytes.subarray(at + 5, at + 5 + length);
     at += 5 + length;
     if ((flag & 0x80) === 0) {
-      messages.push(deserialize(payload));
+      messages.push(deserializeHello(payload));
       continue;
     }
     trailers = {};

@@ -6,29 +6,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { h2Connect, h2Request } from '../helpers/h2-client.js';
-
-interface Hello {
-  name?: string;
-  message?: string;
-  tenant?: string;
-}
-
-const serialize = (value: Hello): Buffer => Buffer.from(JSON.stringify(value));
-const deserialize = (bytes: Buffer): Hello => JSON.parse(bytes.toString()) as Hello;
-
-/** A Greeter under `pkg`, with JSON messages (grpc-js takes any serializer; no protobuf needed to test the transport). */
-function greeter(pkg: string): grpc.ServiceDefinition {
-  const method = (name: string, responseStream: boolean): grpc.MethodDefinition<Hello, Hello> => ({
-    path: `/${pkg}.Greeter/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: serialize,
-    requestDeserialize: deserialize,
-    responseSerialize: serialize,
-    responseDeserialize: deserialize,
-  });
-  return { sayHello: method('SayHello', false), streamHellos: method('StreamHellos', true) };
-}
+import { greeter, serializeHello, type Hello } from '../helpers/json-greeter.js';
 
 const PACKAGES = ['helloworld', 'secure', 'limited', 'down', 'nowhere'];
 
@@ -291,7 +269,7 @@ routes:
 
 /** One length-prefixed gRPC message (uncompressed) carrying `value` as JSON. */
 function grpcFrame(value: Hello): Buffer {
-  const body = serialize(value);
+  const body = serializeHello(value);
   const head = Buffer.alloc(5);
   head.writeUInt32BE(body.length, 1);
   return Buffer.concat([head, body]);
