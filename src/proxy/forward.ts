@@ -26,6 +26,7 @@ import {
   toGrpcRequestHeaders,
   toGrpcWebAnswerHeaders,
 } from './grpc-web.js';
+import { h2RequestBody } from './h2-request-body.js';
 import { endWithHeaders, relay } from './relay.js';
 import { classifyUpstreamError, failureToError } from './upstream-errors.js';
 
@@ -158,6 +159,7 @@ async function attempts({
   const raw = requestBody(ctx, plan);
   const body = web === undefined || raw === undefined ? raw : grpcWebRequestBody(web, raw);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
+  const upstreamH2 = service.config.protocol !== 'http1';
   // Made on the first retry: most requests take one attempt.
   let tried: Set<Endpoint> | undefined;
   // gRPC over HTTP/2: the client's deadline bounds the call like timeouts.request; the smaller wins.
@@ -191,7 +193,7 @@ async function attempts({
         path: endpoint.basePath + path,
         method,
         headers: withAttemptHeaders(headers, headerCount, tracker.headers),
-        body: body ?? null,
+        body: body === undefined ? null : upstreamH2 ? h2RequestBody(body) : body,
         headersTimeout: timeout,
         bodyTimeout: deadlineMs,
         signal: clientGone,
