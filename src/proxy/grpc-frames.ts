@@ -1,24 +1,18 @@
 /** Follows gRPC's length-prefixed message framing across chunks split anywhere, without copying a byte. */
 
-/** A frame's head: its flag byte and the length of the message after it. */
-export type FrameHead = (flag: number, length: number) => void;
-
 /** The 5-byte head of every gRPC message: a flag byte (0 plain, 1 compressed) and a 4-byte big-endian length. */
 const HEAD_BYTES = 5;
 
 /**
  * Where a byte stream stands in gRPC's framing (gRPC over HTTP/2, "Length-Prefixed-Message"): it reads only the
- * heads and skips the messages, and tells `onHead` of each head as it completes (which may throw to refuse it).
+ * heads and skips the messages, so it can tell whether the stream may end where it stands.
  */
 export class GrpcFrames {
   /** Head bytes read of the frame being read (0 to 4), 0 between frames. */
   #headRead = 0;
-  #flag = 0;
   #length = 0;
   /** Message bytes still to come of the current frame. */
   #left = 0;
-
-  constructor(private readonly onHead: FrameHead = () => undefined) {}
 
   /** Reads `chunk` as the stream's next bytes. */
   advance(chunk: Buffer): void {
@@ -31,14 +25,11 @@ export class GrpcFrames {
         continue;
       }
       const byte = chunk[at++] as number;
-      if (this.#headRead === 0) {
-        this.#flag = byte;
-        this.#length = 0;
-      } else this.#length = this.#length * 256 + byte;
+      // The flag byte says nothing about where the frame ends; the next four are its length.
+      this.#length = this.#headRead === 0 ? 0 : this.#length * 256 + byte;
       if (++this.#headRead === HEAD_BYTES) {
         this.#headRead = 0;
         this.#left = this.#length;
-        this.onHead(this.#flag, this.#length);
       }
     }
   }
