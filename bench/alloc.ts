@@ -10,7 +10,8 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
+import { benchFlags } from './args.js';
 import { drive } from './load.js';
 import {
   compiled,
@@ -69,15 +70,13 @@ async function h2load(port: number, requests: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '20' },
-      build: { type: 'string' },
-      h2: { type: 'boolean', default: false },
-      reference: { type: 'boolean', default: false },
-      requests: { type: 'string', default: '200000' },
-    },
+  const values = benchFlags({
+    seconds: 10,
+    connections: 20,
+    build: null,
+    h2: false,
+    reference: false,
+    requests: 200_000,
   });
   const upstream = await startBenchUpstream('1');
   if (values.h2) {
@@ -108,11 +107,10 @@ async function main(): Promise<void> {
     }
     await h2load(port, 20_000);
     const allocated = countAllocation(child);
-    const requests = Number(values.requests);
-    await h2load(port, requests);
+    await h2load(port, values.requests);
     console.log(
-      `${values.reference ? 'reference' : 'edgeway'} h2c: ${requests} requests, ` +
-        `${allocated.mb().toFixed(0)} MB allocated: ${((allocated.mb() * 1024) / requests).toFixed(1)} KB per request`,
+      `${values.reference ? 'reference' : 'edgeway'} h2c: ${values.requests} requests, ` +
+        `${allocated.mb().toFixed(0)} MB allocated: ${((allocated.mb() * 1024) / values.requests).toFixed(1)} KB per request`,
     );
     return;
   }
@@ -125,10 +123,10 @@ async function main(): Promise<void> {
     values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
   );
   const url = `http://127.0.0.1:${gw.port}/bench`;
-  await drive(url, 2, Number(values.connections), '1');
+  await drive(url, 2, values.connections, '1');
   const allocated = countAllocation(gw.child);
-  const load = await drive(url, Number(values.seconds), Number(values.connections), '1');
-  const requests = load.rps * Number(values.seconds);
+  const load = await drive(url, values.seconds, values.connections, '1');
+  const requests = load.rps * values.seconds;
   console.log(
     `${requests.toFixed(0)} requests (${load.errors} errors), ${allocated.mb().toFixed(0)} MB allocated: ` +
       `${((allocated.mb() * 1024) / requests).toFixed(1)} KB per request`,

@@ -12,7 +12,6 @@ import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createSecurity } from '../src/security/index.js';
@@ -22,6 +21,7 @@ import { cpuSeconds, drive, LOAD_TOOL } from './load.js';
 import { startBenchUpstream, runAndExit, startGatewayProcess } from './processes.js';
 import type { ScenarioGroup } from './scenarios.js';
 import { median } from './median.js';
+import { benchFlags } from './args.js';
 
 const run = promisify(execFile);
 const SCOPES = ['bench:read'];
@@ -173,23 +173,16 @@ async function driveDistinct(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '5' },
-      connections: { type: 'string', default: '50' },
-      tokens: { type: 'string', default: '36000' },
-      runs: { type: 'string', default: '3' },
-      alg: { type: 'string', default: 'ES256' },
-    },
+  const values = benchFlags({
+    duration: 5,
+    connections: 50,
+    tokens: 36_000,
+    runs: 3,
+    alg: 'ES256',
   });
   const alg = values.alg as TokenAlgorithm;
   if (!['ES256', 'EdDSA', 'RS256'].includes(alg)) throw new Error('--alg is ES256, EdDSA or RS256');
-  const [seconds, connections, count, runs] = [
-    Number(values.duration),
-    Number(values.connections),
-    Number(values.tokens),
-    Number(values.runs),
-  ];
+  const { duration: seconds, connections, tokens: count, runs } = values;
   if (LOAD_TOOL !== 'wrk')
     throw new Error('the distinct-token case needs wrk (for its Lua script)');
   const perRound = Math.floor(count / runs);

@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { benchFlags } from './args.js';
 import { cpuSeconds } from './load.js';
 import { median } from './median.js';
 import {
@@ -19,13 +20,7 @@ import {
 } from './processes.js';
 
 const run = promisify(execFile);
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number): number => {
-  const at = args.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(args[at + 1]);
-};
-const DURATION_S = flag('duration', 8);
-const ROUNDS = flag('rounds', 7);
+const { duration: DURATION_S, rounds: ROUNDS } = benchFlags({ duration: 8, rounds: 7 });
 
 /** One h2load run of `seconds` on CPU 1: 10 connections x 10 concurrent streams, h2c; returns req/s. */
 async function h2load(port: number, seconds: number): Promise<number> {

@@ -6,7 +6,7 @@
  * Targets (issue 13): p99 <= 1.3x the reference at 50 connections; RSS <= 120 MB after a million requests.
  * `node --import tsx bench/memory.ts [--requests N] [--chunk S] [--connections N] [--full]`
  */
-import { parseArgs } from 'node:util';
+import { benchFlags } from './args.js';
 import { drive, rssMb } from './load.js';
 import { median } from './median.js';
 import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
@@ -27,19 +27,8 @@ interface Target {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      requests: { type: 'string', default: '1000000' },
-      chunk: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '50' },
-      full: { type: 'boolean', default: false },
-    },
-  });
-  const [wanted, chunk, connections] = [
-    Number(values.requests),
-    Number(values.chunk),
-    Number(values.connections),
-  ];
+  const values = benchFlags({ requests: 1_000_000, chunk: 10, connections: 50, full: false });
+  const { requests: wanted, chunk, connections } = values;
   const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
   const bare = (await bareReference.start({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU }))[
     BARE

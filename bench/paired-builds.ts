@@ -5,7 +5,7 @@
  * `node --import tsx bench/paired-builds.ts --baseline DIR [--rounds N] [--seconds S] [--connections N]`
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchFlags } from './args.js';
 import { drive } from './load.js';
 import { measurePaired } from './paired.js';
 import { compiled, runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
@@ -20,14 +20,7 @@ async function startGateway(name: string, main: string, upstream: string): Promi
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      baseline: { type: 'string' },
-      rounds: { type: 'string', default: '7' },
-      seconds: { type: 'string', default: '6' },
-      connections: { type: 'string', default: '40' },
-    },
-  });
+  const values = benchFlags({ baseline: null, rounds: 7, seconds: 6, connections: 40 });
   if (values.baseline === undefined) throw new Error('--baseline DIR is required');
   const upstream = await startBenchUpstream('1');
   const current = await startGateway('this build', compiled('src/cli/main.ts'), upstream);
@@ -40,9 +33,9 @@ async function main(): Promise<void> {
   const result = await measurePaired(
     current,
     baseline,
-    Number(values.rounds),
-    Number(values.seconds),
-    Number(values.connections),
+    values.rounds,
+    values.seconds,
+    values.connections,
     '1',
   );
   console.log(

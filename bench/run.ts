@@ -7,8 +7,8 @@
  * Flags: --duration S, --runs N, --connections N, --only TEXT (scenarios whose name contains it, plus both
  * references and what they are compared with; only their processes start).
  */
-import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
+import { benchFlags } from './args.js';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
 import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
 import {
@@ -22,17 +22,8 @@ import { startFullPath } from './full-path-scenario.js';
 import { measurePaired } from './paired.js';
 import { median } from './median.js';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    runs: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '50' },
-    only: { type: 'string' },
-  },
-});
-const seconds = Number(values.duration);
-const runs = Number(values.runs);
-const connections = Number(values.connections);
+const values = benchFlags({ duration: 5, runs: 3, connections: 50, only: null });
+const { duration: seconds, runs, connections } = values;
 // Proxy on CPU 0; load generator and upstreams on CPU 1 (a 2-core machine).
 const PROXY_CPU = '0';
 const OTHER_CPU = '1';

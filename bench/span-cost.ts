@@ -9,19 +9,12 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
+import { benchFlags } from './args.js';
 import { median } from './median.js';
 import { startTracing } from '../src/telemetry/tracing/otel.js';
 import { SpanFactory } from '../src/telemetry/tracing/spans.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '7' },
-    requests: { type: 'string', default: '100000' },
-    only: { type: 'string' },
-    alone: { type: 'boolean', default: false },
-  },
-});
+const values = benchFlags({ rounds: 7, requests: 100_000, only: null, alone: false });
 
 const VARIANTS: Record<string, Record<string, string> | undefined> = {
   'tracing off': undefined,
@@ -68,9 +61,9 @@ async function main(): Promise<void> {
   receiver.listen(0, '127.0.0.1');
   await once(receiver, 'listening');
   const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  const n = Number(values.requests);
+  const n = values.requests;
   const results = new Map<string, number[]>();
-  for (let round = 0; round < Number(values.rounds); round++) {
+  for (let round = 0; round < values.rounds; round++) {
     for (const [name, env] of Object.entries(VARIANTS)) {
       const wanted = values.only === undefined || name.includes(values.only);
       if (!wanted && (values.alone || name !== 'tracing off')) continue;

@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchFlags } from './args.js';
 import { cpuSeconds, drive } from './load.js';
 import { runAndExit, startBenchUpstream } from './processes.js';
 import { startFullPath } from './full-path-scenario.js';
@@ -99,16 +99,8 @@ function selfTime(profile: Profile, from: number, to: number) {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '20' },
-      connections: { type: 'string', default: '50' },
-      top: { type: 'string', default: '25' },
-      json: { type: 'string' },
-    },
-  });
-  const seconds = Number(values.duration);
-  const connections = Number(values.connections);
+  const values = benchFlags({ duration: 20, connections: 50, top: 25, json: null });
+  const { duration: seconds, connections } = values;
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-stage-profile-'));
   const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
   const full = await startFullPath(upstreams, PROXY_CPU, OTHER_CPU, [
@@ -140,7 +132,7 @@ async function main(): Promise<void> {
       .sort((a, b) => b[1] - a[1])
       .map(([name, self]) => ({ name, us: usPerRequest(self), share: self / busy }));
   const areas = rows(byArea);
-  const details = rows(byDetail).slice(0, Number(values.top));
+  const details = rows(byDetail).slice(0, values.top);
   console.log(
     `\nedgeway full path, CPU profile — ${new Date().toISOString()}, wrk c=${connections}, ${seconds} s, ${requests.toFixed(0)} requests (${load.rps.toFixed(0)} req/s, p99 ${load.p99Ms.toFixed(1)} ms, ${load.errors} errors); gateway pinned to CPU ${PROXY_CPU}`,
   );

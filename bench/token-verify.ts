@@ -13,11 +13,11 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { configSchema } from '../src/config/schema.js';
 import { createSecurity, type Security } from '../src/security/index.js';
 import type { SigningAlgorithm } from '../src/security/key-records.js';
+import { benchFlags } from './args.js';
 import { median } from './median.js';
 
 const IDP = 'https://idp.bench.test/';
@@ -83,15 +83,8 @@ interface Case {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      tokens: { type: 'string', default: '2000' },
-      runs: { type: 'string', default: '9' },
-      profile: { type: 'string' },
-      baseline: { type: 'string' },
-    },
-  });
-  const [count, runs] = [Number(values.tokens), Number(values.runs)];
+  const values = benchFlags({ tokens: 2000, runs: 9, profile: null, baseline: null });
+  const { tokens: count, runs } = values;
   const variants: Array<[string, CreateSecurity]> = [['this', createSecurity]];
   if (values.baseline !== undefined) {
     const other = (await import(join(values.baseline, 'src/security/index.ts'))) as {

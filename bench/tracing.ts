@@ -7,7 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { parseArgs } from 'node:util';
+import { benchFlags } from './args.js';
 import { cpuSeconds, drive } from './load.js';
 import { median } from './median.js';
 import {
@@ -19,14 +19,12 @@ import {
   startNode,
 } from './processes.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '50' },
-    only: { type: 'string' },
-    'cpu-prof': { type: 'string' },
-  },
+const values = benchFlags({
+  rounds: 5,
+  duration: 5,
+  connections: 50,
+  only: null,
+  'cpu-prof': null,
 });
 const PROXY_CPU = '0';
 const OTHER_CPU = '1';
@@ -73,9 +71,8 @@ async function round(
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(values.rounds);
-  const seconds = Number(values.duration);
-  const half = Math.max(1, Math.floor(Number(values.connections) / 2));
+  const { rounds, duration: seconds } = values;
+  const half = Math.max(1, Math.floor(values.connections / 2));
   const prof = values['cpu-prof'];
   const profEnv: NodeJS.ProcessEnv =
     prof === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` };

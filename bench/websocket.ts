@@ -12,14 +12,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
+import { benchFlags } from './args.js';
 import { h2Connect } from '../test/helpers/h2-client.js';
 import { openedH2WebSocket } from '../test/helpers/h2-websocket.js';
 import { freePort } from '../test/helpers/redis-server.js';
-
-function flag(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(process.argv[at + 1]);
-}
 
 function rssMb(pid: number): number {
   const line =
@@ -68,8 +64,7 @@ async function roundTripsH2(origin: string, rounds: number): Promise<{ p50: numb
 }
 
 async function main(): Promise<void> {
-  const idle = flag('idle', 5000);
-  const rounds = flag('rounds', 2000);
+  const { idle, rounds } = benchFlags({ idle: 5000, rounds: 2000 });
   const server = createServer();
   const wss = new WebSocketServer({ server });
   wss.on('connection', (socket) =>

@@ -62,6 +62,9 @@ export function checkUpgrade(
       throw new GatewayError('bad_request', 'a WebSocket handshake needs "Connection: Upgrade"');
     if (req.method !== 'GET')
       throw new GatewayError('bad_request', 'a WebSocket handshake is a GET request');
+    // RFC 6455 4.2.1: the key is what the instance's `101` proves it understood the handshake with.
+    if (typeof req.headers['sec-websocket-key'] !== 'string')
+      throw new GatewayError('bad_request', 'a WebSocket handshake needs "Sec-WebSocket-Key"');
     return;
   }
   // Plain CONNECT never gets here (the listener refuses it): this one names a protocol edgeway does not carry.
@@ -181,16 +184,24 @@ function http2Client(ctx: RequestContext): WebSocketForward['client'] {
 /** RFC 6455 1.3: the GUID the accept proof hashes with the key. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/** RFC 6455 4.2.2: the `Sec-WebSocket-Accept` that proves a server read `key`. */
+function acceptFor(key: string): string {
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
+}
+
 /**
- * The upstream handshake's headers and the proof its `101` must carry. An HTTP/2 client sends no
- * `Sec-WebSocket-Key` (RFC 8441 5), but the instance speaks RFC 6455 over HTTP/1.1 and needs one: edgeway makes
- * it, and checks the instance's `Sec-WebSocket-Accept` in the client's stead (RFC 6455 4.1).
+ * The upstream handshake's headers and the proof its `101` must carry, which edgeway checks before the client
+ * gets a socket (RFC 6455 4.1). An HTTP/1.1 client's key goes through; an HTTP/2 client sends none (RFC 8441 5),
+ * but the instance speaks RFC 6455 over HTTP/1.1 and needs one: edgeway makes it.
  */
 function handshakeHeaders(
   req: IncomingMessage,
   headers: readonly string[],
-): { headers: readonly string[]; expectedAccept: string | undefined } {
-  if (req.httpVersionMajor !== 2) return { headers, expectedAccept: undefined };
+): { headers: readonly string[]; expectedAccept: string } {
+  if (req.httpVersionMajor !== 2)
+    return { headers, expectedAccept: acceptFor(req.headers['sec-websocket-key'] as string) };
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     if ((headers[i] as string).toLowerCase() !== 'sec-websocket-key')
@@ -198,10 +209,7 @@ function handshakeHeaders(
   }
   const key = randomBytes(16).toString('base64');
   out.push('sec-websocket-key', key);
-  const expectedAccept = createHash('sha1')
-    .update(key + WEBSOCKET_GUID)
-    .digest('base64');
-  return { headers: out, expectedAccept };
+  return { headers: out, expectedAccept: acceptFor(key) };
 }
 
 /** Relays a WebSocket handshake, whichever transport carried it, to an instance and then its frames both ways. */

@@ -4,6 +4,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { GrpcFrames } from './grpc-frames.js';
+import { UPSTREAM_FRAMING } from './upstream-errors.js';
 
 const WEB = 'application/grpc-web';
 const TEXT = '-text';
@@ -90,13 +92,22 @@ export function trailersFrame(trailers: Trailers): Buffer {
   return frame;
 }
 
+/** The upstream's body ended inside a message: a trailers frame after it would be read as the message's rest. */
+function truncatedAnswer(): Error {
+  return Object.assign(new Error('the upstream gRPC answer ended inside a message'), {
+    code: UPSTREAM_FRAMING,
+  });
+}
+
 /**
  * The answer body: message frames as they come (for -text, base64 per chunk with its own padding, as Envoy
- * does, so a streamed message is never held back waiting for the next), then the trailers frame.
+ * does, so a streamed message is never held back waiting for the next), then the trailers frame. An upstream
+ * body that ends inside a message fails instead: the client sees a cut answer, not trailers inside a message.
  */
 class AnswerFrames extends Transform {
   readonly #text: boolean;
   readonly #trailers: Trailers;
+  readonly #frames = new GrpcFrames();
 
   constructor(text: boolean, trailers: Trailers) {
     super();
@@ -109,10 +120,12 @@ class AnswerFrames extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#frames.advance(chunk);
     done(null, this.#encode(chunk));
   }
 
   override _flush(done: TransformCallback): void {
+    if (!this.#frames.atBoundary) return done(truncatedAnswer());
     // undici filled the trailers before the upstream body ended, which is what runs this flush.
     if (Object.keys(this.#trailers).length === 0) return done();
     done(null, this.#encode(trailersFrame(this.#trailers)));

@@ -119,6 +119,9 @@ export class UpstreamPools {
         if (dispatcher === undefined) {
           dispatcher = this.get(origin, options);
           byOrigin.set(origin, dispatcher);
+          // A retired runtime's retry can still ask for an origin no user names any more: its pool is closed
+          // once the request about to be dispatched on it (synchronously, by the caller) is finished.
+          if (!this.named(settings, origin)) queueMicrotask(() => this.evictUnused(settings));
         }
         return dispatcher;
       },
@@ -138,13 +141,18 @@ export class UpstreamPools {
     return this.pools.size;
   }
 
+  /** Whether some user of `settings` names `origin`. */
+  private named(settings: string, origin: string): boolean {
+    for (const user of this.users.get(settings) ?? []) if (user.origins.has(origin)) return true;
+    return false;
+  }
+
   /** Closes, after their in-flight requests, the pools of `settings` whose origin no user names. */
   private evictUnused(settings: string): void {
     const byOrigin = this.byOrigin.get(settings);
-    const users = [...(this.users.get(settings) ?? [])];
     if (byOrigin === undefined) return;
     for (const origin of byOrigin.keys()) {
-      if (users.some((user) => user.origins.has(origin))) continue;
+      if (this.named(settings, origin)) continue;
       byOrigin.delete(origin);
       const key = `${origin}|${settings}`;
       const pool = this.pools.get(key);

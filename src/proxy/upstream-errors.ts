@@ -26,6 +26,9 @@ const GATEWAY_SIDE = new Set([
   'UND_ERR_DESTROYED',
 ]);
 
+/** The code of an upstream answer whose body breaks its protocol's framing (a gRPC message cut short). */
+export const UPSTREAM_FRAMING = 'EDGEWAY_UPSTREAM_FRAMING';
+
 /** The kind of an error thrown by undici for one upstream attempt. */
 export function classifyUpstreamError(err: unknown): FailureKind {
   const code = (err as { code?: unknown } | null)?.code;
@@ -42,6 +45,7 @@ export function classifyUpstreamError(err: unknown): FailureKind {
   if (
     code.startsWith('HPE_') ||
     code === 'UND_ERR_INFO' ||
+    code === UPSTREAM_FRAMING ||
     code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
   )
     return 'invalid-response';

@@ -238,3 +238,30 @@ test('a cut-off close also aborts requests in flight on pools evicted before it 
     await upstream.close();
   }
 });
+
+test("a retired runtime's retry to an origin no user names any more closes its pool once answered", async () => {
+  const departed = await countedUpstream();
+  const staying = await countedUpstream();
+  const pools = new UpstreamPools();
+  try {
+    const settings = { connectTimeoutMs: 2000, maxConnections: 4 };
+    const retired = pools.forSettings(settings);
+    retired.use([departed.url]);
+    // A reload: the new runtime names only the instance that stays, and the old one is released.
+    const current = pools.forSettings(settings);
+    current.use([staying.url]);
+    retired.release();
+    assert.equal(pools.size, 0);
+    // A request still running on the retired runtime retries, on the instance it knew.
+    const answer = await retired
+      .dispatcher(departed.url)
+      .request({ path: '/retry', method: 'GET' });
+    assert.equal(answer.statusCode, 200);
+    await answer.body.text();
+    await waitFor(() => departed.open.size === 0, 3000, "the retry's connection to close");
+    assert.equal(pools.size, 0, 'no pool kept for an origin nobody names');
+  } finally {
+    await pools.close(true);
+    await Promise.all([departed.close(), staying.close()]);
+  }
+});

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { closeFrame, FrameBoundary } from '../../src/proxy/websocket/frame-boundary.js';
-import { StreamRelay } from '../../src/proxy/websocket/relay.js';
+import { type RelayOptions, StreamRelay } from '../../src/proxy/websocket/relay.js';
 
 /** An unmasked server frame with `payloadLength` bytes of payload (7-bit, 16-bit or 64-bit length form). */
 function frame(payloadLength: number, opcode = 0x2, maskKey?: Buffer): Buffer {
@@ -79,11 +79,50 @@ async function socketPair(): Promise<[Socket, Socket]> {
   return [near, far];
 }
 
-/** Everything `socket` receives until its peer's FIN. */
+/** Everything `socket` receives until its peer's FIN; `ended` rejects if the socket fails instead. */
 function collect(socket: Socket): { data: () => Buffer; ended: Promise<unknown> } {
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  return { data: () => Buffer.concat(chunks), ended: once(socket, 'end') };
+  const ended = once(socket, 'end');
+  // A test that does not wait for the FIN (the socket is reset) must not fail on an unawaited rejection.
+  ended.catch(() => undefined);
+  return { data: () => Buffer.concat(chunks), ended };
+}
+
+/**
+ * A relay (frames tracked unless `options` say otherwise) between two loopback connections, whose far ends
+ * stand for the client and the upstream and record what they receive; `destroy` closes those ends.
+ */
+async function relayed(options: Partial<RelayOptions> = {}): Promise<{
+  relay: StreamRelay;
+  clientPeer: Socket;
+  upstreamPeer: Socket;
+  gatewayClientSide: Socket;
+  atClient: ReturnType<typeof collect>;
+  atUpstream: ReturnType<typeof collect>;
+  destroy: () => void;
+}> {
+  const [clientPeer, gatewayClientSide] = await socketPair();
+  const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
+  const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+    idleTimeoutMs: 60_000,
+    trackFrames: true,
+    ...options,
+  });
+  clientPeer.on('error', () => undefined);
+  upstreamPeer.on('error', () => undefined);
+  return {
+    relay,
+    clientPeer,
+    upstreamPeer,
+    gatewayClientSide,
+    atClient: collect(clientPeer),
+    atUpstream: collect(upstreamPeer),
+    destroy: () => {
+      clientPeer.destroy();
+      upstreamPeer.destroy();
+    },
+  };
 }
 
 async function received(socket: { data: () => Buffer }, bytes: number): Promise<void> {
@@ -92,14 +131,7 @@ async function received(socket: { data: () => Buffer }, bytes: number): Promise<
 
 describe('StreamRelay.closeForPolicy', () => {
   test('waits for the end of the upstream frame in flight, then sends 1008 to the client and a masked Close upstream', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: true,
-    });
-    const atClient = collect(clientPeer);
-    const atUpstream = collect(upstreamPeer);
+    const { relay, upstreamPeer, atClient, atUpstream, destroy } = await relayed();
     const message = frame(1000);
     upstreamPeer.write(message.subarray(0, 600));
     await received(atClient, 600);
@@ -122,21 +154,11 @@ describe('StreamRelay.closeForPolicy', () => {
     assert.equal(payload.readUInt16BE(0), 1008);
     assert.equal(payload.subarray(2).toString(), 'token revoked');
     assert.equal((await relay.done).closedBy, 'token_revoked');
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 
   test('an upstream that never finishes its frame does not keep the client connected', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: true,
-    });
-    clientPeer.on('error', () => undefined);
-    upstreamPeer.on('error', () => undefined);
-    const atClient = collect(clientPeer);
-    collect(upstreamPeer);
+    const { relay, clientPeer, upstreamPeer, atClient } = await relayed();
     upstreamPeer.write(frame(1000).subarray(0, 100));
     await received(atClient, 100);
     relay.closeForPolicy('token_revoked', 'token revoked');
@@ -146,16 +168,10 @@ describe('StreamRelay.closeForPolicy', () => {
   });
 
   test("bytes read off with the upstream's handshake count as frame bytes too", async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
     const message = frame(1000);
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: true,
+    const { relay, upstreamPeer, atClient, destroy } = await relayed({
       upstreamHead: message.subarray(0, 300),
     });
-    const atClient = collect(clientPeer);
-    collect(upstreamPeer);
     await received(atClient, 300);
     relay.closeForPolicy('token_revoked', 'token revoked');
     upstreamPeer.write(message.subarray(300));
@@ -164,19 +180,11 @@ describe('StreamRelay.closeForPolicy', () => {
       atClient.data(),
       Buffer.concat([message, closeFrame(1008, 'token revoked', false)]),
     );
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 
   test('a client in the middle of its frame gets no Close upstream, and nothing more of its own is relayed', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: true,
-    });
-    const atClient = collect(clientPeer);
-    const atUpstream = collect(upstreamPeer);
+    const { relay, clientPeer, upstreamPeer, atClient, atUpstream, destroy } = await relayed();
     const fromClient = frame(1000, 0x2, Buffer.from([5, 6, 7, 8]));
     const fromUpstream = frame(1000);
     clientPeer.write(fromClient.subarray(0, 600));
@@ -199,38 +207,24 @@ describe('StreamRelay.closeForPolicy', () => {
       Buffer.concat([fromUpstream, closeFrame(1008, 'token revoked', false)]),
     );
     assert.equal((await relay.done).closedBy, 'token_revoked');
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 
   test("bytes read off with the client's handshake count as frame bytes too", async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
     const fromClient = frame(1000, 0x2, Buffer.from([5, 6, 7, 8]));
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: true,
+    const { relay, atClient, atUpstream, destroy } = await relayed({
       clientHead: fromClient.subarray(0, 300),
     });
-    const atClient = collect(clientPeer);
-    const atUpstream = collect(upstreamPeer);
     await received(atUpstream, 300);
     relay.closeForPolicy('token_revoked', 'token revoked');
     await Promise.all([atClient.ended, atUpstream.ended]);
     assert.deepEqual(atUpstream.data(), fromClient.subarray(0, 300), 'no Close inside the frame');
     assert.deepEqual(atClient.data(), closeFrame(1008, 'token revoked', false));
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 
   test('between frames the Close goes out at once', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: true,
-    });
-    const atClient = collect(clientPeer);
+    const { relay, upstreamPeer, atClient, destroy } = await relayed();
     upstreamPeer.write(frame(20));
     await received(atClient, 22);
     relay.closeForPolicy('token_expired', 'token expired');
@@ -240,38 +234,25 @@ describe('StreamRelay.closeForPolicy', () => {
       Buffer.concat([frame(20), closeFrame(1008, 'token expired', false)]),
     );
     assert.equal((await relay.done).closedBy, 'token_expired');
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 });
 
 describe('StreamRelay ends', () => {
   test('a client FIN (half-close) reaches the upstream and closes both sides', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
+    const { relay, clientPeer, atClient, atUpstream, destroy } = await relayed({
       trackFrames: false,
     });
-    const atUpstream = collect(upstreamPeer);
-    const atClient = collect(clientPeer);
     clientPeer.end(Buffer.from('last words'));
     await atUpstream.ended;
     assert.equal(atUpstream.data().toString(), 'last words');
     await atClient.ended;
     assert.equal((await relay.done).closedBy, 'client');
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 
   test('an upstream reset closes the client side', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: false,
-    });
-    clientPeer.on('error', () => undefined);
+    const { relay, clientPeer, upstreamPeer } = await relayed({ trackFrames: false });
     const clientClosed = once(clientPeer, 'close');
     upstreamPeer.resetAndDestroy();
     await clientClosed;
@@ -281,14 +262,10 @@ describe('StreamRelay ends', () => {
 
 describe('StreamRelay idle timeout and stuck peers', () => {
   test('traffic either way keeps it open; silence past idleTimeoutMs closes both sides', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
+    const { relay, clientPeer, upstreamPeer, atClient, atUpstream, destroy } = await relayed({
       idleTimeoutMs: 400,
       trackFrames: false,
     });
-    const atClient = collect(clientPeer);
-    const atUpstream = collect(upstreamPeer);
     let ended = false;
     void relay.done.then(() => (ended = true));
     // 1.2 s of traffic, three idle timeouts' worth: the client talks, then the upstream.
@@ -303,19 +280,13 @@ describe('StreamRelay idle timeout and stuck peers', () => {
     await Promise.all([atClient.ended, atUpstream.ended]);
     assert.equal(atUpstream.data().toString(), 'x'.repeat(12));
     assert.equal(atClient.data().toString(), 'x'.repeat(12));
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 
   test('a client that stopped reading is reset after the FIN grace period instead of held open', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
+    const { relay, clientPeer, upstreamPeer, gatewayClientSide, destroy } = await relayed({
       trackFrames: false,
     });
-    clientPeer.on('error', () => undefined);
-    upstreamPeer.on('error', () => undefined);
     clientPeer.pause();
     // More than the loopback socket buffers hold: the relay cannot flush it to a client that does not read.
     const chunk = Buffer.alloc(1024 * 1024, 0x61);
@@ -329,20 +300,13 @@ describe('StreamRelay idle timeout and stuck peers', () => {
     ]);
     assert.equal(outcome, 'reset');
     assert.equal((await relay.done).closedBy, 'shutdown');
-    clientPeer.destroy();
-    upstreamPeer.destroy();
+    destroy();
   });
 });
 
 describe('StreamRelay client errors', () => {
   test('a client reset closes the upstream side and is not an uncaught error', async () => {
-    const [clientPeer, gatewayClientSide] = await socketPair();
-    const [gatewayUpstreamSide, upstreamPeer] = await socketPair();
-    const relay = new StreamRelay(gatewayClientSide, gatewayUpstreamSide, {
-      idleTimeoutMs: 60_000,
-      trackFrames: false,
-    });
-    upstreamPeer.on('error', () => undefined);
+    const { relay, clientPeer, upstreamPeer } = await relayed({ trackFrames: false });
     const upstreamClosed = once(upstreamPeer, 'close');
     // Data in flight towards the gateway's client side makes the reset surface there as ECONNRESET.
     upstreamPeer.write(Buffer.alloc(64 * 1024));

@@ -53,11 +53,8 @@ export interface WebSocketForward {
   readonly observer: AttemptObserver;
   /** Called once the client has its `101`. */
   readonly onOpen: () => void;
-  /**
-   * The `Sec-WebSocket-Accept` the upstream's `101` must carry when edgeway made the key (an HTTP/2 client
-   * sends none); undefined when the client's own key went through and the client checks the proof itself.
-   */
-  readonly expectedAccept?: string;
+  /** The `Sec-WebSocket-Accept` the upstream's `101` must carry: the proof of the key it was sent. */
+  readonly expectedAccept: string;
 }
 
 /** The `jti` and expiry (ms) of the token an upgrade was authenticated with; neither for an anonymous one. */
@@ -180,10 +177,7 @@ export async function forwardWebSocket(
       return undefined;
     }
     const upstream = result.socket;
-    if (
-      request.expectedAccept !== undefined &&
-      response.headers['sec-websocket-accept'] !== request.expectedAccept
-    ) {
+    if (response.headers['sec-websocket-accept'] !== request.expectedAccept) {
       // RFC 6455 4.1: without the proof the instance did not understand the handshake; the client must not
       // get a socket speaking who knows what.
       upstream.destroy();
