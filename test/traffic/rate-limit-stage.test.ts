@@ -73,7 +73,8 @@ before(async () => {
       instance: undefined,
       upstreamMs: 0,
     };
-    Promise.resolve((stages.get(name) as Stage)(ctx)).then(
+    // A stage may decide synchronously (and throw its 429) or return a promise, as handle-request allows.
+    new Promise<void>((resolve) => resolve((stages.get(name) as Stage)(ctx))).then(
       () => {
         for (const [k, v] of ctx.responseHeaders) res.setHeader(k, v);
         res.end('ok');
