@@ -212,6 +212,27 @@ describe('rate_limit stage', () => {
     );
   });
 
+  test('a decision from local buckets is made synchronously: the stage returns no promise', () => {
+    limit('sync', { key: 'route', capacity: 1 });
+    const ctx = {
+      clientIp: '10.3.0.1',
+      principal: undefined,
+      req: { headers: {} },
+      responseHeaders: [],
+    } as unknown as RequestContext;
+    assert.equal((stages.get('sync') as Stage)(ctx), undefined);
+    assert.deepEqual(ctx.responseHeaders, [
+      ['RateLimit-Limit', '1'],
+      ['RateLimit-Remaining', '0'],
+      ['RateLimit-Reset', '1'],
+      ['RateLimit-Policy', '1;w=1'],
+    ]);
+    assert.throws(
+      () => (stages.get('sync') as Stage)(ctx),
+      (err: unknown) => err instanceof GatewayError && err.status === 429,
+    );
+  });
+
   test('counters expose a snapshot by route and outcome', () => {
     const snapshot = counters.snapshot();
     assert.ok(
