@@ -46,9 +46,12 @@ const config = configSchema.parse({
 });
 const route = config.routes[0] as (typeof config.routes)[number];
 
+/** One keep-alive connection: every request of a phase arrives on it. */
+const connection = {};
+
 function context(headers: IncomingMessage['headers']): RequestContext {
   return {
-    req: { headers } as IncomingMessage,
+    req: { headers, socket: connection } as unknown as IncomingMessage,
     res: { writableEnded: false } as ServerResponse,
     requestId: 'req-1',
     startedAt: 0n,

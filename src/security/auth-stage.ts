@@ -5,6 +5,7 @@ import { addIdentityHeaders } from './identity-headers.js';
 import type { Security } from './index.js';
 import { buildKeyOrTokenStage } from './api-keys/stage.js';
 import { queryAccessToken } from './query-token.js';
+import { connectionOf } from './connection.js';
 
 /**
  * Builds the stage for a route with `auth`, or undefined when the route has none. With `required: false`
@@ -33,7 +34,7 @@ export function buildAuthStage(route: RouteConfig, security: Security): Stage | 
         : undefined;
     const header = fromQuery === undefined ? ctx.req.headers.authorization : `Bearer ${fromQuery}`;
     if (!required && header === undefined) return undefined;
-    const principal = verify(header, ctx.clientIp);
+    const principal = verify(header, ctx.clientIp, connectionOf(ctx.req));
     if (principal instanceof Promise) return principal.then((verified) => admit(ctx, verified));
     admit(ctx, principal);
     return undefined;

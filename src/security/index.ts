@@ -55,11 +55,13 @@ export interface SecurityOptions {
 
 /**
  * Verifies a request's bearer token: the principal at once for a token whose verdict is cached, a promise
- * when its signature must be checked. Throws or rejects with 401 / 429 / 503 GatewayErrors.
+ * when its signature must be checked. Throws or rejects with 401 / 429 / 503 GatewayErrors. `connection`
+ * (the request's socket) lets a keep-alive client's repeated token skip its hashing.
  */
 export type Authenticate = (
   authorization: string | undefined,
   clientIp: string,
+  connection?: object,
 ) => Principal | Promise<Principal>;
 
 /** The one object the gateway, the admin API and the CLI use. */
@@ -206,8 +208,24 @@ export async function createSecurity(
       cache.set(digest, verified);
       return admit(verified, clientIp);
     };
+    /**
+     * Per connection, the last token it sent and that token's cache key: a keep-alive client sends the same
+     * token on every request, and hashing it was most of a cached token's cost. The token is held only while
+     * its connection lives; the shared cache holds digests only.
+     */
+    const lastToken = new WeakMap<object, { token: string; key: string }>();
+    const keyOf = (token: string, connection: object | undefined): string => {
+      const last = connection === undefined ? undefined : lastToken.get(connection);
+      if (last !== undefined && last.token === token) return last.key;
+      const key = `${cacheScope}${tokenDigest(token)}`;
+      if (last !== undefined) {
+        last.token = token;
+        last.key = key;
+      } else if (connection !== undefined) lastToken.set(connection, { token, key });
+      return key;
+    };
     // A cached token is answered synchronously: no promise, no microtask turn.
-    return function authenticate(authorization, clientIp) {
+    return function authenticate(authorization, clientIp, connection) {
       let token: string | undefined;
       try {
         token = bearerCandidate(authorization);
@@ -215,7 +233,7 @@ export async function createSecurity(
         return refuse(err as GatewayError, clientIp);
       }
       if (token === undefined) throw missingToken();
-      const digest = `${cacheScope}${tokenDigest(token)}`;
+      const digest = keyOf(token, connection);
       const verified = cache.get(digest);
       if (verified !== undefined) return admit(verified, clientIp);
       return isB64Token(token)

@@ -16,10 +16,13 @@ const config = configSchema.parse({
 });
 const route = config.routes[0] as (typeof config.routes)[number];
 
-// The stage reads the request headers, query and client address, and writes principal and upstream headers.
-function context(authorization: string): RequestContext {
+/** The keep-alive connection requests arrive on unless a test names another. */
+const shared = {};
+
+// The stage reads the request headers, socket, query and client address, and writes principal and upstream headers.
+function context(authorization: string, socket: object = shared): RequestContext {
   return {
-    req: { headers: { authorization } } as unknown as IncomingMessage,
+    req: { headers: { authorization }, socket } as unknown as IncomingMessage,
     res: {} as ServerResponse,
     query: '',
     clientIp: '192.0.2.1',
@@ -86,5 +89,27 @@ describe('auth stage on a cached token', () => {
       (err: unknown) =>
         err instanceof GatewayError && err.message === 'invalid token: malformed bearer token',
     );
+  });
+
+  test('a connection that switches tokens is answered for each token it sends, revocation included', async () => {
+    const socket = {};
+    const alice = await security.issueToken({ sub: 'alice', scopes: ['read'], ttlMs: 60_000 });
+    const bob = await security.issueToken({ sub: 'bob', scopes: ['read'], ttlMs: 60_000 });
+    const subOf = async (token: string): Promise<string | undefined> => {
+      const ctx = context(`Bearer ${token}`, socket);
+      await stage(ctx);
+      return ctx.principal?.sub;
+    };
+    const seen = [];
+    for (const token of [alice.token, alice.token, bob.token, bob.token, alice.token])
+      seen.push(await subOf(token));
+    assert.deepEqual(seen, ['alice', 'alice', 'bob', 'bob', 'alice']);
+    await security.revoke(alice.jti);
+    await assert.rejects(
+      () => subOf(alice.token),
+      (err: unknown) =>
+        err instanceof GatewayError && err.message === 'invalid token: token revoked',
+    );
+    assert.equal(await subOf(bob.token), 'bob');
   });
 });
