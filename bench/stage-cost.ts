@@ -14,7 +14,6 @@ import { mkdtempSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { configSchema } from '../src/config/schema.js';
@@ -26,6 +25,7 @@ import { NOOP_SPAN } from '../src/telemetry/tracing/spans.js';
 import { RateLimitCounters } from '../src/traffic/rate-limit/counters.js';
 import { createRateLimiterProvider } from '../src/traffic/rate-limit/provider.js';
 import { buildRateLimitStage } from '../src/traffic/rate-limit/stage.js';
+import { benchFlags } from './args.js';
 import { benchRedis } from './discovery-scenarios.js';
 
 const ISSUER = { issuer: 'edgeway', audience: 'bench' };
@@ -113,15 +113,16 @@ async function measure(work: () => Promise<void>, requests: number) {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      requests: { type: 'string', default: '20000' },
-      redis: { type: 'string' },
-      callgrind: { type: 'boolean', default: false },
-    },
+  const {
+    requests,
+    redis: redisUrl,
+    callgrind,
+  } = benchFlags({
+    requests: 20000,
+    redis: null,
+    callgrind: false,
   });
-  const requests = Number(values.requests);
-  const redis = values.redis ?? (await benchRedis());
+  const redis = redisUrl ?? (await benchRedis());
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeway-stage-cost-'));
   const backend = connectBackend(redis, dataDir);
   const security = await createSecurity(backend, config.auth);
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
     ['auth + rate_limit', [auth, rateLimit]],
   ];
   for (const [, stages] of phases) await run(stages, headers, Math.min(requests, 5000));
-  if (values.callgrind) {
+  if (callgrind) {
     const dump = (label: string): void => {
       execFileSync('callgrind_control', ['--dump=' + label, String(process.pid)], {
         stdio: 'ignore',
