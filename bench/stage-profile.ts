@@ -4,7 +4,8 @@
  * and attributes their self time to edgeway's src/ folders and files, the libraries it calls (undici, pino,
  * OpenTelemetry, ioredis, hono, jose, prom-client) and Node's internals. A group's µs per request is its share
  * of the samples times the CPU time the process used during the load (from /proc, so time the shared machine
- * took away is not counted) divided by the requests answered.
+ * took away is not counted) divided by the requests answered. Each stage's inclusive time (its own code, the
+ * libraries it calls and the continuations of its awaits) is printed too: that is the cost of the stage.
  * `node --import tsx bench/stage-profile.ts [--duration S] [--connections N] [--top N] [--json FILE]`
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,11 @@ interface CallFrame {
   readonly url: string;
 }
 interface Profile {
-  readonly nodes: ReadonlyArray<{ readonly id: number; readonly callFrame: CallFrame }>;
+  readonly nodes: ReadonlyArray<{
+    readonly id: number;
+    readonly callFrame: CallFrame;
+    readonly children?: readonly number[];
+  }>;
   readonly startTime: number;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -73,11 +78,41 @@ function groupOf({ url, functionName }: CallFrame): readonly [string, string] | 
   return ['other', url];
 }
 
-/** Self time in µs per [area, detail], over the samples taken between `from` and `to` (profile clock, µs). */
+/**
+ * The stages of the full path by the src/ folder their code lives in; span wrappers and span work are tracing's.
+ * A sample belongs to the nearest enclosing frame in one of them, so a stage's time includes the libraries and
+ * node:crypto it calls and the continuations of its own awaits (they run in its frames again).
+ */
+const STAGE_CODE: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\/dist\/src\/security\//, 'auth (src/security)'],
+  [/\/dist\/src\/traffic\/rate-limit\//, 'rate_limit (src/traffic/rate-limit)'],
+  [/\/dist\/src\/telemetry\/tracing\//, 'tracing (src/telemetry/tracing)'],
+];
+
+/** The stage a profile node's time counts for, from the nearest frame up its stack in stage code. */
+function stageOf(
+  id: number,
+  frames: ReadonlyMap<number, CallFrame>,
+  parents: ReadonlyMap<number, number>,
+): string | undefined {
+  for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+    const url = (frames.get(at) as CallFrame).url;
+    const stage = STAGE_CODE.find(([pattern]) => pattern.test(url));
+    if (stage !== undefined) return stage[1];
+  }
+  return undefined;
+}
+
+/** Self time in µs per [area, detail] and inclusive time per stage, over the samples between `from` and `to` (profile clock, µs). */
 function selfTime(profile: Profile, from: number, to: number) {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parents.set(child, node.id);
+  const stageByNode = new Map<number, string | undefined>();
   const byArea = new Map<string, number>();
   const byDetail = new Map<string, number>();
+  const byStage = new Map<string, number>();
   let at = profile.startTime;
   let idle = 0;
   let busy = 0;
@@ -91,11 +126,15 @@ function selfTime(profile: Profile, from: number, to: number) {
       continue;
     }
     busy += next;
+    const id = profile.samples[i] as number;
+    if (!stageByNode.has(id)) stageByNode.set(id, stageOf(id, frames, parents));
+    const stage = stageByNode.get(id);
+    if (stage !== undefined) byStage.set(stage, (byStage.get(stage) ?? 0) + next);
     byArea.set(group[0], (byArea.get(group[0]) ?? 0) + next);
     const detail = `${group[0]} :: ${group[1]}`;
     byDetail.set(detail, (byDetail.get(detail) ?? 0) + next);
   }
-  return { byArea, byDetail, idle, busy };
+  return { byArea, byDetail, byStage, idle, busy };
 }
 
 async function main(): Promise<void> {
@@ -123,7 +162,7 @@ async function main(): Promise<void> {
   if (file === undefined) throw new Error(`no profile written to ${dir}`);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   const requests = load.rps * seconds;
-  const { byArea, byDetail, busy, idle } = selfTime(profile, from, to);
+  const { byArea, byDetail, byStage, busy, idle } = selfTime(profile, from, to);
   if (busy === 0) throw new Error('no samples inside the load window');
   const usPerRequest = (self: number): number => ((self / busy) * cpu * 1e6) / requests;
   const total = (cpu * 1e6) / requests;
@@ -159,12 +198,17 @@ async function main(): Promise<void> {
   for (const [area, self] of byArea)
     families.set(family(area), (families.get(family(area)) ?? 0) + self);
   print('by family (self time)', rows(families));
+  print('by stage (inclusive: its code, what it calls, its continuations)', rows(byStage));
   print('by area (self time)', areas);
   print(`top ${details.length} files and functions (self time)`, details);
   if (values.json !== undefined)
     writeFileSync(
       values.json,
-      JSON.stringify({ requests, cpu, usPerRequest: total, areas, details }, null, 2),
+      JSON.stringify(
+        { requests, cpu, usPerRequest: total, stages: rows(byStage), areas, details },
+        null,
+        2,
+      ),
     );
 }
 

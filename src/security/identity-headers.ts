@@ -46,6 +46,12 @@ export function claimValue(claim: unknown): string | undefined {
 }
 
 /**
+ * The `x-edgeway-sub` and `x-edgeway-scopes` headers of each principal, encoded once: a cached token's
+ * principal is the same frozen object on every request. The pairs are shared, so nobody may edit them.
+ */
+const identities = new WeakMap<Principal, readonly [[string, string], [string, string]]>();
+
+/**
  * Adds the caller's identity to `headers`. `sub` and scopes are never cut: a shortened identity could
  * name someone else.
  */
@@ -54,10 +60,15 @@ export function addIdentityHeaders(
   principal: Principal,
   claimHeaders: ReadonlyArray<readonly [string, string]>,
 ): void {
-  headers.push(
-    ['x-edgeway-sub', encodeHeaderValue(principal.sub)],
-    ['x-edgeway-scopes', encodeHeaderList(principal.scopes)],
-  );
+  let identity = identities.get(principal);
+  if (identity === undefined) {
+    identity = [
+      ['x-edgeway-sub', encodeHeaderValue(principal.sub)],
+      ['x-edgeway-scopes', encodeHeaderList(principal.scopes)],
+    ];
+    identities.set(principal, identity);
+  }
+  headers.push(identity[0], identity[1]);
   for (const [header, claim] of claimHeaders) {
     const value = claimValue(principal.claims[claim]);
     if (value !== undefined) headers.push([header, value]);

@@ -4,10 +4,10 @@ import type { Principal } from '../request/context.js';
 import type { StoreBackend } from '../store/backend.js';
 import { GatewayError } from '../errors.js';
 import { invalidToken, missingToken, tooManyFailures } from './auth-errors.js';
-import { parseBearer } from './bearer.js';
+import { bearerCandidate, isB64Token, malformed } from './bearer.js';
 import { checkScopes } from './scopes.js';
-import { TokenCache, tokenDigest } from './token-cache.js';
-import { TokenVerifier, type AuthConfig } from './verify.js';
+import { TokenCache, tokenDigest, type CachedToken } from './token-cache.js';
+import { TokenVerifier, type AuthConfig, type VerifiedToken } from './verify.js';
 import { RemoteKeySet, type RemoteKeySetOptions } from './remote-jwks.js';
 import { keyRecordStore, type SigningAlgorithm } from './key-records.js';
 import { SigningKeys } from './signing-keys.js';
@@ -53,16 +53,21 @@ export interface SecurityOptions {
   readonly invalidTokensPerMinute?: number;
 }
 
-/** Verifies a request's bearer token; throws 401 / 429 / 503 GatewayErrors. */
+/**
+ * Verifies a request's bearer token: the principal at once for a token whose verdict is cached, a promise
+ * when its signature must be checked. Throws or rejects with 401 / 429 / 503 GatewayErrors. `connection`
+ * (the request's socket) lets a keep-alive client's repeated token skip its hashing.
+ */
 export type Authenticate = (
   authorization: string | undefined,
   clientIp: string,
-) => Promise<Principal>;
+  connection?: object,
+) => Principal | Promise<Principal>;
 
 /** The one object the gateway, the admin API and the CLI use. */
 export interface Security {
   /** Verifies with the latest `auth` config. */
-  authenticate: Authenticate;
+  authenticate(authorization: string | undefined, clientIp: string): Promise<Principal>;
   /**
    * Verifies with the `auth` config in force now, for as long as the caller lives: a config snapshot's auth
    * stage holds one, so a request in flight on the old snapshot is checked against the old config after a
@@ -167,47 +172,82 @@ export async function createSecurity(
       : err;
   };
 
-  const authenticatorFor = (verifier: TokenVerifier, cacheScope: string): Authenticate =>
-    async function authenticate(authorization, clientIp) {
+  /** Refuses with `err`, counted against the client IP first. */
+  const refuse = async (err: GatewayError, clientIp: string): Promise<never> => {
+    throw await failed(err, clientIp);
+  };
+
+  /** A verdict's principal, unless its jti was revoked since (or, for one of edgeway's tokens, its key). */
+  const admit = (verified: CachedToken, clientIp: string): Principal | Promise<never> => {
+    // README: an emergency rotation refuses every token issued before at once, verified before or not.
+    if (verified.ownKid !== undefined && keys.verificationKey(verified.ownKid) === undefined)
+      return refuse(invalidToken('signing key revoked'), clientIp);
+    if (verified.jti !== undefined && revocations.isRevoked(verified.jti))
+      return refuse(invalidToken('token revoked'), clientIp);
+    return verified.principal;
+  };
+
+  const authenticatorFor = (verifier: TokenVerifier, cacheScope: string): Authenticate => {
+    /** The signature check of a token the cache does not hold, and its verdict cached. */
+    const verifyAndCache = async (
+      token: string,
+      digest: string,
+      clientIp: string,
+    ): Promise<Principal> => {
+      // A blocked address is rationed, not refused: its next valid token still verifies (a NAT hides many users).
+      if (!guard.mayCheck(clientIp))
+        throw tooManyFailures(1000, 'too many invalid tokens from this address');
+      let verified: VerifiedToken;
+      try {
+        verified = await verifier.verify(token);
+      } catch (err) {
+        throw err instanceof GatewayError && err.code === 'unauthorized'
+          ? await failed(err, clientIp)
+          : err;
+      }
+      cache.set(digest, verified);
+      return admit(verified, clientIp);
+    };
+    /**
+     * Per connection, the last token it sent and that token's cache key: a keep-alive client sends the same
+     * token on every request, and hashing it was most of a cached token's cost. The token is held only while
+     * its connection lives; the shared cache holds digests only.
+     */
+    const lastToken = new WeakMap<object, { token: string; key: string }>();
+    const keyOf = (token: string, connection: object | undefined): string => {
+      const last = connection === undefined ? undefined : lastToken.get(connection);
+      if (last !== undefined && last.token === token) return last.key;
+      const key = `${cacheScope}${tokenDigest(token)}`;
+      if (last !== undefined) {
+        last.token = token;
+        last.key = key;
+      } else if (connection !== undefined) lastToken.set(connection, { token, key });
+      return key;
+    };
+    // A cached token is answered synchronously: no promise, no microtask turn.
+    return function authenticate(authorization, clientIp, connection) {
       let token: string | undefined;
       try {
-        token = parseBearer(authorization);
+        token = bearerCandidate(authorization);
       } catch (err) {
-        throw await failed(err as GatewayError, clientIp);
+        return refuse(err as GatewayError, clientIp);
       }
       if (token === undefined) throw missingToken();
-      const digest = `${cacheScope}${tokenDigest(token)}`;
-      let verified = cache.get(digest);
-      if (verified === undefined) {
-        // A blocked address is rationed, not refused: its next valid token still verifies (a NAT hides many users).
-        if (!guard.mayCheck(clientIp))
-          throw tooManyFailures(1000, 'too many invalid tokens from this address');
-        try {
-          verified = await verifier.verify(token);
-        } catch (err) {
-          throw err instanceof GatewayError && err.code === 'unauthorized'
-            ? await failed(err, clientIp)
-            : err;
-        }
-        cache.set(digest, verified);
-      } else if (
-        verified.ownKid !== undefined &&
-        keys.verificationKey(verified.ownKid) === undefined
-      ) {
-        // README: an emergency rotation refuses every token issued before at once, verified before or not.
-        throw await failed(invalidToken('signing key revoked'), clientIp);
-      }
-      if (verified.jti !== undefined && revocations.isRevoked(verified.jti))
-        throw await failed(invalidToken('token revoked'), clientIp);
-      return verified.principal;
+      const digest = keyOf(token, connection);
+      const verified = cache.get(digest);
+      if (verified !== undefined) return admit(verified, clientIp);
+      return isB64Token(token)
+        ? verifyAndCache(token, digest, clientIp)
+        : refuse(malformed(), clientIp);
     };
+  };
   let current = authenticatorFor(
     new TokenVerifier(auth, { ownKeys: keys, now, remoteKeySet }),
     `${generation}:`,
   );
 
   return {
-    authenticate: (authorization, clientIp) => current(authorization, clientIp),
+    authenticate: async (authorization, clientIp) => current(authorization, clientIp),
     authenticator: () => current,
     authenticateApiKey: (key, clientIp) => authenticateApiKey(apiKeys, guard, key, clientIp),
     checkScopes,

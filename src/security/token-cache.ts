@@ -19,12 +19,25 @@ export function tokenDigest(token: string): string {
   return hash('sha256', token, 'base64url');
 }
 
-/** LRU over a Map (insertion order = recency); entries die with their token or on revocation. */
+/** A cached entry and its place in the Map's insertion order. */
+interface Slot {
+  readonly entry: CachedToken;
+  /** The insertion count when it was last (re)inserted. */
+  insertedAt: number;
+}
+
+/**
+ * LRU over a Map (insertion order = recency); entries die with their token or on revocation. A hit moves an
+ * entry to the newest end only once it has fallen into the older half of the order: until then at least
+ * max/2 insertions must come before it could be evicted, and a hit stays a lookup (moving it on every hit
+ * made each one a Map delete and insert, whose deleted slots cost the Map a rebuild every few hits).
+ */
 export class TokenCache {
   readonly #max: number;
   readonly #now: () => number;
-  readonly #entries = new Map<string, CachedToken>();
+  readonly #entries = new Map<string, Slot>();
   readonly #byJti = new Map<string, Set<string>>();
+  #insertions = 0;
 
   constructor(maxEntries = 10_000, now: () => number = Date.now) {
     this.#max = maxEntries;
@@ -37,21 +50,24 @@ export class TokenCache {
 
   /** The cached verification of the token with this digest, unless expired. */
   get(digest: string): CachedToken | undefined {
-    const entry = this.#entries.get(digest);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#delete(digest, entry);
+    const slot = this.#entries.get(digest);
+    if (slot === undefined) return undefined;
+    if (slot.entry.expiresAt <= this.#now()) {
+      this.#delete(digest, slot.entry);
       return undefined;
     }
-    this.#entries.delete(digest);
-    this.#entries.set(digest, entry);
-    return entry;
+    if (this.#insertions - slot.insertedAt >= this.#max / 2) {
+      this.#entries.delete(digest);
+      slot.insertedAt = ++this.#insertions;
+      this.#entries.set(digest, slot);
+    }
+    return slot.entry;
   }
 
   set(digest: string, entry: CachedToken): void {
     const previous = this.#entries.get(digest);
-    if (previous !== undefined) this.#delete(digest, previous);
-    this.#entries.set(digest, entry);
+    if (previous !== undefined) this.#delete(digest, previous.entry);
+    this.#entries.set(digest, { entry, insertedAt: ++this.#insertions });
     if (entry.jti !== undefined) {
       const digests = this.#byJti.get(entry.jti) ?? new Set<string>();
       digests.add(digest);
@@ -60,7 +76,7 @@ export class TokenCache {
     while (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;
-      this.#delete(oldest.value, this.#entries.get(oldest.value) as CachedToken);
+      this.#delete(oldest.value, (this.#entries.get(oldest.value) as Slot).entry);
     }
   }
 

@@ -355,7 +355,7 @@ describe('a config reload', () => {
       assert.equal((await old(token, '192.0.2.1')).sub, 'user-1');
       const fresh = security.authenticator();
       await assert.rejects(
-        fresh(token, '192.0.2.1'),
+        async () => fresh(token, '192.0.2.1'),
         (err: unknown) =>
           err instanceof GatewayError && err.message === 'invalid token: wrong audience',
       );

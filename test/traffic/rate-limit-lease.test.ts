@@ -92,6 +92,23 @@ describe('token leases shared by two gateways', () => {
     );
   });
 
+  test('a token on hand is spent synchronously: a Decision, not a promise, and no store call', async () => {
+    const policy: BucketPolicy = { capacity: 1000, refillPerSecond: 1000 };
+    const limiter = new RedisRateLimiter({ redis: connect(), policy, budgetMs: 2000 });
+    // Eight at once make the key hot, so the next call leases ahead of its own request.
+    await Promise.all(Array.from({ length: 8 }, () => limiter.consume('lease:sync')));
+    const leasing = limiter.consume('lease:sync');
+    assert.ok(leasing instanceof Promise, 'an empty lease waits for the store');
+    await leasing;
+    const callsBefore = await scriptCalls();
+    const decision = limiter.consume('lease:sync');
+    assert.ok(!(decision instanceof Promise), 'a leased token needs no promise');
+    assert.equal(decision.allowed, true);
+    assert.equal(decision.source, 'store');
+    assert.equal((await scriptCalls()) - callsBefore, 0);
+    await limiter.release();
+  });
+
   test('hammering one key past its limit admits between 98% and 100% of capacity + refill x elapsed', async () => {
     // Capacity of two seconds' refill: a stalled event loop on a busy machine does not overflow the bucket.
     const policy: BucketPolicy = { capacity: 2000, refillPerSecond: 1000 };

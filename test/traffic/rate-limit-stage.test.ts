@@ -73,7 +73,8 @@ before(async () => {
       instance: undefined,
       upstreamMs: 0,
     };
-    Promise.resolve((stages.get(name) as Stage)(ctx)).then(
+    // A stage may decide synchronously (and throw its 429) or return a promise, as handle-request allows.
+    new Promise<void>((resolve) => resolve((stages.get(name) as Stage)(ctx))).then(
       () => {
         for (const [k, v] of ctx.responseHeaders) res.setHeader(k, v);
         res.end('ok');
@@ -208,6 +209,27 @@ describe('rate_limit stage', () => {
       (await admitted('by-ip', 3, { 'x-test-ip': '10.2.0.1' })) +
         (await admitted('by-ip', 3, { 'x-test-ip': '10.2.0.2' })),
       4,
+    );
+  });
+
+  test('a decision from local buckets is made synchronously: the stage returns no promise', () => {
+    limit('sync', { key: 'route', capacity: 1 });
+    const ctx = {
+      clientIp: '10.3.0.1',
+      principal: undefined,
+      req: { headers: {} },
+      responseHeaders: [],
+    } as unknown as RequestContext;
+    assert.equal((stages.get('sync') as Stage)(ctx), undefined);
+    assert.deepEqual(ctx.responseHeaders, [
+      ['RateLimit-Limit', '1'],
+      ['RateLimit-Remaining', '0'],
+      ['RateLimit-Reset', '1'],
+      ['RateLimit-Policy', '1;w=1'],
+    ]);
+    assert.throws(
+      () => (stages.get('sync') as Stage)(ctx),
+      (err: unknown) => err instanceof GatewayError && err.status === 429,
     );
   });
 

@@ -4,6 +4,7 @@ import type { Principal, Stage } from '../../request/context.js';
 import { addIdentityHeaders } from '../identity-headers.js';
 import type { Authenticate, Security } from '../index.js';
 import { API_KEY_HEADER } from './key-material.js';
+import { connectionOf } from '../connection.js';
 
 const BEARER = /^bearer(?:\s|$)/i;
 
@@ -38,7 +39,7 @@ export function buildKeyOrTokenStage(auth: KeyOrTokenAuth, security: Security): 
     let principal: Principal;
     if (key === undefined) {
       if (!required && authorization === undefined) return;
-      principal = await verify(authorization, ctx.clientIp);
+      principal = await verify(authorization, ctx.clientIp, connectionOf(ctx.req));
     } else {
       (ctx.droppedHeaders ??= new Set()).add(API_KEY_HEADER);
       if (authorization !== undefined && BEARER.test(authorization)) throw twoCredentials();

@@ -46,3 +46,16 @@ export function keyFunction(spec: string): KeyFunction {
   }
   throw new Error(`unknown rate-limit key "${spec}"`);
 }
+
+/**
+ * The full bucket name function of a route, `<route>:<key>`; with `route` keys the name is one string
+ * built here, so such a request builds none.
+ */
+export function bucketNameFunction(routeName: string, spec: string): KeyFunction {
+  if (spec === 'route') {
+    const name = `${routeName}:route`;
+    return () => name;
+  }
+  const keyOf = keyFunction(spec);
+  return (source) => `${routeName}:${keyOf(source)}`;
+}

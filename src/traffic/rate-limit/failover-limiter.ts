@@ -25,56 +25,70 @@ export interface FailoverRateLimiterOptions {
  */
 export class FailoverRateLimiter implements RateLimiter {
   readonly #options: FailoverRateLimiterOptions;
+  /** The decision of `open` or `closed` during an outage: the same for every request. */
+  readonly #outageDecision: Decision | undefined;
   #local: MemoryRateLimiter | undefined;
   #localShare = 0;
 
   constructor(options: FailoverRateLimiterOptions) {
     this.#options = options;
+    const { capacity, refillPerSecond } = options.policy;
+    this.#outageDecision =
+      options.onStoreFailure === 'open'
+        ? {
+            allowed: true,
+            limit: capacity,
+            remaining: capacity,
+            resetMs: 0,
+            retryAfterMs: 0,
+            source: 'open',
+          }
+        : options.onStoreFailure === 'closed'
+          ? {
+              allowed: false,
+              limit: capacity,
+              remaining: 0,
+              resetMs: Math.ceil((capacity / refillPerSecond) * 1000),
+              // Retry after one probe period or so: by then the store may answer again.
+              retryAfterMs: 1000,
+              source: 'closed',
+            }
+          : undefined;
   }
 
-  async consume(bucketKey: string, cost = 1): Promise<Decision> {
+  consume(bucketKey: string, cost = 1): Decision | Promise<Decision> {
     const { store, health } = this.#options;
-    if (!health.degraded) {
-      try {
-        const decision = await store.consume(bucketKey, cost);
-        // The local bucket follows this gateway's share of the shared one, so a fallback continues from
-        // the shared level instead of a full local bucket (which over-admitted by ~35% under load).
-        if (this.#options.onStoreFailure === 'local')
-          this.#localLimiter().setLevel(bucketKey, decision.remaining / this.#localShare);
-        return decision;
-      } catch (err) {
-        health.reportFailure(err);
-      }
+    if (health.degraded) return this.#fallback(bucketKey, cost);
+    let decision: Decision | Promise<Decision>;
+    try {
+      decision = store.consume(bucketKey, cost);
+    } catch (err) {
+      health.reportFailure(err);
+      return this.#fallback(bucketKey, cost);
     }
-    health.counters.fallbackDecisions += 1;
-    return this.#fallback(bucketKey, cost);
+    if (!(decision instanceof Promise)) return this.#followed(bucketKey, decision);
+    return decision.then(
+      (shared) => this.#followed(bucketKey, shared),
+      (err: unknown) => {
+        health.reportFailure(err);
+        return this.#fallback(bucketKey, cost);
+      },
+    );
   }
 
-  #fallback(bucketKey: string, cost: number): Promise<Decision> {
-    const { policy, onStoreFailure } = this.#options;
-    const fullMs = Math.ceil((policy.capacity / policy.refillPerSecond) * 1000);
-    if (onStoreFailure === 'open') {
-      return Promise.resolve({
-        allowed: true,
-        limit: policy.capacity,
-        remaining: policy.capacity,
-        resetMs: 0,
-        retryAfterMs: 0,
-        source: 'open',
-      });
-    }
-    if (onStoreFailure === 'closed') {
-      // Retry after one probe period or so: by then the store may answer again.
-      return Promise.resolve({
-        allowed: false,
-        limit: policy.capacity,
-        remaining: 0,
-        resetMs: fullMs,
-        retryAfterMs: 1000,
-        source: 'closed',
-      });
-    }
-    return this.#localLimiter().consume(bucketKey, cost);
+  /**
+   * The local bucket follows this gateway's share of the shared one, so a fallback continues from the
+   * shared level instead of a full local bucket (which over-admitted by ~35% under load).
+   */
+  #followed(bucketKey: string, decision: Decision): Decision {
+    if (this.#options.onStoreFailure === 'local')
+      this.#localLimiter().setLevel(bucketKey, decision.remaining / this.#localShare);
+    return decision;
+  }
+
+  #fallback(bucketKey: string, cost: number): Decision {
+    this.#options.health.counters.fallbackDecisions += 1;
+    return this.#outageDecision ?? this.#localLimiter().consume(bucketKey, cost);
   }
 
   /** This instance's share of the bucket; rebuilt only when the live gateway count changes. */

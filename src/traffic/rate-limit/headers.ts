@@ -33,6 +33,39 @@ export function stateHeaders(decision: Decision, policy: string): Array<[string,
   ];
 }
 
+/** The header pairs every decision of one route repeats, built once per route. */
+export interface RouteHeaders {
+  readonly capacity: number;
+  readonly limit: [string, string];
+  readonly policy: [string, string];
+}
+
+/** The constant pairs of a route with this bucket policy. */
+export function routeHeaders(policy: BucketPolicy): RouteHeaders {
+  return {
+    capacity: policy.capacity,
+    limit: ['RateLimit-Limit', String(policy.capacity)],
+    policy: ['RateLimit-Policy', policyHeader(policy)],
+  };
+}
+
+/**
+ * Adds the state headers of a decision to `into`, as stateHeaders builds them: the route's constant pairs
+ * are shared (nobody edits them), so a request builds only Remaining and Reset.
+ */
+export function addStateHeaders(
+  into: Array<[string, string]>,
+  decision: Decision,
+  route: RouteHeaders,
+): void {
+  into.push(
+    decision.limit === route.capacity ? route.limit : ['RateLimit-Limit', String(decision.limit)],
+    ['RateLimit-Remaining', String(decision.remaining)],
+    ['RateLimit-Reset', String(secondsUp(decision.resetMs))],
+    route.policy,
+  );
+}
+
 /** Every header of a decision: the state headers, plus Retry-After when it denies. */
 export function rateLimitHeaders(decision: Decision, policy: string): Array<[string, string]> {
   const headers = stateHeaders(decision, policy);

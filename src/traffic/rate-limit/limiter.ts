@@ -19,8 +19,12 @@ export interface Decision {
 
 /** Takes tokens from named buckets of one policy (capacity, refill rate). */
 export interface RateLimiter {
-  /** Takes `cost` tokens (default 1) from the bucket named `bucketKey`, creating it full if new. */
-  consume(bucketKey: string, cost?: number): Promise<Decision>;
+  /**
+   * Takes `cost` tokens (default 1) from the bucket named `bucketKey`, creating it full if new. A decision
+   * made from what this process holds (local buckets, a lease's tokens) comes back at once, so the stage
+   * costs no promise; one that needs the store comes as a promise.
+   */
+  consume(bucketKey: string, cost?: number): Decision | Promise<Decision>;
 }
 
 /** A clock in milliseconds; injected so tests drive time. */

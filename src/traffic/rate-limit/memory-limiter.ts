@@ -13,8 +13,10 @@ export interface MemoryRateLimiterOptions {
   readonly reportedLimit?: number;
 }
 
-interface Entry {
-  state: BucketState;
+/** A bucket's state, updated in place. */
+interface Entry extends BucketState {
+  tokens: number;
+  atMs: number;
   /** Clock time at which the bucket is full again and the entry can go. */
   fullAt: number;
 }
@@ -41,14 +43,13 @@ export class MemoryRateLimiter implements RateLimiter {
     return this.#buckets.size;
   }
 
-  async consume(bucketKey: string, cost = 1): Promise<Decision> {
+  consume(bucketKey: string, cost = 1): Decision {
     const now = this.#clock();
     this.#sweep(now);
     const entry = this.#buckets.get(bucketKey);
-    const fresh = entry === undefined || entry.fullAt <= now ? undefined : entry.state;
+    const fresh = entry === undefined || entry.fullAt <= now ? undefined : entry;
     const out = takeTokens(fresh, this.#policy, now, cost);
-    if (out.resetMs > 0)
-      this.#buckets.set(bucketKey, { state: out.state, fullAt: now + out.resetMs });
+    if (out.resetMs > 0) this.#store(bucketKey, entry, out.state.tokens, now, now + out.resetMs);
     else this.#buckets.delete(bucketKey);
     return {
       allowed: out.allowed,
@@ -60,17 +61,35 @@ export class MemoryRateLimiter implements RateLimiter {
     };
   }
 
-  /** Drops full buckets at most once per second, so a request pays for the sweep rarely. */
-  /** Sets a bucket's level (tokens now), e.g. to follow a shared bucket this one stands in for. */
+  /**
+   * Sets a bucket's level (tokens now), e.g. to follow a shared bucket this one stands in for (on every
+   * shared decision, so it updates the entry in place).
+   */
   setLevel(bucketKey: string, tokens: number): void {
     const now = this.#clock();
     const level = Math.min(this.#policy.capacity, Math.max(0, tokens));
     const fullIn = ((this.#policy.capacity - level) / this.#policy.refillPerSecond) * 1000;
     if (fullIn <= 0) this.#buckets.delete(bucketKey);
-    else
-      this.#buckets.set(bucketKey, { state: { tokens: level, atMs: now }, fullAt: now + fullIn });
+    else this.#store(bucketKey, this.#buckets.get(bucketKey), level, now, now + fullIn);
   }
 
+  #store(
+    bucketKey: string,
+    entry: Entry | undefined,
+    tokens: number,
+    atMs: number,
+    fullAt: number,
+  ): void {
+    if (entry === undefined) {
+      this.#buckets.set(bucketKey, { tokens, atMs, fullAt });
+      return;
+    }
+    entry.tokens = tokens;
+    entry.atMs = atMs;
+    entry.fullAt = fullAt;
+  }
+
+  /** Drops full buckets at most once per second, so a request pays for the sweep rarely. */
   #sweep(now: number): void {
     if (now < this.#nextSweep) return;
     this.#nextSweep = now + 1000;

@@ -97,7 +97,7 @@ export class RedisRateLimiter implements RateLimiter {
     );
   }
 
-  consume(bucketKey: string, cost = 1): Promise<Decision> {
+  consume(bucketKey: string, cost = 1): Decision | Promise<Decision> {
     const now = this.#clock();
     let state = this.#keys.get(bucketKey);
     if (state === undefined) {
@@ -115,8 +115,9 @@ export class RedisRateLimiter implements RateLimiter {
       this.#sweeper ??= setInterval(() => this.#sweep(), this.#leaseMs).unref();
     }
     roll(state, now);
+    // Tokens on hand: a counter decrement, decided before any store call.
     if (state.waiters.length === 0 && state.tokens >= cost && now < state.expiresAt)
-      return Promise.resolve(this.#spend(state, cost));
+      return this.#spend(state, cost);
     const waiting = state;
     return new Promise<Decision>((resolve, reject) => {
       waiting.waiters.push({ cost, resolve, reject });

@@ -2,10 +2,10 @@
 import { GatewayError } from '../../errors.js';
 import type { RateLimitConfig } from '../../config/schema.js';
 import type { RequestContext, Stage } from '../../request/context.js';
-import type { RateLimiter } from './limiter.js';
+import type { Decision, RateLimiter } from './limiter.js';
 import type { RateLimitRecorder } from './counters.js';
-import { keyFunction } from './bucket-key.js';
-import { policyHeader, retryAfterSeconds, stateHeaders } from './headers.js';
+import { bucketNameFunction } from './bucket-key.js';
+import { addStateHeaders, retryAfterSeconds, routeHeaders } from './headers.js';
 
 /** What the stage needs from the gateway: limiters that outlive reloads, and the shared counters. */
 export interface RateLimitStageDeps {
@@ -31,31 +31,35 @@ export function buildRateLimitStage(
   const config = route.rateLimit;
   if (config === undefined) return undefined;
   const routeName = route.name;
-  const keyOf = keyFunction(config.key);
+  const bucketOf = bucketNameFunction(routeName, config.key);
   const limiter = deps.limiters.limiterFor(routeName, config);
-  const policy = policyHeader(config);
+  const headers = routeHeaders(config);
   const shadow = config.mode === 'shadow';
   const { counters } = deps;
 
-  return async function rate_limit(ctx: RequestContext): Promise<void> {
-    const key = keyOf({
-      clientIp: ctx.clientIp,
-      principal: ctx.principal,
-      headers: ctx.req.headers,
-    });
-    const decision = await limiter.consume(`${routeName}:${key}`);
+  const apply = (ctx: RequestContext, decision: Decision): void => {
     if (decision.source !== 'store') counters.count(routeName, 'fallback');
     if (shadow) {
       counters.count(routeName, decision.allowed ? 'allowed' : 'shadow_limited');
       return;
     }
     counters.count(routeName, decision.allowed ? 'allowed' : 'limited');
-    ctx.responseHeaders.push(...stateHeaders(decision, policy));
+    addStateHeaders(ctx.responseHeaders, decision, headers);
     if (!decision.allowed) {
       const seconds = retryAfterSeconds(decision);
       throw new GatewayError('rate_limited', `rate limit exceeded; retry in ${seconds} s`, [
         ['Retry-After', String(seconds)],
       ]);
     }
+  };
+
+  // Spending a leased token is decided synchronously: no promise, no microtask turn.
+  return function rate_limit(ctx: RequestContext): void | Promise<void> {
+    const decision = limiter.consume(
+      bucketOf({ clientIp: ctx.clientIp, principal: ctx.principal, headers: ctx.req.headers }),
+    );
+    if (decision instanceof Promise) return decision.then((decided) => apply(ctx, decided));
+    apply(ctx, decision);
+    return undefined;
   };
 }
