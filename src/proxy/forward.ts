@@ -20,8 +20,8 @@ import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
 import {
+  type GrpcWebCall,
   grpcWebAnswerBody,
-  grpcWebCall,
   grpcWebRequestBody,
   toGrpcRequestHeaders,
   toGrpcWebAnswerHeaders,
@@ -114,6 +114,8 @@ export interface ForwardRequest {
   readonly path: string;
   readonly input: PickInput;
   readonly observer: AttemptObserver;
+  /** The request's gRPC-Web call, read once by the request handler on a `grpcWeb` route. */
+  readonly grpcWeb: GrpcWebCall | undefined;
 }
 
 /**
@@ -153,8 +155,8 @@ async function attempts({
   path,
   input,
   observer,
+  grpcWeb: web,
 }: ForwardRequest): Promise<void> {
-  const web = plan.grpcWeb ? grpcWebCall(ctx.req.headers) : undefined;
   if (web !== undefined) toGrpcRequestHeaders(web, headers);
   const raw = requestBody(ctx, plan);
   const body = web === undefined || raw === undefined ? raw : grpcWebRequestBody(web, raw);
