@@ -122,9 +122,17 @@ export interface ForwardRequest {
  * Forwards the request and relays the response. Each retry picks a different instance when there is one;
  * retries follow the service's policy (idempotency, no body replay, Retry-After) and budget.
  */
-export async function forward(request: ForwardRequest): Promise<void> {
+export function forward(request: ForwardRequest): Promise<void> {
   const { service } = request;
   service.budget.recordRequest();
+  // Without a breaker or a concurrency limit there is nothing to hold and release around the attempts.
+  if (service.breaker === undefined && service.concurrency === undefined) return attempts(request);
+  return guarded(request);
+}
+
+/** The attempts inside the service's circuit breaker and adaptive concurrency limit. */
+async function guarded(request: ForwardRequest): Promise<void> {
+  const { service } = request;
   let release: (() => void) | undefined;
   if (service.breaker) {
     const admission = service.breaker.tryAcquire();
