@@ -1,7 +1,8 @@
 /**
  * CPU instructions per proxied HTTP/1.1 request, counted by valgrind's callgrind: a figure that does not move
  * with machine load, unlike req/s. Runs one proxy under callgrind (edgeway's route + forward as shipped, the
- * bare reference or the logged reference), warms it up, then counts two windows of a fixed number of
+ * bare reference or the logged reference), warms it up uninstrumented (V8 still compiles hot code for the first
+ * thousands of requests, and that compilation varies from run to run), then counts two windows of a fixed number of
  * requests from `h2load --h1` (zeroing the counters before each, dumping them after); instructions per
  * request is the difference of the two totals over the difference of the counts, so what a window costs
  * whatever its size (the zero and dump themselves, timers) cancels out. Every thread is counted: the
@@ -86,6 +87,8 @@ async function main(): Promise<void> {
     '--tool=callgrind',
     `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
     '--dump-line=no',
+    // Start-up and warm-up run uninstrumented (several times faster); counting starts with the windows.
+    '--instr-atstart=no',
   ];
   const upstream = await startBenchUpstream('1');
   let port: number;
@@ -119,6 +122,7 @@ async function main(): Promise<void> {
   }
   const url = `http://127.0.0.1:${port}${values.target === 'edgeway' ? '/bench/item' : '/item'}`;
   await h2load(url, Number(values.warmup), connections);
+  await control(['-i', 'on'], pid, port);
   const totals: number[] = [];
   for (const requests of [small, large]) {
     await control(['-z'], pid, port);
