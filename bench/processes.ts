@@ -45,7 +45,8 @@ export async function freePort(): Promise<number> {
 
 /**
  * Spawns `node --import tsx script args` pinned to `cpu`, resolving once it prints `marker`. With `stdout`
- * 'ignore' its stdout is /dev/null and only stderr is searched for the marker.
+ * 'ignore' its stdout is /dev/null and only stderr is searched for the marker. `wrapper` runs node under
+ * another program (valgrind).
  */
 export async function startNode(
   cpu: string,
@@ -53,9 +54,10 @@ export async function startNode(
   marker: string,
   env: NodeJS.ProcessEnv = {},
   stdout: 'pipe' | 'ignore' = 'pipe',
+  wrapper: readonly string[] = [],
 ): Promise<ChildProcess> {
   // Its own process group, so stopAll also reaches what it forks (cluster workers).
-  const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], {
+  const child = spawn('taskset', ['-c', cpu, ...wrapper, process.execPath, ...args], {
     stdio: ['ignore', stdout, 'pipe'],
     env: { ...process.env, ...env },
     detached: true,
@@ -96,6 +98,7 @@ export async function startGatewayProcess(
   nodeArgs: string[] = [],
   main: string = compiled('src/cli/main.ts'),
   stdout: 'pipe' | 'ignore' = 'pipe',
+  wrapper: readonly string[] = [],
 ): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
@@ -124,6 +127,7 @@ export async function startGatewayProcess(
       ...env,
     },
     stdout,
+    wrapper,
   );
   return { port, adminPort, child };
 }

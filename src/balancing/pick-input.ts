@@ -18,23 +18,32 @@ export function parseCookies(header: string | undefined): ReadonlyMap<string, st
   return cookies;
 }
 
+/** A request's PickInput: one object with its methods on the prototype, no closures per request. */
+class RequestPickInput implements PickInput {
+  #cookies: ReadonlyMap<string, string> | undefined;
+
+  constructor(
+    private readonly headers: IncomingHttpHeaders,
+    readonly clientIp: string,
+    readonly now: number,
+  ) {}
+
+  header(name: string): string | undefined {
+    const value = this.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  cookie(name: string): string | undefined {
+    this.#cookies ??= parseCookies(this.headers.cookie);
+    return this.#cookies.get(name);
+  }
+}
+
 /** A PickInput over a Node request's headers (lower-case names, as Node gives them). */
 export function requestPickInput(
   headers: IncomingHttpHeaders,
   clientIp: string,
   now: number,
 ): PickInput {
-  let cookies: ReadonlyMap<string, string> | undefined;
-  return {
-    now,
-    clientIp,
-    header(name: string): string | undefined {
-      const value = headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-    cookie(name: string): string | undefined {
-      cookies ??= parseCookies(headers.cookie);
-      return cookies.get(name);
-    },
-  };
+  return new RequestPickInput(headers, clientIp, now);
 }

@@ -4,6 +4,7 @@ import { requestPickInput } from '../balancing/pick-input.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { responseGone } from '../proxy/client-gone.js';
 import { forward } from '../proxy/forward.js';
+import { grpcWebCall, type GrpcWebCall } from '../proxy/grpc-web.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { RequestObserver, WebSocketClose } from '../request/observer.js';
 import type { ServerSpan } from '../request/server-span.js';
@@ -33,6 +34,8 @@ interface Progress {
   path: string;
   /** How a relayed WebSocket ended (status 101); undefined for every other request. */
   webSocket: WebSocketClose | undefined;
+  /** The gRPC-Web call on a `grpcWeb` route, read once for the forwarder and an error answer alike. */
+  grpcWeb: GrpcWebCall | undefined;
 }
 
 function splitTarget(url: string, host: string): { path: string; query: string } {
@@ -123,6 +126,8 @@ async function run(
     throw new GatewayError('method_not_allowed', 'TRACE is not allowed', TRACE_REFUSED);
   if (route === undefined) throw new GatewayError('not_found', 'no route matches this request');
   progress.route = route;
+  const grpcWeb = route.plan.grpcWeb ? grpcWebCall(req.headers) : undefined;
+  progress.grpcWeb = grpcWeb;
   checkUpgrade(req, route, webSocket, upgrade !== undefined);
   const trace = observer.start(req, route.name, client.ip);
   progress.trace = trace;
@@ -204,6 +209,7 @@ async function run(
     path: target,
     input,
     observer: observer.attempts,
+    grpcWeb,
   });
 }
 
@@ -224,6 +230,7 @@ async function handle(
     clientIp: '',
     path: '',
     webSocket: undefined,
+    grpcWeb: undefined,
   };
   let status: number;
   let error: GatewayError | undefined;
@@ -246,7 +253,7 @@ async function handle(
       requestId,
       progress.ctx?.responseHeaders,
       progress.ctx?.responseHeaderRules,
-      grpcAnswerType(req, progress.route),
+      grpcAnswerType(req, progress.route, progress.grpcWeb),
     );
     // A small unread body would otherwise hold the connection; drain it so keep-alive survives.
     if (discard) req.resume();

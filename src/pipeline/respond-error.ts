@@ -7,7 +7,7 @@ import { endWithHeaders } from '../proxy/relay.js';
 import { renderError, renderGrpcError, type ErrorHeaders, type GatewayError } from '../errors.js';
 import { errorAnswerHeaders } from '../proxy/header-transforms.js';
 import type { ResponseHeaderRules } from '../request/policy-state.js';
-import { grpcWebCall } from '../proxy/grpc-web.js';
+import { grpcWebCall, type GrpcWebCall } from '../proxy/grpc-web.js';
 import type { RuntimeRoute } from './snapshot.js';
 
 /** A gRPC call (gRPC over HTTP/2: `application/grpc` or `application/grpc+proto`...), whatever its route. */
@@ -22,13 +22,15 @@ export function isGrpcRequest(req: IncomingMessage): boolean {
 
 /**
  * The content type of a refusal in gRPC's trailers-only form, or undefined for the JSON shape: a gRPC-Web
- * call's own flavour (matched or not), else `application/grpc` on a gRPC route or for a gRPC call.
+ * call's own flavour (matched or not), else `application/grpc` on a gRPC route or for a gRPC call. A `grpcWeb`
+ * route's request was read as it was routed (`parsed`); any other request is read here.
  */
 export function grpcAnswerType(
   req: IncomingMessage,
   route: RuntimeRoute | undefined,
+  parsed: GrpcWebCall | undefined,
 ): string | undefined {
-  const web = grpcWebCall(req.headers);
+  const web = route?.plan.grpcWeb === true ? parsed : grpcWebCall(req.headers);
   if (web !== undefined) return web.answerType;
   if (route?.config.grpc === true || isGrpcRequest(req)) return 'application/grpc';
   return undefined;

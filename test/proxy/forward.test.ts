@@ -79,6 +79,7 @@ describe('forward() and failures edgeway causes', () => {
         path: '/',
         input: requestPickInput(req.headers, '127.0.0.1', Date.now()),
         observer,
+        grpcWeb: undefined,
       }).catch((err: unknown) => {
         thrown.push(err);
         const status = err instanceof GatewayError ? err.status : 599;

@@ -1,7 +1,10 @@
 /** gRPC-Web wire details edgeway translates: flavours, header rewrites, the trailers frame, base64 in pieces. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { grpcAnswerType } from '../../src/pipeline/respond-error.js';
+import type { RuntimeRoute } from '../../src/pipeline/snapshot.js';
 import {
   decodeBase64Groups,
   grpcWebAnswerBody,
@@ -57,6 +60,20 @@ test('flavours: binary and text, codec suffix kept, parameters ignored, other ty
   );
   for (const type of [undefined, 'application/grpc', 'application/grpc-webx', 'text/plain'])
     assert.equal(grpcWebCall({ 'content-type': type }), undefined, String(type));
+});
+
+test('an error answer on a grpcWeb route takes the call read at routing; elsewhere the request is read', () => {
+  const text = { headers: { 'content-type': 'application/grpc-web-text' } } as IncomingMessage;
+  const routed = (grpcWeb: boolean): RuntimeRoute =>
+    ({ plan: { grpcWeb }, config: { grpc: grpcWeb } }) as unknown as RuntimeRoute;
+  const call = grpcWebCall(text.headers);
+  // The call read once stands for the headers: they are not parsed a second time.
+  const bare = { headers: {} } as IncomingMessage;
+  assert.equal(grpcAnswerType(bare, routed(true), call), 'application/grpc-web-text');
+  assert.equal(grpcAnswerType(bare, routed(true), undefined), 'application/grpc');
+  assert.equal(grpcAnswerType(text, routed(false), undefined), 'application/grpc-web-text');
+  assert.equal(grpcAnswerType(text, undefined, undefined), 'application/grpc-web-text');
+  assert.equal(grpcAnswerType(bare, undefined, undefined), undefined);
 });
 
 test('upstream headers: gRPC content type, no x-grpc-web, no base64 content-length', () => {
