@@ -63,7 +63,8 @@ export class GatewayMetrics {
   readonly #rateLimit: FastCounter;
   readonly #retries: Counter<'service'>;
   readonly #healthy: Gauge<'service' | 'instance'>;
-  readonly #inFlight: Gauge;
+  /** Requests in flight: a plain number on the request path, read into its gauge at each scrape. */
+  #inFlight = 0;
   readonly #webSockets: Gauge<'route'>;
   readonly #reloads: Counter<'result'>;
   readonly #pluginErrors: Counter<'plugin' | 'reason'>;
@@ -145,10 +146,15 @@ export class GatewayMetrics {
             },
           }),
     });
-    this.#inFlight = new Gauge({
+    const metrics = this;
+    // prom-client's inc()/dec() validate and hash the (empty) label set and allocate on every call.
+    new Gauge({
       name: 'edgeway_in_flight_requests',
       help: 'Requests being handled by this gateway process right now.',
       registers,
+      collect(this: Gauge) {
+        this.set(metrics.#inFlight);
+      },
     });
     this.#webSockets = new Gauge({
       name: 'edgeway_websocket_connections',
@@ -267,12 +273,12 @@ export class GatewayMetrics {
 
   /** Marks a request as started; pair with {@link requestEnded}. */
   requestStarted(): void {
-    this.#inFlight.inc();
+    this.#inFlight++;
   }
 
   /** Marks a request as finished. */
   requestEnded(): void {
-    this.#inFlight.dec();
+    this.#inFlight--;
   }
 
   /** Moves the open WebSocket connections of `route` by one (rare: once per upgrade and close). */
