@@ -150,6 +150,71 @@ describe('access log', () => {
     );
   });
 
+  test('every field is written as JSON.stringify writes it, whatever characters it holds', () => {
+    const { stream, text } = capture();
+    const log = createAccessLog({ destination: stream });
+    // One character class per value: a value with a quote would hide a missed control character.
+    const awkward = [
+      'q"',
+      'b\\',
+      'nul \u0000',
+      'us \u001f',
+      'lone \ud800',
+      'lone \udc00x',
+      'é 😀 \u2028 \u007f',
+    ];
+    const fields = ['requestId', 'traceId', 'route', 'service', 'instance', 'method', 'path'];
+    const expected: string[] = [];
+    for (const field of [
+      ...fields,
+      'clientIp',
+      'userAgent',
+      'sub',
+      'reason',
+      'error',
+      'closedBy',
+    ]) {
+      for (const value of awkward) {
+        const e: AccessLogEntry = { ...entry(), path: '/orders/42', [field]: value };
+        expected.push(JSON.stringify(e).slice(1));
+        log.write(e);
+      }
+    }
+    const numbers: AccessLogEntry = {
+      ...entry(),
+      path: '/orders/42',
+      status: 0,
+      bytesIn: -0,
+      bytesOut: 1e21,
+      durationMs: Number.POSITIVE_INFINITY,
+      upstreamMs: 1.5e-7,
+      attempts: Number.NaN,
+    };
+    log.write({ ...numbers });
+    expected.push(JSON.stringify({ ...numbers, durationMs: null, upstreamMs: 0 }).slice(1));
+    const lines = text()
+      .split('\n')
+      .filter((l) => l !== '');
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^\{"level":"info","time":"[^"]*",/, '')),
+      expected,
+    );
+  });
+
+  test('the time is the ISO time of the millisecond the line was written', () => {
+    const { stream, lines } = capture();
+    const times = [
+      1764558659005, 1764558659005, 1764558659042, 1764558659999, 1764558660000, 946684799123,
+    ];
+    let i = 0;
+    const log = createAccessLog({ destination: stream, now: () => times[i] as number });
+    for (i = 0; i < times.length; i++) log.write(entry());
+    assert.deepEqual(
+      lines().map((l) => l.time),
+      times.map((t) => new Date(t).toISOString()),
+    );
+  });
+
   test('credentials logged by mistake are redacted, whatever the shape', () => {
     const { stream, lines } = capture();
     const log = pino({ redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, stream);
