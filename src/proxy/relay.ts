@@ -11,6 +11,12 @@ import { classifyUpstreamError } from './upstream-errors.js';
  */
 function ignore(): void {}
 
+/** Whether undici's trailers object holds any field; no key array per response. */
+function hasFields(trailers: Record<string, string>): boolean {
+  for (const _name in trailers) return true;
+  return false;
+}
+
 /**
  * Copies `body` into `res` with backpressure; resolves with undefined when the client got everything, else
  * the failure. Hand-rolled rather than `stream.pipeline`, which allocates an AbortController (and a
@@ -55,6 +61,11 @@ export function relay(
       }
     };
     const onEnd = (): void => {
+      // undici fills `trailers` before the body ends, so added here, before end(), they reach an HTTP/2 client
+      // in the final HEADERS frame (gRPC's grpc-status, RFC 9113 8.1). HTTP/1.1 clients would need chunked
+      // framing and a Trailer announcement: they are not sent there.
+      if (trailers !== undefined && res.req?.httpVersionMajor === 2 && hasFields(trailers))
+        res.addTrailers(trailers);
       res.end();
     };
     const onError = (err: unknown): void => {
@@ -75,14 +86,6 @@ export function relay(
     body.once('error', onError);
     res.once('finish', onFinish);
     res.once('close', onClose);
-    // undici fills `trailers` before the body ends; this listener runs before the end() below, so an HTTP/2
-    // client gets them in the final HEADERS frame (gRPC's grpc-status, RFC 9113 8.1). HTTP/1.1 clients
-    // would need chunked framing and a Trailer announcement: they are not sent there.
-    if (trailers !== undefined && res.req?.httpVersionMajor === 2) {
-      body.once('end', () => {
-        if (Object.keys(trailers).length > 0) res.addTrailers(trailers);
-      });
-    }
     body.on('data', onData);
     body.once('end', onEnd);
   });
