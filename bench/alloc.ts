@@ -5,8 +5,10 @@
  * Allocation volume hardly depends on machine load, so sequential runs compare builds on a noisy machine.
  * `--build DIR` measures another built checkout instead (see paired-builds.ts). `--h2` drives h2c with h2load
  * (10 connections x 10 streams, as bench/http2.ts) for a fixed `--requests` count; `--h2 --reference`
- * measures the raw node:http2 forwarder (bench/reference-h2-proxy.ts) the same way.
- * `node --import tsx bench/alloc.ts [--seconds S] [--connections N] [--build DIR] [--h2 [--reference] [--requests N]]`
+ * measures the raw node:http2 forwarder (bench/reference-h2-proxy.ts) the same way. Over HTTP/2 it reads
+ * `--trace-gc-nvp` instead, which also says what each scavenge promoted to the old generation; both sides
+ * run with 4 MB semi-spaces, as edgeway ships, or `--semi-space MB`.
+ * `node --import tsx bench/alloc.ts [--seconds S] [--connections N] [--build DIR] [--h2 [--reference] [--requests N] [--semi-space MB]]`
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -48,6 +50,23 @@ function countAllocation(child: ChildProcess): { mb: () => number } {
   return { mb: () => allocatedMb };
 }
 
+/** Sums what `child` allocated and promoted, from its --trace-gc-nvp lines; read the totals at any time. */
+function countGcNvp(child: ChildProcess): { allocatedMb: () => number; promotedMb: () => number } {
+  let allocated = 0;
+  let promoted = 0;
+  let pending = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      allocated += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
+      promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
+    }
+  });
+  return { allocatedMb: () => allocated / 2 ** 20, promotedMb: () => promoted / 2 ** 20 };
+}
+
 /** `requests` h2c requests from h2load on CPU 1, 10 connections x 10 streams; throws on a failed one. */
 async function h2load(port: number, requests: number): Promise<void> {
   const { stdout } = await run('taskset', [
@@ -77,6 +96,7 @@ async function main(): Promise<void> {
     h2: false,
     reference: false,
     requests: 200_000,
+    'semi-space': 4,
   });
   const upstream = await startBenchUpstream('1');
   if (values.h2) {
@@ -87,8 +107,8 @@ async function main(): Promise<void> {
       child = await startNode(
         '0',
         [
-          '--max-semi-space-size=4',
-          '--trace-gc',
+          `--max-semi-space-size=${values['semi-space']}`,
+          '--trace-gc-nvp',
           compiled('bench/reference-h2-proxy.ts'),
           String(port),
           upstream,
@@ -101,16 +121,18 @@ async function main(): Promise<void> {
         `gateway: { h2c: true }\nservices:\n  bench: { instances: ["${upstream}"] }\nroutes:\n  - { name: bench, match: { path: /bench }, service: bench, stripPrefix: true }\n`,
         {},
         [],
-        ['--trace-gc'],
+        [`--max-semi-space-size=${values['semi-space']}`, '--trace-gc-nvp'],
         values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
       ));
     }
     await h2load(port, 20_000);
-    const allocated = countAllocation(child);
+    const gc = countGcNvp(child);
     await h2load(port, values.requests);
+    const perRequest = (mb: number): string => ((mb * 1024) / values.requests).toFixed(1);
     console.log(
       `${values.reference ? 'reference' : 'edgeway'} h2c: ${values.requests} requests, ` +
-        `${allocated.mb().toFixed(0)} MB allocated: ${((allocated.mb() * 1024) / values.requests).toFixed(1)} KB per request`,
+        `${gc.allocatedMb().toFixed(0)} MB allocated: ${perRequest(gc.allocatedMb())} KB per request; ` +
+        `${perRequest(gc.promotedMb())} KB per request promoted (${values['semi-space']} MB semi-spaces)`,
     );
     return;
   }

@@ -3,7 +3,10 @@
  * proxies pinned to CPU 0 and loaded at the same time by two h2load processes (10 connections x 10 streams
  * each) on CPU 1 with the upstream, so both see the same machine in every round (see bench/paired.ts). Each
  * round's ratio is edgeway's req/s per CPU second (from /proc) over the reference's; the median is reported.
- * Not part of `npm test`: `node --import tsx bench/http2.ts [--duration S] [--rounds N]`.
+ * Edgeway runs with the 4 MB semi-spaces it ships with and the reference with Node's default (16 MB on
+ * 64-bit); `--semi-space MB` gives both the same `--max-semi-space-size`, which over HTTP/2 decides how much
+ * of each request is promoted to the old generation (README, HTTP/2 performance).
+ * Not part of `npm test`: `node --import tsx bench/http2.ts [--duration S] [--rounds N] [--semi-space MB]`.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -20,7 +23,12 @@ import {
 } from './processes.js';
 
 const run = promisify(execFile);
-const { duration: DURATION_S, rounds: ROUNDS } = benchFlags({ duration: 8, rounds: 7 });
+const {
+  duration: DURATION_S,
+  rounds: ROUNDS,
+  'semi-space': semiSpace,
+} = benchFlags({ duration: 8, rounds: 7, 'semi-space': null });
+const SEMI_SPACE = semiSpace === undefined ? [] : [`--max-semi-space-size=${semiSpace}`];
 
 /** One h2load run of `seconds` on CPU 1: 10 connections x 10 concurrent streams, h2c; returns req/s. */
 async function h2load(port: number, seconds: number): Promise<number> {
@@ -68,12 +76,15 @@ runAndExit(async () => {
   const refPort = await freePort();
   const reference = await startNode(
     '0',
-    [compiled('bench/reference-h2-proxy.ts'), String(refPort), upstream],
+    [...SEMI_SPACE, compiled('bench/reference-h2-proxy.ts'), String(refPort), upstream],
     'ready',
   );
   const gateway = await startGatewayProcess(
     '0',
     `gateway: { h2c: true }\nservices:\n  bench: { instances: ["${upstream}"] }\nroutes:\n  - { name: bench, match: { path: / }, service: bench }\n`,
+    {},
+    [],
+    SEMI_SPACE,
   );
   const sides: [Side, Side] = [
     { port: gateway.port, pid: gateway.child.pid as number },
