@@ -9,7 +9,12 @@
 import { benchFlags } from './args.js';
 import { drive, rssMb } from './load.js';
 import { median } from './median.js';
-import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
+import {
+  runAndExit,
+  setGatewaySemiSpace,
+  startBenchUpstream,
+  startGatewayProcess,
+} from './processes.js';
 import { BARE, bareReference } from './references.js';
 import { startFullPath } from './full-path-scenario.js';
 
@@ -27,7 +32,14 @@ interface Target {
 }
 
 async function main(): Promise<void> {
-  const values = benchFlags({ requests: 1_000_000, chunk: 10, connections: 50, full: false });
+  const values = benchFlags({
+    requests: 1_000_000,
+    chunk: 10,
+    connections: 50,
+    full: false,
+    'semi-space': 4,
+  });
+  setGatewaySemiSpace(values['semi-space']);
   const { requests: wanted, chunk, connections } = values;
   const upstreams = [await startBenchUpstream(OTHER_CPU), await startBenchUpstream(OTHER_CPU)];
   const bare = (await bareReference.start({ upstreams, proxyCpu: PROXY_CPU, otherCpu: OTHER_CPU }))[

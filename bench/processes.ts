@@ -85,6 +85,14 @@ export async function startBenchUpstream(cpu: string, delayMs = 0): Promise<stri
   return `http://127.0.0.1:${port}`;
 }
 
+/** Edgeway's semi-space size in MB: 4, as `npm start` and the Docker image run it, unless a bench's `--semi-space` says otherwise. */
+let gatewaySemiSpaceMb = 4;
+
+/** Sets the semi-space size every gateway started from now on runs with (a bench's `--semi-space MB`). */
+export function setGatewaySemiSpace(mb: number): void {
+  gatewaySemiSpaceMb = mb;
+}
+
 /**
  * Writes a gateway config folder and starts `edgeway start` on it (`nodeArgs` go to node; `main` is another
  * build's dist/src/cli/main.js when comparing builds; `stdout` 'ignore' sends the access log to /dev/null);
@@ -103,11 +111,10 @@ export async function startGatewayProcess(
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
   writeFileSync(join(dir, 'config.yaml'), yaml);
   const [port, adminPort] = [await freePort(), await freePort()];
-  // The same young-generation size as `npm start` and the Docker image.
   const child = await startNode(
     cpu,
     [
-      '--max-semi-space-size=4',
+      `--max-semi-space-size=${gatewaySemiSpaceMb}`,
       ...nodeArgs,
       main,
       'start',

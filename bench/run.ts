@@ -4,13 +4,18 @@
  * every edgeway scenario, all in one run, interleaved per round. The proxy under test is pinned to CPU 0, load
  * generator and upstreams to CPU 1. Prints medians of req/s, p50/p99, the proxy's CPU share, req/s per proxy
  * core and the ratios against both references measured in the same run, then each scenario's own comparison.
- * Flags: --duration S, --runs N, --connections N, --only TEXT (scenarios whose name contains it, plus both
+ * Flags: --duration S, --runs N, --connections N, --semi-space MB (edgeway's, default 4 as shipped), --only TEXT (scenarios whose name contains it, plus both
  * references and what they are compared with; only their processes start).
  */
 import { cpus } from 'node:os';
 import { benchFlags } from './args.js';
 import { cpuSeconds, drive, LOAD_TOOL, rssMb, type LoadResult } from './load.js';
-import { runAndExit, startBenchUpstream, startGatewayProcess } from './processes.js';
+import {
+  runAndExit,
+  setGatewaySemiSpace,
+  startBenchUpstream,
+  startGatewayProcess,
+} from './processes.js';
 import {
   extraScenarioGroups,
   type Scenario,
@@ -22,7 +27,14 @@ import { startFullPath } from './full-path-scenario.js';
 import { measurePaired } from './paired.js';
 import { median } from './median.js';
 
-const values = benchFlags({ duration: 5, runs: 3, connections: 50, only: null });
+const values = benchFlags({
+  duration: 5,
+  runs: 3,
+  connections: 50,
+  only: null,
+  'semi-space': 4,
+});
+setGatewaySemiSpace(values['semi-space']);
 const { duration: seconds, runs, connections } = values;
 // Proxy on CPU 0; load generator and upstreams on CPU 1 (a 2-core machine).
 const PROXY_CPU = '0';
