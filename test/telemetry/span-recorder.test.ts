@@ -25,6 +25,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
+  ParentBasedSampler,
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
   type ReadableSpan,
@@ -213,6 +214,86 @@ describe('lean span recorder', () => {
     assert.deepEqual(official(normalized(lean)), official(normalized(sdk)));
     // And edgeway's encoder writes for lean spans what the SDK's serializer writes for them.
     assert.deepEqual(encoded(lean), official(lean));
+  });
+
+  test('attributes encoded straight from a lean span are what the SDK span exports, whatever their keys and values', () => {
+    diag.disable();
+    // Short ASCII (one-pass path) and what is not: long, non-ASCII, non-integer, negative, large and array
+    // values, index-like and __proto__ keys (an object orders and drops those), a key set twice, the count limit.
+    const attributesScript: Start = (name, kind, parent, parentSpan) => {
+      const span = start(name, kind, parent, parentSpan);
+      span.setAttribute('http.request.method', 'GET');
+      span.setAttribute('server.port', 8080);
+      span.setAttribute('zero', 0);
+      span.setAttribute('edge.127', 127);
+      span.setAttribute('edge.128', 128);
+      span.setAttribute('u32', 0xffff_ffff);
+      span.setAttribute('beyond.u32', 2 ** 32);
+      span.setAttribute('negative', -1);
+      span.setAttribute('half', 1.5);
+      span.setAttribute('flag', false);
+      span.setAttribute('list', ['a', 'b']);
+      span.setAttribute('long', 'l'.repeat(140));
+      span.setAttribute('k'.repeat(125), 'near the one-byte KeyValue length');
+      span.setAttribute('utf8', 'grüße');
+      span.setAttribute('grüße', 'key not ASCII');
+      span.setAttribute('http.request.method', 'POST');
+      return span;
+    };
+    function start(...args: Parameters<Start>): Span {
+      return current(...args);
+    }
+    let current: Start = () => {
+      throw new Error('unset');
+    };
+    const run = (setup: Start): void => {
+      current = setup;
+      const plain = attributesScript('plain', SpanKind.SERVER, ROOT_CONTEXT);
+      plain.setAttribute('extra.1', 1);
+      plain.setAttribute('extra.2', 2);
+      plain.end();
+      const digits = attributesScript('digits', SpanKind.CLIENT, ROOT_CONTEXT);
+      digits.setAttribute('10', 'index-like');
+      digits.setAttribute('2', 'index-like, smaller');
+      digits.setAttribute('http.request.method', 'PUT');
+      digits.end();
+      const proto = attributesScript('proto', SpanKind.INTERNAL, ROOT_CONTEXT);
+      proto.setAttribute('__proto__', 'not an own key');
+      proto.setAttribute('__proto__', 'again');
+      proto.setAttribute('after.proto', 1);
+      proto.end();
+    };
+    const limits = { attributeCountLimit: 16, attributeValueLengthLimit: 200 };
+    const sdkExporter = new InMemorySpanExporter();
+    const sdkProvider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'edgeway' }),
+      spanLimits: limits,
+      spanProcessors: [new SimpleSpanProcessor(sdkExporter)],
+    });
+    const sdkTracer = sdkProvider.getTracer('edgeway');
+    run((name, kind, parent) => sdkTracer.startSpan(name, { kind }, parent));
+    const leanExporter = new InMemorySpanExporter();
+    const leanProvider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'edgeway' }),
+      spanLimits: limits,
+      spanProcessors: [new SimpleSpanProcessor(leanExporter)],
+    });
+    const recorder = new SpanRecorder(
+      recorderConfigOf(leanProvider.getTracer('edgeway')),
+      pooledRandomHex,
+    );
+    run((name, kind, parent, parentSpan) => recorder.start(name, kind, parent, parentSpan));
+    const lean = leanExporter.getFinishedSpans();
+    const sdk = sdkExporter.getFinishedSpans();
+    // Encoded first: nothing has read the attributes as an object yet, so the plain span goes from its lists.
+    assert.deepEqual(
+      lean.map((s) => (s as { attributeKeys?: unknown }).attributeKeys !== undefined),
+      [true, false, false],
+    );
+    const straight = encoded(lean);
+    assert.equal(sdk[0]!.droppedAttributesCount, 1, 'the count limit is reached');
+    assert.deepEqual(straight, official(lean));
+    assert.deepEqual(official(normalized(lean)), official(normalized(sdk)));
   });
 
   test('a lean span takes its start from the wall clock and its duration from the monotonic clock', async () => {
@@ -416,6 +497,37 @@ describe('the SDK samplers from OTEL_TRACES_SAMPLER decide request spans', () =>
       assert.equal(exporter.getFinishedSpans().length, 0);
     } finally {
       await tracing.shutdown();
+    }
+  });
+
+  test('a root span under a ratio sampler is decided as the sampler decides it, right at its bound', () => {
+    const ratio = new TraceIdRatioBasedSampler(0.25);
+    // The ratio sampler XORs the id's four 32-bit words and samples below floor(0.25 * 0xffffffff).
+    const bound = Math.floor(0.25 * 0xffffffff);
+    const word = (n: number): string => n.toString(16).padStart(8, '0');
+    const ids = [bound - 1, bound, bound + 1].map((n) => `${word(n)}${'0'.repeat(24)}`);
+    for (let i = 0; i < 500; i++) ids.push(pooledRandomHex(16));
+    const decided = ids.map(
+      (id) => ratio.shouldSample(ROOT_CONTEXT, id).decision === SamplingDecision.RECORD_AND_SAMPLED,
+    );
+    assert.deepEqual(decided.slice(0, 3), [true, false, false]);
+    for (const sampler of [ratio, new ParentBasedSampler({ root: ratio })]) {
+      const exporter = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({
+        sampler,
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      let next = 0;
+      const recorder = new SpanRecorder(recorderConfigOf(provider.getTracer('edgeway')), (bytes) =>
+        bytes === 16 ? (ids[next++] as string) : pooledRandomHex(8),
+      );
+      const recorded = ids.map(() => {
+        const span = recorder.start('GET orders', SpanKind.SERVER, ROOT_CONTEXT, undefined);
+        span.end();
+        return span.isRecording() || span.spanContext().traceFlags === TraceFlags.SAMPLED;
+      });
+      assert.deepEqual(recorded, decided, String(sampler));
+      assert.equal(exporter.getFinishedSpans().length, decided.filter(Boolean).length);
     }
   });
 

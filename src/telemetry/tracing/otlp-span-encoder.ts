@@ -3,15 +3,17 @@
  * few kilobytes of bytes rather than hundreds of live span objects. The output is byte for byte what
  * OpenTelemetry's own `ProtobufTraceSerializer` writes for the same spans (a test holds it to that).
  */
-import type { Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
+import type { AttributeValue, Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { LeanSpan } from './span-recorder.js';
 
 const LEN = 2;
 const VARINT = 0;
 const I64 = 1;
 const I32 = 5;
+const SPAN_ATTRIBUTE = (9 << 3) | LEN;
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
 const MIN_INT64 = -(2 ** 63);
@@ -92,13 +94,24 @@ class ProtoWriter {
 
   fixed32(value: number): void {
     this.ensure(4);
-    this.pos = this.buf.writeUInt32LE(value >>> 0, this.pos);
+    this.#uint32(value >>> 0);
   }
 
   fixed64(low: number, high: number): void {
     this.ensure(8);
-    this.buf.writeUInt32LE(low >>> 0, this.pos);
-    this.pos = this.buf.writeUInt32LE(high >>> 0, this.pos + 4);
+    this.#uint32(low >>> 0);
+    this.#uint32(high >>> 0);
+  }
+
+  /** Little-endian, by hand: Buffer#writeUInt32LE validates its arguments on every call. */
+  #uint32(value: number): void {
+    const buf = this.buf;
+    const pos = this.pos;
+    buf[pos] = value;
+    buf[pos + 1] = value >>> 8;
+    buf[pos + 2] = value >>> 16;
+    buf[pos + 3] = value >>> 24;
+    this.pos = pos + 4;
   }
 
   double(value: number): void {
@@ -137,11 +150,13 @@ class ProtoWriter {
     this.varint(bytes);
     this.ensure(bytes);
     const buf = this.buf;
-    for (let i = 0; i < bytes; i++) {
-      buf[this.pos++] =
-        ((HEX_DIGIT[hex.charCodeAt(2 * i) & 0x7f] as number) << 4) |
-        (HEX_DIGIT[hex.charCodeAt(2 * i + 1) & 0x7f] as number);
+    let pos = this.pos;
+    for (let i = 0; i < 2 * bytes; i += 2) {
+      buf[pos++] =
+        ((HEX_DIGIT[hex.charCodeAt(i) & 0x7f] as number) << 4) |
+        (HEX_DIGIT[hex.charCodeAt(i + 1) & 0x7f] as number);
     }
+    this.pos = pos;
   }
 
   bytes(value: Uint8Array): void {
@@ -151,20 +166,31 @@ class ProtoWriter {
     this.pos += value.length;
   }
 
-  /** Starts a nested message: reserves one length byte (most messages are under 128 bytes). */
-  begin(): number {
+  /** A byte (a tag below 128, a small varint). */
+  byte(value: number): void {
     this.ensure(1);
-    return this.pos++;
+    this.buf[this.pos++] = value;
   }
 
-  /** Ends the message begun at `start`, writing its length and shifting its body if the length needs more bytes. */
-  end(start: number): void {
-    const length = this.pos - start - 1;
+  /**
+   * Starts a nested message, reserving `reserved` length bytes: one for most messages (under 128 bytes),
+   * two for a span (128 bytes to 16 KiB).
+   */
+  begin(reserved = 1): number {
+    this.ensure(reserved);
+    const start = this.pos;
+    this.pos += reserved;
+    return start;
+  }
+
+  /** Ends the message begun at `start`, writing its length and shifting its body if the length takes other than `reserved` bytes. */
+  end(start: number, reserved = 1): void {
+    const length = this.pos - start - reserved;
     const size = varintSize(length);
-    if (size > 1) {
-      this.ensure(size - 1);
-      this.buf.copyWithin(start + size, start + 1, this.pos);
-      this.pos += size - 1;
+    if (size !== reserved) {
+      this.ensure(size - reserved);
+      this.buf.copyWithin(start + size, start + reserved, this.pos);
+      this.pos += size - reserved;
     }
     let v = length;
     let at = start;
@@ -252,12 +278,92 @@ function keyValue(w: ProtoWriter, key: string, value: unknown): void {
   w.end(kv);
 }
 
+/** Copies an ASCII string to `buf` at `pos`; returns the position after it, or -1 if `s` is not ASCII. */
+function ascii(buf: Buffer, pos: number, s: string): number {
+  let seen = 0;
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    seen |= code;
+    buf[pos++] = code;
+  }
+  return seen < 0x80 ? pos : -1;
+}
+
+/**
+ * One attribute as a KeyValue field `tag`, tag included. The attributes of a request span (ASCII keys,
+ * short ASCII strings and small integers) have every length known up front and are written in one pass;
+ * anything else goes through the nested-message path.
+ */
+function attribute(w: ProtoWriter, tag: number, key: string, value: unknown): void {
+  const keyLength = key.length;
+  // tag, KeyValue length, key tag, key length, key, value tag, AnyValue length, AnyValue tag.
+  if (typeof value === 'string') {
+    const length = value.length;
+    // KeyValue: 0a kl key 12 (vl + 2) 0a vl value.
+    const kvLength = keyLength + length + 6;
+    if (kvLength < 0x80) {
+      w.ensure(kvLength + 2);
+      const buf = w.buf;
+      let pos = w.pos;
+      buf[pos] = tag;
+      buf[pos + 1] = kvLength;
+      buf[pos + 2] = 0x0a;
+      buf[pos + 3] = keyLength;
+      pos = ascii(buf, pos + 4, key);
+      if (pos !== -1) {
+        buf[pos] = 0x12;
+        buf[pos + 1] = length + 2;
+        buf[pos + 2] = 0x0a;
+        buf[pos + 3] = length;
+        pos = ascii(buf, pos + 4, value);
+        if (pos !== -1) {
+          w.pos = pos;
+          return;
+        }
+      }
+    }
+  } else if (typeof value === 'number' && value >= 0 && value <= 0xffff_ffff && value % 1 === 0) {
+    // KeyValue: 0a kl key 12 (vs + 1) 18 varint.
+    const size = varintSize(value);
+    const kvLength = keyLength + size + 5;
+    if (kvLength < 0x80) {
+      w.ensure(kvLength + 2);
+      const buf = w.buf;
+      let pos = w.pos;
+      buf[pos] = tag;
+      buf[pos + 1] = kvLength;
+      buf[pos + 2] = 0x0a;
+      buf[pos + 3] = keyLength;
+      pos = ascii(buf, pos + 4, key);
+      if (pos !== -1) {
+        buf[pos] = 0x12;
+        buf[pos + 1] = size + 1;
+        buf[pos + 2] = 0x18;
+        w.pos = pos + 3;
+        w.varint(value);
+        return;
+      }
+    }
+  }
+  w.byte(tag);
+  keyValue(w, key, value);
+}
+
 function attributes(w: ProtoWriter, attrs: Attributes, field: number): void {
+  const tag = (field << 3) | LEN;
   for (const key in attrs) {
     if (!Object.hasOwn(attrs, key)) continue;
-    w.tag(field, LEN);
-    keyValue(w, key, attrs[key]);
+    attribute(w, tag, key, attrs[key]);
   }
+}
+
+/** Span field 9 from a lean span's attribute lists, in the order the SDK span's object would list them. */
+function listedAttributes(
+  w: ProtoWriter,
+  keys: readonly string[],
+  values: readonly AttributeValue[],
+): void {
+  for (let i = 0; i < keys.length; i++) attribute(w, SPAN_ATTRIBUTE, keys[i] as string, values[i]);
 }
 
 function event(w: ProtoWriter, e: TimedEvent): void {
@@ -305,7 +411,7 @@ function spanFlags(ctx: SpanContext, isRemote: boolean | undefined): number {
 /** Appends one `Span` message (ScopeSpans field 2, tag included). */
 function span(w: ProtoWriter, s: ReadableSpan): void {
   w.tag(2, LEN);
-  const start = w.begin();
+  const start = w.begin(2);
   const ctx = s.spanContext();
   contextFields(w, ctx);
   const parent = s.parentSpanContext;
@@ -322,7 +428,9 @@ function span(w: ProtoWriter, s: ReadableSpan): void {
   hrTime(w, s.startTime);
   w.tag(8, I64);
   hrTime(w, s.endTime);
-  attributes(w, s.attributes, 9);
+  const keys = s instanceof LeanSpan ? s.attributeKeys : undefined;
+  if (keys !== undefined) listedAttributes(w, keys, (s as LeanSpan).attributeValues);
+  else attributes(w, s.attributes, 9);
   w.tag(10, VARINT);
   w.varint(s.droppedAttributesCount);
   for (const e of s.events) {
@@ -348,7 +456,7 @@ function span(w: ProtoWriter, s: ReadableSpan): void {
   w.end(status);
   w.tag(16, I32);
   w.fixed32(spanFlags(ctx, parent?.isRemote));
-  w.end(start);
+  w.end(start, 2);
 }
 
 function scopeMessage(

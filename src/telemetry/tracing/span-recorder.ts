@@ -36,6 +36,7 @@ import {
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
+  AlwaysOnSampler,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type ReadableSpan,
@@ -100,6 +101,10 @@ const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NONE = Object.freeze([]) as never[];
 const EXCEPTION_EVENT = 'exception';
 
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
 /**
  * True when `sampler` decides NOT_RECORD for every child of an unsampled local span, as each sampler
  * OTEL_TRACES_SAMPLER names does: always_off; traceidratio (the parent's decision, made by this sampler on
@@ -113,6 +118,46 @@ function unsampledParentDecides(sampler: Sampler): boolean {
     sampler instanceof ParentBasedSampler &&
     sampler.toString().endsWith('localParentNotSampled=AlwaysOffSampler}')
   );
+}
+
+/**
+ * True when `sampler` decides RECORD_AND_SAMPLED, with no attributes and no trace state of its own, for
+ * every child of a sampled local span: always_on; traceidratio (the parent's decision, made by this sampler
+ * on the same trace id); the parentbased_* ones (their local-parent-sampled sampler is always_on). Under
+ * parentbased_* the SDK would look for the parent and check its ids with regular expressions, per span.
+ */
+function sampledParentDecides(sampler: Sampler): boolean {
+  if (sampler instanceof AlwaysOnSampler || sampler instanceof TraceIdRatioBasedSampler)
+    return true;
+  return (
+    sampler instanceof ParentBasedSampler &&
+    sampler.toString().includes(', localParentSampled=AlwaysOnSampler,')
+  );
+}
+
+/** The fields of the SDK 2.x ratio sampler and parent-based sampler that decide a root span. */
+interface RatioFields {
+  readonly _root?: unknown;
+  readonly _upperBound?: unknown;
+  readonly _accumulate?: unknown;
+}
+
+/**
+ * For traceidratio and parentbased_traceidratio: whether a root span of `traceId` is sampled, as the ratio
+ * sampler decides it (its own accumulation of the id against its own bound), without the checks that cannot
+ * fail here: a root span has no parent to look for, and the recorder's ids are valid, which the sampler
+ * checks with a case-insensitive regular expression that took a fifth of each unsampled request. Undefined
+ * for other samplers, or when the SDK no longer has these fields (the sampler is then asked).
+ */
+function rootRatio(sampler: Sampler): ((traceId: string) => boolean) | undefined {
+  const root: unknown =
+    sampler instanceof ParentBasedSampler ? (sampler as unknown as RatioFields)._root : sampler;
+  if (!(root instanceof TraceIdRatioBasedSampler)) return undefined;
+  const fields = root as unknown as RatioFields;
+  const bound = fields._upperBound;
+  if (typeof fields._accumulate !== 'function' || typeof bound !== 'number') return undefined;
+  const accumulate = fields._accumulate as (traceId: string) => number;
+  return (traceId) => accumulate.call(root, traceId) < bound;
 }
 
 // The API's own key (createContextKey is Symbol.for), so trace.getSpan reads the span from either context.
@@ -155,29 +200,37 @@ export class SpanRecorder {
   readonly #random: RandomId;
   readonly #limits: SpanLimits;
   readonly #unsampledParentDecides: boolean;
+  readonly #sampledParentDecides: boolean;
+  readonly #rootSampled: ((traceId: string) => boolean) | undefined;
 
   constructor(config: RecorderConfig, random: RandomId) {
     this.#config = config;
     this.#random = random;
     this.#limits = config.spanLimits;
     this.#unsampledParentDecides = unsampledParentDecides(config.sampler);
+    this.#sampledParentDecides = sampledParentDecides(config.sampler);
+    this.#rootSampled = rootRatio(config.sampler);
   }
 
   /**
    * Starts a child of `parentSpan`, a span of this request that this recorder started (so valid). Under a
-   * sampler that never records a child of an unsampled local span, such a child is its context alone,
-   * without asking the sampler: its decision is known, and its id checks (case-insensitive regular
-   * expressions, ~0.4 µs each) were most of what an unsampled request cost.
+   * sampler whose decision for a child of a local span is known (the parent's), the child gets it without
+   * asking the sampler: an unsampled child is its context alone, and the id checks the sampler would make
+   * (case-insensitive regular expressions, ~0.4 µs each) were most of what an unsampled request cost.
    */
   startChild(name: string, kind: SpanKind, parent: Context, parentSpan: SpanContext): Span {
-    if (this.#unsampledParentDecides && (parentSpan.traceFlags & TraceFlags.SAMPLED) === 0)
-      return trace.wrapSpanContext({
-        traceId: parentSpan.traceId,
-        spanId: this.#random(8),
-        traceFlags: TraceFlags.NONE,
-        traceState: parentSpan.traceState,
-      });
-    return this.start(name, kind, parent, parentSpan);
+    const sampled = (parentSpan.traceFlags & TraceFlags.SAMPLED) !== 0;
+    if (sampled ? !this.#sampledParentDecides : !this.#unsampledParentDecides)
+      return this.start(name, kind, parent, parentSpan);
+    const context: SpanContext = {
+      traceId: parentSpan.traceId,
+      spanId: this.#random(8),
+      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      traceState: parentSpan.traceState,
+    };
+    return sampled
+      ? this.#record(name, kind, parent, context, parentSpan)
+      : trace.wrapSpanContext(context);
   }
 
   /**
@@ -189,6 +242,19 @@ export class SpanRecorder {
   start(name: string, kind: SpanKind, parent: Context, parentSpan: SpanContext | undefined): Span {
     const traceId = parentSpan === undefined ? this.#random(16) : parentSpan.traceId;
     const spanId = this.#random(8);
+    const rootSampled = parentSpan === undefined ? this.#rootSampled : undefined;
+    if (rootSampled !== undefined) {
+      const sampled = rootSampled(traceId);
+      const context: SpanContext = {
+        traceId,
+        spanId,
+        traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+        traceState: undefined,
+      };
+      return sampled
+        ? this.#record(name, kind, parent, context, undefined)
+        : trace.wrapSpanContext(context);
+    }
     const result = this.#config.sampler.shouldSample(parent, traceId, name, kind, {}, []);
     const traceState = result.traceState ?? parentSpan?.traceState;
     const context: SpanContext = {
@@ -201,8 +267,20 @@ export class SpanRecorder {
       traceState,
     };
     if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(context);
+    return this.#record(name, kind, parent, context, parentSpan, result.attributes);
+  }
+
+  /** A recording span, with the sampler's attributes if it gave any, started on the processors. */
+  #record(
+    name: string,
+    kind: SpanKind,
+    parent: Context,
+    context: SpanContext,
+    parentSpan: SpanContext | undefined,
+    attributes?: Attributes,
+  ): LeanSpan {
     const span = new LeanSpan(this.#config, this.#limits, name, kind, context, parentSpan);
-    if (result.attributes !== undefined) span.setAttributes(sanitizeAttributes(result.attributes));
+    if (attributes !== undefined) span.setAttributes(sanitizeAttributes(attributes));
     this.#config.processor.onStart(span, parent);
     return span;
   }
@@ -213,7 +291,6 @@ export class LeanSpan implements Span, ReadableSpan {
   name: string;
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
-  readonly attributes: Attributes = {};
   links: Link[] = NONE;
   events: TimedEvent[] = NONE;
   readonly startTime: HrTime;
@@ -232,6 +309,14 @@ export class LeanSpan implements Span, ReadableSpan {
   /** performance.now() at start, and what turns a performance timestamp into wall-clock milliseconds. */
   readonly #startMs: number;
   readonly #offsetMs: number;
+  /**
+   * Attributes in the order first set, while no one has asked for them as an object: a key set one by one
+   * on an object went through a megamorphic store that was the largest cost of a sampled span, and the
+   * encoder reads the lists as they are. Undefined once {@link attributes} made the object.
+   */
+  #keys: string[] | undefined = [];
+  #values: AttributeValue[] = [];
+  #object: Attributes | undefined;
   #attributeCount = 0;
 
   constructor(
@@ -276,15 +361,57 @@ export class LeanSpan implements Span, ReadableSpan {
       diag.warn(`Invalid attribute value set for key: ${key}`);
       return this;
     }
+    const keys = this.#keys;
+    // An index-like key comes first in an object's key order, and __proto__ is no own key of one: the
+    // object decides both, as it does in the SDK's span.
+    if (keys === undefined || key === '__proto__' || isDigit(key.charCodeAt(0)))
+      return this.#setInObject(key, value);
     const limit = this.#limits.attributeCountLimit;
-    const isNewKey = !Object.hasOwn(this.attributes, key);
+    const index = keys.indexOf(key);
+    if (index !== -1) {
+      this.#values[index] = this.#truncate(value);
+    } else if (limit !== undefined && keys.length >= limit) {
+      this.droppedAttributesCount++;
+    } else {
+      keys.push(key);
+      this.#values.push(this.#truncate(value));
+    }
+    return this;
+  }
+
+  #setInObject(key: string, value: AttributeValue): this {
+    const attributes = this.attributes;
+    const limit = this.#limits.attributeCountLimit;
+    const isNewKey = !Object.hasOwn(attributes, key);
     if (limit !== undefined && this.#attributeCount >= limit && isNewKey) {
       this.droppedAttributesCount++;
       return this;
     }
-    this.attributes[key] = this.#truncate(value);
+    attributes[key] = this.#truncate(value);
     if (isNewKey) this.#attributeCount++;
     return this;
+  }
+
+  /** The attributes as the SDK span holds them: one object, from here on the span's only copy. */
+  get attributes(): Attributes {
+    if (this.#object !== undefined) return this.#object;
+    const keys = this.#keys as string[];
+    const object: Attributes = {};
+    for (let i = 0; i < keys.length; i++) object[keys[i] as string] = this.#values[i];
+    this.#attributeCount = keys.length;
+    this.#object = object;
+    this.#keys = undefined;
+    this.#values = NONE;
+    return object;
+  }
+
+  /** Attribute keys in the order first set, with {@link attributeValues}; undefined once read as an object. */
+  get attributeKeys(): readonly string[] | undefined {
+    return this.#keys;
+  }
+
+  get attributeValues(): readonly AttributeValue[] {
+    return this.#values;
   }
 
   setAttributes(attributes: Attributes): this {
