@@ -8,6 +8,9 @@ import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { startTracing } from '../../src/telemetry/tracing/otel.js';
 import { SpanFactory } from '../../src/telemetry/tracing/spans.js';
+import type { Span } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 
 interface Received {
   readonly path: string;
@@ -158,6 +161,44 @@ describe('OTLP export', () => {
     // Protobuf carries strings as raw UTF-8, so the names are visible in the encoded body.
     assert.ok(posts[0]?.body.includes('POST payments-write'));
     assert.ok(posts[0]?.body.includes('edge-eu-1'));
+  });
+
+  test('http/protobuf: request spans from the lean recorder arrive byte for byte as the SDK serializer writes them', async () => {
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    });
+    const tracing = startTracing();
+    const spans = new SpanFactory(tracing);
+    const req = Object.assign(new IncomingMessage(new Socket()), {
+      url: '/orders/7?access_token=secret',
+      method: 'GET',
+      headers: { host: 'api.example.com', 'user-agent': 'grüße/1.0' },
+    });
+    const server = spans.startServerSpan(req, 'orders-read', 'GET', '192.0.2.1');
+    let stage: Span | undefined;
+    spans.stageSpan(server, 'edgeway.select_instance', (span) => {
+      stage = span;
+      span.setAttribute('edgeway.instance', 'i-1');
+    });
+    const client = spans.startClientSpan(
+      server,
+      'orders',
+      { id: 'i-1', url: 'http://10.0.0.7:9001' },
+      '/orders/7',
+      2,
+    );
+    spans.endClientSpan(client, 503);
+    spans.endServerSpan(server, 502);
+    await tracing.shutdown();
+    const posts = received.filter((r) => r.path === '/v1/traces');
+    assert.equal(posts.length, 1);
+    // In the order they ended; read as the SDK's serializer reads any span, after the export.
+    const ended = [stage, client.span, server.span] as unknown as ReadableSpan[];
+    assert.deepEqual(
+      posts[0]?.body,
+      Buffer.from(ProtobufTraceSerializer.serializeRequest(ended) as Uint8Array),
+    );
   });
 
   test('OTEL_TRACES_SAMPLER=always_off exports nothing', async () => {

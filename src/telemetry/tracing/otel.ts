@@ -101,6 +101,16 @@ function spanProcessors(
 }
 
 /**
+ * The recorder's configuration; with one processor of edgeway's own, spans go to it directly rather than
+ * through the provider's fan-out (a loop and an `onEnding` probe per span).
+ */
+function recorderConfig(tracer: unknown, processors: SpanProcessor[] | undefined): RecorderConfig {
+  const config = recorderConfigOf(tracer);
+  const only = processors?.length === 1 ? processors[0] : undefined;
+  return only instanceof EncodingSpanProcessor ? { ...config, processor: only } : config;
+}
+
+/**
  * Starts tracing. Protocol (http/protobuf, http/json), sampler, resource attributes and batching follow
  * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, OTEL_TRACES_SAMPLER[_ARG], OTEL_RESOURCE_ATTRIBUTES and
  * OTEL_BSP_*; the service name is OTEL_SERVICE_NAME, else `edgeway`. No auto-instrumentation: the
@@ -113,6 +123,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   const { NodeSDK } = createRequire(import.meta.url)('@opentelemetry/sdk-node') as {
     NodeSDK: typeof NodeSDKType;
   };
+  const processors = spanProcessors(options, env);
   const sdk = new NodeSDK({
     // Detected env attributes (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) merge over this default.
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: TRACER_NAME })),
@@ -122,7 +133,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     contextManager: null as unknown as undefined,
     metricReaders: [],
     logRecordProcessors: [],
-    ...spanProcessors(options, env),
+    ...processors,
   });
   sdk.start();
   const tracer = trace.getTracer(TRACER_NAME);
@@ -132,7 +143,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   return {
     enabled: true,
     tracer,
-    recorder: recorderConfigOf(sdkProvider.getTracer(TRACER_NAME)),
+    recorder: recorderConfig(sdkProvider.getTracer(TRACER_NAME), processors.spanProcessors),
     flush: async () => {
       await (sdkProvider as { forceFlush?: () => Promise<void> }).forceFlush?.();
     },

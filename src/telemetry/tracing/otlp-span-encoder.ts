@@ -97,12 +97,6 @@ class ProtoWriter {
     this.#uint32(value >>> 0);
   }
 
-  fixed64(low: number, high: number): void {
-    this.ensure(8);
-    this.#uint32(low >>> 0);
-    this.#uint32(high >>> 0);
-  }
-
   /** Little-endian, by hand: Buffer#writeUInt32LE validates its arguments on every call. */
   #uint32(value: number): void {
     const buf = this.buf;
@@ -144,19 +138,34 @@ class ProtoWriter {
     this.pos += buf.write(value, this.pos, 'utf8');
   }
 
-  /** Raw bytes (trace and span ids) from hex, length-prefixed; decoded in JS, cheaper than a native call per id. */
-  hexBytes(hex: string): void {
+  /** A trace or span id field: `tag`, the id's length and its bytes, decoded from hex. */
+  id(tag: number, hex: string): void {
     const bytes = hex.length >>> 1;
-    this.varint(bytes);
-    this.ensure(bytes);
+    this.ensure(bytes + 2);
     const buf = this.buf;
     let pos = this.pos;
+    buf[pos++] = tag;
+    buf[pos++] = bytes;
     for (let i = 0; i < 2 * bytes; i += 2) {
       buf[pos++] =
         ((HEX_DIGIT[hex.charCodeAt(i) & 0x7f] as number) << 4) |
         (HEX_DIGIT[hex.charCodeAt(i + 1) & 0x7f] as number);
     }
     this.pos = pos;
+  }
+
+  /** A fixed64 time field: `tag` and HrTime [seconds, nanos] as nanoseconds, in exact integer arithmetic (the product exceeds 2^53). */
+  time(tag: number, time: HrTime): void {
+    const seconds = time[0];
+    const lowPart = (seconds % TWO_16) * 1e9;
+    const highPart = Math.floor(seconds / TWO_16) * 1e9;
+    const low = (lowPart % TWO_32) + (highPart % TWO_16) * TWO_16 + time[1];
+    const high =
+      Math.floor(lowPart / TWO_32) + Math.floor(highPart / TWO_16) + Math.floor(low / TWO_32);
+    this.ensure(9);
+    this.buf[this.pos++] = tag;
+    this.#uint32((low % TWO_32) >>> 0);
+    this.#uint32(high >>> 0);
   }
 
   bytes(value: Uint8Array): void {
@@ -209,16 +218,6 @@ class ProtoWriter {
   reset(): void {
     this.pos = 0;
   }
-}
-
-/** HrTime [seconds, nanos] as fixed64 nanoseconds, in exact integer arithmetic (the product exceeds 2^53). */
-function hrTime(w: ProtoWriter, [seconds, nanos]: HrTime): void {
-  const lowPart = (seconds % TWO_16) * 1e9;
-  const highPart = Math.floor(seconds / TWO_16) * 1e9;
-  const low = (lowPart % TWO_32) + (highPart % TWO_16) * TWO_16 + nanos;
-  const high =
-    Math.floor(lowPart / TWO_32) + Math.floor(highPart / TWO_16) + Math.floor(low / TWO_32);
-  w.fixed64(low % TWO_32, high);
 }
 
 function anyValue(w: ProtoWriter, value: unknown): void {
@@ -368,8 +367,7 @@ function listedAttributes(
 
 function event(w: ProtoWriter, e: TimedEvent): void {
   const start = w.begin();
-  w.tag(1, I64);
-  hrTime(w, e.time);
+  w.time((1 << 3) | I64, e.time);
   w.tag(2, LEN);
   w.string(e.name);
   if (e.attributes) attributes(w, e.attributes, 3);
@@ -380,10 +378,8 @@ function event(w: ProtoWriter, e: TimedEvent): void {
 
 /** trace_id, span_id and trace_state: fields 1 to 3 of both Span and Span.Link. */
 function contextFields(w: ProtoWriter, ctx: SpanContext): void {
-  w.tag(1, LEN);
-  w.hexBytes(ctx.traceId);
-  w.tag(2, LEN);
-  w.hexBytes(ctx.spanId);
+  w.id((1 << 3) | LEN, ctx.traceId);
+  w.id((2 << 3) | LEN, ctx.spanId);
   const traceState = ctx.traceState?.serialize();
   if (traceState) {
     w.tag(3, LEN);
@@ -410,48 +406,43 @@ function spanFlags(ctx: SpanContext, isRemote: boolean | undefined): number {
 
 /** Appends one `Span` message (ScopeSpans field 2, tag included). */
 function span(w: ProtoWriter, s: ReadableSpan): void {
-  w.tag(2, LEN);
+  w.byte((2 << 3) | LEN);
   const start = w.begin(2);
   const ctx = s.spanContext();
   contextFields(w, ctx);
   const parent = s.parentSpanContext;
-  if (parent?.spanId) {
-    w.tag(4, LEN);
-    w.hexBytes(parent.spanId);
-  }
-  w.tag(5, LEN);
+  if (parent?.spanId) w.id((4 << 3) | LEN, parent.spanId);
+  w.byte((5 << 3) | LEN);
   w.string(s.name);
   // OTLP's SpanKind is the API's plus one (0 is "unspecified").
-  w.tag(6, VARINT);
+  w.byte((6 << 3) | VARINT);
   w.varint(s.kind + 1);
-  w.tag(7, I64);
-  hrTime(w, s.startTime);
-  w.tag(8, I64);
-  hrTime(w, s.endTime);
+  w.time((7 << 3) | I64, s.startTime);
+  w.time((8 << 3) | I64, s.endTime);
   const keys = s instanceof LeanSpan ? s.attributeKeys : undefined;
   if (keys !== undefined) listedAttributes(w, keys, (s as LeanSpan).attributeValues);
   else attributes(w, s.attributes, 9);
-  w.tag(10, VARINT);
+  w.byte((10 << 3) | VARINT);
   w.varint(s.droppedAttributesCount);
   for (const e of s.events) {
     w.tag(11, LEN);
     event(w, e);
   }
-  w.tag(12, VARINT);
+  w.byte((12 << 3) | VARINT);
   w.varint(s.droppedEventsCount);
   for (const l of s.links) {
     w.tag(13, LEN);
     link(w, l);
   }
-  w.tag(14, VARINT);
+  w.byte((14 << 3) | VARINT);
   w.varint(s.droppedLinksCount);
-  w.tag(15, LEN);
+  w.byte((15 << 3) | LEN);
   const status = w.begin();
   if (s.status.message) {
-    w.tag(2, LEN);
+    w.byte((2 << 3) | LEN);
     w.string(s.status.message);
   }
-  w.tag(3, VARINT);
+  w.byte((3 << 3) | VARINT);
   w.varint(s.status.code);
   w.end(status);
   w.tag(16, I32);
