@@ -9,3 +9,5 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.argv[2]), '127.0.0.1', () => process.stdout.write('ready\n'));
+// Started with an IPC channel (bench/span-cost.ts), it ends with its parent, even one killed.
+process.on('disconnect', () => process.exit(0));

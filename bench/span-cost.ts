@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
@@ -69,9 +70,9 @@ async function startReceiver(): Promise<{ endpoint: string; stop: () => void }> 
   const script = fileURLToPath(import.meta.url).replace(/span-cost\.(ts|js)$/, 'otlp-receiver.$1');
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = spawn(process.execPath, [...loader, script, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  await once(child.stdout, 'data');
+  await once(child.stdout as Readable, 'data');
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
