@@ -148,8 +148,8 @@ interface RatioFields {
  * For traceidratio and parentbased_traceidratio: whether a root span of `traceId` is sampled, as the ratio
  * sampler decides it (its own accumulation of the id against its own bound), without the checks that cannot
  * fail here: a root span has no parent to look for, and the recorder's ids are valid, which the sampler
- * checks with a case-insensitive regular expression that took a fifth of each unsampled request. Undefined
- * for other samplers, or when the SDK no longer has these fields (the sampler is then asked).
+ * checks with a case-insensitive regular expression (the largest item of an unsampled request's profile).
+ * Undefined for other samplers, or when the SDK no longer has these fields (the sampler is then asked).
  */
 function rootRatio(sampler: Sampler): ((traceId: string) => boolean) | undefined {
   const root: unknown =
@@ -313,8 +313,8 @@ export class LeanSpan implements Span, ReadableSpan {
   readonly #offsetMs: number;
   /**
    * Attributes in the order first set, while no one has asked for them as an object: a key set one by one
-   * on an object went through a megamorphic store that was the largest cost of a sampled span, and the
-   * encoder reads the lists as they are. Undefined once {@link attributes} made the object.
+   * on an object goes through a megamorphic store (`setAttribute` led the profile of a sampled request),
+   * and the encoder reads the lists as they are. Undefined once {@link attributes} made the object.
    */
   #keys: string[] | undefined = [];
   #values: AttributeValue[] = [];
