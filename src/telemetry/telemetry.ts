@@ -85,6 +85,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     ...(options.servicesView === undefined ? {} : { services: options.servicesView }),
     ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
     ...(options.upstreamPools === undefined ? {} : { upstreamPools: options.upstreamPools }),
+    ...(tracing.enabled ? { spansDropped: () => tracing.droppedSpans() } : {}),
   });
   const accessLog = createAccessLog(options.accessLog);
   const stats = new StatsCollector();

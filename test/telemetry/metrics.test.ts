@@ -134,6 +134,18 @@ describe('gateway metrics', () => {
     assert.equal(parse((await metrics.exposition()).body).get('edgeway_redis_up'), 0);
   });
 
+  test('edgeway_spans_dropped_total reads the export queue drops at every scrape, and is absent without tracing', async () => {
+    assert.doesNotMatch(
+      (await new GatewayMetrics({ defaultMetrics: false }).exposition()).body,
+      /edgeway_spans_dropped_total/,
+    );
+    let dropped = 0;
+    const metrics = new GatewayMetrics({ defaultMetrics: false, spansDropped: () => dropped });
+    assert.equal(parse((await metrics.exposition()).body).get('edgeway_spans_dropped_total'), 0);
+    dropped = 7;
+    assert.equal(parse((await metrics.exposition()).body).get('edgeway_spans_dropped_total'), 7);
+  });
+
   test('a removed instance disappears from /metrics', async () => {
     const metrics = new GatewayMetrics({ defaultMetrics: false });
     metrics.setInstanceHealthy('orders', 'i-9', true);

@@ -25,6 +25,8 @@ const OTEL_KEYS = [
   'OTEL_SERVICE_NAME',
   'OTEL_RESOURCE_ATTRIBUTES',
   'OTEL_TRACES_SAMPLER',
+  'OTEL_BSP_MAX_QUEUE_SIZE',
+  'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
 ];
 
 describe('OTLP export', () => {
@@ -199,6 +201,24 @@ describe('OTLP export', () => {
       posts[0]?.body,
       Buffer.from(ProtobufTraceSerializer.serializeRequest(ended) as Uint8Array),
     );
+  });
+
+  test('http/protobuf: spans beyond OTEL_BSP_MAX_QUEUE_SIZE are dropped and counted for edgeway_spans_dropped_total', async () => {
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_BSP_MAX_QUEUE_SIZE: '4',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4',
+    });
+    const tracing = startTracing();
+    assert.equal(tracing.droppedSpans(), 0);
+    // Ended in one turn: no export can finish in between, so the queue holds four and drops the rest.
+    for (let i = 0; i < 10; i++) tracing.tracer.startSpan(`GET span-${i}`).end();
+    const dropped = tracing.droppedSpans();
+    await tracing.shutdown();
+    assert.equal(dropped, 6);
+    const posts = received.filter((r) => r.path === '/v1/traces');
+    assert.ok(posts.every((post) => !post.body.includes('span-9')));
   });
 
   test('OTEL_TRACES_SAMPLER=always_off exports nothing', async () => {

@@ -86,6 +86,7 @@ export class GatewayMetrics {
       services?: ServicesView;
       certificates?: CertificatesView;
       upstreamPools?: () => number;
+      spansDropped?: () => number;
     } = {},
   ) {
     const registers = [this.registry];
@@ -220,6 +221,18 @@ export class GatewayMetrics {
         this.inc(processErrors.count);
       },
     });
+    const spansDropped = options.spansDropped;
+    if (spansDropped !== undefined) {
+      new Counter({
+        name: 'edgeway_spans_dropped_total',
+        help: 'Spans dropped before export: the export queue (OTEL_BSP_MAX_QUEUE_SIZE) was full while the collector was slow.',
+        registers,
+        collect(this: Counter) {
+          this.reset();
+          this.inc(spansDropped());
+        },
+      });
+    }
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

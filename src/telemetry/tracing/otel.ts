@@ -27,6 +27,8 @@ export interface Tracing {
   readonly tracer: Tracer;
   /** The configuration request spans are recorded with (the SDK tracer's); undefined when not enabled. */
   readonly recorder: RecorderConfig | undefined;
+  /** Spans dropped so far because the export queue was full (edgeway's OTLP/protobuf processor; 0 otherwise). */
+  droppedSpans(): number;
   /** Exports every ended span now (export waits for async resource detection, so tests call this). */
   flush(): Promise<void>;
   /** Flushes pending spans and unregisters the global providers (so a later start can register again). */
@@ -45,6 +47,7 @@ const DISABLED: Tracing = Object.freeze({
   enabled: false,
   tracer: trace.getTracer(TRACER_NAME),
   recorder: undefined,
+  droppedSpans: () => 0,
   flush: async () => undefined,
   shutdown: async () => undefined,
 });
@@ -144,6 +147,12 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     enabled: true,
     tracer,
     recorder: recorderConfig(sdkProvider.getTracer(TRACER_NAME), processors.spanProcessors),
+    droppedSpans: () => {
+      let dropped = 0;
+      for (const processor of processors.spanProcessors ?? [])
+        if (processor instanceof EncodingSpanProcessor) dropped += processor.dropped;
+      return dropped;
+    },
     flush: async () => {
       await (sdkProvider as { forceFlush?: () => Promise<void> }).forceFlush?.();
     },
