@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { GatewayError } from '../../src/errors.js';
 import { grpcAnswerType } from '../../src/pipeline/respond-error.js';
 import type { RuntimeRoute } from '../../src/pipeline/snapshot.js';
+import { decodeBase64Groups } from '../../src/proxy/base64-groups.js';
 import {
-  decodeBase64Groups,
   grpcWebAnswerBody,
   grpcWebCall,
   grpcWebRequestBody,
@@ -194,7 +194,9 @@ function splits(text: string): Buffer[][] {
   const out: Buffer[][] = [];
   for (let a = 0; a <= text.length; a++)
     for (let b = a; b <= text.length; b++)
-      out.push([text.slice(0, a), text.slice(a, b), text.slice(b)].map((part) => Buffer.from(part)));
+      out.push(
+        [text.slice(0, a), text.slice(a, b), text.slice(b)].map((part) => Buffer.from(part)),
+      );
   return out;
 }
 
@@ -214,6 +216,7 @@ test('a -text body that is not strict base64 is refused (bad_request) wherever i
     'AAB=',
     'AAAAA', // one character cannot hold a byte
     'AAAAAB', // an unpadded tail with padding bits set
+    'AAAAAA=', // a tail padded half-way
     'AA-_', // the URL-safe alphabet
     `${good}\u00e9`,
   ])
@@ -241,7 +244,11 @@ test('request frames: data only (flag 0 or 1), each within the body limit, none 
     ['plain and compressed messages', Buffer.concat([frame('hi'), compressed]), undefined],
     ['a trailers frame', Buffer.concat([frame('hi'), head(0x80, 0)]), 'bad_request'],
     ['an unknown flag', Buffer.concat([head(2, 1), Buffer.from('x')]), 'bad_request'],
-    ['a message of 1 GiB', Buffer.concat([head(0, 1 << 30), Buffer.from('abc')]), 'payload_too_large'],
+    [
+      'a message of 1 GiB',
+      Buffer.concat([head(0, 1 << 30), Buffer.from('abc')]),
+      'payload_too_large',
+    ],
     ['a frame one byte over the limit', head(0, 996), 'payload_too_large'],
     ['a message cut short', Buffer.concat([head(0, 10), Buffer.from('abc')]), 'bad_request'],
     ['a head cut short', Buffer.concat([frame('hi'), head(0, 1).subarray(0, 3)]), 'bad_request'],
@@ -251,7 +258,8 @@ test('request frames: data only (flag 0 or 1), each within the body limit, none 
       const body = type.endsWith('text') ? Buffer.from(bytes.toString('base64')) : bytes;
       for (let cut = 0; cut <= body.length; cut++) {
         const result = await outcome(type, [body.subarray(0, cut), body.subarray(cut)]);
-        if (refusal === undefined) assert.deepEqual(result, bytes, `${name} (${type}) cut at ${cut}`);
+        if (refusal === undefined)
+          assert.deepEqual(result, bytes, `${name} (${type}) cut at ${cut}`);
         else assert.equal(result, refusal, `${name} (${type}) cut at ${cut}`);
       }
     }
