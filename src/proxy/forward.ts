@@ -22,6 +22,7 @@ import { grpcTimeoutMs } from './grpc-timeout.js';
 import {
   type GrpcWebCall,
   grpcWebAnswerBody,
+  grpcWebRefusal,
   grpcWebRequestBody,
   toGrpcRequestHeaders,
   toGrpcWebAnswerHeaders,
@@ -299,7 +300,8 @@ async function attempts(request: ForwardRequest): Promise<void> {
   const web = request.grpcWeb;
   if (web !== undefined) toGrpcRequestHeaders(web, headers);
   const raw = requestBody(ctx, plan);
-  const body = web === undefined || raw === undefined ? raw : grpcWebRequestBody(web, raw);
+  const body =
+    web === undefined || raw === undefined ? raw : grpcWebRequestBody(web, raw, plan.maxBodyBytes);
   const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
   const upstreamH2 = service.config.protocol !== 'http1';
   // Made on the first retry: most requests take one attempt.
@@ -357,10 +359,14 @@ async function attempts(request: ForwardRequest): Promise<void> {
       if (streamedAttempt?.status !== undefined) {
         failure = failureAfterHead(ctx.res);
       } else {
-        if (raw instanceof BodyLimit && raw.exceeded) {
+        const refusal =
+          raw instanceof BodyLimit && raw.exceeded
+            ? payloadTooLarge(plan.maxBodyBytes)
+            : grpcWebRefusal(body);
+        if (refusal !== undefined) {
           endpoint.end(performance.now() - started, 'client-aborted');
           tracker.end(undefined, 'client-aborted', false);
-          throw payloadTooLarge(plan.maxBodyBytes);
+          throw refusal;
         }
         const kind: FailureKind =
           ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);

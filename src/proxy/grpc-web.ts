@@ -3,7 +3,10 @@
  * and the answer comes back with its trailers as the body's last frame, which fetch() and XHR can read.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { finished, pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { GatewayError } from '../errors.js';
+import { Base64Stream } from './base64-groups.js';
+import { payloadTooLarge } from './body-limit.js';
 import { GrpcFrames } from './grpc-frames.js';
 import { UPSTREAM_FRAMING } from './upstream-errors.js';
 
@@ -149,46 +152,83 @@ export function grpcWebAnswerBody(
   return pipeline(body, new AnswerFrames(call.textAnswer, trailers), ignore);
 }
 
-/**
- * Decodes base64 that may carry padding mid-stream (a client may pad each chunk it flushes): a 4-character
- * group ending in `=` ends a piece decoded on its own, since Node's decoder stops at the first `=`.
- */
-export function decodeBase64Groups(text: string): Buffer {
-  const parts: Buffer[] = [];
-  let from = 0;
-  while (from < text.length) {
-    const pad = text.indexOf('=', from);
-    const to = pad === -1 ? text.length : Math.min(text.length, (Math.floor(pad / 4) + 1) * 4);
-    parts.push(Buffer.from(text.slice(from, to), 'base64'));
-    from = to;
-  }
-  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+const EMPTY = Buffer.alloc(0);
+
+/** A body edgeway refuses to forward as gRPC: INTERNAL (13), as gRPC libraries answer a message they cannot parse. */
+function malformed(what: string): GatewayError {
+  return new GatewayError('bad_request', `the gRPC-Web request body ${what}`);
 }
 
-/** A -text request body, decoded as it streams; its chunks may split a 4-character group anywhere. */
-class TextBody extends Transform {
-  #pending = '';
+/**
+ * A gRPC-Web request body on its way upstream, checked as it streams: a -text body strict base64 (decoded
+ * group by group, never held back for a whole message), and the frames a gRPC request's: messages only (no
+ * trailers frame), each within the body limit, the last one whole. A chunk that breaks a rule fails the body
+ * and none of it goes on.
+ */
+class RequestFrames extends Transform {
+  /** Why the body was refused, once it was. */
+  refusal: GatewayError | undefined;
+  readonly #text: Base64Stream | undefined;
+  readonly #frames: GrpcFrames;
+  readonly #maxBodyBytes: number;
+
+  constructor(text: boolean, maxBodyBytes: number) {
+    super();
+    this.#text = text ? new Base64Stream() : undefined;
+    this.#frames = new GrpcFrames(maxBodyBytes);
+    this.#maxBodyBytes = maxBodyBytes;
+  }
+
+  /** `bytes` if they may go upstream (undefined: the text was not base64), else the refusal they earn. */
+  #checked(bytes: Buffer | undefined): Buffer | GatewayError {
+    if (bytes === undefined) return malformed('is not base64 (standard alphabet, no whitespace)');
+    const fault = this.#frames.advance(bytes);
+    if (fault === 'not-data') return malformed('holds a frame that is not a message (flag 0 or 1)');
+    if (fault === 'too-long') return payloadTooLarge(this.#maxBodyBytes);
+    return bytes;
+  }
+
+  #refuse(refusal: GatewayError, done: TransformCallback): void {
+    this.refusal = refusal;
+    done(refusal);
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    const text = this.#pending + chunk.toString('latin1').replace(/\s+/g, '');
-    const whole = text.length - (text.length % 4);
-    this.#pending = text.slice(whole);
-    if (whole > 0) this.push(decodeBase64Groups(text.slice(0, whole)));
-    done();
+    const out = this.#checked(this.#text === undefined ? chunk : this.#text.next(chunk));
+    if (out instanceof GatewayError) return this.#refuse(out, done);
+    done(null, out);
   }
 
   override _flush(done: TransformCallback): void {
-    // An unpadded tail (some encoders leave padding out) still holds whole bytes.
-    if (this.#pending !== '') this.push(Buffer.from(this.#pending, 'base64'));
-    done();
+    const out = this.#checked(this.#text === undefined ? EMPTY : this.#text.end());
+    if (out instanceof GatewayError) return this.#refuse(out, done);
+    if (!this.#frames.atBoundary) return this.#refuse(malformed('ends inside a message'), done);
+    done(null, out);
   }
 }
 
 /**
- * The request body to send upstream: a -text body decoded from base64, a binary one as it is. A client that
- * aborts its body fails the decoded stream too, so the upstream attempt ends.
+ * The request body to send upstream, checked (and for -text decoded) as it streams; `grpcWebRefusal` tells
+ * why it failed. A client that aborts its body fails the checked stream too, so the upstream attempt ends.
  */
-export function grpcWebRequestBody(call: GrpcWebCall, body: Readable): Readable {
-  if (!call.textRequest) return body;
-  return pipeline(body, new TextBody(), ignore);
+export function grpcWebRequestBody(
+  call: GrpcWebCall,
+  body: Readable,
+  maxBodyBytes: number,
+): Readable {
+  const checked = new RequestFrames(call.textRequest, maxBodyBytes);
+  // Not pipeline(): it would destroy the client's request on a refusal, and with it the connection the
+  // refusal is to be answered on.
+  body.pipe(checked);
+  // A refusal may come before undici starts reading; it reads `refusal`, and its iterator the stored error.
+  checked.on('error', ignore);
+  finished(body, (err) => {
+    if (err !== undefined && err !== null) checked.destroy(err);
+  });
+  return checked;
+}
+
+/** Why edgeway refused a request body from `grpcWebRequestBody`, if it did. */
+export function grpcWebRefusal(body: Readable | undefined): GatewayError | undefined {
+  return body instanceof RequestFrames ? body.refusal : undefined;
 }

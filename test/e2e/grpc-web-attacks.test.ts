@@ -1,6 +1,7 @@
 /**
- * gRPC-Web against hostile instances, each attack while another client keeps getting 200s: a message cut short
- * before the trailers, trailers past the header list limit, an endless stream to a client that stopped reading.
+ * gRPC-Web against hostile instances and clients, each attack while another client keeps getting 200s: a message
+ * cut short before the trailers, trailers past the header list limit, an endless stream to a client that stopped
+ * reading; request bodies that are not base64, carry a trailers frame or announce more than the body limit.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,19 +68,37 @@ const ok: Behaviour = (_req, res) => {
   res.end(frame('ok'));
 };
 
+const MAX_BODY = 1_000_000;
+
+/** A refusal: HTTP 200, the call's content type, the gRPC status in the headers and no body. */
+function assertRefused(answer: Answer, type: string, grpcStatus: string): void {
+  assert.equal(answer.status, 200, answer.body.toString());
+  assert.equal(answer.headers['content-type'], type);
+  assert.equal(answer.headers['grpc-status'], grpcStatus, String(answer.headers['grpc-message']));
+  assert.equal(answer.body.length, 0);
+}
+
 describe('gRPC-Web under attack', { timeout: 60_000 }, () => {
   let instance: Http2Server;
   let plain: Upstream;
   let gw: TestGateway;
   let victim: Victim;
   const behaviours = new Map<string, Behaviour>();
+  /** The request body each path's call brought the instance, as Node's HTTP/2 server saw it end. */
+  const received = new Map<string, Buffer>();
+  /** Nothing of the body reached the instance: no call, or (undici cancels with END_STREAM first) an empty one. */
+  const nothingForwarded = (path: string): void =>
+    assert.equal(received.get(path)?.length ?? 0, 0, 'no byte of the body went upstream');
 
   before(async () => {
     instance = createServer((req, res) => {
+      // This instance never reads: the gateway's data waits on its flow-control window.
+      if (req.url === '/edge.Web/Stall') return;
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
+        received.set(req.url, body);
         (behaviours.get(req.url) ?? ok)(req, res, body);
       });
     });
@@ -89,6 +108,7 @@ describe('gRPC-Web under attack', { timeout: 60_000 }, () => {
       'c.yaml': `services:
   grpc: { protocol: h2c, instances: ["http://127.0.0.1:${(instance.address() as AddressInfo).port}"] }
   plain: { instances: ["${plain.url}"] }
+gateway: { maxBodyBytes: ${MAX_BODY} }
 routes:
   - { name: web, match: { path: /edge.Web }, service: grpc, grpcWeb: true, timeouts: { request: 5s } }
   - { name: plain, match: { path: /plain }, service: plain }
@@ -158,5 +178,57 @@ routes:
     assert.equal(written, stalled, 'the instance is held by flow control');
     assert.ok(written < 32 * 1024 * 1024, `${written} bytes written before the stall`);
     req.destroy();
+  });
+
+  for (const [name, text] of [
+    ['not base64 at all', '!!!!@@@@'],
+    ['base64 with a stray character', 'AAAA!AAAAAA='],
+    ['base64 with a line break', `${frame('hi').toString('base64')}\n`],
+    ['padding inside a group', 'AA=A'],
+  ] as const) {
+    test(`a -text body ${name} is refused with INTERNAL, never forwarded as other bytes`, async () => {
+      const path = `/edge.Web/Text${name.length}`;
+      const answer = await call(`${gw.url}${path}`, 'application/grpc-web-text', text);
+      assertRefused(answer, 'application/grpc-web-text', '13');
+      nothingForwarded(path);
+    });
+  }
+
+  test('a request carrying a trailers frame (flag 0x80) is refused with INTERNAL', async () => {
+    const body = Buffer.concat([frame('hi'), frame('grpc-status: 0\r\n', 0x80)]);
+    const answer = await call(`${gw.url}/edge.Web/Trailers`, 'application/grpc-web', body);
+    assertRefused(answer, 'application/grpc-web', '13');
+    nothingForwarded('/edge.Web/Trailers');
+  });
+
+  test('a request frame announcing 1 GiB (beyond maxBodyBytes) is refused with RESOURCE_EXHAUSTED', async () => {
+    const body = frame('abc', 0, 1024 * 1024 * 1024);
+    const answer = await call(`${gw.url}/edge.Web/Huge`, 'application/grpc-web+proto', body);
+    assertRefused(answer, 'application/grpc-web+proto', '8');
+    nothingForwarded('/edge.Web/Huge');
+  });
+
+  test('a request body that ends inside its message is refused', async () => {
+    const body = frame('abc', 0, 10);
+    const answer = await call(`${gw.url}/edge.Web/Cut`, 'application/grpc-web', body);
+    assertRefused(answer, 'application/grpc-web', '13');
+  });
+
+  test('a -text body refused while earlier data waits on a stalled instance: the gateway keeps answering', async () => {
+    const valid = frame('x'.repeat(90_000), 0, 200_000).toString('base64');
+    const req = request(`${gw.url}/edge.Web/Stall`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web-text' },
+    });
+    req.on('error', () => undefined);
+    req.write(valid);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    req.end('!');
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    res.resume();
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['grpc-status'], '13');
+    const after = await call(`${gw.url}/edge.Web/Ok`, 'application/grpc-web', frame('hi'));
+    assert.equal(after.status, 200);
   });
 });

@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { GatewayError } from '../../src/errors.js';
 import { grpcAnswerType } from '../../src/pipeline/respond-error.js';
 import type { RuntimeRoute } from '../../src/pipeline/snapshot.js';
+import { decodeBase64Groups } from '../../src/proxy/base64-groups.js';
 import {
-  decodeBase64Groups,
   grpcWebAnswerBody,
   grpcWebCall,
   grpcWebRequestBody,
@@ -137,7 +138,7 @@ test('a -text request body decodes whatever its chunks split, padding mid-stream
     const chunks = [text.slice(0, cut), text.slice(cut, cut + 3), text.slice(cut + 3)]
       .filter((part) => part !== '')
       .map((part) => Buffer.from(part));
-    const decoded = await collect(grpcWebRequestBody(call, Readable.from(chunks)));
+    const decoded = await collect(grpcWebRequestBody(call, Readable.from(chunks), 1000));
     assert.deepEqual(decoded, Buffer.concat(frames), `cut at ${cut}`);
   }
 });
@@ -170,4 +171,96 @@ test('a -text answer is base64 per chunk, then the trailers frame; binary is rel
     binary,
     Buffer.concat([frame('m'), trailersFrame({ 'grpc-status': '5', 'grpc-message': 'gone' })]),
   );
+});
+
+/** How a request body ends: the bytes sent upstream, or the code of the refusal. */
+async function outcome(
+  type: string,
+  chunks: readonly Buffer[],
+  limit = 1000,
+): Promise<Buffer | string> {
+  const call = grpcWebCall({ 'content-type': type });
+  assert.ok(call);
+  try {
+    return await collect(grpcWebRequestBody(call, Readable.from(chunks), limit));
+  } catch (err) {
+    assert.ok(err instanceof GatewayError, String(err));
+    return err.code;
+  }
+}
+
+/** `text` in three chunks cut at every pair of places. */
+function splits(text: string): Buffer[][] {
+  const out: Buffer[][] = [];
+  for (let a = 0; a <= text.length; a++)
+    for (let b = a; b <= text.length; b++)
+      out.push(
+        [text.slice(0, a), text.slice(a, b), text.slice(b)].map((part) => Buffer.from(part)),
+      );
+  return out;
+}
+
+test('a -text body that is not strict base64 is refused (bad_request) wherever its chunks split', async () => {
+  const good = frame('hi').toString('base64');
+  for (const text of [
+    '!!!!@@@@',
+    'AAAA!AAAAAA=',
+    `${good} `,
+    `${good}\r\n`,
+    `\t${good}`,
+    'AA=A',
+    'A===',
+    '=AAA',
+    'AAA=A===',
+    'AB==', // padding bits set: not the encoding of any byte string
+    'AAB=',
+    'AAAAA', // one character cannot hold a byte
+    'AAAAAB', // an unpadded tail with padding bits set
+    'AAAAAA=', // a tail padded half-way
+    'AA-_', // the URL-safe alphabet
+    `${good}\u00e9`,
+  ])
+    for (const chunks of splits(text))
+      assert.equal(await outcome('application/grpc-web-text', chunks), 'bad_request', text);
+});
+
+test('strict base64 still passes: padding between messages and an unpadded tail', async () => {
+  const [a, b] = [frame('ab'), frame('hello')];
+  const text = a.toString('base64') + b.toString('base64').replace(/=+$/, '');
+  assert.match(text, /=.*[^=]$/, 'padding inside, none at the end');
+  for (const chunks of splits(text))
+    assert.deepEqual(await outcome('application/grpc-web-text', chunks), Buffer.concat([a, b]));
+});
+
+test('request frames: data only (flag 0 or 1), each within the body limit, none cut short', async () => {
+  const head = (flag: number, length: number): Buffer => {
+    const bytes = Buffer.alloc(5);
+    bytes[0] = flag;
+    bytes.writeUInt32BE(length, 1);
+    return bytes;
+  };
+  const compressed = Buffer.concat([head(1, 2), Buffer.from('zz')]);
+  const cases: ReadonlyArray<readonly [string, Buffer, string | undefined]> = [
+    ['plain and compressed messages', Buffer.concat([frame('hi'), compressed]), undefined],
+    ['a trailers frame', Buffer.concat([frame('hi'), head(0x80, 0)]), 'bad_request'],
+    ['an unknown flag', Buffer.concat([head(2, 1), Buffer.from('x')]), 'bad_request'],
+    [
+      'a message of 1 GiB',
+      Buffer.concat([head(0, 1 << 30), Buffer.from('abc')]),
+      'payload_too_large',
+    ],
+    ['a frame one byte over the limit', head(0, 996), 'payload_too_large'],
+    ['a message cut short', Buffer.concat([head(0, 10), Buffer.from('abc')]), 'bad_request'],
+    ['a head cut short', Buffer.concat([frame('hi'), head(0, 1).subarray(0, 3)]), 'bad_request'],
+  ];
+  for (const [name, bytes, refusal] of cases)
+    for (const type of ['application/grpc-web', 'application/grpc-web-text']) {
+      const body = type.endsWith('text') ? Buffer.from(bytes.toString('base64')) : bytes;
+      for (let cut = 0; cut <= body.length; cut++) {
+        const result = await outcome(type, [body.subarray(0, cut), body.subarray(cut)]);
+        if (refusal === undefined)
+          assert.deepEqual(result, bytes, `${name} (${type}) cut at ${cut}`);
+        else assert.equal(result, refusal, `${name} (${type}) cut at ${cut}`);
+      }
+    }
 });
