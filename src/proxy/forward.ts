@@ -198,7 +198,7 @@ function answerHead({
         ...retryFacts(ctx, plan, opaque.method, opaque.body),
         kind: 'status',
         status: statusCode,
-        retryAfter: headers['retry-after'] as string | undefined,
+        retryAfter: headers['retry-after'],
         retriesDone: opaque.attempt,
       },
       Math.random,
@@ -356,7 +356,8 @@ async function attempts(request: ForwardRequest): Promise<void> {
         response = await service.pool(endpoint).request(options);
       }
     } catch (err) {
-      if (streamedAttempt?.status !== undefined) {
+      // Only an answer already begun is past saving; a failure before its head was written is answered below.
+      if (streamedAttempt !== undefined && ctx.res.headersSent) {
         failure = failureAfterHead(ctx.res);
       } else {
         const refusal =
@@ -405,7 +406,7 @@ async function attempts(request: ForwardRequest): Promise<void> {
     }
     const status = response.statusCode;
     if (!plan.grpc && service.retry.on.has(String(status))) {
-      const retryAfter = response.headers['retry-after'] as string | undefined;
+      const retryAfter = response.headers['retry-after'];
       const decision = decideRetry(
         service.retry,
         {

@@ -66,7 +66,7 @@ export interface FailedAttempt {
   /** The upstream status when `kind` is "status". */
   readonly status?: number | undefined;
   /** The upstream's `Retry-After` header, if it sent one. */
-  readonly retryAfter?: string | undefined;
+  readonly retryAfter?: string | string[] | undefined;
   /** Retries already made for this request (0 after the first attempt failed). */
   readonly retriesDone: number;
 }
@@ -103,8 +103,9 @@ export function decideRetry(
     attempt.retryNonIdempotent;
   if (!safe) return { retry: false, reason: 'not-idempotent' };
   const backoff = backoffMs(policy, attempt.retriesDone, random);
-  const header =
-    attempt.retryAfter === undefined ? undefined : parseRetryAfter(attempt.retryAfter, now);
+  // A repeated header arrives as a list (RFC 9110 5.3 makes a repeated singleton field invalid): the first counts.
+  const retryAfter = Array.isArray(attempt.retryAfter) ? attempt.retryAfter[0] : attempt.retryAfter;
+  const header = retryAfter === undefined ? undefined : parseRetryAfter(retryAfter, now);
   if (header === undefined) return { retry: true, delayMs: backoff };
   if (header > policy.maxRetryAfterMs) return { retry: false, reason: 'retry-after-too-long' };
   return { retry: true, delayMs: Math.max(header, backoff) };

@@ -198,6 +198,29 @@ routes:
     }
   });
 
+  test('a retryable 503 with a repeated Retry-After is retried after the first one and answered', async () => {
+    const bad = await startUpstream((_req, res) => {
+      res.setHeader('retry-after', ['0', '3600']);
+      res.writeHead(503).end('busy');
+    });
+    const g = await startGateway({
+      'c.yaml':
+        serviceYaml('r', [bad.url], '    retries: { attempts: 1, backoff: 1ms }\n') +
+        'routes:\n  - { name: r, match: { path: / }, service: r }\n',
+    });
+    try {
+      const res = await request(`${g.url}/x`, { headersTimeout: 5000 });
+      assert.equal(await res.body.text(), 'busy');
+      assert.equal(res.statusCode, 503);
+      assert.equal(bad.seen.length, 2, 'retried once: the first Retry-After (0) counts');
+      const line = g.accessLines.map((l) => JSON.parse(l) as { status: number }).at(-1);
+      assert.equal(line?.status, 503);
+    } finally {
+      await g.stop();
+      await bad.close();
+    }
+  });
+
   test('an upstream that sends garbage is a 502', async () => {
     const junk = createServer((socket) => socket.end('NOT HTTP AT ALL\r\n\r\n'));
     junk.listen(0, '127.0.0.1');
