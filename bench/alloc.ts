@@ -123,6 +123,7 @@ async function main(): Promise<void> {
         [],
         [`--max-semi-space-size=${values['semi-space']}`, '--trace-gc-nvp'],
         values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
+        'pipe',
       ));
     }
     await h2load(port, 20_000);
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
     [],
     ['--trace-gc'],
     values.build === undefined ? undefined : resolve(values.build, 'dist/src/cli/main.js'),
+    'pipe',
   );
   const url = `http://127.0.0.1:${gw.port}/bench`;
   await drive(url, 2, values.connections, '1');

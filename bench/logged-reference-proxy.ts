@@ -1,8 +1,8 @@
 /**
- * The logged reference proxy (port, then upstream origins, from argv; "ready" on stdout): the reference
+ * The logged reference proxy (port, then upstream origins, from argv; "ready" on stderr): the reference
  * forwarder plus what every production gateway does per request, one pino JSON access line and one
  * prom-client counter and histogram observation. It separates the price of observability from edgeway's own.
- * Lines go to stdout like edgeway's access log (the bench drains both alike), buffered and written
+ * Lines go to stdout like edgeway's access log (the bench sends both to /dev/null), buffered and written
  * asynchronously, flushed at least once a second.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -64,4 +64,4 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 65_000;
-server.listen(Number(process.argv[2]), '127.0.0.1', () => process.stdout.write('ready\n'));
+server.listen(Number(process.argv[2]), '127.0.0.1', () => process.stderr.write('ready\n'));

@@ -95,7 +95,7 @@ export function setGatewaySemiSpace(mb: number): void {
 
 /**
  * Writes a gateway config folder and starts `edgeway start` on it (`nodeArgs` go to node; `main` is another
- * build's dist/src/cli/main.js when comparing builds; `stdout` 'ignore' sends the access log to /dev/null);
+ * build's dist/src/cli/main.js when comparing builds; the access log goes to /dev/null unless `stdout` is 'pipe');
  * returns the port and the process.
  */
 export async function startGatewayProcess(
@@ -105,7 +105,7 @@ export async function startGatewayProcess(
   extraArgs: string[] = [],
   nodeArgs: string[] = [],
   main: string = compiled('src/cli/main.ts'),
-  stdout: 'pipe' | 'ignore' = 'pipe',
+  stdout: 'pipe' | 'ignore' = 'ignore',
   wrapper: readonly string[] = [],
 ): Promise<{ port: number; adminPort: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));

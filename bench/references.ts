@@ -44,6 +44,9 @@ function referenceGroup(proxy: (typeof PROXIES)[number]): ScenarioGroup {
         ctx.proxyCpu,
         [compiled(proxy.script), String(port), ...ctx.upstreams],
         'ready',
+        {},
+        // Access lines go to /dev/null, as edgeway's: a bench process reading them would share the proxy's CPU.
+        proxy.name === LOGGED ? 'ignore' : 'pipe',
       );
       return { [proxy.name]: { url: `http://127.0.0.1:${port}${proxy.path}`, pid: child.pid } };
     },

@@ -25,10 +25,12 @@ async function startProxy(
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', script, String(port), ...origins], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // "ready" comes on stdout, or on stderr from the logged reference, whose stdout carries its access lines.
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   await waitFor(() => out.includes('ready'), 30_000, `${script} to listen`);
   return { url: `http://127.0.0.1:${port}`, child, output: () => out };
 }
