@@ -1,5 +1,5 @@
 /** The terminal stage: sends the request upstream (one attempt per pick, retrying where safe) and streams the answer back. */
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import {
   type AttemptOutcome,
@@ -10,12 +10,12 @@ import {
 import type { PickInput } from '../balancing/balancer.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../request/context.js';
-import type { AttemptObserver, AttemptTracker } from '../request/observer.js';
+import type { AttemptObserver } from '../request/observer.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { concurrencyShedError } from '../traffic/adaptive-concurrency.js';
 import { decideRetry, type FailedAttempt } from '../traffic/retry-policy.js';
 import { BodyLimit, payloadTooLarge } from './body-limit.js';
-import { ClientGoneSignal, responseGone } from './client-gone.js';
+import { ClientGoneSignal } from './client-gone.js';
 import { compressResponse } from './compression.js';
 import { clientResponseHeaders } from './headers.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
@@ -104,145 +104,6 @@ function sleep(ms: number): Promise<void> {
   return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * One attempt whose upstream body undici writes straight into the client's response (`pool.stream`): no
- * Readable, relay or promise per chunk in between, the way the bare reference forwards. The factory and the
- * callback below fill in what came back; `done` resolves once the attempt is over (the body relayed, the
- * exchange failed, or a retry decided on the status).
- */
-class StreamedAttempt {
-  /** The upstream's status, once its head arrived. */
-  status: number | undefined = undefined;
-  /** Set when the status asked for a retry: wait this long, then try again (the body is discarded). */
-  retryDelayMs: number | undefined = undefined;
-  /** How the exchange failed, if it did. */
-  error: unknown = undefined;
-  readonly done: Promise<void>;
-  #resolve: (() => void) | undefined;
-  /**
-   * What the factory reads; let go once the attempt is over. undici's handler stays on the client's response
-   * (its end-of-stream listeners), and edgeway's connection tracker keeps that response until the
-   * connection's next request: holding the request from here kept every request's objects alive into the
-   * old generation (4.6 KB promoted per request instead of 0.5).
-   */
-  request: ForwardRequest | undefined;
-
-  constructor(
-    request: ForwardRequest,
-    readonly method: Dispatcher.HttpMethod,
-    readonly body: Readable | undefined,
-    readonly attempt: number,
-    readonly started: number,
-  ) {
-    this.request = request;
-    this.done = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
-  }
-
-  /** Ends the attempt (once: a retry settles it before its discarded body is over). */
-  settle(error: unknown): void {
-    const resolve = this.#resolve;
-    if (resolve === undefined) return;
-    this.#resolve = undefined;
-    this.request = undefined;
-    this.error = error;
-    resolve();
-  }
-}
-
-/** How a streamed exchange failed after the head went out: the upstream's error, else the client left. */
-function failureAfterHead(res: RequestContext['res']): FailureKind {
-  // undici destroys the response with the upstream's error (a reset, a body timeout); a client that left
-  // had already destroyed it without one.
-  const { errored } = res;
-  return errored === null || errored === undefined
-    ? 'client-aborted'
-    : classifyUpstreamError(errored);
-}
-
-/** `pool.stream`'s callback: the attempt is over. */
-function streamSettled(err: Error | null, { opaque }: { opaque: unknown }): void {
-  (opaque as StreamedAttempt).settle(err ?? undefined);
-}
-
-/** What a retried answer's body may cost before its connection is given up instead (undici's `dump()` limit). */
-const DISCARD_LIMIT = 128 * 1024;
-
-/** A body nobody reads (a retried answer): read and dropped so the connection can serve again, up to a limit. */
-function discard(): Writable {
-  let bytes = 0;
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      callback(bytes > DISCARD_LIMIT ? new Error('retried answer body too large') : null);
-    },
-  });
-}
-
-/**
- * `pool.stream`'s factory: a status the retry policy takes is decided here, before anything reaches the
- * client; otherwise the client gets the upstream's status and headers, and the body is written to it.
- */
-function answerHead({
-  statusCode,
-  headers,
-  opaque,
-}: Dispatcher.StreamFactoryData<StreamedAttempt>): Writable {
-  opaque.status = statusCode;
-  const { ctx, service, plan } = opaque.request as ForwardRequest;
-  if (service.retry.on.has(String(statusCode))) {
-    const decision = decideRetry(
-      service.retry,
-      {
-        ...retryFacts(ctx, plan, opaque.method, opaque.body),
-        kind: 'status',
-        status: statusCode,
-        retryAfter: headers['retry-after'],
-        retriesDone: opaque.attempt,
-      },
-      Math.random,
-      Date.now(),
-    );
-    if (decision.retry && service.budget.tryAcquire()) {
-      opaque.retryDelayMs = decision.delayMs;
-      opaque.settle(undefined);
-      return discard();
-    }
-  }
-  // The client left as the head arrived: undici sees the response closed and aborts the exchange.
-  if (responseGone(ctx.res)) return ctx.res as unknown as Writable;
-  if (plan.serverTiming) addServerTiming(ctx, opaque.started);
-  ctx.res.writeHead(
-    statusCode,
-    clientResponseHeaders(headers, ctx.requestId, ctx.responseHeaders, ctx.responseHeaderRules),
-  );
-  return ctx.res as unknown as Writable;
-}
-
-/** Server-Timing: time in the gateway before this attempt, and waiting on the upstream. */
-function addServerTiming(ctx: RequestContext, started: number): void {
-  const upstreamMs = performance.now() - started;
-  const gatewayMs = Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 - upstreamMs;
-  ctx.responseHeaders.push([
-    'server-timing',
-    `edgeway;dur=${gatewayMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`,
-  ]);
-}
-
-/**
- * Whether the attempt's answer can go through `pool.stream`: an HTTP/1.1 client (HTTP/2 relays trailers), a
- * response nothing rewrites (compression, a plugin's response hook) and no gRPC trailers-only form.
- */
-function streamable(ctx: RequestContext, plan: ForwardPlan): boolean {
-  return (
-    ctx.req.httpVersionMajor === 1 &&
-    ctx.compression === undefined &&
-    ctx.responseHook === undefined &&
-    !plan.grpc
-  );
-}
-
 /** Everything one forwarded request needs, resolved by the request handler. */
 export interface ForwardRequest {
   readonly ctx: RequestContext;
@@ -295,9 +156,16 @@ async function guarded(request: ForwardRequest): Promise<void> {
   }
 }
 
-async function attempts(request: ForwardRequest): Promise<void> {
-  const { ctx, service, plan, headers, path, input, observer } = request;
-  const web = request.grpcWeb;
+async function attempts({
+  ctx,
+  service,
+  plan,
+  headers,
+  path,
+  input,
+  observer,
+  grpcWeb: web,
+}: ForwardRequest): Promise<void> {
   if (web !== undefined) toGrpcRequestHeaders(web, headers);
   const raw = requestBody(ctx, plan);
   const body =
@@ -317,7 +185,6 @@ async function attempts(request: ForwardRequest): Promise<void> {
   const clientGone = new ClientGoneSignal(ctx.res);
   // Each attempt sends the request's headers and its own trace context after them.
   const headerCount = headers.length;
-  const streamed = streamable(ctx, plan);
 
   for (let attempt = 0; ; attempt++) {
     // A one-instance service may retry the same instance once nothing untried is left.
@@ -332,77 +199,47 @@ async function attempts(request: ForwardRequest): Promise<void> {
     const tracker = observer.begin(ctx, service, endpoint, attempt, path);
     const started = performance.now();
     endpoint.begin();
-    const streamedAttempt = streamed
-      ? new StreamedAttempt(request, method, body, attempt, started)
-      : undefined;
-    const options = {
-      path: endpoint.basePath + path,
-      method,
-      headers: withAttemptHeaders(headers, headerCount, tracker.headers),
-      body: body === undefined ? null : upstreamH2 ? h2RequestBody(body) : body,
-      headersTimeout: timeout,
-      bodyTimeout: deadlineMs,
-      signal: clientGone,
-      opaque: streamedAttempt,
-    };
-    let response: Dispatcher.ResponseData<StreamedAttempt | undefined> | undefined;
-    let failure: FailureKind | undefined;
+    let response: Dispatcher.ResponseData;
     try {
-      if (streamedAttempt !== undefined) {
-        service.pool(endpoint).stream(options, answerHead, streamSettled);
-        await streamedAttempt.done;
-        if (streamedAttempt.error !== undefined) throw streamedAttempt.error;
-      } else {
-        response = await service.pool(endpoint).request(options);
-      }
+      response = await service.pool(endpoint).request({
+        path: endpoint.basePath + path,
+        method,
+        headers: withAttemptHeaders(headers, headerCount, tracker.headers),
+        body: body === undefined ? null : upstreamH2 ? h2RequestBody(body) : body,
+        headersTimeout: timeout,
+        bodyTimeout: deadlineMs,
+        signal: clientGone,
+      });
     } catch (err) {
-      // Only an answer already begun is past saving; a failure before its head was written is answered below.
-      if (streamedAttempt !== undefined && ctx.res.headersSent) {
-        failure = failureAfterHead(ctx.res);
-      } else {
-        const refusal =
-          raw instanceof BodyLimit && raw.exceeded
-            ? payloadTooLarge(plan.maxBodyBytes)
-            : grpcWebRefusal(body);
-        if (refusal !== undefined) {
-          endpoint.end(performance.now() - started, 'client-aborted');
-          tracker.end(undefined, 'client-aborted', false);
-          throw refusal;
-        }
-        const kind: FailureKind =
-          ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);
-        endpoint.end(performance.now() - started, kind);
-        if (saysAboutInstance(kind)) service.outlier?.record(endpoint);
-        const decision = decideRetry(
-          service.retry,
-          { ...retryFacts(ctx, plan, method, body), kind, retriesDone: attempt },
-          Math.random,
-          Date.now(),
-        );
-        const retry = decision.retry && service.budget.tryAcquire();
-        tracker.end(undefined, kind, retry);
-        if (retry) {
-          (tried ??= new Set()).add(endpoint);
-          await sleep(decision.delayMs);
-          continue;
-        }
-        throw failureToError(kind, service.name, err);
+      const refusal =
+        raw instanceof BodyLimit && raw.exceeded
+          ? payloadTooLarge(plan.maxBodyBytes)
+          : grpcWebRefusal(body);
+      if (refusal !== undefined) {
+        endpoint.end(performance.now() - started, 'client-aborted');
+        tracker.end(undefined, 'client-aborted', false);
+        throw refusal;
       }
-    } finally {
-      clientGone.detach();
-    }
-    if (response === undefined) {
-      const status = streamedAttempt?.status as number;
-      if (streamedAttempt?.retryDelayMs !== undefined) {
-        endpoint.end(performance.now() - started, 'server-error');
-        service.outlier?.record(endpoint);
-        tracker.end(status, undefined, true);
+      const kind: FailureKind =
+        ctx.req.destroyed && !ctx.req.complete ? 'client-aborted' : classifyUpstreamError(err);
+      endpoint.end(performance.now() - started, kind);
+      if (saysAboutInstance(kind)) service.outlier?.record(endpoint);
+      const decision = decideRetry(
+        service.retry,
+        { ...retryFacts(ctx, plan, method, body), kind, retriesDone: attempt },
+        Math.random,
+        Date.now(),
+      );
+      const retry = decision.retry && service.budget.tryAcquire();
+      tracker.end(undefined, kind, retry);
+      if (retry) {
         (tried ??= new Set()).add(endpoint);
-        await sleep(streamedAttempt.retryDelayMs);
+        await sleep(decision.delayMs);
         continue;
       }
-      endAttempt(service, endpoint, tracker, started, status, failure);
-      return;
+      throw failureToError(kind, service.name, err);
+    } finally {
+      clientGone.detach();
     }
     const status = response.statusCode;
     if (!plan.grpc && service.retry.on.has(String(status))) {
@@ -429,7 +266,14 @@ async function attempts(request: ForwardRequest): Promise<void> {
         continue;
       }
     }
-    if (plan.serverTiming) addServerTiming(ctx, started);
+    if (plan.serverTiming) {
+      const gatewayMs =
+        Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 - (performance.now() - started);
+      ctx.responseHeaders.push([
+        'server-timing',
+        `edgeway;dur=${gatewayMs.toFixed(2)}, upstream;dur=${(performance.now() - started).toFixed(2)}`,
+      ]);
+    }
     if (ctx.responseHook !== undefined) {
       try {
         const pending = ctx.responseHook(ctx, status, response.headers);
@@ -443,6 +287,7 @@ async function attempts(request: ForwardRequest): Promise<void> {
       }
     }
     if (web !== undefined) toGrpcWebAnswerHeaders(web, response.headers);
+    let failure: FailureKind | undefined;
     if (plan.grpc && response.headers['grpc-status'] !== undefined) {
       // A trailers-only gRPC answer (the status in the only HEADERS frame) must reach the client in that form.
       response.body.dump().catch(() => undefined);
@@ -476,22 +321,10 @@ async function attempts(request: ForwardRequest): Promise<void> {
       // gRPC-Web's trailers travel in the body's last frame; browsers never see HTTP trailers.
       failure = await relay(answer, ctx.res, web === undefined ? response.trailers : undefined);
     }
-    endAttempt(service, endpoint, tracker, started, status, failure);
+    const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
+    endpoint.end(performance.now() - started, outcome);
+    if (saysAboutInstance(outcome)) service.outlier?.record(endpoint);
+    tracker.end(status, failure, false);
     return;
   }
-}
-
-/** Records how the last attempt, whose answer reached (or was meant for) the client, went. */
-function endAttempt(
-  service: ServiceRuntime,
-  endpoint: Endpoint,
-  tracker: AttemptTracker,
-  started: number,
-  status: number,
-  failure: FailureKind | undefined,
-): void {
-  const outcome: AttemptOutcome = failure ?? (status >= 500 ? 'server-error' : 'success');
-  endpoint.end(performance.now() - started, outcome);
-  if (saysAboutInstance(outcome)) service.outlier?.record(endpoint);
-  tracker.end(status, failure, false);
 }
