@@ -118,7 +118,7 @@ routes:
   });
 
   after(async () => {
-    victim.stop();
+    await victim.stop();
     await gw.stop();
     await plain.close();
     instance.close();

@@ -89,7 +89,7 @@ describe('HTTP/2 defences', () => {
   });
 
   after(async () => {
-    asking.stop();
+    await asking.stop();
     victim.close();
     await gw.stop();
     await upstream.close();

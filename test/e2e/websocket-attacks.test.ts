@@ -94,7 +94,7 @@ routes:
   });
 
   after(async () => {
-    victim.stop();
+    await victim.stop();
     await gw.stop();
     await Promise.all([wrongProof.close(), noProof.close(), echo.close(), plain.close()]);
     garbageFirst.server.close();

@@ -119,7 +119,7 @@ routes:
   });
 
   after(async () => {
-    asking.stop();
+    await asking.stop();
     victim.destroy();
     await gw.stop();
     await Promise.all([silent.close(), wrongAccept.close(), echo.close(), plain.close()]);
