@@ -15,7 +15,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
+import { benchFlags } from './args.js';
 import {
   compiled,
   freePort,
@@ -70,17 +71,15 @@ function lastDumpTotal(dir: string): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      target: { type: 'string', default: 'edgeway' },
-      warmup: { type: 'string', default: '5000' },
-      windows: { type: 'string', default: '2000,6000' },
-      connections: { type: 'string', default: '50' },
-      build: { type: 'string' },
-    },
+  const values = benchFlags({
+    target: 'edgeway',
+    warmup: 5000,
+    windows: '2000,6000',
+    connections: 50,
+    build: null,
   });
-  const [small, large] = (values.windows as string).split(',').map(Number) as [number, number];
-  const connections = Number(values.connections);
+  const [small, large] = values.windows.split(',').map(Number) as [number, number];
+  const { connections } = values;
   const dir = mkdtempSync(join(tmpdir(), 'edgeway-callgrind-'));
   const callgrind = [
     'valgrind',
@@ -121,7 +120,7 @@ async function main(): Promise<void> {
     pid = child.pid as number;
   }
   const url = `http://127.0.0.1:${port}${values.target === 'edgeway' ? '/bench/item' : '/item'}`;
-  await h2load(url, Number(values.warmup), connections);
+  await h2load(url, values.warmup, connections);
   await control(['-i', 'on'], pid, port);
   const totals: number[] = [];
   for (const requests of [small, large]) {
